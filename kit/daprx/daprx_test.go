@@ -1,0 +1,127 @@
+package daprx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/testkit"
+)
+
+type order struct{ N int }
+
+func TestStoreInsertIsFirstWriteWins(t *testing.T) {
+	s := Store[order]{Client: testkit.NewMemState(), Name: "s"}
+	ctx := context.Background()
+	if err := s.Insert(ctx, "k", order{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Insert(ctx, "k", order{2}, nil); !errors.Is(err, ErrExists) {
+		t.Fatalf("second insert: %v, want ErrExists", err)
+	}
+	got, _, _, _ := s.Get(ctx, "k")
+	if got.N != 1 {
+		t.Fatalf("value %d, want the first write", got.N)
+	}
+}
+
+func TestStoreInsertWithEventIsOneTransactionWithProjectionLast(t *testing.T) {
+	mem := testkit.NewMemState()
+	s := Store[order]{Client: mem, Name: "s"}
+	if err := s.Insert(context.Background(), "k", order{1}, &Event{Data: map[string]int{"n": 1}, Type: "t.v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(mem.Txns) != 1 || len(mem.Txns[0]) != 2 {
+		t.Fatalf("want one transaction of two operations, got %v", mem.Txns)
+	}
+	proj := mem.Txns[0][1].Item
+	if proj.Metadata["outbox.projection"] != "true" || string(proj.Value) != `{"n":1}` {
+		t.Fatalf("projection %+v", proj)
+	}
+	if mem.Txns[0][0].Item.Metadata["type"] != "t.v1" {
+		t.Fatalf("event type not set on the saved operation")
+	}
+}
+
+func TestStoreUpdateUnderConcurrencyLosesNoIncrement(t *testing.T) {
+	s := Store[order]{Client: testkit.NewMemState(), Name: "s"}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Update(ctx, "k", func(o *order, _ bool) (*Event, error) { o.N++; return nil, nil }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, _, _, _ := s.Get(ctx, "k")
+	if got.N != 10 {
+		t.Fatalf("N = %d, want 10", got.N)
+	}
+}
+
+func TestStoreUpdateNoChangeWritesNothing(t *testing.T) {
+	mem := testkit.NewMemState()
+	s := Store[order]{Client: mem, Name: "s"}
+	if _, err := s.Update(context.Background(), "k", func(*order, bool) (*Event, error) { return nil, ErrNoChange }); err != nil {
+		t.Fatal(err)
+	}
+	if mem.Len() != 0 {
+		t.Fatal("ErrNoChange wrote")
+	}
+}
+
+func TestTopicAnswers(t *testing.T) {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	type payload struct {
+		ID string `json:"id"`
+	}
+	tests := []struct {
+		name  string
+		body  string
+		err   error
+		panic bool
+		want  string
+	}{
+		{"handled_event_succeeds", `{"id":"e1","data":{"id":"r1"}}`, nil, false, statusSuccess},
+		{"data_as_json_string_is_decoded", `{"id":"e1","data":"{\"id\":\"r1\"}"}`, nil, false, statusSuccess},
+		{"undecodable_envelope_is_dropped", `not json`, nil, false, statusDrop},
+		{"unknown_data_field_is_dropped", `{"id":"e1","data":{"nope":1}}`, nil, false, statusDrop},
+		{"missing_data_is_dropped", `{"id":"e1"}`, nil, false, statusDrop},
+		{"invalid_event_is_dropped", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Invalid, "bad phone"), false, statusDrop},
+		{"transient_failure_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Unavailable, "store down"), false, statusRetry},
+		{"unclassified_failure_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errors.New("boom"), false, statusRetry},
+		{"panic_is_retried", `{"id":"e1","data":{"id":"r1"}}`, nil, true, statusRetry},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := Topic(log, func(_ context.Context, _ Envelope, p payload) error {
+				if tt.panic {
+					panic("bug")
+				}
+				if p.ID != "r1" {
+					t.Errorf("data %+v", p)
+				}
+				return tt.err
+			})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/events/x", strings.NewReader(tt.body)))
+			var got struct{ Status string }
+			_ = json.Unmarshal(rec.Body.Bytes(), &got)
+			if rec.Code != 200 || got.Status != tt.want {
+				t.Fatalf("answer %d %q, want %q", rec.Code, got.Status, tt.want)
+			}
+		})
+	}
+}

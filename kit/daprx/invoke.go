@@ -1,0 +1,60 @@
+package daprx
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// Invoker calls other apps through the sidecar's HTTP service invocation API
+// (/v1.0/invoke/{appID}/method/{method}), so name resolution, mTLS, retries
+// and timeouts are Dapr's. Plain HTTP keeps the callee's status and body.
+type Invoker struct {
+	// SidecarURL is http://127.0.0.1:{DAPR_HTTP_PORT}.
+	SidecarURL string
+	HTTP       *http.Client
+}
+
+// Response is what the callee answered.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Invoke calls method (with its query string) on appID. A transport failure
+// to the sidecar is Unavailable; any answer, 5xx included, is returned as is.
+func (in Invoker) Invoke(ctx context.Context, appID, verb, method string, body []byte, header http.Header) (Response, error) {
+	url := strings.TrimRight(in.SidecarURL, "/") + "/v1.0/invoke/" + appID + "/method/" + strings.TrimLeft(method, "/")
+	req, err := http.NewRequestWithContext(ctx, verb, url, bytes.NewReader(body))
+	if err != nil {
+		return Response{}, fmt.Errorf("build request to %s: %w", appID, err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c := in.HTTP
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return Response{}, errs.Wrap(errs.Unavailable, err, appID+" unreachable")
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return Response{}, errs.Wrap(errs.Unavailable, err, appID+" answer unreadable")
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}

@@ -1,0 +1,186 @@
+package daprx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// StateClient is the part of the Dapr client a Store needs.
+type StateClient interface {
+	GetState(ctx context.Context, storeName, key string, meta map[string]string) (*dapr.StateItem, error)
+	SaveBulkState(ctx context.Context, storeName string, items ...*dapr.SetStateItem) error
+	ExecuteStateTransaction(ctx context.Context, storeName string, meta map[string]string, ops []*dapr.StateOperation) error
+}
+
+// ErrExists is returned by Insert when the key already holds a value.
+var ErrExists = errs.E(errs.Conflict, "already exists")
+
+// ErrNoChange, returned by an Update closure, ends the update without a write.
+var ErrNoChange = errors.New("no change")
+
+// Store is a typed view of one Dapr state store component. Values are JSON.
+type Store[T any] struct {
+	Client StateClient
+	Name   string
+	// TTL, if set, is applied on every write (the state store's timer).
+	TTL time.Duration
+}
+
+// Event asks a write to publish Data in the same state transaction, through
+// the outbox configured on the store component (outboxPublishTopic).
+type Event struct {
+	Data any
+	// Type becomes the CloudEvent type of the published event.
+	Type string
+}
+
+// Get reads key. found is false when there is no value.
+func (s Store[T]) Get(ctx context.Context, key string) (v T, etag string, found bool, err error) {
+	item, err := s.Client.GetState(ctx, s.Name, key, nil)
+	if err != nil {
+		return v, "", false, errs.Wrap(errs.Unavailable, err, "state store unavailable")
+	}
+	if item == nil || len(item.Value) == 0 {
+		return v, "", false, nil
+	}
+	if err := json.Unmarshal(item.Value, &v); err != nil {
+		return v, "", false, fmt.Errorf("decode %s/%s: %w", s.Name, key, err)
+	}
+	return v, item.Etag, true, nil
+}
+
+// Insert writes v under key only if key holds nothing yet (first write wins),
+// publishing ev with it when ev is not nil. It returns ErrExists otherwise.
+func (s Store[T]) Insert(ctx context.Context, key string, v T, ev *Event) error {
+	return s.write(ctx, key, v, nil, ev)
+}
+
+// Put writes v under key whatever is there.
+func (s Store[T]) Put(ctx context.Context, key string, v T) error {
+	item, err := s.item(key, v, nil)
+	if err != nil {
+		return err
+	}
+	item.Options = &dapr.StateOptions{Concurrency: dapr.StateConcurrencyLastWrite}
+	if err := s.Client.SaveBulkState(ctx, s.Name, item); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "state store unavailable")
+	}
+	return nil
+}
+
+// Update reads key, lets fn change the value, and writes it back only if
+// nobody wrote in between (ETag), retrying fn on a conflict. fn sees exists
+// false and a zero value when the key is empty; it returns the event to
+// publish with the write (or nil), or ErrNoChange to skip the write.
+func (s Store[T]) Update(ctx context.Context, key string, fn func(v *T, exists bool) (*Event, error)) (T, error) {
+	const maxAttempts = 20
+	for attempt := 0; ; attempt++ {
+		cur, etag, found, err := s.Get(ctx, key)
+		if err != nil {
+			return cur, err
+		}
+		ev, err := fn(&cur, found)
+		if errors.Is(err, ErrNoChange) {
+			return cur, nil
+		}
+		if err != nil {
+			return cur, err
+		}
+		var tag *string
+		if found {
+			tag = &etag
+		}
+		err = s.write(ctx, key, cur, tag, ev)
+		if err == nil {
+			return cur, nil
+		}
+		if !errors.Is(err, ErrExists) || attempt == maxAttempts {
+			return cur, err
+		}
+		// Someone else wrote first: back off a little, read again, redo fn.
+		select {
+		case <-ctx.Done():
+			return cur, ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+}
+
+func (s Store[T]) item(key string, v T, etag *string) (*dapr.SetStateItem, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s/%s: %w", s.Name, key, err)
+	}
+	item := &dapr.SetStateItem{Key: key, Value: b, Metadata: map[string]string{"contentType": "application/json"}}
+	if s.TTL > 0 {
+		item.Metadata["ttlInSeconds"] = strconv.Itoa(int(s.TTL.Seconds()))
+	}
+	if etag != nil {
+		item.Etag = &dapr.ETag{Value: *etag}
+	}
+	// First write: with an ETag the write must match it; without one it must
+	// find the key empty.
+	item.Options = &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite}
+	return item, nil
+}
+
+// write stores v with first-write semantics (etag nil: insert only), as a
+// transaction with an outbox projection when ev is set.
+func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *Event) error {
+	item, err := s.item(key, v, etag)
+	if err != nil {
+		return err
+	}
+	if ev == nil {
+		err = s.Client.SaveBulkState(ctx, s.Name, item)
+	} else {
+		var data []byte
+		if data, err = json.Marshal(ev.Data); err != nil {
+			return fmt.Errorf("encode event for %s/%s: %w", s.Name, key, err)
+		}
+		// The projection replaces the stored value in what the outbox
+		// publishes; it must come last in the operations (daprd removes it
+		// while ranging over them).
+		projection := &dapr.SetStateItem{Key: key, Value: data, Metadata: map[string]string{
+			"outbox.projection": "true",
+			"contentType":       "application/json",
+		}}
+		if ev.Type != "" {
+			// daprd copies the operation's metadata into the CloudEvent.
+			item.Metadata["type"] = ev.Type
+		}
+		err = s.Client.ExecuteStateTransaction(ctx, s.Name, nil, []*dapr.StateOperation{
+			{Type: dapr.StateOperationTypeUpsert, Item: item},
+			{Type: dapr.StateOperationTypeUpsert, Item: projection},
+		})
+	}
+	if err == nil {
+		return nil
+	}
+	if isETagMismatch(err) {
+		return ErrExists
+	}
+	return errs.Wrap(errs.Unavailable, err, "state store unavailable")
+}
+
+// isETagMismatch tells a lost first-write race from other failures. daprd
+// answers Aborted for single writes but wraps transaction conflicts in an
+// Internal error whose text names the mismatch.
+func isETagMismatch(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	return st.Code() == codes.Aborted || strings.Contains(strings.ToLower(st.Message()), "etag mismatch")
+}

@@ -1,0 +1,101 @@
+package daprx
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// Envelope is the part of the CloudEvent that daprd delivers which handlers
+// may care about; Data is decoded into the handler's type.
+type Envelope struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Source      string          `json:"source"`
+	Topic       string          `json:"topic"`
+	PubsubName  string          `json:"pubsubname"`
+	TraceParent string          `json:"traceparent"`
+	Data        json.RawMessage `json:"data"`
+}
+
+// Answers daprd understands from a subscriber.
+const (
+	statusSuccess = "SUCCESS"
+	statusRetry   = "RETRY"
+	statusDrop    = "DROP" // sent to the subscription's dead-letter topic
+)
+
+// Topic turns fn into the HTTP handler of a subscription route. It decodes
+// the CloudEvent and its data, recovers panics, logs with the event id, and
+// decides retry or drop from the error's kind in one place:
+//   - nil: SUCCESS;
+//   - undecodable data, Invalid, Unprocessable: DROP (dead letter): the same
+//     event would fail the same way again;
+//   - anything else (Unavailable, Internal, a panic): RETRY.
+func Topic[T any](log *slog.Logger, fn func(ctx context.Context, ev Envelope, data T) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env Envelope
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&env); err != nil {
+			log.Error("undecodable event dropped", "error", err, "path", r.URL.Path)
+			answer(w, statusDrop)
+			return
+		}
+		data, err := decodeData[T](env.Data)
+		if err != nil {
+			log.Error("event with undecodable data dropped", "event_id", env.ID, "topic", env.Topic, "error", err)
+			answer(w, statusDrop)
+			return
+		}
+		err = safeCall(func() error { return fn(r.Context(), env, data) })
+		switch errs.KindOf(err) {
+		case errs.Internal, errs.Unavailable, errs.TooManyRequests:
+			if err != nil {
+				log.Warn("event will be retried", "event_id", env.ID, "topic", env.Topic, "error", err)
+				answer(w, statusRetry)
+				return
+			}
+			answer(w, statusSuccess)
+		default:
+			log.Error("event dropped to dead letter", "event_id", env.ID, "topic", env.Topic, "reason", err)
+			answer(w, statusDrop)
+		}
+	})
+}
+
+// decodeData accepts data as a JSON value or as a string holding JSON (how
+// some publishers, the outbox among them, may carry it).
+func decodeData[T any](raw json.RawMessage) (T, error) {
+	var v T
+	if len(raw) == 0 {
+		return v, fmt.Errorf("event has no data")
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return v, err
+		}
+		raw = json.RawMessage(s)
+	}
+	dec := json.NewDecoder(bytesReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&v)
+	return v, err
+}
+
+func safeCall(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in event handler: %v", p)
+		}
+	}()
+	return fn()
+}
+
+func answer(w http.ResponseWriter, status string) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = fmt.Fprintf(w, `{"status":%q}`, status)
+}

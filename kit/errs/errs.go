@@ -1,0 +1,85 @@
+// Package errs gives errors a kind. Each transport maps a kind to its own
+// answer in one place: an HTTP status (httpx.WriteError) or retry-or-drop for a
+// topic handler (daprx.Topic).
+package errs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind says what went wrong from the caller's point of view.
+type Kind int
+
+const (
+	// Internal is a bug or an unexpected failure; the zero value on purpose,
+	// so an error nobody classified is never mistaken for the caller's fault.
+	Internal Kind = iota
+	// Invalid input: the same input will always fail.
+	Invalid
+	Unauthorized
+	Forbidden
+	NotFound
+	// Conflict with the current state (duplicate, already done).
+	Conflict
+	// Unprocessable: well formed but not acceptable (e.g. idempotency key reused
+	// with a different body).
+	Unprocessable
+	// Unavailable: a dependency failed for now; trying again later may work.
+	Unavailable
+	TooManyRequests
+)
+
+var kindNames = map[Kind]string{
+	Internal: "internal", Invalid: "invalid", Unauthorized: "unauthorized",
+	Forbidden: "forbidden", NotFound: "not-found", Conflict: "conflict",
+	Unprocessable: "unprocessable", Unavailable: "unavailable",
+	TooManyRequests: "too-many-requests",
+}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Error is an error with a kind, a message safe to show to the caller, and an
+// optional cause that is only logged.
+type Error struct {
+	Kind    Kind
+	Message string
+	Cause   error
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return e.Message + ": " + e.Cause.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// E makes an error of the given kind.
+func E(kind Kind, format string, args ...any) error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap gives cause a kind and a public message.
+func Wrap(kind Kind, cause error, message string) error {
+	return &Error{Kind: kind, Message: message, Cause: cause}
+}
+
+// KindOf returns the kind of the first *Error in err's chain, Internal if none.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}
+
+// Public returns the message that may be shown to a caller.
+func Public(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Kind != Internal {
+		return e.Message
+	}
+	return "internal error"
+}

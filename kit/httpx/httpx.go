@@ -1,0 +1,211 @@
+// Package httpx holds the small HTTP helpers every service uses: JSON decode
+// and encode, RFC 9457 problem details, request ids, and a server that stops
+// on context cancel.
+package httpx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// MaxBodyBytes bounds every JSON body we read.
+const MaxBodyBytes = 64 << 10
+
+// Decode reads one JSON value of type T from the request body. Unknown fields,
+// trailing data and oversized bodies are Invalid errors.
+func Decode[T any](r *http.Request) (T, error) {
+	var v T
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.Contains(ct, "+json") {
+		return v, errs.E(errs.Invalid, "Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, errs.Wrap(errs.Invalid, err, "invalid JSON body: "+describeJSONError(err))
+	}
+	if dec.More() {
+		return v, errs.E(errs.Invalid, "invalid JSON body: more than one JSON value")
+	}
+	return v, nil
+}
+
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return fmt.Sprintf("body larger than %d bytes", MaxBodyBytes)
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q must be %s", typ.Field, typ.Type)
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	default:
+		return "malformed"
+	}
+}
+
+// Encode writes v as JSON with the given status.
+func Encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+}
+
+// ProblemTypeBase prefixes every problem type; the suffix is the error kind,
+// so a client can switch on a stable string.
+const ProblemTypeBase = "https://vouchers.bank-abc.example/problems/"
+
+// statusOf is the one place where an error kind becomes an HTTP status.
+func statusOf(k errs.Kind) int {
+	switch k {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.Unauthorized:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.Unprocessable:
+		return http.StatusUnprocessableEntity
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	case errs.TooManyRequests:
+		return http.StatusTooManyRequests
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// WriteError answers err as problem+json and logs what the caller does not
+// see: failures of ours as errors, unavailable dependencies as warnings.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	switch status := statusOf(errs.KindOf(err)); {
+	case status == http.StatusServiceUnavailable:
+		log.WarnContext(r.Context(), "request failed", "error", err, "path", r.URL.Path, "request_id", RequestID(r.Context()))
+	case status >= 500:
+		log.ErrorContext(r.Context(), "request failed", "error", err, "path", r.URL.Path, "request_id", RequestID(r.Context()))
+	}
+	WriteProblem(w, r, err)
+}
+
+// WriteProblem answers err as problem+json without logging it.
+func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
+	kind := errs.KindOf(err)
+	status := statusOf(kind)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Problem{
+		Type:     ProblemTypeBase + kind.String(),
+		Title:    http.StatusText(status),
+		Status:   status,
+		Detail:   errs.Public(err),
+		Instance: r.URL.Path,
+	})
+}
+
+type ctxKey struct{}
+
+// RequestID returns the request id that Middleware put in the context.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// NewID returns 16 random bytes in hex.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Middleware gives each request an id (from X-Request-Id when it is sane),
+// echoes it, recovers panics as 500 problems, and logs one line per request.
+func Middleware(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if len(id) == 0 || len(id) > 64 || strings.ContainsAny(id, " \t\r\n") {
+			id = NewID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		defer func() {
+			if p := recover(); p != nil {
+				WriteError(rec, r, log, fmt.Errorf("panic: %v", p))
+			}
+			level := slog.LevelInfo
+			if r.URL.Path == "/healthz" || strings.HasPrefix(r.URL.Path, "/dapr/") {
+				level = slog.LevelDebug // probes, every second
+			}
+			log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "duration_ms", time.Since(start).Milliseconds(), "request_id", id)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Serve listens on addr and serves h until ctx is cancelled, then shuts down
+// gracefully. ready, if not nil, is called once the port is open.
+func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	}
+}

@@ -1,0 +1,216 @@
+// Package app is gateway's use cases: accounts, sessions and purchase
+// requests. It knows neither Dapr nor HTTP.
+package app
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// User is an account.
+type User struct {
+	ID           string    `json:"id"`
+	Username     string    `json:"username"`
+	PhoneNumber  string    `json:"phoneNumber"`
+	PasswordHash string    `json:"passwordHash"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// Session is the server side of an access token. It ends after IdleTimeout
+// without a request (the store's TTL, renewed on each request) or on sign-out.
+type Session struct {
+	ID          string    `json:"id"`
+	UserID      string    `json:"userId"`
+	Username    string    `json:"username"`
+	PhoneNumber string    `json:"phoneNumber"`
+	CreatedAt   time.Time `json:"createdAt"`
+	LastSeen    time.Time `json:"lastSeen"`
+}
+
+// Store is a typed state store view (daprx.Store satisfies it).
+type Store[T any] interface {
+	Get(ctx context.Context, key string) (T, string, bool, error)
+	Insert(ctx context.Context, key string, v T, ev *daprx.Event) error
+	Put(ctx context.Context, key string, v T) error
+	Update(ctx context.Context, key string, fn func(*T, bool) (*daprx.Event, error)) (T, error)
+}
+
+// Hasher hashes and checks passwords.
+type Hasher interface {
+	Hash(password string) (string, error)
+	Verify(hash, password string) bool
+}
+
+// Tokens issues and reads access tokens that name a session.
+type Tokens interface {
+	Issue(sessionID, userID string, now time.Time) (string, error)
+	// SessionID returns the session a valid token names, or an Unauthorized
+	// error that says what is wrong with it.
+	SessionID(token string, now time.Time) (string, error)
+}
+
+// Accounts signs users up and in, and checks their sessions.
+type Accounts struct {
+	Users       Store[User]
+	Sessions    Store[Session]
+	Hasher      Hasher
+	Tokens      Tokens
+	Now         func() time.Time
+	NewID       func() string
+	IdleTimeout time.Duration
+}
+
+// SignUpInput is the sign-up body.
+type SignUpInput struct {
+	Username    string `json:"username"`
+	PhoneNumber string `json:"phoneNumber"`
+	Password    string `json:"password"`
+}
+
+// Token is what sign-up and sign-in answer.
+type Token struct {
+	AccessToken string `json:"accessToken"`
+	TokenType   string `json:"tokenType"`
+	ExpiresIn   int    `json:"expiresIn"` // seconds of inactivity before the session ends
+}
+
+var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,31}$`)
+
+const (
+	minPasswordLen = 10
+	maxPasswordLen = 128
+)
+
+func userKey(username string) string { return "user|" + username }
+func sessionKey(id string) string    { return "session|" + id }
+
+// NormalizePhone returns the number in E.164; numbers without a country code
+// are read as Vietnamese (0909123456 is +84909123456).
+func NormalizePhone(raw string) (string, error) {
+	if raw == "" {
+		return "", errs.E(errs.Invalid, "phoneNumber is required")
+	}
+	if len(raw) > 32 {
+		return "", errs.E(errs.Invalid, "phoneNumber is too long")
+	}
+	n, err := phonenumbers.Parse(raw, "VN")
+	if err != nil {
+		return "", errs.E(errs.Invalid, "phoneNumber %q is not a phone number", raw)
+	}
+	if !phonenumbers.IsValidNumber(n) {
+		return "", errs.E(errs.Invalid, "phoneNumber %q is not a valid number", raw)
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// SignUp creates the account; the username is unique (first write wins).
+func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
+	if !usernamePattern.MatchString(in.Username) {
+		return Token{}, errs.E(errs.Invalid, "username must be 3 to 32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	phone, err := NormalizePhone(in.PhoneNumber)
+	if err != nil {
+		return Token{}, err
+	}
+	if n := utf8.RuneCountInString(in.Password); n < minPasswordLen || n > maxPasswordLen {
+		return Token{}, errs.E(errs.Invalid, "password must be %d to %d characters", minPasswordLen, maxPasswordLen)
+	}
+	hash, err := a.Hasher.Hash(in.Password)
+	if err != nil {
+		return Token{}, err
+	}
+	u := User{ID: a.NewID(), Username: in.Username, PhoneNumber: phone, PasswordHash: hash, CreatedAt: a.Now()}
+	if err := a.Users.Insert(ctx, userKey(u.Username), u, nil); err != nil {
+		if errors.Is(err, daprx.ErrExists) {
+			return Token{}, errs.E(errs.Conflict, "username is already taken")
+		}
+		return Token{}, err
+	}
+	return a.startSession(ctx, u)
+}
+
+// dummyHash keeps a sign-in for an unknown username as slow as one for a
+// known username, so timing does not tell which usernames exist.
+var (
+	dummyHash string
+	dummyOnce sync.Once
+)
+
+// SignIn checks the password and starts a session.
+func (a Accounts) SignIn(ctx context.Context, username, password string) (Token, error) {
+	bad := errs.E(errs.Unauthorized, "wrong username or password")
+	if len(username) > 64 || len(password) > maxPasswordLen {
+		return Token{}, bad
+	}
+	u, _, found, err := a.Users.Get(ctx, userKey(username))
+	if err != nil {
+		return Token{}, err
+	}
+	if !found {
+		dummyOnce.Do(func() { dummyHash, _ = a.Hasher.Hash("not a real password") })
+		a.Hasher.Verify(dummyHash, password)
+		return Token{}, bad
+	}
+	if !a.Hasher.Verify(u.PasswordHash, password) {
+		return Token{}, bad
+	}
+	return a.startSession(ctx, u)
+}
+
+func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
+	now := a.Now()
+	s := Session{ID: a.NewID(), UserID: u.ID, Username: u.Username, PhoneNumber: u.PhoneNumber, CreatedAt: now, LastSeen: now}
+	if err := a.Sessions.Put(ctx, sessionKey(s.ID), s); err != nil {
+		return Token{}, err
+	}
+	tok, err := a.Tokens.Issue(s.ID, u.ID, now)
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(a.IdleTimeout.Seconds())}, nil
+}
+
+// Authenticate returns the live session a token names and slides it.
+func (a Accounts) Authenticate(ctx context.Context, token string) (Session, error) {
+	now := a.Now()
+	sid, err := a.Tokens.SessionID(token, now)
+	if err != nil {
+		return Session{}, err
+	}
+	s, _, found, err := a.Sessions.Get(ctx, sessionKey(sid))
+	if err != nil {
+		return Session{}, err
+	}
+	// The store's TTL removes idle sessions; the check covers the moment
+	// before its sweep runs.
+	if !found || now.Sub(s.LastSeen) > a.IdleTimeout {
+		return Session{}, errs.E(errs.Unauthorized, "session expired or signed out: sign in again")
+	}
+	s.LastSeen = now
+	if err := a.Sessions.Put(ctx, sessionKey(sid), s); err != nil {
+		return Session{}, err
+	}
+	return s, nil
+}
+
+// SignOut ends the session: the token is refused from now on.
+func (a Accounts) SignOut(ctx context.Context, s Session) error {
+	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*daprx.Event, error) {
+		if !exists {
+			return nil, daprx.ErrNoChange
+		}
+		// A session seen long ago is idle by every check; its TTL removes it.
+		cur.LastSeen = time.Time{}
+		return nil, nil
+	})
+	return err
+}

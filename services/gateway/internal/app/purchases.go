@@ -1,0 +1,193 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
+)
+
+// Request states, as the original design numbers them.
+const (
+	StateProcessing = 0
+	StateSuccess    = 1
+	StateFailed     = 2
+)
+
+// AcceptedMessage is the acknowledgement's text, word for word from the
+// original design.
+const AcceptedMessage = "Your request is being processed within 30 seconds"
+
+// Request is one purchase request, keyed by requestId.
+type Request struct {
+	RequestID   string     `json:"requestId"`
+	UserID      string     `json:"userId"`
+	PhoneNumber string     `json:"phoneNumber"`
+	CallbackURL string     `json:"callbackUrl,omitempty"`
+	Fingerprint string     `json:"fingerprint"`
+	Status      string     `json:"status"`
+	State       int        `json:"state"`
+	Progress    int        `json:"progress"`
+	VoucherCode string     `json:"voucherCode,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+}
+
+// PurchaseInput is what the customer asks for.
+type PurchaseInput struct {
+	PhoneNumber string `json:"phoneNumber"`
+	CallbackURL string `json:"callbackUrl,omitempty"`
+}
+
+// VoucherList is the voucher service's answer for one phone number, passed
+// through as it is.
+type VoucherList []byte
+
+// Vouchers asks the voucher service (through Dapr service invocation).
+type Vouchers interface {
+	ByPhone(ctx context.Context, phone string) (VoucherList, error)
+}
+
+// Purchases accepts purchase requests and follows them to their outcome.
+type Purchases struct {
+	Requests Store[Request]
+	Vouchers Vouchers
+	Now      func() time.Time
+	NewID    func() string
+}
+
+func requestKey(id string) string { return "request|" + id }
+
+const maxIdempotencyKeyLen = 255
+
+// Create stores the request and publishes request-code in one state
+// transaction (the outbox). With an idempotency key, the same user sending
+// the same key gets the first request back (replayed true); a different body
+// with the same key is refused.
+func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idempotencyKey string) (req Request, replayed bool, err error) {
+	phone, err := NormalizePhone(in.PhoneNumber)
+	if err != nil {
+		return Request{}, false, err
+	}
+	if phone != s.PhoneNumber {
+		return Request{}, false, errs.E(errs.Forbidden, "you can only buy a voucher for your own phone number")
+	}
+	if in.CallbackURL != "" {
+		if err := checkCallbackURL(in.CallbackURL); err != nil {
+			return Request{}, false, err
+		}
+	}
+	if len(idempotencyKey) > maxIdempotencyKeyLen {
+		return Request{}, false, errs.E(errs.Invalid, "Idempotency-Key is longer than %d characters", maxIdempotencyKeyLen)
+	}
+	fp := fingerprint(phone, in.CallbackURL)
+	id := p.NewID()
+	if idempotencyKey != "" {
+		// The id is derived from the user and the key, so a retried request
+		// lands on the same record, even when two race each other.
+		id = derivedID(s.UserID, idempotencyKey)
+		if prev, found, err := p.replay(ctx, id, fp); found || err != nil {
+			return prev, found, err
+		}
+	}
+	now := p.Now()
+	req = Request{RequestID: id, UserID: s.UserID, PhoneNumber: phone, CallbackURL: in.CallbackURL,
+		Fingerprint: fp, Status: events.StatusProcessing, State: StateProcessing, CreatedAt: now, UpdatedAt: now}
+	ev := &daprx.Event{Type: events.TypeRequestCode, Data: events.RequestCode{
+		RequestID: id, UserID: s.UserID, PhoneNumber: phone, RequestedAt: now}}
+	err = p.Requests.Insert(ctx, requestKey(id), req, ev)
+	if errors.Is(err, daprx.ErrExists) && idempotencyKey != "" {
+		prev, _, err := p.replay(ctx, id, fp)
+		return prev, true, err
+	}
+	if err != nil {
+		return Request{}, false, err
+	}
+	return req, false, nil
+}
+
+func (p Purchases) replay(ctx context.Context, id, fp string) (Request, bool, error) {
+	prev, _, found, err := p.Requests.Get(ctx, requestKey(id))
+	if err != nil || !found {
+		return Request{}, false, err
+	}
+	if prev.Fingerprint != fp {
+		return Request{}, false, errs.E(errs.Unprocessable, "this Idempotency-Key was already used with a different request body")
+	}
+	return prev, true, nil
+}
+
+func derivedID(userID, key string) string {
+	sum := sha256.Sum256([]byte(userID + "\x00" + key))
+	return hex.EncodeToString(sum[:16])
+}
+
+func fingerprint(phone, callback string) string {
+	sum := sha256.Sum256([]byte(phone + "\x00" + callback))
+	return hex.EncodeToString(sum[:])
+}
+
+func checkCallbackURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 2048 {
+		return errs.E(errs.Invalid, "callbackUrl must be an absolute http or https URL")
+	}
+	return nil
+}
+
+// Get returns the request if s owns it. Somebody else's request is NotFound,
+// so ids of other customers' requests cannot be probed.
+func (p Purchases) Get(ctx context.Context, s Session, id string) (Request, error) {
+	req, _, found, err := p.Requests.Get(ctx, requestKey(id))
+	if err != nil {
+		return Request{}, err
+	}
+	if !found || req.UserID != s.UserID {
+		return Request{}, errs.E(errs.NotFound, "no request %q", id)
+	}
+	return req, nil
+}
+
+// Complete records the outcome of a receive-code event, once.
+func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
+	_, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *Request, exists bool) (*daprx.Event, error) {
+		if !exists {
+			return nil, errs.E(errs.Invalid, "receive-code for unknown request %q", ev.RequestID)
+		}
+		if r.State != StateProcessing {
+			return nil, daprx.ErrNoChange // redelivered: the outcome is already recorded
+		}
+		now := p.Now()
+		switch ev.Status {
+		case events.StatusSuccess, events.StatusLateSuccess:
+			r.State, r.VoucherCode = StateSuccess, ev.VoucherCode
+		case events.StatusFailed:
+			r.State, r.Reason = StateFailed, ev.Reason
+		default:
+			return nil, errs.E(errs.Invalid, "receive-code with status %q", ev.Status)
+		}
+		r.Status, r.Progress, r.UpdatedAt, r.CompletedAt = ev.Status, 100, now, &now
+		return nil, nil
+	})
+	return err
+}
+
+// VouchersOf lists the vouchers of the caller's own phone number.
+func (p Purchases) VouchersOf(ctx context.Context, s Session, rawPhone string) (VoucherList, error) {
+	phone, err := NormalizePhone(rawPhone)
+	if err != nil {
+		return nil, err
+	}
+	if phone != s.PhoneNumber {
+		return nil, errs.E(errs.Forbidden, "you can only list the vouchers of your own phone number")
+	}
+	return p.Vouchers.ByPhone(ctx, phone)
+}

@@ -1,0 +1,197 @@
+// Package ports is gateway's public API and its topic handlers.
+package ports
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/services/gateway/internal/app"
+)
+
+// Routes is the whole surface of gateway.
+func Routes(log *slog.Logger, acc app.Accounts, pur app.Purchases) http.Handler {
+	auth := authenticated(log, acc)
+	mux := http.NewServeMux()
+	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
+	mux.Handle("POST /user/sign-in", handleSignIn(log, acc))
+	mux.Handle("POST /user/sign-out", auth(handleSignOut(log, acc)))
+	mux.Handle("POST /voucher", auth(handleCreatePurchase(log, pur)))
+	mux.Handle("GET /voucher/requests/{requestId}", auth(handleGetRequest(log, pur)))
+	mux.Handle("GET /voucher", auth(handleListVouchers(log, pur)))
+	mux.Handle("POST /events/receive-code", daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
+		return pur.Complete(ctx, ev)
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	return mux
+}
+
+type sessionKey struct{}
+
+func sessionOf(r *http.Request) app.Session {
+	s, _ := r.Context().Value(sessionKey{}).(app.Session)
+	return s
+}
+
+// authenticated accepts "Authorization: Bearer <jwt>" and the bare "<jwt>"
+// of the original design's examples.
+func authenticated(log *slog.Logger, acc app.Accounts) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := strings.TrimSpace(r.Header.Get("Authorization"))
+			if scheme, rest, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+				h = strings.TrimSpace(rest)
+			}
+			if h == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="vouchers"`)
+				httpx.WriteError(w, r, log, errs.E(errs.Unauthorized, "missing access token: send Authorization: Bearer <token>"))
+				return
+			}
+			s, err := acc.Authenticate(r.Context(), h)
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="vouchers", error="invalid_token"`)
+				httpx.WriteError(w, r, log, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
+		})
+	}
+}
+
+func handleSignUp(log *slog.Logger, acc app.Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := httpx.Decode[app.SignUpInput](r)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		tok, err := acc.SignUp(r.Context(), in)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusCreated, tok)
+	})
+}
+
+type signInInput struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func handleSignIn(log *slog.Logger, acc app.Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := httpx.Decode[signInInput](r)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		tok, err := acc.SignIn(r.Context(), in.Username, in.Password)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusOK, tok)
+	})
+}
+
+func handleSignOut(log *slog.Logger, acc app.Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := acc.SignOut(r.Context(), sessionOf(r)); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// requestView is a purchase request as the customer sees it.
+type requestView struct {
+	RequestID   string `json:"requestId"`
+	Status      string `json:"status"`
+	State       int    `json:"state"`
+	Progress    int    `json:"progress"`
+	Message     string `json:"message,omitempty"`
+	PhoneNumber string `json:"phoneNumber"`
+	CallbackURL string `json:"callbackUrl,omitempty"`
+	VoucherCode string `json:"voucherCode,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	CreatedAt   string `json:"createdAt"`
+	UpdatedAt   string `json:"updatedAt"`
+	CompletedAt string `json:"completedAt,omitempty"`
+}
+
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func viewOf(req app.Request) requestView {
+	v := requestView{RequestID: req.RequestID, Status: req.Status, State: req.State, Progress: req.Progress,
+		PhoneNumber: req.PhoneNumber, CallbackURL: req.CallbackURL, VoucherCode: req.VoucherCode, Reason: req.Reason,
+		CreatedAt: req.CreatedAt.UTC().Format(timeFormat), UpdatedAt: req.UpdatedAt.UTC().Format(timeFormat)}
+	if req.CompletedAt != nil {
+		v.CompletedAt = req.CompletedAt.UTC().Format(timeFormat)
+	}
+	if req.State == app.StateProcessing {
+		v.Message = app.AcceptedMessage
+	}
+	return v
+}
+
+// handleCreatePurchase takes the JSON body, or the query string of the
+// original design (?phoneNumber=…&callbackUrl=…) when there is no body.
+func handleCreatePurchase(log *slog.Logger, pur app.Purchases) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in app.PurchaseInput
+		var err error
+		if r.ContentLength == 0 && r.URL.Query().Has("phoneNumber") {
+			q := r.URL.Query()
+			in = app.PurchaseInput{PhoneNumber: q.Get("phoneNumber"), CallbackURL: q.Get("callbackUrl")}
+		} else if in, err = httpx.Decode[app.PurchaseInput](r); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		req, replayed, err := pur.Create(r.Context(), sessionOf(r), in, r.Header.Get("Idempotency-Key"))
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		if replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		w.Header().Set("Location", "/voucher/requests/"+req.RequestID)
+		w.Header().Set("Retry-After", "2")
+		v := viewOf(req)
+		v.Message = app.AcceptedMessage
+		httpx.Encode(w, http.StatusAccepted, v)
+	})
+}
+
+func handleGetRequest(log *slog.Logger, pur app.Purchases) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := pur.Get(r.Context(), sessionOf(r), r.PathValue("requestId"))
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		if req.State == app.StateProcessing {
+			w.Header().Set("Retry-After", "2")
+		}
+		httpx.Encode(w, http.StatusOK, viewOf(req))
+	})
+}
+
+func handleListVouchers(log *slog.Logger, pur app.Purchases) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := pur.VouchersOf(r.Context(), sessionOf(r), r.URL.Query().Get("phoneNumber"))
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(list)
+	})
+}

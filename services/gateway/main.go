@@ -1,0 +1,119 @@
+// Command gateway is the public API: accounts, sessions, purchases.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
+	"github.com/bankabc/vouchers/services/gateway/internal/app"
+	"github.com/bankabc/vouchers/services/gateway/internal/ports"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	Port          string // APP_PORT
+	Sidecar       service.Sidecar
+	StateStore    string        // STATE_STORE
+	SecretStore   string        // SECRET_STORE
+	VoucherAppID  string        // VOUCHER_APP_ID
+	SessionIdle   time.Duration // SESSION_IDLE_TIMEOUT
+	TokenLifetime time.Duration // TOKEN_LIFETIME
+	LogLevel      string        // LOG_LEVEL
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Port:         service.Env(getenv, "APP_PORT", "8080"),
+		Sidecar:      service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		StateStore:   service.Env(getenv, "STATE_STORE", "gateway-store"),
+		SecretStore:  service.Env(getenv, "SECRET_STORE", "secretstore"),
+		VoucherAppID: service.Env(getenv, "VOUCHER_APP_ID", "voucher"),
+		LogLevel:     getenv("LOG_LEVEL"),
+	}
+	var err error
+	if c.SessionIdle, err = time.ParseDuration(service.Env(getenv, "SESSION_IDLE_TIMEOUT", "10m")); err != nil {
+		return c, fmt.Errorf("SESSION_IDLE_TIMEOUT: %w", err)
+	}
+	if c.TokenLifetime, err = time.ParseDuration(service.Env(getenv, "TOKEN_LIFETIME", "24h")); err != nil {
+		return c, fmt.Errorf("TOKEN_LIFETIME: %w", err)
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := service.Logger(stdout, "gateway", cfg.LogLevel)
+	return service.Run(ctx, log, "127.0.0.1:"+cfg.Port, cfg.Sidecar, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
+		tokens, err := signingKey(ctx, c, cfg)
+		if err != nil {
+			return nil, err
+		}
+		acc := app.Accounts{
+			Users:       daprx.Store[app.User]{Client: c, Name: cfg.StateStore},
+			Sessions:    daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
+			Hasher:      adapters.DefaultArgon2id,
+			Tokens:      tokens,
+			Now:         time.Now,
+			NewID:       httpx.NewID,
+			IdleTimeout: cfg.SessionIdle,
+		}
+		pur := app.Purchases{
+			Requests: daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
+			Vouchers: adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.VoucherAppID},
+			Now:      time.Now,
+			NewID:    httpx.NewID,
+		}
+		return ports.Routes(log, acc, pur), nil
+	})
+}
+
+// signingKey reads the JWT key and its id from the Dapr secret store.
+func signingKey(ctx context.Context, c dapr.Client, cfg config) (adapters.JWT, error) {
+	get := func(name string) (string, error) {
+		m, err := c.GetSecret(ctx, cfg.SecretStore, name, nil)
+		if err != nil {
+			return "", fmt.Errorf("secret %q from %s: %w", name, cfg.SecretStore, err)
+		}
+		if m[name] == "" {
+			return "", fmt.Errorf("secret %q in %s is empty", name, cfg.SecretStore)
+		}
+		return m[name], nil
+	}
+	raw, err := get("jwt-signing-key")
+	if err != nil {
+		return adapters.JWT{}, err
+	}
+	key, err := base64.RawStdEncoding.DecodeString(raw)
+	if err != nil || len(key) < 32 {
+		return adapters.JWT{}, fmt.Errorf("secret jwt-signing-key must be at least 32 bytes, base64 without padding")
+	}
+	kid, err := get("jwt-key-id")
+	if err != nil {
+		return adapters.JWT{}, err
+	}
+	return adapters.JWT{KeyID: kid, Key: key, Lifetime: cfg.TokenLifetime}, nil
+}

@@ -1,0 +1,57 @@
+// Package app sends each SMS once per message id through an output binding.
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
+)
+
+// Sent is the outgoing log entry of one message.
+type Sent struct {
+	MessageID   string    `json:"messageId"`
+	PhoneNumber string    `json:"phoneNumber"`
+	SentAt      time.Time `json:"sentAt"`
+}
+
+// Log is the outgoing SMS log.
+type Log interface {
+	Get(ctx context.Context, key string) (Sent, string, bool, error)
+	Insert(ctx context.Context, key string, v Sent, ev *daprx.Event) error
+}
+
+// Gateway sends one SMS (the Dapr output binding "sms").
+type Gateway interface {
+	Send(ctx context.Context, messageID, phone, text string) error
+}
+
+// App is the sms service's one use case.
+type App struct {
+	Log     Log
+	Gateway Gateway
+	Now     func() time.Time
+}
+
+// Send sends the message unless the log says it was sent. A crash between
+// sending and logging sends it again on redelivery: at least once, which is
+// what an SMS gateway offers anyway.
+func (a App) Send(ctx context.Context, m events.SendSMS) error {
+	if m.MessageID == "" || m.PhoneNumber == "" || m.Text == "" {
+		return errs.E(errs.Invalid, "send-sms event without messageId, phoneNumber or text")
+	}
+	key := "sent|" + m.MessageID
+	if _, _, found, err := a.Log.Get(ctx, key); err != nil || found {
+		return err
+	}
+	if err := a.Gateway.Send(ctx, m.MessageID, m.PhoneNumber, m.Text); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "sms binding failed")
+	}
+	err := a.Log.Insert(ctx, key, Sent{MessageID: m.MessageID, PhoneNumber: m.PhoneNumber, SentAt: a.Now()}, nil)
+	if err == daprx.ErrExists {
+		return nil
+	}
+	return err
+}

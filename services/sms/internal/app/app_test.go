@@ -1,0 +1,51 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/testkit"
+)
+
+type fakeGateway struct {
+	sent []string
+	fail error
+}
+
+func (f *fakeGateway) Send(_ context.Context, id, _, _ string) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	f.sent = append(f.sent, id)
+	return nil
+}
+
+func TestRedeliveredMessageIsSentOnce(t *testing.T) {
+	gw := &fakeGateway{}
+	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: gw, Now: time.Now}
+	m := events.SendSMS{MessageID: "m1", PhoneNumber: "+84909123456", Text: "hello"}
+	for range 3 {
+		if err := a.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(gw.sent) != 1 {
+		t.Fatalf("sent %d times", len(gw.sent))
+	}
+}
+
+func TestFailingBindingIsRetriedAndIncompleteMessageDropped(t *testing.T) {
+	gw := &fakeGateway{fail: errors.New("binding down")}
+	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: gw, Now: time.Now}
+	if err := a.Send(context.Background(), events.SendSMS{MessageID: "m1", PhoneNumber: "+1", Text: "x"}); errs.KindOf(err) != errs.Unavailable {
+		t.Fatalf("err %v, want Unavailable (retry)", err)
+	}
+	if err := a.Send(context.Background(), events.SendSMS{MessageID: "m2"}); errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("err %v, want Invalid (dead letter)", err)
+	}
+}

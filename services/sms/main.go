@@ -1,0 +1,75 @@
+// Command sms sends text messages through the Dapr output binding "sms".
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/services/sms/internal/app"
+	"github.com/bankabc/vouchers/services/sms/internal/ports"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "sms:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	Port       string // APP_PORT
+	Sidecar    service.Sidecar
+	StateStore string // STATE_STORE
+	Binding    string // SMS_BINDING
+	LogLevel   string // LOG_LEVEL
+}
+
+func loadConfig(getenv func(string) string) config {
+	return config{
+		Port:       service.Env(getenv, "APP_PORT", "8084"),
+		Sidecar:    service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		StateStore: service.Env(getenv, "STATE_STORE", "sms-store"),
+		Binding:    service.Env(getenv, "SMS_BINDING", "sms"),
+		LogLevel:   getenv("LOG_LEVEL"),
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg := loadConfig(getenv)
+	log := service.Logger(stdout, "sms", cfg.LogLevel)
+	return service.Run(ctx, log, "127.0.0.1:"+cfg.Port, cfg.Sidecar, func(_ context.Context, c dapr.Client) (http.Handler, error) {
+		a := app.App{
+			Log:     daprx.Store[app.Sent]{Client: c, Name: cfg.StateStore},
+			Gateway: bindingGateway{client: c, name: cfg.Binding},
+			Now:     time.Now,
+		}
+		return ports.Routes(log, a), nil
+	})
+}
+
+// bindingGateway sends through the output binding. The metadata carries what
+// both bindings we ship need: localstorage's fileName (one file per message,
+// so a resend overwrites) and Twilio's toNumber.
+type bindingGateway struct {
+	client dapr.Client
+	name   string
+}
+
+func (b bindingGateway) Send(ctx context.Context, messageID, phone, text string) error {
+	return b.client.InvokeOutputBinding(ctx, &dapr.InvokeBindingRequest{
+		Name: b.name, Operation: "create", Data: []byte(text),
+		Metadata: map[string]string{"fileName": phone + "_" + messageID + ".txt", "toNumber": phone},
+	})
+}

@@ -1,0 +1,80 @@
+// Command voucher-int buys vouchers from the Voucher Provider Server for
+// request-code events and publishes the outcomes as receive-code.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/adapters"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/ports"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "voucher-int:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	Port           string // APP_PORT
+	Sidecar        service.Sidecar
+	StateStore     string        // STATE_STORE
+	ProviderAppID  string        // PROVIDER_APP_ID
+	ProviderBudget time.Duration // PROVIDER_TIMEOUT
+	LateAfter      time.Duration // LATE_AFTER
+	LogLevel       string        // LOG_LEVEL
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Port:          service.Env(getenv, "APP_PORT", "8082"),
+		Sidecar:       service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		StateStore:    service.Env(getenv, "STATE_STORE", "voucher-int-store"),
+		ProviderAppID: service.Env(getenv, "PROVIDER_APP_ID", "voucher-provider"),
+		LogLevel:      getenv("LOG_LEVEL"),
+	}
+	var err error
+	if c.ProviderBudget, err = time.ParseDuration(service.Env(getenv, "PROVIDER_TIMEOUT", "3s")); err != nil {
+		return c, fmt.Errorf("PROVIDER_TIMEOUT: %w", err)
+	}
+	if c.LateAfter, err = time.ParseDuration(service.Env(getenv, "LATE_AFTER", "30s")); err != nil {
+		return c, fmt.Errorf("LATE_AFTER: %w", err)
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := service.Logger(stdout, "voucher-int", cfg.LogLevel)
+	return service.Run(ctx, log, "127.0.0.1:"+cfg.Port, cfg.Sidecar, func(_ context.Context, c dapr.Client) (http.Handler, error) {
+		a := app.App{
+			Orders: daprx.Store[app.Order]{Client: c, Name: cfg.StateStore},
+			Provider: adapters.Provider{
+				Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
+				AppID:   cfg.ProviderAppID,
+				Budget:  cfg.ProviderBudget,
+			},
+			Now:       time.Now,
+			LateAfter: cfg.LateAfter,
+		}
+		return ports.Routes(log, a), nil
+	})
+}

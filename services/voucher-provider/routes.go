@@ -1,0 +1,67 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
+)
+
+// routes is the whole surface of the fake provider.
+func routes(log *slog.Logger, p *vps.Provider) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/request/voucher", handleRequestVoucher(log, p))
+	mux.Handle("GET /api/request/voucher/{requestId}", handleGetOrder(log, p))
+	mux.Handle("GET /api/orders", handleListOrders(p))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	return mux
+}
+
+type voucherRequest struct {
+	RequestID   string `json:"requestId"`
+	PhoneNumber string `json:"phoneNumber"`
+}
+
+// voucherAnswer is the provider's answer: the code when it has one.
+type voucherAnswer struct {
+	RequestID   string `json:"requestId"`
+	Status      string `json:"status"`
+	VoucherCode string `json:"voucherCode,omitempty"`
+	Message     string `json:"message,omitempty"`
+}
+
+func handleRequestVoucher(log *slog.Logger, p *vps.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := httpx.Decode[voucherRequest](r)
+		if err == nil && (req.RequestID == "" || req.PhoneNumber == "") {
+			err = errs.E(errs.Invalid, "requestId and phoneNumber are required")
+		}
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		o := p.Request(req.RequestID, req.PhoneNumber)
+		httpx.Encode(w, http.StatusOK, voucherAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
+	})
+}
+
+func handleGetOrder(log *slog.Logger, p *vps.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o, ok := p.Get(r.PathValue("requestId"))
+		if !ok {
+			httpx.WriteError(w, r, log, errs.E(errs.NotFound, "no order with that requestId"))
+			return
+		}
+		httpx.Encode(w, http.StatusOK, voucherAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
+	})
+}
+
+// handleListOrders shows every order with its call and code counts, so a test
+// or a person can check that no requestId got two codes.
+func handleListOrders(p *vps.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		httpx.Encode(w, http.StatusOK, p.Orders())
+	})
+}

@@ -1,0 +1,44 @@
+// Package ports holds the service's inbound doors: HTTP routes and topic
+// handlers.
+package ports
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/services/voucher/internal/app"
+)
+
+// Routes is the whole surface of the voucher service.
+func Routes(log *slog.Logger, a app.App) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /events/receive-code", daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
+		return a.Store(ctx, ev)
+	}))
+	mux.Handle("GET /vouchers", handleListVouchers(log, a))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	return mux
+}
+
+type voucherList struct {
+	PhoneNumber string        `json:"phoneNumber"`
+	Vouchers    []app.Voucher `json:"vouchers"`
+}
+
+// handleListVouchers is called by gateway through service invocation, after
+// gateway has checked that the number is the caller's own.
+func handleListVouchers(log *slog.Logger, a app.App) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		phone := r.URL.Query().Get("phoneNumber")
+		vs, err := a.ByPhone(r.Context(), phone)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusOK, voucherList{PhoneNumber: phone, Vouchers: vs})
+	})
+}

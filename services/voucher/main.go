@@ -1,0 +1,56 @@
+// Command voucher stores issued vouchers and lists them by phone number.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/services/voucher/internal/app"
+	"github.com/bankabc/vouchers/services/voucher/internal/ports"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "voucher:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	Port       string // APP_PORT
+	Sidecar    service.Sidecar
+	StateStore string // STATE_STORE
+	LogLevel   string // LOG_LEVEL
+}
+
+func loadConfig(getenv func(string) string) config {
+	return config{
+		Port:       service.Env(getenv, "APP_PORT", "8083"),
+		Sidecar:    service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		StateStore: service.Env(getenv, "STATE_STORE", "voucher-store"),
+		LogLevel:   getenv("LOG_LEVEL"),
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg := loadConfig(getenv)
+	log := service.Logger(stdout, "voucher", cfg.LogLevel)
+	return service.Run(ctx, log, "127.0.0.1:"+cfg.Port, cfg.Sidecar, func(_ context.Context, c dapr.Client) (http.Handler, error) {
+		a := app.App{
+			Vouchers: daprx.Store[app.Voucher]{Client: c, Name: cfg.StateStore},
+			Indexes:  daprx.Store[app.PhoneIndex]{Client: c, Name: cfg.StateStore},
+		}
+		return ports.Routes(log, a), nil
+	})
+}

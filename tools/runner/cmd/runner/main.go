@@ -1,0 +1,81 @@
+// Command runner starts every app of dapr.yaml beside its own daprd, on one
+// component profile, and stops them all on Ctrl-C or SIGTERM. It stands in
+// for `dapr run -f .` where the Dapr CLI is not installed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/bankabc/vouchers/tools/runner"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "runner:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runFile := fs.String("f", "dapr.yaml", "the Dapr multi-app run file")
+	profile := fs.String("profile", "embedded", "component profile: the folder under components/")
+	dataDir := fs.String("data-dir", ".data", "where state, broker storage, secrets and SMS files go")
+	daprd := fs.String("daprd", ".bin/daprd", "the daprd binary")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for every sidecar to be healthy")
+	entry := fs.String("entry", "gateway", "the app whose URL to print as the way in")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "runner                | "+format+"\n", a...) }
+	logf("profile %s, data dir %s, run file %s", *profile, *dataDir, *runFile)
+	sys, err := runner.Start(ctx, runner.Options{
+		RunFile: *runFile, Profile: *profile, DataDir: *dataDir, Daprd: *daprd,
+		Output: stdout, StartTimeout: *timeout, Logf: logf,
+	})
+	if err != nil {
+		var se *runner.StartError
+		if errors.As(err, &se) {
+			return fmt.Errorf("%w\n\nnothing is left running", err)
+		}
+		return err
+	}
+	defer func() {
+		logf("stopping every app, sidecar and the broker")
+		sys.Stop()
+		logf("stopped")
+	}()
+
+	url := sys.AppURL(*entry)
+	fmt.Fprintf(stdout, `
+  All %d apps and their sidecars are up (profile %s).
+  %s:  %s
+  Try:   curl -s -X POST %s/user/sign-up -H 'Content-Type: application/json' \
+           -d '{"username":"alice","phoneNumber":"+84909123456","password":"correct horse battery"}'
+  The README walks through a whole purchase. Ctrl-C stops everything.
+
+`, len(sys.AppIDs()), *profile, *entry, url, url)
+
+	for {
+		msg, err := sys.Exited(ctx)
+		if err != nil {
+			return nil // Ctrl-C or SIGTERM
+		}
+		logf("%s", msg)
+		logf("the other apps keep running; Ctrl-C stops everything")
+		<-ctx.Done()
+		return nil
+	}
+}

@@ -1,0 +1,126 @@
+package runner
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// proc is one child process (an app or a daprd) whose output is prefixed and
+// whose last lines are kept for error messages.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // set before done is closed
+
+	mu   sync.Mutex
+	tail []string
+}
+
+const tailLines = 25
+
+// startProc starts argv in dir with env, copying each output line to out as
+// "name | line". The child gets its own process group, so stopping it also
+// stops anything it started, and dies with the runner (Pdeathsig).
+func startProc(name, dir string, argv, env []string, out io.Writer, outMu *sync.Mutex) (*proc, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		return nil, fmt.Errorf("start %s (%s): %w", name, strings.Join(argv, " "), err)
+	}
+	prefix := fmt.Sprintf("%-22s| ", name)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.tail = append(p.tail, line)
+			if len(p.tail) > tailLines {
+				p.tail = p.tail[len(p.tail)-tailLines:]
+			}
+			p.mu.Unlock()
+			outMu.Lock()
+			fmt.Fprintln(out, prefix+line)
+			outMu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	go func() {
+		err := cmd.Wait()
+		pw.Close()
+		<-copied
+		p.err = err
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// lastLines returns the last lines the process printed.
+func (p *proc) lastLines() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.tail, "\n")
+}
+
+// signal sends sig to the whole process group.
+func (p *proc) signal(sig syscall.Signal) {
+	if p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	}
+}
+
+// stop asks politely (SIGTERM), then insists (SIGKILL) after grace.
+func (p *proc) stop(grace time.Duration) {
+	if p.exited() {
+		p.signal(syscall.SIGKILL) // stray children of a dead leader
+		return
+	}
+	p.signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.signal(syscall.SIGKILL)
+		<-p.done
+	}
+	p.signal(syscall.SIGKILL)
+}
+
+// kill is kill -9 of the group, for fault injection.
+func (p *proc) kill() {
+	p.signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func environ(extra map[string]string) []string {
+	env := os.Environ()
+	for k, v := range extra {
+		env = append(env, k+"="+v)
+	}
+	return env
+}

@@ -1,0 +1,572 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options says what to start and how.
+type Options struct {
+	// RunFile is the path of dapr.yaml.
+	RunFile string
+	// Profile replaces the profile folder (components/<profile>) in every
+	// resources path; empty keeps the run file's.
+	Profile string
+	// DataDir holds state files, the broker's storage, secrets and rendered
+	// resources. It is created if missing.
+	DataDir string
+	// Daprd is the daprd binary.
+	Daprd string
+	// FreePorts gives every app, sidecar and the broker a free port instead
+	// of the run file's, so several systems (tests) can run side by side.
+	FreePorts bool
+	// Output receives every child's output, one prefixed line at a time.
+	Output io.Writer
+	// StartTimeout bounds the wait for every sidecar to report healthy.
+	StartTimeout time.Duration
+	// Env is added to every app's environment (after the run file's), and
+	// AppEnv to one app's: tests use them to scale durations down.
+	Env    map[string]string
+	AppEnv map[string]map[string]string
+	// Logf receives the runner's own progress lines.
+	Logf func(format string, args ...any)
+}
+
+// System is a running set of apps and sidecars.
+type System struct {
+	opts      Options
+	apps      []*appRun
+	byID      map[string]*appRun
+	broker    *broker
+	resources []string
+	config    string
+	outMu     sync.Mutex
+
+	mu      sync.Mutex
+	stopped bool
+}
+
+type appRun struct {
+	App
+	internalPort int
+	app, dapr    *proc
+}
+
+// Part names one of the two processes of an app.
+type Part string
+
+const (
+	PartApp  Part = "app"
+	PartDapr Part = "daprd"
+)
+
+// StartError is a start-up failure that names the process at fault.
+type StartError struct {
+	Process string
+	Reason  string
+	Lines   string
+}
+
+func (e *StartError) Error() string {
+	s := fmt.Sprintf("%s failed at start-up: %s", e.Process, e.Reason)
+	if e.Lines != "" {
+		s += "\n--- last lines of " + e.Process + " ---\n" + e.Lines
+	}
+	return s
+}
+
+// Start brings the whole system up and returns once every sidecar reports
+// healthy. On any failure it stops what it started and says which process
+// failed, with its last log lines.
+func Start(ctx context.Context, opts Options) (*System, error) {
+	if opts.Output == nil {
+		opts.Output = os.Stdout
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 2 * time.Minute
+	}
+	if opts.Daprd == "" {
+		opts.Daprd = "daprd"
+	}
+	var err error
+	// Children run in their app folders: resolve the binary here.
+	if strings.ContainsRune(opts.Daprd, os.PathSeparator) {
+		if opts.Daprd, err = filepath.Abs(opts.Daprd); err != nil {
+			return nil, err
+		}
+	} else if opts.Daprd, err = exec.LookPath(opts.Daprd); err != nil {
+		return nil, fmt.Errorf("daprd not found: run `make daprd` (%w)", err)
+	}
+	if _, err := os.Stat(opts.Daprd); err != nil {
+		return nil, fmt.Errorf("daprd not found at %s: run `make daprd`", opts.Daprd)
+	}
+	rf, err := LoadRunFile(opts.RunFile)
+	if err != nil {
+		return nil, err
+	}
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	opts.DataDir = dataDir
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &System{opts: opts, byID: map[string]*appRun{}}
+	for _, a := range rf.Apps {
+		a.ResourcesPaths = withProfile(a.ResourcesPaths, opts.Profile)
+		ar := &appRun{App: a}
+		s.apps = append(s.apps, ar)
+		s.byID[a.AppID] = ar
+	}
+	if err := s.assignPorts(); err != nil {
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if err := s.startAll(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// withProfile swaps components/<x> for components/<profile> (except
+// components/common, which every profile shares).
+func withProfile(paths []string, profile string) []string {
+	out := append([]string(nil), paths...)
+	if profile == "" {
+		return out
+	}
+	for i, p := range out {
+		if filepath.Base(filepath.Dir(p)) == "components" && filepath.Base(p) != "common" {
+			out[i] = filepath.Join(filepath.Dir(p), profile)
+		}
+	}
+	return out
+}
+
+// assignPorts picks free ports when asked to, and otherwise checks that the
+// run file's ports are free, so a taken port is named before anything starts.
+func (s *System) assignPorts() error {
+	for _, a := range s.apps {
+		ports := []*int{&a.AppPort, &a.DaprHTTPPort, &a.DaprGRPCPort, &a.MetricsPort, &a.internalPort}
+		names := []string{"app port", "daprHTTPPort", "daprGRPCPort", "metricsPort", "internal gRPC port"}
+		for i, p := range ports {
+			if s.opts.FreePorts || *p == 0 {
+				port, err := FreePort()
+				if err != nil {
+					return err
+				}
+				*p = port
+				continue
+			}
+			if err := portFree(*p); err != nil {
+				return &StartError{Process: a.AppID, Reason: fmt.Sprintf("%s %d is already in use (%v); stop what holds it or change dapr.yaml", names[i], *p, err)}
+			}
+		}
+	}
+	return nil
+}
+
+// FreePort asks the kernel for a free TCP port on the loopback.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(port int) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
+// prepare starts the embedded broker when the profile asks for it, makes the
+// local secrets, renders the resources and creates the streams.
+func (s *System) prepare(ctx context.Context) error {
+	vars := map[string]string{"DATA_DIR": s.opts.DataDir}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if _, set := vars[k]; !set {
+				vars[k] = v
+			}
+		}
+	}
+	for _, a := range s.apps {
+		vars["APP_PORT_"+envName(a.AppID)] = strconv.Itoa(a.AppPort)
+	}
+	dirs := s.resourceDirs()
+	embedded, err := usesPlaceholder(dirs, "NATS_URL")
+	if err != nil {
+		return err
+	}
+	if embedded {
+		port, err := FreePort()
+		if err != nil {
+			return err
+		}
+		s.opts.Logf("starting embedded NATS JetStream on 127.0.0.1:%d (storage %s)", port, filepath.Join(s.opts.DataDir, "nats"))
+		if s.broker, err = startBroker(filepath.Join(s.opts.DataDir, "nats"), port); err != nil {
+			return &StartError{Process: "nats", Reason: err.Error()}
+		}
+		vars["NATS_URL"] = s.broker.url
+	}
+	if err := ensureLocalSecrets(filepath.Join(s.opts.DataDir, "secrets.json")); err != nil {
+		return err
+	}
+	rendered, err := renderResources(dirs, filepath.Join(s.opts.DataDir, "run", "resources"), vars, daprNamespace)
+	if err != nil {
+		return &StartError{Process: "resources", Reason: err.Error()}
+	}
+	s.resources = rendered.dirs
+	if s.broker != nil {
+		s.opts.Logf("creating %d JetStream streams: %s", len(rendered.topics), strings.Join(rendered.topics, ", "))
+		if err := ensureStreams(ctx, s.broker.url, rendered.topics); err != nil {
+			return &StartError{Process: "nats", Reason: err.Error()}
+		}
+	}
+	if cfg := s.apps[0].ConfigFilePath; cfg != "" {
+		raw, err := os.ReadFile(cfg)
+		if err != nil {
+			return err
+		}
+		text, err := expand(cfg, raw, vars)
+		if err != nil {
+			return err
+		}
+		s.config = filepath.Join(s.opts.DataDir, "run", "config.yaml")
+		if err := os.WriteFile(s.config, text, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// daprNamespace is what daprd uses in self-hosted mode; set explicitly so the
+// outbox's internal topic names are known in advance.
+const daprNamespace = "default"
+
+func envName(appID string) string {
+	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(appID))
+}
+
+// resourceDirs is the union of every app's resources paths, in order. All
+// apps of one run share them (scopes decide who loads what).
+func (s *System) resourceDirs() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range s.apps {
+		for _, p := range a.ResourcesPaths {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// ensureLocalSecrets creates the local secret store's file on first run.
+// Secrets are random per data dir and never in the repository.
+func ensureLocalSecrets(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(map[string]string{
+		"jwt-signing-key": base64.RawStdEncoding.EncodeToString(key),
+		"jwt-key-id":      fmt.Sprintf("local-%d", time.Now().Unix()),
+	}, "", "  ")
+	return os.WriteFile(path, b, 0o600)
+}
+
+func (s *System) startAll(ctx context.Context) error {
+	for _, a := range s.apps {
+		if err := s.startPart(a, PartApp); err != nil {
+			return err
+		}
+		if err := s.startPart(a, PartDapr); err != nil {
+			return err
+		}
+	}
+	s.opts.Logf("waiting for %d sidecars to report healthy", len(s.apps))
+	return s.waitHealthy(ctx, s.apps)
+}
+
+func (s *System) startPart(a *appRun, part Part) error {
+	out := s.opts.Output
+	switch part {
+	case PartApp:
+		env := map[string]string{
+			"APP_ID":            a.AppID,
+			"APP_PORT":          strconv.Itoa(a.AppPort),
+			"DAPR_HTTP_PORT":    strconv.Itoa(a.DaprHTTPPort),
+			"DAPR_GRPC_PORT":    strconv.Itoa(a.DaprGRPCPort),
+			"DAPR_METRICS_PORT": strconv.Itoa(a.MetricsPort),
+			"DATA_DIR":          s.opts.DataDir,
+		}
+		for k, v := range a.Env {
+			env[k] = v
+		}
+		for k, v := range s.opts.Env {
+			env[k] = v
+		}
+		for k, v := range s.opts.AppEnv[a.AppID] {
+			env[k] = v
+		}
+		p, err := startProc(a.AppID, a.AppDirPath, a.Command, environ(env), out, &s.outMu)
+		if err != nil {
+			return &StartError{Process: a.AppID, Reason: err.Error()}
+		}
+		a.app = p
+	case PartDapr:
+		args := []string{s.opts.Daprd,
+			"--app-id", a.AppID,
+			"--app-port", strconv.Itoa(a.AppPort),
+			"--app-protocol", orDefault(a.AppProtocol, "http"),
+			"--dapr-http-port", strconv.Itoa(a.DaprHTTPPort),
+			"--dapr-grpc-port", strconv.Itoa(a.DaprGRPCPort),
+			"--dapr-internal-grpc-port", strconv.Itoa(a.internalPort),
+			"--metrics-port", strconv.Itoa(a.MetricsPort),
+			"--dapr-listen-addresses", "127.0.0.1",
+			"--log-level", orDefault(a.LogLevel, "info"),
+		}
+		if a.EnableAppHealthCheck {
+			args = append(args, "--enable-app-health-check", "--app-health-check-path", orDefault(a.AppHealthCheckPath, "/healthz"),
+				"--app-health-probe-interval", "1")
+		}
+		for _, r := range s.resources {
+			args = append(args, "--resources-path", r)
+		}
+		if s.config != "" {
+			args = append(args, "--config", s.config)
+		}
+		env := map[string]string{"NAMESPACE": daprNamespace, "DAPR_HOST_IP": "127.0.0.1"}
+		p, err := startProc(a.AppID+".daprd", a.AppDirPath, args, environ(env), out, &s.outMu)
+		if err != nil {
+			return &StartError{Process: a.AppID + ".daprd", Reason: err.Error()}
+		}
+		a.dapr = p
+	}
+	return nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// waitHealthy polls each sidecar's /v1.0/healthz (204 once its components
+// are loaded and its app answers) while watching for a process that exits.
+func (s *System) waitHealthy(ctx context.Context, apps []*appRun) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	pending := map[string]*appRun{}
+	for _, a := range apps {
+		pending[a.AppID] = a
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for id, a := range pending {
+			for _, p := range []*proc{a.app, a.dapr} {
+				if p.exited() {
+					return &StartError{Process: p.name, Reason: "exited (" + exitText(p.err) + ")", Lines: p.lastLines()}
+				}
+			}
+			if healthy(client, fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.DaprHTTPPort)) &&
+				(!a.EnableAppHealthCheck || healthy(client, fmt.Sprintf("http://127.0.0.1:%d%s", a.AppPort, orDefault(a.AppHealthCheckPath, "/healthz")))) {
+				s.opts.Logf("%s is healthy (app :%d, sidecar http :%d grpc :%d)", id, a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort)
+				delete(pending, id)
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			var names []string
+			for id := range pending {
+				names = append(names, id)
+			}
+			sort.Strings(names)
+			a := pending[names[0]]
+			return &StartError{Process: names[0] + ".daprd", Reason: fmt.Sprintf("not healthy after %s (waiting for: %s)", s.opts.StartTimeout, strings.Join(names, ", ")), Lines: a.dapr.lastLines()}
+		case <-tick.C:
+		}
+	}
+}
+
+func healthy(c *http.Client, url string) bool {
+	resp, err := c.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode < 300
+}
+
+func exitText(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// Stop stops every process (SIGTERM, then SIGKILL) and the broker. It is
+// safe to call more than once.
+func (s *System) Stop() {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, a := range s.apps {
+		for _, p := range []*proc{a.dapr, a.app} {
+			if p != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); p.stop(10 * time.Second) }()
+			}
+		}
+	}
+	wg.Wait()
+	if s.broker != nil {
+		s.broker.stop()
+	}
+}
+
+// Exited reports, once, the first process that exits while the system runs.
+func (s *System) Exited(ctx context.Context) (string, error) {
+	cases := make(chan string, 2*len(s.apps))
+	for _, a := range s.apps {
+		for _, p := range []*proc{a.app, a.dapr} {
+			go func() {
+				select {
+				case <-p.done:
+					cases <- p.name + " exited (" + exitText(p.err) + ")\n--- last lines ---\n" + p.lastLines()
+				case <-ctx.Done():
+				}
+			}()
+		}
+	}
+	select {
+	case msg := <-cases:
+		return msg, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// Kill is kill -9 of one part of an app, for fault injection.
+func (s *System) Kill(appID string, part Part) error {
+	a, err := s.app(appID)
+	if err != nil {
+		return err
+	}
+	p := a.app
+	if part == PartDapr {
+		p = a.dapr
+	}
+	p.kill()
+	return nil
+}
+
+// Restart starts a killed part again and waits until its sidecar is healthy.
+func (s *System) Restart(ctx context.Context, appID string, part Part) error {
+	a, err := s.app(appID)
+	if err != nil {
+		return err
+	}
+	if err := s.startPart(a, part); err != nil {
+		return err
+	}
+	return s.waitHealthy(ctx, []*appRun{a})
+}
+
+func (s *System) app(id string) (*appRun, error) {
+	a, ok := s.byID[id]
+	if !ok {
+		return nil, errors.New("no app " + id)
+	}
+	return a, nil
+}
+
+// AppURL is the base URL of an app's own port (not through its sidecar).
+func (s *System) AppURL(id string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d", s.byID[id].AppPort)
+}
+
+// SidecarURL is the base URL of an app's daprd HTTP API.
+func (s *System) SidecarURL(id string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d", s.byID[id].DaprHTTPPort)
+}
+
+// MetricsURL is an app's daprd Prometheus endpoint.
+func (s *System) MetricsURL(id string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d/metrics", s.byID[id].MetricsPort)
+}
+
+// BrokerURL is the embedded NATS URL, empty when the profile has none.
+func (s *System) BrokerURL() string {
+	if s.broker == nil {
+		return ""
+	}
+	return s.broker.url
+}
+
+// AppIDs lists the apps in run-file order.
+func (s *System) AppIDs() []string {
+	var ids []string
+	for _, a := range s.apps {
+		ids = append(ids, a.AppID)
+	}
+	return ids
+}
+
+// PIDs lists the process ids of every app and sidecar still running.
+func (s *System) PIDs() []int {
+	var pids []int
+	for _, a := range s.apps {
+		for _, p := range []*proc{a.app, a.dapr} {
+			if p != nil && !p.exited() {
+				pids = append(pids, p.cmd.Process.Pid)
+			}
+		}
+	}
+	return pids
+}
