@@ -54,6 +54,8 @@ type VoucherList []byte
 // Vouchers asks the voucher service (through Dapr service invocation).
 type Vouchers interface {
 	ByPhone(ctx context.Context, phone string) (VoucherList, error)
+	// Stored tells whether the voucher of a request is stored (and so listed).
+	Stored(ctx context.Context, requestID string) (bool, error)
 }
 
 // Purchases accepts purchase requests and follows them to their outcome.
@@ -156,8 +158,20 @@ func (p Purchases) Get(ctx context.Context, s Session, id string) (Request, erro
 	return req, nil
 }
 
-// Complete records the outcome of a receive-code event, once.
+// Complete records the outcome of a receive-code event, once. gateway and
+// voucher consume the event independently; a success is recorded only once
+// voucher has the code, so a customer who sees SUCCESS also finds the
+// voucher in the list. Until then the event is retried.
 func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
+	if ev.Status == events.StatusSuccess || ev.Status == events.StatusLateSuccess {
+		stored, err := p.Vouchers.Stored(ctx, ev.RequestID)
+		if err != nil {
+			return err
+		}
+		if !stored {
+			return errs.E(errs.Unavailable, "voucher of %s not stored yet", ev.RequestID)
+		}
+	}
 	_, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *Request, exists bool) (*daprx.Event, error) {
 		if !exists {
 			return nil, errs.E(errs.Invalid, "receive-code for unknown request %q", ev.RequestID)

@@ -74,6 +74,18 @@ func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 	return err
 }
 
+// ByRequest returns the voucher issued for one request.
+func (a App) ByRequest(ctx context.Context, requestID string) (Voucher, error) {
+	v, _, found, err := a.Vouchers.Get(ctx, voucherKey(requestID))
+	if err != nil {
+		return Voucher{}, err
+	}
+	if !found {
+		return Voucher{}, errs.E(errs.NotFound, "no voucher for request %q", requestID)
+	}
+	return v, nil
+}
+
 // ByPhone lists the vouchers of one phone number, newest first.
 func (a App) ByPhone(ctx context.Context, phone string) ([]Voucher, error) {
 	if phone == "" {

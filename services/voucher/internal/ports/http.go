@@ -20,6 +20,7 @@ func Routes(log *slog.Logger, a app.App) http.Handler {
 		return a.Store(ctx, ev)
 	}))
 	mux.Handle("GET /vouchers", handleListVouchers(log, a))
+	mux.Handle("GET /vouchers/{requestId}", handleGetVoucher(log, a))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
@@ -40,5 +41,18 @@ func handleListVouchers(log *slog.Logger, a app.App) http.Handler {
 			return
 		}
 		httpx.Encode(w, http.StatusOK, voucherList{PhoneNumber: phone, Vouchers: vs})
+	})
+}
+
+// handleGetVoucher lets gateway confirm that a request's voucher is stored
+// before it tells the customer the purchase succeeded.
+func handleGetVoucher(log *slog.Logger, a app.App) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := a.ByRequest(r.Context(), r.PathValue("requestId"))
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusOK, v)
 	})
 }

@@ -1,0 +1,226 @@
+// Package e2e runs the whole system through the local runner (real daprd
+// sidecars, the embedded broker, the provider fake) and drives it over HTTP
+// as a customer would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bankabc/vouchers/tools/runner"
+)
+
+// sys is the system every test of the package shares.
+var sys *runner.System
+
+// repoRoot is the folder holding go.work.
+var repoRoot = func() string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			panic("go.work not found above the test folder")
+		}
+		dir = parent
+	}
+}()
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	dataDir, err := os.MkdirTemp("", "vouchers-e2e-")
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	logPath := filepath.Join(dataDir, "system.log")
+	s, err := startSystem(dataDir, logPath, nil)
+	if err != nil {
+		fmt.Println("e2e: could not start the system:", err)
+		printTail(logPath, 80)
+		return 1
+	}
+	sys = s
+	code := m.Run()
+	sys.Stop() // also on failure: nothing may outlive the suite
+	if code != 0 {
+		printTail(logPath, 150)
+		fmt.Println("e2e: full system log kept at", logPath)
+	} else {
+		_ = os.RemoveAll(dataDir)
+	}
+	return code
+}
+
+// startSystem starts every app of dapr.yaml with free ports; env reaches
+// every app (tests scale durations down with it).
+func startSystem(dataDir, logPath string, env map[string]string) (*runner.System, error) {
+	daprd := filepath.Join(repoRoot, ".bin", "daprd")
+	for _, f := range []string{daprd, filepath.Join(repoRoot, "bin", "gateway")} {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("%s is missing: run `make test-e2e`, which builds daprd and the services first", f)
+		}
+	}
+	out, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	profile := os.Getenv("E2E_PROFILE")
+	if profile == "" {
+		profile = "embedded"
+	}
+	return runner.Start(context.Background(), runner.Options{
+		RunFile:      filepath.Join(repoRoot, "dapr.yaml"),
+		Profile:      profile,
+		DataDir:      dataDir,
+		Daprd:        daprd,
+		FreePorts:    true,
+		Output:       out,
+		StartTimeout: 3 * time.Minute,
+		Env:          env,
+		Logf:         func(f string, a ...any) { fmt.Fprintf(out, "runner | "+f+"\n", a...) },
+	})
+}
+
+func printTail(path string, n int) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	fmt.Printf("--- last %d lines of the system log ---\n%s\n", len(lines), strings.Join(lines, "\n"))
+}
+
+// client is a customer of the public API.
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func newClient(t *testing.T) *client {
+	return &client{t: t, base: sys.AppURL("gateway")}
+}
+
+// response is an HTTP answer with its body decoded as JSON when it is JSON.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+func (c *client) do(method, path string, body any, header map[string]string) response {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// signUp makes a fresh account for phone and keeps its token.
+func (c *client) signUp(username, phone string) {
+	c.t.Helper()
+	r := c.do("POST", "/user/sign-up", map[string]string{"username": username, "phoneNumber": phone, "password": "a long enough password"}, nil)
+	if r.Status != http.StatusCreated {
+		c.t.Fatalf("sign-up: %d %s", r.Status, r.Body)
+	}
+	var tok struct{ AccessToken string }
+	r.json(c.t, &tok)
+	c.token = tok.AccessToken
+}
+
+// requestView is gateway's view of a purchase request.
+type requestView struct {
+	RequestID   string `json:"requestId"`
+	Status      string `json:"status"`
+	State       int    `json:"state"`
+	Progress    int    `json:"progress"`
+	Message     string `json:"message"`
+	PhoneNumber string `json:"phoneNumber"`
+	VoucherCode string `json:"voucherCode"`
+}
+
+// waitFinal polls the request until it leaves state 0. The bound is generous
+// on purpose: the suite must not be flaky on a loaded machine.
+func (c *client) waitFinal(location string) requestView {
+	c.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		r := c.do("GET", location, nil, nil)
+		if r.Status != http.StatusOK {
+			c.t.Fatalf("GET %s: %d %s", location, r.Status, r.Body)
+		}
+		var v requestView
+		r.json(c.t, &v)
+		if v.State != 0 {
+			return v
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("request %s still %s after 90s", v.RequestID, v.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var phoneCounter atomic.Int64
+
+// uniquePhone returns a valid Vietnamese mobile number (+8490…) that no other
+// test of this run uses; its last digit picks the provider fake's mode, as a
+// payment sandbox's test cards do (0: immediate).
+func uniquePhone(lastDigit int) string {
+	return fmt.Sprintf("+8490%06d%d", phoneCounter.Add(1), lastDigit)
+}
+
+// uniqueName returns a username no other test of this run uses.
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, phoneCounter.Add(1))
+}

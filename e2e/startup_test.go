@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/bankabc/vouchers/tools/runner"
+)
+
+// variant writes a copy of dapr.yaml (paths made absolute) after edit has
+// changed it, with its own copy of the component folders, and returns the
+// run file's path and the copied embedded profile's folder.
+func variant(t *testing.T, edit func(*runner.RunFile)) (runFile, profileDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	rf, err := runner.LoadRunFile(filepath.Join(repoRoot, "dapr.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, p := range rf.Common.ResourcesPaths {
+		dst := filepath.Join(dir, "components", filepath.Base(p))
+		if err := os.CopyFS(dst, os.DirFS(p)); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, dst)
+	}
+	rf.Common.ResourcesPaths = paths
+	for i := range rf.Apps {
+		rf.Apps[i].ResourcesPaths = nil
+		rf.Apps[i].Env = nil
+	}
+	edit(rf)
+	b, err := yaml.Marshal(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFile = filepath.Join(dir, "dapr.yaml")
+	if err := os.WriteFile(runFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return runFile, filepath.Join(dir, "components", "embedded")
+}
+
+// startVariant starts a run file expecting failure, and checks that no
+// process of it is left: every daprd names the data dir in its arguments.
+func startVariant(t *testing.T, runFile string, freePorts bool) error {
+	t.Helper()
+	dataDir := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		s, err := runner.Start(context.Background(), runner.Options{
+			RunFile: runFile, DataDir: dataDir, Daprd: filepath.Join(repoRoot, ".bin", "daprd"),
+			FreePorts: freePorts, Output: &strings.Builder{}, StartTimeout: 2 * time.Minute,
+		})
+		if s != nil {
+			s.Stop()
+		}
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("start-up neither succeeded nor failed: it hangs")
+	}
+	if left := processesMentioning(dataDir); len(left) > 0 {
+		t.Fatalf("processes left behind: %v", left)
+	}
+	return err
+}
+
+// processesMentioning lists the command lines of live processes that name s.
+func processesMentioning(s string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), s) {
+			out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func TestStartUpFailuresNameTheCulprit(t *testing.T) {
+	t.Run("bad_component_yaml", func(t *testing.T) {
+		rf, profile := variant(t, func(*runner.RunFile) {})
+		if err := os.WriteFile(filepath.Join(profile, "broken.yaml"), []byte("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: [name: oops\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := startVariant(t, rf, true)
+		if err == nil || !strings.Contains(err.Error(), "broken.yaml") || !strings.Contains(err.Error(), "bad resource YAML") {
+			t.Fatalf("err %v, want the broken file named", err)
+		}
+	})
+
+	t.Run("component_daprd_cannot_load", func(t *testing.T) {
+		rf, profile := variant(t, func(*runner.RunFile) {})
+		bad := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken-store\nspec:\n  type: state.nosuchstore\n  version: v1\nscopes: [gateway]\n"
+		if err := os.WriteFile(filepath.Join(profile, "broken-store.yaml"), []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := startVariant(t, rf, true)
+		var se *runner.StartError
+		if !errors.As(err, &se) || se.Process != "gateway.daprd" || !strings.Contains(se.Lines, "broken-store") {
+			t.Fatalf("err %v, want gateway.daprd named with its log about broken-store", err)
+		}
+	})
+
+	t.Run("port_taken", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		taken := ln.Addr().(*net.TCPAddr).Port
+		rf, _ := variant(t, func(rf *runner.RunFile) {
+			for i := range rf.Apps { // fixed ports, free but for gateway's
+				a := &rf.Apps[i]
+				a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort = 0, 0, 0, 0
+				if a.AppID == "gateway" {
+					a.AppPort = taken
+				}
+			}
+		})
+		err = startVariant(t, rf, false)
+		var se *runner.StartError
+		if !errors.As(err, &se) || se.Process != "gateway" || !strings.Contains(se.Reason, strconv.Itoa(taken)) {
+			t.Fatalf("err %v, want gateway and port %d named", err, taken)
+		}
+	})
+
+	t.Run("app_exits_at_start", func(t *testing.T) {
+		rf, _ := variant(t, func(rf *runner.RunFile) {
+			for i := range rf.Apps {
+				if rf.Apps[i].AppID == "sms" {
+					rf.Apps[i].Command = []string{"sh", "-c", "echo 'sms: cannot read config' >&2; exit 3"}
+				}
+			}
+		})
+		err := startVariant(t, rf, true)
+		var se *runner.StartError
+		if !errors.As(err, &se) || se.Process != "sms" || !strings.Contains(se.Reason, "exit status 3") || !strings.Contains(se.Lines, "cannot read config") {
+			t.Fatalf("err %v, want sms named with its exit status and last lines", err)
+		}
+	})
+}
