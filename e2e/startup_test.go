@@ -79,17 +79,22 @@ func startVariant(t *testing.T, runFile string, freePorts bool) error {
 	return err
 }
 
-// processesMentioning lists the command lines of live processes that name s.
+// processesMentioning lists the command lines of live processes that name s
+// in their arguments (daprd: its resources) or environment (apps: DATA_DIR).
 func processesMentioning(s string) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		if _, err := strconv.Atoi(e.Name()); err != nil || e.Name() == strconv.Itoa(os.Getpid()) {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), s) {
-			out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if strings.Contains(string(cmd), s) || strings.Contains(string(env), s) {
+			out = append(out, strings.ReplaceAll(string(cmd), "\x00", " "))
 		}
 	}
 	return out

@@ -41,6 +41,12 @@ func (j JWT) Issue(sessionID, userID string, now time.Time) (string, error) {
 // and returns the session it names. The error says which check failed, never
 // anything about the key.
 func (j JWT) SessionID(token string, now time.Time) (string, error) {
+	// Name a refused algorithm (alg: none, RS256 with our secret as a public
+	// key, …) before the library folds it into "signature invalid".
+	if unverified, _, err := jwt.NewParser().ParseUnverified(token, &claims{}); err == nil &&
+		unverified.Method.Alg() != jwt.SigningMethodHS256.Alg() {
+		return "", errs.E(errs.Unauthorized, "token algorithm %q is not accepted", unverified.Method.Alg())
+	}
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		if kid, _ := t.Header["kid"].(string); kid != j.KeyID {

@@ -33,6 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	daprd := fs.String("daprd", ".bin/daprd", "the daprd binary")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for every sidecar to be healthy")
 	entry := fs.String("entry", "gateway", "the app whose URL to print as the way in")
+	freePorts := fs.Bool("free-ports", false, "give every app and sidecar a free port instead of dapr.yaml's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logf("profile %s, data dir %s, run file %s", *profile, *dataDir, *runFile)
 	sys, err := runner.Start(ctx, runner.Options{
 		RunFile: *runFile, Profile: *profile, DataDir: *dataDir, Daprd: *daprd,
-		Output: stdout, StartTimeout: *timeout, Logf: logf,
+		Output: stdout, StartTimeout: *timeout, Logf: logf, FreePorts: *freePorts,
 	})
 	if err != nil {
 		var se *runner.StartError

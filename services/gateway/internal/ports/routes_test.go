@@ -1,0 +1,324 @@
+package ports
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
+	"github.com/bankabc/vouchers/services/gateway/internal/app"
+)
+
+// fakeVouchers answers for the voucher service with function fields.
+type fakeVouchers struct {
+	byPhone func(phone string) (app.VoucherList, error)
+	stored  func(requestID string) (bool, error)
+}
+
+func (f fakeVouchers) ByPhone(_ context.Context, phone string) (app.VoucherList, error) {
+	return f.byPhone(phone)
+}
+func (f fakeVouchers) Stored(_ context.Context, id string) (bool, error) { return f.stored(id) }
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type env struct {
+	h        http.Handler
+	mem      *testkit.MemState
+	clock    *clock
+	key      []byte
+	vouchers *fakeVouchers
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{mem: testkit.NewMemState(), clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)},
+		key: []byte(strings.Repeat("k", 32))}
+	e.vouchers = &fakeVouchers{
+		byPhone: func(phone string) (app.VoucherList, error) {
+			return app.VoucherList(`{"phoneNumber":"` + phone + `","vouchers":[]}`), nil
+		},
+		stored: func(string) (bool, error) { return true, nil },
+	}
+	ids := 0
+	var mu sync.Mutex
+	newID := func() string { mu.Lock(); defer mu.Unlock(); ids++; return "id" + string(rune('a'+ids)) }
+	acc := app.Accounts{
+		Users:       daprx.Store[app.User]{Client: e.mem, Name: "gateway-store"},
+		Sessions:    daprx.Store[app.Session]{Client: e.mem, Name: "gateway-store"},
+		Hasher:      adapters.Argon2id{Time: 1, MemoryK: 64, Threads: 1},
+		Tokens:      adapters.JWT{KeyID: "k1", Key: e.key, Lifetime: 24 * time.Hour},
+		Now:         e.clock.now,
+		NewID:       newID,
+		IdleTimeout: 10 * time.Minute,
+	}
+	pur := app.Purchases{
+		Requests: daprx.Store[app.Request]{Client: e.mem, Name: "gateway-store"},
+		Vouchers: e.vouchers,
+		Now:      e.clock.now,
+		NewID:    newID,
+	}
+	e.h = Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), acc, pur)
+	return e
+}
+
+func (e *env) do(method, path, body string, header map[string]string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (e *env) signUp(t *testing.T, username, phone string) string {
+	t.Helper()
+	rec := e.do("POST", "/user/sign-up", `{"username":"`+username+`","phoneNumber":"`+phone+`","password":"long enough pw"}`, nil)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("sign-up %d %s", rec.Code, rec.Body)
+	}
+	var tok app.Token
+	_ = json.Unmarshal(rec.Body.Bytes(), &tok)
+	return tok.AccessToken
+}
+
+func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+
+func problemOf(t *testing.T, rec *httptest.ResponseRecorder) httpx.Problem {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, body %s", ct, rec.Body)
+	}
+	var p httpx.Problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSignUpValidation(t *testing.T) {
+	e := newEnv(t)
+	e.signUp(t, "alice", "0909123456")
+	tests := []struct {
+		name, body string
+		status     int
+		detail     string
+	}{
+		{"duplicate_username_is_409", `{"username":"alice","phoneNumber":"0909000001","password":"long enough pw"}`, 409, "username is already taken"},
+		{"invalid_phone_says_why", `{"username":"bob","phoneNumber":"12","password":"long enough pw"}`, 400, "phoneNumber"},
+		{"short_password_states_the_rule", `{"username":"bob","phoneNumber":"0909000001","password":"short"}`, 400, "password must be 10 to 128"},
+		{"bad_username_states_the_rule", `{"username":"B o b","phoneNumber":"0909000001","password":"long enough pw"}`, 400, "username must be"},
+		{"unknown_field_is_refused", `{"username":"bob","phoneNumber":"0909000001","password":"long enough pw","admin":true}`, 400, `unknown field "admin"`},
+		{"wrong_type_names_the_field", `{"username":5,"phoneNumber":"0909000001","password":"long enough pw"}`, 400, `field "username"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := e.do("POST", "/user/sign-up", tt.body, nil)
+			p := problemOf(t, rec)
+			if rec.Code != tt.status || !strings.Contains(p.Detail, tt.detail) {
+				t.Fatalf("%d %+v, want %d mentioning %q", rec.Code, p, tt.status, tt.detail)
+			}
+		})
+	}
+}
+
+func TestSignInAndSignOut(t *testing.T) {
+	e := newEnv(t)
+	e.signUp(t, "alice", "0909123456")
+	if rec := e.do("POST", "/user/sign-in", `{"username":"alice","password":"wrong password"}`, nil); rec.Code != 401 {
+		t.Fatalf("wrong password: %d", rec.Code)
+	}
+	if rec := e.do("POST", "/user/sign-in", `{"username":"nobody","password":"long enough pw"}`, nil); rec.Code != 401 {
+		t.Fatalf("unknown user: %d", rec.Code)
+	}
+	rec := e.do("POST", "/user/sign-in", `{"username":"alice","password":"long enough pw"}`, nil)
+	if rec.Code != 200 {
+		t.Fatalf("sign-in: %d %s", rec.Code, rec.Body)
+	}
+	var tok app.Token
+	_ = json.Unmarshal(rec.Body.Bytes(), &tok)
+	if rec := e.do("POST", "/user/sign-out", "", bearer(tok.AccessToken)); rec.Code != 204 {
+		t.Fatalf("sign-out: %d", rec.Code)
+	}
+	if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok.AccessToken)); rec.Code != 401 {
+		t.Fatalf("token after sign-out: %d", rec.Code)
+	}
+}
+
+func TestTokens(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	forge := func(method jwt.SigningMethod, key any, kid, iss string) string {
+		c := jwt.MapClaims{"sid": "ida", "iss": iss, "exp": e.clock.now().Add(time.Hour).Unix()}
+		tk := jwt.NewWithClaims(method, c)
+		tk.Header["kid"] = kid
+		s, err := tk.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	parts := strings.Split(tok, ".")
+	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+	sig[0] ^= 0xff
+	tampered := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
+
+	tests := []struct {
+		name   string
+		header map[string]string
+		status int
+		detail string
+	}{
+		{"bearer_token_works", bearer(tok), 200, ""},
+		{"bare_token_works", map[string]string{"Authorization": tok}, 200, ""},
+		{"missing_token", nil, 401, "missing access token"},
+		{"tampered_signature", bearer(tampered), 401, "signature is invalid"},
+		{"alg_none", bearer(forge(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "k1", adapters.Issuer)), 401, `algorithm "none" is not accepted`},
+		{"wrong_key", bearer(forge(jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), "k1", adapters.Issuer)), 401, "signature is invalid"},
+		{"unknown_kid", bearer(forge(jwt.SigningMethodHS256, e.key, "k2", adapters.Issuer)), 401, "unknown key"},
+		{"wrong_issuer", bearer(forge(jwt.SigningMethodHS256, e.key, "k1", "someone-else")), 401, "wrong issuer"},
+		{"garbage", bearer("not-a-jwt"), 401, "malformed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", tt.header)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if tt.status != 200 {
+				if p := problemOf(t, rec); !strings.Contains(p.Detail, tt.detail) || strings.Contains(rec.Body.String(), string(e.key)) {
+					t.Fatalf("problem %+v, want it to say %q", p, tt.detail)
+				}
+			}
+		})
+	}
+}
+
+func TestSessionSlidesAndExpiresWhenIdle(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	for range 3 { // kept busy: 9 minutes apart, never idle for 10
+		e.clock.add(9 * time.Minute)
+		if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 200 {
+			t.Fatalf("busy session refused: %d %s", rec.Code, rec.Body)
+		}
+	}
+	e.clock.add(10*time.Minute + time.Second)
+	rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok))
+	if rec.Code != 401 || !strings.Contains(problemOf(t, rec).Detail, "session expired") {
+		t.Fatalf("idle session: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestPurchase(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	e.signUp(t, "bob", "0909000001")
+
+	rec := e.do("POST", "/voucher", `{"phoneNumber":"+84909123456","callbackUrl":"https://shop.example/hook"}`, bearer(tok))
+	if rec.Code != 202 {
+		t.Fatalf("purchase %d %s", rec.Code, rec.Body)
+	}
+	var v requestView
+	_ = json.Unmarshal(rec.Body.Bytes(), &v)
+	if rec.Header().Get("Location") != "/voucher/requests/"+v.RequestID || v.Message != app.AcceptedMessage || v.State != 0 {
+		t.Fatalf("answer %+v, Location %q", v, rec.Header().Get("Location"))
+	}
+
+	// The request and its event were written in one outbox transaction.
+	last := e.mem.Txns[len(e.mem.Txns)-1]
+	var ev events.RequestCode
+	if err := json.Unmarshal(last[1].Item.Value, &ev); err != nil || ev.RequestID != v.RequestID || ev.PhoneNumber != "+84909123456" {
+		t.Fatalf("outbox event %s (%v)", last[1].Item.Value, err)
+	}
+	if last[1].Item.Metadata["outbox.projection"] != "true" || last[0].Item.Metadata["type"] != events.TypeRequestCode {
+		t.Fatalf("outbox metadata %v %v", last[0].Item.Metadata, last[1].Item.Metadata)
+	}
+
+	t.Run("query_string_form", func(t *testing.T) {
+		if rec := e.do("POST", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 202 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("someone_elses_phone_is_403", func(t *testing.T) {
+		if rec := e.do("POST", "/voucher", `{"phoneNumber":"0909000001"}`, bearer(tok)); rec.Code != 403 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("callback_must_be_http_url", func(t *testing.T) {
+		if rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"javascript:alert(1)"}`, bearer(tok)); rec.Code != 400 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("idempotency_key_replays_and_refuses_other_body", func(t *testing.T) {
+		h := bearer(tok)
+		h["Idempotency-Key"] = "abc"
+		a := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h)
+		txns := len(e.mem.Txns)
+		b := e.do("POST", "/voucher", `{"phoneNumber":"+84909123456"}`, h) // same number, other spelling
+		if a.Code != 202 || b.Code != 202 || a.Header().Get("Location") != b.Header().Get("Location") || len(e.mem.Txns) != txns {
+			t.Fatalf("replay: %d %d %q %q, transactions %d -> %d", a.Code, b.Code, a.Header().Get("Location"), b.Header().Get("Location"), txns, len(e.mem.Txns))
+		}
+		if c := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://x.example/"}`, h); c.Code != 422 {
+			t.Fatalf("other body: %d %s", c.Code, c.Body)
+		}
+	})
+	t.Run("others_cannot_read_it", func(t *testing.T) {
+		bobTok := e.do("POST", "/user/sign-in", `{"username":"bob","password":"long enough pw"}`, nil)
+		var bt app.Token
+		_ = json.Unmarshal(bobTok.Body.Bytes(), &bt)
+		if rec := e.do("GET", "/voucher/requests/"+v.RequestID, "", bearer(bt.AccessToken)); rec.Code != 404 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
+
+	t.Run("receive_code_waits_for_the_voucher_then_completes_once", func(t *testing.T) {
+		stored := false
+		e.vouchers.stored = func(string) (bool, error) { return stored, nil }
+		event := `{"id":"e1","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"SUCCESS","voucherCode":"AAAA-BBBB-CCCC","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
+		if rec := e.do("POST", "/events/receive-code", event, nil); !strings.Contains(rec.Body.String(), "RETRY") {
+			t.Fatalf("voucher not stored yet, answer %s", rec.Body)
+		}
+		stored = true
+		for range 2 { // and redelivered
+			if rec := e.do("POST", "/events/receive-code", event, nil); !strings.Contains(rec.Body.String(), "SUCCESS") {
+				t.Fatalf("answer %s", rec.Body)
+			}
+		}
+		got := e.do("GET", "/voucher/requests/"+v.RequestID, "", bearer(tok))
+		var final requestView
+		_ = json.Unmarshal(got.Body.Bytes(), &final)
+		if final.State != 1 || final.Status != "SUCCESS" || final.Progress != 100 || final.VoucherCode != "AAAA-BBBB-CCCC" || final.Message != "" {
+			t.Fatalf("final %+v", final)
+		}
+	})
+}
