@@ -125,3 +125,33 @@ func TestTopicAnswers(t *testing.T) {
 		})
 	}
 }
+
+func TestIndexUnderConcurrentAddsAndRemoves(t *testing.T) {
+	ix := Index{Store: Store[IndexShard]{Client: testkit.NewMemState(), Name: "s"}, Name: "pending", Shards: 4}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := string(rune('a' + i))
+			if err := ix.Add(ctx, id); err != nil {
+				t.Error(err)
+			}
+			if i%2 == 0 {
+				if err := ix.Remove(ctx, id); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	_ = ix.Add(ctx, "b") // already there
+	all, err := ix.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 20 {
+		t.Fatalf("index has %d ids, want the 20 odd ones: %v", len(all), all)
+	}
+}

@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/adapters"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
@@ -31,13 +33,16 @@ func main() {
 }
 
 type config struct {
-	Port           string // APP_PORT
-	Sidecar        service.Sidecar
-	StateStore     string        // STATE_STORE
-	ProviderAppID  string        // PROVIDER_APP_ID
-	ProviderBudget time.Duration // PROVIDER_TIMEOUT
-	LateAfter      time.Duration // LATE_AFTER
-	LogLevel       string        // LOG_LEVEL
+	Port             string // APP_PORT
+	Sidecar          service.Sidecar
+	StateStore       string        // STATE_STORE
+	ProviderAppID    string        // PROVIDER_APP_ID
+	ProviderBudget   time.Duration // PROVIDER_TIMEOUT
+	LateAfter        time.Duration // LATE_AFTER
+	OrderDeadline    time.Duration // ORDER_DEADLINE
+	RecheckEvery     time.Duration // RECONCILE_RECHECK
+	ReconcileWorkers int           // RECONCILE_WORKERS
+	LogLevel         string        // LOG_LEVEL
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -45,15 +50,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Port:          service.Env(getenv, "APP_PORT", "8082"),
 		Sidecar:       service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
 		StateStore:    service.Env(getenv, "STATE_STORE", "voucher-int-store"),
-		ProviderAppID: service.Env(getenv, "PROVIDER_APP_ID", "voucher-provider"),
+		ProviderAppID: service.Env(getenv, "PROVIDER_APP_ID", "vps"),
 		LogLevel:      getenv("LOG_LEVEL"),
 	}
-	var err error
-	if c.ProviderBudget, err = time.ParseDuration(service.Env(getenv, "PROVIDER_TIMEOUT", "3s")); err != nil {
-		return c, fmt.Errorf("PROVIDER_TIMEOUT: %w", err)
+	durations := []struct {
+		name, def string
+		dst       *time.Duration
+	}{
+		{"PROVIDER_TIMEOUT", "3s", &c.ProviderBudget},
+		{"LATE_AFTER", "30s", &c.LateAfter},
+		{"ORDER_DEADLINE", "2m", &c.OrderDeadline},
+		{"RECONCILE_RECHECK", "2s", &c.RecheckEvery},
 	}
-	if c.LateAfter, err = time.ParseDuration(service.Env(getenv, "LATE_AFTER", "30s")); err != nil {
-		return c, fmt.Errorf("LATE_AFTER: %w", err)
+	var err error
+	for _, d := range durations {
+		if *d.dst, err = time.ParseDuration(service.Env(getenv, d.name, d.def)); err != nil {
+			return c, fmt.Errorf("%s: %w", d.name, err)
+		}
+	}
+	if c.ReconcileWorkers, err = strconv.Atoi(service.Env(getenv, "RECONCILE_WORKERS", "16")); err != nil || c.ReconcileWorkers < 1 {
+		return c, fmt.Errorf("RECONCILE_WORKERS must be a positive number")
 	}
 	return c, nil
 }
@@ -64,17 +80,24 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := service.Logger(stdout, "voucher-int", cfg.LogLevel)
-	return service.Run(ctx, log, "127.0.0.1:"+cfg.Port, cfg.Sidecar, func(_ context.Context, c dapr.Client) (http.Handler, error) {
+	return service.Run(ctx, log, "127.0.0.1:"+cfg.Port, cfg.Sidecar, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
 		a := app.App{
-			Orders: daprx.Store[app.Order]{Client: c, Name: cfg.StateStore},
+			Orders:  daprx.Store[app.Order]{Client: c, Name: cfg.StateStore},
+			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
 			Provider: adapters.Provider{
 				Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
 				AppID:   cfg.ProviderAppID,
 				Budget:  cfg.ProviderBudget,
 			},
-			Now:       time.Now,
-			LateAfter: cfg.LateAfter,
+			Now:          time.Now,
+			LateAfter:    cfg.LateAfter,
+			Deadline:     cfg.OrderDeadline,
+			RecheckEvery: cfg.RecheckEvery,
+			// A claim outlives one provider call, so two replicas never
+			// ask about the same order at once.
+			Lease:    2*cfg.ProviderBudget + time.Second,
+			Instance: httpx.NewID(),
 		}
-		return ports.Routes(log, a), nil
+		return ports.Routes(ctx, log, a, cfg.ReconcileWorkers), nil
 	})
 }

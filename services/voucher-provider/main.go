@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
@@ -27,21 +28,57 @@ func main() {
 
 // config is read from the environment, with defaults.
 type config struct {
-	Port     string // APP_PORT
-	LogLevel string // LOG_LEVEL
+	Port          string // APP_PORT
+	Sidecar       service.Sidecar
+	LogLevel      string // LOG_LEVEL
+	VPS           vps.Config
+	CallbackAppID string // CALLBACK_APP_ID
+	CallbackPath  string // CALLBACK_PATH
 }
 
-func loadConfig(getenv func(string) string) config {
-	c := config{Port: getenv("APP_PORT"), LogLevel: getenv("LOG_LEVEL")}
-	if c.Port == "" {
-		c.Port = "8081"
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Port:          service.Env(getenv, "APP_PORT", "8081"),
+		Sidecar:       service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		LogLevel:      getenv("LOG_LEVEL"),
+		CallbackAppID: service.Env(getenv, "CALLBACK_APP_ID", "voucher-int"),
+		CallbackPath:  service.Env(getenv, "CALLBACK_PATH", "api/voucher-code/vps/response"),
 	}
-	return c
+	var err error
+	if c.VPS.Mode, err = vps.ParseMode(getenv("PROVIDER_MODE")); err != nil {
+		return c, fmt.Errorf("PROVIDER_MODE: %w", err)
+	}
+	durations := []struct {
+		name, def string
+		dst       *time.Duration
+	}{
+		{"ACK_AFTER", "2500ms", &c.VPS.AckAfter},
+		{"LATE_CALLBACK_AFTER", "10s", &c.VPS.LateAfter},
+		{"VERY_LATE_CALLBACK_AFTER", "40s", &c.VPS.VeryLateAfter},
+		{"RECOVER_AFTER", "20s", &c.VPS.RecoverAfter},
+	}
+	for _, d := range durations {
+		if *d.dst, err = time.ParseDuration(service.Env(getenv, d.name, d.def)); err != nil {
+			return c, fmt.Errorf("%s: %w", d.name, err)
+		}
+	}
+	return c, nil
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg := loadConfig(getenv)
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
 	log := service.Logger(stdout, "voucher-provider", cfg.LogLevel)
-	p := vps.New(time.Now)
+	cb := &callbacks{
+		ctx: ctx, log: log, invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
+		appID: cfg.CallbackAppID, path: cfg.CallbackPath,
+	}
+	p := vps.New(cfg.VPS, time.Now, cb.schedule)
+	cb.delivered = p.CallbackDelivered
+	log.Info("provider fake", "mode", string(cfg.VPS.Mode), "ack_after", cfg.VPS.AckAfter.String(),
+		"late_after", cfg.VPS.LateAfter.String(), "very_late_after", cfg.VPS.VeryLateAfter.String(),
+		"recover_after", cfg.VPS.RecoverAfter.String())
 	return httpx.Serve(ctx, "127.0.0.1:"+cfg.Port, httpx.Middleware(log, routes(log, p)), log, nil)
 }

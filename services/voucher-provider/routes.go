@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
@@ -24,12 +25,15 @@ type voucherRequest struct {
 	PhoneNumber string `json:"phoneNumber"`
 }
 
-// voucherAnswer is the provider's answer: the code when it has one.
+// voucherAnswer is the provider's answer: the code, or an acknowledgement
+// with the challenge the later callback's verifier must match.
 type voucherAnswer struct {
-	RequestID   string `json:"requestId"`
-	Status      string `json:"status"`
-	VoucherCode string `json:"voucherCode,omitempty"`
-	Message     string `json:"message,omitempty"`
+	RequestID       string `json:"requestId"`
+	Status          string `json:"status"`
+	VoucherCode     string `json:"voucherCode,omitempty"`
+	CodeChallenge   string `json:"codeChallenge,omitempty"`
+	TransformMethod string `json:"transformMethod,omitempty"`
+	Message         string `json:"message,omitempty"`
 }
 
 func handleRequestVoucher(log *slog.Logger, p *vps.Provider) http.Handler {
@@ -42,8 +46,28 @@ func handleRequestVoucher(log *slog.Logger, p *vps.Provider) http.Handler {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		o := p.Request(req.RequestID, req.PhoneNumber)
-		httpx.Encode(w, http.StatusOK, voucherAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
+		a := p.Request(req.RequestID, req.PhoneNumber)
+		if a.HoldFor > 0 {
+			select {
+			case <-time.After(a.HoldFor):
+			case <-r.Context().Done():
+				return // the caller gave up
+			}
+		}
+		switch a.Kind {
+		case "error":
+			httpx.WriteError(w, r, log, errs.E(errs.Unavailable, "provider temporarily unavailable"))
+		case "ack":
+			httpx.Encode(w, http.StatusAccepted, voucherAnswer{RequestID: req.RequestID, Status: vps.StatusPending,
+				CodeChallenge: a.CodeChallenge, TransformMethod: a.TransformMethod,
+				Message: "The voucher code will be sent to your callback when it is ready"})
+		case "hang":
+			// Recovered while holding: answer as the order now stands.
+			o, _ := p.Get(req.RequestID)
+			httpx.Encode(w, http.StatusOK, voucherAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
+		default:
+			httpx.Encode(w, http.StatusOK, voucherAnswer{RequestID: a.Order.RequestID, Status: a.Order.Status, VoucherCode: a.Order.VoucherCode})
+		}
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 func TestRoutes(t *testing.T) {
-	h := routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(time.Now))
+	h := routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Immediate}, time.Now, nil))
 	do := func(method, path, body string) (int, voucherAnswer) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
@@ -40,5 +40,26 @@ func TestRoutes(t *testing.T) {
 	}
 	if code, _ := do(http.MethodPost, "/api/request/voucher", `{"requestId":""}`); code != 400 {
 		t.Fatalf("missing fields: %d", code)
+	}
+}
+
+func TestAckModeAnswers202WithChallenge(t *testing.T) {
+	h := routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Late, AckAfter: time.Millisecond, LateAfter: time.Hour}, time.Now, nil))
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/api/request/voucher", strings.NewReader(`{"requestId":"r1","phoneNumber":"+84909123455"}`))
+	h.ServeHTTP(rec, req)
+	var a voucherAnswer
+	_ = json.Unmarshal(rec.Body.Bytes(), &a)
+	if rec.Code != http.StatusAccepted || a.CodeChallenge == "" || a.TransformMethod != "S256" || a.VoucherCode != "" {
+		t.Fatalf("%d %+v", rec.Code, a)
+	}
+}
+
+func TestErrorModeAnswers503(t *testing.T) {
+	h := routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Down}, time.Now, nil))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/request/voucher", strings.NewReader(`{"requestId":"r1","phoneNumber":"+1"}`)))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("%d", rec.Code)
 	}
 }

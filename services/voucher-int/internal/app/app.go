@@ -4,6 +4,9 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -13,7 +16,7 @@ import (
 	"github.com/bankabc/vouchers/kit/events"
 )
 
-// Order statuses of our own: PENDING until the provider gives an outcome.
+// StatusPending is an order without its outcome yet.
 const StatusPending = "PENDING"
 
 // Order is one purchase from the provider, keyed by requestId.
@@ -26,8 +29,20 @@ type Order struct {
 	RequestedAt time.Time `json:"requestedAt"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
-	// ProviderCalls counts our calls to the provider for this order.
-	ProviderCalls int `json:"providerCalls"`
+	// Deadline: no code by then and the order ends FAILED.
+	Deadline time.Time `json:"deadline"`
+	// The acknowledgement's challenge, which a late callback must match.
+	CodeChallenge   string `json:"codeChallenge,omitempty"`
+	TransformMethod string `json:"transformMethod,omitempty"`
+	// How the code came: "answer", "callback" or "reconciler".
+	Via string `json:"via,omitempty"`
+	// The reconciler's bookkeeping: when to look again, and who holds the
+	// order meanwhile (claimed with the ETag, so two replicas never both work
+	// on one order).
+	NextCheckAt  time.Time `json:"nextCheckAt"`
+	ClaimedBy    string    `json:"claimedBy,omitempty"`
+	ClaimedUntil time.Time `json:"claimedUntil"`
+	Checks       int       `json:"checks"`
 }
 
 // Final tells whether the order has its outcome.
@@ -41,67 +56,179 @@ type Orders interface {
 	Update(ctx context.Context, key string, fn func(*Order, bool) (*daprx.Event, error)) (Order, error)
 }
 
-// Answer is what the provider said to an order request.
+// Pending is the set of orders the reconciler must look at.
+type Pending interface {
+	Add(ctx context.Context, id string) error
+	Remove(ctx context.Context, id string) error
+	All(ctx context.Context) ([]string, error)
+}
+
+// Answer is what the provider said to an order request: a code, or an
+// acknowledgement with the challenge of the code's later callback.
 type Answer struct {
+	VoucherCode     string
+	CodeChallenge   string
+	TransformMethod string
+}
+
+// ProviderStatus is what the provider says of an order it was asked about.
+type ProviderStatus struct {
+	Found       bool
+	Status      string
 	VoucherCode string
 }
 
-// Provider orders a voucher; requestID is its idempotency key. An error of
-// kind Unavailable means no answer in time or a provider failure: not a
-// failure of the order.
+// Provider orders vouchers; requestID is its idempotency key. An error of
+// kind Unavailable (no answer in time, 5xx) is not a failure of the order.
 type Provider interface {
 	Request(ctx context.Context, requestID, phone string) (Answer, error)
+	Status(ctx context.Context, requestID string) (ProviderStatus, error)
 }
 
 // App is voucher-int's use cases.
 type App struct {
 	Orders   Orders
+	Pending  Pending
 	Provider Provider
 	Now      func() time.Time
 	// LateAfter: a code that comes later than this after the request is
 	// LATE_SUCCESS.
 	LateAfter time.Duration
+	// Deadline: an order with no code this long after the request is FAILED.
+	Deadline time.Duration
+	// RecheckEvery is how often the reconciler asks about a stuck order.
+	RecheckEvery time.Duration
+	// Lease is how long a claim on an order holds.
+	Lease time.Duration
+	// Instance names this replica in claims.
+	Instance string
 }
 
 func orderKey(requestID string) string { return "order|" + requestID }
 
 // HandleRequestCode orders one voucher for the event. A redelivered event
-// finds the order: if it has its outcome nothing happens; if it is still
-// pending the provider is asked again with the same requestId, which the
-// provider treats as the same order.
+// finds the order: with an outcome or an acknowledgement nothing happens; if
+// the provider has not answered yet it is asked again with the same
+// requestId, which it treats as the same order.
 func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error {
 	if ev.RequestID == "" || ev.PhoneNumber == "" {
 		return errs.E(errs.Invalid, "request-code event without requestId or phoneNumber")
 	}
 	now := a.Now()
 	o := Order{RequestID: ev.RequestID, PhoneNumber: ev.PhoneNumber, Status: StatusPending,
-		RequestedAt: ev.RequestedAt, CreatedAt: now, UpdatedAt: now}
+		RequestedAt: ev.RequestedAt, CreatedAt: now, UpdatedAt: now,
+		Deadline: ev.RequestedAt.Add(a.Deadline), NextCheckAt: now.Add(a.RecheckEvery)}
 	err := a.Orders.Insert(ctx, orderKey(ev.RequestID), o, nil)
 	if errors.Is(err, daprx.ErrExists) {
 		existing, _, _, gerr := a.Orders.Get(ctx, orderKey(ev.RequestID))
 		if gerr != nil {
 			return gerr
 		}
-		if existing.Final() {
+		if existing.Final() || existing.CodeChallenge != "" {
 			return nil
 		}
 		o = existing
 	} else if err != nil {
 		return err
 	}
-
-	ans, err := a.Provider.Request(ctx, o.RequestID, o.PhoneNumber)
-	if err != nil {
-		// Not a failure of the order: the event is retried, and the same
-		// requestId cannot make the provider issue a second code.
-		return errs.Wrap(errs.Unavailable, err, fmt.Sprintf("provider gave no code for %s yet", o.RequestID))
+	// In the set before the provider is called: whatever happens next, the
+	// reconciler will see the order.
+	if err := a.Pending.Add(ctx, o.RequestID); err != nil {
+		return err
 	}
-	return a.complete(ctx, o.RequestID, ans.VoucherCode)
+	return a.order(ctx, o)
+}
+
+// order calls the provider and records what it said. No answer is not a
+// failure: the reconciler asks again later.
+func (a App) order(ctx context.Context, o Order) error {
+	ans, err := a.Provider.Request(ctx, o.RequestID, o.PhoneNumber)
+	switch {
+	case errs.KindOf(err) == errs.Invalid:
+		return a.fail(ctx, o.RequestID, "the provider refused the order")
+	case err != nil:
+		return nil // timeout or provider error: the reconciler takes over
+	case ans.VoucherCode != "":
+		return a.complete(ctx, o.RequestID, ans.VoucherCode, "answer")
+	case ans.CodeChallenge != "":
+		_, err := a.Orders.Update(ctx, orderKey(o.RequestID), func(cur *Order, exists bool) (*daprx.Event, error) {
+			if !exists || cur.Final() || cur.CodeChallenge != "" {
+				return nil, daprx.ErrNoChange
+			}
+			cur.CodeChallenge, cur.TransformMethod, cur.UpdatedAt = ans.CodeChallenge, ans.TransformMethod, a.Now()
+			return nil, nil
+		})
+		return err
+	default:
+		return nil // an answer with neither: treat as no answer
+	}
+}
+
+// Callback is the provider's late delivery of a code.
+type Callback struct {
+	RequestID    string `json:"requestId"`
+	CodeVerifier string `json:"codeVerifier"`
+	VoucherCode  string `json:"voucherCode"`
+	Status       string `json:"status"`
+	Message      string `json:"message"`
+}
+
+// errNotVerified is the one answer for an unknown request and a wrong
+// verifier alike, so a caller learns nothing from which it was.
+var errNotVerified = errs.E(errs.Unauthorized, "callback not verified")
+
+// HandleCallback accepts a late code only if BASE64URL(SHA256(codeVerifier))
+// equals the stored challenge (compared in constant time), and only once.
+func (a App) HandleCallback(ctx context.Context, cb Callback) error {
+	if cb.RequestID == "" || cb.CodeVerifier == "" {
+		return errs.E(errs.Invalid, "requestId and codeVerifier are required")
+	}
+	if len(cb.CodeVerifier) > 128 || len(cb.VoucherCode) > 64 {
+		return errs.E(errs.Invalid, "codeVerifier or voucherCode too long")
+	}
+	o, _, found, err := a.Orders.Get(ctx, orderKey(cb.RequestID))
+	if err != nil {
+		return err
+	}
+	if !found || o.CodeChallenge == "" || !verifies(cb.CodeVerifier, o.CodeChallenge, o.TransformMethod) {
+		return errNotVerified
+	}
+	if o.Final() {
+		return errs.E(errs.Conflict, "this order already has its outcome")
+	}
+	if cb.Status != "" && cb.Status != events.StatusSuccess {
+		return a.fail(ctx, cb.RequestID, "the provider reported "+cb.Status+": "+cb.Message)
+	}
+	if cb.VoucherCode == "" {
+		return errs.E(errs.Invalid, "voucherCode is required")
+	}
+	done, err := a.completed(ctx, cb.RequestID, cb.VoucherCode, "callback")
+	if err == nil && !done {
+		return errs.E(errs.Conflict, "this order already has its outcome")
+	}
+	return err
+}
+
+func verifies(verifier, challenge, method string) bool {
+	if method != "S256" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	got := base64.RawURLEncoding.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
 }
 
 // complete records the code once and publishes receive-code with it.
-func (a App) complete(ctx context.Context, requestID, code string) error {
+func (a App) complete(ctx context.Context, requestID, code, via string) error {
+	_, err := a.completed(ctx, requestID, code, via)
+	return err
+}
+
+// completed is complete that also tells whether this call recorded it.
+func (a App) completed(ctx context.Context, requestID, code, via string) (bool, error) {
+	done := false
 	_, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*daprx.Event, error) {
+		done = false
 		if !exists {
 			return nil, errs.E(errs.NotFound, "no order %s", requestID)
 		}
@@ -113,13 +240,126 @@ func (a App) complete(ctx context.Context, requestID, code string) error {
 		if a.LateAfter > 0 && now.Sub(o.RequestedAt) > a.LateAfter {
 			o.Status = events.StatusLateSuccess
 		}
-		o.VoucherCode = code
-		o.UpdatedAt = now
-		o.ProviderCalls++
+		o.VoucherCode, o.Via, o.UpdatedAt = code, via, now
+		done = true
 		return &daprx.Event{Type: events.TypeReceiveCode, Data: events.ReceiveCode{
 			RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: o.Status,
 			VoucherCode: code, RequestedAt: o.RequestedAt, IssuedAt: now,
 		}}, nil
 	})
-	return err
+	if err != nil {
+		return false, err
+	}
+	return done, a.Pending.Remove(ctx, requestID)
+}
+
+// fail ends the order FAILED with reason and publishes it.
+func (a App) fail(ctx context.Context, requestID, reason string) error {
+	_, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*daprx.Event, error) {
+		if !exists || o.Final() {
+			return nil, daprx.ErrNoChange
+		}
+		now := a.Now()
+		o.Status, o.Reason, o.UpdatedAt = events.StatusFailed, reason, now
+		return &daprx.Event{Type: events.TypeReceiveCode, Data: events.ReceiveCode{
+			RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: events.StatusFailed,
+			Reason: reason, RequestedAt: o.RequestedAt, IssuedAt: now,
+		}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	return a.Pending.Remove(ctx, requestID)
+}
+
+// Summary counts what one reconciler pass did.
+type Summary struct {
+	Looked, Completed, Failed, Waiting int
+}
+
+// Reconcile looks at every pending order that is due: it claims it, asks the
+// provider for its status by requestId, and completes it, orders it again
+// (the provider never recorded it), fails it after its deadline, or leaves
+// it for the next pass. workers bounds the orders handled at once.
+func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
+	ids, err := a.Pending.All(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	results := make(chan string, len(ids))
+	sem := make(chan struct{}, max(workers, 1))
+	for _, id := range ids {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			outcome, err := a.reconcileOne(ctx, id)
+			if err != nil {
+				outcome = "waiting"
+			}
+			results <- outcome
+		}()
+	}
+	var s Summary
+	for range ids {
+		switch <-results {
+		case "completed":
+			s.Completed++
+		case "failed":
+			s.Failed++
+		case "waiting":
+			s.Waiting++
+		}
+		s.Looked++
+	}
+	return s, nil
+}
+
+func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
+	now := a.Now()
+	claimed := false
+	o, err := a.Orders.Update(ctx, orderKey(id), func(o *Order, exists bool) (*daprx.Event, error) {
+		claimed = false
+		if !exists || o.Final() || now.Before(o.NextCheckAt) ||
+			(o.ClaimedBy != a.Instance && now.Before(o.ClaimedUntil)) {
+			return nil, daprx.ErrNoChange
+		}
+		o.ClaimedBy, o.ClaimedUntil, o.Checks = a.Instance, now.Add(a.Lease), o.Checks+1
+		claimed = true
+		return nil, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if o.RequestID == "" || o.Final() {
+		return "done", a.Pending.Remove(ctx, id)
+	}
+	if !claimed {
+		return "skipped", nil
+	}
+	if now.After(o.Deadline) {
+		return "failed", a.fail(ctx, id, fmt.Sprintf("no voucher code from the provider within %s", a.Deadline))
+	}
+	st, err := a.Provider.Status(ctx, id)
+	switch {
+	case err != nil:
+	case st.Found && st.VoucherCode != "":
+		return "completed", a.complete(ctx, id, st.VoucherCode, "reconciler")
+	case !st.Found:
+		// The provider never recorded it (it failed before it could): ask
+		// again with the same requestId.
+		if err := a.order(ctx, o); err != nil {
+			return "", err
+		}
+		if cur, _, _, err := a.Orders.Get(ctx, orderKey(id)); err == nil && cur.Final() {
+			return "completed", nil
+		}
+	}
+	_, err = a.Orders.Update(ctx, orderKey(id), func(cur *Order, exists bool) (*daprx.Event, error) {
+		if !exists || cur.Final() {
+			return nil, daprx.ErrNoChange
+		}
+		cur.NextCheckAt, cur.ClaimedUntil = a.Now().Add(a.RecheckEvery), time.Time{}
+		return nil, nil
+	})
+	return "waiting", err
 }

@@ -5,18 +5,65 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 )
 
-// Routes is the whole surface of voucher-int.
-func Routes(log *slog.Logger, a app.App) http.Handler {
+// Routes is the whole surface of voucher-int. ctx bounds background work.
+func Routes(ctx context.Context, log *slog.Logger, a app.App, workers int) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /events/request-code", daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
 		return a.HandleRequestCode(ctx, ev)
 	}))
+	mux.Handle("POST /api/voucher-code/vps/response", handleCallback(log, a))
+	mux.Handle("POST /reconcile", handleReconcile(ctx, log, a, workers))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
+}
+
+// handleCallback takes the provider's late code. 401 for an unknown request
+// or a wrong verifier, 409 for a replay; nothing changes in either case.
+func handleCallback(log *slog.Logger, a app.App) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cb, err := httpx.Decode[app.Callback](r)
+		if err == nil {
+			err = a.HandleCallback(r.Context(), cb)
+		}
+		if err != nil {
+			log.Warn("late callback refused", "request_id", cb.RequestID, "reason", err.Error())
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusOK, map[string]string{"requestId": cb.RequestID, "status": "accepted"})
+	})
+}
+
+// handleReconcile is the cron input binding "reconcile". It answers at once
+// and runs the pass in the background, one pass at a time, so a slow
+// provider never stacks passes up.
+func handleReconcile(ctx context.Context, log *slog.Logger, a app.App, workers int) http.Handler {
+	var running sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		if !running.TryLock() {
+			return
+		}
+		go func() {
+			defer running.Unlock()
+			passCtx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			s, err := a.Reconcile(passCtx, workers)
+			switch {
+			case err != nil:
+				log.Warn("reconcile pass failed", "error", err)
+			case s.Completed+s.Failed > 0:
+				log.Info("reconcile pass", "looked", s.Looked, "completed", s.Completed, "failed", s.Failed, "waiting", s.Waiting)
+			}
+		}()
+	})
 }

@@ -1,54 +1,215 @@
-// Package vps is the fake Voucher Provider Server: it issues one code per
-// requestId, however often it is asked.
+// Package vps is the fake Voucher Provider Server. It issues at most one code
+// per requestId, however often it is asked, and behaves in one of a few
+// deterministic modes so tests and demos can reach every path of a purchase.
 package vps
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"sync"
 	"time"
+)
+
+// Mode is how the fake answers an order.
+type Mode string
+
+const (
+	// Immediate answers with the code.
+	Immediate Mode = "immediate"
+	// Late acknowledges at the ack mark, then calls back with the code
+	// within the lateness limit.
+	Late Mode = "late"
+	// VeryLate acknowledges, then calls back after the lateness limit.
+	VeryLate Mode = "very-late"
+	// Error answers 503 until RecoverAfter has passed since the first call,
+	// then behaves as Immediate. While failing it records nothing.
+	Error Mode = "error"
+	// Hang never answers until RecoverAfter has passed; the order is
+	// recorded and its status reads PENDING, then SUCCESS once recovered.
+	Hang Mode = "hang"
+	// Down answers 503 forever.
+	Down Mode = "down"
+)
+
+// ModeByLastDigit is the table of the phone number's last digit, like a
+// payment sandbox's test cards.
+var ModeByLastDigit = map[byte]Mode{
+	'0': Immediate, '1': Immediate, '2': Immediate, '3': Immediate, '4': Immediate,
+	'5': Late, '6': VeryLate, '7': Error, '8': Hang, '9': Down,
+}
+
+// Config holds the fake's durations; all are configuration so the
+// end-to-end suite can run them scaled down.
+type Config struct {
+	// Mode, if set, applies to every number; otherwise the last digit picks.
+	Mode Mode
+	// AckAfter is how long Late and VeryLate hold the request before the
+	// acknowledgement (just under the caller's 3 s budget).
+	AckAfter time.Duration
+	// LateAfter and VeryLateAfter are when the callback comes, counted from
+	// the first request.
+	LateAfter     time.Duration
+	VeryLateAfter time.Duration
+	// RecoverAfter is how long Error and Hang last for an order.
+	RecoverAfter time.Duration
+}
+
+// Order statuses the fake reports.
+const (
+	StatusPending = "PENDING"
+	StatusSuccess = "SUCCESS"
 )
 
 // Order is what the fake remembers of one requestId.
 type Order struct {
 	RequestID   string    `json:"requestId"`
 	PhoneNumber string    `json:"phoneNumber"`
+	Mode        Mode      `json:"mode"`
 	Status      string    `json:"status"`
 	VoucherCode string    `json:"voucherCode,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
-	// Calls counts the requests made for this requestId; CodesIssued must
-	// never pass 1 (tests read it to prove nothing was bought twice).
+	// Calls counts the order requests made for this requestId; CodesIssued
+	// must never pass 1 (tests read it to prove nothing was bought twice).
 	Calls       int `json:"calls"`
 	CodesIssued int `json:"codesIssued"`
+	// Callbacks counts the late callbacks delivered.
+	Callbacks int `json:"callbacks"`
+
+	verifier  string
+	issueAt   time.Time // when the code becomes visible (late modes, recovery)
+	scheduled bool
+}
+
+// Answer is what the fake says to an order request.
+type Answer struct {
+	// Kind is "code", "ack", "error" or "hang".
+	Kind            string
+	Order           Order
+	CodeChallenge   string
+	TransformMethod string
+	// HoldFor is how long to wait before answering (ack mark, or a hang).
+	HoldFor time.Duration
+}
+
+// Callback is the late delivery of a code to the caller.
+type Callback struct {
+	RequestID    string `json:"requestId"`
+	CodeVerifier string `json:"codeVerifier"`
+	VoucherCode  string `json:"voucherCode"`
+	Status       string `json:"status"`
+	Message      string `json:"message"`
 }
 
 // Provider holds the orders in memory: a fake for local runs and tests.
 type Provider struct {
-	mu     sync.Mutex
-	orders map[string]*Order
-	now    func() time.Time
+	cfg      Config
+	now      func() time.Time
+	schedule func(at time.Time, cb Callback)
+
+	mu       sync.Mutex
+	orders   map[string]*Order
+	failedAt map[string]time.Time // first call of an Error-mode order
 }
 
-// New returns an empty provider.
-func New(now func() time.Time) *Provider {
-	return &Provider{orders: map[string]*Order{}, now: now}
+// New returns an empty provider. schedule is called, once per late order,
+// with the time its callback is due and the callback.
+func New(cfg Config, now func() time.Time, schedule func(at time.Time, cb Callback)) *Provider {
+	if schedule == nil {
+		schedule = func(time.Time, Callback) {}
+	}
+	return &Provider{cfg: cfg, now: now, schedule: schedule, orders: map[string]*Order{}, failedAt: map[string]time.Time{}}
 }
 
-// Request returns the order for requestId, issuing its code on the first
-// call only: requestId is the idempotency key.
-func (p *Provider) Request(requestID, phone string) Order {
+func (p *Provider) modeOf(phone string) Mode {
+	if p.cfg.Mode != "" {
+		return p.cfg.Mode
+	}
+	if phone == "" {
+		return Immediate
+	}
+	if m, ok := ModeByLastDigit[phone[len(phone)-1]]; ok {
+		return m
+	}
+	return Immediate
+}
+
+// Request takes an order; requestID is the idempotency key.
+func (p *Provider) Request(requestID, phone string) Answer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	o, ok := p.orders[requestID]
-	if !ok {
-		o = &Order{RequestID: requestID, PhoneNumber: phone, Status: "SUCCESS", CreatedAt: p.now(),
-			VoucherCode: newCode(), CodesIssued: 1}
-		p.orders[requestID] = o
+	now := p.now()
+	mode := p.modeOf(phone)
+	if o, ok := p.orders[requestID]; ok {
+		mode = o.Mode
 	}
+	switch mode {
+	case Down:
+		return Answer{Kind: "error"}
+	case Error:
+		first, seen := p.failedAt[requestID]
+		if !seen {
+			p.failedAt[requestID] = now
+			first = now
+		}
+		if now.Sub(first) < p.cfg.RecoverAfter {
+			return Answer{Kind: "error"}
+		}
+	}
+	o := p.order(requestID, phone, mode, now)
 	o.Calls++
-	return *o
+	switch mode {
+	case Hang:
+		if now.Before(o.issueAt) {
+			return Answer{Kind: "hang", Order: *o, HoldFor: o.issueAt.Sub(now)}
+		}
+		return Answer{Kind: "code", Order: p.visible(o, now)}
+	case Late, VeryLate:
+		if !o.scheduled {
+			o.scheduled = true
+			p.schedule(o.issueAt, Callback{RequestID: o.RequestID, CodeVerifier: o.verifier,
+				VoucherCode: o.VoucherCode, Status: StatusSuccess, Message: "voucher code issued"})
+		}
+		return Answer{Kind: "ack", Order: p.visible(o, now), CodeChallenge: Challenge(o.verifier),
+			TransformMethod: "S256", HoldFor: p.cfg.AckAfter}
+	default:
+		return Answer{Kind: "code", Order: p.visible(o, now)}
+	}
 }
 
-// Get returns the order for requestId.
+// order returns the order for requestID, making it (and its one code) on
+// the first successful call.
+func (p *Provider) order(requestID, phone string, mode Mode, now time.Time) *Order {
+	if o, ok := p.orders[requestID]; ok {
+		return o
+	}
+	o := &Order{RequestID: requestID, PhoneNumber: phone, Mode: mode, CreatedAt: now,
+		VoucherCode: newCode(), CodesIssued: 1, verifier: newVerifier(), issueAt: now}
+	switch mode {
+	case Late:
+		o.issueAt = now.Add(p.cfg.LateAfter)
+	case VeryLate:
+		o.issueAt = now.Add(p.cfg.VeryLateAfter)
+	case Hang:
+		o.issueAt = now.Add(p.cfg.RecoverAfter)
+	}
+	p.orders[requestID] = o
+	return o
+}
+
+// visible is the order as the outside may see it at now: no code before
+// it is issued.
+func (p *Provider) visible(o *Order, now time.Time) Order {
+	v := *o
+	v.Status = StatusSuccess
+	if now.Before(o.issueAt) {
+		v.Status, v.VoucherCode = StatusPending, ""
+	}
+	return v
+}
+
+// Get returns the order for requestID as it stands.
 func (p *Provider) Get(requestID string) (Order, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -56,18 +217,42 @@ func (p *Provider) Get(requestID string) (Order, bool) {
 	if !ok {
 		return Order{}, false
 	}
-	return *o, true
+	return p.visible(o, p.now()), true
 }
 
-// Orders returns every order, for tests and demos.
+// CallbackDelivered counts a delivered callback.
+func (p *Provider) CallbackDelivered(requestID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if o, ok := p.orders[requestID]; ok {
+		o.Callbacks++
+	}
+}
+
+// Orders returns every order with its counters, for tests and demos.
 func (p *Provider) Orders() []Order {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]Order, 0, len(p.orders))
 	for _, o := range p.orders {
-		out = append(out, *o)
+		v := *o
+		v.Status = p.visible(o, p.now()).Status
+		out = append(out, v)
 	}
 	return out
+}
+
+// Challenge is BASE64URL(SHA256(verifier)), without padding (RFC 7636 S256).
+func Challenge(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// newVerifier makes a 43-character RFC 7636 code verifier.
+func newVerifier() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // codeAlphabet leaves out 0/O and 1/I, which customers misread.
@@ -85,4 +270,13 @@ func newCode() string {
 		out = append(out, codeAlphabet[int(c)%len(codeAlphabet)])
 	}
 	return string(out)
+}
+
+// ParseMode checks a configured mode name.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case "", Immediate, Late, VeryLate, Error, Hang, Down:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown provider mode %q (immediate, late, very-late, error, hang, down)", s)
 }

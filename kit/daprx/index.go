@@ -1,0 +1,68 @@
+package daprx
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+)
+
+// IndexShard is one key of an Index.
+type IndexShard struct {
+	IDs []string `json:"ids"`
+}
+
+// Index is a set of ids (e.g. the orders a reconciler must look at) kept in a
+// few keys of a state store, so concurrent adds and removes rarely contend
+// on one ETag. Every change is an ETag-checked Update, so none is lost.
+type Index struct {
+	Store  Store[IndexShard]
+	Name   string
+	Shards int
+}
+
+func (ix Index) shardKey(i int) string { return fmt.Sprintf("index|%s|%d", ix.Name, i) }
+
+func (ix Index) shardOf(id string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return int(h.Sum32() % uint32(max(ix.Shards, 1)))
+}
+
+// Add puts id in the set; adding it twice is harmless.
+func (ix Index) Add(ctx context.Context, id string) error {
+	_, err := ix.Store.Update(ctx, ix.shardKey(ix.shardOf(id)), func(s *IndexShard, _ bool) (*Event, error) {
+		if slices.Contains(s.IDs, id) {
+			return nil, ErrNoChange
+		}
+		s.IDs = append(s.IDs, id)
+		return nil, nil
+	})
+	return err
+}
+
+// Remove takes id out of the set; removing an absent id is harmless.
+func (ix Index) Remove(ctx context.Context, id string) error {
+	_, err := ix.Store.Update(ctx, ix.shardKey(ix.shardOf(id)), func(s *IndexShard, _ bool) (*Event, error) {
+		i := slices.Index(s.IDs, id)
+		if i < 0 {
+			return nil, ErrNoChange
+		}
+		s.IDs = slices.Delete(s.IDs, i, i+1)
+		return nil, nil
+	})
+	return err
+}
+
+// All lists the set.
+func (ix Index) All(ctx context.Context) ([]string, error) {
+	var out []string
+	for i := range max(ix.Shards, 1) {
+		s, _, _, err := ix.Store.Get(ctx, ix.shardKey(i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s.IDs...)
+	}
+	return out, nil
+}
