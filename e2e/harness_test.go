@@ -20,8 +20,33 @@ import (
 	"github.com/bankabc/vouchers/tools/runner"
 )
 
-// sys is the system every test of the package shares.
-var sys *runner.System
+// sys is the system every test of the package shares; dataDir is its data
+// dir (the SMS binding writes its files under sms/).
+var (
+	sys     *runner.System
+	dataDir string
+)
+
+// scaled are the durations of the suite's system: the design's 3 s, 30 s and
+// deadlines, scaled down so every provider mode settles in seconds. The gaps
+// are wide on purpose: the slowest on-time path (provider 5xx for 2 s, then
+// the reconciler on its 1 s cron) lands about 4.5 s after the request, far
+// from LATE_AFTER, so a loaded machine does not turn SUCCESS into LATE_SUCCESS.
+var scaled = map[string]string{
+	// voucher-int
+	"PROVIDER_TIMEOUT":  "1s",
+	"LATE_AFTER":        "10s",
+	"ORDER_DEADLINE":    "20s",
+	"RECONCILE_RECHECK": "300ms",
+	// voucher-provider
+	"ACK_AFTER":                "200ms",
+	"LATE_CALLBACK_AFTER":      "1500ms",
+	"VERY_LATE_CALLBACK_AFTER": "13s",
+	"RECOVER_AFTER":            "2s",
+	// gateway
+	"WEBHOOK_RETRY_SCHEDULE": "200ms,400ms,600ms",
+	"WEBHOOK_TIMEOUT":        "2s",
+}
 
 // repoRoot is the folder holding go.work.
 var repoRoot = func() string {
@@ -43,13 +68,14 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	dataDir, err := os.MkdirTemp("", "vouchers-e2e-")
+	var err error
+	dataDir, err = os.MkdirTemp("", "vouchers-e2e-")
 	if err != nil {
 		fmt.Println(err)
 		return 1
 	}
 	logPath := filepath.Join(dataDir, "system.log")
-	s, err := startSystem(dataDir, logPath, nil)
+	s, err := startSystem(dataDir, logPath, scaled)
 	if err != nil {
 		fmt.Println("e2e: could not start the system:", err)
 		printTail(logPath, 80)
@@ -187,13 +213,22 @@ type requestView struct {
 	Message     string `json:"message"`
 	PhoneNumber string `json:"phoneNumber"`
 	VoucherCode string `json:"voucherCode"`
+	Reason      string `json:"reason"`
+	Delivery    *struct {
+		Channel     string `json:"channel"`
+		Status      string `json:"status"`
+		Attempts    int    `json:"attempts"`
+		FellBack    bool   `json:"fellBackToSms"`
+		LastError   string `json:"lastError"`
+		DeliveredAt string `json:"deliveredAt"`
+	} `json:"delivery"`
 }
 
 // waitFinal polls the request until it leaves state 0. The bound is generous
 // on purpose: the suite must not be flaky on a loaded machine.
 func (c *client) waitFinal(location string) requestView {
 	c.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		r := c.do("GET", location, nil, nil)
 		if r.Status != http.StatusOK {
@@ -205,7 +240,7 @@ func (c *client) waitFinal(location string) requestView {
 			return v
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("request %s still %s after 90s", v.RequestID, v.Status)
+			c.t.Fatalf("request %s still %s after 2 minutes", v.RequestID, v.Status)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -16,7 +16,7 @@ type MemState struct {
 	mu   sync.Mutex
 	data map[string][]byte
 	tags map[string]int
-	// Txns records every transaction, for assertions on the outbox.
+	// Txns records every committed transaction, for assertions on the outbox.
 	Txns [][]*dapr.StateOperation
 }
 
@@ -61,11 +61,13 @@ func (m *MemState) SaveBulkState(_ context.Context, _ string, items ...*dapr.Set
 func (m *MemState) ExecuteStateTransaction(_ context.Context, _ string, _ map[string]string, ops []*dapr.StateOperation) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Txns = append(m.Txns, ops)
 	if err := m.set(ops[0].Item); err != nil {
 		// daprd reports a conflict inside a transaction this way.
 		return status.Error(codes.Internal, "error while executing state transaction: possible etag mismatch. error from state store")
 	}
+	// Only committed transactions: daprd drops the outbox message of a
+	// transaction that failed.
+	m.Txns = append(m.Txns, ops)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +41,11 @@ type config struct {
 	SessionIdle   time.Duration // SESSION_IDLE_TIMEOUT
 	TokenLifetime time.Duration // TOKEN_LIFETIME
 	LogLevel      string        // LOG_LEVEL
+	// Deliveries.
+	DeliveryStore   string          // DELIVERY_STORE
+	WebhookSchedule []time.Duration // WEBHOOK_RETRY_SCHEDULE
+	WebhookTimeout  time.Duration   // WEBHOOK_TIMEOUT
+	MaxRetryAfter   time.Duration   // WEBHOOK_MAX_RETRY_AFTER
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -48,15 +54,31 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Sidecar:      service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
 		StateStore:   service.Env(getenv, "STATE_STORE", "gateway-store"),
 		SecretStore:  service.Env(getenv, "SECRET_STORE", "secretstore"),
-		VoucherAppID: service.Env(getenv, "VOUCHER_APP_ID", "voucher"),
-		LogLevel:     getenv("LOG_LEVEL"),
+		VoucherAppID:  service.Env(getenv, "VOUCHER_APP_ID", "voucher"),
+		LogLevel:      getenv("LOG_LEVEL"),
+		DeliveryStore: service.Env(getenv, "DELIVERY_STORE", "gateway-deliveries"),
+	}
+	durations := []struct {
+		name, def string
+		dst       *time.Duration
+	}{
+		{"SESSION_IDLE_TIMEOUT", "10m", &c.SessionIdle},
+		{"TOKEN_LIFETIME", "24h", &c.TokenLifetime},
+		{"WEBHOOK_TIMEOUT", "5s", &c.WebhookTimeout},
+		{"WEBHOOK_MAX_RETRY_AFTER", "5m", &c.MaxRetryAfter},
 	}
 	var err error
-	if c.SessionIdle, err = time.ParseDuration(service.Env(getenv, "SESSION_IDLE_TIMEOUT", "10m")); err != nil {
-		return c, fmt.Errorf("SESSION_IDLE_TIMEOUT: %w", err)
+	for _, d := range durations {
+		if *d.dst, err = time.ParseDuration(service.Env(getenv, d.name, d.def)); err != nil {
+			return c, fmt.Errorf("%s: %w", d.name, err)
+		}
 	}
-	if c.TokenLifetime, err = time.ParseDuration(service.Env(getenv, "TOKEN_LIFETIME", "24h")); err != nil {
-		return c, fmt.Errorf("TOKEN_LIFETIME: %w", err)
+	for _, s := range strings.Split(service.Env(getenv, "WEBHOOK_RETRY_SCHEDULE", "1s,5s,15s,30s"), ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("WEBHOOK_RETRY_SCHEDULE: %q is not a positive duration", s)
+		}
+		c.WebhookSchedule = append(c.WebhookSchedule, d)
 	}
 	return c, nil
 }
@@ -79,15 +101,28 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Tokens:      tokens,
 			Now:         time.Now,
 			NewID:       httpx.NewID,
+			NewSecret:   adapters.NewWebhookSecret,
 			IdleTimeout: cfg.SessionIdle,
 		}
-		pur := app.Purchases{
-			Requests: daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
-			Vouchers: adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.VoucherAppID},
-			Now:      time.Now,
-			NewID:    httpx.NewID,
+		deliveries := app.Deliveries{
+			Store: daprx.Store[app.Delivery]{Client: c, Name: cfg.DeliveryStore},
+			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
+				Name: "pending-webhooks", Shards: 8},
+			Users:         acc.Users,
+			Webhooks:      adapters.Webhooks{HTTP: adapters.NewWebhookClient(cfg.WebhookTimeout), Now: time.Now},
+			Now:           time.Now,
+			Schedule:      cfg.WebhookSchedule,
+			MaxRetryAfter: cfg.MaxRetryAfter,
 		}
-		return ports.Routes(log, acc, pur), nil
+		pur := app.Purchases{
+			Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
+			Vouchers:   adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.VoucherAppID},
+			Deliveries: deliveries,
+			Now:        time.Now,
+			NewID:      httpx.NewID,
+		}
+		// A claim outlives one webhook attempt.
+		return ports.Routes(ctx, log, acc, pur, cfg.WebhookTimeout+5*time.Second), nil
 	})
 }
 

@@ -18,11 +18,14 @@ import (
 
 // User is an account.
 type User struct {
-	ID           string    `json:"id"`
-	Username     string    `json:"username"`
-	PhoneNumber  string    `json:"phoneNumber"`
-	PasswordHash string    `json:"passwordHash"`
-	CreatedAt    time.Time `json:"createdAt"`
+	ID           string `json:"id"`
+	Username     string `json:"username"`
+	PhoneNumber  string `json:"phoneNumber"`
+	PasswordHash string `json:"passwordHash"`
+	// WebhookSecret signs the webhooks of this account's purchases
+	// (Standard Webhooks: "whsec_" + base64 of 24 random bytes).
+	WebhookSecret string    `json:"webhookSecret"`
+	CreatedAt     time.Time `json:"createdAt"`
 }
 
 // Session is the server side of an access token. It ends after IdleTimeout
@@ -66,6 +69,7 @@ type Accounts struct {
 	Tokens      Tokens
 	Now         func() time.Time
 	NewID       func() string
+	NewSecret   func() string
 	IdleTimeout time.Duration
 }
 
@@ -128,7 +132,8 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	u := User{ID: a.NewID(), Username: in.Username, PhoneNumber: phone, PasswordHash: hash, CreatedAt: a.Now()}
+	u := User{ID: a.NewID(), Username: in.Username, PhoneNumber: phone, PasswordHash: hash,
+		WebhookSecret: a.NewSecret(), CreatedAt: a.Now()}
 	if err := a.Users.Insert(ctx, userKey(u.Username), u, nil); err != nil {
 		if errors.Is(err, daprx.ErrExists) {
 			return Token{}, errs.E(errs.Conflict, "username is already taken")
@@ -213,4 +218,29 @@ func (a Accounts) SignOut(ctx context.Context, s Session) error {
 		return nil, nil
 	})
 	return err
+}
+
+// WebhookSecret returns the secret the account's webhooks are signed with.
+func (a Accounts) WebhookSecret(ctx context.Context, s Session) (string, error) {
+	u, _, found, err := a.Users.Get(ctx, userKey(s.Username))
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", ErrNoAccount
+	}
+	return u.WebhookSecret, nil
+}
+
+// RotateWebhookSecret replaces the secret; webhooks sent from now on are
+// signed with the new one only.
+func (a Accounts) RotateWebhookSecret(ctx context.Context, s Session) (string, error) {
+	u, err := a.Users.Update(ctx, userKey(s.Username), func(u *User, exists bool) (*daprx.Event, error) {
+		if !exists {
+			return nil, ErrNoAccount
+		}
+		u.WebhookSecret = a.NewSecret()
+		return nil, nil
+	})
+	return u.WebhookSecret, err
 }

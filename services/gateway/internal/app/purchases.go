@@ -20,14 +20,11 @@ const (
 	StateFailed     = 2
 )
 
-// AcceptedMessage is the acknowledgement's text, word for word from the
-// original design.
-const AcceptedMessage = "Your request is being processed within 30 seconds"
-
 // Request is one purchase request, keyed by requestId.
 type Request struct {
 	RequestID   string     `json:"requestId"`
 	UserID      string     `json:"userId"`
+	Username    string     `json:"username"`
 	PhoneNumber string     `json:"phoneNumber"`
 	CallbackURL string     `json:"callbackUrl,omitempty"`
 	Fingerprint string     `json:"fingerprint"`
@@ -60,10 +57,11 @@ type Vouchers interface {
 
 // Purchases accepts purchase requests and follows them to their outcome.
 type Purchases struct {
-	Requests Store[Request]
-	Vouchers Vouchers
-	Now      func() time.Time
-	NewID    func() string
+	Requests   Store[Request]
+	Vouchers   Vouchers
+	Deliveries Deliveries
+	Now        func() time.Time
+	NewID      func() string
 }
 
 func requestKey(id string) string { return "request|" + id }
@@ -101,7 +99,7 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 		}
 	}
 	now := p.Now()
-	req = Request{RequestID: id, UserID: s.UserID, PhoneNumber: phone, CallbackURL: in.CallbackURL,
+	req = Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone, CallbackURL: in.CallbackURL,
 		Fingerprint: fp, Status: events.StatusProcessing, State: StateProcessing, CreatedAt: now, UpdatedAt: now}
 	ev := &daprx.Event{Type: events.TypeRequestCode, Data: events.RequestCode{
 		RequestID: id, UserID: s.UserID, PhoneNumber: phone, RequestedAt: now}}
@@ -145,23 +143,27 @@ func checkCallbackURL(raw string) error {
 	return nil
 }
 
-// Get returns the request if s owns it. Somebody else's request is NotFound,
-// so ids of other customers' requests cannot be probed.
-func (p Purchases) Get(ctx context.Context, s Session, id string) (Request, error) {
+// Get returns the request if s owns it, with its delivery if it has one.
+// Somebody else's request is NotFound, so ids of other customers' requests
+// cannot be probed.
+func (p Purchases) Get(ctx context.Context, s Session, id string) (Request, *Delivery, error) {
 	req, _, found, err := p.Requests.Get(ctx, requestKey(id))
 	if err != nil {
-		return Request{}, err
+		return Request{}, nil, err
 	}
 	if !found || req.UserID != s.UserID {
-		return Request{}, errs.E(errs.NotFound, "no request %q", id)
+		return Request{}, nil, errs.E(errs.NotFound, "no request %q", id)
 	}
-	return req, nil
+	d, err := p.Deliveries.Of(ctx, id)
+	return req, d, err
 }
 
-// Complete records the outcome of a receive-code event, once. gateway and
-// voucher consume the event independently; a success is recorded only once
-// voucher has the code, so a customer who sees SUCCESS also finds the
-// voucher in the list. Until then the event is retried.
+// Complete records the outcome of a receive-code event, once, and starts
+// the code's delivery. gateway and voucher consume the event independently;
+// a success is recorded only once voucher has the code, so a customer who
+// sees SUCCESS also finds the voucher in the list. Until then the event is
+// retried. A redelivered event finds the outcome recorded and only makes
+// sure the delivery exists (it may have crashed in between).
 func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 	if ev.Status == events.StatusSuccess || ev.Status == events.StatusLateSuccess {
 		stored, err := p.Vouchers.Stored(ctx, ev.RequestID)
@@ -172,7 +174,7 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 			return errs.E(errs.Unavailable, "voucher of %s not stored yet", ev.RequestID)
 		}
 	}
-	_, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *Request, exists bool) (*daprx.Event, error) {
+	req, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *Request, exists bool) (*daprx.Event, error) {
 		if !exists {
 			return nil, errs.E(errs.Invalid, "receive-code for unknown request %q", ev.RequestID)
 		}
@@ -191,7 +193,10 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 		r.Status, r.Progress, r.UpdatedAt, r.CompletedAt = ev.Status, 100, now, &now
 		return nil, nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return p.Deliveries.Start(ctx, req)
 }
 
 // VouchersOf lists the vouchers of the caller's own phone number.

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
@@ -14,21 +16,62 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/app"
 )
 
-// Routes is the whole surface of gateway.
-func Routes(log *slog.Logger, acc app.Accounts, pur app.Purchases) http.Handler {
+// Routes is the whole surface of gateway. ctx bounds background work.
+func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, sweepLease time.Duration) http.Handler {
 	auth := authenticated(log, acc)
 	mux := http.NewServeMux()
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
 	mux.Handle("POST /user/sign-in", handleSignIn(log, acc))
 	mux.Handle("POST /user/sign-out", auth(handleSignOut(log, acc)))
+	mux.Handle("GET /user/webhook-secret", auth(handleWebhookSecret(log, acc.WebhookSecret)))
+	mux.Handle("POST /user/webhook-secret/rotate", auth(handleWebhookSecret(log, acc.RotateWebhookSecret)))
 	mux.Handle("POST /voucher", auth(handleCreatePurchase(log, pur)))
 	mux.Handle("GET /voucher/requests/{requestId}", auth(handleGetRequest(log, pur)))
 	mux.Handle("GET /voucher", auth(handleListVouchers(log, pur)))
 	mux.Handle("POST /events/receive-code", daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
 		return pur.Complete(ctx, ev)
 	}))
+	mux.Handle("POST /webhook-sweep", handleSweep(ctx, log, pur.Deliveries, sweepLease))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
+}
+
+// handleWebhookSecret answers the account's webhook signing secret, after
+// reading or rotating it.
+func handleWebhookSecret(log *slog.Logger, get func(context.Context, app.Session) (string, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, err := get(r.Context(), sessionOf(r))
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		httpx.Encode(w, http.StatusOK, map[string]string{"secret": secret})
+	})
+}
+
+// handleSweep is the cron input binding "webhook-sweep". It answers at once
+// and sweeps in the background, one sweep at a time.
+func handleSweep(ctx context.Context, log *slog.Logger, d app.Deliveries, lease time.Duration) http.Handler {
+	var running sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		if !running.TryLock() {
+			return
+		}
+		go func() {
+			defer running.Unlock()
+			sweepCtx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			s, err := d.Sweep(sweepCtx, lease)
+			switch {
+			case err != nil:
+				log.Warn("webhook sweep failed", "error", err)
+			case s.Attempted > 0:
+				log.Info("webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack)
+			}
+		}()
+	})
 }
 
 type sessionKey struct{}
@@ -112,23 +155,34 @@ func handleSignOut(log *slog.Logger, acc app.Accounts) http.Handler {
 
 // requestView is a purchase request as the customer sees it.
 type requestView struct {
-	RequestID   string `json:"requestId"`
+	RequestID   string        `json:"requestId"`
+	Status      string        `json:"status"`
+	State       int           `json:"state"`
+	Progress    int           `json:"progress"`
+	Message     string        `json:"message,omitempty"`
+	PhoneNumber string        `json:"phoneNumber"`
+	CallbackURL string        `json:"callbackUrl,omitempty"`
+	VoucherCode string        `json:"voucherCode,omitempty"`
+	Reason      string        `json:"reason,omitempty"`
+	CreatedAt   string        `json:"createdAt"`
+	UpdatedAt   string        `json:"updatedAt"`
+	CompletedAt string        `json:"completedAt,omitempty"`
+	Delivery    *deliveryView `json:"delivery,omitempty"`
+}
+
+// deliveryView is how the code reached (or is reaching) the customer.
+type deliveryView struct {
+	Channel     string `json:"channel"`
 	Status      string `json:"status"`
-	State       int    `json:"state"`
-	Progress    int    `json:"progress"`
-	Message     string `json:"message,omitempty"`
-	PhoneNumber string `json:"phoneNumber"`
-	CallbackURL string `json:"callbackUrl,omitempty"`
-	VoucherCode string `json:"voucherCode,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	CreatedAt   string `json:"createdAt"`
-	UpdatedAt   string `json:"updatedAt"`
-	CompletedAt string `json:"completedAt,omitempty"`
+	Attempts    int    `json:"attempts"`
+	FellBack    bool   `json:"fellBackToSms,omitempty"`
+	LastError   string `json:"lastError,omitempty"`
+	DeliveredAt string `json:"deliveredAt,omitempty"`
 }
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-func viewOf(req app.Request) requestView {
+func viewOf(req app.Request, d *app.Delivery) requestView {
 	v := requestView{RequestID: req.RequestID, Status: req.Status, State: req.State, Progress: req.Progress,
 		PhoneNumber: req.PhoneNumber, CallbackURL: req.CallbackURL, VoucherCode: req.VoucherCode, Reason: req.Reason,
 		CreatedAt: req.CreatedAt.UTC().Format(timeFormat), UpdatedAt: req.UpdatedAt.UTC().Format(timeFormat)}
@@ -137,6 +191,12 @@ func viewOf(req app.Request) requestView {
 	}
 	if req.State == app.StateProcessing {
 		v.Message = app.AcceptedMessage
+	}
+	if d != nil {
+		v.Delivery = &deliveryView{Channel: d.Channel, Status: d.Status, Attempts: d.Attempts, FellBack: d.FellBack, LastError: d.LastError}
+		if d.DeliveredAt != nil {
+			v.Delivery.DeliveredAt = d.DeliveredAt.UTC().Format(timeFormat)
+		}
 	}
 	return v
 }
@@ -164,7 +224,7 @@ func handleCreatePurchase(log *slog.Logger, pur app.Purchases) http.Handler {
 		}
 		w.Header().Set("Location", "/voucher/requests/"+req.RequestID)
 		w.Header().Set("Retry-After", "2")
-		v := viewOf(req)
+		v := viewOf(req, nil)
 		v.Message = app.AcceptedMessage
 		httpx.Encode(w, http.StatusAccepted, v)
 	})
@@ -172,7 +232,7 @@ func handleCreatePurchase(log *slog.Logger, pur app.Purchases) http.Handler {
 
 func handleGetRequest(log *slog.Logger, pur app.Purchases) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := pur.Get(r.Context(), sessionOf(r), r.PathValue("requestId"))
+		req, d, err := pur.Get(r.Context(), sessionOf(r), r.PathValue("requestId"))
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
@@ -180,7 +240,7 @@ func handleGetRequest(log *slog.Logger, pur app.Purchases) http.Handler {
 		if req.State == app.StateProcessing {
 			w.Header().Set("Retry-After", "2")
 		}
-		httpx.Encode(w, http.StatusOK, viewOf(req))
+		httpx.Encode(w, http.StatusOK, viewOf(req, d))
 	})
 }
 

@@ -47,17 +47,34 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// fakeWebhooks records attempts and answers with a function field.
+type fakeWebhooks struct {
+	mu       sync.Mutex
+	attempts []string
+	answer   func(n int) app.WebhookResult
+}
+
+func (f *fakeWebhooks) Send(_ context.Context, url, id, secret string, body []byte) app.WebhookResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attempts = append(f.attempts, id)
+	return f.answer(len(f.attempts))
+}
+
 type env struct {
-	h        http.Handler
-	mem      *testkit.MemState
-	clock    *clock
-	key      []byte
-	vouchers *fakeVouchers
+	h          http.Handler
+	mem        *testkit.MemState // gateway-store
+	dmem       *testkit.MemState // gateway-deliveries
+	clock      *clock
+	key        []byte
+	vouchers   *fakeVouchers
+	webhooks   *fakeWebhooks
+	deliveries app.Deliveries
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{mem: testkit.NewMemState(), clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)},
+	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)},
 		key: []byte(strings.Repeat("k", 32))}
 	e.vouchers = &fakeVouchers{
 		byPhone: func(phone string) (app.VoucherList, error) {
@@ -75,15 +92,27 @@ func newEnv(t *testing.T) *env {
 		Tokens:      adapters.JWT{KeyID: "k1", Key: e.key, Lifetime: 24 * time.Hour},
 		Now:         e.clock.now,
 		NewID:       newID,
+		NewSecret:   adapters.NewWebhookSecret,
 		IdleTimeout: 10 * time.Minute,
 	}
-	pur := app.Purchases{
-		Requests: daprx.Store[app.Request]{Client: e.mem, Name: "gateway-store"},
-		Vouchers: e.vouchers,
-		Now:      e.clock.now,
-		NewID:    newID,
+	e.webhooks = &fakeWebhooks{answer: func(int) app.WebhookResult { return app.WebhookResult{Delivered: true} }}
+	e.deliveries = app.Deliveries{
+		Store:         daprx.Store[app.Delivery]{Client: e.dmem, Name: "gateway-deliveries"},
+		Pending:       daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: e.dmem, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2},
+		Users:         acc.Users,
+		Webhooks:      e.webhooks,
+		Now:           e.clock.now,
+		Schedule:      []time.Duration{time.Second, 2 * time.Second},
+		MaxRetryAfter: time.Minute,
 	}
-	e.h = Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), acc, pur)
+	pur := app.Purchases{
+		Requests:   daprx.Store[app.Request]{Client: e.mem, Name: "gateway-store"},
+		Vouchers:   e.vouchers,
+		Deliveries: e.deliveries,
+		Now:        e.clock.now,
+		NewID:      newID,
+	}
+	e.h = Routes(context.Background(), slog.New(slog.NewJSONHandler(io.Discard, nil)), acc, pur, time.Minute)
 	return e
 }
 
@@ -321,4 +350,152 @@ func TestPurchase(t *testing.T) {
 			t.Fatalf("final %+v", final)
 		}
 	})
+}
+
+// smsSent lists the send-sms events published through the deliveries' outbox.
+func (e *env) smsSent(t *testing.T) []events.SendSMS {
+	t.Helper()
+	var out []events.SendSMS
+	for _, tx := range e.dmem.Txns {
+		var m events.SendSMS
+		if err := json.Unmarshal(tx[len(tx)-1].Item.Value, &m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// buyAndComplete makes a request and delivers its receive-code event.
+func (e *env) buyAndComplete(t *testing.T, tok, body, status string) requestView {
+	t.Helper()
+	rec := e.do("POST", "/voucher", body, bearer(tok))
+	if rec.Code != 202 {
+		t.Fatalf("purchase %d %s", rec.Code, rec.Body)
+	}
+	var v requestView
+	_ = json.Unmarshal(rec.Body.Bytes(), &v)
+	ev := `{"id":"e","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"` + status + `","voucherCode":"CODE-` + v.RequestID + `","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
+	if rec := e.do("POST", "/events/receive-code", ev, nil); !strings.Contains(rec.Body.String(), "SUCCESS") {
+		t.Fatalf("receive-code answer %s", rec.Body)
+	}
+	return v
+}
+
+func (e *env) request(t *testing.T, tok, id string) requestView {
+	t.Helper()
+	var v requestView
+	_ = json.Unmarshal(e.do("GET", "/voucher/requests/"+id, "", bearer(tok)).Body.Bytes(), &v)
+	return v
+}
+
+func TestDelivery(t *testing.T) {
+	t.Run("success_with_callback_is_a_webhook", func(t *testing.T) {
+		e := newEnv(t)
+		tok := e.signUp(t, "alice", "0909123456")
+		v := e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
+		if s, _ := e.deliveries.Sweep(context.Background(), time.Minute); s.Delivered != 1 {
+			t.Fatalf("sweep %+v", s)
+		}
+		got := e.request(t, tok, v.RequestID)
+		if got.Delivery == nil || got.Delivery.Channel != "webhook" || got.Delivery.Status != "DELIVERED" || got.Delivery.Attempts != 1 {
+			t.Fatalf("delivery %+v", got.Delivery)
+		}
+		if s, _ := e.deliveries.Sweep(context.Background(), time.Minute); s.Attempted != 0 || len(e.smsSent(t)) != 0 {
+			t.Fatalf("delivered twice: %+v", s)
+		}
+	})
+	t.Run("failing_webhook_is_retried_on_schedule_then_sms", func(t *testing.T) {
+		e := newEnv(t)
+		e.webhooks.answer = func(int) app.WebhookResult { return app.WebhookResult{Err: "answered 500"} }
+		tok := e.signUp(t, "alice", "0909123456")
+		v := e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
+		ctx := context.Background()
+		_, _ = e.deliveries.Sweep(ctx, time.Minute) // attempt 1
+		_, _ = e.deliveries.Sweep(ctx, time.Minute) // not due yet
+		if n := len(e.webhooks.attempts); n != 1 {
+			t.Fatalf("%d attempts before the first retry was due", n)
+		}
+		e.clock.add(1200 * time.Millisecond)        // 1s + up to 10% jitter
+		_, _ = e.deliveries.Sweep(ctx, time.Minute) // attempt 2
+		e.clock.add(2300 * time.Millisecond)
+		s, _ := e.deliveries.Sweep(ctx, time.Minute) // attempt 3: schedule over
+		if s.FellBack != 1 || len(e.webhooks.attempts) != 3 {
+			t.Fatalf("sweep %+v after %d attempts", s, len(e.webhooks.attempts))
+		}
+		sms := e.smsSent(t)
+		if len(sms) != 1 || sms[0].MessageID != "voucher-"+v.RequestID || !strings.Contains(sms[0].Text, app.SuccessMessage) || !strings.Contains(sms[0].Text, "CODE-"+v.RequestID) {
+			t.Fatalf("sms %+v", sms)
+		}
+		got := e.request(t, tok, v.RequestID)
+		if got.Delivery.Channel != "sms" || !got.Delivery.FellBack || got.Delivery.LastError != "answered 500" {
+			t.Fatalf("delivery %+v", got.Delivery)
+		}
+	})
+	t.Run("retry_after_is_honoured", func(t *testing.T) {
+		e := newEnv(t)
+		e.webhooks.answer = func(n int) app.WebhookResult {
+			if n == 1 {
+				return app.WebhookResult{Err: "answered 429", RetryAfter: 30 * time.Second}
+			}
+			return app.WebhookResult{Delivered: true}
+		}
+		tok := e.signUp(t, "alice", "0909123456")
+		e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
+		_, _ = e.deliveries.Sweep(context.Background(), time.Minute)
+		e.clock.add(5 * time.Second) // past the schedule's 1s, before Retry-After
+		_, _ = e.deliveries.Sweep(context.Background(), time.Minute)
+		if n := len(e.webhooks.attempts); n != 1 {
+			t.Fatalf("retried before Retry-After: %d attempts", n)
+		}
+		e.clock.add(30 * time.Second)
+		if s, _ := e.deliveries.Sweep(context.Background(), time.Minute); s.Delivered != 1 {
+			t.Fatalf("%+v", s)
+		}
+	})
+	tests := []struct {
+		name, body, status, text string
+	}{
+		{"no_callback_is_sms", `{"phoneNumber":"0909123456"}`, "SUCCESS", app.SuccessMessage},
+		{"late_success_is_sms_even_with_callback", `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "LATE_SUCCESS", app.LateSuccessMessage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			tok := e.signUp(t, "alice", "0909123456")
+			v := e.buyAndComplete(t, tok, tt.body, tt.status)
+			// the same event again: still one SMS
+			ev := `{"id":"e","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"` + tt.status + `","voucherCode":"X","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
+			e.do("POST", "/events/receive-code", ev, nil)
+			sms := e.smsSent(t)
+			if len(sms) != 1 || !strings.HasPrefix(sms[0].Text, tt.text) || sms[0].PhoneNumber != "+84909123456" {
+				t.Fatalf("sms %+v", sms)
+			}
+			if got := e.request(t, tok, v.RequestID); got.Delivery == nil || got.Delivery.Channel != "sms" || len(e.webhooks.attempts) != 0 {
+				t.Fatalf("delivery %+v", got.Delivery)
+			}
+		})
+	}
+}
+
+func TestWebhookSecretReadAndRotate(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	read := func(method, path string) string {
+		rec := e.do(method, path, "", bearer(tok))
+		var body struct{ Secret string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != 200 || !strings.HasPrefix(body.Secret, "whsec_") || rec.Header().Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+		return body.Secret
+	}
+	first := read("GET", "/user/webhook-secret")
+	rotated := read("POST", "/user/webhook-secret/rotate")
+	if rotated == first || read("GET", "/user/webhook-secret") != rotated {
+		t.Fatal("rotation did not replace the secret")
+	}
+	if rec := e.do("GET", "/user/webhook-secret", "", nil); rec.Code != 401 {
+		t.Fatalf("without a token: %d", rec.Code)
+	}
 }

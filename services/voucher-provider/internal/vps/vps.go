@@ -76,6 +76,9 @@ type Order struct {
 	CodesIssued int `json:"codesIssued"`
 	// Callbacks counts the late callbacks delivered.
 	Callbacks int `json:"callbacks"`
+	// CodeVerifier is shown only by Orders, the fake's test listing, so a
+	// test can replay a genuine callback.
+	CodeVerifier string `json:"codeVerifier,omitempty"`
 
 	verifier  string
 	issueAt   time.Time // when the code becomes visible (late modes, recovery)
@@ -237,6 +240,7 @@ func (p *Provider) Orders() []Order {
 	for _, o := range p.orders {
 		v := *o
 		v.Status = p.visible(o, p.now()).Status
+		v.CodeVerifier = o.verifier
 		out = append(out, v)
 	}
 	return out

@@ -1,0 +1,418 @@
+package e2e
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bankabc/vouchers/tools/runner"
+)
+
+const (
+	successText     = "Thank you for using our services, your voucher code is ready."
+	lateSuccessText = "Thank you for your patience, your voucher code is ready."
+)
+
+// waitDelivered polls the request until its delivery has an outcome.
+func (c *client) waitDelivered(location string) requestView {
+	c.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var v requestView
+		c.do("GET", location, nil, nil).json(c.t, &v)
+		if v.Delivery != nil && v.Delivery.Status != "PENDING" {
+			return v
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("request %s not delivered after 2 minutes: %+v", v.RequestID, v.Delivery)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// smsFor returns the text of the SMS the sms service wrote for a message id
+// (the localstorage binding: one file per message under the data dir).
+func smsFor(t *testing.T, messageID string) string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		matches, _ := filepath.Glob(filepath.Join(dataDir, "sms", "*_"+messageID+".txt"))
+		if len(matches) == 1 {
+			b, err := os.ReadFile(matches[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no SMS file for %s (found %v)", messageID, matches)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// receiver is a customer's webhook endpoint that verifies Standard Webhooks
+// signatures with the account's secret, as the spec tells receivers to.
+type receiver struct {
+	t      *testing.T
+	url    string
+	secret string
+	fail   bool
+
+	mu       sync.Mutex
+	attempts int
+	ids      map[string]bool // webhook-ids seen, for deduplication
+	payloads []webhookPayload
+	badSigs  int
+}
+
+type webhookPayload struct {
+	Type string `json:"type"`
+	Data struct {
+		RequestID   string `json:"requestId"`
+		Status      string `json:"status"`
+		State       int    `json:"state"`
+		VoucherCode string `json:"voucherCode"`
+		Message     string `json:"message"`
+	} `json:"data"`
+}
+
+func newReceiver(t *testing.T, secret string, fail bool) *receiver {
+	r := &receiver{t: t, secret: secret, fail: fail, ids: map[string]bool{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: r}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	r.url = "http://" + ln.Addr().String() + "/hooks/voucher"
+	return r
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts++
+	if r.fail {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(r.secret, "whsec_"))
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(req.Header.Get("webhook-id") + "." + req.Header.Get("webhook-timestamp") + "." + string(body)))
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	if !hmac.Equal([]byte(want), []byte(req.Header.Get("webhook-signature"))) {
+		r.badSigs++
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	id := req.Header.Get("webhook-id")
+	if !r.ids[id] {
+		r.ids[id] = true
+		var p webhookPayload
+		_ = json.Unmarshal(body, &p)
+		r.payloads = append(r.payloads, p)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *client) webhookSecret() string {
+	c.t.Helper()
+	var s struct{ Secret string }
+	c.do("GET", "/user/webhook-secret", nil, nil).json(c.t, &s)
+	return s.Secret
+}
+
+func (c *client) buy(phone, callbackURL string) string {
+	c.t.Helper()
+	body := map[string]string{"phoneNumber": phone}
+	if callbackURL != "" {
+		body["callbackUrl"] = callbackURL
+	}
+	r := c.do("POST", "/voucher", body, nil)
+	if r.Status != http.StatusAccepted {
+		c.t.Fatalf("purchase: %d %s", r.Status, r.Body)
+	}
+	return r.Header.Get("Location")
+}
+
+func (c *client) vouchers(phone string) voucherList {
+	c.t.Helper()
+	var l voucherList
+	c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil).json(c.t, &l)
+	return l
+}
+
+func providerOrders(t *testing.T) []providerOrderFull {
+	t.Helper()
+	resp, err := http.Get(sys.AppURL("voucher-provider") + "/api/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var orders []providerOrderFull
+	if err := json.NewDecoder(resp.Body).Decode(&orders); err != nil {
+		t.Fatal(err)
+	}
+	return orders
+}
+
+type providerOrderFull struct {
+	RequestID    string `json:"requestId"`
+	Mode         string `json:"mode"`
+	VoucherCode  string `json:"voucherCode"`
+	Calls        int    `json:"calls"`
+	CodesIssued  int    `json:"codesIssued"`
+	Callbacks    int    `json:"callbacks"`
+	CodeVerifier string `json:"codeVerifier"`
+}
+
+func providerOrderByID(t *testing.T, id string) (providerOrderFull, bool) {
+	for _, o := range providerOrders(t) {
+		if o.RequestID == id {
+			return o, true
+		}
+	}
+	return providerOrderFull{}, false
+}
+
+// TestEachProviderModeEndsRight buys once per provider mode (the phone's
+// last digit picks it) and checks the final state, status, progress, code,
+// channel, and that the provider issued at most one code.
+func TestEachProviderModeEndsRight(t *testing.T) {
+	tests := []struct {
+		name        string
+		digit       int
+		withHook    bool
+		status      string
+		state       int
+		channel     string
+		text        string
+		viaCallback bool
+	}{
+		{"immediate_without_callback_is_sms", 0, false, "SUCCESS", 1, "sms", successText, false},
+		{"immediate_with_callback_is_webhook", 1, true, "SUCCESS", 1, "webhook", "", false},
+		{"late_within_limit_is_success_by_webhook", 5, true, "SUCCESS", 1, "webhook", "", true},
+		{"very_late_is_late_success_by_sms", 6, true, "LATE_SUCCESS", 1, "sms", lateSuccessText, true},
+		{"provider_5xx_then_recovers_is_success", 7, false, "SUCCESS", 1, "sms", successText, false},
+		{"provider_hang_then_recovers_is_success", 8, false, "SUCCESS", 1, "sms", successText, false},
+		{"provider_down_past_deadline_is_failed", 9, false, "FAILED", 2, "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClient(t)
+			phone := uniquePhone(tt.digit)
+			c.signUp(uniqueName("mode"), phone)
+			var hook *receiver
+			hookURL := ""
+			if tt.withHook {
+				hook = newReceiver(t, c.webhookSecret(), false)
+				hookURL = hook.url
+			}
+			loc := c.buy(phone, hookURL)
+			v := c.waitFinal(loc)
+			if v.Status != tt.status || v.State != tt.state || v.Progress != 100 {
+				t.Fatalf("final %+v, want %s state %d", v, tt.status, tt.state)
+			}
+			o, found := providerOrderByID(t, v.RequestID)
+			if found && o.CodesIssued > 1 {
+				t.Fatalf("provider issued %d codes", o.CodesIssued)
+			}
+			list := c.vouchers(phone)
+			if tt.state == 2 {
+				if v.Reason == "" || v.VoucherCode != "" || len(list.Vouchers) != 0 || v.Delivery != nil {
+					t.Fatalf("failed request %+v, vouchers %+v", v, list)
+				}
+				return
+			}
+			if !found || o.VoucherCode != v.VoucherCode || len(list.Vouchers) != 1 || list.Vouchers[0].VoucherCode != v.VoucherCode {
+				t.Fatalf("code %s, provider %+v, listed %+v", v.VoucherCode, o, list)
+			}
+			if tt.viaCallback && o.Callbacks != 1 {
+				t.Fatalf("provider delivered %d callbacks", o.Callbacks)
+			}
+			d := c.waitDelivered(loc)
+			if d.Delivery.Channel != tt.channel {
+				t.Fatalf("delivered by %+v, want %s", d.Delivery, tt.channel)
+			}
+			switch tt.channel {
+			case "sms":
+				if text := smsFor(t, "voucher-"+v.RequestID); !strings.HasPrefix(text, tt.text) || !strings.Contains(text, v.VoucherCode) {
+					t.Fatalf("SMS %q", text)
+				}
+			case "webhook":
+				hook.mu.Lock()
+				defer hook.mu.Unlock()
+				if len(hook.payloads) != 1 || hook.payloads[0].Data.VoucherCode != v.VoucherCode ||
+					hook.payloads[0].Data.Message != successText || hook.badSigs != 0 {
+					t.Fatalf("webhook receiver got %+v (bad signatures %d)", hook.payloads, hook.badSigs)
+				}
+			}
+		})
+	}
+}
+
+// postCallback sends a late callback straight to voucher-int, as a forger
+// on the network would.
+func postCallback(t *testing.T, body map[string]string) int {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(sys.AppURL("voucher-int")+"/api/voucher-code/vps/response", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestForgedLateCallbacksChangeNothing: a wrong verifier, an unknown
+// requestId and a replayed genuine verifier are refused, and the request
+// keeps the provider's one code.
+func TestForgedLateCallbacksChangeNothing(t *testing.T) {
+	c := newClient(t)
+	phone := uniquePhone(5) // late: acknowledgement, then callback
+	c.signUp(uniqueName("forge"), phone)
+	loc := c.buy(phone, "")
+	id := strings.TrimPrefix(loc, "/voucher/requests/")
+
+	// Wait for the acknowledgement to be recorded: the provider has the order.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, ok := providerOrderByID(t, id); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the provider never got the order")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := postCallback(t, map[string]string{"requestId": id, "codeVerifier": "forged-verifier-forged-verifier-forged-ver", "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}); s != 401 {
+		t.Fatalf("wrong verifier: %d", s)
+	}
+	if s := postCallback(t, map[string]string{"requestId": "no-such-request", "codeVerifier": "x", "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}); s != 401 {
+		t.Fatalf("unknown request: %d", s)
+	}
+	v := c.waitFinal(loc)
+	o, _ := providerOrderByID(t, id)
+	if v.Status != "SUCCESS" || v.VoucherCode != o.VoucherCode || o.Callbacks != 1 {
+		t.Fatalf("final %+v, provider %+v", v, o)
+	}
+	// The genuine verifier, replayed with another code.
+	if s := postCallback(t, map[string]string{"requestId": id, "codeVerifier": o.CodeVerifier, "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}); s != 409 {
+		t.Fatalf("replayed verifier: %d", s)
+	}
+	after := c.do("GET", loc, nil, nil)
+	var again requestView
+	after.json(t, &again)
+	list := c.vouchers(phone)
+	if again.VoucherCode != o.VoucherCode || len(list.Vouchers) != 1 || list.Vouchers[0].VoucherCode != o.VoucherCode {
+		t.Fatalf("after forgeries: %+v, list %+v", again, list)
+	}
+}
+
+// TestFailingWebhookIsRetriedThenSMS: a receiver that keeps failing gets
+// the first attempt and every retry of the schedule, then the code by SMS.
+func TestFailingWebhookIsRetriedThenSMS(t *testing.T) {
+	c := newClient(t)
+	phone := uniquePhone(0)
+	c.signUp(uniqueName("hookfail"), phone)
+	hook := newReceiver(t, c.webhookSecret(), true)
+	loc := c.buy(phone, hook.url)
+	v := c.waitDelivered(loc)
+	if v.Delivery.Channel != "sms" || !v.Delivery.FellBack || v.Delivery.Attempts != 4 || v.Delivery.LastError != "answered 500" {
+		t.Fatalf("delivery %+v", v.Delivery)
+	}
+	hook.mu.Lock()
+	attempts := hook.attempts
+	hook.mu.Unlock()
+	if attempts != 4 {
+		t.Fatalf("receiver saw %d attempts, want 1 + 3 retries", attempts)
+	}
+	if text := smsFor(t, "voucher-"+v.RequestID); !strings.Contains(text, v.VoucherCode) {
+		t.Fatalf("SMS %q", text)
+	}
+}
+
+// TestSameRequestCodeEventTwiceMakesOneOrder publishes a completed
+// request's request-code event again, twice, through a sidecar, waits until
+// voucher-int has taken both, and checks the provider saw no new order.
+func TestSameRequestCodeEventTwiceMakesOneOrder(t *testing.T) {
+	if sys.BrokerURL() == "" {
+		t.Skip("needs the embedded broker to see when voucher-int has taken the events")
+	}
+	c := newClient(t)
+	phone := uniquePhone(0)
+	c.signUp(uniqueName("dup"), phone)
+	v := c.waitFinal(c.buy(phone, ""))
+	before, _ := providerOrderByID(t, v.RequestID)
+
+	event := fmt.Sprintf(`{"requestId":%q,"userId":"u","phoneNumber":%q,"requestedAt":%q}`, v.RequestID, phone, time.Now().UTC().Format(time.RFC3339Nano))
+	for range 2 {
+		resp, err := http.Post(sys.SidecarURL("gateway")+"/v1.0/publish/pubsub/request-code", "application/json", strings.NewReader(event))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("publish: %d", resp.StatusCode)
+		}
+	}
+	waitConsumed(t, "request-code", "voucher-int")
+	after, _ := providerOrderByID(t, v.RequestID)
+	if after.Calls != before.Calls || after.CodesIssued != 1 || len(c.vouchers(phone).Vouchers) != 1 {
+		t.Fatalf("provider order before %+v after %+v", before, after)
+	}
+}
+
+// waitConsumed waits until the app's durable consumer on topic has nothing
+// pending or unacknowledged.
+func waitConsumed(t *testing.T, topic, app string) {
+	t.Helper()
+	nc, err := nats.Connect(sys.BrokerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		// daprd's consumers are push consumers, which js.Consumer does not
+		// open; listing their info works for both kinds.
+		var last *jetstream.ConsumerInfo
+		if s, err := js.Stream(ctx, runner.StreamName(topic)); err == nil {
+			infos := s.ListConsumers(ctx)
+			for info := range infos.Info() {
+				if info.Name == app {
+					last = info
+				}
+			}
+		}
+		if last != nil && last.NumPending == 0 && last.NumAckPending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not take every %s event: %+v", app, topic, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

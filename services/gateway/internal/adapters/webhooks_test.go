@@ -1,0 +1,56 @@
+package adapters
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// verify is what a receiver does, written from the Standard Webhooks text,
+// not from Sign.
+func verify(t *testing.T, secret string, r *http.Request, body []byte) bool {
+	t.Helper()
+	key, _ := base64.StdEncoding.DecodeString(secret[len("whsec_"):])
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(r.Header.Get("webhook-id") + "." + r.Header.Get("webhook-timestamp") + "." + string(body)))
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return hmac.Equal([]byte(want), []byte(r.Header.Get("webhook-signature")))
+}
+
+func TestWebhookIsSignedAndRetryAfterRead(t *testing.T) {
+	secret := NewWebhookSecret()
+	var verified bool
+	status := 200
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		verified = verify(t, secret, r, body) && r.Header.Get("webhook-id") == "msg_r1"
+		ts, _ := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
+		verified = verified && time.Since(time.Unix(ts, 0)) < time.Minute
+		if status != 200 {
+			w.Header().Set("Retry-After", "7")
+		}
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	w := Webhooks{HTTP: NewWebhookClient(time.Second), Now: time.Now}
+	if res := w.Send(context.Background(), srv.URL, "msg_r1", secret, []byte(`{"a":1}`)); !res.Delivered || !verified {
+		t.Fatalf("result %+v, signature verified %v", res, verified)
+	}
+	status = 503
+	if res := w.Send(context.Background(), srv.URL, "msg_r1", secret, []byte(`{"a":1}`)); res.Delivered || res.RetryAfter != 7*time.Second {
+		t.Fatalf("result %+v", res)
+	}
+	other := NewWebhookSecret()
+	sig, _ := Sign(other, "msg_r1", 1, []byte("x"))
+	good, _ := Sign(secret, "msg_r1", 1, []byte("x"))
+	if sig == good {
+		t.Fatal("two secrets give one signature")
+	}
+}

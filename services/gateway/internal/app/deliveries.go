@@ -1,0 +1,254 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
+)
+
+// Delivery channels and statuses.
+const (
+	ChannelWebhook = "webhook"
+	ChannelSMS     = "sms"
+
+	DeliveryPending   = "PENDING"   // webhook attempts go on
+	DeliveryDelivered = "DELIVERED" // webhook answered 2xx
+	DeliverySMSQueued = "SMS_SENT"  // handed to the sms service (send-sms)
+)
+
+// Delivery is how one request's code reaches the customer.
+type Delivery struct {
+	RequestID   string `json:"requestId"`
+	Username    string `json:"username"`
+	PhoneNumber string `json:"phoneNumber"`
+	Channel     string `json:"channel"`
+	Status      string `json:"status"`
+	// Webhook: where, what (the exact body, so every attempt sends the same
+	// bytes) and its stable id, which receivers deduplicate by.
+	CallbackURL string          `json:"callbackUrl,omitempty"`
+	WebhookID   string          `json:"webhookId,omitempty"`
+	Body        json.RawMessage `json:"body,omitempty"`
+	Attempts    int             `json:"attempts"`
+	LastError   string          `json:"lastError,omitempty"`
+	// FellBack is true when the webhook gave up and the code went by SMS.
+	FellBack      bool       `json:"fellBack,omitempty"`
+	NextAttemptAt time.Time  `json:"nextAttemptAt"`
+	ClaimedUntil  time.Time  `json:"claimedUntil"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	UpdatedAt     time.Time  `json:"updatedAt"`
+	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
+}
+
+// WebhookPayload is the body POSTed to a callbackUrl.
+type WebhookPayload struct {
+	Type      string      `json:"type"`
+	Timestamp time.Time   `json:"timestamp"`
+	Data      WebhookData `json:"data"`
+}
+
+// WebhookData is the voucher part of a webhook.
+type WebhookData struct {
+	RequestID   string `json:"requestId"`
+	Status      string `json:"status"`
+	State       int    `json:"state"`
+	PhoneNumber string `json:"phoneNumber"`
+	VoucherCode string `json:"voucherCode"`
+	Message     string `json:"message"`
+}
+
+// WebhookResult is what one attempt got.
+type WebhookResult struct {
+	Delivered bool
+	// RetryAfter is the receiver's Retry-After, if it sent one.
+	RetryAfter time.Duration
+	Err        string
+}
+
+// Webhooks sends one signed webhook attempt.
+type Webhooks interface {
+	Send(ctx context.Context, url, webhookID, secret string, body []byte) WebhookResult
+}
+
+// Set is a set of ids (daprx.Index satisfies it).
+type Set interface {
+	Add(ctx context.Context, id string) error
+	Remove(ctx context.Context, id string) error
+	All(ctx context.Context) ([]string, error)
+}
+
+// Deliveries delivers codes: a signed webhook for a SUCCESS with a
+// callbackUrl, an SMS otherwise (LATE_SUCCESS, no callbackUrl), and an SMS
+// after the webhook's retries run out. The SMS is published to send-sms in
+// the same state transaction that records it (the store's outbox).
+type Deliveries struct {
+	Store    Store[Delivery]
+	Pending  Set
+	Users    Store[User]
+	Webhooks Webhooks
+	Now      func() time.Time
+	// Schedule is the wait before each retry; when it runs out, SMS.
+	Schedule []time.Duration
+	// MaxRetryAfter caps how long a receiver's Retry-After may hold us.
+	MaxRetryAfter time.Duration
+}
+
+func deliveryKey(requestID string) string { return "delivery|" + requestID }
+
+// Start begins the delivery of a completed request, once.
+func (d Deliveries) Start(ctx context.Context, req Request) error {
+	if req.State != StateSuccess {
+		return nil // a failed request has nothing to deliver; its status says why
+	}
+	// A redelivered event finds its delivery: no second attempt at a
+	// transaction whose outbox message daprd would hold, then drop.
+	if existing, err := d.Of(ctx, req.RequestID); err != nil || existing != nil {
+		return err
+	}
+	now := d.Now()
+	del := Delivery{RequestID: req.RequestID, Username: req.Username, PhoneNumber: req.PhoneNumber,
+		CreatedAt: now, UpdatedAt: now}
+	if req.Status == events.StatusSuccess && req.CallbackURL != "" {
+		body, err := json.Marshal(WebhookPayload{Type: "voucher.issued", Timestamp: now, Data: WebhookData{
+			RequestID: req.RequestID, Status: req.Status, State: req.State, PhoneNumber: req.PhoneNumber,
+			VoucherCode: req.VoucherCode, Message: deliveryMessage(req.Status)}})
+		if err != nil {
+			return err
+		}
+		del.Channel, del.Status, del.CallbackURL = ChannelWebhook, DeliveryPending, req.CallbackURL
+		del.WebhookID, del.Body, del.NextAttemptAt = "msg_"+req.RequestID, body, now
+		if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); err != nil && !errors.Is(err, daprx.ErrExists) {
+			return err
+		}
+		return d.Pending.Add(ctx, req.RequestID)
+	}
+	del.Channel, del.Status, del.DeliveredAt = ChannelSMS, DeliverySMSQueued, &now
+	err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, req.Status, req.VoucherCode))
+	if errors.Is(err, daprx.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+func smsEvent(requestID, phone, status, code string) *daprx.Event {
+	return &daprx.Event{Type: events.TypeSendSMS, Data: events.SendSMS{
+		MessageID: "voucher-" + requestID, PhoneNumber: phone, Text: smsText(status, code)}}
+}
+
+// Of returns the delivery of a request, nil if it has none yet.
+func (d Deliveries) Of(ctx context.Context, requestID string) (*Delivery, error) {
+	del, _, found, err := d.Store.Get(ctx, deliveryKey(requestID))
+	if err != nil || !found {
+		return nil, err
+	}
+	return &del, nil
+}
+
+// SweepSummary counts what one sweep did.
+type SweepSummary struct{ Attempted, Delivered, FellBack int }
+
+// Sweep makes the due webhook attempts. Each delivery is claimed with its
+// ETag first, so two replicas (or two passes) never send the same attempt.
+func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummary, error) {
+	ids, err := d.Pending.All(ctx)
+	if err != nil {
+		return SweepSummary{}, err
+	}
+	var s SweepSummary
+	for _, id := range ids {
+		outcome, err := d.attempt(ctx, id, lease)
+		if err != nil {
+			continue // left for the next sweep
+		}
+		switch outcome {
+		case "delivered":
+			s.Attempted++
+			s.Delivered++
+		case "fell-back":
+			s.Attempted++
+			s.FellBack++
+		case "retry":
+			s.Attempted++
+		}
+	}
+	return s, nil
+}
+
+func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration) (string, error) {
+	now := d.Now()
+	claimed := false
+	del, err := d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*daprx.Event, error) {
+		claimed = false
+		if !exists || cur.Status != DeliveryPending || now.Before(cur.NextAttemptAt) || now.Before(cur.ClaimedUntil) {
+			return nil, daprx.ErrNoChange
+		}
+		cur.ClaimedUntil, claimed = now.Add(lease), true
+		return nil, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if del.RequestID == "" || del.Status != DeliveryPending {
+		return "done", d.Pending.Remove(ctx, id)
+	}
+	if !claimed {
+		return "not-due", nil
+	}
+	u, _, found, err := d.Users.Get(ctx, userKey(del.Username))
+	if err != nil {
+		return "", err
+	}
+	res := WebhookResult{Err: "account not found"}
+	if found {
+		res = d.Webhooks.Send(ctx, del.CallbackURL, del.WebhookID, u.WebhookSecret, del.Body)
+	}
+	outcome := "retry"
+	_, err = d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*daprx.Event, error) {
+		if !exists || cur.Status != DeliveryPending {
+			return nil, daprx.ErrNoChange
+		}
+		at := d.Now()
+		cur.Attempts++
+		cur.UpdatedAt, cur.ClaimedUntil = at, time.Time{}
+		if res.Delivered {
+			cur.Status, cur.DeliveredAt, cur.LastError, outcome = DeliveryDelivered, &at, "", "delivered"
+			return nil, nil
+		}
+		cur.LastError = res.Err
+		if cur.Attempts > len(d.Schedule) {
+			// The schedule ran out: the code goes by SMS, in the same
+			// transaction that records the fallback.
+			cur.Channel, cur.Status, cur.FellBack, cur.DeliveredAt, outcome = ChannelSMS, DeliverySMSQueued, true, &at, "fell-back"
+			var data WebhookPayload
+			if err := json.Unmarshal(cur.Body, &data); err != nil {
+				return nil, fmt.Errorf("delivery %s: %w", id, err)
+			}
+			return smsEvent(id, cur.PhoneNumber, data.Data.Status, data.Data.VoucherCode), nil
+		}
+		wait := d.Schedule[cur.Attempts-1]
+		if res.RetryAfter > wait {
+			wait = min(res.RetryAfter, d.MaxRetryAfter)
+		}
+		// Up to 10% jitter, so receivers that fail together are not retried
+		// in lockstep.
+		wait += time.Duration(rand.Int64N(int64(wait)/10 + 1))
+		cur.NextAttemptAt = at.Add(wait)
+		return nil, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if outcome != "retry" {
+		return outcome, d.Pending.Remove(ctx, id)
+	}
+	return outcome, nil
+}
+
+// ErrNoAccount is returned when the session's account is gone.
+var ErrNoAccount = errs.E(errs.Unauthorized, "account not found")
