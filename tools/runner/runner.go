@@ -2,12 +2,13 @@ package runner
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -189,22 +190,46 @@ func (s *System) assignPorts() error {
 	return nil
 }
 
-// FreePort asks the kernel for a free TCP port on the loopback.
+// Free ports are picked below the kernel's ephemeral range (32768 and up
+// on Linux): a port the kernel hands out for ":0" may be reused at once as
+// the local port of an outgoing connection, and then daprd cannot bind it.
+const (
+	portRangeLow  = 20000
+	portRangeSize = 12000
+)
+
+var (
+	portMu    sync.Mutex
+	handedOut = map[int]bool{}
+)
+
+// FreePort returns a TCP port that is free on every interface now and that
+// this process has not handed out before.
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	portMu.Lock()
+	defer portMu.Unlock()
+	for range 1000 {
+		p := portRangeLow + rand.IntN(portRangeSize)
+		if handedOut[p] || portFree(p) != nil {
+			continue
+		}
+		handedOut[p] = true
+		return p, nil
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port between %d and %d", portRangeLow, portRangeLow+portRangeSize-1)
 }
 
+// portFree checks the port on every interface (daprd's internal gRPC
+// server listens on all of them) and on the loopback.
 func portFree(port int) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return err
+	for _, addr := range []string{":", "127.0.0.1:"} {
+		ln, err := net.Listen("tcp", addr+strconv.Itoa(port))
+		if err != nil {
+			return err
+		}
+		ln.Close()
 	}
-	return ln.Close()
+	return nil
 }
 
 // prepare starts the embedded broker when the profile asks for it, makes the
@@ -299,7 +324,7 @@ func ensureLocalSecrets(path string) error {
 		return nil
 	}
 	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
+	if _, err := crand.Read(key); err != nil {
 		return err
 	}
 	b, _ := json.MarshalIndent(map[string]string{

@@ -139,3 +139,17 @@ func TestRenderNamesTheBadFile(t *testing.T) {
 		})
 	}
 }
+
+func TestFreePortIsOutsideTheEphemeralRangeAndNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for range 200 {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p < portRangeLow || p >= 32768 || seen[p] {
+			t.Fatalf("port %d (seen before: %v)", p, seen[p])
+		}
+		seen[p] = true
+	}
+}
