@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   All %d apps and their sidecars are up (profile %s).
   %s:  %s
   Try:   curl -s -X POST %s/user/sign-up -H 'Content-Type: application/json' \
-           -d '{"username":"alice","phoneNumber":"+84909123456","password":"correct horse battery"}'
+           -d '{"username":"alice","phoneNumber":"+84909123450","password":"correct horse battery"}'
   The README walks through a whole purchase. Ctrl-C stops everything.
 
 `, len(sys.AppIDs()), *profile, *entry, url, url)
