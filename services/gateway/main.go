@@ -50,28 +50,21 @@ type config struct {
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Port:         service.Env(getenv, "APP_PORT", "8080"),
-		Sidecar:      service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
-		StateStore:   service.Env(getenv, "STATE_STORE", "gateway-store"),
-		SecretStore:  service.Env(getenv, "SECRET_STORE", "secretstore"),
+		Port:          service.Env(getenv, "APP_PORT", "8080"),
+		Sidecar:       service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		StateStore:    service.Env(getenv, "STATE_STORE", "gateway-store"),
+		SecretStore:   service.Env(getenv, "SECRET_STORE", "secretstore"),
 		VoucherAppID:  service.Env(getenv, "VOUCHER_APP_ID", "voucher"),
 		LogLevel:      getenv("LOG_LEVEL"),
 		DeliveryStore: service.Env(getenv, "DELIVERY_STORE", "gateway-deliveries"),
 	}
-	durations := []struct {
-		name, def string
-		dst       *time.Duration
-	}{
-		{"SESSION_IDLE_TIMEOUT", "10m", &c.SessionIdle},
-		{"TOKEN_LIFETIME", "24h", &c.TokenLifetime},
-		{"WEBHOOK_TIMEOUT", "5s", &c.WebhookTimeout},
-		{"WEBHOOK_MAX_RETRY_AFTER", "5m", &c.MaxRetryAfter},
-	}
-	var err error
-	for _, d := range durations {
-		if *d.dst, err = time.ParseDuration(service.Env(getenv, d.name, d.def)); err != nil {
-			return c, fmt.Errorf("%s: %w", d.name, err)
-		}
+	if err := service.Durations(getenv,
+		service.Duration{Name: "SESSION_IDLE_TIMEOUT", Default: "10m", Dst: &c.SessionIdle},
+		service.Duration{Name: "TOKEN_LIFETIME", Default: "24h", Dst: &c.TokenLifetime},
+		service.Duration{Name: "WEBHOOK_TIMEOUT", Default: "5s", Dst: &c.WebhookTimeout},
+		service.Duration{Name: "WEBHOOK_MAX_RETRY_AFTER", Default: "5m", Dst: &c.MaxRetryAfter},
+	); err != nil {
+		return c, err
 	}
 	for _, s := range strings.Split(service.Env(getenv, "WEBHOOK_RETRY_SCHEDULE", "1s,5s,15s,30s"), ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(s))

@@ -53,21 +53,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ProviderAppID: service.Env(getenv, "PROVIDER_APP_ID", "vps"),
 		LogLevel:      getenv("LOG_LEVEL"),
 	}
-	durations := []struct {
-		name, def string
-		dst       *time.Duration
-	}{
-		{"PROVIDER_TIMEOUT", "3s", &c.ProviderBudget},
-		{"LATE_AFTER", "30s", &c.LateAfter},
-		{"ORDER_DEADLINE", "2m", &c.OrderDeadline},
-		{"RECONCILE_RECHECK", "2s", &c.RecheckEvery},
+	if err := service.Durations(getenv,
+		service.Duration{Name: "PROVIDER_TIMEOUT", Default: "3s", Dst: &c.ProviderBudget},
+		service.Duration{Name: "LATE_AFTER", Default: "30s", Dst: &c.LateAfter},
+		service.Duration{Name: "ORDER_DEADLINE", Default: "2m", Dst: &c.OrderDeadline},
+		service.Duration{Name: "RECONCILE_RECHECK", Default: "2s", Dst: &c.RecheckEvery},
+	); err != nil {
+		return c, err
 	}
 	var err error
-	for _, d := range durations {
-		if *d.dst, err = time.ParseDuration(service.Env(getenv, d.name, d.def)); err != nil {
-			return c, fmt.Errorf("%s: %w", d.name, err)
-		}
-	}
 	if c.ReconcileWorkers, err = strconv.Atoi(service.Env(getenv, "RECONCILE_WORKERS", "16")); err != nil || c.ReconcileWorkers < 1 {
 		return c, fmt.Errorf("RECONCILE_WORKERS must be a positive number")
 	}

@@ -48,19 +48,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.VPS.Mode, err = vps.ParseMode(getenv("PROVIDER_MODE")); err != nil {
 		return c, fmt.Errorf("PROVIDER_MODE: %w", err)
 	}
-	durations := []struct {
-		name, def string
-		dst       *time.Duration
-	}{
-		{"ACK_AFTER", "2500ms", &c.VPS.AckAfter},
-		{"LATE_CALLBACK_AFTER", "10s", &c.VPS.LateAfter},
-		{"VERY_LATE_CALLBACK_AFTER", "40s", &c.VPS.VeryLateAfter},
-		{"RECOVER_AFTER", "20s", &c.VPS.RecoverAfter},
-	}
-	for _, d := range durations {
-		if *d.dst, err = time.ParseDuration(service.Env(getenv, d.name, d.def)); err != nil {
-			return c, fmt.Errorf("%s: %w", d.name, err)
-		}
+	if err := service.Durations(getenv,
+		service.Duration{Name: "ACK_AFTER", Default: "2500ms", Dst: &c.VPS.AckAfter},
+		service.Duration{Name: "LATE_CALLBACK_AFTER", Default: "10s", Dst: &c.VPS.LateAfter},
+		service.Duration{Name: "VERY_LATE_CALLBACK_AFTER", Default: "40s", Dst: &c.VPS.VeryLateAfter},
+		service.Duration{Name: "RECOVER_AFTER", Default: "20s", Dst: &c.VPS.RecoverAfter},
+	); err != nil {
+		return c, err
 	}
 	return c, nil
 }

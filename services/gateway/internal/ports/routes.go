@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/gateway/internal/app"
 )
 
@@ -50,27 +50,17 @@ func handleWebhookSecret(log *slog.Logger, get func(context.Context, app.Session
 	})
 }
 
-// handleSweep is the cron input binding "webhook-sweep". It answers at once
-// and sweeps in the background, one sweep at a time.
+// handleSweep is the cron input binding "webhook-sweep": one sweep at a
+// time, in the background.
 func handleSweep(ctx context.Context, log *slog.Logger, d app.Deliveries, lease time.Duration) http.Handler {
-	var running sync.Mutex
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusOK)
-		if !running.TryLock() {
-			return
+	return service.OneAtATime(ctx, time.Minute, func(ctx context.Context) {
+		s, err := d.Sweep(ctx, lease)
+		switch {
+		case err != nil:
+			log.Warn("webhook sweep failed", "error", err)
+		case s.Attempted > 0:
+			log.Info("webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack)
 		}
-		go func() {
-			defer running.Unlock()
-			sweepCtx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			s, err := d.Sweep(sweepCtx, lease)
-			switch {
-			case err != nil:
-				log.Warn("webhook sweep failed", "error", err)
-			case s.Attempted > 0:
-				log.Info("webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack)
-			}
-		}()
 	})
 }
 

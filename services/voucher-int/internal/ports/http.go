@@ -5,12 +5,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 )
 
@@ -43,27 +43,16 @@ func handleCallback(log *slog.Logger, a app.App) http.Handler {
 	})
 }
 
-// handleReconcile is the cron input binding "reconcile". It answers at once
-// and runs the pass in the background, one pass at a time, so a slow
-// provider never stacks passes up.
+// handleReconcile is the cron input binding "reconcile": one pass at a
+// time, in the background, so a slow provider never stacks passes up.
 func handleReconcile(ctx context.Context, log *slog.Logger, a app.App, workers int) http.Handler {
-	var running sync.Mutex
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusOK)
-		if !running.TryLock() {
-			return
+	return service.OneAtATime(ctx, time.Minute, func(ctx context.Context) {
+		s, err := a.Reconcile(ctx, workers)
+		switch {
+		case err != nil:
+			log.Warn("reconcile pass failed", "error", err)
+		case s.Completed+s.Failed > 0:
+			log.Info("reconcile pass", "looked", s.Looked, "completed", s.Completed, "failed", s.Failed, "waiting", s.Waiting)
 		}
-		go func() {
-			defer running.Unlock()
-			passCtx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			s, err := a.Reconcile(passCtx, workers)
-			switch {
-			case err != nil:
-				log.Warn("reconcile pass failed", "error", err)
-			case s.Completed+s.Failed > 0:
-				log.Info("reconcile pass", "looked", s.Looked, "completed", s.Completed, "failed", s.Failed, "waiting", s.Waiting)
-			}
-		}()
 	})
 }

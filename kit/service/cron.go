@@ -1,0 +1,48 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// OneAtATime is the handler of a cron input binding: it answers daprd at
+// once and runs pass in the background, bounded by timeout, never two passes
+// at once (a tick that finds one running is skipped). ctx is the app's, so a
+// pass ends with the app.
+func OneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Context)) http.Handler {
+	var running sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		if !running.TryLock() {
+			return
+		}
+		go func() {
+			defer running.Unlock()
+			passCtx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			pass(passCtx)
+		}()
+	})
+}
+
+// Duration names one duration setting and where it goes.
+type Duration struct {
+	Name, Default string
+	Dst           *time.Duration
+}
+
+// Durations reads each setting from getenv (Default when empty), naming the
+// variable in the error.
+func Durations(getenv func(string) string, ds ...Duration) error {
+	for _, d := range ds {
+		v, err := time.ParseDuration(Env(getenv, d.Name, d.Default))
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.Name, err)
+		}
+		*d.Dst = v
+	}
+	return nil
+}
