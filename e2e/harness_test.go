@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -46,6 +49,8 @@ var scaled = map[string]string{
 	// gateway
 	"WEBHOOK_RETRY_SCHEDULE": "200ms,400ms,600ms",
 	"WEBHOOK_TIMEOUT":        "2s",
+	"SESSION_IDLE_TIMEOUT":   "6s",
+	"PHONE_CODE_COOLDOWN":    "1s",
 }
 
 // repoRoot is the folder holding go.work.
@@ -192,16 +197,62 @@ func (c *client) do(method, path string, body any, header map[string]string) res
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
-// signUp makes a fresh account for phone and keeps its token.
+// password is every test account's password.
+const password = "a long enough password"
+
+// signUp makes a fresh account for phone, keeps its token, and verifies the
+// phone with the code from the SMS, read where the sms binding wrote it.
 func (c *client) signUp(username, phone string) {
 	c.t.Helper()
-	r := c.do("POST", "/user/sign-up", map[string]string{"username": username, "phoneNumber": phone, "password": "a long enough password"}, nil)
+	c.signUpOnly(username, phone)
+	r := c.do("POST", "/user/phone/verify", map[string]string{"code": c.smsCode(phone)}, nil)
+	if r.Status != http.StatusOK {
+		c.t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+}
+
+// signUpOnly makes the account and keeps its token; the phone stays
+// unverified.
+func (c *client) signUpOnly(username, phone string) {
+	c.t.Helper()
+	r := c.do("POST", "/user/sign-up", map[string]string{"username": username, "phoneNumber": phone, "password": password}, nil)
 	if r.Status != http.StatusCreated {
 		c.t.Fatalf("sign-up: %d %s", r.Status, r.Body)
 	}
 	var tok struct{ AccessToken string }
 	r.json(c.t, &tok)
 	c.token = tok.AccessToken
+}
+
+var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
+
+// smsCode waits for the newest verification SMS to phone and returns its code.
+func (c *client) smsCode(phone string) string {
+	c.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		files, _ := filepath.Glob(filepath.Join(dataDir, "sms", phone+"_phone-code-*.txt"))
+		if len(files) > 0 {
+			sort.Slice(files, func(i, j int) bool { return seqOf(files[i]) < seqOf(files[j]) })
+			b, err := os.ReadFile(files[len(files)-1])
+			if err == nil {
+				if m := sixDigits.FindStringSubmatch(string(b)); m != nil {
+					return m[1]
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("no verification SMS for %s", phone)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// seqOf reads the code's sequence number from phone-code-<user>-<seq>.txt.
+func seqOf(file string) int {
+	base := strings.TrimSuffix(filepath.Base(file), ".txt")
+	n, _ := strconv.Atoi(base[strings.LastIndex(base, "-")+1:])
+	return n
 }
 
 // requestView is gateway's view of a purchase request.

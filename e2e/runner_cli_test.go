@@ -50,7 +50,7 @@ func TestRunnerCommandStopsEverythingOnCtrlC(t *testing.T) {
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 
 	resp, err := http.Post(url+"/user/sign-up", "application/json",
-		strings.NewReader(`{"username":"`+uniqueName("cli")+`","phoneNumber":"`+uniquePhone(0)+`","password":"a long enough password"}`))
+		strings.NewReader(`{"username":"`+uniqueName("cli")+`","phoneNumber":"`+uniquePhone(0)+`","password":"`+password+`"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind says what went wrong from the caller's point of view.
@@ -45,6 +46,9 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Cause   error
+	// RetryAfter, when set, tells the caller when trying again may work
+	// (HTTP: the Retry-After header).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -82,4 +86,18 @@ func Public(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// Later makes a TooManyRequests error that may be retried after d.
+func Later(d time.Duration, format string, args ...any) error {
+	return &Error{Kind: TooManyRequests, Message: fmt.Sprintf(format, args...), RetryAfter: d}
+}
+
+// RetryAfterOf returns the RetryAfter of the first *Error in err's chain.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,6 +124,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	kind := errs.KindOf(err)
 	status := statusOf(kind)
+	if d := errs.RetryAfterOf(err); d > 0 {
+		// Whole seconds, rounded up: never invite a retry that comes too soon.
+		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(Problem{

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
 )
@@ -91,5 +92,14 @@ func TestMiddlewareEchoesRequestIDAndRecovers(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != 500 || rec.Header().Get("X-Request-Id") != "abc" {
 		t.Fatalf("code %d id %q", rec.Code, rec.Header().Get("X-Request-Id"))
+	}
+}
+
+func TestTooManyRequestsCarriesRetryAfter(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteError(rec, httptest.NewRequest(http.MethodPost, "/user/sign-in", nil), slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		errs.Later(1500*time.Millisecond, "too many failed sign-ins"))
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" {
+		t.Fatalf("%d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +47,13 @@ type config struct {
 	WebhookSchedule []time.Duration // WEBHOOK_RETRY_SCHEDULE
 	WebhookTimeout  time.Duration   // WEBHOOK_TIMEOUT
 	MaxRetryAfter   time.Duration   // WEBHOOK_MAX_RETRY_AFTER
+	// Phone codes and abuse limits.
+	CodeTTL      time.Duration // PHONE_CODE_TTL
+	CodeCooldown time.Duration // PHONE_CODE_COOLDOWN
+	CodeTries    int           // PHONE_CODE_TRIES
+	MaxFailures  int           // LOCK_AFTER_FAILURES
+	Lock         time.Duration // LOCK_DURATION
+	MaxLock      time.Duration // LOCK_MAX_DURATION
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -63,8 +71,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.Duration{Name: "TOKEN_LIFETIME", Default: "24h", Dst: &c.TokenLifetime},
 		service.Duration{Name: "WEBHOOK_TIMEOUT", Default: "5s", Dst: &c.WebhookTimeout},
 		service.Duration{Name: "WEBHOOK_MAX_RETRY_AFTER", Default: "5m", Dst: &c.MaxRetryAfter},
+		service.Duration{Name: "PHONE_CODE_TTL", Default: "5m", Dst: &c.CodeTTL},
+		service.Duration{Name: "PHONE_CODE_COOLDOWN", Default: "60s", Dst: &c.CodeCooldown},
+		service.Duration{Name: "LOCK_DURATION", Default: "1m", Dst: &c.Lock},
+		service.Duration{Name: "LOCK_MAX_DURATION", Default: "1h", Dst: &c.MaxLock},
 	); err != nil {
 		return c, err
+	}
+	for _, n := range []struct {
+		name, def string
+		dst       *int
+	}{{"PHONE_CODE_TRIES", "5", &c.CodeTries}, {"LOCK_AFTER_FAILURES", "5", &c.MaxFailures}} {
+		v, err := strconv.Atoi(service.Env(getenv, n.name, n.def))
+		if err != nil || v < 1 {
+			return c, fmt.Errorf("%s must be a positive number", n.name)
+		}
+		*n.dst = v
 	}
 	for _, s := range strings.Split(service.Env(getenv, "WEBHOOK_RETRY_SCHEDULE", "1s,5s,15s,30s"), ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(s))
@@ -88,7 +110,23 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			return nil, err
 		}
 		acc := app.Accounts{
-			Users:       daprx.Store[app.User]{Client: c, Name: cfg.StateStore},
+			Users:  daprx.Store[app.User]{Client: c, Name: cfg.StateStore},
+			Phones: daprx.Store[app.PhoneClaim]{Client: c, Name: cfg.StateStore},
+			Codes: app.Codes{
+				Store:    daprx.Store[app.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL},
+				Now:      time.Now,
+				NewCode:  adapters.NewSixDigitCode,
+				TTL:      cfg.CodeTTL,
+				Cooldown: cfg.CodeCooldown,
+				MaxTries: cfg.CodeTries,
+			},
+			Limits: app.Limits{
+				Store:       daprx.Store[app.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
+				Now:         time.Now,
+				MaxFailures: cfg.MaxFailures,
+				Lock:        cfg.Lock,
+				MaxLock:     cfg.MaxLock,
+			},
 			Sessions:    daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
 			Hasher:      adapters.DefaultArgon2id,
 			Tokens:      tokens,

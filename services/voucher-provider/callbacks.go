@@ -44,7 +44,7 @@ func (c *callbacks) deliver(cb vps.Callback) {
 			return
 		case err == nil && resp.Status < 500 && resp.Status != http.StatusNotFound:
 			// The caller refused it (401, 409): trying again changes nothing.
-			c.log.Warn("callback refused", "request_id", cb.RequestID, "status", resp.Status, "body", string(resp.Body))
+			c.log.Warn("callback refused", "request_id", cb.RequestID, "status", resp.Status)
 			return
 		}
 		select {

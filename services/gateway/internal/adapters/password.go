@@ -6,10 +6,20 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
 )
+
+// NewSixDigitCode returns a uniformly random code from 000000 to 999999.
+func NewSixDigitCode() string {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return fmt.Sprintf("%06d", n.Int64())
+}
 
 // Argon2id hashes passwords with argon2id (RFC 9106), encoded in the PHC
 // string format so the parameters travel with each hash.

@@ -24,19 +24,28 @@ type User struct {
 	PasswordHash string `json:"passwordHash"`
 	// WebhookSecret signs the webhooks of this account's purchases
 	// (Standard Webhooks: "whsec_" + base64 of 24 random bytes).
-	WebhookSecret string    `json:"webhookSecret"`
-	CreatedAt     time.Time `json:"createdAt"`
+	WebhookSecret   string     `json:"webhookSecret"`
+	PhoneVerifiedAt *time.Time `json:"phoneVerifiedAt,omitempty"`
+	CreatedAt       time.Time  `json:"createdAt"`
+}
+
+// PhoneClaim makes a phone number belong to one account.
+type PhoneClaim struct {
+	Username  string    `json:"username"`
+	ClaimedAt time.Time `json:"claimedAt"`
 }
 
 // Session is the server side of an access token. It ends after IdleTimeout
 // without a request (the store's TTL, renewed on each request) or on sign-out.
 type Session struct {
-	ID          string    `json:"id"`
-	UserID      string    `json:"userId"`
-	Username    string    `json:"username"`
-	PhoneNumber string    `json:"phoneNumber"`
-	CreatedAt   time.Time `json:"createdAt"`
-	LastSeen    time.Time `json:"lastSeen"`
+	ID          string `json:"id"`
+	UserID      string `json:"userId"`
+	Username    string `json:"username"`
+	PhoneNumber string `json:"phoneNumber"`
+	// PhoneVerified: purchases and voucher lists need it.
+	PhoneVerified bool      `json:"phoneVerified"`
+	CreatedAt     time.Time `json:"createdAt"`
+	LastSeen      time.Time `json:"lastSeen"`
 }
 
 // Store is a typed state store view (daprx.Store satisfies it).
@@ -61,9 +70,11 @@ type Tokens interface {
 	SessionID(token string, now time.Time) (string, error)
 }
 
-// Accounts signs users up and in, and checks their sessions.
+// Accounts signs users up and in, verifies their phones, and checks their
+// sessions.
 type Accounts struct {
 	Users       Store[User]
+	Phones      Store[PhoneClaim]
 	Sessions    Store[Session]
 	Hasher      Hasher
 	Tokens      Tokens
@@ -71,6 +82,9 @@ type Accounts struct {
 	NewID       func() string
 	NewSecret   func() string
 	IdleTimeout time.Duration
+	// Phone verification codes and the limits on guessing.
+	Codes  Codes
+	Limits Limits
 }
 
 // SignUpInput is the sign-up body.
@@ -95,6 +109,7 @@ const (
 )
 
 func userKey(username string) string { return "user|" + username }
+func phoneKey(phone string) string   { return "phone|" + phone }
 func sessionKey(id string) string    { return "session|" + id }
 
 // NormalizePhone returns the number in E.164; numbers without a country code
@@ -134,13 +149,55 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	}
 	u := User{ID: a.NewID(), Username: in.Username, PhoneNumber: phone, PasswordHash: hash,
 		WebhookSecret: a.NewSecret(), CreatedAt: a.Now()}
+	// The number first (first write wins), then the account; the claim is
+	// given back if the username turns out to be taken.
+	if err := a.claimPhone(ctx, phone, u.Username); err != nil {
+		return Token{}, err
+	}
 	if err := a.Users.Insert(ctx, userKey(u.Username), u, nil); err != nil {
+		a.releasePhone(ctx, phone, u.Username)
 		if errors.Is(err, daprx.ErrExists) {
 			return Token{}, errs.E(errs.Conflict, "username is already taken")
 		}
 		return Token{}, err
 	}
+	if err := a.Codes.Send(ctx, u, false); err != nil {
+		return Token{}, err
+	}
 	return a.startSession(ctx, u)
+}
+
+// claimAbandonedAfter: a claim whose account never came (a crash between the
+// two writes) may be taken over after this long.
+const claimAbandonedAfter = time.Minute
+
+func (a Accounts) claimPhone(ctx context.Context, phone, username string) error {
+	taken := errs.E(errs.Conflict, "phoneNumber is already registered to another account")
+	_, err := a.Phones.Update(ctx, phoneKey(phone), func(c *PhoneClaim, exists bool) (*daprx.Event, error) {
+		if exists {
+			owner, _, found, err := a.Users.Get(ctx, userKey(c.Username))
+			if err != nil {
+				return nil, err
+			}
+			if found && owner.PhoneNumber == phone || a.Now().Sub(c.ClaimedAt) < claimAbandonedAfter {
+				return nil, taken
+			}
+		}
+		c.Username, c.ClaimedAt = username, a.Now()
+		return nil, nil
+	})
+	return err
+}
+
+func (a Accounts) releasePhone(ctx context.Context, phone, username string) {
+	_, _ = a.Phones.Update(ctx, phoneKey(phone), func(c *PhoneClaim, exists bool) (*daprx.Event, error) {
+		if !exists || c.Username != username {
+			return nil, daprx.ErrNoChange
+		}
+		// Backdated: free for the next sign-up at once.
+		c.ClaimedAt = time.Time{}
+		return nil, nil
+	})
 }
 
 // dummyHash keeps a sign-in for an unknown username as slow as one for a
@@ -150,11 +207,17 @@ var (
 	dummyOnce sync.Once
 )
 
-// SignIn checks the password and starts a session.
+// SignIn checks the password and starts a session. Failed tries count per
+// username; too many lock it for a while (429), known or not, so the lock
+// does not tell which usernames exist.
 func (a Accounts) SignIn(ctx context.Context, username, password string) (Token, error) {
 	bad := errs.E(errs.Unauthorized, "wrong username or password")
 	if len(username) > 64 || len(password) > maxPasswordLen {
 		return Token{}, bad
+	}
+	limitKey := "signin|" + username
+	if err := a.Limits.Check(ctx, limitKey); err != nil {
+		return Token{}, err
 	}
 	u, _, found, err := a.Users.Get(ctx, userKey(username))
 	if err != nil {
@@ -163,17 +226,19 @@ func (a Accounts) SignIn(ctx context.Context, username, password string) (Token,
 	if !found {
 		dummyOnce.Do(func() { dummyHash, _ = a.Hasher.Hash("not a real password") })
 		a.Hasher.Verify(dummyHash, password)
-		return Token{}, bad
+		return Token{}, a.Limits.Fail(ctx, limitKey, bad)
 	}
 	if !a.Hasher.Verify(u.PasswordHash, password) {
-		return Token{}, bad
+		return Token{}, a.Limits.Fail(ctx, limitKey, bad)
 	}
+	a.Limits.Reset(ctx, limitKey)
 	return a.startSession(ctx, u)
 }
 
 func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
 	now := a.Now()
-	s := Session{ID: a.NewID(), UserID: u.ID, Username: u.Username, PhoneNumber: u.PhoneNumber, CreatedAt: now, LastSeen: now}
+	s := Session{ID: a.NewID(), UserID: u.ID, Username: u.Username, PhoneNumber: u.PhoneNumber,
+		PhoneVerified: u.PhoneVerifiedAt != nil, CreatedAt: now, LastSeen: now}
 	if err := a.Sessions.Put(ctx, sessionKey(s.ID), s); err != nil {
 		return Token{}, err
 	}
@@ -243,4 +308,53 @@ func (a Accounts) RotateWebhookSecret(ctx context.Context, s Session) (string, e
 		return nil, nil
 	})
 	return u.WebhookSecret, err
+}
+
+// VerifyPhone checks a code sent by SMS. Right: the account's phone is
+// verified (and the caller's session says so). Wrong: one of the code's
+// tries is spent; wrong tries across codes also count toward a lock.
+func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Session, error) {
+	if s.PhoneVerified {
+		return s, nil
+	}
+	limitKey := "verify|" + s.UserID
+	if err := a.Limits.Check(ctx, limitKey); err != nil {
+		return s, err
+	}
+	if err := a.Codes.Check(ctx, s.UserID, code); err != nil {
+		if errs.KindOf(err) == errs.Unprocessable {
+			return s, a.Limits.Fail(ctx, limitKey, err)
+		}
+		return s, err
+	}
+	a.Limits.Reset(ctx, limitKey)
+	now := a.Now()
+	if _, err := a.Users.Update(ctx, userKey(s.Username), func(u *User, exists bool) (*daprx.Event, error) {
+		if !exists {
+			return nil, ErrNoAccount
+		}
+		if u.PhoneVerifiedAt == nil {
+			u.PhoneVerifiedAt = &now
+		}
+		return nil, nil
+	}); err != nil {
+		return s, err
+	}
+	s.PhoneVerified = true
+	return s, a.Sessions.Put(ctx, sessionKey(s.ID), s)
+}
+
+// ResendCode sends a new code, once the cool-down since the last has passed.
+func (a Accounts) ResendCode(ctx context.Context, s Session) error {
+	if s.PhoneVerified {
+		return errs.E(errs.Conflict, "your phone number is already verified")
+	}
+	u, _, found, err := a.Users.Get(ctx, userKey(s.Username))
+	if err != nil {
+		return err
+	}
+	if !found {
+		return ErrNoAccount
+	}
+	return a.Codes.Send(ctx, u, true)
 }

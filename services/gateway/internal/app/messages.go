@@ -1,6 +1,11 @@
 package app
 
-import "github.com/bankabc/vouchers/kit/events"
+import (
+	"fmt"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/events"
+)
 
 // The customer-facing texts, in one place. The first three are word for word
 // from the original design.
@@ -21,4 +26,9 @@ func deliveryMessage(status string) string {
 // smsText is the SMS that carries a voucher code.
 func smsText(status, code string) string {
 	return deliveryMessage(status) + " Code: " + code
+}
+
+// codeText is the SMS with a phone verification code.
+func codeText(code string, ttl time.Duration) string {
+	return fmt.Sprintf("Your Bank ABC verification code is %s. It expires in %s. Never share it with anyone.", code, ttl.Round(time.Second))
 }

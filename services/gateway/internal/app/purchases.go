@@ -80,6 +80,9 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 	if phone != s.PhoneNumber {
 		return Request{}, false, errs.E(errs.Forbidden, "you can only buy a voucher for your own phone number")
 	}
+	if !s.PhoneVerified {
+		return Request{}, false, ErrPhoneNotVerified
+	}
 	if in.CallbackURL != "" {
 		if err := checkCallbackURL(in.CallbackURL); err != nil {
 			return Request{}, false, err
@@ -208,5 +211,11 @@ func (p Purchases) VouchersOf(ctx context.Context, s Session, rawPhone string) (
 	if phone != s.PhoneNumber {
 		return nil, errs.E(errs.Forbidden, "you can only list the vouchers of your own phone number")
 	}
+	if !s.PhoneVerified {
+		return nil, ErrPhoneNotVerified
+	}
 	return p.Vouchers.ByPhone(ctx, phone)
 }
+
+// ErrPhoneNotVerified refuses purchases and lists until the phone is verified.
+var ErrPhoneNotVerified = errs.E(errs.Forbidden, "verify your phone number first: POST /user/phone/verify with the code we sent by SMS")

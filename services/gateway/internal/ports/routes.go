@@ -23,6 +23,8 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
 	mux.Handle("POST /user/sign-in", handleSignIn(log, acc))
 	mux.Handle("POST /user/sign-out", auth(handleSignOut(log, acc)))
+	mux.Handle("POST /user/phone/verify", auth(handleVerifyPhone(log, acc)))
+	mux.Handle("POST /user/phone/verification", auth(handleResendCode(log, acc)))
 	mux.Handle("GET /user/webhook-secret", auth(handleWebhookSecret(log, acc.WebhookSecret)))
 	mux.Handle("POST /user/webhook-secret/rotate", auth(handleWebhookSecret(log, acc.RotateWebhookSecret)))
 	mux.Handle("POST /voucher", auth(handleCreatePurchase(log, pur)))
@@ -140,6 +142,36 @@ func handleSignOut(log *slog.Logger, acc app.Accounts) http.Handler {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+type verifyInput struct {
+	Code string `json:"code"`
+}
+
+func handleVerifyPhone(log *slog.Logger, acc app.Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := httpx.Decode[verifyInput](r)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		s, err := acc.VerifyPhone(r.Context(), sessionOf(r), in.Code)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusOK, map[string]any{"phoneNumber": s.PhoneNumber, "phoneVerified": true})
+	})
+}
+
+func handleResendCode(log *slog.Logger, acc app.Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := acc.ResendCode(r.Context(), sessionOf(r)); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusAccepted, map[string]string{"message": "a new code is on its way by SMS"})
 	})
 }
 

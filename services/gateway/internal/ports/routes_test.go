@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -70,11 +70,30 @@ type env struct {
 	vouchers   *fakeVouchers
 	webhooks   *fakeWebhooks
 	deliveries app.Deliveries
+	logs       *syncBuffer
+}
+
+// syncBuffer is a log sink tests can read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)},
+	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), logs: &syncBuffer{}, clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)},
 		key: []byte(strings.Repeat("k", 32))}
 	e.vouchers = &fakeVouchers{
 		byPhone: func(phone string) (app.VoucherList, error) {
@@ -86,7 +105,17 @@ func newEnv(t *testing.T) *env {
 	var mu sync.Mutex
 	newID := func() string { mu.Lock(); defer mu.Unlock(); ids++; return "id" + string(rune('a'+ids)) }
 	acc := app.Accounts{
-		Users:       daprx.Store[app.User]{Client: e.mem, Name: "gateway-store"},
+		Users:  daprx.Store[app.User]{Client: e.mem, Name: "gateway-store"},
+		Phones: daprx.Store[app.PhoneClaim]{Client: e.mem, Name: "gateway-store"},
+		Codes: app.Codes{
+			Store: daprx.Store[app.PhoneCode]{Client: e.dmem, Name: "gateway-deliveries"},
+			Now:   e.clock.now, NewCode: adapters.NewSixDigitCode,
+			TTL: 5 * time.Minute, Cooldown: time.Minute, MaxTries: 5,
+		},
+		Limits: app.Limits{
+			Store: daprx.Store[app.Strikes]{Client: e.mem, Name: "gateway-store"},
+			Now:   e.clock.now, MaxFailures: 5, Lock: time.Minute, MaxLock: time.Hour,
+		},
 		Sessions:    daprx.Store[app.Session]{Client: e.mem, Name: "gateway-store"},
 		Hasher:      adapters.Argon2id{Time: 1, MemoryK: 64, Threads: 1},
 		Tokens:      adapters.JWT{KeyID: "k1", Key: e.key, Lifetime: 24 * time.Hour},
@@ -112,7 +141,8 @@ func newEnv(t *testing.T) *env {
 		Now:        e.clock.now,
 		NewID:      newID,
 	}
-	e.h = Routes(context.Background(), slog.New(slog.NewJSONHandler(io.Discard, nil)), acc, pur, time.Minute)
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.h = httpx.Middleware(log, Routes(context.Background(), log, acc, pur, time.Minute))
 	return e
 }
 
@@ -129,7 +159,18 @@ func (e *env) do(method, path, body string, header map[string]string) *httptest.
 	return rec
 }
 
+// signUp makes an account and verifies its phone with the code of the SMS.
 func (e *env) signUp(t *testing.T, username, phone string) string {
+	t.Helper()
+	tok := e.signUpOnly(t, username, phone)
+	if rec := e.do("POST", "/user/phone/verify", `{"code":"`+e.lastCode(t)+`"}`, bearer(tok)); rec.Code != 200 {
+		t.Fatalf("verify %d %s", rec.Code, rec.Body)
+	}
+	return tok
+}
+
+// signUpOnly makes an account and leaves its phone unverified.
+func (e *env) signUpOnly(t *testing.T, username, phone string) string {
 	t.Helper()
 	rec := e.do("POST", "/user/sign-up", `{"username":"`+username+`","phoneNumber":"`+phone+`","password":"long enough pw"}`, nil)
 	if rec.Code != http.StatusCreated {
@@ -138,6 +179,22 @@ func (e *env) signUp(t *testing.T, username, phone string) string {
 	var tok app.Token
 	_ = json.Unmarshal(rec.Body.Bytes(), &tok)
 	return tok.AccessToken
+}
+
+var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
+
+// lastCode is the code of the last verification SMS published.
+func (e *env) lastCode(t *testing.T) string {
+	t.Helper()
+	for i := len(e.dmem.Txns) - 1; i >= 0; i-- {
+		tx := e.dmem.Txns[i]
+		var m events.SendSMS
+		if json.Unmarshal(tx[len(tx)-1].Item.Value, &m) == nil && strings.HasPrefix(m.MessageID, "phone-code-") {
+			return sixDigits.FindStringSubmatch(m.Text)[1]
+		}
+	}
+	t.Fatal("no verification SMS")
+	return ""
 }
 
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
@@ -198,16 +255,16 @@ func TestSignInAndSignOut(t *testing.T) {
 	if rec := e.do("POST", "/user/sign-out", "", bearer(tok.AccessToken)); rec.Code != 204 {
 		t.Fatalf("sign-out: %d", rec.Code)
 	}
-	if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok.AccessToken)); rec.Code != 401 {
-		t.Fatalf("token after sign-out: %d", rec.Code)
+	if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok.AccessToken)); rec.Code != 401 || !strings.Contains(problemOf(t, rec).Detail, "signed out") {
+		t.Fatalf("token after sign-out: %d %s", rec.Code, rec.Body)
 	}
 }
 
 func TestTokens(t *testing.T) {
 	e := newEnv(t)
 	tok := e.signUp(t, "alice", "0909123456")
-	forge := func(method jwt.SigningMethod, key any, kid, iss string) string {
-		c := jwt.MapClaims{"sid": "ida", "iss": iss, "exp": e.clock.now().Add(time.Hour).Unix()}
+	forgeAt := func(method jwt.SigningMethod, key any, kid, iss string, exp time.Time) string {
+		c := jwt.MapClaims{"sid": "ida", "iss": iss, "exp": exp.Unix()}
 		tk := jwt.NewWithClaims(method, c)
 		tk.Header["kid"] = kid
 		s, err := tk.SignedString(key)
@@ -215,6 +272,9 @@ func TestTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	}
+	forge := func(method jwt.SigningMethod, key any, kid, iss string) string {
+		return forgeAt(method, key, kid, iss, e.clock.now().Add(time.Hour))
 	}
 	parts := strings.Split(tok, ".")
 	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
@@ -236,6 +296,7 @@ func TestTokens(t *testing.T) {
 		{"unknown_kid", bearer(forge(jwt.SigningMethodHS256, e.key, "k2", adapters.Issuer)), 401, "unknown key"},
 		{"wrong_issuer", bearer(forge(jwt.SigningMethodHS256, e.key, "k1", "someone-else")), 401, "wrong issuer"},
 		{"garbage", bearer("not-a-jwt"), 401, "malformed"},
+		{"expired_token", bearer(forgeAt(jwt.SigningMethodHS256, e.key, "k1", adapters.Issuer, e.clock.now().Add(-time.Minute))), 401, "token has expired"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -352,7 +413,7 @@ func TestPurchase(t *testing.T) {
 	})
 }
 
-// smsSent lists the send-sms events published through the deliveries' outbox.
+// smsSent lists the voucher SMS published through the deliveries' outbox.
 func (e *env) smsSent(t *testing.T) []events.SendSMS {
 	t.Helper()
 	var out []events.SendSMS
@@ -361,7 +422,9 @@ func (e *env) smsSent(t *testing.T) []events.SendSMS {
 		if err := json.Unmarshal(tx[len(tx)-1].Item.Value, &m); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, m)
+		if strings.HasPrefix(m.MessageID, "voucher-") {
+			out = append(out, m)
+		}
 	}
 	return out
 }

@@ -1,0 +1,210 @@
+package ports
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPhoneVerification(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUpOnly(t, "alice", "0909123456")
+	first := e.lastCode(t)
+	h := bearer(tok)
+
+	if rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h); rec.Code != 403 || !strings.Contains(problemOf(t, rec).Detail, "verify your phone number first") {
+		t.Fatalf("purchase before verification: %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", h); rec.Code != 403 {
+		t.Fatalf("list before verification: %d", rec.Code)
+	}
+	wrong := "000000"
+	if wrong == first {
+		wrong = "111111"
+	}
+	rec := e.do("POST", "/user/phone/verify", `{"code":"`+wrong+`"}`, h)
+	if rec.Code != 422 || !strings.Contains(problemOf(t, rec).Detail, "4 tries left") {
+		t.Fatalf("wrong code: %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.do("POST", "/user/phone/verification", "", h); rec.Code != 429 || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("resend within the cool-down: %d %s", rec.Code, rec.Body)
+	}
+	for range 3 {
+		if rec := e.do("POST", "/user/phone/verify", `{"code":"`+wrong+`"}`, h); rec.Code != 422 {
+			t.Fatalf("wrong code: %d", rec.Code)
+		}
+	}
+	// The fifth wrong try in a row locks verification for the account.
+	if rec := e.do("POST", "/user/phone/verify", `{"code":"`+wrong+`"}`, h); rec.Code != 429 || rec.Header().Get("Retry-After") != "60" {
+		t.Fatalf("fifth wrong try: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if rec := e.do("POST", "/user/phone/verify", `{"code":"`+first+`"}`, h); rec.Code != 429 {
+		t.Fatalf("right code while locked: %d", rec.Code)
+	}
+	e.clock.add(61 * time.Second)
+	// The code itself had its five tries: even the right one is refused now.
+	rec = e.do("POST", "/user/phone/verify", `{"code":"`+first+`"}`, h)
+	if rec.Code != 422 || !strings.Contains(problemOf(t, rec).Detail, "5 wrong tries") {
+		t.Fatalf("right code after 5 wrong tries: %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.do("POST", "/user/phone/verification", "", h); rec.Code != 202 {
+		t.Fatalf("resend after the cool-down: %d %s", rec.Code, rec.Body)
+	}
+	second := e.lastCode(t)
+	if first != second {
+		if rec := e.do("POST", "/user/phone/verify", `{"code":"`+first+`"}`, h); rec.Code != 422 {
+			t.Fatalf("the replaced code still works: %d", rec.Code)
+		}
+	}
+	if rec := e.do("POST", "/user/phone/verify", `{"code":"`+second+`"}`, h); rec.Code != 200 {
+		t.Fatalf("right code: %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h); rec.Code != 202 {
+		t.Fatalf("purchase after verification: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestPhoneCodeExpires(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUpOnly(t, "alice", "0909123456")
+	code := e.lastCode(t)
+	e.clock.add(5*time.Minute + time.Second)
+	rec := e.do("POST", "/user/phone/verify", `{"code":"`+code+`"}`, bearer(tok))
+	if rec.Code != 422 || !strings.Contains(problemOf(t, rec).Detail, "no live code") {
+		t.Fatalf("expired code: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestPhoneNumbersAreUnique(t *testing.T) {
+	e := newEnv(t)
+	e.signUp(t, "alice", "0909123456")
+	rec := e.do("POST", "/user/sign-up", `{"username":"bob","phoneNumber":"+84 909 123 456","password":"long enough pw"}`, nil)
+	if rec.Code != 409 || !strings.Contains(problemOf(t, rec).Detail, "phoneNumber") {
+		t.Fatalf("same number, other spelling: %d %s", rec.Code, rec.Body)
+	}
+	// A sign-up refused for its username gives its number back at once.
+	if rec := e.do("POST", "/user/sign-up", `{"username":"alice","phoneNumber":"0909000002","password":"long enough pw"}`, nil); rec.Code != 409 {
+		t.Fatalf("taken username: %d", rec.Code)
+	}
+	if rec := e.do("POST", "/user/sign-up", `{"username":"carol","phoneNumber":"0909000002","password":"long enough pw"}`, nil); rec.Code != 201 {
+		t.Fatalf("number of a refused sign-up: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestFailedSignInsLockTheUsername(t *testing.T) {
+	e := newEnv(t)
+	e.signUp(t, "alice", "0909123456")
+	wrong := `{"username":"alice","password":"not the password"}`
+	right := `{"username":"alice","password":"long enough pw"}`
+	for i := range 4 {
+		if rec := e.do("POST", "/user/sign-in", wrong, nil); rec.Code != 401 {
+			t.Fatalf("failure %d: %d", i+1, rec.Code)
+		}
+	}
+	rec := e.do("POST", "/user/sign-in", wrong, nil)
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "60" {
+		t.Fatalf("fifth failure: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if rec := e.do("POST", "/user/sign-in", right, nil); rec.Code != 429 {
+		t.Fatalf("right password while locked: %d", rec.Code)
+	}
+	e.clock.add(61 * time.Second)
+	if rec := e.do("POST", "/user/sign-in", right, nil); rec.Code != 200 {
+		t.Fatalf("after the lock: %d %s", rec.Code, rec.Body)
+	}
+	// Unknown usernames lock the same way: the lock tells nothing.
+	for range 5 {
+		rec = e.do("POST", "/user/sign-in", `{"username":"nobody","password":"whatever pw"}`, nil)
+	}
+	if rec.Code != 429 {
+		t.Fatalf("unknown username: %d", rec.Code)
+	}
+}
+
+func TestHostileBodies(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	tests := []struct {
+		name, method, path, body string
+		auth                     bool
+		status                   int
+	}{
+		{"oversized_body", "POST", "/user/sign-up", `{"username":"` + strings.Repeat("a", 70_000) + `"}`, false, 400},
+		{"array_instead_of_object", "POST", "/user/sign-up", `[1,2,3]`, false, 400},
+		{"number_for_password", "POST", "/user/sign-in", `{"username":"alice","password":12345678901}`, false, 400},
+		{"null_body", "POST", "/user/sign-in", `null`, false, 401},
+		{"unknown_field_role", "POST", "/user/sign-up", `{"username":"mallory","phoneNumber":"0909000003","password":"long enough pw","role":"admin"}`, false, 400},
+		{"sql_injection_username", "POST", "/user/sign-up", `{"username":"alice' OR '1'='1","phoneNumber":"0909000003","password":"long enough pw"}`, false, 400},
+		{"sql_injection_sign_in", "POST", "/user/sign-in", `{"username":"' OR 1=1 --","password":"x"}`, false, 401},
+		{"script_in_callback", "POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"javascript:alert(document.cookie)"}`, true, 400},
+		{"file_url_callback", "POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"file:///etc/passwd"}`, true, 400},
+		{"phone_with_shell", "POST", "/voucher", `{"phoneNumber":"0909123456; rm -rf /"}`, true, 400},
+		{"nul_in_phone", "POST", "/voucher", `{"phoneNumber":"0909\u0000123456"}`, true, 400},
+		{"deeply_nested", "POST", "/voucher", strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5000), true, 400},
+		{"code_with_letters", "POST", "/user/phone/verify", `{"code":"12ab56"}`, true, 200}, // already verified: nothing to check
+		{"path_traversal_request_id", "GET", "/voucher/requests/..%2f..%2fuser%7Calice", "", true, 404},
+		{"not_json_content_type", "POST", "/user/sign-in", `username=alice`, false, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := map[string]string{}
+			if tt.auth {
+				h = bearer(tok)
+			}
+			if tt.name == "not_json_content_type" {
+				h["Content-Type"] = "application/x-www-form-urlencoded"
+			}
+			rec := e.do(tt.method, tt.path, tt.body, h)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %.300s", rec.Code, tt.status, rec.Body)
+			}
+			if rec.Code >= 400 {
+				var p map[string]any
+				if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Header().Get("Content-Type") != "application/problem+json" {
+					t.Fatalf("not a problem+json body: %.300s", rec.Body)
+				}
+			}
+			if rec.Code >= 500 {
+				t.Fatal("hostile input made a 5xx")
+			}
+		})
+	}
+}
+
+// TestNoSecretsInLogs runs the flows that handle secrets and fails if a
+// password, a code, a token or a webhook secret reaches the log.
+func TestNoSecretsInLogs(t *testing.T) {
+	e := newEnv(t)
+	const password = "long enough pw"
+	tok := e.signUpOnly(t, "alice", "0909123456")
+	code := e.lastCode(t)
+	e.do("POST", "/user/phone/verify", `{"code":"000000"}`, bearer(tok))
+	e.do("POST", "/user/phone/verify", `{"code":"`+code+`"}`, bearer(tok))
+	signIn := e.do("POST", "/user/sign-in", `{"username":"alice","password":"`+password+`"}`, nil)
+	var tok2 struct{ AccessToken string }
+	_ = json.Unmarshal(signIn.Body.Bytes(), &tok2)
+	e.do("POST", "/user/sign-in", `{"username":"alice","password":"wrong `+password+`"}`, nil)
+	secret := e.do("GET", "/user/webhook-secret", "", bearer(tok)).Body.String()
+	e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, map[string]string{"Authorization": "Bearer " + tok + "x"})
+	e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, bearer(tok2.AccessToken))
+
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"path":"/user/sign-in"`) {
+		t.Fatalf("the log did not capture the requests: %.500s", logs)
+	}
+	var s struct{ Secret string }
+	_ = json.Unmarshal([]byte(secret), &s)
+	for name, value := range map[string]string{"password": password, "code": code, "token": tok, "second token": tok2.AccessToken, "webhook secret": s.Secret} {
+		if value == "" {
+			t.Fatalf("%s is empty: the test would prove nothing", name)
+		}
+		if strings.Contains(logs, value) {
+			t.Fatalf("the log contains the %s", name)
+		}
+	}
+	if strings.Contains(logs, strings.Split(tok, ".")[2]) {
+		t.Fatal("the log contains a token signature")
+	}
+}
+
