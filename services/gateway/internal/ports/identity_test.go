@@ -207,4 +207,3 @@ func TestNoSecretsInLogs(t *testing.T) {
 		t.Fatal("the log contains a token signature")
 	}
 }
-
