@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -47,6 +48,7 @@ type config struct {
 	WebhookSchedule []time.Duration // WEBHOOK_RETRY_SCHEDULE
 	WebhookTimeout  time.Duration   // WEBHOOK_TIMEOUT
 	MaxRetryAfter   time.Duration   // WEBHOOK_MAX_RETRY_AFTER
+	AllowedNetworks []netip.Prefix  // WEBHOOK_ALLOWED_NETWORKS
 	// Phone codes and abuse limits.
 	CodeTTL      time.Duration // PHONE_CODE_TTL
 	CodeCooldown time.Duration // PHONE_CODE_COOLDOWN
@@ -77,6 +79,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.Duration{Name: "LOCK_MAX_DURATION", Default: "1h", Dst: &c.MaxLock},
 	); err != nil {
 		return c, err
+	}
+	var err error
+	if c.AllowedNetworks, err = adapters.ParseNetworks(getenv("WEBHOOK_ALLOWED_NETWORKS")); err != nil {
+		return c, fmt.Errorf("WEBHOOK_ALLOWED_NETWORKS: %w", err)
 	}
 	for _, n := range []struct {
 		name, def string
@@ -135,12 +141,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			NewSecret:   adapters.NewWebhookSecret,
 			IdleTimeout: cfg.SessionIdle,
 		}
+		guard := adapters.NetGuard{Allowed: cfg.AllowedNetworks}
 		deliveries := app.Deliveries{
 			Store: daprx.Store[app.Delivery]{Client: c, Name: cfg.DeliveryStore},
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
 				Name: "pending-webhooks", Shards: 8},
 			Users:         acc.Users,
-			Webhooks:      adapters.Webhooks{HTTP: adapters.NewWebhookClient(cfg.WebhookTimeout), Now: time.Now},
+			Webhooks:      adapters.Webhooks{HTTP: adapters.GuardedWebhookClient(cfg.WebhookTimeout, guard), Now: time.Now},
 			Now:           time.Now,
 			Schedule:      cfg.WebhookSchedule,
 			MaxRetryAfter: cfg.MaxRetryAfter,
@@ -149,6 +156,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
 			Vouchers:   adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.VoucherAppID},
 			Deliveries: deliveries,
+			Callbacks:  guard,
 			Now:        time.Now,
 			NewID:      httpx.NewID,
 		}

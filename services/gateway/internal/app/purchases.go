@@ -60,8 +60,16 @@ type Purchases struct {
 	Requests   Store[Request]
 	Vouchers   Vouchers
 	Deliveries Deliveries
-	Now        func() time.Time
-	NewID      func() string
+	// Callbacks refuses callbackUrls that reach internal addresses (nil:
+	// no check).
+	Callbacks HostGuard
+	Now       func() time.Time
+	NewID     func() string
+}
+
+// HostGuard refuses hosts a webhook must not reach.
+type HostGuard interface {
+	CheckHost(ctx context.Context, host string) error
 }
 
 func requestKey(id string) string { return "request|" + id }
@@ -84,7 +92,7 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 		return Request{}, false, ErrPhoneNotVerified
 	}
 	if in.CallbackURL != "" {
-		if err := checkCallbackURL(in.CallbackURL); err != nil {
+		if err := p.checkCallbackURL(ctx, in.CallbackURL); err != nil {
 			return Request{}, false, err
 		}
 	}
@@ -138,10 +146,17 @@ func fingerprint(phone, callback string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func checkCallbackURL(raw string) error {
+// checkCallbackURL accepts an absolute http(s) URL whose host does not
+// resolve to an internal address (checked again at every delivery).
+func (p Purchases) checkCallbackURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 2048 {
-		return errs.E(errs.Invalid, "callbackUrl must be an absolute http or https URL")
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || len(raw) > 2048 {
+		return errs.E(errs.Invalid, "callbackUrl must be an absolute http or https URL without credentials")
+	}
+	if p.Callbacks != nil {
+		if err := p.Callbacks.CheckHost(ctx, u.Hostname()); err != nil {
+			return errs.E(errs.Invalid, "%s", err.Error())
+		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -33,6 +34,17 @@ func (f fakeVouchers) ByPhone(_ context.Context, phone string) (app.VoucherList,
 	return f.byPhone(phone)
 }
 func (f fakeVouchers) Stored(_ context.Context, id string) (bool, error) { return f.stored(id) }
+
+// literalGuard applies the real rules to IP literals and lets names pass
+// (the names these tests use do not resolve here).
+type literalGuard struct{ adapters.NetGuard }
+
+func (g literalGuard) CheckHost(ctx context.Context, host string) error {
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err != nil {
+		return nil
+	}
+	return g.NetGuard.CheckHost(ctx, host)
+}
 
 // clock is a settable time source.
 type clock struct {
@@ -138,6 +150,7 @@ func newEnv(t *testing.T) *env {
 		Requests:   daprx.Store[app.Request]{Client: e.mem, Name: "gateway-store"},
 		Vouchers:   e.vouchers,
 		Deliveries: e.deliveries,
+		Callbacks:  literalGuard{},
 		Now:        e.clock.now,
 		NewID:      newID,
 	}
@@ -362,6 +375,14 @@ func TestPurchase(t *testing.T) {
 	t.Run("someone_elses_phone_is_403", func(t *testing.T) {
 		if rec := e.do("POST", "/voucher", `{"phoneNumber":"0909000001"}`, bearer(tok)); rec.Code != 403 {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("callback_to_internal_addresses_is_refused", func(t *testing.T) {
+		for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:8080/admin", "http://[::1]/", "http://10.0.0.5/hook", "https://user:pw@shop.example/"} {
+			rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"`+u+`"}`, bearer(tok))
+			if rec.Code != 400 {
+				t.Fatalf("%s: %d %s", u, rec.Code, rec.Body)
+			}
 		}
 	})
 	t.Run("callback_must_be_http_url", func(t *testing.T) {
