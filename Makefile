@@ -14,11 +14,12 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := kit tools/runner $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd vet test test-unit test-e2e clean FORCE
+.PHONY: help run build daprd vet test test-unit test-e2e test-faults clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
 	@echo "make test    go vet, unit tests with -race, and the end-to-end suite through real sidecars"
+	@echo "make test-faults  the fault-injection suite: crashes, outages and duplicates under 100 concurrent purchases"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
 	@echo "make build   build the services and the runner into bin/"
 
@@ -62,6 +63,13 @@ test-unit:
 test-e2e: daprd build
 	@echo ">> end-to-end suite (profile $(PROFILE))"
 	cd e2e && E2E_PROFILE=$(PROFILE) $(GO) test -count=1 -timeout 30m -v ./...
+
+## Each fault case starts its own system, runs 100 purchases at once while
+## the fault strikes, and checks that nothing is lost, bought twice, left
+## undelivered or stuck. It prints a table and keeps it in bench/results/.
+test-faults: daprd build
+	@echo ">> fault-injection suite (profile $(PROFILE))"
+	cd e2e && E2E_PROFILE=$(PROFILE) FAULTS_REPORT_DIR=$(CURDIR)/bench/results $(GO) test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
 
 test: vet test-unit test-e2e
 

@@ -115,7 +115,7 @@ func TestQueryStringFormAndIdempotencyKey(t *testing.T) {
 	if a.RequestID != b.RequestID || second.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay made a new request: %s vs %s", a.RequestID, b.RequestID)
 	}
-	other := c.do("POST", "/voucher", map[string]string{"phoneNumber": phone, "callbackUrl": "https://example.com/hook"}, key)
+	other := c.do("POST", "/voucher", map[string]string{"phoneNumber": phone, "callbackUrl": "http://127.0.0.1:9/hook"}, key)
 	if other.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("same key, other body: %d %s", other.Status, other.Body)
 	}

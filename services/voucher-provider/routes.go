@@ -16,6 +16,7 @@ func routes(log *slog.Logger, p *vps.Provider) http.Handler {
 	mux.Handle("POST /api/request/voucher", handleRequestVoucher(log, p))
 	mux.Handle("GET /api/request/voucher/{requestId}", handleGetOrder(log, p))
 	mux.Handle("GET /api/orders", handleListOrders(p))
+	mux.Handle("POST /api/admin/outage", handleOutage(log, p))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
@@ -55,7 +56,7 @@ func handleRequestVoucher(log *slog.Logger, p *vps.Provider) http.Handler {
 			}
 		}
 		switch a.Kind {
-		case "error":
+		case "error", "outage-hang":
 			httpx.WriteError(w, r, log, errs.E(errs.Unavailable, "provider temporarily unavailable"))
 		case "ack":
 			httpx.Encode(w, http.StatusAccepted, voucherAnswer{RequestID: req.RequestID, Status: vps.StatusPending,
@@ -73,6 +74,15 @@ func handleRequestVoucher(log *slog.Logger, p *vps.Provider) http.Handler {
 
 func handleGetOrder(log *slog.Logger, p *vps.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a, down := p.OutageAnswer(); down {
+			select {
+			case <-time.After(a.HoldFor):
+			case <-r.Context().Done():
+				return
+			}
+			httpx.WriteError(w, r, log, errs.E(errs.Unavailable, "provider temporarily unavailable"))
+			return
+		}
 		o, ok := p.Get(r.PathValue("requestId"))
 		if !ok {
 			httpx.WriteError(w, r, log, errs.E(errs.NotFound, "no order with that requestId"))
@@ -87,5 +97,30 @@ func handleGetOrder(log *slog.Logger, p *vps.Provider) http.Handler {
 func handleListOrders(p *vps.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		httpx.Encode(w, http.StatusOK, p.Orders())
+	})
+}
+
+type outageInput struct {
+	Mode    string  `json:"mode"`
+	Seconds float64 `json:"seconds"`
+}
+
+// handleOutage starts an outage of the whole fake (fault injection):
+// {"mode":"error"|"hang","seconds":N}.
+func handleOutage(log *slog.Logger, p *vps.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := httpx.Decode[outageInput](r)
+		if err == nil {
+			err = p.Outage(vps.Mode(in.Mode), time.Duration(in.Seconds*float64(time.Second)))
+			if err != nil {
+				err = errs.E(errs.Invalid, "%s", err.Error())
+			}
+		}
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		log.Warn("outage started", "mode", in.Mode, "seconds", in.Seconds)
+		w.WriteHeader(http.StatusNoContent)
 	})
 }

@@ -15,13 +15,14 @@ import (
 
 // broker is the NATS JetStream server embedded for the embedded profile.
 type broker struct {
-	srv *server.Server
-	url string
+	opts server.Options
+	srv  *server.Server
+	url  string
 }
 
 // startBroker runs JetStream on 127.0.0.1:port with file storage in dir.
 func startBroker(dir string, port int) (*broker, error) {
-	srv, err := server.NewServer(&server.Options{
+	b := &broker{opts: server.Options{
 		ServerName: "vouchers-embedded",
 		Host:       "127.0.0.1",
 		Port:       port,
@@ -29,16 +30,29 @@ func startBroker(dir string, port int) (*broker, error) {
 		StoreDir:   filepath.Join(dir, "jetstream"),
 		NoSigs:     true,
 		NoLog:      true,
-	})
+	}}
+	if err := b.start(); err != nil {
+		return nil, err
+	}
+	b.url = b.srv.ClientURL()
+	return b, nil
+}
+
+// start (re)starts the server on the same port and storage: streams,
+// consumers and unacknowledged messages survive a stop.
+func (b *broker) start() error {
+	opts := b.opts
+	srv, err := server.NewServer(&opts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded NATS: %w", err)
+		return fmt.Errorf("embedded NATS: %w", err)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
-		return nil, fmt.Errorf("embedded NATS did not start on 127.0.0.1:%d (port taken?)", port)
+		return fmt.Errorf("embedded NATS did not start on 127.0.0.1:%d (port taken?)", b.opts.Port)
 	}
-	return &broker{srv: srv, url: srv.ClientURL()}, nil
+	b.srv = srv
+	return nil
 }
 
 func (b *broker) stop() {

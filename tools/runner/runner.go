@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -531,14 +532,19 @@ func (s *System) Kill(appID string, part Part) error {
 	return nil
 }
 
-// Restart starts a killed part again and waits until its sidecar is healthy.
-func (s *System) Restart(ctx context.Context, appID string, part Part) error {
+// Restart starts killed parts of an app again (app before daprd, whatever
+// the order given) and waits until its sidecar is healthy.
+func (s *System) Restart(ctx context.Context, appID string, parts ...Part) error {
 	a, err := s.app(appID)
 	if err != nil {
 		return err
 	}
-	if err := s.startPart(a, part); err != nil {
-		return err
+	for _, want := range []Part{PartApp, PartDapr} {
+		if slices.Contains(parts, want) {
+			if err := s.startPart(a, want); err != nil {
+				return err
+			}
+		}
 	}
 	return s.waitHealthy(ctx, []*appRun{a})
 }
@@ -564,6 +570,24 @@ func (s *System) SidecarURL(id string) string {
 // MetricsURL is an app's daprd Prometheus endpoint.
 func (s *System) MetricsURL(id string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d/metrics", s.byID[id].MetricsPort)
+}
+
+// StopBroker stops the embedded broker, for fault injection: publishers
+// and subscribers see it gone until StartBroker.
+func (s *System) StopBroker() error {
+	if s.broker == nil {
+		return errors.New("this profile has no embedded broker")
+	}
+	s.broker.stop()
+	return nil
+}
+
+// StartBroker starts the embedded broker again, on the same port and storage.
+func (s *System) StartBroker() error {
+	if s.broker == nil {
+		return errors.New("this profile has no embedded broker")
+	}
+	return s.broker.start()
 }
 
 // BrokerURL is the embedded NATS URL, empty when the profile has none.

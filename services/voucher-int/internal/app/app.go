@@ -336,10 +336,12 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 	if !claimed {
 		return "skipped", nil
 	}
-	if now.After(o.Deadline) {
+	st, err := a.Provider.Status(ctx, id)
+	if now.After(o.Deadline) && (err != nil || st.VoucherCode == "") {
+		// Asked one last time first: a code the provider did issue is never
+		// dropped for a deadline.
 		return "failed", a.fail(ctx, id, fmt.Sprintf("no voucher code from the provider within %s", a.Deadline))
 	}
-	st, err := a.Provider.Status(ctx, id)
 	switch {
 	case err != nil:
 	case st.Found && st.VoucherCode != "":

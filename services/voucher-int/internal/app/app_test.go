@@ -273,3 +273,19 @@ func TestEventWithoutIDsIsInvalid(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestACodeIssuedJustBeforeTheDeadlineIsNotDropped(t *testing.T) {
+	c, mem := newClock(), testkit.NewMemState()
+	p := &fakeProvider{request: unavailable, status: func(string) (ProviderStatus, error) {
+		return ProviderStatus{Found: true, Status: "SUCCESS", VoucherCode: "JUST-IN-TIME"}, nil
+	}}
+	a := setup(p, c, "a", mem)
+	_ = a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123458", RequestedAt: c.now()})
+	c.add(3 * time.Minute) // the first look comes after the deadline
+	if s, _ := a.Reconcile(context.Background(), 4); s.Completed != 1 {
+		t.Fatalf("%+v", s)
+	}
+	if pub := published(t, mem); len(pub) != 1 || pub[0].VoucherCode != "JUST-IN-TIME" {
+		t.Fatalf("published %+v", pub)
+	}
+}

@@ -114,6 +114,40 @@ type Provider struct {
 	mu       sync.Mutex
 	orders   map[string]*Order
 	failedAt map[string]time.Time // first call of an Error-mode order
+
+	// An outage set at run time (fault injection): until outageUntil every
+	// call fails (Error) or hangs (Hang) and nothing is recorded.
+	outageMode  Mode
+	outageUntil time.Time
+}
+
+// Outage makes every call fail (Error) or hang (Hang) for d.
+func (p *Provider) Outage(mode Mode, d time.Duration) error {
+	if mode != Error && mode != Hang {
+		return fmt.Errorf("an outage is %q or %q", Error, Hang)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.outageMode, p.outageUntil = mode, p.now().Add(d)
+	return nil
+}
+
+// inOutage returns the answer of an ongoing outage, if any. Call with mu.
+func (p *Provider) inOutage(now time.Time) (Answer, bool) {
+	if !now.Before(p.outageUntil) {
+		return Answer{}, false
+	}
+	if p.outageMode == Hang {
+		return Answer{Kind: "outage-hang", HoldFor: p.outageUntil.Sub(now)}, true
+	}
+	return Answer{Kind: "error"}, true
+}
+
+// OutageAnswer tells a status read what an ongoing outage does to it.
+func (p *Provider) OutageAnswer() (Answer, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inOutage(p.now())
 }
 
 // New returns an empty provider. schedule is called, once per late order,
@@ -143,6 +177,9 @@ func (p *Provider) Request(requestID, phone string) Answer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
+	if a, ok := p.inOutage(now); ok {
+		return a
+	}
 	mode := p.modeOf(phone)
 	if o, ok := p.orders[requestID]; ok {
 		mode = o.Mode

@@ -111,3 +111,28 @@ func TestCodeFormat(t *testing.T) {
 		t.Fatalf("code %q", c)
 	}
 }
+
+func TestOutageFailsEverythingAndRecordsNothingUntilItEnds(t *testing.T) {
+	c := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := New(cfg, c.now, nil)
+	if err := p.Outage(Error, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if a := p.Request("r1", "+84909123450"); a.Kind != "error" {
+		t.Fatalf("%+v", a)
+	}
+	if _, ok := p.Get("r1"); ok {
+		t.Fatal("recorded during an outage")
+	}
+	_ = p.Outage(Hang, 5*time.Second)
+	if a := p.Request("r1", "+84909123450"); a.Kind != "outage-hang" || a.HoldFor != 5*time.Second {
+		t.Fatalf("%+v", a)
+	}
+	c.t = c.t.Add(6 * time.Second)
+	if a := p.Request("r1", "+84909123450"); a.Kind != "code" || a.Order.CodesIssued != 1 {
+		t.Fatalf("after the outage: %+v", a)
+	}
+	if err := p.Outage(Late, time.Second); err == nil {
+		t.Fatal("a late outage was accepted")
+	}
+}

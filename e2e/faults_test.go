@@ -1,0 +1,480 @@
+//go:build faults
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bankabc/vouchers/tools/runner"
+)
+
+// The fault-injection suite: each case starts its own system, makes
+// faultUsers × faultPerUser purchases at once while a fault strikes, waits
+// until everything settles, and checks what must hold whatever happened:
+// every request final, at most one voucher each (exactly one when the
+// provider issued a code), at most one code per requestId at the provider,
+// every success delivered, nothing stuck in PROCESSING.
+const (
+	faultUsers   = 10
+	faultPerUser = 10 // 100 purchases per case
+)
+
+// faultRow is one line of the table the suite prints.
+type faultRow struct {
+	Case                                  string
+	Requests, Succeeded, Failed, Vouchers int
+	Duplicates, Lost, Undelivered, Stuck  int
+	Settle                                time.Duration
+}
+
+var (
+	faultRowsMu sync.Mutex
+	faultRows   []faultRow
+)
+
+func printFaultTable() {
+	faultRowsMu.Lock()
+	defer faultRowsMu.Unlock()
+	if len(faultRows) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| case | requests | succeeded | failed | vouchers | duplicates | lost | undelivered | stuck | time to settle |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range faultRows {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %.1f s |\n", r.Case, r.Requests, r.Succeeded, r.Failed,
+			r.Vouchers, r.Duplicates, r.Lost, r.Undelivered, r.Stuck, r.Settle.Seconds())
+	}
+	fmt.Print(b.String())
+	if dir := os.Getenv("FAULTS_REPORT_DIR"); dir != "" {
+		_ = os.MkdirAll(dir, 0o755)
+		_ = os.WriteFile(filepath.Join(dir, "faults-"+time.Now().UTC().Format("2006-01-02")+".md"), []byte(b.String()), 0o644)
+	}
+}
+
+// faultEnv is the suite's scaled durations, with a deadline long enough that
+// orders delayed by a fault still succeed rather than fail.
+func faultEnv() map[string]string {
+	env := map[string]string{}
+	for k, v := range scaled {
+		env[k] = v
+	}
+	env["ORDER_DEADLINE"] = "90s"
+	env["SESSION_IDLE_TIMEOUT"] = "10m"
+	env["WEBHOOK_RETRY_SCHEDULE"] = "500ms,1s,2s,4s,8s,8s,8s,8s"
+	return env
+}
+
+// startCase starts a system for one case and points the helpers at it.
+func startCase(t *testing.T) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "vouchers-fault-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := startSystem(dir, filepath.Join(dir, "system.log"), faultEnv())
+	if err != nil {
+		printTail(filepath.Join(dir, "system.log"), 60)
+		t.Fatal(err)
+	}
+	sys, dataDir = s, dir
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			printTail(filepath.Join(dir, "system.log"), 120)
+			t.Logf("the case's data dir and full system log are kept in %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
+}
+
+// try is client.do without failing the test on a transport error: during a
+// fault, connections are refused and answers are 503.
+func (c *client) try(method, path string, body any, header map[string]string) (response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return response{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// buyRetrying buys with an Idempotency-Key and retries until accepted, as a
+// careful client would: a retry can never buy twice.
+func (c *client) buyRetrying(phone, hook, key string) (string, error) {
+	body := map[string]string{"phoneNumber": phone}
+	if hook != "" {
+		body["callbackUrl"] = hook
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		r, err := c.try("POST", "/voucher", body, map[string]string{"Idempotency-Key": key})
+		if err == nil && r.Status == http.StatusAccepted {
+			return r.Header.Get("Location"), nil
+		}
+		if err == nil && r.Status < 500 {
+			return "", fmt.Errorf("purchase refused: %d %s", r.Status, r.Body)
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("purchase not accepted in 3 minutes (last: %v %d)", err, r.Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// flakyReceiver takes webhooks, failing until failUntil; it counts distinct
+// webhook-ids, as a receiver that deduplicates does.
+type flakyReceiver struct {
+	url       string
+	failUntil atomic.Int64 // unix nanos
+	mu        sync.Mutex
+	got       map[string]int // webhook-id -> attempts answered 2xx
+}
+
+func newFlakyReceiver(t *testing.T) *flakyReceiver {
+	r := &flakyReceiver{got: map[string]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		if time.Now().UnixNano() < r.failUntil.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		r.mu.Lock()
+		r.got[req.Header.Get("webhook-id")]++
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	r.url = "http://" + ln.Addr().String() + "/hook"
+	return r
+}
+
+func (r *flakyReceiver) received(requestID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got["msg_"+requestID] > 0
+}
+
+// purchase is one request of a case.
+type purchase struct {
+	user     *client
+	phone    string
+	location string
+}
+
+// load signs up the users and fires all purchases at once; fault runs
+// alongside, told how many purchases were accepted so far.
+func load(t *testing.T, hook string, fault func(accepted *atomic.Int32)) []purchase {
+	t.Helper()
+	users := make([]*client, faultUsers)
+	phones := make([]string, faultUsers)
+	for i := range users {
+		users[i], phones[i] = newClient(t), uniquePhone(0)
+		users[i].signUp(uniqueName("fault"), phones[i])
+	}
+	var accepted atomic.Int32
+	faultDone := make(chan struct{})
+	go func() { defer close(faultDone); fault(&accepted) }()
+	out := make([]purchase, faultUsers*faultPerUser)
+	errs := make(chan error, len(out))
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := i % faultUsers
+			loc, err := users[u].buyRetrying(phones[u], hook, fmt.Sprintf("fault-%d", i))
+			if err != nil {
+				errs <- err
+				return
+			}
+			accepted.Add(1)
+			out[i] = purchase{user: users[u], phone: phones[u], location: loc}
+		}()
+	}
+	wg.Wait()
+	<-faultDone
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// settle waits until every request is final and every success delivered,
+// then checks the invariants and records the case's row.
+func settle(t *testing.T, name string, ps []purchase, hook *flakyReceiver, started time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(4 * time.Minute)
+	views := make([]requestView, len(ps))
+	for i, p := range ps {
+		for {
+			r, err := p.user.try("GET", p.location, nil, nil)
+			if err == nil && r.Status == http.StatusOK {
+				_ = json.Unmarshal(r.Body, &views[i])
+				// Settled: failed, or succeeded and in the customer's hands.
+				if views[i].State == 2 || (views[i].State == 1 && delivered(views[i], hook)) {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	row := faultRow{Case: name, Requests: len(ps), Settle: time.Since(started)}
+	orders := map[string]providerOrderFull{}
+	for _, o := range providerOrders(t) {
+		orders[o.RequestID] = o
+	}
+	listed := map[string]int{}
+	seenPhone := map[string]bool{}
+	for _, p := range ps {
+		if seenPhone[p.phone] {
+			continue
+		}
+		seenPhone[p.phone] = true
+		for _, v := range p.user.vouchers(p.phone).Vouchers {
+			listed[v.RequestID]++
+		}
+	}
+	for _, v := range views {
+		o, issued := orders[v.RequestID]
+		issued = issued && o.VoucherCode != ""
+		switch v.State {
+		case 0:
+			row.Stuck++
+		case 1:
+			row.Succeeded++
+		case 2:
+			row.Failed++
+		}
+		row.Vouchers += listed[v.RequestID]
+		if listed[v.RequestID] > 1 || o.CodesIssued > 1 {
+			row.Duplicates++
+		}
+		if issued && (v.State != 1 || listed[v.RequestID] != 1 || v.VoucherCode != o.VoucherCode) {
+			row.Lost++
+		}
+		if v.State == 1 && !delivered(v, hook) {
+			row.Undelivered++
+			t.Logf("undelivered: %s delivery %+v", v.RequestID, v.Delivery)
+		}
+	}
+	faultRowsMu.Lock()
+	faultRows = append(faultRows, row)
+	faultRowsMu.Unlock()
+	t.Logf("%+v", row)
+	if row.Stuck+row.Duplicates+row.Lost+row.Undelivered > 0 || row.Succeeded+row.Failed != row.Requests {
+		t.Fatalf("invariants broken: %+v", row)
+	}
+	if row.Succeeded == 0 {
+		t.Fatalf("nothing succeeded: the case proves nothing: %+v", row)
+	}
+}
+
+// delivered tells whether a successful request's code reached the customer:
+// the webhook receiver has it, or the SMS file is written.
+func delivered(v requestView, hook *flakyReceiver) bool {
+	if v.Delivery == nil {
+		return false
+	}
+	switch v.Delivery.Channel {
+	case "webhook":
+		return v.Delivery.Status == "DELIVERED" && hook != nil && hook.received(v.RequestID)
+	case "sms":
+		matches, _ := filepath.Glob(filepath.Join(dataDir, "sms", "*_voucher-"+v.RequestID+".txt"))
+		return len(matches) == 1
+	}
+	return false
+}
+
+// waitAccepted blocks until n purchases were accepted (or a minute passed).
+func waitAccepted(accepted *atomic.Int32, n int32) {
+	deadline := time.Now().Add(time.Minute)
+	for accepted.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func restart(t *testing.T, app string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := sys.Restart(ctx, app, runner.PartApp, runner.PartDapr); err != nil {
+		t.Errorf("restart %s: %v", app, err)
+	}
+}
+
+func kill(t *testing.T, app string) {
+	t.Helper()
+	for _, part := range []runner.Part{runner.PartDapr, runner.PartApp} {
+		if err := sys.Kill(app, part); err != nil {
+			t.Errorf("kill %s %s: %v", app, part, err)
+		}
+	}
+}
+
+func outage(t *testing.T, mode string, seconds float64) {
+	t.Helper()
+	body := fmt.Sprintf(`{"mode":%q,"seconds":%g}`, mode, seconds)
+	resp, err := http.Post(sys.AppURL("voucher-provider")+"/api/admin/outage", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("outage: %d", resp.StatusCode)
+	}
+}
+
+func TestFaultKillVoucherIntMidFlight(t *testing.T) {
+	startCase(t)
+	started := time.Now()
+	ps := load(t, "", func(accepted *atomic.Int32) {
+		waitAccepted(accepted, 30)
+		kill(t, "voucher-int")
+		time.Sleep(2 * time.Second)
+		restart(t, "voucher-int")
+	})
+	settle(t, "kill -9 voucher-int mid-flight", ps, nil, started)
+}
+
+func TestFaultKillGatewayWithDeliveriesPending(t *testing.T) {
+	startCase(t)
+	hook := newFlakyReceiver(t)
+	hook.failUntil.Store(time.Now().Add(time.Hour).UnixNano()) // fail until the gateway is back
+	started := time.Now()
+	ps := load(t, hook.url, func(accepted *atomic.Int32) {
+		waitAccepted(accepted, faultUsers*faultPerUser)
+		time.Sleep(3 * time.Second) // codes issued, webhooks failing: deliveries pending
+		kill(t, "gateway")
+		time.Sleep(2 * time.Second)
+		hook.failUntil.Store(0)
+		restart(t, "gateway")
+	})
+	settle(t, "kill -9 gateway, deliveries pending", ps, hook, started)
+}
+
+func TestFaultBrokerDownForAWhile(t *testing.T) {
+	startCase(t)
+	started := time.Now()
+	ps := load(t, "", func(accepted *atomic.Int32) {
+		waitAccepted(accepted, 30)
+		if err := sys.StopBroker(); err != nil {
+			t.Error(err)
+			return
+		}
+		time.Sleep(4 * time.Second)
+		if err := sys.StartBroker(); err != nil {
+			t.Error(err)
+		}
+	})
+	settle(t, "broker stopped 4 s", ps, nil, started)
+}
+
+func TestFaultProvider5xxThenRecovers(t *testing.T) {
+	startCase(t)
+	outage(t, "error", 5)
+	started := time.Now()
+	ps := load(t, "", func(*atomic.Int32) {})
+	settle(t, "provider 5xx for 5 s", ps, nil, started)
+}
+
+func TestFaultProviderHangs(t *testing.T) {
+	startCase(t)
+	outage(t, "hang", 5)
+	started := time.Now()
+	ps := load(t, "", func(*atomic.Int32) {})
+	settle(t, "provider hangs for 5 s", ps, nil, started)
+}
+
+// TestFaultEventsTwiceAndOutOfOrder settles 100 purchases, then publishes
+// every request's receive-code and request-code again, twice each and in
+// the wrong order, and checks nothing changed.
+func TestFaultEventsTwiceAndOutOfOrder(t *testing.T) {
+	startCase(t)
+	started := time.Now()
+	ps := load(t, "", func(*atomic.Int32) {})
+	settle(t, "baseline before duplicates", ps, nil, started)
+	before := map[string]providerOrderFull{}
+	for _, o := range providerOrders(t) {
+		before[o.RequestID] = o
+	}
+	started = time.Now()
+	publish := func(topic, body string) {
+		resp, err := http.Post(sys.SidecarURL("gateway")+"/v1.0/publish/pubsub/"+topic, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("publish %s: %d", topic, resp.StatusCode)
+		}
+	}
+	for _, p := range ps {
+		var v requestView
+		p.user.do("GET", p.location, nil, nil).json(t, &v)
+		at := time.Now().UTC().Format(time.RFC3339Nano)
+		receive := fmt.Sprintf(`{"requestId":%q,"phoneNumber":%q,"status":"SUCCESS","voucherCode":"DUPL-ICAT-E000","requestedAt":%q,"issuedAt":%q}`, v.RequestID, p.phone, at, at)
+		request := fmt.Sprintf(`{"requestId":%q,"userId":"u","phoneNumber":%q,"requestedAt":%q}`, v.RequestID, p.phone, at)
+		publish("receive-code", receive)
+		publish("receive-code", receive)
+		publish("request-code", request)
+		publish("request-code", request)
+	}
+	waitConsumed(t, "receive-code", "gateway")
+	waitConsumed(t, "receive-code", "voucher")
+	waitConsumed(t, "request-code", "voucher-int")
+	for _, o := range providerOrders(t) {
+		if b := before[o.RequestID]; o.Calls != b.Calls || o.CodesIssued != 1 {
+			t.Fatalf("provider order changed: before %+v after %+v", b, o)
+		}
+	}
+	for _, p := range ps {
+		for _, v := range p.user.vouchers(p.phone).Vouchers {
+			if v.VoucherCode == "DUPL-ICAT-E000" {
+				t.Fatalf("a duplicated event replaced a voucher: %+v", v)
+			}
+		}
+	}
+	settle(t, "events twice, out of order", ps, nil, started)
+}
+
