@@ -477,4 +477,3 @@ func TestFaultEventsTwiceAndOutOfOrder(t *testing.T) {
 	}
 	settle(t, "events twice, out of order", ps, nil, started)
 }
-
