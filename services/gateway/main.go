@@ -18,6 +18,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
@@ -160,8 +161,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Now:        time.Now,
 			NewID:      httpx.NewID,
 		}
+		ops := ports.Ops{DeadLetters: app.DeadLetters{
+			Store:     daprx.Store[app.DeadLetter]{Client: c, Name: cfg.StateStore},
+			Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "dead-letters", Shards: 4},
+			Publisher: adapters.Publisher{Client: c, PubSub: events.PubSub},
+			Now:       time.Now,
+		}}
+		// No operator token in the secret store: /ops/ stays closed.
+		if m, err := c.GetSecret(ctx, cfg.SecretStore, "ops-token", nil); err == nil {
+			ops.Token = m["ops-token"]
+		}
 		// A claim outlives one webhook attempt.
-		return ports.Routes(ctx, log, acc, pur, cfg.WebhookTimeout+5*time.Second), nil
+		return ports.Routes(ctx, log, acc, pur, ops, cfg.WebhookTimeout+5*time.Second), nil
 	})
 }
 

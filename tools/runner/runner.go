@@ -318,20 +318,36 @@ func (s *System) resourceDirs() []string {
 	return out
 }
 
-// ensureLocalSecrets creates the local secret store's file on first run.
-// Secrets are random per data dir and never in the repository.
+// ensureLocalSecrets creates the local secret store's file on first run,
+// and adds any key a newer version needs to an existing one. Secrets are
+// random per data dir and never in the repository.
 func ensureLocalSecrets(path string) error {
-	if _, err := os.Stat(path); err == nil {
+	secrets := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &secrets); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	random := func(n int) string {
+		b := make([]byte, n)
+		_, _ = crand.Read(b)
+		return base64.RawStdEncoding.EncodeToString(b)
+	}
+	wanted := map[string]func() string{
+		"jwt-signing-key": func() string { return random(32) },
+		"jwt-key-id":      func() string { return fmt.Sprintf("local-%d", time.Now().Unix()) },
+		"ops-token":       func() string { return random(24) },
+	}
+	changed := false
+	for k, make := range wanted {
+		if secrets[k] == "" {
+			secrets[k], changed = make(), true
+		}
+	}
+	if !changed {
 		return nil
 	}
-	key := make([]byte, 32)
-	if _, err := crand.Read(key); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(map[string]string{
-		"jwt-signing-key": base64.RawStdEncoding.EncodeToString(key),
-		"jwt-key-id":      fmt.Sprintf("local-%d", time.Now().Unix()),
-	}, "", "  ")
+	b, _ := json.MarshalIndent(secrets, "", "  ")
 	return os.WriteFile(path, b, 0o600)
 }
 

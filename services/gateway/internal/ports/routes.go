@@ -3,6 +3,8 @@ package ports
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,8 +18,15 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/app"
 )
 
+// Ops is what the operator endpoints need.
+type Ops struct {
+	DeadLetters app.DeadLetters
+	// Token guards /ops/ (header X-Ops-Token); empty turns /ops/ off.
+	Token string
+}
+
 // Routes is the whole surface of gateway. ctx bounds background work.
-func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, sweepLease time.Duration) http.Handler {
+func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, ops Ops, sweepLease time.Duration) http.Handler {
 	auth := authenticated(log, acc)
 	mux := http.NewServeMux()
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
@@ -34,6 +43,13 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 		return pur.Complete(ctx, ev)
 	}))
 	mux.Handle("POST /webhook-sweep", handleSweep(ctx, log, pur.Deliveries, sweepLease))
+	mux.Handle("POST /events/dead-letter", daprx.Topic(log, func(ctx context.Context, ev daprx.Envelope, data json.RawMessage) error {
+		log.Error("dead letter", "event_id", ev.ID, "topic", ev.Topic, "type", ev.Type,
+			"hint", "the subscriber logged why it gave up under the same event_id; replay with POST /ops/dead-letters/{id}/replay")
+		return ops.DeadLetters.Keep(ctx, ev.ID, ev.Topic, data)
+	}))
+	mux.Handle("GET /ops/dead-letters", operator(log, ops.Token, handleListDeadLetters(log, ops.DeadLetters)))
+	mux.Handle("POST /ops/dead-letters/{id}/replay", operator(log, ops.Token, handleReplayDeadLetter(log, ops.DeadLetters)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
@@ -63,6 +79,41 @@ func handleSweep(ctx context.Context, log *slog.Logger, d app.Deliveries, lease 
 		case s.Attempted > 0:
 			log.Info("webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack)
 		}
+	})
+}
+
+// operator lets a request through only with the operator token.
+func operator(log *slog.Logger, token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := r.Header.Get("X-Ops-Token")
+		if token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			httpx.WriteError(w, r, log, errs.E(errs.Unauthorized, "operator token missing or wrong (header X-Ops-Token)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func handleListDeadLetters(log *slog.Logger, d app.DeadLetters) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := d.List(r.Context())
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusOK, map[string]any{"deadLetters": list})
+	})
+}
+
+func handleReplayDeadLetter(log *slog.Logger, d app.DeadLetters) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dl, err := d.Replay(r.Context(), r.PathValue("id"))
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		log.Warn("dead letter replayed", "event_id", dl.ID, "topic", dl.Topic, "replays", dl.Replays)
+		httpx.Encode(w, http.StatusOK, dl)
 	})
 }
 

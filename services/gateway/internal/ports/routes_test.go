@@ -83,6 +83,20 @@ type env struct {
 	webhooks   *fakeWebhooks
 	deliveries app.Deliveries
 	logs       *syncBuffer
+	published  *fakePublisher
+}
+
+// fakePublisher records what is published.
+type fakePublisher struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (f *fakePublisher) Publish(_ context.Context, topic string, data []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, topic+" "+string(data))
+	return nil
 }
 
 // syncBuffer is a log sink tests can read.
@@ -155,7 +169,14 @@ func newEnv(t *testing.T) *env {
 		NewID:      newID,
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.h = httpx.Middleware(log, Routes(context.Background(), log, acc, pur, time.Minute))
+	e.published = &fakePublisher{}
+	ops := Ops{Token: "ops-secret", DeadLetters: app.DeadLetters{
+		Store:     daprx.Store[app.DeadLetter]{Client: e.mem, Name: "gateway-store"},
+		Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: e.mem, Name: "gateway-store"}, Name: "dead-letters", Shards: 2},
+		Publisher: e.published,
+		Now:       e.clock.now,
+	}}
+	e.h = httpx.Middleware(log, Routes(context.Background(), log, acc, pur, ops, time.Minute))
 	return e
 }
 

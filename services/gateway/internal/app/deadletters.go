@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// DeadLetter is an event a subscriber could not handle: it answered DROP
+// (poison) or failed every retry. The subscriber logged the reason with the
+// event id.
+type DeadLetter struct {
+	ID         string          `json:"id"` // the CloudEvent id
+	Topic      string          `json:"topic"`
+	DeadTopic  string          `json:"deadTopic"`
+	Data       json.RawMessage `json:"data"`
+	ReceivedAt time.Time       `json:"receivedAt"`
+	Replays    int             `json:"replays"`
+	ReplayedAt *time.Time      `json:"replayedAt,omitempty"`
+}
+
+// Publisher publishes raw JSON to a topic.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+}
+
+// DeadLetters keeps dead letters for an operator to list and replay.
+type DeadLetters struct {
+	Store     Store[DeadLetter]
+	Index     Set
+	Publisher Publisher
+	Now       func() time.Time
+}
+
+func deadKey(id string) string { return "dead|" + id }
+
+// deadSuffix names a topic's dead-letter topic (components/common).
+const deadSuffix = "-dead"
+
+// Keep records a dead letter once (a redelivery finds it there). daprd
+// forwards the original CloudEvent to the dead-letter topic, so topic is
+// the topic the event was first published to.
+func (d DeadLetters) Keep(ctx context.Context, id, topic string, data json.RawMessage) error {
+	if id == "" || topic == "" || strings.HasSuffix(topic, deadSuffix) {
+		return errs.E(errs.Invalid, "dead letter without an id or an original topic (topic %q)", topic)
+	}
+	dl := DeadLetter{ID: id, Topic: topic, DeadTopic: topic + deadSuffix, Data: data, ReceivedAt: d.Now()}
+	if err := d.Store.Insert(ctx, deadKey(id), dl, nil); err != nil && !errors.Is(err, daprx.ErrExists) {
+		return err
+	}
+	return d.Index.Add(ctx, id)
+}
+
+// List returns the dead letters not replayed yet, oldest first.
+func (d DeadLetters) List(ctx context.Context) ([]DeadLetter, error) {
+	ids, err := d.Index.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeadLetter, 0, len(ids))
+	for _, id := range ids {
+		dl, _, found, err := d.Store.Get(ctx, deadKey(id))
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out = append(out, dl)
+		}
+	}
+	sortByReceived(out)
+	return out, nil
+}
+
+func sortByReceived(dls []DeadLetter) {
+	for i := 1; i < len(dls); i++ {
+		for j := i; j > 0 && dls[j].ReceivedAt.Before(dls[j-1].ReceivedAt); j-- {
+			dls[j], dls[j-1] = dls[j-1], dls[j]
+		}
+	}
+}
+
+// Replay publishes the dead letter's data to its topic again and takes it
+// off the list. Consumers are idempotent, so a replay of an event that was
+// handled after all changes nothing; one that fails again comes back as a
+// new dead letter.
+func (d DeadLetters) Replay(ctx context.Context, id string) (DeadLetter, error) {
+	dl, _, found, err := d.Store.Get(ctx, deadKey(id))
+	if err != nil {
+		return DeadLetter{}, err
+	}
+	if !found {
+		return DeadLetter{}, errs.E(errs.NotFound, "no dead letter %q", id)
+	}
+	if err := d.Publisher.Publish(ctx, dl.Topic, dl.Data); err != nil {
+		return DeadLetter{}, errs.Wrap(errs.Unavailable, err, "replay could not be published")
+	}
+	dl, err = d.Store.Update(ctx, deadKey(id), func(cur *DeadLetter, _ bool) (*daprx.Event, error) {
+		now := d.Now()
+		cur.Replays++
+		cur.ReplayedAt = &now
+		return nil, nil
+	})
+	if err != nil {
+		return DeadLetter{}, err
+	}
+	return dl, d.Index.Remove(ctx, id)
+}
