@@ -103,36 +103,6 @@ func startCase(t *testing.T) {
 	})
 }
 
-// try is client.do without failing the test on a transport error: during a
-// fault, connections are refused and answers are 503.
-func (c *client) try(method, path string, body any, header map[string]string) (response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = strings.NewReader(string(b))
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return response{}, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
-}
-
 // buyRetrying buys with an Idempotency-Key and retries until accepted, as a
 // careful client would: a retry can never buy twice.
 func (c *client) buyRetrying(phone, hook, key string) (string, error) {

@@ -172,17 +172,27 @@ func (r response) json(t *testing.T, v any) {
 
 func (c *client) do(method, path string, body any, header map[string]string) response {
 	c.t.Helper()
+	r, err := c.try(method, path, body, header)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// try is do without failing the test on a transport error: during a fault,
+// connections are refused.
+func (c *client) try(method, path string, body any, header map[string]string) (response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			c.t.Fatal(err)
+			return response{}, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
-		c.t.Fatal(err)
+		return response{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -195,11 +205,11 @@ func (c *client) do(method, path string, body any, header map[string]string) res
 	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // password is every test account's password.

@@ -4,9 +4,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -14,6 +11,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/pkce"
 )
 
 // StatusPending is an order without its outcome yet.
@@ -190,7 +188,7 @@ func (a App) HandleCallback(ctx context.Context, cb Callback) error {
 	if err != nil {
 		return err
 	}
-	if !found || o.CodeChallenge == "" || !verifies(cb.CodeVerifier, o.CodeChallenge, o.TransformMethod) {
+	if !found || o.CodeChallenge == "" || !pkce.Verify(cb.CodeVerifier, o.CodeChallenge, o.TransformMethod) {
 		return errNotVerified
 	}
 	if o.Final() {
@@ -207,15 +205,6 @@ func (a App) HandleCallback(ctx context.Context, cb Callback) error {
 		return errs.E(errs.Conflict, "this order already has its outcome")
 	}
 	return err
-}
-
-func verifies(verifier, challenge, method string) bool {
-	if method != "S256" {
-		return false
-	}
-	sum := sha256.Sum256([]byte(verifier))
-	got := base64.RawURLEncoding.EncodeToString(sum[:])
-	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
 }
 
 // complete records the code once and publishes receive-code with it.

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"sync"
 	"sync/atomic"
@@ -13,6 +11,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/pkce"
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 
@@ -81,13 +80,8 @@ func unavailable(string) (Answer, error) {
 
 const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
-func challenge(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 func ack(string) (Answer, error) {
-	return Answer{CodeChallenge: challenge(verifier), TransformMethod: "S256"}, nil
+	return Answer{CodeChallenge: pkce.Challenge(verifier), TransformMethod: pkce.MethodS256}, nil
 }
 
 func TestImmediateCodeIsPublishedOnce(t *testing.T) {

@@ -5,11 +5,12 @@ package vps
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/bankabc/vouchers/kit/pkce"
 )
 
 // Mode is how the fake answers an order.
@@ -211,8 +212,8 @@ func (p *Provider) Request(requestID, phone string) Answer {
 			p.schedule(o.issueAt, Callback{RequestID: o.RequestID, CodeVerifier: o.verifier,
 				VoucherCode: o.VoucherCode, Status: StatusSuccess, Message: "voucher code issued"})
 		}
-		return Answer{Kind: "ack", Order: p.visible(o, now), CodeChallenge: Challenge(o.verifier),
-			TransformMethod: "S256", HoldFor: p.cfg.AckAfter}
+		return Answer{Kind: "ack", Order: p.visible(o, now), CodeChallenge: pkce.Challenge(o.verifier),
+			TransformMethod: pkce.MethodS256, HoldFor: p.cfg.AckAfter}
 	default:
 		return Answer{Kind: "code", Order: p.visible(o, now)}
 	}
@@ -281,12 +282,6 @@ func (p *Provider) Orders() []Order {
 		out = append(out, v)
 	}
 	return out
-}
-
-// Challenge is BASE64URL(SHA256(verifier)), without padding (RFC 7636 S256).
-func Challenge(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // newVerifier makes a 43-character RFC 7636 code verifier.

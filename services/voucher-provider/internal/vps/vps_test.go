@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bankabc/vouchers/kit/pkce"
 )
 
 type fakeClock struct{ t time.Time }
@@ -56,7 +58,7 @@ func TestModes(t *testing.T) {
 		if len(scheduled) != 1 || again.CodeChallenge != a.CodeChallenge {
 			t.Fatalf("scheduled %d callbacks; challenges %s %s", len(scheduled), a.CodeChallenge, again.CodeChallenge)
 		}
-		if Challenge(scheduled[0].CodeVerifier) != a.CodeChallenge || !at[0].Equal(c.t.Add(cfg.LateAfter)) {
+		if pkce.Challenge(scheduled[0].CodeVerifier) != a.CodeChallenge || !at[0].Equal(c.t.Add(cfg.LateAfter)) {
 			t.Fatalf("verifier does not match the challenge, or callback at %v", at[0])
 		}
 		if o, _ := p.Get("l"); o.Status != StatusPending {

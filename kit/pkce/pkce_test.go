@@ -1,0 +1,24 @@
+package pkce
+
+import "testing"
+
+// The example of RFC 7636, appendix B.
+func TestRFC7636Example(t *testing.T) {
+	const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	if got := Challenge(verifier); got != challenge {
+		t.Fatalf("Challenge = %s", got)
+	}
+	if !Verify(verifier, challenge, MethodS256) {
+		t.Fatal("the RFC's pair does not verify")
+	}
+	for _, bad := range []struct{ v, c, m string }{
+		{verifier + "x", challenge, MethodS256},
+		{verifier, challenge, "plain"},
+		{verifier, "", MethodS256},
+	} {
+		if Verify(bad.v, bad.c, bad.m) {
+			t.Fatalf("verified %+v", bad)
+		}
+	}
+}
