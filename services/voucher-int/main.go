@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -61,9 +60,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	); err != nil {
 		return c, err
 	}
-	var err error
-	if c.ReconcileWorkers, err = strconv.Atoi(service.Env(getenv, "RECONCILE_WORKERS", "16")); err != nil || c.ReconcileWorkers < 1 {
-		return c, fmt.Errorf("RECONCILE_WORKERS must be a positive number")
+	if err := service.PositiveInts(getenv,
+		service.PositiveInt{Name: "RECONCILE_WORKERS", Default: "16", Dst: &c.ReconcileWorkers},
+	); err != nil {
+		return c, err
 	}
 	return c, nil
 }

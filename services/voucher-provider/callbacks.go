@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
-	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
+	"github.com/bankabc/vouchers/kit/vpsapi"
 )
 
 // callbacks delivers late codes to the caller's callback, through this
@@ -27,11 +27,11 @@ const (
 	callbackBackoff  = time.Second
 )
 
-func (c *callbacks) schedule(at time.Time, cb vps.Callback) {
+func (c *callbacks) schedule(at time.Time, cb vpsapi.Callback) {
 	time.AfterFunc(time.Until(at), func() { c.deliver(cb) })
 }
 
-func (c *callbacks) deliver(cb vps.Callback) {
+func (c *callbacks) deliver(cb vpsapi.Callback) {
 	body, _ := json.Marshal(cb)
 	for attempt := 1; attempt <= callbackAttempts; attempt++ {
 		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)

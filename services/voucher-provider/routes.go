@@ -7,6 +7,7 @@ import (
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
@@ -21,25 +22,9 @@ func routes(log *slog.Logger, p *vps.Provider) http.Handler {
 	return mux
 }
 
-type voucherRequest struct {
-	RequestID   string `json:"requestId"`
-	PhoneNumber string `json:"phoneNumber"`
-}
-
-// voucherAnswer is the provider's answer: the code, or an acknowledgement
-// with the challenge the later callback's verifier must match.
-type voucherAnswer struct {
-	RequestID       string `json:"requestId"`
-	Status          string `json:"status"`
-	VoucherCode     string `json:"voucherCode,omitempty"`
-	CodeChallenge   string `json:"codeChallenge,omitempty"`
-	TransformMethod string `json:"transformMethod,omitempty"`
-	Message         string `json:"message,omitempty"`
-}
-
 func handleRequestVoucher(log *slog.Logger, p *vps.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := httpx.Decode[voucherRequest](r)
+		req, err := httpx.Decode[vpsapi.OrderRequest](r)
 		if err == nil && (req.RequestID == "" || req.PhoneNumber == "") {
 			err = errs.E(errs.Invalid, "requestId and phoneNumber are required")
 		}
@@ -59,15 +44,15 @@ func handleRequestVoucher(log *slog.Logger, p *vps.Provider) http.Handler {
 		case "error", "outage-hang":
 			httpx.WriteError(w, r, log, errs.E(errs.Unavailable, "provider temporarily unavailable"))
 		case "ack":
-			httpx.Encode(w, http.StatusAccepted, voucherAnswer{RequestID: req.RequestID, Status: vps.StatusPending,
+			httpx.Encode(w, http.StatusAccepted, vpsapi.OrderAnswer{RequestID: req.RequestID, Status: vps.StatusPending,
 				CodeChallenge: a.CodeChallenge, TransformMethod: a.TransformMethod,
 				Message: "The voucher code will be sent to your callback when it is ready"})
 		case "hang":
 			// Recovered while holding: answer as the order now stands.
 			o, _ := p.Get(req.RequestID)
-			httpx.Encode(w, http.StatusOK, voucherAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
+			httpx.Encode(w, http.StatusOK, vpsapi.OrderAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
 		default:
-			httpx.Encode(w, http.StatusOK, voucherAnswer{RequestID: a.Order.RequestID, Status: a.Order.Status, VoucherCode: a.Order.VoucherCode})
+			httpx.Encode(w, http.StatusOK, vpsapi.OrderAnswer{RequestID: a.Order.RequestID, Status: a.Order.Status, VoucherCode: a.Order.VoucherCode})
 		}
 	})
 }
@@ -88,7 +73,7 @@ func handleGetOrder(log *slog.Logger, p *vps.Provider) http.Handler {
 			httpx.WriteError(w, r, log, errs.E(errs.NotFound, "no order with that requestId"))
 			return
 		}
-		httpx.Encode(w, http.StatusOK, voucherAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
+		httpx.Encode(w, http.StatusOK, vpsapi.OrderAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
 	})
 }
 

@@ -10,17 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bankabc/vouchers/kit/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
 func TestRoutes(t *testing.T) {
 	h := routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Immediate}, time.Now, nil))
-	do := func(method, path, body string) (int, voucherAnswer) {
+	do := func(method, path, body string) (int, vpsapi.OrderAnswer) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		h.ServeHTTP(rec, req)
-		var a voucherAnswer
+		var a vpsapi.OrderAnswer
 		_ = json.Unmarshal(rec.Body.Bytes(), &a)
 		return rec.Code, a
 	}
@@ -48,7 +49,7 @@ func TestAckModeAnswers202WithChallenge(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/api/request/voucher", strings.NewReader(`{"requestId":"r1","phoneNumber":"+84909123455"}`))
 	h.ServeHTTP(rec, req)
-	var a voucherAnswer
+	var a vpsapi.OrderAnswer
 	_ = json.Unmarshal(rec.Body.Bytes(), &a)
 	if rec.Code != http.StatusAccepted || a.CodeChallenge == "" || a.TransformMethod != "S256" || a.VoucherCode != "" {
 		t.Fatalf("%d %+v", rec.Code, a)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 )
 
@@ -22,27 +23,19 @@ type Provider struct {
 	Budget  time.Duration
 }
 
-type providerAnswer struct {
-	RequestID       string `json:"requestId"`
-	Status          string `json:"status"`
-	VoucherCode     string `json:"voucherCode"`
-	CodeChallenge   string `json:"codeChallenge"`
-	TransformMethod string `json:"transformMethod"`
-}
-
 // Request asks for the voucher of requestID. No answer within the budget,
 // and any 5xx (daprd reports its own timeout as a 500), are Unavailable:
 // the order is not failed by them.
 func (p Provider) Request(ctx context.Context, requestID, phone string) (app.Answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.Budget)
 	defer cancel()
-	body, _ := json.Marshal(map[string]string{"requestId": requestID, "phoneNumber": phone})
+	body, _ := json.Marshal(vpsapi.OrderRequest{RequestID: requestID, PhoneNumber: phone})
 	resp, err := p.Invoker.Invoke(ctx, p.AppID, http.MethodPost, "api/request/voucher", body,
 		http.Header{"Idempotency-Key": {requestID}})
 	if err != nil {
 		return app.Answer{}, err
 	}
-	var a providerAnswer
+	var a vpsapi.OrderAnswer
 	switch {
 	case resp.Status == http.StatusOK:
 		if err := json.Unmarshal(resp.Body, &a); err != nil || a.VoucherCode == "" {
@@ -71,7 +64,7 @@ func (p Provider) Status(ctx context.Context, requestID string) (app.ProviderSta
 	}
 	switch {
 	case resp.Status == http.StatusOK:
-		var a providerAnswer
+		var a vpsapi.OrderAnswer
 		if err := json.Unmarshal(resp.Body, &a); err != nil {
 			return app.ProviderStatus{}, errs.E(errs.Unavailable, "provider status unreadable")
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/pkce"
+	"github.com/bankabc/vouchers/kit/vpsapi"
 )
 
 // StatusPending is an order without its outcome yet.
@@ -162,22 +163,13 @@ func (a App) order(ctx context.Context, o Order) error {
 	}
 }
 
-// Callback is the provider's late delivery of a code.
-type Callback struct {
-	RequestID    string `json:"requestId"`
-	CodeVerifier string `json:"codeVerifier"`
-	VoucherCode  string `json:"voucherCode"`
-	Status       string `json:"status"`
-	Message      string `json:"message"`
-}
-
 // errNotVerified is the one answer for an unknown request and a wrong
 // verifier alike, so a caller learns nothing from which it was.
 var errNotVerified = errs.E(errs.Unauthorized, "callback not verified")
 
 // HandleCallback accepts a late code only if BASE64URL(SHA256(codeVerifier))
 // equals the stored challenge (compared in constant time), and only once.
-func (a App) HandleCallback(ctx context.Context, cb Callback) error {
+func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 	if cb.RequestID == "" || cb.CodeVerifier == "" {
 		return errs.E(errs.Invalid, "requestId and codeVerifier are required")
 	}

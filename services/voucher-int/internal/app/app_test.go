@@ -13,6 +13,7 @@ import (
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/pkce"
 	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/kit/vpsapi"
 )
 
 // fakeProvider answers with function fields and counts calls.
@@ -106,17 +107,17 @@ func TestImmediateCodeIsPublishedOnce(t *testing.T) {
 func TestLateCallback(t *testing.T) {
 	type step struct {
 		name      string
-		cb        Callback
+		cb        vpsapi.Callback
 		wantKind  errs.Kind // 0: accepted
 		published int
 	}
-	good := Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "LATE", Status: "SUCCESS"}
+	good := vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "LATE", Status: "SUCCESS"}
 	steps := []step{
-		{"wrong_verifier_is_401", Callback{RequestID: "r1", CodeVerifier: "wrong-verifier", VoucherCode: "EVIL", Status: "SUCCESS"}, errs.Unauthorized, 0},
-		{"unknown_request_is_401", Callback{RequestID: "nope", CodeVerifier: verifier, VoucherCode: "EVIL", Status: "SUCCESS"}, errs.Unauthorized, 0},
+		{"wrong_verifier_is_401", vpsapi.Callback{RequestID: "r1", CodeVerifier: "wrong-verifier", VoucherCode: "EVIL", Status: "SUCCESS"}, errs.Unauthorized, 0},
+		{"unknown_request_is_401", vpsapi.Callback{RequestID: "nope", CodeVerifier: verifier, VoucherCode: "EVIL", Status: "SUCCESS"}, errs.Unauthorized, 0},
 		{"right_verifier_is_accepted", good, 0, 1},
 		{"replayed_verifier_is_409", good, errs.Conflict, 1},
-		{"replay_with_other_code_is_409", Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "EVIL", Status: "SUCCESS"}, errs.Conflict, 1},
+		{"replay_with_other_code_is_409", vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "EVIL", Status: "SUCCESS"}, errs.Conflict, 1},
 	}
 	c, mem := newClock(), testkit.NewMemState()
 	a := setup(&fakeProvider{request: ack}, c, "a", mem)
@@ -149,7 +150,7 @@ func TestCodeLaterThanLimitIsLateSuccess(t *testing.T) {
 	a := setup(&fakeProvider{request: ack}, c, "a", mem)
 	_ = a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123456", RequestedAt: c.now()})
 	c.add(31 * time.Second)
-	if err := a.HandleCallback(context.Background(), Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "C", Status: "SUCCESS"}); err != nil {
+	if err := a.HandleCallback(context.Background(), vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "C", Status: "SUCCESS"}); err != nil {
 		t.Fatal(err)
 	}
 	if pub := published(t, mem); pub[0].Status != events.StatusLateSuccess {
@@ -228,7 +229,7 @@ func TestNoCodeByTheDeadlineFails(t *testing.T) {
 		t.Fatalf("published %+v", pub)
 	}
 	// A code that comes after the failure is refused: the customer was told.
-	if err := a.HandleCallback(context.Background(), Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "X"}); err == nil {
+	if err := a.HandleCallback(context.Background(), vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "X"}); err == nil {
 		t.Fatal("callback accepted after the order failed")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/kit/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 )
 
@@ -30,7 +31,7 @@ func Routes(ctx context.Context, log *slog.Logger, a app.App, workers int) http.
 // or a wrong verifier, 409 for a replay; nothing changes in either case.
 func handleCallback(log *slog.Logger, a app.App) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cb, err := httpx.Decode[app.Callback](r)
+		cb, err := httpx.Decode[vpsapi.Callback](r)
 		if err == nil {
 			err = a.HandleCallback(r.Context(), cb)
 		}

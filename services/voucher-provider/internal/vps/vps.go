@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/pkce"
+	"github.com/bankabc/vouchers/kit/vpsapi"
 )
 
 // Mode is how the fake answers an order.
@@ -97,20 +98,11 @@ type Answer struct {
 	HoldFor time.Duration
 }
 
-// Callback is the late delivery of a code to the caller.
-type Callback struct {
-	RequestID    string `json:"requestId"`
-	CodeVerifier string `json:"codeVerifier"`
-	VoucherCode  string `json:"voucherCode"`
-	Status       string `json:"status"`
-	Message      string `json:"message"`
-}
-
 // Provider holds the orders in memory: a fake for local runs and tests.
 type Provider struct {
 	cfg      Config
 	now      func() time.Time
-	schedule func(at time.Time, cb Callback)
+	schedule func(at time.Time, cb vpsapi.Callback)
 
 	mu       sync.Mutex
 	orders   map[string]*Order
@@ -153,9 +145,9 @@ func (p *Provider) OutageAnswer() (Answer, bool) {
 
 // New returns an empty provider. schedule is called, once per late order,
 // with the time its callback is due and the callback.
-func New(cfg Config, now func() time.Time, schedule func(at time.Time, cb Callback)) *Provider {
+func New(cfg Config, now func() time.Time, schedule func(at time.Time, cb vpsapi.Callback)) *Provider {
 	if schedule == nil {
-		schedule = func(time.Time, Callback) {}
+		schedule = func(time.Time, vpsapi.Callback) {}
 	}
 	return &Provider{cfg: cfg, now: now, schedule: schedule, orders: map[string]*Order{}, failedAt: map[string]time.Time{}}
 }
@@ -209,7 +201,7 @@ func (p *Provider) Request(requestID, phone string) Answer {
 	case Late, VeryLate:
 		if !o.scheduled {
 			o.scheduled = true
-			p.schedule(o.issueAt, Callback{RequestID: o.RequestID, CodeVerifier: o.verifier,
+			p.schedule(o.issueAt, vpsapi.Callback{RequestID: o.RequestID, CodeVerifier: o.verifier,
 				VoucherCode: o.VoucherCode, Status: StatusSuccess, Message: "voucher code issued"})
 		}
 		return Answer{Kind: "ack", Order: p.visible(o, now), CodeChallenge: pkce.Challenge(o.verifier),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/pkce"
+	"github.com/bankabc/vouchers/kit/vpsapi"
 )
 
 type fakeClock struct{ t time.Time }
@@ -40,9 +41,9 @@ func TestSameRequestIDNeverMakesASecondCode(t *testing.T) {
 
 func TestModes(t *testing.T) {
 	c := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	var scheduled []Callback
+	var scheduled []vpsapi.Callback
 	var at []time.Time
-	p := New(cfg, c.now, func(when time.Time, cb Callback) { at = append(at, when); scheduled = append(scheduled, cb) })
+	p := New(cfg, c.now, func(when time.Time, cb vpsapi.Callback) { at = append(at, when); scheduled = append(scheduled, cb) })
 
 	t.Run("immediate_answers_with_the_code", func(t *testing.T) {
 		if a := p.Request("i", "+84909123450"); a.Kind != "code" || a.Order.VoucherCode == "" {
