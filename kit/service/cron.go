@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -43,6 +44,25 @@ func Durations(getenv func(string) string, ds ...Duration) error {
 			return fmt.Errorf("%s: %w", d.Name, err)
 		}
 		*d.Dst = v
+	}
+	return nil
+}
+
+// PositiveInt names one whole-number setting and where it goes.
+type PositiveInt struct {
+	Name, Default string
+	Dst           *int
+}
+
+// PositiveInts reads each setting from getenv (Default when empty); each
+// must be a whole number of at least 1.
+func PositiveInts(getenv func(string) string, ps ...PositiveInt) error {
+	for _, p := range ps {
+		v, err := strconv.Atoi(Env(getenv, p.Name, p.Default))
+		if err != nil || v < 1 {
+			return fmt.Errorf("%s must be a whole number of at least 1", p.Name)
+		}
+		*p.Dst = v
 	}
 	return nil
 }

@@ -48,3 +48,20 @@ func TestDurationsNameTheBadVariable(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestPositiveIntsRefuseZeroAndWords(t *testing.T) {
+	var n int
+	env := map[string]string{"OK": "7", "ZERO": "0", "WORD": "many"}
+	getenv := func(k string) string { return env[k] }
+	if err := PositiveInts(getenv, PositiveInt{"OK", "1", &n}); err != nil || n != 7 {
+		t.Fatalf("n=%d err=%v", n, err)
+	}
+	if err := PositiveInts(getenv, PositiveInt{"UNSET", "5", &n}); err != nil || n != 5 {
+		t.Fatalf("default: n=%d err=%v", n, err)
+	}
+	for _, bad := range []string{"ZERO", "WORD"} {
+		if err := PositiveInts(getenv, PositiveInt{bad, "1", &n}); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}

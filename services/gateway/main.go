@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -85,15 +84,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.AllowedNetworks, err = adapters.ParseNetworks(getenv("WEBHOOK_ALLOWED_NETWORKS")); err != nil {
 		return c, fmt.Errorf("WEBHOOK_ALLOWED_NETWORKS: %w", err)
 	}
-	for _, n := range []struct {
-		name, def string
-		dst       *int
-	}{{"PHONE_CODE_TRIES", "5", &c.CodeTries}, {"LOCK_AFTER_FAILURES", "5", &c.MaxFailures}} {
-		v, err := strconv.Atoi(service.Env(getenv, n.name, n.def))
-		if err != nil || v < 1 {
-			return c, fmt.Errorf("%s must be a positive number", n.name)
-		}
-		*n.dst = v
+	if err := service.PositiveInts(getenv,
+		service.PositiveInt{Name: "PHONE_CODE_TRIES", Default: "5", Dst: &c.CodeTries},
+		service.PositiveInt{Name: "LOCK_AFTER_FAILURES", Default: "5", Dst: &c.MaxFailures},
+	); err != nil {
+		return c, err
 	}
 	for _, s := range strings.Split(service.Env(getenv, "WEBHOOK_RETRY_SCHEDULE", "1s,5s,15s,30s"), ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(s))

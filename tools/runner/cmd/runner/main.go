@@ -69,14 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 `, len(sys.AppIDs()), *profile, *entry, url, url)
 
-	for {
-		msg, err := sys.Exited(ctx)
-		if err != nil {
-			return nil // Ctrl-C or SIGTERM
-		}
+	// Report the first process to exit after start-up; the rest keep
+	// running, as with the Dapr CLI, until Ctrl-C or SIGTERM.
+	if msg, err := sys.Exited(ctx); err == nil {
 		logf("%s", msg)
 		logf("the other apps keep running; Ctrl-C stops everything")
 		<-ctx.Done()
-		return nil
 	}
+	return nil
 }
