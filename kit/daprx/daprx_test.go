@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	dapr "github.com/dapr/go-sdk/client"
+
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/testkit"
 )
@@ -30,6 +32,47 @@ func TestStoreInsertIsFirstWriteWins(t *testing.T) {
 	got, _, _, _ := s.Get(ctx, "k")
 	if got.N != 1 {
 		t.Fatalf("value %d, want the first write", got.N)
+	}
+}
+
+// plainConflicts is a store that reports a lost first write as a plain
+// error, not an ETag mismatch (as some state components do).
+type plainConflicts struct{ *testkit.MemState }
+
+func (p plainConflicts) SaveBulkState(ctx context.Context, store string, items ...*dapr.SetStateItem) error {
+	if err := p.MemState.SaveBulkState(ctx, store, items...); err != nil {
+		return errors.New("failed to set key: script error")
+	}
+	return nil
+}
+
+// downStore fails every call.
+type downStore struct{}
+
+func (downStore) GetState(context.Context, string, string, map[string]string) (*dapr.StateItem, error) {
+	return nil, errors.New("down")
+}
+
+func (downStore) SaveBulkState(context.Context, string, ...*dapr.SetStateItem) error {
+	return errors.New("down")
+}
+
+func (downStore) ExecuteStateTransaction(context.Context, string, map[string]string, []*dapr.StateOperation) error {
+	return errors.New("down")
+}
+
+func TestStoreInsertConflictReportedAsPlainErrorIsExists(t *testing.T) {
+	s := Store[order]{Client: plainConflicts{testkit.NewMemState()}, Name: "s"}
+	ctx := context.Background()
+	if err := s.Insert(ctx, "k", order{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Insert(ctx, "k", order{2}, nil); !errors.Is(err, ErrExists) {
+		t.Fatalf("second insert: %v, want ErrExists", err)
+	}
+	failing := Store[order]{Client: downStore{}, Name: "s"}
+	if err := failing.Insert(ctx, "k", order{1}, nil); errors.Is(err, ErrExists) || errs.KindOf(err) != errs.Unavailable {
+		t.Fatalf("insert into a failing store: %v, want unavailable", err)
 	}
 }
 

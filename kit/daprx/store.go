@@ -122,7 +122,10 @@ func (s Store[T]) item(key string, v T, etag *string) (*dapr.SetStateItem, error
 	if err != nil {
 		return nil, fmt.Errorf("encode %s/%s: %w", s.Name, key, err)
 	}
-	item := &dapr.SetStateItem{Key: key, Value: b, Metadata: map[string]string{"contentType": "application/json"}}
+	// No contentType here: some stores take it as a request to keep a JSON
+	// document type, which needs a server module a plain install lacks
+	// (docs/deploy.md).
+	item := &dapr.SetStateItem{Key: key, Value: b, Metadata: map[string]string{}}
 	if s.TTL > 0 {
 		item.Metadata["ttlInSeconds"] = strconv.Itoa(int(s.TTL.Seconds()))
 	}
@@ -170,6 +173,14 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 	}
 	if isETagMismatch(err) {
 		return ErrExists
+	}
+	// Not every store reports a lost first write as an ETag mismatch: some
+	// answer with a plain error. A failed insert whose key now holds a value
+	// lost the race all the same.
+	if etag == nil {
+		if _, _, found, gerr := s.Get(ctx, key); gerr == nil && found {
+			return ErrExists
+		}
 	}
 	return errs.Wrap(errs.Unavailable, err, "state store unavailable")
 }

@@ -4,12 +4,15 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 
@@ -91,4 +94,30 @@ func Env(getenv func(string) string, key, def string) string {
 		return v
 	}
 	return def
+}
+
+// ListenAddr is where an app listens: APP_HOST (default 127.0.0.1, so that
+// only its own sidecar, on the same host or in the same pod, reaches it)
+// and port. The gateway, which serves the public API, sets APP_HOST=0.0.0.0
+// in containers.
+func ListenAddr(getenv func(string) string, port string) string {
+	return net.JoinHostPort(Env(getenv, "APP_HOST", "127.0.0.1"), port)
+}
+
+// Healthcheck asks the app's /healthz on 127.0.0.1:APP_PORT and returns the
+// exit code for `<service> healthcheck`: the container images have no shell
+// and no curl, so Docker and Kubernetes run the service's own binary.
+func Healthcheck(getenv func(string) string, defaultPort string) int {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://127.0.0.1:" + Env(getenv, "APP_PORT", defaultPort) + "/healthz")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck:", resp.Status)
+		return 1
+	}
+	return 0
 }

@@ -26,6 +26,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(service.Healthcheck(os.Getenv, "8080"))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
@@ -106,7 +109,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := service.Logger(stdout, "gateway", cfg.LogLevel)
-	return service.Run(ctx, log, "127.0.0.1:"+cfg.Port, cfg.Sidecar, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
+	return service.Run(ctx, log, service.ListenAddr(getenv, cfg.Port), cfg.Sidecar, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
 		tokens, err := signingKey(ctx, c, cfg)
 		if err != nil {
 			return nil, err

@@ -18,6 +18,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(service.Healthcheck(os.Getenv, "8081"))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
@@ -74,5 +77,5 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log.Info("provider fake", "mode", string(cfg.VPS.Mode), "ack_after", cfg.VPS.AckAfter.String(),
 		"late_after", cfg.VPS.LateAfter.String(), "very_late_after", cfg.VPS.VeryLateAfter.String(),
 		"recover_after", cfg.VPS.RecoverAfter.String())
-	return httpx.Serve(ctx, "127.0.0.1:"+cfg.Port, httpx.Middleware(log, routes(log, p)), log, nil)
+	return httpx.Serve(ctx, service.ListenAddr(getenv, cfg.Port), httpx.Middleware(log, routes(log, p)), log, nil)
 }

@@ -19,6 +19,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(service.Healthcheck(os.Getenv, "8083"))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
@@ -46,7 +49,7 @@ func loadConfig(getenv func(string) string) config {
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg := loadConfig(getenv)
 	log := service.Logger(stdout, "voucher", cfg.LogLevel)
-	return service.Run(ctx, log, "127.0.0.1:"+cfg.Port, cfg.Sidecar, func(_ context.Context, c dapr.Client) (http.Handler, error) {
+	return service.Run(ctx, log, service.ListenAddr(getenv, cfg.Port), cfg.Sidecar, func(_ context.Context, c dapr.Client) (http.Handler, error) {
 		a := app.App{
 			Vouchers: daprx.Store[app.Voucher]{Client: c, Name: cfg.StateStore},
 			Indexes:  daprx.Store[app.PhoneIndex]{Client: c, Name: cfg.StateStore},
