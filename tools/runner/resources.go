@@ -31,19 +31,25 @@ type resource struct {
 	Scopes []string `json:"scopes"`
 }
 
-var placeholder = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+var placeholder = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
-// expand replaces ${NAME} with vars[NAME]; a name with no value is an error
-// naming the file, so a profile never starts half-configured.
+// expand replaces ${NAME} with vars[NAME], and ${NAME:-default} with the
+// default when NAME has no value (an empty value counts as none, as in the
+// shell). A name with neither is an error naming the file, so a profile
+// never starts half-configured.
 func expand(file string, text []byte, vars map[string]string) ([]byte, error) {
 	var missing []string
 	out := placeholder.ReplaceAllFunc(text, func(m []byte) []byte {
-		name := string(placeholder.FindSubmatch(m)[1])
-		v, ok := vars[name]
-		if !ok {
-			missing = append(missing, name)
+		sub := placeholder.FindSubmatch(m)
+		name := string(sub[1])
+		if v, ok := vars[name]; ok && (v != "" || sub[2] == nil) {
+			return []byte(v)
 		}
-		return []byte(v)
+		if sub[2] != nil {
+			return sub[3]
+		}
+		missing = append(missing, name)
+		return nil
 	})
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s uses ${%s}, which has no value", file, strings.Join(missing, "}, ${"))
@@ -62,7 +68,7 @@ func usesPlaceholder(dirs []string, name string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if bytes.Contains(b, []byte("${"+name+"}")) {
+		if bytes.Contains(b, []byte("${"+name+"}")) || bytes.Contains(b, []byte("${"+name+":-")) {
 			return true, nil
 		}
 	}
@@ -91,6 +97,13 @@ type rendered struct {
 	// topics that need a JetStream stream: subscribed, dead-letter and the
 	// outbox's internal topics.
 	topics []string
+	docs   []renderedDoc
+}
+
+// renderedDoc is one resource and the rendered file that holds it.
+type renderedDoc struct {
+	res  resource
+	file string
 }
 
 // renderResources expands placeholders in every resource file of srcDirs,
@@ -125,12 +138,14 @@ func renderResources(srcDirs []string, outDir string, vars map[string]string, na
 			if err != nil {
 				return nil, err
 			}
+			out := filepath.Join(dst, filepath.Base(f))
 			for _, d := range docs {
 				for _, t := range topicsOf(d, namespace) {
 					topics[t] = true
 				}
+				r.docs = append(r.docs, renderedDoc{res: d, file: out})
 			}
-			if err := os.WriteFile(filepath.Join(dst, filepath.Base(f)), text, 0o644); err != nil {
+			if err := os.WriteFile(out, text, 0o644); err != nil {
 				return nil, err
 			}
 		}

@@ -41,6 +41,14 @@ type Options struct {
 	Output io.Writer
 	// StartTimeout bounds the wait for every sidecar to report healthy.
 	StartTimeout time.Duration
+	// Vars fill ${NAME} placeholders in resource files, before the
+	// environment does: tests point a profile at their own database, Redis
+	// DB or RabbitMQ vhost with them.
+	Vars map[string]string
+	// ProxyBroker puts a TCP relay of the runner's between the sidecars and
+	// a shared broker, so StopBroker can take the broker away from this
+	// system alone (fault tests). The embedded broker needs none.
+	ProxyBroker bool
 	// Env is added to every app's environment (after the run file's), and
 	// AppEnv to one app's: tests use them to scale durations down.
 	Env    map[string]string
@@ -55,6 +63,8 @@ type System struct {
 	apps      []*appRun
 	byID      map[string]*appRun
 	broker    *broker
+	proxy     *proxy
+	servers   []*backend
 	resources []string
 	config    string
 	outMu     sync.Mutex
@@ -153,15 +163,15 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	return s, nil
 }
 
-// withProfile swaps components/<x> for components/<profile> (except
-// components/common, which every profile shares).
+// withProfile swaps components/<x> for components/<profile>, except
+// components/common and components/local, which every local profile shares.
 func withProfile(paths []string, profile string) []string {
 	out := append([]string(nil), paths...)
 	if profile == "" {
 		return out
 	}
 	for i, p := range out {
-		if filepath.Base(filepath.Dir(p)) == "components" && filepath.Base(p) != "common" {
+		if filepath.Base(filepath.Dir(p)) == "components" && filepath.Base(p) != "common" && filepath.Base(p) != "local" {
 			out[i] = filepath.Join(filepath.Dir(p), profile)
 		}
 	}
@@ -237,6 +247,9 @@ func portFree(port int) error {
 // local secrets, renders the resources and creates the streams.
 func (s *System) prepare(ctx context.Context) error {
 	vars := map[string]string{"DATA_DIR": s.opts.DataDir}
+	for k, v := range s.opts.Vars {
+		vars[k] = v
+	}
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			if _, set := vars[k]; !set {
@@ -263,7 +276,7 @@ func (s *System) prepare(ctx context.Context) error {
 		}
 		vars["NATS_URL"] = s.broker.url
 	}
-	if err := ensureLocalSecrets(filepath.Join(s.opts.DataDir, "secrets.json")); err != nil {
+	if err := EnsureLocalSecrets(filepath.Join(s.opts.DataDir, "secrets.json")); err != nil {
 		return err
 	}
 	rendered, err := renderResources(dirs, filepath.Join(s.opts.DataDir, "run", "resources"), vars, daprNamespace)
@@ -271,6 +284,24 @@ func (s *System) prepare(ctx context.Context) error {
 		return &StartError{Process: "resources", Reason: err.Error()}
 	}
 	s.resources = rendered.dirs
+	s.servers = serversOf(rendered.docs)
+	if s.broker == nil {
+		if err := checkServers(s.servers, s.opts.Profile); err != nil {
+			return err
+		}
+		for _, srv := range s.servers {
+			s.opts.Logf("%s at %s answers (for %s)", srv.kind, srv.addr, strings.Join(srv.users, ", "))
+			if srv.pubsub && s.opts.ProxyBroker {
+				if s.proxy, err = startProxy(srv.addr); err != nil {
+					return &StartError{Process: "broker proxy", Reason: err.Error()}
+				}
+				if err := pointAt(srv.file, srv.component, srv.addr, s.proxy.addr); err != nil {
+					return &StartError{Process: "broker proxy", Reason: err.Error()}
+				}
+				s.opts.Logf("component %s reaches %s through the runner's proxy at %s", srv.component, srv.addr, s.proxy.addr)
+			}
+		}
+	}
 	if s.broker != nil {
 		s.opts.Logf("creating %d JetStream streams: %s", len(rendered.topics), strings.Join(rendered.topics, ", "))
 		if err := ensureStreams(ctx, s.broker.url, rendered.topics); err != nil {
@@ -318,10 +349,10 @@ func (s *System) resourceDirs() []string {
 	return out
 }
 
-// ensureLocalSecrets creates the local secret store's file on first run,
+// EnsureLocalSecrets creates the local secret store's file on first run,
 // and adds any key a newer version needs to an existing one. Secrets are
-// random per data dir and never in the repository.
-func ensureLocalSecrets(path string) error {
+// random per data dir (or Compose checkout) and never in the repository.
+func EnsureLocalSecrets(path string) error {
 	secrets := map[string]string{}
 	if b, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(b, &secrets); err != nil {
@@ -510,6 +541,9 @@ func (s *System) Stop() {
 	if s.broker != nil {
 		s.broker.stop()
 	}
+	if s.proxy != nil {
+		s.proxy.stop()
+	}
 }
 
 // Exited reports, once, the first process that exits while the system runs.
@@ -588,22 +622,31 @@ func (s *System) MetricsURL(id string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d/metrics", s.byID[id].MetricsPort)
 }
 
-// StopBroker stops the embedded broker, for fault injection: publishers
-// and subscribers see it gone until StartBroker.
+// StopBroker takes the broker away, for fault injection: publishers and
+// subscribers see it gone until StartBroker. It stops the embedded broker,
+// or for a shared one cuts the runner's proxy (Options.ProxyBroker).
 func (s *System) StopBroker() error {
-	if s.broker == nil {
-		return errors.New("this profile has no embedded broker")
+	switch {
+	case s.broker != nil:
+		s.broker.stop()
+	case s.proxy != nil:
+		s.proxy.stop()
+	default:
+		return errors.New("this profile's broker is shared and not behind the runner's proxy (Options.ProxyBroker)")
 	}
-	s.broker.stop()
 	return nil
 }
 
-// StartBroker starts the embedded broker again, on the same port and storage.
+// StartBroker brings the broker back: the embedded one on the same port and
+// storage, or the proxy on the same port.
 func (s *System) StartBroker() error {
-	if s.broker == nil {
-		return errors.New("this profile has no embedded broker")
+	switch {
+	case s.broker != nil:
+		return s.broker.start()
+	case s.proxy != nil:
+		return s.proxy.start()
 	}
-	return s.broker.start()
+	return errors.New("this profile's broker is shared and not behind the runner's proxy (Options.ProxyBroker)")
 }
 
 // BrokerURL is the embedded NATS URL, empty when the profile has none.

@@ -22,7 +22,7 @@ func TestLoadRunFileResolvesPathsAndInheritsCommon(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "dapr.yaml"), `version: 1
 common:
-  resourcesPaths: [./components/common, ./components/embedded]
+  resourcesPaths: [./components/common, ./components/local, ./components/embedded]
   configFilePath: ./components/config.yaml
   env:
     LOG_LEVEL: info
@@ -42,14 +42,14 @@ apps:
 	if a.AppDirPath != filepath.Join(dir, "services/gateway") {
 		t.Fatalf("appDirPath %s", a.AppDirPath)
 	}
-	want := []string{filepath.Join(dir, "components/common"), filepath.Join(dir, "components/embedded")}
+	want := []string{filepath.Join(dir, "components/common"), filepath.Join(dir, "components/local"), filepath.Join(dir, "components/embedded")}
 	if !reflect.DeepEqual(a.ResourcesPaths, want) {
 		t.Fatalf("resources %v", a.ResourcesPaths)
 	}
 	if a.Env["LOG_LEVEL"] != "debug" || a.ConfigFilePath != filepath.Join(dir, "components/config.yaml") {
 		t.Fatalf("app did not override env or inherit config: %+v", a)
 	}
-	if got := withProfile(a.ResourcesPaths, "redis"); got[0] != want[0] || got[1] != filepath.Join(dir, "components/redis") {
+	if got := withProfile(a.ResourcesPaths, "redis"); got[0] != want[0] || got[1] != want[1] || got[2] != filepath.Join(dir, "components/redis") {
 		t.Fatalf("withProfile %v", got)
 	}
 }

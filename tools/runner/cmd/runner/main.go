@@ -34,8 +34,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for every sidecar to be healthy")
 	entry := fs.String("entry", "gateway", "the app whose URL to print as the way in")
 	freePorts := fs.Bool("free-ports", false, "give every app and sidecar a free port instead of dapr.yaml's")
+	secrets := fs.String("make-secrets", "", "only write a secrets file (random JWT key, key id, operator token) at this path, keeping what it has, and exit")
+	check := fs.Bool("check", false, "only check that the servers the profile needs answer, and exit (1 naming each one that does not)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *secrets != "" {
+		return runner.EnsureLocalSecrets(*secrets)
+	}
+	if *check {
+		if err := runner.CheckProfile(*runFile, *profile); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "profile %s: every server it needs answers\n", *profile)
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
