@@ -12,14 +12,17 @@ DAPRD          := .bin/daprd
 SERVICES       := voucher-provider voucher-int voucher sms gateway
 BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
-UNIT_MODULES   := kit tools/runner $(addprefix services/,$(SERVICES))
+UNIT_MODULES   := kit tools/runner deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd vet test test-unit test-e2e test-faults clean FORCE
+.PHONY: help run build daprd vet test test-unit test-e2e test-faults test-profiles compose-secrets clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
 	@echo "make test    go vet, unit tests with -race, and the end-to-end suite through real sidecars"
 	@echo "make test-faults  the fault-injection suite: crashes, outages and duplicates under 100 concurrent purchases"
+	@echo "make test-profiles  both suites on every profile (embedded, redis, postgres-rabbitmq) whose servers answer"
+	@echo "make run PROFILE=redis|postgres-rabbitmq  the same system on Redis, or on PostgreSQL and RabbitMQ"
+	@echo "make compose-secrets  the secrets file docker-compose.yml mounts (random, git-ignored)"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
 	@echo "make build   build the services and the runner into bin/"
 
@@ -72,6 +75,16 @@ test-faults: daprd build
 	cd e2e && E2E_PROFILE=$(PROFILE) FAULTS_REPORT_DIR=$(CURDIR)/bench/results $(GO) test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
 
 test: vet test-unit test-e2e
+
+## Both suites, unchanged, on every profile whose servers answer here; the
+## profiles whose servers do not are skipped with the reason. PROFILES=…
+## narrows the list.
+test-profiles: daprd build
+	@tools/scripts/test-profiles
+
+compose-secrets: build
+	@bin/runner -make-secrets deploy/compose/secrets.json
+	@echo "deploy/compose/secrets.json is ready (git-ignored); docker compose up --build"
 
 clean:
 	rm -rf bin $(DATA_DIR)

@@ -51,6 +51,7 @@ func printFaultTable() {
 		return
 	}
 	var b strings.Builder
+	fmt.Fprintf(&b, "\nFault suite on the %s profile:\n", profile())
 	fmt.Fprintf(&b, "\n| case | requests | succeeded | failed | vouchers | duplicates | lost | undelivered | stuck | time to settle |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range faultRows {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %.1f s |\n", r.Case, r.Requests, r.Succeeded, r.Failed,
@@ -59,7 +60,7 @@ func printFaultTable() {
 	fmt.Print(b.String())
 	if dir := os.Getenv("FAULTS_REPORT_DIR"); dir != "" {
 		_ = os.MkdirAll(dir, 0o755)
-		_ = os.WriteFile(filepath.Join(dir, "faults-"+time.Now().UTC().Format("2006-01-02")+".md"), []byte(b.String()), 0o644)
+		_ = os.WriteFile(filepath.Join(dir, "faults-"+time.Now().UTC().Format("2006-01-02")+"-"+profile()+".md"), []byte(b.String()), 0o644)
 	}
 }
 
@@ -86,7 +87,7 @@ func startCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := startSystem(dir, filepath.Join(dir, "system.log"), faultEnv())
+	s, release, err := startSystem(dir, filepath.Join(dir, "system.log"), faultEnv())
 	if err != nil {
 		printTail(filepath.Join(dir, "system.log"), 60)
 		t.Fatal(err)
@@ -94,6 +95,9 @@ func startCase(t *testing.T) {
 	sys, dataDir = s, dir
 	t.Cleanup(func() {
 		s.Stop()
+		if err := release(); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() {
 			printTail(filepath.Join(dir, "system.log"), 120)
 			t.Logf("the case's data dir and full system log are kept in %s", dir)
@@ -415,6 +419,10 @@ func TestFaultEventsTwiceAndOutOfOrder(t *testing.T) {
 		before[o.RequestID] = o
 	}
 	started = time.Now()
+	taken := map[string]int{}
+	for _, at := range [][2]string{{"gateway", "receive-code"}, {"voucher", "receive-code"}, {"voucher-int", "request-code"}} {
+		taken[at[0]+at[1]] = eventsTaken(t, at[0], at[1])
+	}
 	publish := func(topic, body string) {
 		resp, err := http.Post(sys.SidecarURL("gateway")+"/v1.0/publish/pubsub/"+topic, "application/json", strings.NewReader(body))
 		if err != nil {
@@ -436,9 +444,9 @@ func TestFaultEventsTwiceAndOutOfOrder(t *testing.T) {
 		publish("request-code", request)
 		publish("request-code", request)
 	}
-	waitConsumed(t, "receive-code", "gateway")
-	waitConsumed(t, "receive-code", "voucher")
-	waitConsumed(t, "request-code", "voucher-int")
+	for _, at := range [][2]string{{"gateway", "receive-code"}, {"voucher", "receive-code"}, {"voucher-int", "request-code"}} {
+		waitTaken(t, at[0], at[1], taken[at[0]+at[1]]+2*len(ps))
+	}
 	for _, o := range providerOrders(t) {
 		if b := before[o.RequestID]; o.Calls != b.Calls || o.CodesIssued != 1 {
 			t.Fatalf("provider order changed: before %+v after %+v", b, o)

@@ -85,7 +85,8 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	logPath := filepath.Join(dataDir, "system.log")
-	s, err := startSystem(dataDir, logPath, scaled)
+	fmt.Printf("e2e: profile %s\n", profile())
+	s, release, err := startSystem(dataDir, logPath, scaled)
 	if err != nil {
 		fmt.Println("e2e: could not start the system:", err)
 		printTail(logPath, 80)
@@ -94,6 +95,10 @@ func runSuite(m *testing.M) int {
 	sys = s
 	code := m.Run()
 	sys.Stop() // also on failure: nothing may outlive the suite
+	if err := release(); err != nil {
+		fmt.Println("e2e:", err)
+		code = 1
+	}
 	if code != 0 {
 		printTail(logPath, 150)
 		fmt.Println("e2e: full system log kept at", logPath)
@@ -103,34 +108,53 @@ func runSuite(m *testing.M) int {
 	return code
 }
 
-// startSystem starts every app of dapr.yaml with free ports; env reaches
-// every app (tests scale durations down with it).
-func startSystem(dataDir, logPath string, env map[string]string) (*runner.System, error) {
+// startSystem starts every app of dapr.yaml with free ports, on the
+// suite's profile, in a space of its own on the profile's shared servers;
+// env reaches every app (tests scale durations down with it). release,
+// called after Stop, removes that space.
+func startSystem(dataDir, logPath string, env map[string]string) (s *runner.System, release func() error, err error) {
 	daprd := filepath.Join(repoRoot, ".bin", "daprd")
 	for _, f := range []string{daprd, filepath.Join(repoRoot, "bin", "gateway")} {
 		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("%s is missing: run `make test-e2e`, which builds daprd and the services first", f)
+			return nil, nil, fmt.Errorf("%s is missing: run `make test-e2e`, which builds daprd and the services first", f)
 		}
 	}
 	out, err := os.Create(logPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	profile := os.Getenv("E2E_PROFILE")
-	if profile == "" {
-		profile = "embedded"
+	iso, err := isolate(profile())
+	if err != nil {
+		return nil, nil, err
 	}
-	return runner.Start(context.Background(), runner.Options{
+	for k, v := range profileEnv[profile()] {
+		iso.vars[k] = v
+	}
+	s, err = runner.Start(context.Background(), runner.Options{
 		RunFile:      filepath.Join(repoRoot, "dapr.yaml"),
-		Profile:      profile,
+		Profile:      profile(),
 		DataDir:      dataDir,
 		Daprd:        daprd,
 		FreePorts:    true,
+		Vars:         iso.vars,
+		ProxyBroker:  true,
 		Output:       out,
 		StartTimeout: 3 * time.Minute,
 		Env:          env,
 		Logf:         func(f string, a ...any) { fmt.Fprintf(out, "runner | "+f+"\n", a...) },
 	})
+	if err != nil {
+		_ = iso.close()
+		return nil, nil, err
+	}
+	return s, iso.close, nil
+}
+
+// profileEnv scales the profiles' own timing down, as scaled does the
+// apps': a message left unacknowledged by a killed sidecar comes back in
+// seconds, not a minute.
+var profileEnv = map[string]map[string]string{
+	"redis": {"REDIS_PROCESSING_TIMEOUT": "10s", "REDIS_REDELIVER_INTERVAL_MS": "1000"},
 }
 
 func printTail(path string, n int) {
