@@ -1,0 +1,174 @@
+package deploy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// composeApps are the apps of docker-compose.yml and their ports
+// (dapr.yaml's).
+var composeApps = map[string]string{
+	"voucher-provider": "8081", "voucher-int": "8082", "voucher": "8083", "sms": "8084", "gateway": "8080",
+}
+
+// loadCompose parses docker-compose.yml with the Compose specification's
+// own loader (schema validation, anchors, merges, interpolation).
+func loadCompose(t *testing.T) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+		cli.WithName("vouchers"), cli.WithWorkingDirectory(root), cli.WithResolvedPaths(true),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return p
+}
+
+func TestComposeEveryAppHasItsSidecar(t *testing.T) {
+	p := loadCompose(t)
+	for app, port := range composeApps {
+		svc, ok := p.Services[app]
+		if !ok {
+			t.Errorf("no service %s", app)
+			continue
+		}
+		if svc.Build == nil || svc.Build.Args["SERVICE"] == nil || *svc.Build.Args["SERVICE"] != app || svc.Image == "" {
+			t.Errorf("%s: must build the Dockerfile with SERVICE=%s and name its image", app, app)
+		}
+		if svc.Environment["APP_PORT"] == nil || *svc.Environment["APP_PORT"] != port || svc.Environment["APP_ID"] == nil || *svc.Environment["APP_ID"] != app {
+			t.Errorf("%s: APP_PORT/APP_ID are not %s/%s", app, port, app)
+		}
+		if svc.HealthCheck == nil || len(svc.HealthCheck.Test) == 0 {
+			t.Errorf("%s: no healthcheck", app)
+		}
+
+		side, ok := p.Services[app+"-dapr"]
+		if !ok {
+			t.Errorf("%s has no sidecar service %s-dapr", app, app)
+			continue
+		}
+		if side.Image != "daprio/daprd:1.16.0" {
+			t.Errorf("%s-dapr: image %s, want daprio/daprd:1.16.0", app, side.Image)
+		}
+		if side.NetworkMode != "service:"+app {
+			t.Errorf("%s-dapr: network_mode %q, want service:%s (the app's network namespace)", app, side.NetworkMode, app)
+		}
+		flags := map[string]string{}
+		var resources []string
+		for _, a := range side.Command {
+			k, v, _ := strings.Cut(a, "=")
+			if k == "--resources-path" {
+				resources = append(resources, v)
+			}
+			flags[k] = v
+		}
+		if flags["--app-id"] != app || flags["--app-port"] != port {
+			t.Errorf("%s-dapr: --app-id %q --app-port %q, want %s %s", app, flags["--app-id"], flags["--app-port"], app, port)
+		}
+		if flags["--dapr-http-port"] != *svc.Environment["DAPR_HTTP_PORT"] || flags["--dapr-grpc-port"] != *svc.Environment["DAPR_GRPC_PORT"] {
+			t.Errorf("%s-dapr: sidecar ports %s/%s, the app expects %s/%s", app, flags["--dapr-http-port"], flags["--dapr-grpc-port"], *svc.Environment["DAPR_HTTP_PORT"], *svc.Environment["DAPR_GRPC_PORT"])
+		}
+		if _, ok := side.DependsOn[app]; !ok {
+			t.Errorf("%s-dapr does not depend on %s", app, app)
+		}
+		for _, infra := range []string{"postgres", "rabbitmq"} {
+			if d, ok := side.DependsOn[infra]; !ok || d.Condition != types.ServiceConditionHealthy {
+				t.Errorf("%s-dapr must wait for %s to be healthy", app, infra)
+			}
+		}
+		// Every mounted resources path and the config exist and parse.
+		mounts := map[string]string{}
+		for _, v := range side.Volumes {
+			mounts[v.Target] = v.Source
+		}
+		for _, r := range resources {
+			src, ok := mounts[r]
+			if !ok {
+				t.Errorf("%s-dapr: resources path %s is not mounted", app, r)
+				continue
+			}
+			decodeDir(t, src)
+		}
+		cfg, ok := mounts[flags["--config"]]
+		if !ok {
+			t.Errorf("%s-dapr: config %s is not mounted", app, flags["--config"])
+		} else if b, err := os.ReadFile(cfg); err != nil {
+			t.Errorf("%s-dapr: %v", app, err)
+		} else if o := decodeAll(t, "compose config", b); len(o.configs) != 1 {
+			t.Errorf("%s-dapr: config file holds %d Configurations", app, len(o.configs))
+		}
+	}
+	for _, infra := range []string{"postgres", "rabbitmq"} {
+		svc, ok := p.Services[infra]
+		if !ok || svc.Image == "" || svc.HealthCheck == nil {
+			t.Errorf("%s: missing, or without image or healthcheck", infra)
+		}
+	}
+	if gw := p.Services["gateway"]; len(gw.Ports) != 1 || gw.Ports[0].Target != 8080 {
+		t.Errorf("gateway must publish its port 8080, has %v", gw.Ports)
+	}
+}
+
+// TestDockerfileBuildsSmallStaticNonRootImages reads the Dockerfile the
+// Compose file builds.
+func TestDockerfileBuildsSmallStaticNonRootImages(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var froms []string
+	var user string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "FROM" {
+			froms = append(froms, f[1])
+		}
+		if len(f) >= 2 && f[0] == "USER" {
+			user = f[1]
+		}
+	}
+	if len(froms) < 2 {
+		t.Fatalf("not multi-stage: FROM %v", froms)
+	}
+	if last := froms[len(froms)-1]; !strings.HasPrefix(last, "gcr.io/distroless/static") && last != "scratch" {
+		t.Errorf("final stage %s is not a static base", last)
+	}
+	if user == "" || strings.HasPrefix(user, "0") || strings.HasPrefix(user, "root") {
+		t.Errorf("runs as %q", user)
+	}
+	if !strings.Contains(string(b), "CGO_ENABLED=0") {
+		t.Error("the binary is not built static (CGO_ENABLED=0)")
+	}
+	for _, want := range []string{"kit/go.mod", "go.work"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("does not copy %s", want)
+		}
+	}
+	// Every module of go.work must be copied, or the workspace does not load.
+	work, err := os.ReadFile(filepath.Join(root, "go.work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(work), "\n") {
+		dir := strings.TrimSpace(line)
+		if !strings.HasPrefix(dir, "./") {
+			continue
+		}
+		if !slices.ContainsFunc(strings.Split(string(b), "\n"), func(l string) bool {
+			return strings.HasPrefix(l, "COPY "+strings.TrimPrefix(dir, "./")+"/go.mod")
+		}) {
+			t.Errorf("Dockerfile does not copy %s/go.mod", dir)
+		}
+	}
+}

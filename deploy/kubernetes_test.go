@@ -1,0 +1,292 @@
+package deploy
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+// build renders a kustomization as `kubectl kustomize` would.
+func build(t *testing.T, dir string) []byte {
+	t.Helper()
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	m, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, dir))
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	out, err := m.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	for _, dir := range []string{"deploy/kubernetes/base", "deploy/kubernetes/overlays/production"} {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			checkManifests(t, decodeAll(t, dir, build(t, dir)))
+		})
+	}
+}
+
+func checkManifests(t *testing.T, o *objects) {
+	secretsText, err := os.ReadFile(filepath.Join(root, "deploy/kubernetes/secrets.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretKeys := map[string]bool{}
+	for _, s := range decodeAll(t, "secrets.example.yaml", secretsText).secrets {
+		for k := range s.StringData {
+			secretKeys[s.Name+"/"+k] = true
+		}
+	}
+
+	configs := map[string]bool{}
+	for _, c := range o.configs {
+		configs[c.Name] = true
+	}
+	componentsByName := map[string]bool{}
+	for _, c := range o.components {
+		componentsByName[c.Name] = true
+	}
+
+	// Deployments: one per app, with the Dapr annotations, probes, limits.
+	deployed := map[string]bool{}
+	for _, d := range o.deployments {
+		ann := d.Spec.Template.Annotations
+		id := ann["dapr.io/app-id"]
+		deployed[id] = true
+		if !contains(apps, id) {
+			t.Errorf("deployment %s: app id %q is not one of %v", d.Name, id, apps)
+		}
+		for _, k := range []string{"dapr.io/enabled", "dapr.io/app-id", "dapr.io/app-port", "dapr.io/config", "dapr.io/enable-api-logging"} {
+			if ann[k] == "" {
+				t.Errorf("deployment %s: no %s annotation", d.Name, k)
+			}
+		}
+		if ann["dapr.io/enabled"] != "true" || !configs[ann["dapr.io/config"]] {
+			t.Errorf("deployment %s: dapr.io/enabled %q, config %q (Configurations: %v)", d.Name, ann["dapr.io/enabled"], ann["dapr.io/config"], configs)
+		}
+		if sel := d.Spec.Selector.MatchLabels; !subset(sel, d.Spec.Template.Labels) || len(sel) == 0 {
+			t.Errorf("deployment %s: selector %v does not match its pods %v", d.Name, sel, d.Spec.Template.Labels)
+		}
+		if sc := d.Spec.Template.Spec.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+			t.Errorf("deployment %s: may run as root", d.Name)
+		}
+		if len(d.Spec.Template.Spec.Containers) != 1 {
+			t.Fatalf("deployment %s: %d containers (the sidecar is injected)", d.Name, len(d.Spec.Template.Spec.Containers))
+		}
+		c := d.Spec.Template.Spec.Containers[0]
+		if len(c.Ports) != 1 || strconv.Itoa(int(c.Ports[0].ContainerPort)) != ann["dapr.io/app-port"] {
+			t.Errorf("deployment %s: container ports %v, dapr.io/app-port %s", d.Name, c.Ports, ann["dapr.io/app-port"])
+		}
+		env := map[string]string{}
+		for _, e := range c.Env {
+			env[e.Name] = e.Value
+		}
+		if env["APP_PORT"] != ann["dapr.io/app-port"] {
+			t.Errorf("deployment %s: APP_PORT %q, dapr.io/app-port %s", d.Name, env["APP_PORT"], ann["dapr.io/app-port"])
+		}
+		if c.ReadinessProbe == nil || c.LivenessProbe == nil || c.StartupProbe == nil {
+			t.Errorf("deployment %s: startup, readiness and liveness probes are all needed", d.Name)
+		}
+		for _, r := range []string{"cpu", "memory"} {
+			if c.Resources.Requests.Name(corev1.ResourceName(r), "").IsZero() || c.Resources.Limits.Name(corev1.ResourceName(r), "").IsZero() {
+				t.Errorf("deployment %s: no %s request or limit", d.Name, r)
+			}
+		}
+	}
+	for _, a := range apps {
+		if !deployed[a] {
+			t.Errorf("no deployment for %s", a)
+		}
+	}
+
+	// HPAs for gateway and voucher-int, PDBs for every app, Services that
+	// select pods.
+	scaled := map[string]bool{}
+	for _, h := range o.hpas {
+		if h.Spec.ScaleTargetRef.Kind != "Deployment" || !deploymentNamed(o, h.Spec.ScaleTargetRef.Name) {
+			t.Errorf("hpa %s targets %s %s", h.Name, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name)
+		}
+		if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 2 || h.Spec.MaxReplicas <= *h.Spec.MinReplicas || len(h.Spec.Metrics) == 0 {
+			t.Errorf("hpa %s: min %v max %d metrics %d", h.Name, h.Spec.MinReplicas, h.Spec.MaxReplicas, len(h.Spec.Metrics))
+		}
+		scaled[h.Spec.ScaleTargetRef.Name] = true
+	}
+	for _, want := range []string{"gateway", "voucher-int"} {
+		if !scaled[want] {
+			t.Errorf("no HorizontalPodAutoscaler for %s", want)
+		}
+	}
+	budgeted := map[string]bool{}
+	for _, p := range o.pdbs {
+		for _, d := range o.deployments {
+			if subset(p.Spec.Selector.MatchLabels, d.Spec.Template.Labels) {
+				budgeted[d.Name] = true
+			}
+		}
+	}
+	for _, s := range o.services {
+		matched := false
+		for _, d := range o.deployments {
+			matched = matched || subset(s.Spec.Selector, d.Spec.Template.Labels)
+		}
+		if !matched || len(s.Spec.Selector) == 0 {
+			t.Errorf("service %s selects no deployment's pods (%v)", s.Name, s.Spec.Selector)
+		}
+	}
+	for _, d := range o.deployments {
+		if !budgeted[d.Name] {
+			t.Errorf("no PodDisruptionBudget covers %s", d.Name)
+		}
+	}
+
+	// Components: scoped, known app ids, secrets that exist.
+	for _, c := range o.components {
+		if len(c.Scopes) == 0 {
+			t.Errorf("component %s has no scopes", c.Name)
+		}
+		for _, s := range c.Scopes {
+			if !contains(apps, s) {
+				t.Errorf("component %s: scope %q is no app", c.Name, s)
+			}
+		}
+		for _, m := range c.Spec.Metadata {
+			if ref := m.SecretKeyRef; ref.Name != "" && !secretKeys[ref.Name+"/"+ref.Key] {
+				t.Errorf("component %s: %s comes from secret %s key %s, which secrets.example.yaml does not have", c.Name, m.Name, ref.Name, ref.Key)
+			}
+		}
+		if v, _ := meta(c, "outboxPublishPubsub"); v != "" && !componentsByName[v] {
+			t.Errorf("component %s: outbox pub/sub %q does not exist", c.Name, v)
+		}
+	}
+	for _, e := range o.endpoints {
+		if len(e.Scopes) == 0 {
+			t.Errorf("http endpoint %s has no scopes", e.Name)
+		}
+	}
+	// gateway reads these through the secret store component "secretstore".
+	for _, name := range []string{"jwt-signing-key", "jwt-key-id", "ops-token"} {
+		if !secretKeys[name+"/"+name] {
+			t.Errorf("gateway's secret %s (key %s) is not in secrets.example.yaml", name, name)
+		}
+	}
+	if !scopedTo(o, "secretstore", "gateway") || !scopedTo(o, "sms", "sms") {
+		t.Errorf("secretstore must be gateway's and sms sms's")
+	}
+
+	// Subscriptions name a pub/sub that exists and apps it is scoped to.
+	for _, s := range o.subscriptions {
+		if !componentsByName[s.Spec.Pubsubname] {
+			t.Errorf("subscription %s: pub/sub %q does not exist", s.Name, s.Spec.Pubsubname)
+		}
+		for _, app := range s.Scopes {
+			if !scopedTo(o, s.Spec.Pubsubname, app) {
+				t.Errorf("subscription %s: app %s does not load pub/sub %s", s.Name, app, s.Spec.Pubsubname)
+			}
+		}
+	}
+
+	// Resiliency targets name apps, endpoints and components that exist.
+	for _, r := range o.resiliencies {
+		for name := range r.Spec.Targets.Apps {
+			if !contains(apps, name) && !endpointNamed(o, name) {
+				t.Errorf("resiliency %s: app target %q does not exist", r.Name, name)
+			}
+		}
+		for name := range r.Spec.Targets.Components {
+			if !componentsByName[name] {
+				t.Errorf("resiliency %s: component target %q does not exist", r.Name, name)
+			}
+		}
+	}
+
+	// The same names as every local profile, so the apps need no change.
+	local := map[string]bool{}
+	for _, c := range profileObjects(t, "embedded").components {
+		local[c.Name] = true
+	}
+	for name := range local {
+		if !componentsByName[name] {
+			t.Errorf("component %s of the local profiles is missing", name)
+		}
+	}
+}
+
+// TestKubernetesSharedResourcesMatchTheLocalOnes keeps the subscriptions,
+// cron bindings and resiliency of the cluster equal to those every test run
+// uses (components/common).
+func TestKubernetesSharedResourcesMatchTheLocalOnes(t *testing.T) {
+	for _, f := range []string{"cron.yaml", "resiliency.yaml", "subscriptions.yaml"} {
+		local := decodeFile(t, filepath.Join(root, "components/common", f))
+		cluster := decodeFile(t, filepath.Join(root, "deploy/kubernetes/base/components", f))
+		if !reflect.DeepEqual(local, cluster) {
+			t.Errorf("deploy/kubernetes/base/components/%s differs from components/common/%s", f, f)
+		}
+	}
+}
+
+func decodeFile(t *testing.T, path string) []any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []any
+	for _, d := range splitDocs(b) {
+		var v any
+		if err := yaml.Unmarshal(d, &v); err != nil {
+			t.Fatal(err)
+		}
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func subset(sel, labels map[string]string) bool {
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func deploymentNamed(o *objects, name string) bool {
+	for _, d := range o.deployments {
+		if d.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func endpointNamed(o *objects, name string) bool {
+	for _, e := range o.endpoints {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// scopedTo tells whether app loads the named component (no scopes: all).
+func scopedTo(o *objects, component, app string) bool {
+	for _, c := range o.components {
+		if c.Name == component {
+			return len(c.Scopes) == 0 || contains(c.Scopes, app)
+		}
+	}
+	return false
+}

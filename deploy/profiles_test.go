@@ -1,0 +1,107 @@
+package deploy
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// localProfiles are the folders of components/ that `make run PROFILE=…`
+// swaps; components/local and components/common come with every one.
+var localProfiles = []string{"embedded", "redis", "postgres-rabbitmq"}
+
+func profileObjects(t *testing.T, profile string) *objects {
+	t.Helper()
+	local := decodeDir(t, filepath.Join(root, "components", "local"))
+	p := decodeDir(t, filepath.Join(root, "components", profile))
+	local.components = append(local.components, p.components...)
+	local.endpoints = append(local.endpoints, p.endpoints...)
+	return local
+}
+
+// TestEveryProfileHasTheSameResources: a profile swaps what serves a
+// resource, never its name, scopes or outbox topic, so no app can tell one
+// profile from another.
+func TestEveryProfileHasTheSameResources(t *testing.T) {
+	want := shape(profileObjects(t, localProfiles[0]))
+	if len(want) < 8 {
+		t.Fatalf("the embedded profile has only %v", want)
+	}
+	for _, p := range localProfiles[1:] {
+		if got := shape(profileObjects(t, p)); !reflect.DeepEqual(got, want) {
+			t.Errorf("profile %s:\n got %q\nwant %q", p, got, want)
+		}
+	}
+	compose := decodeDir(t, filepath.Join(root, "deploy", "compose", "components"))
+	if got := shape(compose); !reflect.DeepEqual(got, want) {
+		t.Errorf("deploy/compose/components:\n got %q\nwant %q", got, want)
+	}
+	// Compose runs the component types the postgres-rabbitmq profile tests.
+	tested := map[string]string{}
+	for _, c := range profileObjects(t, "postgres-rabbitmq").components {
+		tested[c.Name] = c.Spec.Type + "/" + c.Spec.Version
+	}
+	for _, c := range compose.components {
+		block, _, _ := strings.Cut(c.Spec.Type, ".")
+		if (block == "state" || block == "pubsub") && c.Spec.Type+"/"+c.Spec.Version != tested[c.Name] {
+			t.Errorf("compose component %s is %s/%s, the tested profile's is %s", c.Name, c.Spec.Type, c.Spec.Version, tested[c.Name])
+		}
+	}
+}
+
+// concrete names a broker, a store or their client libraries.
+var concrete = regexp.MustCompile(`(?i)\b(redis|postgres(ql)?|pgx|rabbitmq|amqp|kafka|sarama|jetstream|nats|sqlite|mysql|mariadb|mongo(db)?|cosmos(db)?|dynamodb|cassandra|pulsar|mqtt|servicebus|eventhubs?|memcached|etcd|zookeeper)\b|\b(state|pubsub)\.[a-z]`)
+
+// TestNoGoCodeNamesABrokerOrStore: the services and the shared kit speak
+// only of Dapr building blocks by their resource names; which broker or
+// store serves them is the components' business. (The runner, which embeds
+// NATS for the embedded profile, and the test suites, which set up shared
+// servers, are not services.)
+func TestNoGoCodeNamesABrokerOrStore(t *testing.T) {
+	checked := 0
+	for _, dir := range []string{"services", "kit"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || !(strings.HasSuffix(path, ".go") || filepath.Base(path) == "go.mod") {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			checked++
+			for n, line := range strings.Split(string(b), "\n") {
+				if m := concrete.FindString(line); m != "" {
+					t.Errorf("%s:%d names %q: %s", path, n+1, m, strings.TrimSpace(line))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("checked only %d files: is the walk looking in the right place?", checked)
+	}
+}
+
+// TestTheCheckCatchesANamedBroker keeps the pattern honest.
+func TestTheCheckCatchesANamedBroker(t *testing.T) {
+	for _, line := range []string{`import "github.com/redis/go-redis/v9"`, `store := "state.postgresql"`, `// publish to Kafka`, `pubsub.jetstream`} {
+		if !concrete.MatchString(line) {
+			t.Errorf("not caught: %s", line)
+		}
+	}
+	for _, line := range []string{`daprx.Store[T]{Name: "gateway-store"}`, `events.PubSub`, `c.PublishEvent(ctx, "pubsub", topic, b)`} {
+		if concrete.MatchString(line) {
+			t.Errorf("caught by mistake: %s", line)
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package deploy
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	components "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
+	configuration "github.com/dapr/dapr/pkg/apis/configuration/v1alpha1"
+	httpendpoint "github.com/dapr/dapr/pkg/apis/httpEndpoint/v1alpha1"
+	resiliency "github.com/dapr/dapr/pkg/apis/resiliency/v1alpha1"
+	subscriptions "github.com/dapr/dapr/pkg/apis/subscriptions/v2alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// root is the repository's root (this module is deploy/).
+const root = ".."
+
+// apps are the app ids of the system (dapr.yaml); the provider fake runs
+// locally and in Compose only.
+var apps = []string{"gateway", "voucher-int", "voucher", "sms"}
+
+// objects is a decoded set of manifests, by kind.
+type objects struct {
+	deployments   []appsv1.Deployment
+	services      []corev1.Service
+	hpas          []autoscalingv2.HorizontalPodAutoscaler
+	pdbs          []policyv1.PodDisruptionBudget
+	namespaces    []corev1.Namespace
+	secrets       []corev1.Secret
+	components    []components.Component
+	configs       []configuration.Configuration
+	endpoints     []httpendpoint.HTTPEndpoint
+	resiliencies  []resiliency.Resiliency
+	subscriptions []subscriptions.Subscription
+}
+
+// decodeAll decodes every YAML document strictly into the API type of its
+// kind: an unknown field, a misspelt key or an unknown kind fails.
+func decodeAll(t *testing.T, name string, text []byte) *objects {
+	t.Helper()
+	o := &objects{}
+	for i, doc := range splitDocs(text) {
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if err := yaml.Unmarshal(doc, &head); err != nil {
+			t.Fatalf("%s document %d: %v", name, i+1, err)
+		}
+		if head.Kind == "" {
+			continue // comments only
+		}
+		var err error
+		into := func(v any) { err = yaml.UnmarshalStrict(doc, v) }
+		switch head.APIVersion + "/" + head.Kind {
+		case "apps/v1/Deployment":
+			var v appsv1.Deployment
+			into(&v)
+			o.deployments = append(o.deployments, v)
+		case "v1/Service":
+			var v corev1.Service
+			into(&v)
+			o.services = append(o.services, v)
+		case "autoscaling/v2/HorizontalPodAutoscaler":
+			var v autoscalingv2.HorizontalPodAutoscaler
+			into(&v)
+			o.hpas = append(o.hpas, v)
+		case "policy/v1/PodDisruptionBudget":
+			var v policyv1.PodDisruptionBudget
+			into(&v)
+			o.pdbs = append(o.pdbs, v)
+		case "v1/Namespace":
+			var v corev1.Namespace
+			into(&v)
+			o.namespaces = append(o.namespaces, v)
+		case "v1/Secret":
+			var v corev1.Secret
+			into(&v)
+			o.secrets = append(o.secrets, v)
+		case "dapr.io/v1alpha1/Component":
+			var v components.Component
+			into(&v)
+			o.components = append(o.components, v)
+		case "dapr.io/v1alpha1/Configuration":
+			var v configuration.Configuration
+			into(&v)
+			o.configs = append(o.configs, v)
+		case "dapr.io/v1alpha1/HTTPEndpoint":
+			var v httpendpoint.HTTPEndpoint
+			into(&v)
+			o.endpoints = append(o.endpoints, v)
+		case "dapr.io/v1alpha1/Resiliency":
+			var v resiliency.Resiliency
+			into(&v)
+			o.resiliencies = append(o.resiliencies, v)
+		case "dapr.io/v2alpha1/Subscription":
+			var v subscriptions.Subscription
+			into(&v)
+			o.subscriptions = append(o.subscriptions, v)
+		default:
+			t.Fatalf("%s document %d: unexpected %s %s", name, i+1, head.APIVersion, head.Kind)
+		}
+		if err != nil {
+			t.Fatalf("%s document %d (%s): %v", name, i+1, head.Kind, err)
+		}
+	}
+	return o
+}
+
+// decodeDir decodes every YAML file of a folder.
+func decodeDir(t *testing.T, dir string) *objects {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no YAML in %s (%v)", dir, err)
+	}
+	var all bytes.Buffer
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+		all.WriteString("\n---\n")
+	}
+	return decodeAll(t, dir, all.Bytes())
+}
+
+func splitDocs(text []byte) [][]byte {
+	var docs [][]byte
+	var cur []byte
+	for _, line := range bytes.SplitAfter(text, []byte("\n")) {
+		if bytes.Equal(bytes.TrimRight(line, "\r\n"), []byte("---")) {
+			docs = append(docs, cur)
+			cur = nil
+			continue
+		}
+		cur = append(cur, line...)
+	}
+	return append(docs, cur)
+}
+
+func meta(c components.Component, name string) (value string, ref string) {
+	for _, m := range c.Spec.Metadata {
+		if m.Name == name {
+			if m.SecretKeyRef.Name != "" {
+				return "", m.SecretKeyRef.Name + "/" + m.SecretKeyRef.Key
+			}
+			return m.Value.String(), ""
+		}
+	}
+	return "", ""
+}
+
+// shape is what must stay the same across profiles: each component's name,
+// building block, scopes and outbox topic.
+func shape(o *objects) []string {
+	var out []string
+	for _, c := range o.components {
+		block, _, _ := strings.Cut(c.Spec.Type, ".")
+		topic, _ := meta(c, "outboxPublishTopic")
+		scopes := append([]string(nil), c.Scopes...)
+		sort.Strings(scopes)
+		out = append(out, fmt.Sprintf("%s %s scopes=%v outbox=%s", c.Name, block, scopes, topic))
+	}
+	for _, e := range o.endpoints {
+		out = append(out, "httpendpoint "+e.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
