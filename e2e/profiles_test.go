@@ -115,7 +115,7 @@ func (iso *isolation) redisDB() error {
 
 // postgresDatabase creates a database for this run and drops it after.
 func (iso *isolation) postgresDatabase() error {
-	conn := fmt.Sprintf("host=%s port=%s user=%s password=%s database=postgres connect_timeout=5",
+	conn := fmt.Sprintf("host=%s port=%s user=%s password='%s' dbname=postgres connect_timeout=5",
 		envOr("POSTGRES_HOST", "127.0.0.1"), envOr("POSTGRES_PORT", "5432"), envOr("POSTGRES_USER", "postgres"), os.Getenv("POSTGRES_PASSWORD"))
 	name := "vouchers_e2e_" + runID()
 	exec := func(sql string) error {

@@ -65,6 +65,10 @@ type System struct {
 	broker    *broker
 	proxy     *proxy
 	servers   []*backend
+	// rabbitURL and queues: on a RabbitMQ profile, the queues daprd must
+	// consume before the system is up.
+	rabbitURL string
+	queues    []string
 	resources []string
 	config    string
 	outMu     sync.Mutex
@@ -285,6 +289,9 @@ func (s *System) prepare(ctx context.Context) error {
 	}
 	s.resources = rendered.dirs
 	s.servers = serversOf(rendered.docs)
+	if s.rabbitURL = rabbitURL(rendered.docs); s.rabbitURL != "" {
+		s.queues = subscribedQueues(rendered.docs, daprNamespace)
+	}
 	if s.broker == nil {
 		if err := checkServers(s.servers, s.opts.Profile); err != nil {
 			return err
@@ -392,7 +399,25 @@ func (s *System) startAll(ctx context.Context) error {
 		}
 	}
 	s.opts.Logf("waiting for %d sidecars to report healthy", len(s.apps))
-	return s.waitHealthy(ctx, s.apps)
+	if err := s.waitHealthy(ctx, s.apps); err != nil {
+		return err
+	}
+	return s.waitSubscribed(ctx)
+}
+
+// waitSubscribed waits, on a RabbitMQ profile, until daprd has declared and
+// consumes every subscription's queue (see rabbitmq.go).
+func (s *System) waitSubscribed(ctx context.Context) error {
+	if s.rabbitURL == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
+	defer cancel()
+	s.opts.Logf("waiting for the sidecars to consume %d RabbitMQ queues", len(s.queues))
+	if err := waitForQueues(ctx, s.rabbitURL, s.queues); err != nil {
+		return &StartError{Process: "rabbitmq", Reason: err.Error()}
+	}
+	return nil
 }
 
 func (s *System) startPart(a *appRun, part Part) error {

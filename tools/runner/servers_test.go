@@ -168,3 +168,18 @@ func TestPointAtRewritesOnlyTheNamedComponent(t *testing.T) {
 		t.Fatalf("rewritten:\n%s", b)
 	}
 }
+
+func TestSubscribedQueuesAreTheComponentsNames(t *testing.T) {
+	var sub, store resource
+	sub.Kind, sub.Spec.Topic, sub.Scopes = "Subscription", "receive-code", []string{"gateway", "voucher"}
+	store.Kind, store.Spec.Type, store.Scopes = "Component", "state.postgresql", []string{"gateway"}
+	store.Spec.Metadata = append(store.Spec.Metadata, struct {
+		Name  string `json:"name"`
+		Value any    `json:"value"`
+	}{"outboxPublishTopic", "send-sms"})
+	got := subscribedQueues([]renderedDoc{{res: sub}, {res: store}}, "default")
+	want := []string{"gateway-defaultgatewaysend-smsoutbox", "gateway-receive-code", "voucher-receive-code"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
