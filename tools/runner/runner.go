@@ -59,12 +59,12 @@ type Options struct {
 
 // System is a running set of apps and sidecars.
 type System struct {
-	opts      Options
-	apps      []*appRun
-	byID      map[string]*appRun
-	broker    *broker
-	proxy     *proxy
-	servers   []*backend
+	opts    Options
+	apps    []*appRun
+	byID    map[string]*appRun
+	broker  *broker
+	proxy   *proxy
+	servers []*backend
 	// rabbitURL and queues: on a RabbitMQ profile, the queues daprd must
 	// consume before the system is up.
 	rabbitURL string
