@@ -112,6 +112,24 @@ func TestStartUpFailuresNameTheCulprit(t *testing.T) {
 		}
 	})
 
+	t.Run("profile_server_missing", func(t *testing.T) {
+		rf, profile := variant(t, func(*runner.RunFile) {})
+		port, err := runner.FreePort() // nothing listens there
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := "127.0.0.1:" + strconv.Itoa(port)
+		store := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: far-store\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n    - name: redisHost\n      value: " + dead + "\nscopes: [gateway]\n"
+		if err := os.WriteFile(filepath.Join(profile, "far-store.yaml"), []byte(store), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err = startVariant(t, rf, true)
+		var se *runner.StartError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), "redis at "+dead) || !strings.Contains(err.Error(), "far-store") || !strings.Contains(err.Error(), "does not answer") {
+			t.Fatalf("err %v, want the missing redis named with the component that needs it", err)
+		}
+	})
+
 	t.Run("component_daprd_cannot_load", func(t *testing.T) {
 		rf, profile := variant(t, func(*runner.RunFile) {})
 		bad := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken-store\nspec:\n  type: state.nosuchstore\n  version: v1\nscopes: [gateway]\n"

@@ -288,25 +288,27 @@ func (s *System) prepare(ctx context.Context) error {
 		return &StartError{Process: "resources", Reason: err.Error()}
 	}
 	s.resources = rendered.dirs
-	s.servers = serversOf(rendered.docs)
+	for _, srv := range serversOf(rendered.docs) {
+		if s.broker == nil || !strings.HasSuffix(s.broker.url, "/"+srv.addr) {
+			s.servers = append(s.servers, srv) // not the runner's own broker
+		}
+	}
 	if s.rabbitURL = rabbitURL(rendered.docs); s.rabbitURL != "" {
 		s.queues = subscribedQueues(rendered.docs, daprNamespace)
 	}
-	if s.broker == nil {
-		if err := checkServers(s.servers, s.opts.Profile); err != nil {
-			return err
-		}
-		for _, srv := range s.servers {
-			s.opts.Logf("%s at %s answers (for %s)", srv.kind, srv.addr, strings.Join(srv.users, ", "))
-			if srv.pubsub && s.opts.ProxyBroker {
-				if s.proxy, err = startProxy(srv.addr); err != nil {
-					return &StartError{Process: "broker proxy", Reason: err.Error()}
-				}
-				if err := pointAt(srv.file, srv.component, srv.addr, s.proxy.addr); err != nil {
-					return &StartError{Process: "broker proxy", Reason: err.Error()}
-				}
-				s.opts.Logf("component %s reaches %s through the runner's proxy at %s", srv.component, srv.addr, s.proxy.addr)
+	if err := checkServers(s.servers, s.opts.Profile); err != nil {
+		return err
+	}
+	for _, srv := range s.servers {
+		s.opts.Logf("%s at %s answers (for %s)", srv.kind, srv.addr, strings.Join(srv.users, ", "))
+		if srv.pubsub && s.opts.ProxyBroker {
+			if s.proxy, err = startProxy(srv.addr); err != nil {
+				return &StartError{Process: "broker proxy", Reason: err.Error()}
 			}
+			if err := pointAt(srv.file, srv.component, srv.addr, s.proxy.addr); err != nil {
+				return &StartError{Process: "broker proxy", Reason: err.Error()}
+			}
+			s.opts.Logf("component %s reaches %s through the runner's proxy at %s", srv.component, srv.addr, s.proxy.addr)
 		}
 	}
 	if s.broker != nil {
