@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,6 +115,21 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 		if !ok || svc.Image == "" || svc.HealthCheck == nil {
 			t.Errorf("%s: missing, or without image or healthcheck", infra)
 		}
+	}
+	// What is reached from another container must listen beyond its
+	// loopback: the public API and the provider (HTTPEndpoint vps).
+	for _, e := range decodeDir(t, filepath.Join(root, "deploy/compose/components")).endpoints {
+		u, err := url.Parse(e.Spec.BaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := p.Services[u.Hostname()].Environment["APP_HOST"]
+		if host == nil || *host != "0.0.0.0" || u.Port() != composeApps[u.Hostname()] {
+			t.Errorf("http endpoint %s calls %s, whose service does not listen there", e.Name, e.Spec.BaseURL)
+		}
+	}
+	if host := p.Services["gateway"].Environment["APP_HOST"]; host == nil || *host != "0.0.0.0" {
+		t.Error("gateway must listen on 0.0.0.0 in its container")
 	}
 	if gw := p.Services["gateway"]; len(gw.Ports) != 1 || gw.Ports[0].Target != 8080 {
 		t.Errorf("gateway must publish its port 8080, has %v", gw.Ports)
