@@ -152,9 +152,11 @@ func startSystem(dataDir, logPath string, env map[string]string) (s *runner.Syst
 
 // profileEnv scales the profiles' own timing down, as scaled does the
 // apps': a message left unacknowledged by a killed sidecar comes back in
-// seconds, not a minute.
+// 20 s, not a minute. Not less: the outbox's handler alone can take 11 s,
+// and a shorter timeout redelivers messages still being handled until the
+// redeliveries crowd out everything else (seen with 10 s).
 var profileEnv = map[string]map[string]string{
-	"redis": {"REDIS_PROCESSING_TIMEOUT": "10s", "REDIS_REDELIVER_INTERVAL_MS": "1000"},
+	"redis": {"REDIS_PROCESSING_TIMEOUT": "20s", "REDIS_REDELIVER_INTERVAL_MS": "1000"},
 }
 
 func printTail(path string, n int) {
