@@ -36,7 +36,8 @@ type PhoneClaim struct {
 }
 
 // Session is the server side of an access token. It ends after IdleTimeout
-// without a request (the store's TTL, renewed on each request) or on sign-out.
+// without a request (to within slideEvery: the store's TTL, renewed when a
+// request slides it) or on sign-out.
 type Session struct {
 	ID          string `json:"id"`
 	UserID      string `json:"userId"`
@@ -265,11 +266,30 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (Session, erro
 	if !found || now.Sub(s.LastSeen) > a.IdleTimeout {
 		return Session{}, errs.E(errs.Unauthorized, "session expired or signed out: sign in again")
 	}
-	s.LastSeen = now
-	if err := a.Sessions.Put(ctx, sessionKey(sid), s); err != nil {
-		return Session{}, err
+	// Slide the session, but not on every request: a write per request
+	// doubled the state traffic of the accept path. LastSeen lags real use
+	// by less than slideEvery, so an idle session ends between IdleTimeout
+	// minus slideEvery and IdleTimeout after its last request. The write is
+	// conditional (ETag): a sign-out in between is never undone.
+	if now.Sub(s.LastSeen) >= a.slideEvery() {
+		_, err := a.Sessions.Update(ctx, sessionKey(sid), func(cur *Session, exists bool) (*daprx.Event, error) {
+			if !exists || cur.LastSeen.IsZero() || now.Sub(cur.LastSeen) < a.slideEvery() {
+				return nil, daprx.ErrNoChange // signed out, or slid meanwhile
+			}
+			cur.LastSeen = now
+			return nil, nil
+		})
+		if err != nil {
+			return Session{}, err
+		}
 	}
 	return s, nil
+}
+
+// slideEvery is how stale a session's LastSeen may get before a request
+// writes it again: a twentieth of the idle timeout, at most 30 s.
+func (a Accounts) slideEvery() time.Duration {
+	return min(a.IdleTimeout/20, 30*time.Second)
 }
 
 // SignOut ends the session: the token is refused from now on.

@@ -117,7 +117,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), logs: &syncBuffer{}, clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)},
 		key: []byte(strings.Repeat("k", 32))}
@@ -194,7 +194,7 @@ func (e *env) do(method, path, body string, header map[string]string) *httptest.
 }
 
 // signUp makes an account and verifies its phone with the code of the SMS.
-func (e *env) signUp(t *testing.T, username, phone string) string {
+func (e *env) signUp(t testing.TB, username, phone string) string {
 	t.Helper()
 	tok := e.signUpOnly(t, username, phone)
 	if rec := e.do("POST", "/user/phone/verify", `{"code":"`+e.lastCode(t)+`"}`, bearer(tok)); rec.Code != 200 {
@@ -204,7 +204,7 @@ func (e *env) signUp(t *testing.T, username, phone string) string {
 }
 
 // signUpOnly makes an account and leaves its phone unverified.
-func (e *env) signUpOnly(t *testing.T, username, phone string) string {
+func (e *env) signUpOnly(t testing.TB, username, phone string) string {
 	t.Helper()
 	rec := e.do("POST", "/user/sign-up", `{"username":"`+username+`","phoneNumber":"`+phone+`","password":"long enough pw"}`, nil)
 	if rec.Code != http.StatusCreated {
@@ -218,7 +218,7 @@ func (e *env) signUpOnly(t *testing.T, username, phone string) string {
 var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
 
 // lastCode is the code of the last verification SMS published.
-func (e *env) lastCode(t *testing.T) string {
+func (e *env) lastCode(t testing.TB) string {
 	t.Helper()
 	for i := len(e.dmem.Txns) - 1; i >= 0; i-- {
 		tx := e.dmem.Txns[i]
@@ -360,6 +360,40 @@ func TestSessionSlidesAndExpiresWhenIdle(t *testing.T) {
 	rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok))
 	if rec.Code != 401 || !strings.Contains(problemOf(t, rec).Detail, "session expired") {
 		t.Fatalf("idle session: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestSessionSlidesOnlyNowAndThen: requests 10 s apart keep a session alive
+// for 15 minutes though LastSeen is written only every 30 s, and it ends
+// within the idle timeout of the last one.
+func TestSessionSlidesOnlyNowAndThen(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	for range 90 {
+		e.clock.add(10 * time.Second)
+		if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 200 {
+			t.Fatalf("busy session refused: %d %s", rec.Code, rec.Body)
+		}
+	}
+	e.clock.add(10*time.Minute + time.Second)
+	if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 401 {
+		t.Fatalf("session idle for the whole timeout still works: %d", rec.Code)
+	}
+}
+
+// TestSignOutIsNeverUndoneBySlide: a request that read the session before
+// the sign-out must not write it back alive.
+func TestSignOutIsNeverUndoneBySlide(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	e.clock.add(time.Minute) // due for a slide
+	if rec := e.do("POST", "/user/sign-out", "", bearer(tok)); rec.Code != 204 {
+		t.Fatalf("sign-out %d %s", rec.Code, rec.Body)
+	}
+	for range 3 {
+		if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 401 {
+			t.Fatalf("signed-out token accepted: %d", rec.Code)
+		}
 	}
 }
 
