@@ -12,9 +12,9 @@ DAPRD          := .bin/daprd
 SERVICES       := voucher-provider voucher-int voucher sms gateway
 BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
-UNIT_MODULES   := kit tools/runner deploy $(addprefix services/,$(SERVICES))
+UNIT_MODULES   := kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd vet test test-unit test-e2e test-faults test-profiles compose-secrets clean FORCE
+.PHONY: help run build daprd vet test test-unit test-e2e test-faults test-profiles bench compose-secrets clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test-profiles  both suites on every profile (embedded, redis, postgres-rabbitmq) whose servers answer"
 	@echo "make run PROFILE=redis|postgres-rabbitmq  the same system on Redis, or on PostgreSQL and RabbitMQ"
 	@echo "make compose-secrets  the secrets file docker-compose.yml mounts (random, git-ignored)"
+	@echo "make bench   the benchmark (docs/performance.md): accept path, end to end, CPU and memory, baselines"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
 	@echo "make build   build the services and the runner into bin/"
 
@@ -81,6 +82,12 @@ test: vet test-unit test-e2e
 ## narrows the list.
 test-profiles: daprd build
 	@tools/scripts/test-profiles
+
+## The benchmark of docs/performance.md, on PROFILE; BENCH_FLAGS=… passes
+## flags (-rates, -step, -e2e-rate, -e2e-for, -users). It writes
+## bench/results/<date>-<profile>.json and prints the table.
+bench: daprd build
+	$(GO) run ./tools/bench -profile $(PROFILE) $(BENCH_FLAGS)
 
 compose-secrets: build
 	@bin/runner -make-secrets deploy/compose/secrets.json

@@ -77,6 +77,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := service.Logger(stdout, "voucher-int", cfg.LogLevel)
+	service.StartPprof(ctx, log, getenv("PPROF_ADDR"))
 	return service.Run(ctx, log, service.ListenAddr(getenv, cfg.Port), cfg.Sidecar, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
 		a := app.App{
 			Orders:  daprx.Store[app.Order]{Client: c, Name: cfg.StateStore},

@@ -49,6 +49,7 @@ func loadConfig(getenv func(string) string) config {
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg := loadConfig(getenv)
 	log := service.Logger(stdout, "voucher", cfg.LogLevel)
+	service.StartPprof(ctx, log, getenv("PPROF_ADDR"))
 	return service.Run(ctx, log, service.ListenAddr(getenv, cfg.Port), cfg.Sidecar, func(_ context.Context, c dapr.Client) (http.Handler, error) {
 		a := app.App{
 			Vouchers: daprx.Store[app.Voucher]{Client: c, Name: cfg.StateStore},

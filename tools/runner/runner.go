@@ -49,6 +49,9 @@ type Options struct {
 	// a shared broker, so StopBroker can take the broker away from this
 	// system alone (fault tests). The embedded broker needs none.
 	ProxyBroker bool
+	// Topics are published to by the caller directly (a benchmark's
+	// baseline): the embedded broker gets a stream for each up front.
+	Topics []string
 	// Env is added to every app's environment (after the run file's), and
 	// AppEnv to one app's: tests use them to scale durations down.
 	Env    map[string]string
@@ -312,8 +315,9 @@ func (s *System) prepare(ctx context.Context) error {
 		}
 	}
 	if s.broker != nil {
-		s.opts.Logf("creating %d JetStream streams: %s", len(rendered.topics), strings.Join(rendered.topics, ", "))
-		if err := ensureStreams(ctx, s.broker.url, rendered.topics); err != nil {
+		topics := append(append([]string(nil), rendered.topics...), s.opts.Topics...)
+		s.opts.Logf("creating %d JetStream streams: %s", len(topics), strings.Join(topics, ", "))
+		if err := ensureStreams(ctx, s.broker.url, topics); err != nil {
 			return &StartError{Process: "nats", Reason: err.Error()}
 		}
 	}
@@ -691,6 +695,20 @@ func (s *System) AppIDs() []string {
 		ids = append(ids, a.AppID)
 	}
 	return ids
+}
+
+// Processes maps each running process ("gateway", "gateway.daprd"...) to
+// its pid.
+func (s *System) Processes() map[string]int {
+	out := map[string]int{}
+	for _, a := range s.apps {
+		for _, p := range []*proc{a.app, a.dapr} {
+			if p != nil && !p.exited() {
+				out[p.name] = p.cmd.Process.Pid
+			}
+		}
+	}
+	return out
 }
 
 // PIDs lists the process ids of every app and sidecar still running.

@@ -1,0 +1,24 @@
+package ports
+
+import (
+	"net/http"
+	"testing"
+)
+
+// BenchmarkAcceptPathInMemory is the accept path (token and session check,
+// validation, the request stored with its request-code event) with the
+// sidecar calls removed: in-memory state in place of daprd. make bench runs
+// it beside the real path and reports the ratio.
+func BenchmarkAcceptPathInMemory(b *testing.B) {
+	e := newEnv(b)
+	tok := e.signUp(b, "alice", "0909123456")
+	body := `{"phoneNumber":"0909123456"}`
+	auth := bearer(tok)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if rec := e.do("POST", "/voucher", body, auth); rec.Code != http.StatusAccepted {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+}

@@ -1,0 +1,531 @@
+// Command bench measures the system through its public API (make bench):
+// the accept path at fixed offered rates, purchases end to end, the CPU and
+// memory of every process, and two baselines measured in the same run on
+// the same machine: a bare publish through a sidecar, and the same accept
+// handler with the sidecar calls removed. It writes
+// bench/results/<date>-<profile>.json and prints a table.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bankabc/vouchers/tools/runner"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	profile, root, out string
+	rates              []int
+	step, e2eFor       time.Duration
+	e2eRate, users     int
+}
+
+func run() error {
+	var cfg config
+	var rates string
+	flag.StringVar(&cfg.profile, "profile", "embedded", "component profile")
+	flag.StringVar(&cfg.root, "root", ".", "the repository (dapr.yaml, .bin/daprd, bin/)")
+	flag.StringVar(&cfg.out, "out", "bench/results", "where the JSON result goes")
+	flag.StringVar(&rates, "rates", "100,200,300,500,700,1000", "offered rates of the accept path, per second")
+	flag.DurationVar(&cfg.step, "step", 10*time.Second, "how long each offered rate lasts")
+	flag.IntVar(&cfg.e2eRate, "e2e-rate", 100, "offered rate of the end-to-end phase")
+	flag.DurationVar(&cfg.e2eFor, "e2e-for", 5*time.Second, "how long the end-to-end phase offers purchases")
+	flag.IntVar(&cfg.users, "users", 40, "signed-up, verified users the load spreads over")
+	flag.Parse()
+	for _, r := range strings.Split(rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("bad rate %q", r)
+		}
+		cfg.rates = append(cfg.rates, n)
+	}
+	root, err := filepath.Abs(cfg.root)
+	if err != nil {
+		return err
+	}
+	cfg.root = root
+
+	res := Result{Date: time.Now().UTC().Format(time.RFC3339), Profile: cfg.profile, Machine: machine(), StepSeconds: cfg.step.Seconds()}
+
+	// 1. The baseline without the sidecar: the gateway's own benchmark.
+	fmt.Println(">> baseline: the accept handler with in-memory state (go test -bench)")
+	if res.InMemory, err = inMemoryBaseline(cfg.root); err != nil {
+		return err
+	}
+
+	// 2. End to end, on a fresh system so nothing queued before skews it.
+	fmt.Printf(">> end to end: %d purchases/s for %s, each with a webhook\n", cfg.e2eRate, cfg.e2eFor)
+	if err := withSystem(cfg, func(s *system) error {
+		var err error
+		res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor)
+		return err
+	}); err != nil {
+		return err
+	}
+
+	// 3. The accept path and the bare publish at the same offered rates, on
+	// another fresh system; CPU and memory per process over the accept runs.
+	if err := withSystem(cfg, func(s *system) error {
+		before := s.usage()
+		for _, rate := range cfg.rates {
+			fmt.Printf(">> accept path at %d/s for %s\n", rate, cfg.step)
+			st := s.load(rate, cfg.step, s.purchase)
+			res.Accept = append(res.Accept, st)
+			fmt.Printf("   %s\n", st)
+		}
+		res.Processes = s.usageSince(before)
+		res.AcceptRequests = 0
+		for _, st := range res.Accept {
+			res.AcceptRequests += st.Sent
+		}
+		before = s.usage()
+		for _, rate := range cfg.rates {
+			fmt.Printf(">> bare publish through gateway's sidecar at %d/s for %s\n", rate, cfg.step)
+			st := s.load(rate, cfg.step, s.barePublish)
+			res.BarePublish = append(res.BarePublish, st)
+			res.BareRequests += st.Sent
+			fmt.Printf("   %s\n", st)
+		}
+		res.BareProcesses = s.usageSince(before)
+		return nil
+	}); err != nil {
+		return err
+	}
+	res.summarize()
+
+	if err := os.MkdirAll(filepath.Join(cfg.root, cfg.out), 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(cfg.root, cfg.out, time.Now().UTC().Format("2006-01-02")+"-"+cfg.profile+".json")
+	b, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(res.Table())
+	fmt.Println("\nwritten to", path)
+	return nil
+}
+
+// system is a running system with its users.
+type system struct {
+	sys     *runner.System
+	dataDir string
+	gateway string
+	client  *http.Client
+	users   []user
+	next    atomic.Uint64
+	hooks   *hookServer
+}
+
+type user struct{ token, phone string }
+
+func withSystem(cfg config, f func(*system) error) error {
+	dir, err := os.MkdirTemp("", "vouchers-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	logf, err := os.Create(filepath.Join(dir, "system.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	hooks, err := startHooks()
+	if err != nil {
+		return err
+	}
+	defer hooks.close()
+	sys, err := runner.Start(context.Background(), runner.Options{
+		RunFile:      filepath.Join(cfg.root, "dapr.yaml"),
+		Profile:      cfg.profile,
+		DataDir:      dir,
+		Daprd:        filepath.Join(cfg.root, ".bin", "daprd"),
+		FreePorts:    true,
+		Output:       logf,
+		StartTimeout: 3 * time.Minute,
+		Topics:       []string{baselineTopic},
+		AppEnv:       map[string]map[string]string{"voucher-provider": {"PROVIDER_MODE": "immediate"}},
+		Logf:         func(f string, a ...any) { fmt.Fprintf(logf, "runner | "+f+"\n", a...) },
+	})
+	if err != nil {
+		return err
+	}
+	defer sys.Stop()
+	s := &system{sys: sys, dataDir: dir, gateway: sys.AppURL("gateway"), hooks: hooks,
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2000, MaxConnsPerHost: 0}}}
+	fmt.Printf("   signing up %d users\n", cfg.users)
+	if err := s.signUp(cfg.users); err != nil {
+		return err
+	}
+	return f(s)
+}
+
+// baselineTopic is published to by the bare-publish baseline; nobody
+// subscribes to it.
+const baselineTopic = "bench-baseline"
+
+func (s *system) signUp(n int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 4)
+	s.users = make([]user, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			phone := fmt.Sprintf("+849%08d", 10000000+i*10) // last digit 0: immediate
+			u, err := s.signUpOne(fmt.Sprintf("bench%d", i), phone)
+			if err != nil {
+				errs <- err
+				return
+			}
+			s.users[i] = u
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
+
+func (s *system) signUpOne(name, phone string) (user, error) {
+	var tok struct{ AccessToken string }
+	if err := s.call("POST", "/user/sign-up", "", map[string]string{"username": name, "phoneNumber": phone, "password": "bench password 1"}, http.StatusCreated, &tok); err != nil {
+		return user{}, err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		files, _ := filepath.Glob(filepath.Join(s.dataDir, "sms", phone+"_phone-code-*.txt"))
+		if len(files) > 0 {
+			b, _ := os.ReadFile(files[0])
+			if m := sixDigits.FindStringSubmatch(string(b)); m != nil {
+				if err := s.call("POST", "/user/phone/verify", tok.AccessToken, map[string]string{"code": m[1]}, http.StatusOK, nil); err != nil {
+					return user{}, err
+				}
+				return user{token: tok.AccessToken, phone: phone}, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return user{}, fmt.Errorf("no verification SMS for %s", phone)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *system) call(method, path, token string, body any, want int, out any) error {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, s.gateway+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, rb)
+	}
+	if out != nil {
+		return json.Unmarshal(rb, out)
+	}
+	return nil
+}
+
+// purchase is one POST /voucher by the next user; it returns an error for
+// anything but 202.
+func (s *system) purchase(callback string) (string, error) {
+	u := s.users[s.next.Add(1)%uint64(len(s.users))]
+	body := map[string]string{"phoneNumber": u.phone}
+	if callback != "" {
+		body["callbackUrl"] = callback
+	}
+	var v struct{ RequestID string }
+	err := s.call("POST", "/voucher", u.token, body, http.StatusAccepted, &v)
+	return v.RequestID, err
+}
+
+// barePublish is a publish through gateway's sidecar with no app logic.
+func (s *system) barePublish(string) (string, error) {
+	body := []byte(`{"n":` + strconv.FormatUint(s.next.Add(1), 10) + `}`)
+	resp, err := s.client.Post(s.sys.SidecarURL("gateway")+"/v1.0/publish/pubsub/"+baselineTopic, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusNoContent {
+		return "", fmt.Errorf("publish: %d", resp.StatusCode)
+	}
+	return "", nil
+}
+
+// load offers rate requests per second for d, open loop: each request
+// starts at its scheduled time whatever the others do, and its latency
+// counts from that time (no coordinated omission).
+func (s *system) load(rate int, d time.Duration, do func(string) (string, error)) Stats {
+	n := int(float64(rate) * d.Seconds())
+	interval := time.Second / time.Duration(rate)
+	lat := make([]time.Duration, n)
+	var errCount atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		at := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(at))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := do("")
+			lat[i] = time.Since(at)
+			if err != nil {
+				errCount.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	st := statsOf(lat)
+	st.Offered, st.Sent, st.Errors = rate, n, int(errCount.Load())
+	st.Achieved = float64(n-st.Errors) / elapsed.Seconds()
+	if e, ok := firstErr.Load().(string); ok {
+		st.FirstError = e
+	}
+	return st
+}
+
+// endToEnd offers purchases with a webhook at rate for d and waits (up to
+// two minutes after the last) for each webhook: request to voucher stored
+// and webhook received.
+func (s *system) endToEnd(rate int, d time.Duration) (E2E, error) {
+	n := int(float64(rate) * d.Seconds())
+	interval := time.Second / time.Duration(rate)
+	sent := make([]time.Time, n)
+	ids := make([]string, n)
+	var errCount atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		at := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(at))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := s.purchase(s.hooks.url)
+			if err != nil {
+				errCount.Add(1)
+				return
+			}
+			sent[i], ids[i] = at, id
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(2 * time.Minute)
+	var lat []time.Duration
+	for {
+		lat = lat[:0]
+		for i, id := range ids {
+			if id == "" {
+				continue
+			}
+			if got, ok := s.hooks.received(id); ok {
+				lat = append(lat, got.Sub(sent[i]))
+			}
+		}
+		if len(lat) == n-int(errCount.Load()) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	e := E2E{Offered: rate, Sent: n, Errors: int(errCount.Load()), Completed: len(lat), WaitedSeconds: time.Since(start).Seconds()}
+	e.Latency = statsOf(lat)
+	return e, nil
+}
+
+// hookServer is the customers' webhook endpoint: it records when each
+// request's webhook arrived.
+type hookServer struct {
+	srv  *http.Server
+	url  string
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func startHooks() (*hookServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	h := &hookServer{url: "http://" + ln.Addr().String() + "/hook", seen: map[string]time.Time{}}
+	h.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ RequestID string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		h.mu.Lock()
+		if _, ok := h.seen[body.RequestID]; !ok {
+			h.seen[body.RequestID] = time.Now()
+		}
+		h.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = h.srv.Serve(ln) }()
+	return h, nil
+}
+
+func (h *hookServer) received(id string) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.seen[id]
+	return t, ok
+}
+
+func (h *hookServer) close() { _ = h.srv.Close() }
+
+// inMemoryBaseline runs the gateway's accept-path benchmark with in-memory
+// state (services/gateway/internal/ports) and returns its cost per request.
+func inMemoryBaseline(root string) (InMemory, error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "AcceptPathInMemory", "-benchtime", "20000x", "-benchmem", "./internal/ports")
+	cmd.Dir = filepath.Join(root, "services", "gateway")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return InMemory{}, fmt.Errorf("in-memory baseline: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`BenchmarkAcceptPathInMemory\S*\s+\d+\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`).FindStringSubmatch(string(out))
+	if m == nil {
+		return InMemory{}, fmt.Errorf("in-memory baseline: no result in\n%s", out)
+	}
+	ns, _ := strconv.ParseFloat(m[1], 64)
+	bytes, _ := strconv.Atoi(m[2])
+	allocs, _ := strconv.Atoi(m[3])
+	return InMemory{MicrosPerRequest: ns / 1000, BytesPerRequest: bytes, AllocsPerRequest: allocs}, nil
+}
+
+// usage reads CPU time and peak RSS of every process of the system, the
+// bench process itself (runner, embedded broker, load generator) and any
+// broker or store server on this machine.
+type usage map[string]procUsage
+
+type procUsage struct {
+	pid     int
+	cpu     float64 // seconds
+	peakRSS int64   // KiB
+}
+
+func (s *system) usage() usage {
+	u := usage{}
+	procs := s.sys.Processes()
+	procs["bench (runner, embedded broker, load)"] = os.Getpid()
+	for _, name := range []string{"redis-server", "postgres", "beam.smp"} {
+		for _, pid := range pidsNamed(name) {
+			procs[fmt.Sprintf("%s (pid %d, shared)", name, pid)] = pid
+		}
+	}
+	for name, pid := range procs {
+		cpu, rss, err := readProc(pid)
+		if err == nil {
+			u[name] = procUsage{pid: pid, cpu: cpu, peakRSS: rss}
+		}
+	}
+	return u
+}
+
+func (s *system) usageSince(before usage) []Process {
+	after := s.usage()
+	var out []Process
+	for name, a := range after {
+		b, ok := before[name]
+		if !ok || b.pid != a.pid {
+			continue
+		}
+		if a.cpu-b.cpu < 0.05 && strings.Contains(name, "shared") {
+			continue // a server this profile does not use
+		}
+		out = append(out, Process{Name: name, CPUSeconds: round(a.cpu-b.cpu, 2), PeakRSSMiB: round(float64(a.peakRSS)/1024, 1)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func readProc(pid int) (cpu float64, peakKiB int64, err error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// Fields after the command name (which may hold spaces) start at ")".
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	cpu = (utime + stime) / 100 // USER_HZ
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			peakKiB, _ = strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+		}
+	}
+	return cpu, peakKiB, nil
+}
+
+func pidsNamed(name string) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(comm)) == name {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func machine() string {
+	host, _ := os.Hostname()
+	cpu := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	n, _ := exec.Command("nproc").Output()
+	_ = host
+	return fmt.Sprintf("%s cores, %s", strings.TrimSpace(string(n)), cpu)
+}
