@@ -12,6 +12,7 @@ COPY services/voucher/go.mod services/voucher/
 COPY services/voucher-int/go.mod services/voucher-int/
 COPY services/voucher-provider/go.mod services/voucher-provider/
 COPY tools/runner/go.mod tools/runner/go.sum tools/runner/
+COPY tools/bench/go.mod tools/bench/
 COPY e2e/go.mod e2e/go.sum e2e/
 COPY deploy/go.mod deploy/go.sum deploy/
 RUN --mount=type=cache,target=/root/go/pkg/mod go mod download all

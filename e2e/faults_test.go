@@ -77,6 +77,7 @@ func faultEnv() map[string]string {
 	env["ORDER_DEADLINE"] = "5m"
 	env["SESSION_IDLE_TIMEOUT"] = "10m"
 	env["WEBHOOK_RETRY_SCHEDULE"] = "500ms,1s,2s,4s,8s,8s,8s,8s"
+	env["REDRIVE_AFTER"] = "15s"
 	return env
 }
 

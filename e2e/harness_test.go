@@ -51,6 +51,7 @@ var scaled = map[string]string{
 	"WEBHOOK_TIMEOUT":        "2s",
 	"SESSION_IDLE_TIMEOUT":   "6s",
 	"PHONE_CODE_COOLDOWN":    "1s",
+	"REDRIVE_AFTER":          "5s",
 }
 
 // repoRoot is the folder holding go.work.

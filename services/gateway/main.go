@@ -59,6 +59,8 @@ type config struct {
 	MaxFailures  int           // LOCK_AFTER_FAILURES
 	Lock         time.Duration // LOCK_DURATION
 	MaxLock      time.Duration // LOCK_MAX_DURATION
+	// Requests still processing are sent to voucher-int again after this.
+	RedriveAfter time.Duration // REDRIVE_AFTER
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -80,6 +82,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.Duration{Name: "PHONE_CODE_COOLDOWN", Default: "60s", Dst: &c.CodeCooldown},
 		service.Duration{Name: "LOCK_DURATION", Default: "1m", Dst: &c.Lock},
 		service.Duration{Name: "LOCK_MAX_DURATION", Default: "1h", Dst: &c.MaxLock},
+		service.Duration{Name: "REDRIVE_AFTER", Default: "45s", Dst: &c.RedriveAfter},
 	); err != nil {
 		return c, err
 	}
@@ -157,8 +160,19 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Vouchers:   adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.VoucherAppID},
 			Deliveries: deliveries,
 			Callbacks:  guard,
-			Now:        time.Now,
-			NewID:      httpx.NewID,
+			Redrive: app.Redrive{
+				// Buckets outlive their second by far: a sweep that was away
+				// catches up within the hour.
+				Buckets:  daprx.Store[app.RedriveBucket]{Client: c, Name: cfg.StateStore, TTL: cfg.RedriveAfter + time.Hour},
+				Cursor:   daprx.Store[app.RedriveCursor]{Client: c, Name: cfg.StateStore},
+				Requests: daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
+				Events:   daprx.Publisher{Client: c, PubSub: events.PubSub},
+				After:    cfg.RedriveAfter,
+				Shards:   8,
+				Now:      time.Now,
+			},
+			Now:   time.Now,
+			NewID: httpx.NewID,
 		}
 		ops := ports.Ops{DeadLetters: app.DeadLetters{
 			Store:     daprx.Store[app.DeadLetter]{Client: c, Name: cfg.StateStore},

@@ -15,6 +15,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/adapters"
@@ -87,6 +88,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 				AppID:   cfg.ProviderAppID,
 				Budget:  cfg.ProviderBudget,
 			},
+			Outcomes:     daprx.Publisher{Client: c, PubSub: events.PubSub},
 			Now:          time.Now,
 			LateAfter:    cfg.LateAfter,
 			Deadline:     cfg.OrderDeadline,

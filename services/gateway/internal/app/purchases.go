@@ -63,8 +63,18 @@ type Purchases struct {
 	// Callbacks refuses callbackUrls that reach internal addresses (nil:
 	// no check).
 	Callbacks HostGuard
-	Now       func() time.Time
-	NewID     func() string
+	// Redrive schedules a second look at each new request, and takes it
+	// (nil: none).
+	Redrive Redriver
+	Now     func() time.Time
+	NewID   func() string
+}
+
+// Redriver schedules a look at a request later (Track) and looks at the
+// ones that came due (Sweep).
+type Redriver interface {
+	Track(ctx context.Context, requestID string) error
+	Sweep(ctx context.Context) (RedriveSummary, error)
 }
 
 // HostGuard refuses hosts a webhook must not reach.
@@ -114,6 +124,14 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 		Fingerprint: fp, Status: events.StatusProcessing, State: StateProcessing, CreatedAt: now, UpdatedAt: now}
 	ev := &daprx.Event{Type: events.TypeRequestCode, Data: events.RequestCode{
 		RequestID: id, UserID: s.UserID, PhoneNumber: phone, RequestedAt: now}}
+	// Tracked before it is stored: a crash in between leaves a bucket entry
+	// for a request that does not exist, which the sweep skips; the other
+	// order could leave a stored request nobody looks after.
+	if p.Redrive != nil {
+		if err := p.Redrive.Track(ctx, id); err != nil {
+			return Request{}, false, err
+		}
+	}
 	err = p.Requests.Insert(ctx, requestKey(id), req, ev)
 	if errors.Is(err, daprx.ErrExists) && idempotencyKey != "" {
 		prev, _, err := p.replay(ctx, id, fp)

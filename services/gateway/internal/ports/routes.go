@@ -43,6 +43,9 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 		return pur.Complete(ctx, ev)
 	}))
 	mux.Handle("POST /webhook-sweep", handleSweep(ctx, log, pur.Deliveries, sweepLease))
+	if pur.Redrive != nil {
+		mux.Handle("POST /request-redrive", handleRedrive(ctx, log, pur.Redrive))
+	}
 	mux.Handle("POST /events/dead-letter", daprx.Topic(log, func(ctx context.Context, ev daprx.Envelope, data json.RawMessage) error {
 		log.Error("dead letter", "event_id", ev.ID, "topic", ev.Topic, "type", ev.Type,
 			"hint", "the subscriber logged why it gave up under the same event_id; replay with POST /ops/dead-letters/{id}/replay")
@@ -65,6 +68,20 @@ func handleWebhookSecret(log *slog.Logger, get func(context.Context, app.Session
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		httpx.Encode(w, http.StatusOK, map[string]string{"secret": secret})
+	})
+}
+
+// handleRedrive is the cron input binding "request-redrive": one sweep at
+// a time, in the background.
+func handleRedrive(ctx context.Context, log *slog.Logger, r app.Redriver) http.Handler {
+	return service.OneAtATime(ctx, time.Minute, func(ctx context.Context) {
+		s, err := r.Sweep(ctx)
+		switch {
+		case err != nil:
+			log.Warn("request redrive failed", "error", err)
+		case s.Resent > 0:
+			log.Info("request redrive: request-code sent again", "checked", s.Checked, "resent", s.Resent)
+		}
 	})
 }
 

@@ -89,6 +89,10 @@ type App struct {
 	Orders   Orders
 	Pending  Pending
 	Provider Provider
+	// Outcomes publishes a finished order's receive-code again when its
+	// request-code comes again (gateway re-sends it for a request still
+	// processing after a while: the first outcome may have been lost).
+	Outcomes Publisher
 	Now      func() time.Time
 	// LateAfter: a code that comes later than this after the request is
 	// LATE_SUCCESS.
@@ -103,7 +107,19 @@ type App struct {
 	Instance string
 }
 
+// Publisher publishes an event's data straight to a topic (not through
+// the outbox: the order is already stored).
+type Publisher interface {
+	Publish(ctx context.Context, topic, ceType string, data any) error
+}
+
 func orderKey(requestID string) string { return "order|" + requestID }
+
+// outcome is the receive-code event of a finished order.
+func (o Order) outcome() events.ReceiveCode {
+	return events.ReceiveCode{RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: o.Status,
+		VoucherCode: o.VoucherCode, Reason: o.Reason, RequestedAt: o.RequestedAt, IssuedAt: o.UpdatedAt}
+}
 
 // HandleRequestCode orders one voucher for the event. A redelivered event
 // finds the order: with an outcome or an acknowledgement nothing happens; if
@@ -123,7 +139,15 @@ func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error
 		if gerr != nil {
 			return gerr
 		}
-		if existing.Final() || existing.CodeChallenge != "" {
+		if existing.Final() {
+			// Asked again for a finished order: its outcome may never have
+			// reached gateway. Consumers are idempotent on requestId.
+			if a.Outcomes == nil {
+				return nil
+			}
+			return a.Outcomes.Publish(ctx, events.TopicReceiveCode, events.TypeReceiveCode, existing.outcome())
+		}
+		if existing.CodeChallenge != "" {
 			return nil
 		}
 		o = existing

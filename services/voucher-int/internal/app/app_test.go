@@ -104,6 +104,46 @@ func TestImmediateCodeIsPublishedOnce(t *testing.T) {
 	}
 }
 
+// outcomes records what is published outside the outbox.
+type outcomes struct {
+	mu   sync.Mutex
+	sent []events.ReceiveCode
+}
+
+func (o *outcomes) Publish(_ context.Context, topic, ceType string, data any) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if topic != events.TopicReceiveCode || ceType != events.TypeReceiveCode {
+		return errs.E(errs.Invalid, "published %s/%s", topic, ceType)
+	}
+	o.sent = append(o.sent, data.(events.ReceiveCode))
+	return nil
+}
+
+// TestRequestAgainForAFinishedOrderSendsItsOutcomeAgain: gateway re-sends
+// request-code for a request still processing; if the order is done, its
+// outcome (which gateway may never have received) goes out again, the same
+// as the first, and the provider is not called.
+func TestRequestAgainForAFinishedOrderSendsItsOutcomeAgain(t *testing.T) {
+	c, mem := newClock(), testkit.NewMemState()
+	p := &fakeProvider{request: code("CODE")}
+	a := setup(p, c, "a", mem)
+	out := &outcomes{}
+	a.Outcomes = out
+	ev := events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123450", RequestedAt: c.now()}
+	if err := a.HandleRequestCode(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	c.add(time.Minute)
+	if err := a.HandleRequestCode(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	first := published(t, mem)
+	if p.requests.Load() != 1 || len(first) != 1 || len(out.sent) != 1 || out.sent[0] != first[0] {
+		t.Fatalf("provider calls %d, outbox %+v, sent again %+v", p.requests.Load(), first, out.sent)
+	}
+}
+
 func TestLateCallback(t *testing.T) {
 	type step struct {
 		name      string

@@ -1,0 +1,117 @@
+package ports
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/gateway/internal/app"
+)
+
+// sentEvents records events published outside the outbox.
+type sentEvents struct {
+	mu   sync.Mutex
+	sent []events.RequestCode
+}
+
+func (s *sentEvents) Publish(_ context.Context, topic, ceType string, data any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if topic == events.TopicRequestCode && ceType == events.TypeRequestCode {
+		s.sent = append(s.sent, data.(events.RequestCode))
+	}
+	return nil
+}
+
+func (s *sentEvents) ids() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, e := range s.sent {
+		out = append(out, e.RequestID)
+	}
+	return out
+}
+
+// TestRedriveResendsOnlyWhatIsStillProcessing: a request still processing
+// After its acceptance is sent to voucher-int again (and again After
+// later); a finished one, and a tracked id whose insert never happened,
+// are not.
+func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
+	mem := testkit.NewMemState()
+	c := &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	sent := &sentEvents{}
+	requests := daprx.Store[app.Request]{Client: mem, Name: "gateway-store"}
+	r := app.Redrive{
+		Buckets:  daprx.Store[app.RedriveBucket]{Client: mem, Name: "gateway-store"},
+		Cursor:   daprx.Store[app.RedriveCursor]{Client: mem, Name: "gateway-store"},
+		Requests: requests, Events: sent, After: 30 * time.Second, Shards: 4, Now: c.now,
+	}
+	ctx := context.Background()
+	if _, err := r.Sweep(ctx); err != nil { // the first sweep starts the cursor
+		t.Fatal(err)
+	}
+	for _, id := range []string{"open", "done", "never-stored"} {
+		if err := r.Track(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = requests.Insert(ctx, "request|open", app.Request{RequestID: "open", UserID: "u", PhoneNumber: "+84909123450", State: app.StateProcessing, CreatedAt: c.now()}, nil)
+	_ = requests.Insert(ctx, "request|done", app.Request{RequestID: "done", State: app.StateSuccess}, nil)
+
+	c.add(29 * time.Second)
+	if s, err := r.Sweep(ctx); err != nil || len(sent.ids()) != 0 {
+		t.Fatalf("resent before it was due: %+v %v %v", s, err, sent.ids())
+	}
+	c.add(2 * time.Second)
+	s, err := r.Sweep(ctx)
+	if err != nil || s.Checked != 3 || len(sent.ids()) != 1 || sent.ids()[0] != "open" || sent.sent[0].PhoneNumber != "+84909123450" {
+		t.Fatalf("sweep %+v %v, resent %v", s, err, sent.ids())
+	}
+	if s, _ := r.Sweep(ctx); s.Resent != 0 { // the same seconds are not swept twice
+		t.Fatalf("swept again: %+v", s)
+	}
+	c.add(31 * time.Second) // still processing: once more
+	if s, err := r.Sweep(ctx); err != nil || s.Resent != 1 {
+		t.Fatalf("second redrive %+v %v", s, err)
+	}
+	_, _ = requests.Update(ctx, "request|open", func(q *app.Request, _ bool) (*daprx.Event, error) {
+		q.State = app.StateSuccess
+		return nil, nil
+	})
+	c.add(31 * time.Second) // finished: no more
+	if s, err := r.Sweep(ctx); err != nil || s.Resent != 0 || s.Checked != 1 {
+		t.Fatalf("after completion %+v %v", s, err)
+	}
+}
+
+// TestRedriveCatchesUpAfterAnAbsence: seconds that came due while no sweep
+// ran are swept later, not skipped.
+func TestRedriveCatchesUpAfterAnAbsence(t *testing.T) {
+	mem := testkit.NewMemState()
+	c := &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	sent := &sentEvents{}
+	requests := daprx.Store[app.Request]{Client: mem, Name: "gateway-store"}
+	r := app.Redrive{
+		Buckets:  daprx.Store[app.RedriveBucket]{Client: mem, Name: "gateway-store"},
+		Cursor:   daprx.Store[app.RedriveCursor]{Client: mem, Name: "gateway-store"},
+		Requests: requests, Events: sent, After: 10 * time.Second, Shards: 2, Now: c.now,
+	}
+	ctx := context.Background()
+	_, _ = r.Sweep(ctx)
+	_ = r.Track(ctx, "a")
+	_ = requests.Insert(ctx, "request|a", app.Request{RequestID: "a", State: app.StateProcessing}, nil)
+	c.add(10 * time.Minute) // gateway away
+	for range 10 {
+		if _, err := r.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sent.ids(); len(got) == 0 || got[0] != "a" {
+		t.Fatalf("resent %v", got)
+	}
+}
