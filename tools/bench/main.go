@@ -116,10 +116,14 @@ func run() error {
 	}
 	res.summarize()
 
-	if err := os.MkdirAll(filepath.Join(cfg.root, cfg.out), 0o755); err != nil {
+	outDir := cfg.out
+	if !filepath.IsAbs(outDir) {
+		outDir = filepath.Join(cfg.root, outDir)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
-	path := filepath.Join(cfg.root, cfg.out, time.Now().UTC().Format("2006-01-02")+"-"+cfg.profile+".json")
+	path := filepath.Join(outDir, time.Now().UTC().Format("2006-01-02")+"-"+cfg.profile+".json")
 	b, _ := json.MarshalIndent(res, "", "  ")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return err
@@ -389,11 +393,14 @@ func startHooks() (*hookServer, error) {
 	}
 	h := &hookServer{url: "http://" + ln.Addr().String() + "/hook", seen: map[string]time.Time{}}
 	h.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ RequestID string }
+		// A Standard Webhooks body: {"type", "timestamp", "data": {...}}.
+		var body struct {
+			Data struct{ RequestID string } `json:"data"`
+		}
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		h.mu.Lock()
-		if _, ok := h.seen[body.RequestID]; !ok {
-			h.seen[body.RequestID] = time.Now()
+		if _, ok := h.seen[body.Data.RequestID]; !ok {
+			h.seen[body.Data.RequestID] = time.Now()
 		}
 		h.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
