@@ -61,6 +61,8 @@ type config struct {
 	MaxLock      time.Duration // LOCK_MAX_DURATION
 	// Requests still processing are sent to voucher-int again after this.
 	RedriveAfter time.Duration // REDRIVE_AFTER
+	// Customer requests in progress at once; more are answered 503.
+	MaxInFlight int // MAX_IN_FLIGHT
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -93,6 +95,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := service.PositiveInts(getenv,
 		service.PositiveInt{Name: "PHONE_CODE_TRIES", Default: "5", Dst: &c.CodeTries},
 		service.PositiveInt{Name: "LOCK_AFTER_FAILURES", Default: "5", Dst: &c.MaxFailures},
+		service.PositiveInt{Name: "MAX_IN_FLIGHT", Default: "128", Dst: &c.MaxInFlight},
 	); err != nil {
 		return c, err
 	}
@@ -160,7 +163,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Vouchers:   adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.VoucherAppID},
 			Deliveries: deliveries,
 			Callbacks:  guard,
-			Redrive: app.Redrive{
+			Redrive: &app.BatchedRedrive{Redrive: app.Redrive{
 				// Buckets outlive their second by far: a sweep that was away
 				// catches up within the hour.
 				Buckets:  daprx.Store[app.RedriveBucket]{Client: c, Name: cfg.StateStore, TTL: cfg.RedriveAfter + time.Hour},
@@ -170,7 +173,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 				After:    cfg.RedriveAfter,
 				Shards:   8,
 				Now:      time.Now,
-			},
+			}},
 			Now:   time.Now,
 			NewID: httpx.NewID,
 		}
@@ -185,7 +188,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			ops.Token = m["ops-token"]
 		}
 		// A claim outlives one webhook attempt.
-		return ports.Routes(ctx, log, acc, pur, ops, cfg.WebhookTimeout+5*time.Second), nil
+		return ports.Shed(ports.Routes(ctx, log, acc, pur, ops, cfg.WebhookTimeout+5*time.Second), cfg.MaxInFlight), nil
 	})
 }
 

@@ -2,6 +2,8 @@ package ports
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -114,4 +116,34 @@ func TestRedriveCatchesUpAfterAnAbsence(t *testing.T) {
 	if got := sent.ids(); len(got) == 0 || got[0] != "a" {
 		t.Fatalf("resent %v", got)
 	}
+}
+
+// TestBatchedTrackStoresEveryIDBeforeItReturns: concurrent purchases share
+// bucket writes, and each Track returns only once its id is stored.
+func TestBatchedTrackStoresEveryIDBeforeItReturns(t *testing.T) {
+	mem := testkit.NewMemState()
+	c := &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	buckets := daprx.Store[app.RedriveBucket]{Client: mem, Name: "gateway-store"}
+	b := &app.BatchedRedrive{Redrive: app.Redrive{Buckets: buckets, After: 30 * time.Second, Shards: 4, Now: c.now}}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := "r" + string(rune('A'+i%26)) + string(rune('a'+i/26))
+			if err := b.Track(context.Background(), id); err != nil {
+				t.Error(err)
+				return
+			}
+			found := false
+			for shard := range 4 {
+				got, _, _, _ := buckets.Get(context.Background(), "redrive|"+strconv.FormatInt(c.now().Add(30*time.Second).Unix(), 10)+"|"+strconv.Itoa(shard))
+				found = found || slices.Contains(got.IDs, id)
+			}
+			if !found {
+				t.Errorf("%s not stored when Track returned", id)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -638,3 +638,42 @@ func TestWebhookSecretReadAndRotate(t *testing.T) {
 		t.Fatalf("without a token: %d", rec.Code)
 	}
 }
+
+// TestShedAnswersBusyBeyondTheLimit: with every slot taken, a customer
+// request gets 503 problem+json with Retry-After at once, while what daprd
+// sends still gets through.
+func TestShedAnswersBusyBeyondTheLimit(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/voucher" {
+			entered <- struct{}{}
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	h := Shed(slow, 1)
+	done := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/voucher", nil))
+		done <- rec.Code
+	}()
+	<-entered
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/voucher", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || problemOf(t, rec).Status != 503 {
+		t.Fatalf("over the limit: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	for _, path := range []string{"/events/receive-code", "/request-redrive", "/healthz"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", path, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s was shed: %d", path, rec.Code)
+		}
+	}
+	close(release)
+	if code := <-done; code != http.StatusOK {
+		t.Fatalf("the request in its slot: %d", code)
+	}
+}
