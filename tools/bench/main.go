@@ -86,30 +86,40 @@ func run() error {
 		return err
 	}
 
-	// 3. The accept path and the bare publish at the same offered rates, on
-	// another fresh system; CPU and memory per process over the accept runs.
+	// 3. The bare publish, then the accept path, at the same offered rates,
+	// on another fresh system (the bare publish first: the purchases leave
+	// work behind them, redrives among it, that would load its figures);
+	// CPU and memory per process over each.
 	if err := withSystem(cfg, func(s *system) error {
 		before := s.usage()
 		for _, rate := range cfg.rates {
-			fmt.Printf(">> accept path at %d/s for %s\n", rate, cfg.step)
-			st := s.load(rate, cfg.step, s.purchase)
-			res.Accept = append(res.Accept, st)
-			fmt.Printf("   %s\n", st)
-		}
-		res.Processes = s.usageSince(before)
-		res.AcceptRequests = 0
-		for _, st := range res.Accept {
-			res.AcceptRequests += st.Sent
-		}
-		before = s.usage()
-		for _, rate := range cfg.rates {
 			fmt.Printf(">> bare publish through gateway's sidecar at %d/s for %s\n", rate, cfg.step)
+			at := s.usage()
 			st := s.load(rate, cfg.step, s.barePublish)
+			st.GatewayCPUMsPerRequest = s.pathCPU(at, st.Sent)
 			res.BarePublish = append(res.BarePublish, st)
 			res.BareRequests += st.Sent
 			fmt.Printf("   %s\n", st)
 		}
 		res.BareProcesses = s.usageSince(before)
+		before = s.usage()
+		for _, rate := range cfg.rates {
+			fmt.Printf(">> accept path at %d/s for %s\n", rate, cfg.step)
+			at := s.usage()
+			var prof chan []byte
+			if rate == profileRate {
+				prof = s.profileGateway(cfg.step / 2)
+			}
+			st := s.load(rate, cfg.step, s.purchase)
+			if prof != nil {
+				res.GatewayProfile = saveProfile(cfg, <-prof)
+			}
+			st.GatewayCPUMsPerRequest = s.pathCPU(at, st.Sent)
+			res.Accept = append(res.Accept, st)
+			res.AcceptRequests += st.Sent
+			fmt.Printf("   %s\n", st)
+		}
+		res.Processes = s.usageSince(before)
 		return nil
 	}); err != nil {
 		return err
@@ -143,6 +153,9 @@ type system struct {
 	users   []user
 	next    atomic.Uint64
 	hooks   *hookServer
+	pprof   string // gateway's pprof server
+	// embedded: the broker runs inside this process.
+	embedded bool
 }
 
 type user struct{ token, phone string }
@@ -163,7 +176,17 @@ func withSystem(cfg config, f func(*system) error) error {
 		return err
 	}
 	defer hooks.close()
+	vars, err := benchSpace(cfg.profile)
+	if err != nil {
+		return err
+	}
+	port, err := runner.FreePort()
+	if err != nil {
+		return err
+	}
+	pprofAddr := "127.0.0.1:" + strconv.Itoa(port)
 	sys, err := runner.Start(context.Background(), runner.Options{
+		Vars:         vars,
 		RunFile:      filepath.Join(cfg.root, "dapr.yaml"),
 		Profile:      cfg.profile,
 		DataDir:      dir,
@@ -172,20 +195,66 @@ func withSystem(cfg config, f func(*system) error) error {
 		Output:       logf,
 		StartTimeout: 3 * time.Minute,
 		Topics:       []string{baselineTopic},
-		AppEnv:       map[string]map[string]string{"voucher-provider": {"PROVIDER_MODE": "immediate"}},
-		Logf:         func(f string, a ...any) { fmt.Fprintf(logf, "runner | "+f+"\n", a...) },
+		AppEnv: map[string]map[string]string{
+			"voucher-provider": {"PROVIDER_MODE": "immediate"},
+			"gateway":          {"PPROF_ADDR": pprofAddr},
+		},
+		Logf: func(f string, a ...any) { fmt.Fprintf(logf, "runner | "+f+"\n", a...) },
 	})
 	if err != nil {
 		return err
 	}
 	defer sys.Stop()
-	s := &system{sys: sys, dataDir: dir, gateway: sys.AppURL("gateway"), hooks: hooks,
+	s := &system{sys: sys, dataDir: dir, gateway: sys.AppURL("gateway"), hooks: hooks, pprof: "http://" + pprofAddr, embedded: cfg.profile == "embedded",
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2000, MaxConnsPerHost: 0}}}
 	fmt.Printf("   signing up %d users\n", cfg.users)
 	if err := s.signUp(cfg.users); err != nil {
 		return err
 	}
 	return f(s)
+}
+
+// benchRedisDB is the Redis database the benchmark runs in on the redis
+// profile, emptied before each system (0 is make run's; the test suites
+// take 1-14).
+const benchRedisDB = "15"
+
+// benchSpace gives each system of the benchmark an empty space on a shared
+// server. Only the embedded and redis profiles are benchmarked.
+func benchSpace(profile string) (map[string]string, error) {
+	switch profile {
+	case "embedded":
+		return nil, nil
+	case "redis":
+		addr := os.Getenv("REDIS_HOST")
+		if addr == "" {
+			addr = "127.0.0.1:6379"
+		}
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("redis at %s: %w", addr, err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		// RESP: SELECT 15, FLUSHDB; two "+OK" lines back.
+		if _, err := fmt.Fprintf(c, "*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n*1\r\n$7\r\nFLUSHDB\r\n", len(benchRedisDB), benchRedisDB); err != nil {
+			return nil, err
+		}
+		buf := make([]byte, 64)
+		got := ""
+		for strings.Count(got, "\r\n") < 2 {
+			n, err := c.Read(buf)
+			if err != nil {
+				return nil, fmt.Errorf("redis at %s: %w", addr, err)
+			}
+			got += string(buf[:n])
+		}
+		if got != "+OK\r\n+OK\r\n" {
+			return nil, fmt.Errorf("redis at %s: emptying database %s: %q", addr, benchRedisDB, got)
+		}
+		return map[string]string{"REDIS_DB": benchRedisDB}, nil
+	}
+	return nil, fmt.Errorf("make bench runs on the embedded and redis profiles, not %s", profile)
 }
 
 // baselineTopic is published to by the bare-publish baseline; nobody
@@ -464,6 +533,67 @@ func (s *system) usage() usage {
 		}
 	}
 	return u
+}
+
+// profileRate is the offered rate during which gateway's CPU is profiled.
+const profileRate = 300
+
+// profileGateway takes a CPU profile of gateway for d, in the background.
+func (s *system) profileGateway(d time.Duration) chan []byte {
+	out := make(chan []byte, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.pprof, int(d.Seconds())))
+		if err != nil {
+			out <- nil
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		out <- b
+	}()
+	return out
+}
+
+// saveProfile keeps the profile beside the results and returns its top
+// functions (go tool pprof -top).
+func saveProfile(cfg config, b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	dir := cfg.out
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(cfg.root, dir)
+	}
+	_ = os.MkdirAll(dir, 0o755)
+	path := filepath.Join(dir, time.Now().UTC().Format("2006-01-02")+"-"+cfg.profile+"-gateway.pprof")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return nil
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=20", path).Output()
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines
+}
+
+// pathCPU is the CPU time, per request, of the processes a request to
+// gateway goes through: gateway, its sidecar and the broker.
+func (s *system) pathCPU(before usage, requests int) float64 {
+	if requests == 0 {
+		return 0
+	}
+	after := s.usage()
+	total := 0.0
+	for name, a := range after {
+		// The broker: embedded in the bench process (with the load
+		// generator, which cannot be told apart), or a Redis server.
+		if name == "gateway" || name == "gateway.daprd" || strings.HasPrefix(name, "redis-server") ||
+			(s.embedded && strings.HasPrefix(name, "bench ")) {
+			total += a.cpu - before[name].cpu
+		}
+	}
+	return round(1000*total/float64(requests), 3)
 }
 
 func (s *system) usageSince(before usage) []Process {
