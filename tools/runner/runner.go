@@ -253,21 +253,11 @@ func portFree(port int) error {
 // prepare starts the embedded broker when the profile asks for it, makes the
 // local secrets, renders the resources and creates the streams.
 func (s *System) prepare(ctx context.Context) error {
-	vars := map[string]string{"DATA_DIR": s.opts.DataDir}
-	for k, v := range s.opts.Vars {
-		vars[k] = v
-	}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			if _, set := vars[k]; !set {
-				vars[k] = v
-			}
-		}
-	}
+	vars := placeholderValues(s.opts.DataDir, s.opts.Vars)
 	for _, a := range s.apps {
 		vars["APP_PORT_"+envName(a.AppID)] = strconv.Itoa(a.AppPort)
 	}
-	dirs := s.resourceDirs()
+	dirs := resourceDirs(s.apps)
 	embedded, err := usesPlaceholder(dirs, "NATS_URL")
 	if err != nil {
 		return err
@@ -346,12 +336,29 @@ func envName(appID string) string {
 	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(appID))
 }
 
+// placeholderValues are what ${NAME} placeholders take: DATA_DIR, then
+// the caller's vars, then the environment.
+func placeholderValues(dataDir string, vars map[string]string) map[string]string {
+	out := map[string]string{"DATA_DIR": dataDir}
+	for k, v := range vars {
+		out[k] = v
+	}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if _, set := out[k]; !set {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
 // resourceDirs is the union of every app's resources paths, in order. All
 // apps of one run share them (scopes decide who loads what).
-func (s *System) resourceDirs() []string {
+func resourceDirs(apps []*appRun) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, a := range s.apps {
+	for _, a := range apps {
 		for _, p := range a.ResourcesPaths {
 			if !seen[p] {
 				seen[p] = true

@@ -180,25 +180,15 @@ func CheckProfile(runFile, profile string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	vars := map[string]string{"DATA_DIR": tmp, "NATS_URL": ""}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			if _, set := vars[k]; !set {
-				vars[k] = v
-			}
-		}
-	}
-	var dirs []string
-	seen := map[string]bool{}
+	// No NATS_URL: the embedded broker is the runner's own, not checked.
+	vars := placeholderValues(tmp, map[string]string{"NATS_URL": ""})
+	var apps []*appRun
 	for _, a := range rf.Apps {
 		vars["APP_PORT_"+envName(a.AppID)] = "0"
-		for _, p := range withProfile(a.ResourcesPaths, profile) {
-			if !seen[p] {
-				seen[p] = true
-				dirs = append(dirs, p)
-			}
-		}
+		a.ResourcesPaths = withProfile(a.ResourcesPaths, profile)
+		apps = append(apps, &appRun{App: a})
 	}
+	dirs := resourceDirs(apps)
 	r, err := renderResources(dirs, filepath.Join(tmp, "resources"), vars, daprNamespace)
 	if err != nil {
 		return err
