@@ -166,7 +166,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Redrive: &app.BatchedRedrive{Redrive: app.Redrive{
 				// Buckets outlive their second by far: a sweep that was away
 				// catches up within the hour.
-				Buckets:  daprx.Store[app.RedriveBucket]{Client: c, Name: cfg.StateStore, TTL: cfg.RedriveAfter + time.Hour},
+				Buckets:  daprx.Store[app.RedriveBucket]{Client: c, Name: cfg.StateStore, TTL: cfg.RedriveAfter + app.RedriveBucketLife},
 				Cursor:   daprx.Store[app.RedriveCursor]{Client: c, Name: cfg.StateStore},
 				Requests: daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
 				Events:   daprx.Publisher{Client: c, PubSub: events.PubSub},

@@ -56,6 +56,11 @@ type RedriveSummary struct {
 	Seconds, Checked, Resent int
 }
 
+// RedriveBucketLife is how long a bucket outlives the second it came due
+// (the Buckets store's TTL is After plus this): a sweep that was away
+// longer finds nothing older, and starts there.
+const RedriveBucketLife = time.Hour
+
 const (
 	redriveCursorKey = "redrive-cursor"
 	// maxRedriveCatchUp bounds the seconds one sweep works through after
@@ -159,6 +164,9 @@ func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 	if !found {
 		// Nothing tracked before now is due yet: Track schedules After ahead.
 		cur.Second = now - 1
+	}
+	if oldest := now - int64((r.After+RedriveBucketLife)/time.Second); cur.Second < oldest {
+		cur.Second = oldest // those buckets have expired
 	}
 	last := min(now, cur.Second+maxRedriveCatchUp)
 	for sec := cur.Second + 1; sec <= last; sec++ {
