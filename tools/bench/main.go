@@ -652,7 +652,6 @@ func pidsNamed(name string) []int {
 }
 
 func machine() string {
-	host, _ := os.Hostname()
 	cpu := ""
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -663,6 +662,5 @@ func machine() string {
 		}
 	}
 	n, _ := exec.Command("nproc").Output()
-	_ = host
 	return fmt.Sprintf("%s cores, %s", strings.TrimSpace(string(n)), cpu)
 }
