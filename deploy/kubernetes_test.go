@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bankabc/vouchers/tools/runner"
 )
 
 // build renders a kustomization as `kubectl kustomize` would.
@@ -242,7 +244,7 @@ func decodeFile(t *testing.T, path string) []any {
 		t.Fatal(err)
 	}
 	var out []any
-	for _, d := range splitDocs(b) {
+	for _, d := range runner.SplitDocs(b) {
 		var v any
 		if err := yaml.Unmarshal(d, &v); err != nil {
 			t.Fatal(err)

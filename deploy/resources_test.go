@@ -19,6 +19,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bankabc/vouchers/tools/runner"
 )
 
 // root is the repository's root (this module is deploy/).
@@ -48,7 +50,7 @@ type objects struct {
 func decodeAll(t *testing.T, name string, text []byte) *objects {
 	t.Helper()
 	o := &objects{}
-	for i, doc := range splitDocs(text) {
+	for i, doc := range runner.SplitDocs(text) {
 		var head struct {
 			APIVersion string `json:"apiVersion"`
 			Kind       string `json:"kind"`
@@ -133,20 +135,6 @@ func decodeDir(t *testing.T, dir string) *objects {
 		all.WriteString("\n---\n")
 	}
 	return decodeAll(t, dir, all.Bytes())
-}
-
-func splitDocs(text []byte) [][]byte {
-	var docs [][]byte
-	var cur []byte
-	for _, line := range bytes.SplitAfter(text, []byte("\n")) {
-		if bytes.Equal(bytes.TrimRight(line, "\r\n"), []byte("---")) {
-			docs = append(docs, cur)
-			cur = nil
-			continue
-		}
-		cur = append(cur, line...)
-	}
-	return append(docs, cur)
 }
 
 func meta(c components.Component, name string) (value string, ref string) {

@@ -161,7 +161,7 @@ func renderResources(srcDirs []string, outDir string, vars map[string]string, na
 // catch what daprd would otherwise skip with a log line nobody reads.
 func checkResources(file string, text []byte) ([]resource, error) {
 	var out []resource
-	for n, doc := range splitDocs(text) {
+	for n, doc := range SplitDocs(text) {
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
 		}
@@ -184,7 +184,8 @@ func checkResources(file string, text []byte) ([]resource, error) {
 	return out, nil
 }
 
-func splitDocs(text []byte) [][]byte {
+// SplitDocs splits a YAML file into its documents (at "---" lines).
+func SplitDocs(text []byte) [][]byte {
 	var docs [][]byte
 	var cur []byte
 	for _, line := range bytes.SplitAfter(text, []byte("\n")) {

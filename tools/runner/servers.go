@@ -141,7 +141,7 @@ func pointAt(file, component, from, to string) error {
 	if err != nil {
 		return err
 	}
-	docs := splitDocs(raw)
+	docs := SplitDocs(raw)
 	found := false
 	for i, d := range docs {
 		res, err := checkResources(file, d)

@@ -163,7 +163,7 @@ func TestPointAtRewritesOnlyTheNamedComponent(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(file)
-	docs := splitDocs(b)
+	docs := SplitDocs(b)
 	if len(docs) != 2 || !strings.Contains(string(docs[0]), "h:6379") || !strings.Contains(string(docs[1]), "127.0.0.1:1") {
 		t.Fatalf("rewritten:\n%s", b)
 	}
