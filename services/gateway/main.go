@@ -180,7 +180,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		ops := ports.Ops{DeadLetters: app.DeadLetters{
 			Store:     daprx.Store[app.DeadLetter]{Client: c, Name: cfg.StateStore},
 			Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "dead-letters", Shards: 4},
-			Publisher: adapters.Publisher{Client: c, PubSub: events.PubSub},
+			Publisher: daprx.Publisher{Client: c, PubSub: events.PubSub},
 			Now:       time.Now,
 		}}
 		// No operator token in the secret store: /ops/ stays closed.

@@ -24,16 +24,11 @@ type DeadLetter struct {
 	ReplayedAt *time.Time      `json:"replayedAt,omitempty"`
 }
 
-// Publisher publishes raw JSON to a topic.
-type Publisher interface {
-	Publish(ctx context.Context, topic string, data []byte) error
-}
-
 // DeadLetters keeps dead letters for an operator to list and replay.
 type DeadLetters struct {
 	Store     Store[DeadLetter]
 	Index     Set
-	Publisher Publisher
+	Publisher EventPublisher
 	Now       func() time.Time
 }
 
@@ -96,7 +91,8 @@ func (d DeadLetters) Replay(ctx context.Context, id string) (DeadLetter, error) 
 	if !found {
 		return DeadLetter{}, errs.E(errs.NotFound, "no dead letter %q", id)
 	}
-	if err := d.Publisher.Publish(ctx, dl.Topic, dl.Data); err != nil {
+	// The data as it was, with no type of ours: it is the event's own.
+	if err := d.Publisher.Publish(ctx, dl.Topic, "", dl.Data); err != nil {
 		return DeadLetter{}, errs.Wrap(errs.Unavailable, err, "replay could not be published")
 	}
 	dl, err = d.Store.Update(ctx, deadKey(id), func(cur *DeadLetter, _ bool) (*daprx.Event, error) {

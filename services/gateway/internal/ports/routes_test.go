@@ -92,10 +92,14 @@ type fakePublisher struct {
 	sent []string
 }
 
-func (f *fakePublisher) Publish(_ context.Context, topic string, data []byte) error {
+func (f *fakePublisher) Publish(_ context.Context, topic, _ string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.sent = append(f.sent, topic+" "+string(data))
+	f.sent = append(f.sent, topic+" "+string(b))
 	return nil
 }
 
