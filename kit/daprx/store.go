@@ -66,19 +66,6 @@ func (s Store[T]) Insert(ctx context.Context, key string, v T, ev *Event) error 
 	return s.write(ctx, key, v, nil, ev)
 }
 
-// Put writes v under key whatever is there.
-func (s Store[T]) Put(ctx context.Context, key string, v T) error {
-	item, err := s.item(key, v, nil)
-	if err != nil {
-		return err
-	}
-	item.Options = &dapr.StateOptions{Concurrency: dapr.StateConcurrencyLastWrite}
-	if err := s.Client.SaveBulkState(ctx, s.Name, item); err != nil {
-		return errs.Wrap(errs.Unavailable, err, "state store unavailable")
-	}
-	return nil
-}
-
 // Update reads key, lets fn change the value, and writes it back only if
 // nobody wrote in between (ETag), retrying fn on a conflict. fn sees exists
 // false and a zero value when the key is empty; it returns the event to

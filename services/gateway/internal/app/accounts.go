@@ -53,7 +53,6 @@ type Session struct {
 type Store[T any] interface {
 	Get(ctx context.Context, key string) (T, string, bool, error)
 	Insert(ctx context.Context, key string, v T, ev *daprx.Event) error
-	Put(ctx context.Context, key string, v T) error
 	Update(ctx context.Context, key string, fn func(*T, bool) (*daprx.Event, error)) (T, error)
 }
 
@@ -240,7 +239,7 @@ func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
 	now := a.Now()
 	s := Session{ID: a.NewID(), UserID: u.ID, Username: u.Username, PhoneNumber: u.PhoneNumber,
 		PhoneVerified: u.PhoneVerifiedAt != nil, CreatedAt: now, LastSeen: now}
-	if err := a.Sessions.Put(ctx, sessionKey(s.ID), s); err != nil {
+	if err := a.Sessions.Insert(ctx, sessionKey(s.ID), s, nil); err != nil {
 		return Token{}, err
 	}
 	tok, err := a.Tokens.Issue(s.ID, u.ID, now)
@@ -360,8 +359,18 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 	}); err != nil {
 		return s, err
 	}
+	// Conditional, like every later write of a session: a sign-out in
+	// between is not undone (and some stores refuse an unconditional write
+	// to a key once it was written conditionally).
+	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*daprx.Event, error) {
+		if !exists || cur.LastSeen.IsZero() {
+			return nil, errs.E(errs.Unauthorized, "session expired or signed out: sign in again")
+		}
+		cur.PhoneVerified = true
+		return nil, nil
+	})
 	s.PhoneVerified = true
-	return s, a.Sessions.Put(ctx, sessionKey(s.ID), s)
+	return s, err
 }
 
 // ResendCode sends a new code, once the cool-down since the last has passed.
