@@ -362,15 +362,13 @@ func (s *system) barePublish(string) (string, error) {
 	return "", nil
 }
 
-// load offers rate requests per second for d, open loop: each request
-// starts at its scheduled time whatever the others do, and its latency
-// counts from that time (no coordinated omission).
-func (s *system) load(rate int, d time.Duration, do func(string) (string, error)) Stats {
-	n := int(float64(rate) * d.Seconds())
+// offer calls send rate times per second for d, open loop: each call
+// starts in its own goroutine at its scheduled time whatever the others do,
+// and gets that time so latency counts from it (no coordinated omission).
+// It returns how many it made and how long until the last one ended.
+func offer(rate int, d time.Duration, send func(i int, at time.Time)) (n int, elapsed time.Duration) {
+	n = int(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)
-	lat := make([]time.Duration, n)
-	var errCount atomic.Int64
-	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range n {
@@ -379,16 +377,26 @@ func (s *system) load(rate int, d time.Duration, do func(string) (string, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := do("")
-			lat[i] = time.Since(at)
-			if err != nil {
-				errCount.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-			}
+			send(i, at)
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	return n, time.Since(start)
+}
+
+// load offers rate requests per second for d and times each one.
+func (s *system) load(rate int, d time.Duration, do func(string) (string, error)) Stats {
+	lat := make([]time.Duration, int(float64(rate)*d.Seconds()))
+	var errCount atomic.Int64
+	var firstErr atomic.Value
+	n, elapsed := offer(rate, d, func(i int, at time.Time) {
+		_, err := do("")
+		lat[i] = time.Since(at)
+		if err != nil {
+			errCount.Add(1)
+			firstErr.CompareAndSwap(nil, err.Error())
+		}
+	})
 	st := statsOf(lat)
 	st.Offered, st.Sent, st.Errors = rate, n, int(errCount.Load())
 	st.Achieved = float64(n-st.Errors) / elapsed.Seconds()
@@ -402,28 +410,18 @@ func (s *system) load(rate int, d time.Duration, do func(string) (string, error)
 // two minutes after the last) for each webhook: request to voucher stored
 // and webhook received.
 func (s *system) endToEnd(rate int, d time.Duration) (E2E, error) {
-	n := int(float64(rate) * d.Seconds())
-	interval := time.Second / time.Duration(rate)
-	sent := make([]time.Time, n)
-	ids := make([]string, n)
+	sent := make([]time.Time, int(float64(rate)*d.Seconds()))
+	ids := make([]string, len(sent))
 	var errCount atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for i := range n {
-		at := start.Add(time.Duration(i) * interval)
-		time.Sleep(time.Until(at))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			id, err := s.purchase(s.hooks.url)
-			if err != nil {
-				errCount.Add(1)
-				return
-			}
-			sent[i], ids[i] = at, id
-		}()
-	}
-	wg.Wait()
+	n, _ := offer(rate, d, func(i int, at time.Time) {
+		id, err := s.purchase(s.hooks.url)
+		if err != nil {
+			errCount.Add(1)
+			return
+		}
+		sent[i], ids[i] = at, id
+	})
 	deadline := time.Now().Add(2 * time.Minute)
 	var lat []time.Duration
 	for {
