@@ -39,11 +39,9 @@ func (s *sentEvents) ids() []string {
 	return out
 }
 
-// TestRedriveResendsOnlyWhatIsStillProcessing: a request still processing
-// After its acceptance is sent to voucher-int again (and again After
-// later); a finished one, and a tracked id whose insert never happened,
-// are not.
-func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
+// newRedrive is a Redrive on in-memory state, with its requests store, its
+// clock and what it publishes.
+func newRedrive(after time.Duration, shards int) (app.Redrive, daprx.Store[app.Request], *clock, *sentEvents) {
 	mem := testkit.NewMemState()
 	c := &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
 	sent := &sentEvents{}
@@ -51,8 +49,17 @@ func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
 	r := app.Redrive{
 		Buckets:  daprx.Store[app.RedriveBucket]{Client: mem, Name: "gateway-store"},
 		Cursor:   daprx.Store[app.RedriveCursor]{Client: mem, Name: "gateway-store"},
-		Requests: requests, Events: sent, After: 30 * time.Second, Shards: 4, Now: c.now,
+		Requests: requests, Events: sent, After: after, Shards: shards, Now: c.now,
 	}
+	return r, requests, c, sent
+}
+
+// TestRedriveResendsOnlyWhatIsStillProcessing: a request still processing
+// After its acceptance is sent to voucher-int again (and again After
+// later); a finished one, and a tracked id whose insert never happened,
+// are not.
+func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
+	r, requests, c, sent := newRedrive(30*time.Second, 4)
 	ctx := context.Background()
 	if _, err := r.Sweep(ctx); err != nil { // the first sweep starts the cursor
 		t.Fatal(err)
@@ -94,15 +101,7 @@ func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
 // TestRedriveCatchesUpAfterAnAbsence: seconds that came due while no sweep
 // ran are swept later, not skipped.
 func TestRedriveCatchesUpAfterAnAbsence(t *testing.T) {
-	mem := testkit.NewMemState()
-	c := &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
-	sent := &sentEvents{}
-	requests := daprx.Store[app.Request]{Client: mem, Name: "gateway-store"}
-	r := app.Redrive{
-		Buckets:  daprx.Store[app.RedriveBucket]{Client: mem, Name: "gateway-store"},
-		Cursor:   daprx.Store[app.RedriveCursor]{Client: mem, Name: "gateway-store"},
-		Requests: requests, Events: sent, After: 10 * time.Second, Shards: 2, Now: c.now,
-	}
+	r, requests, c, sent := newRedrive(10*time.Second, 2)
 	ctx := context.Background()
 	_, _ = r.Sweep(ctx)
 	_ = r.Track(ctx, "a")
