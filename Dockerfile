@@ -5,6 +5,7 @@ FROM golang:1.26-bookworm AS build
 ARG SERVICE
 WORKDIR /src
 COPY go.work go.work.sum ./
+COPY api/go.mod api/go.sum api/
 COPY kit/go.mod kit/go.sum kit/
 COPY services/gateway/go.mod services/gateway/go.sum services/gateway/
 COPY services/sms/go.mod services/sms/
@@ -16,6 +17,7 @@ COPY tools/bench/go.mod tools/bench/
 COPY e2e/go.mod e2e/go.sum e2e/
 COPY deploy/go.mod deploy/go.sum deploy/
 RUN --mount=type=cache,target=/root/go/pkg/mod go mod download all
+COPY api api
 COPY kit kit
 COPY services services
 RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \

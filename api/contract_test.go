@@ -1,0 +1,173 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func mustLoad(t *testing.T) *Spec {
+	t.Helper()
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func jsonHeader(ct string) http.Header {
+	h := http.Header{}
+	h.Set("Content-Type", ct)
+	return h
+}
+
+const requestBody = `{"requestId":"r1","status":"SUCCESS","state":1,"progress":100,"phoneNumber":"+84901234560",` +
+	`"voucherCode":"ABC-123","createdAt":"2026-11-21T10:00:00.000Z","updatedAt":"2026-11-21T10:00:02.000Z","completedAt":"2026-11-21T10:00:02.000Z"}`
+
+func TestResponseWithAFieldTheSpecDoesNotHaveFails(t *testing.T) {
+	s := mustLoad(t)
+	ex, err := s.Match(httptest.NewRequest("GET", "/voucher/requests/r1", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckResponse(context.Background(), ex, 200, jsonHeader("application/json"), []byte(requestBody)); err != nil {
+		t.Fatalf("a response as the document has it failed: %v", err)
+	}
+	extra := strings.Replace(requestBody, `"requestId"`, `"internalNote":"x","requestId"`, 1)
+	err = s.CheckResponse(context.Background(), ex, 200, jsonHeader("application/json"), []byte(extra))
+	if err == nil || !strings.Contains(err.Error(), "internalNote") {
+		t.Fatalf("a response with a field the document does not have: %v, want an error naming internalNote", err)
+	}
+}
+
+func TestResponseChecks(t *testing.T) {
+	s := mustLoad(t)
+	problem := `{"type":"https://vouchers.bank-abc.example/problems/not-found","title":"Not Found","status":404,"detail":"no request","instance":"/voucher/requests/x"}`
+	tests := []struct {
+		name, method, path string
+		status             int
+		contentType, body  string
+		wantErr            string
+	}{
+		{"problem_for_a_declared_error", "GET", "/voucher/requests/x", 404, "application/problem+json", problem, ""},
+		{"error_as_plain_json_fails", "GET", "/voucher/requests/x", 404, "application/json", problem, "content-type"},
+		{"unknown_problem_type_fails", "GET", "/voucher/requests/x", 404, "application/problem+json",
+			strings.Replace(problem, "not-found", "oops", 1), "type"},
+		{"wrong_enum_fails", "GET", "/voucher/requests/x", 200, "application/json",
+			strings.Replace(requestBody, `"SUCCESS"`, `"DONE"`, 1), "status"},
+		{"missing_required_field_fails", "GET", "/voucher/requests/x", 200, "application/json",
+			strings.Replace(requestBody, `"progress":100,`, ``, 1), "progress"},
+		{"undeclared_success_status_fails", "GET", "/voucher/requests/x", 201, "application/json", requestBody, "201"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ex, err := s.Match(httptest.NewRequest(tt.method, tt.path, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.CheckResponse(context.Background(), ex, tt.status, jsonHeader(tt.contentType), []byte(tt.body))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(strings.ToLower(err.Error()), tt.wantErr)):
+				t.Fatalf("error %v, want one mentioning %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRequestChecks(t *testing.T) {
+	s := mustLoad(t)
+	tests := []struct {
+		name, method, path, contentType, body string
+		want                                  error
+		wantText                              string
+	}{
+		{"valid_sign_up", "POST", "/user/sign-up", "application/json", `{"username":"alice","phoneNumber":"0901234567","password":"long enough pw"}`, nil, ""},
+		{"unknown_field", "POST", "/user/sign-up", "application/json", `{"username":"alice","phoneNumber":"0901234567","password":"long enough pw","role":"admin"}`, nil, "role"},
+		{"missing_field", "POST", "/user/sign-up", "application/json", `{"username":"alice","password":"long enough pw"}`, nil, "phoneNumber"},
+		{"short_password", "POST", "/user/sign-up", "application/json", `{"username":"alice","phoneNumber":"0901234567","password":"short"}`, nil, "password"},
+		{"not_json", "POST", "/user/sign-in", "text/plain", `hello`, nil, "content-type"},
+		{"query_form_purchase", "POST", "/voucher?phoneNumber=%2B84901234560", "", ``, nil, ""},
+		{"unknown_path", "GET", "/admin", "", ``, ErrNoOperation, ""},
+		{"wrong_method", "DELETE", "/voucher", "", ``, ErrMethodNotAllowed, ""},
+		{"list_without_phone", "GET", "/voucher", "", ``, nil, "phoneNumber"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			if tt.contentType != "" {
+				r.Header.Set("Content-Type", tt.contentType)
+			}
+			_, err := s.CheckRequest(context.Background(), r)
+			switch {
+			case tt.want != nil:
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("error %v, want %v", err, tt.want)
+				}
+			case tt.wantText == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.wantText != "" && (err == nil || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tt.wantText))):
+				t.Fatalf("error %v, want one mentioning %q", err, tt.wantText)
+			default:
+				t.Logf("%v", err)
+			}
+		})
+	}
+}
+
+func TestRequestErrorsNeverEchoThePassword(t *testing.T) {
+	s := mustLoad(t)
+	for _, body := range []string{
+		`{"username":"alice","phoneNumber":"0901234567","password":"sekret"}`,
+		`{"username":"Alice","phoneNumber":"0901234567","password":"sekret-but-long-enough","x":1}`,
+	} {
+		r := httptest.NewRequest("POST", "/user/sign-up", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		_, err := s.CheckRequest(context.Background(), r)
+		if err == nil {
+			t.Fatalf("%s passed", body)
+		}
+		if strings.Contains(err.Error(), "sekret") {
+			t.Fatalf("the error shows the password: %v", err)
+		}
+	}
+}
+
+func TestOperationsAreListed(t *testing.T) {
+	ops := mustLoad(t).Operations()
+	if len(ops) < 12 {
+		t.Fatalf("only %d operations: %v", len(ops), ops)
+	}
+	t.Log(ops)
+}
+
+func TestWebhookPayloadSchema(t *testing.T) {
+	s := mustLoad(t)
+	good := `{"type":"voucher.issued","timestamp":"2026-11-21T10:00:02Z","data":{"requestId":"r1","status":"SUCCESS","state":1,"phoneNumber":"+84901234560","voucherCode":"C-1","message":"your voucher"}}`
+	if err := s.CheckSchema("WebhookPayload", []byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(good, `"message"`, `"secret":"x","message"`, 1)
+	if err := s.CheckSchema("WebhookPayload", []byte(bad)); err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Fatalf("extra field: %v", err)
+	}
+}
+
+func TestConcretePathMatchesItsOperation(t *testing.T) {
+	s := mustLoad(t)
+	for _, op := range s.Operations() {
+		method, template, _ := strings.Cut(op, " ")
+		path := ConcretePath(template)
+		if strings.ContainsAny(path, "{}") {
+			t.Errorf("%s: %s still has a parameter", op, path)
+		}
+		ex, err := s.Match(httptest.NewRequest(method, path, nil))
+		if err != nil || ex.Operation != op {
+			t.Errorf("%s: %s %s matched %q (%v)", op, method, path, ex.Operation, err)
+		}
+	}
+}
