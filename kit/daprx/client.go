@@ -11,22 +11,24 @@ import (
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 // Connect dials the sidecar's gRPC port (DAPR_GRPC_PORT), retrying until ctx
 // ends: the app opens its own port first, and daprd may come up after it.
+// Every call on the connection carries the trace of its ctx (traceparent).
 func Connect(ctx context.Context, log *slog.Logger, grpcPort string) (dapr.Client, error) {
 	if grpcPort == "" {
 		return nil, fmt.Errorf("DAPR_GRPC_PORT is not set: start the app beside a Dapr sidecar (make run)")
 	}
-	// The SDK's dial blocks for DAPR_CLIENT_TIMEOUT_SECONDS; keep each try short.
-	if os.Getenv("DAPR_CLIENT_TIMEOUT_SECONDS") == "" {
-		_ = os.Setenv("DAPR_CLIENT_TIMEOUT_SECONDS", "2")
-	}
 	for attempt := 1; ; attempt++ {
-		c, err := dapr.NewClientWithAddressContext(ctx, "127.0.0.1:"+grpcPort)
+		conn, err := dial(ctx, "127.0.0.1:"+grpcPort)
 		if err == nil {
-			return c, nil
+			return dapr.NewClientWithConnection(conn), nil
 		}
 		if attempt%5 == 0 {
 			log.Warn("sidecar not reachable yet", "port", grpcPort, "attempt", attempt, "error", err)
@@ -36,5 +38,49 @@ func Connect(ctx context.Context, log *slog.Logger, grpcPort string) (dapr.Clien
 			return nil, fmt.Errorf("connect to sidecar on %s: %w", grpcPort, err)
 		case <-time.After(250 * time.Millisecond):
 		}
+	}
+}
+
+// dial is what the SDK's NewClientWithAddressContext does (a blocking dial,
+// kept short per try; the API token when DAPR_API_TOKEN is set), with our
+// interceptors: the SDK takes no dial options.
+func dial(ctx context.Context, addr string) (*grpc.ClientConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	//nolint:staticcheck // a blocking dial tells "sidecar not up yet" at once, as the SDK's own does
+	return grpc.DialContext(ctx, addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithBlock(),
+		grpc.WithUnaryInterceptor(unaryMetadata(os.Getenv("DAPR_API_TOKEN"))),
+		grpc.WithStreamInterceptor(streamMetadata(os.Getenv("DAPR_API_TOKEN"))),
+	)
+}
+
+// outgoing adds the trace of ctx (daprd reads the traceparent key when its
+// tracing is on, and then continues the trace into what it publishes and
+// calls) and the API token to a call's metadata.
+func outgoing(ctx context.Context, token string) context.Context {
+	var kv []string
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		kv = append(kv, tracing.Header, tp)
+	}
+	if token != "" {
+		kv = append(kv, "dapr-api-token", token)
+	}
+	if len(kv) == 0 {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
+func unaryMetadata(token string) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return invoker(outgoing(ctx, token), method, req, reply, cc, opts...)
+	}
+}
+
+func streamMetadata(token string) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return streamer(outgoing(ctx, token), desc, cc, method, opts...)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 
@@ -79,17 +80,18 @@ func TestStoreInsertConflictReportedAsPlainErrorIsExists(t *testing.T) {
 func TestStoreInsertWithEventIsOneTransactionWithProjectionLast(t *testing.T) {
 	mem := testkit.NewMemState()
 	s := Store[order]{Client: mem, Name: "s"}
-	if err := s.Insert(context.Background(), "k", order{1}, &Event{Data: map[string]int{"n": 1}, Type: "t.v1"}); err != nil {
+	sms := events.SendSMS{MessageID: "m1", PhoneNumber: "+84909123456", Text: "hi"}
+	if err := s.Insert(context.Background(), "k", order{1}, &Event{Data: sms, Type: events.TypeSendSMS}); err != nil {
 		t.Fatal(err)
 	}
 	if len(mem.Txns) != 1 || len(mem.Txns[0]) != 2 {
 		t.Fatalf("want one transaction of two operations, got %v", mem.Txns)
 	}
 	proj := mem.Txns[0][1].Item
-	if proj.Metadata["outbox.projection"] != "true" || string(proj.Value) != `{"n":1}` {
+	if proj.Metadata["outbox.projection"] != "true" || string(proj.Value) != `{"messageId":"m1","phoneNumber":"+84909123456","text":"hi"}` {
 		t.Fatalf("projection %+v", proj)
 	}
-	if mem.Txns[0][0].Item.Metadata["type"] != "t.v1" {
+	if mem.Txns[0][0].Item.Metadata["type"] != events.TypeSendSMS {
 		t.Fatalf("event type not set on the saved operation")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
@@ -16,6 +17,7 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 // Invoker calls other apps through the sidecar's HTTP service invocation API
 // (/v1.0/invoke/{appID}/method/{method}), so name resolution, mTLS, retries
 // and timeouts are Dapr's. Plain HTTP keeps the callee's status and body.
+// Each call carries the trace of its ctx (traceparent header).
 type Invoker struct {
 	// SidecarURL is http://127.0.0.1:{DAPR_HTTP_PORT}.
 	SidecarURL string
@@ -39,6 +41,10 @@ func (in Invoker) Invoke(ctx context.Context, appID, verb, method string, body [
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	// daprd continues the trace when its tracing is on.
+	if tp := tracing.Traceparent(ctx); tp != "" && req.Header.Get(tracing.Header) == "" {
+		req.Header.Set(tracing.Header, tp)
 	}
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")

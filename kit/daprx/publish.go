@@ -8,6 +8,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 // EventPublisher is the part of the Dapr client a Publisher needs.
@@ -29,9 +30,19 @@ func (p Publisher) Publish(ctx context.Context, topic, ceType string, data any) 
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", topic, err)
 	}
-	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/json")}
+	// cloudevent.* metadata overrides the envelope's attributes. The trace
+	// goes in the envelope whatever daprd's tracing: with tracing off daprd
+	// would put none there, and the subscriber reads it back (Topic).
+	meta := map[string]string{}
 	if ceType != "" {
-		opts = append(opts, dapr.PublishEventWithMetadata(map[string]string{"cloudevent.type": ceType}))
+		meta["cloudevent.type"] = ceType
+	}
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		meta["cloudevent.traceparent"] = tp
+	}
+	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/json")}
+	if len(meta) > 0 {
+		opts = append(opts, dapr.PublishEventWithMetadata(meta))
 	}
 	if err := p.Client.PublishEvent(ctx, p.PubSub, topic, b, opts...); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "pub/sub unavailable")

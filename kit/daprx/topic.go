@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 // Envelope is the part of the CloudEvent that daprd delivers which handlers
@@ -19,6 +20,7 @@ type Envelope struct {
 	Topic       string          `json:"topic"`
 	PubsubName  string          `json:"pubsubname"`
 	TraceParent string          `json:"traceparent"`
+	TraceID     string          `json:"traceid"`
 	Data        json.RawMessage `json:"data"`
 }
 
@@ -36,34 +38,50 @@ const (
 //   - undecodable data, Invalid, Unprocessable: DROP (dead letter): the same
 //     event would fail the same way again;
 //   - anything else (Unavailable, Internal, a panic): RETRY.
+//
+// The handler works in the event's trace: the traceparent header daprd
+// sends when its tracing is on, or else the CloudEvent's own traceparent
+// (what the publisher put there), which the request then adopts.
 func Topic[T any](log *slog.Logger, fn func(ctx context.Context, ev Envelope, data T) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
 		var env Envelope
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&env); err != nil {
-			log.Error("undecodable event dropped", "error", err, "path", r.URL.Path)
+			log.ErrorContext(ctx, "undecodable event dropped", "error", err, "path", r.URL.Path)
 			answer(w, statusDrop)
 			return
 		}
+		tracing.Adopt(ctx, env.traceparent())
 		data, err := decodeData[T](env.Data)
 		if err != nil {
-			log.Error("event with undecodable data dropped", "event_id", env.ID, "topic", env.Topic, "error", err)
+			log.ErrorContext(ctx, "event with undecodable data dropped", "event_id", env.ID, "topic", env.Topic, "error", err)
 			answer(w, statusDrop)
 			return
 		}
-		err = safeCall(func() error { return fn(r.Context(), env, data) })
+		err = safeCall(func() error { return fn(ctx, env, data) })
 		switch errs.KindOf(err) {
 		case errs.Internal, errs.Unavailable, errs.TooManyRequests:
 			if err != nil {
-				log.Warn("event will be retried", "event_id", env.ID, "topic", env.Topic, "error", err)
+				log.WarnContext(ctx, "event will be retried", "event_id", env.ID, "topic", env.Topic, "error", err)
 				answer(w, statusRetry)
 				return
 			}
+			log.DebugContext(ctx, "event handled", "event_id", env.ID, "topic", env.Topic, "type", env.Type)
 			answer(w, statusSuccess)
 		default:
-			log.Error("event dropped to dead letter", "event_id", env.ID, "topic", env.Topic, "reason", err)
+			log.ErrorContext(ctx, "event dropped to dead letter", "event_id", env.ID, "topic", env.Topic, "reason", err)
 			answer(w, statusDrop)
 		}
 	})
+}
+
+// traceparent is the event's trace context: the traceparent attribute, or
+// the older traceid one, which daprd fills with the same W3C value.
+func (e Envelope) traceparent() string {
+	if e.TraceParent != "" {
+		return e.TraceParent
+	}
+	return e.TraceID
 }
 
 // decodeData accepts data as a JSON value or as a string holding JSON (how

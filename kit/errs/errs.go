@@ -29,13 +29,15 @@ const (
 	// Unavailable: a dependency failed for now; trying again later may work.
 	Unavailable
 	TooManyRequests
+	// MethodNotAllowed: the resource exists, not with this method.
+	MethodNotAllowed
 )
 
 var kindNames = map[Kind]string{
 	Internal: "internal", Invalid: "invalid", Unauthorized: "unauthorized",
 	Forbidden: "forbidden", NotFound: "not-found", Conflict: "conflict",
 	Unprocessable: "unprocessable", Unavailable: "unavailable",
-	TooManyRequests: "too-many-requests",
+	TooManyRequests: "too-many-requests", MethodNotAllowed: "method-not-allowed",
 }
 
 func (k Kind) String() string { return kindNames[k] }

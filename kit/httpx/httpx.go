@@ -1,6 +1,6 @@
 // Package httpx holds the small HTTP helpers every service uses: JSON decode
-// and encode, RFC 9457 problem details, request ids, and a server that stops
-// on context cancel.
+// and encode, RFC 9457 problem details, request ids and trace context, a
+// log handler that names them, and a server that stops on context cancel.
 package httpx
 
 import (
@@ -14,11 +14,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 // MaxBodyBytes bounds every JSON body we read.
@@ -103,6 +105,8 @@ func statusOf(k errs.Kind) int {
 		return http.StatusServiceUnavailable
 	case errs.TooManyRequests:
 		return http.StatusTooManyRequests
+	case errs.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	default:
 		return http.StatusInternalServerError
 	}
@@ -113,9 +117,9 @@ func statusOf(k errs.Kind) int {
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	switch status := statusOf(errs.KindOf(err)); {
 	case status == http.StatusServiceUnavailable:
-		log.WarnContext(r.Context(), "request failed", "error", err, "path", r.URL.Path, "request_id", RequestID(r.Context()))
+		log.WarnContext(r.Context(), "request failed", "error", err, "path", r.URL.Path)
 	case status >= 500:
-		log.ErrorContext(r.Context(), "request failed", "error", err, "path", r.URL.Path, "request_id", RequestID(r.Context()))
+		log.ErrorContext(r.Context(), "request failed", "error", err, "path", r.URL.Path)
 	}
 	WriteProblem(w, r, err)
 }
@@ -147,6 +151,11 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+// WithRequestID returns ctx carrying id as its request id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
 // NewID returns 16 random bytes in hex.
 func NewID() string {
 	var b [16]byte
@@ -154,31 +163,126 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Middleware gives each request an id (from X-Request-Id when it is sane),
-// echoes it, recovers panics as 500 problems, and logs one line per request.
+// RequestObserver records each request served (kit/metrics.HTTP). route is
+// the ServeMux pattern that matched, UnmatchedRoute when none did.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
+}
+
+// UnmatchedRoute labels a request answered before any ServeMux pattern
+// matched it (a 503 while starting, a shed request, a 404).
+const UnmatchedRoute = "unmatched"
+
+// Observed are the options of Observe.
+type Observed struct {
+	Log *slog.Logger
+	// Metrics, if not nil, records every request.
+	Metrics RequestObserver
+	// SampleRate is the chance that a trace started here (a request that
+	// came without a traceparent) is marked sampled.
+	SampleRate float64
+	// TrustsTrace, if not nil, tells whether a request's traceparent may be
+	// continued. A request it refuses (one from outside, at a public edge)
+	// starts a trace here, sampled at SampleRate: a caller cannot choose
+	// the trace id the system logs under, nor force sampling.
+	TrustsTrace func(*http.Request) bool
+}
+
+// TrustTraceOn is an Observed.TrustsTrace that continues the traceparent
+// of requests to paths only (the ones an app's sidecar calls) and of no
+// others.
+func TrustTraceOn(paths ...string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return slices.Contains(paths, r.URL.Path) }
+}
+
+// Middleware is Observe without metrics, and with traces started here
+// never sampled.
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
+	return Observe(Observed{Log: log}, next)
+}
+
+// Observe gives each request an id (from X-Request-Id when it is sane) and
+// a trace (its traceparent when o.TrustsTrace allows, or a new one), echoes
+// the id, recovers panics
+// as 500 problems, logs one line per request and records it in o.Metrics.
+// Log lines written with the request's context carry both ids (LogHandler).
+func Observe(o Observed, next http.Handler) http.Handler {
+	log := o.Log
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if len(id) == 0 || len(id) > 64 || strings.ContainsAny(id, " \t\r\n") {
+		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c <= ' ' || c > '~' }) {
 			id = NewID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		traceparent := r.Header.Get(tracing.Header)
+		if o.TrustsTrace != nil && !o.TrustsTrace(r) {
+			traceparent = ""
+		}
+		ctx, _ := tracing.Continue(WithRequestID(r.Context(), id), traceparent, o.SampleRate)
+		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
 				WriteError(rec, r, log, fmt.Errorf("panic: %v", p))
 			}
+			elapsed := time.Since(start)
+			// The ServeMux sets the pattern on the request it was given,
+			// which is r unless a handler in between made a copy.
+			route := r.Pattern
+			if route == "" {
+				route = UnmatchedRoute
+			}
+			if o.Metrics != nil {
+				o.Metrics.ObserveRequest(route, r.Method, rec.status, elapsed)
+			}
 			level := slog.LevelInfo
-			if r.URL.Path == "/healthz" || strings.HasPrefix(r.URL.Path, "/dapr/") {
-				level = slog.LevelDebug // probes, every second
+			if quiet(r.URL.Path) {
+				level = slog.LevelDebug // probes and scrapes, every few seconds
 			}
 			log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "duration_ms", time.Since(start).Milliseconds(), "request_id", id)
+				"status", rec.status, "duration_ms", elapsed.Milliseconds())
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// quiet tells the paths that probes, scrapers and daprd's start-up call
+// often: their lines are logged at debug level.
+func quiet(path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return strings.HasPrefix(path, "/dapr/")
+}
+
+// LogHandler adds request_id and trace_id, taken from the record's
+// context, to every record h handles: a line logged with a request's
+// context (log.InfoContext(ctx, …)) names its request and its trace
+// without saying so.
+func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
+
+type logHandler struct{ slog.Handler }
+
+func (h logHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if ctx != nil {
+		if id := RequestID(ctx); id != "" {
+			rec.AddAttrs(slog.String("request_id", id))
+		}
+		if tid := tracing.TraceID(ctx); tid != "" {
+			rec.AddAttrs(slog.String("trace_id", tid))
+		}
+	}
+	return h.Handler.Handle(ctx, rec)
+}
+
+func (h logHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return logHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h logHandler) WithGroup(name string) slog.Handler {
+	return logHandler{h.Handler.WithGroup(name)}
 }
 
 type statusRecorder struct {

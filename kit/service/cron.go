@@ -7,22 +7,30 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 // OneAtATime is the handler of a cron input binding: it answers daprd at
 // once and runs pass in the background, bounded by timeout, never two passes
 // at once (a tick that finds one running is skipped). ctx is the app's, so a
-// pass ends with the app.
+// pass ends with the app; the pass keeps the tick's request id and trace, so
+// its log lines and calls name them.
 func OneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Context)) http.Handler {
 	var running sync.Mutex
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		if !running.TryLock() {
 			return
 		}
+		tickCtx := httpx.WithRequestID(ctx, httpx.RequestID(r.Context()))
+		if tc, ok := tracing.From(r.Context()); ok {
+			tickCtx = tracing.With(tickCtx, tc)
+		}
 		go func() {
 			defer running.Unlock()
-			passCtx, cancel := context.WithTimeout(ctx, timeout)
+			passCtx, cancel := context.WithTimeout(tickCtx, timeout)
 			defer cancel()
 			pass(passCtx)
 		}()

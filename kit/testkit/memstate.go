@@ -3,11 +3,14 @@ package testkit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	dapr "github.com/dapr/go-sdk/client"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/bankabc/vouchers/api"
 )
 
 // MemState is an in-memory Dapr state client with ETags and first-write semantics, like
@@ -18,6 +21,9 @@ type MemState struct {
 	tags map[string]int
 	// Txns records every committed transaction, for assertions on the outbox.
 	Txns [][]*dapr.StateOperation
+	// SkipEventChecks turns off the schema check of outbox events, for
+	// benchmarks that measure the code under test alone.
+	SkipEventChecks bool
 }
 
 func NewMemState() *MemState {
@@ -59,6 +65,11 @@ func (m *MemState) SaveBulkState(_ context.Context, _ string, items ...*dapr.Set
 }
 
 func (m *MemState) ExecuteStateTransaction(_ context.Context, _ string, _ map[string]string, ops []*dapr.StateOperation) error {
+	if !m.SkipEventChecks {
+		if err := checkOutboxEvent(ops); err != nil {
+			return err
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.set(ops[0].Item); err != nil {
@@ -69,6 +80,24 @@ func (m *MemState) ExecuteStateTransaction(_ context.Context, _ string, _ map[st
 	// transaction that failed.
 	m.Txns = append(m.Txns, ops)
 	return nil
+}
+
+// checkOutboxEvent holds every event a test publishes through the outbox to
+// its topic's JSON Schema (api/events), so each producer's unit tests are
+// contract tests too. The CloudEvent type on the first operation names the
+// topic; the projection, last, is the event's data.
+func checkOutboxEvent(ops []*dapr.StateOperation) error {
+	last := ops[len(ops)-1].Item
+	ceType := ops[0].Item.Metadata["type"]
+	if ceType == "" || last.Metadata["outbox.projection"] != "true" {
+		return nil
+	}
+	for _, t := range api.Topics {
+		if t.Type == ceType {
+			return api.CheckEvent(t.Name, last.Value)
+		}
+	}
+	return fmt.Errorf("outbox event of type %q, which no topic of api/events has", ceType)
 }
 
 // Len is the number of keys stored.

@@ -19,6 +19,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
 	"github.com/bankabc/vouchers/services/gateway/internal/app"
@@ -27,7 +28,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(service.Healthcheck(os.Getenv, "8080"))
+		os.Exit(service.Healthcheck(os.Getenv, "8080", os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -63,6 +64,8 @@ type config struct {
 	RedriveAfter time.Duration // REDRIVE_AFTER
 	// Customer requests in progress at once; more are answered 503.
 	MaxInFlight int // MAX_IN_FLIGHT
+	// The chance that a trace started here is sampled.
+	TraceSampleRate float64 // TRACING_SAMPLING_RATE
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -89,6 +92,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	var err error
+	if c.TraceSampleRate, err = service.SampleRate(getenv); err != nil {
+		return c, err
+	}
 	if c.AllowedNetworks, err = adapters.ParseNetworks(getenv("WEBHOOK_ALLOWED_NETWORKS")); err != nil {
 		return c, fmt.Errorf("WEBHOOK_ALLOWED_NETWORKS: %w", err)
 	}
@@ -116,7 +122,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	log := service.Logger(stdout, "gateway", cfg.LogLevel)
 	service.StartPprof(ctx, log, getenv("PPROF_ADDR"))
-	return service.Run(ctx, log, service.ListenAddr(getenv, cfg.Port), cfg.Sidecar, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
+	reg := metrics.NewRegistry()
+	svc := service.App{
+		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), Sidecar: cfg.Sidecar, Metrics: reg,
+		Needs: service.Needs{
+			Components: []string{cfg.StateStore, cfg.DeliveryStore, events.PubSub, cfg.SecretStore},
+			Stores:     []string{cfg.StateStore, cfg.DeliveryStore},
+		},
+		TraceSampleRate: cfg.TraceSampleRate,
+		TrustsTrace:     ports.TrustsTrace,
+	}
+	purchaseMetrics, webhookMetrics, deadLetterMetrics := metrics.NewPurchases(reg), metrics.NewWebhooks(reg), metrics.NewDeadLetters(reg)
+	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
 		tokens, err := signingKey(ctx, c, cfg)
 		if err != nil {
 			return nil, err
@@ -157,6 +174,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Now:           time.Now,
 			Schedule:      cfg.WebhookSchedule,
 			MaxRetryAfter: cfg.MaxRetryAfter,
+			Metrics:       webhookMetrics,
 		}
 		pur := app.Purchases{
 			Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
@@ -174,14 +192,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 				Shards:   8,
 				Now:      time.Now,
 			}},
-			Now:   time.Now,
-			NewID: httpx.NewID,
+			Now:     time.Now,
+			NewID:   httpx.NewID,
+			Metrics: purchaseMetrics,
+			Log:     log,
 		}
 		ops := ports.Ops{DeadLetters: app.DeadLetters{
 			Store:     daprx.Store[app.DeadLetter]{Client: c, Name: cfg.StateStore},
 			Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "dead-letters", Shards: 4},
 			Publisher: daprx.Publisher{Client: c, PubSub: events.PubSub},
 			Now:       time.Now,
+			Metrics:   deadLetterMetrics,
 		}}
 		// No operator token in the secret store: /ops/ stays closed.
 		if m, err := c.GetSecret(ctx, cfg.SecretStore, "ops-token", nil); err == nil {

@@ -14,6 +14,8 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/sms/internal/app"
 	"github.com/bankabc/vouchers/services/sms/internal/ports"
@@ -21,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(service.Healthcheck(os.Getenv, "8084"))
+		os.Exit(service.Healthcheck(os.Getenv, "8084", os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -32,32 +34,50 @@ func main() {
 }
 
 type config struct {
-	Port       string // APP_PORT
-	Sidecar    service.Sidecar
-	StateStore string // STATE_STORE
-	Binding    string // SMS_BINDING
-	LogLevel   string // LOG_LEVEL
+	Port            string // APP_PORT
+	Sidecar         service.Sidecar
+	StateStore      string  // STATE_STORE
+	Binding         string  // SMS_BINDING
+	LogLevel        string  // LOG_LEVEL
+	TraceSampleRate float64 // TRACING_SAMPLING_RATE
 }
 
-func loadConfig(getenv func(string) string) config {
-	return config{
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
 		Port:       service.Env(getenv, "APP_PORT", "8084"),
 		Sidecar:    service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
 		StateStore: service.Env(getenv, "STATE_STORE", "sms-store"),
 		Binding:    service.Env(getenv, "SMS_BINDING", "sms"),
 		LogLevel:   getenv("LOG_LEVEL"),
 	}
+	var err error
+	c.TraceSampleRate, err = service.SampleRate(getenv)
+	return c, err
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg := loadConfig(getenv)
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
 	log := service.Logger(stdout, "sms", cfg.LogLevel)
 	service.StartPprof(ctx, log, getenv("PPROF_ADDR"))
-	return service.Run(ctx, log, service.ListenAddr(getenv, cfg.Port), cfg.Sidecar, func(_ context.Context, c dapr.Client) (http.Handler, error) {
+	reg := metrics.NewRegistry()
+	sent := metrics.NewSMS(reg)
+	svc := service.App{
+		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), Sidecar: cfg.Sidecar, Metrics: reg,
+		Needs: service.Needs{
+			Components: []string{cfg.StateStore, events.PubSub, cfg.Binding},
+			Stores:     []string{cfg.StateStore},
+		},
+		TraceSampleRate: cfg.TraceSampleRate,
+	}
+	return service.Run(ctx, svc, func(_ context.Context, c dapr.Client) (http.Handler, error) {
 		a := app.App{
 			Log:     daprx.Store[app.Sent]{Client: c, Name: cfg.StateStore},
 			Gateway: bindingGateway{client: c, name: cfg.Binding},
 			Now:     time.Now,
+			Metrics: sent,
 		}
 		return ports.Routes(log, a), nil
 	})

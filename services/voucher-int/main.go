@@ -17,6 +17,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/adapters"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
@@ -25,7 +26,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(service.Healthcheck(os.Getenv, "8082"))
+		os.Exit(service.Healthcheck(os.Getenv, "8082", os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -46,6 +47,7 @@ type config struct {
 	RecheckEvery     time.Duration // RECONCILE_RECHECK
 	ReconcileWorkers int           // RECONCILE_WORKERS
 	LogLevel         string        // LOG_LEVEL
+	TraceSampleRate  float64       // TRACING_SAMPLING_RATE
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -69,7 +71,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	); err != nil {
 		return c, err
 	}
-	return c, nil
+	var err error
+	c.TraceSampleRate, err = service.SampleRate(getenv)
+	return c, err
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -79,7 +83,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	log := service.Logger(stdout, "voucher-int", cfg.LogLevel)
 	service.StartPprof(ctx, log, getenv("PPROF_ADDR"))
-	return service.Run(ctx, log, service.ListenAddr(getenv, cfg.Port), cfg.Sidecar, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
+	reg := metrics.NewRegistry()
+	providerMetrics := metrics.NewProvider(reg)
+	svc := service.App{
+		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), Sidecar: cfg.Sidecar, Metrics: reg,
+		Needs: service.Needs{
+			Components: []string{cfg.StateStore, events.PubSub},
+			Stores:     []string{cfg.StateStore},
+		},
+		TraceSampleRate: cfg.TraceSampleRate,
+		TrustsTrace:     ports.TrustsTrace,
+	}
+	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
 		a := app.App{
 			Orders:  daprx.Store[app.Order]{Client: c, Name: cfg.StateStore},
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
@@ -87,6 +102,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 				Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
 				AppID:   cfg.ProviderAppID,
 				Budget:  cfg.ProviderBudget,
+				Metrics: providerMetrics,
 			},
 			Outcomes:     daprx.Publisher{Client: c, PubSub: events.PubSub},
 			Now:          time.Now,
@@ -97,6 +113,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			// ask about the same order at once.
 			Lease:    2*cfg.ProviderBudget + time.Second,
 			Instance: httpx.NewID(),
+			Log:      log,
 		}
 		return ports.Routes(ctx, log, a, cfg.ReconcileWorkers), nil
 	})

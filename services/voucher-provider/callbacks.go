@@ -40,11 +40,11 @@ func (c *callbacks) deliver(cb vpsapi.Callback) {
 		switch {
 		case err == nil && resp.Status < 300:
 			c.delivered(cb.RequestID)
-			c.log.Info("callback delivered", "request_id", cb.RequestID, "attempt", attempt)
+			c.log.Info("callback delivered", "purchase_id", cb.RequestID, "attempt", attempt)
 			return
 		case err == nil && resp.Status < 500 && resp.Status != http.StatusNotFound:
 			// The caller refused it (401, 409): trying again changes nothing.
-			c.log.Warn("callback refused", "request_id", cb.RequestID, "status", resp.Status)
+			c.log.Warn("callback refused", "purchase_id", cb.RequestID, "status", resp.Status)
 			return
 		}
 		select {
@@ -53,5 +53,5 @@ func (c *callbacks) deliver(cb vpsapi.Callback) {
 		case <-time.After(callbackBackoff):
 		}
 	}
-	c.log.Error("callback not delivered", "request_id", cb.RequestID, "attempts", callbackAttempts)
+	c.log.Error("callback not delivered", "purchase_id", cb.RequestID, "attempts", callbackAttempts)
 }

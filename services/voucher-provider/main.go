@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,13 +14,14 @@ import (
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(service.Healthcheck(os.Getenv, "8081"))
+		os.Exit(service.Healthcheck(os.Getenv, "8081", os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -37,6 +39,8 @@ type config struct {
 	VPS           vps.Config
 	CallbackAppID string // CALLBACK_APP_ID
 	CallbackPath  string // CALLBACK_PATH
+	// The chance that a trace started here is sampled.
+	TraceSampleRate float64 // TRACING_SAMPLING_RATE
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -48,6 +52,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CallbackPath:  service.Env(getenv, "CALLBACK_PATH", "api/voucher-code/vps/response"),
 	}
 	var err error
+	if c.TraceSampleRate, err = service.SampleRate(getenv); err != nil {
+		return c, err
+	}
 	if c.VPS.Mode, err = vps.ParseMode(getenv("PROVIDER_MODE")); err != nil {
 		return c, fmt.Errorf("PROVIDER_MODE: %w", err)
 	}
@@ -77,5 +84,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log.Info("provider fake", "mode", string(cfg.VPS.Mode), "ack_after", cfg.VPS.AckAfter.String(),
 		"late_after", cfg.VPS.LateAfter.String(), "very_late_after", cfg.VPS.VeryLateAfter.String(),
 		"recover_after", cfg.VPS.RecoverAfter.String())
-	return httpx.Serve(ctx, service.ListenAddr(getenv, cfg.Port), httpx.Middleware(log, routes(log, p)), log, nil)
+	// Ready when its sidecar, which carries the late callbacks, answers;
+	// without one (DAPR_HTTP_PORT unset) there is nothing to wait for.
+	var ready http.Handler = service.Readiness{Sidecar: cfg.Sidecar}
+	if cfg.Sidecar.HTTPPort == "" {
+		ready = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			httpx.Encode(w, http.StatusOK, map[string]any{"status": "ready", "checks": map[string]string{}})
+		})
+	}
+	reg := metrics.NewRegistry()
+	h := httpx.Observe(httpx.Observed{Log: log, Metrics: metrics.NewHTTP(reg), SampleRate: cfg.TraceSampleRate},
+		service.Probes(reg, ready, routes(log, p)))
+	return httpx.Serve(ctx, service.ListenAddr(getenv, cfg.Port), h, log, nil)
 }

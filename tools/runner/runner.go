@@ -498,6 +498,29 @@ func orDefault(v, def string) string {
 	return v
 }
 
+// sidecarGrace is how long an app that exited at start waits to be
+// excused by its sidecar's own exit.
+const sidecarGrace = 2 * time.Second
+
+// culprit is the process of a that exited, if one did. An app whose
+// sidecar is dying fails on the broken connection, often a moment before
+// the sidecar is seen to exit (a component it cannot load): when the
+// sidecar exits within grace of its app, the sidecar is named.
+func culprit(a *appRun, grace time.Duration) *proc {
+	if a.dapr.exited() {
+		return a.dapr
+	}
+	if !a.app.exited() {
+		return nil
+	}
+	select {
+	case <-a.dapr.done:
+		return a.dapr
+	case <-time.After(grace):
+		return a.app
+	}
+}
+
 // waitHealthy polls each sidecar's /v1.0/healthz (204 once its components
 // are loaded and its app answers) while watching for a process that exits.
 func (s *System) waitHealthy(ctx context.Context, apps []*appRun) error {
@@ -512,10 +535,8 @@ func (s *System) waitHealthy(ctx context.Context, apps []*appRun) error {
 	defer tick.Stop()
 	for {
 		for id, a := range pending {
-			for _, p := range []*proc{a.app, a.dapr} {
-				if p.exited() {
-					return &StartError{Process: p.name, Reason: "exited (" + exitText(p.err) + ")", Lines: p.lastLines()}
-				}
+			if p := culprit(a, sidecarGrace); p != nil {
+				return &StartError{Process: p.name, Reason: "exited (" + exitText(p.err) + ")", Lines: p.lastLines()}
 			}
 			if healthy(client, fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.DaprHTTPPort)) &&
 				(!a.EnableAppHealthCheck || healthy(client, fmt.Sprintf("http://127.0.0.1:%d%s", a.AppPort, orDefault(a.AppHealthCheckPath, "/healthz")))) {

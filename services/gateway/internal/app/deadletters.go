@@ -30,6 +30,14 @@ type DeadLetters struct {
 	Index     Set
 	Publisher EventPublisher
 	Now       func() time.Time
+	// Metrics counts dead letters (nil: none).
+	Metrics DeadLetterMetrics
+}
+
+// DeadLetterMetrics counts dead letters by the topic they were first
+// published to (kit/metrics.DeadLetters).
+type DeadLetterMetrics interface {
+	DeadLetter(topic string)
 }
 
 func deadKey(id string) string { return "dead|" + id }
@@ -45,7 +53,13 @@ func (d DeadLetters) Keep(ctx context.Context, id, topic string, data json.RawMe
 		return errs.E(errs.Invalid, "dead letter without an id or an original topic (topic %q)", topic)
 	}
 	dl := DeadLetter{ID: id, Topic: topic, DeadTopic: topic + deadSuffix, Data: data, ReceivedAt: d.Now()}
-	if err := d.Store.Insert(ctx, deadKey(id), dl, nil); err != nil && !errors.Is(err, daprx.ErrExists) {
+	err := d.Store.Insert(ctx, deadKey(id), dl, nil)
+	switch {
+	case err == nil:
+		if d.Metrics != nil {
+			d.Metrics.DeadLetter(topic) // the first time only: redeliveries find it kept
+		}
+	case !errors.Is(err, daprx.ErrExists):
 		return err
 	}
 	return d.Index.Add(ctx, id)

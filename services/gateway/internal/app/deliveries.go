@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
@@ -97,6 +98,15 @@ type Deliveries struct {
 	Schedule []time.Duration
 	// MaxRetryAfter caps how long a receiver's Retry-After may hold us.
 	MaxRetryAfter time.Duration
+	// Metrics counts webhook attempts (nil: none).
+	Metrics WebhookMetrics
+}
+
+// WebhookMetrics counts webhook attempts by outcome: delivered, retry
+// (another attempt is scheduled), fell_back (the code goes by SMS)
+// (kit/metrics.Webhooks).
+type WebhookMetrics interface {
+	Attempt(outcome string)
 }
 
 func deliveryKey(requestID string) string { return "delivery|" + requestID }
@@ -107,9 +117,20 @@ func (d Deliveries) Start(ctx context.Context, req Request) error {
 		return nil // a failed request has nothing to deliver; its status says why
 	}
 	// A redelivered event finds its delivery: no second attempt at a
-	// transaction whose outbox message daprd would hold, then drop.
-	if existing, err := d.Of(ctx, req.RequestID); err != nil || existing != nil {
+	// transaction whose outbox message daprd would hold, then drop. A
+	// webhook still pending is put in the sweep's index again (adding twice
+	// is harmless): gateway killed between the insert below and the index
+	// left it out, and the sweep, which reads only the index, never sent
+	// it (seen in the fault suite).
+	existing, err := d.Of(ctx, req.RequestID)
+	if err != nil {
 		return err
+	}
+	if existing != nil {
+		if existing.Channel == ChannelWebhook && existing.Status == DeliveryPending {
+			return d.Pending.Add(ctx, req.RequestID)
+		}
+		return nil
 	}
 	now := d.Now()
 	del := Delivery{RequestID: req.RequestID, Username: req.Username, PhoneNumber: req.PhoneNumber,
@@ -129,7 +150,7 @@ func (d Deliveries) Start(ctx context.Context, req Request) error {
 		return d.Pending.Add(ctx, req.RequestID)
 	}
 	del.Channel, del.Status, del.DeliveredAt = ChannelSMS, DeliverySMSQueued, &now
-	err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, req.Status, req.VoucherCode))
+	err = d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, req.Status, req.VoucherCode))
 	if errors.Is(err, daprx.ErrExists) {
 		return nil
 	}
@@ -243,6 +264,9 @@ func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration)
 	})
 	if err != nil {
 		return "", err
+	}
+	if d.Metrics != nil {
+		d.Metrics.Attempt(strings.ReplaceAll(outcome, "-", "_"))
 	}
 	if outcome != "retry" {
 		return outcome, d.Pending.Remove(ctx, id)

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/url"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 // Request states, as the original design numbers them.
@@ -36,6 +38,9 @@ type Request struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	// TraceParent is the trace the request was accepted in, so that a
+	// request-code sent again later (the redrive) continues it.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // PurchaseInput is what the customer asks for.
@@ -68,6 +73,17 @@ type Purchases struct {
 	Redrive Redriver
 	Now     func() time.Time
 	NewID   func() string
+	// Metrics counts purchases (nil: none).
+	Metrics PurchaseMetrics
+	// Log, if set, notes each purchase accepted and finished.
+	Log *slog.Logger
+}
+
+// PurchaseMetrics counts purchase requests (kit/metrics.Purchases).
+type PurchaseMetrics interface {
+	Accepted()
+	// Finished counts a request reaching its final status, once.
+	Finished(status string)
 }
 
 // Redriver schedules a look at a request later (Track) and looks at the
@@ -121,7 +137,8 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 	}
 	now := p.Now()
 	req = Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone, CallbackURL: in.CallbackURL,
-		Fingerprint: fp, Status: events.StatusProcessing, State: StateProcessing, CreatedAt: now, UpdatedAt: now}
+		Fingerprint: fp, Status: events.StatusProcessing, State: StateProcessing, CreatedAt: now, UpdatedAt: now,
+		TraceParent: tracing.Traceparent(ctx)}
 	ev := &daprx.Event{Type: events.TypeRequestCode, Data: events.RequestCode{
 		RequestID: id, UserID: s.UserID, PhoneNumber: phone, RequestedAt: now}}
 	// Tracked before it is stored: a crash in between leaves a bucket entry
@@ -139,6 +156,12 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 	}
 	if err != nil {
 		return Request{}, false, err
+	}
+	if p.Metrics != nil {
+		p.Metrics.Accepted()
+	}
+	if p.Log != nil {
+		p.Log.InfoContext(ctx, "purchase accepted", "purchase_id", id, "callback", in.CallbackURL != "")
 	}
 	return req, false, nil
 }
@@ -210,13 +233,16 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 			return errs.E(errs.Unavailable, "voucher of %s not stored yet", ev.RequestID)
 		}
 	}
+	recorded := false
 	req, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *Request, exists bool) (*daprx.Event, error) {
+		recorded = false
 		if !exists {
 			return nil, errs.E(errs.Invalid, "receive-code for unknown request %q", ev.RequestID)
 		}
 		if r.State != StateProcessing {
 			return nil, daprx.ErrNoChange // redelivered: the outcome is already recorded
 		}
+		recorded = true
 		now := p.Now()
 		switch ev.Status {
 		case events.StatusSuccess, events.StatusLateSuccess:
@@ -231,6 +257,17 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 	})
 	if err != nil {
 		return err
+	}
+	if recorded {
+		// Only the write that ended the request counts: a redelivery, or a
+		// replica that lost the ETag race, finds it final.
+		if p.Metrics != nil {
+			p.Metrics.Finished(req.Status)
+		}
+		if p.Log != nil {
+			p.Log.InfoContext(ctx, "purchase finished", "purchase_id", req.RequestID, "status", req.Status,
+				"after_ms", req.UpdatedAt.Sub(req.CreatedAt).Milliseconds())
+		}
 	}
 	return p.Deliveries.Start(ctx, req)
 }

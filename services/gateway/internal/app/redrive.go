@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 // Redrive sends request-code again for a request still processing a while
@@ -208,7 +209,11 @@ func (r Redrive) resend(ctx context.Context, id string) (bool, error) {
 		return false, err // gone (the insert failed) or finished: nothing to do
 	}
 	ev := events.RequestCode{RequestID: req.RequestID, UserID: req.UserID, PhoneNumber: req.PhoneNumber, RequestedAt: req.CreatedAt}
-	if err := r.Events.Publish(ctx, events.TopicRequestCode, events.TypeRequestCode, ev); err != nil {
+	pubCtx := ctx // in the purchase's trace, not the sweep's
+	if tc, ok := tracing.Parse(req.TraceParent); ok {
+		pubCtx = tracing.With(ctx, tc)
+	}
+	if err := r.Events.Publish(pubCtx, events.TopicRequestCode, events.TypeRequestCode, ev); err != nil {
 		return false, err
 	}
 	return true, r.Track(ctx, id)

@@ -3,6 +3,7 @@ package app
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
@@ -33,6 +34,28 @@ type App struct {
 	Log     Log
 	Gateway Gateway
 	Now     func() time.Time
+	// Metrics counts messages sent (nil: none).
+	Metrics SentMetrics
+}
+
+// SentMetrics counts messages handed to the binding, by kind
+// (kit/metrics.SMS).
+type SentMetrics interface {
+	Sent(kind string)
+}
+
+// KindOf names the kind of a message from its id: gateway names voucher
+// deliveries voucher-<requestId> and verification codes
+// phone-code-<user>-<n>.
+func KindOf(messageID string) string {
+	switch {
+	case strings.HasPrefix(messageID, "voucher-"):
+		return "voucher"
+	case strings.HasPrefix(messageID, "phone-code-"):
+		return "phone_code"
+	default:
+		return "other"
+	}
 }
 
 // Send sends the message unless the log says it was sent. A crash between
@@ -48,6 +71,9 @@ func (a App) Send(ctx context.Context, m events.SendSMS) error {
 	}
 	if err := a.Gateway.Send(ctx, m.MessageID, m.PhoneNumber, m.Text); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "sms binding failed")
+	}
+	if a.Metrics != nil {
+		a.Metrics.Sent(KindOf(m.MessageID))
 	}
 	err := a.Log.Insert(ctx, key, Sent{MessageID: m.MessageID, PhoneNumber: m.PhoneNumber, SentAt: a.Now()}, nil)
 	if err == daprx.ErrExists {

@@ -6,9 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 
@@ -47,5 +51,25 @@ func TestFailingBindingIsRetriedAndIncompleteMessageDropped(t *testing.T) {
 	}
 	if err := a.Send(context.Background(), events.SendSMS{MessageID: "m2"}); errs.KindOf(err) != errs.Invalid {
 		t.Fatalf("err %v, want Invalid (dead letter)", err)
+	}
+}
+
+func TestSentMessagesAreCountedByKindOnce(t *testing.T) {
+	m := metrics.NewSMS(prometheus.NewRegistry())
+	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{}, Now: time.Now, Metrics: m}
+	for _, id := range []string{"voucher-r1", "voucher-r1", "phone-code-u1-1", "welcome-u1"} { // r1 redelivered
+		if err := a.Send(context.Background(), events.SendSMS{MessageID: id, PhoneNumber: "+84909123456", Text: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for kind, want := range map[string]float64{"voucher": 1, "phone_code": 1, "other": 1} {
+		if got := testutil.ToFloat64(m.SentTotal.WithLabelValues(kind)); got != want {
+			t.Errorf("%s: %v, want %v", kind, got, want)
+		}
+	}
+	failing := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{fail: errors.New("down")}, Now: time.Now, Metrics: m}
+	_ = failing.Send(context.Background(), events.SendSMS{MessageID: "voucher-r2", PhoneNumber: "+84909123456", Text: "x"})
+	if got := testutil.ToFloat64(m.SentTotal.WithLabelValues("voucher")); got != 1 {
+		t.Fatalf("a failed send was counted: %v", got)
 	}
 }

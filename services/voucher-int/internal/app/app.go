@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/pkce"
+	"github.com/bankabc/vouchers/kit/tracing"
 	"github.com/bankabc/vouchers/kit/vpsapi"
 )
 
@@ -42,6 +44,10 @@ type Order struct {
 	ClaimedBy    string    `json:"claimedBy,omitempty"`
 	ClaimedUntil time.Time `json:"claimedUntil"`
 	Checks       int       `json:"checks"`
+	// TraceParent is the trace of the purchase (W3C traceparent of the
+	// request-code event), so that a code that comes later, by callback or
+	// through the reconciler, is published in the purchase's trace.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Final tells whether the order has its outcome.
@@ -105,6 +111,27 @@ type App struct {
 	Lease time.Duration
 	// Instance names this replica in claims.
 	Instance string
+	// Log, if set, notes what happens to each order.
+	Log *slog.Logger
+}
+
+// info logs with ctx (its request and trace ids) when the app has a log.
+func (a App) info(ctx context.Context, msg string, args ...any) {
+	if a.Log != nil {
+		a.Log.InfoContext(ctx, msg, args...)
+	}
+}
+
+// inTrace returns ctx in the trace of o's purchase. A request that started
+// a trace of its own for want of one (a callback, a cron tick with tracing
+// off) takes the purchase's instead, its log line too; otherwise the work
+// on o runs in the purchase's trace while the request keeps its own.
+func inTrace(ctx context.Context, o Order) context.Context {
+	tc, ok := tracing.Parse(o.TraceParent)
+	if !ok || tracing.TraceID(ctx) == tc.TraceIDString() || tracing.Adopt(ctx, o.TraceParent) {
+		return ctx
+	}
+	return tracing.With(ctx, tc)
 }
 
 // Publisher publishes an event's data straight to a topic (not through
@@ -132,19 +159,22 @@ func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error
 	now := a.Now()
 	o := Order{RequestID: ev.RequestID, PhoneNumber: ev.PhoneNumber, Status: StatusPending,
 		RequestedAt: ev.RequestedAt, CreatedAt: now, UpdatedAt: now,
-		Deadline: ev.RequestedAt.Add(a.Deadline), NextCheckAt: now.Add(a.RecheckEvery)}
+		Deadline: ev.RequestedAt.Add(a.Deadline), NextCheckAt: now.Add(a.RecheckEvery),
+		TraceParent: tracing.Traceparent(ctx)}
 	err := a.Orders.Insert(ctx, orderKey(ev.RequestID), o, nil)
 	if errors.Is(err, daprx.ErrExists) {
 		existing, _, _, gerr := a.Orders.Get(ctx, orderKey(ev.RequestID))
 		if gerr != nil {
 			return gerr
 		}
+		ctx = inTrace(ctx, existing)
 		if existing.Final() {
 			// Asked again for a finished order: its outcome may never have
 			// reached gateway. Consumers are idempotent on requestId.
 			if a.Outcomes == nil {
 				return nil
 			}
+			a.info(ctx, "order asked for again: outcome published again", "purchase_id", existing.RequestID, "status", existing.Status)
 			return a.Outcomes.Publish(ctx, events.TopicReceiveCode, events.TypeReceiveCode, existing.outcome())
 		}
 		if existing.CodeChallenge != "" {
@@ -168,12 +198,16 @@ func (a App) order(ctx context.Context, o Order) error {
 	ans, err := a.Provider.Request(ctx, o.RequestID, o.PhoneNumber)
 	switch {
 	case errs.KindOf(err) == errs.Invalid:
+		a.info(ctx, "order refused by the provider", "purchase_id", o.RequestID, "error", err)
 		return a.fail(ctx, o.RequestID, "the provider refused the order")
 	case err != nil:
-		return nil // timeout or provider error: the reconciler takes over
+		// Timeout or provider error: the reconciler takes over.
+		a.info(ctx, "order without answer: the reconciler takes over", "purchase_id", o.RequestID, "error", err)
+		return nil
 	case ans.VoucherCode != "":
 		return a.complete(ctx, o.RequestID, ans.VoucherCode, "answer")
 	case ans.CodeChallenge != "":
+		a.info(ctx, "order acknowledged: the code comes by callback", "purchase_id", o.RequestID)
 		_, err := a.Orders.Update(ctx, orderKey(o.RequestID), func(cur *Order, exists bool) (*daprx.Event, error) {
 			if !exists || cur.Final() || cur.CodeChallenge != "" {
 				return nil, daprx.ErrNoChange
@@ -207,6 +241,7 @@ func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 	if !found || o.CodeChallenge == "" || !pkce.Verify(cb.CodeVerifier, o.CodeChallenge, o.TransformMethod) {
 		return errNotVerified
 	}
+	ctx = inTrace(ctx, o)
 	if o.Final() {
 		return errs.E(errs.Conflict, "this order already has its outcome")
 	}
@@ -255,15 +290,21 @@ func (a App) completed(ctx context.Context, requestID, code, via string) (bool, 
 	if err != nil {
 		return false, err
 	}
+	if done {
+		a.info(ctx, "voucher code recorded", "purchase_id", requestID, "via", via)
+	}
 	return done, a.Pending.Remove(ctx, requestID)
 }
 
 // fail ends the order FAILED with reason and publishes it.
 func (a App) fail(ctx context.Context, requestID, reason string) error {
+	failed := false
 	_, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*daprx.Event, error) {
+		failed = false
 		if !exists || o.Final() {
 			return nil, daprx.ErrNoChange
 		}
+		failed = true
 		now := a.Now()
 		o.Status, o.Reason, o.UpdatedAt = events.StatusFailed, reason, now
 		return &daprx.Event{Type: events.TypeReceiveCode, Data: events.ReceiveCode{
@@ -273,6 +314,9 @@ func (a App) fail(ctx context.Context, requestID, reason string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if failed {
+		a.info(ctx, "order failed", "purchase_id", requestID, "reason", reason)
 	}
 	return a.Pending.Remove(ctx, requestID)
 }
@@ -340,6 +384,11 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 	}
 	if !claimed {
 		return "skipped", nil
+	}
+	// Each order in its purchase's trace; never Adopt here: the orders of
+	// one pass share the pass's context.
+	if tc, ok := tracing.Parse(o.TraceParent); ok {
+		ctx = tracing.With(ctx, tc)
 	}
 	st, err := a.Provider.Status(ctx, id)
 	if now.After(o.Deadline) && (err != nil || st.VoucherCode == "") {

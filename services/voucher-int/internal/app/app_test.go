@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bankabc/vouchers/api"
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
@@ -115,6 +116,10 @@ func (o *outcomes) Publish(_ context.Context, topic, ceType string, data any) er
 	defer o.mu.Unlock()
 	if topic != events.TopicReceiveCode || ceType != events.TypeReceiveCode {
 		return errs.E(errs.Invalid, "published %s/%s", topic, ceType)
+	}
+	b, _ := json.Marshal(data)
+	if err := api.CheckEvent(topic, b); err != nil {
+		return errs.Wrap(errs.Invalid, err, "published an event its schema refuses")
 	}
 	o.sent = append(o.sent, data.(events.ReceiveCode))
 	return nil

@@ -15,14 +15,27 @@ import (
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 )
 
+// The routes only voucher-int's sidecar calls: the request-code delivery
+// and the reconciler's cron binding. The provider's callback is not one.
+const (
+	requestCodePath = "/events/request-code"
+	reconcilePath   = "/reconcile"
+)
+
+// TrustsTrace tells whether a request's traceparent is continued: only the
+// sidecar's are. The provider's callback starts a trace here, which the
+// handler replaces with the trace kept on the order
+// (service.App.TrustsTrace).
+var TrustsTrace = httpx.TrustTraceOn(requestCodePath, reconcilePath)
+
 // Routes is the whole surface of voucher-int. ctx bounds background work.
 func Routes(ctx context.Context, log *slog.Logger, a app.App, workers int) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /events/request-code", daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
+	mux.Handle("POST "+requestCodePath, daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
 		return a.HandleRequestCode(ctx, ev)
 	}))
 	mux.Handle("POST /api/voucher-code/vps/response", handleCallback(log, a))
-	mux.Handle("POST /reconcile", handleReconcile(ctx, log, a, workers))
+	mux.Handle("POST "+reconcilePath, handleReconcile(ctx, log, a, workers))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
@@ -36,7 +49,7 @@ func handleCallback(log *slog.Logger, a app.App) http.Handler {
 			err = a.HandleCallback(r.Context(), cb)
 		}
 		if err != nil {
-			log.Warn("late callback refused", "request_id", cb.RequestID, "reason", err.Error())
+			log.WarnContext(r.Context(), "late callback refused", "purchase_id", cb.RequestID, "reason", err.Error())
 			httpx.WriteError(w, r, log, err)
 			return
 		}
@@ -51,9 +64,9 @@ func handleReconcile(ctx context.Context, log *slog.Logger, a app.App, workers i
 		s, err := a.Reconcile(ctx, workers)
 		switch {
 		case err != nil:
-			log.Warn("reconcile pass failed", "error", err)
+			log.WarnContext(ctx, "reconcile pass failed", "error", err)
 		case s.Completed+s.Failed > 0:
-			log.Info("reconcile pass", "looked", s.Looked, "completed", s.Completed, "failed", s.Failed, "waiting", s.Waiting)
+			log.InfoContext(ctx, "reconcile pass", "looked", s.Looked, "completed", s.Completed, "failed", s.Failed, "waiting", s.Waiting)
 		}
 	})
 }

@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -44,6 +45,8 @@ type Indexes interface {
 type App struct {
 	Vouchers Vouchers
 	Indexes  Indexes
+	// Log, if set, notes each voucher stored.
+	Log *slog.Logger
 }
 
 func voucherKey(requestID string) string { return "voucher|" + requestID }
@@ -61,7 +64,12 @@ func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 	}
 	v := Voucher{RequestID: ev.RequestID, PhoneNumber: ev.PhoneNumber, VoucherCode: ev.VoucherCode,
 		Status: ev.Status, RequestedAt: ev.RequestedAt, IssuedAt: ev.IssuedAt}
-	if err := a.Vouchers.Insert(ctx, voucherKey(ev.RequestID), v, nil); err != nil && !errors.Is(err, daprx.ErrExists) {
+	switch err := a.Vouchers.Insert(ctx, voucherKey(ev.RequestID), v, nil); {
+	case err == nil:
+		if a.Log != nil {
+			a.Log.InfoContext(ctx, "voucher stored", "purchase_id", ev.RequestID, "status", ev.Status)
+		}
+	case !errors.Is(err, daprx.ErrExists):
 		return err
 	}
 	_, err := a.Indexes.Update(ctx, phoneKey(ev.PhoneNumber), func(ix *PhoneIndex, _ bool) (*daprx.Event, error) {

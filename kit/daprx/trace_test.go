@@ -1,0 +1,186 @@
+package daprx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/kit/tracing"
+)
+
+const (
+	traceA = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+	traceB = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+)
+
+func traced(tp string) context.Context {
+	ctx, _ := tracing.Continue(context.Background(), tp, 0)
+	return ctx
+}
+
+func TestGRPCCallsCarryTheTraceAndKeepOtherMetadata(t *testing.T) {
+	ctx := metadata.AppendToOutgoingContext(traced(traceA), "dapr-app-id", "voucher")
+	var got metadata.MD
+	invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		got, _ = metadata.FromOutgoingContext(ctx)
+		return nil
+	}
+	if err := unaryMetadata("")(ctx, "/dapr.proto.runtime.v1.Dapr/PublishEvent", nil, nil, nil, invoker); err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Get("traceparent"); len(v) != 1 || v[0] != traceA {
+		t.Fatalf("traceparent %v", v)
+	}
+	if v := got.Get("dapr-app-id"); len(v) != 1 {
+		t.Fatalf("the caller's metadata was lost: %v", got)
+	}
+	if v := got.Get("dapr-api-token"); len(v) != 0 {
+		t.Fatalf("a token without DAPR_API_TOKEN: %v", v)
+	}
+	_ = unaryMetadata("s3cret")(context.Background(), "/x", nil, nil, nil, invoker)
+	if v := got.Get("dapr-api-token"); len(v) != 1 || len(got.Get("traceparent")) != 0 {
+		t.Fatalf("untraced call with a token: %v", got)
+	}
+}
+
+func TestConnectedClientSendsTheTraceToTheSidecar(t *testing.T) {
+	// A gRPC server that records the metadata of whatever it is called with
+	// (the Dapr service is unknown to it, so every call fails: we only
+	// look at what arrived).
+	seen := make(chan metadata.MD, 1)
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		md, _ := metadata.FromIncomingContext(stream.Context())
+		seen <- md
+		return nil
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Stop()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	c, err := Connect(context.Background(), slog.New(slog.DiscardHandler), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.PublishEvent(traced(traceA), "pubsub", "topic", []byte(`{}`))
+	md := <-seen
+	if v := md.Get("traceparent"); len(v) != 1 || v[0] != traceA {
+		t.Fatalf("the sidecar got traceparent %v", v)
+	}
+}
+
+func TestInvokeSendsTheTraceHeader(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("traceparent")
+	}))
+	defer srv.Close()
+	in := Invoker{SidecarURL: srv.URL}
+	if _, err := in.Invoke(traced(traceA), "voucher", http.MethodGet, "vouchers/1", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got != traceA {
+		t.Fatalf("traceparent %q", got)
+	}
+	if _, err := in.Invoke(context.Background(), "voucher", http.MethodGet, "vouchers/1", nil, nil); err != nil || got != "" {
+		t.Fatalf("untraced call sent %q (%v)", got, err)
+	}
+}
+
+func TestOutboxWriteCarriesTheTraceInItsMetadata(t *testing.T) {
+	mem := testkit.NewMemState()
+	s := Store[order]{Client: mem, Name: "s"}
+	sms := events.SendSMS{MessageID: "m1", PhoneNumber: "+84909123456", Text: "hi"}
+	if err := s.Insert(traced(traceA), "k", order{1}, &Event{Data: sms, Type: events.TypeSendSMS}); err != nil {
+		t.Fatal(err)
+	}
+	if md := mem.Txns[0][0].Item.Metadata; md["traceparent"] != traceA || md["type"] != events.TypeSendSMS {
+		t.Fatalf("metadata %v", md)
+	}
+}
+
+type recordingPublisher struct{ opts []dapr.PublishEventOption }
+
+func (p *recordingPublisher) PublishEvent(_ context.Context, _, _ string, _ any, opts ...dapr.PublishEventOption) error {
+	p.opts = opts
+	return nil
+}
+
+func TestPublishPutsTheTraceInTheCloudEvent(t *testing.T) {
+	p := &recordingPublisher{}
+	if err := (Publisher{Client: p, PubSub: "pubsub"}).Publish(traced(traceA), "receive-code", "t", map[string]int{}); err != nil {
+		t.Fatal(err)
+	}
+	req := &runtimev1pb.PublishEventRequest{}
+	for _, o := range p.opts {
+		o(req)
+	}
+	if req.Metadata["cloudevent.traceparent"] != traceA || req.Metadata["cloudevent.type"] != "t" {
+		t.Fatalf("metadata %v", req.Metadata)
+	}
+}
+
+func TestTopicWorksInTheEventsTrace(t *testing.T) {
+	tests := []struct {
+		name   string
+		header string // what daprd sent as the traceparent header
+		body   string
+		want   string
+	}{
+		{"cloudevent_traceparent_is_adopted_without_a_header", "", `{"id":"e1","traceparent":"` + traceB + `","data":{"N":1}}`, traceB},
+		{"legacy_traceid_is_adopted_without_a_header", "", `{"id":"e1","traceid":"` + traceB + `","data":{"N":1}}`, traceB},
+		{"the_header_wins_when_daprd_sends_one", traceA, `{"id":"e1","traceparent":"` + traceB + `","data":{"N":1}}`, traceA},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			log := slog.New(httpx.LogHandler(slog.NewJSONHandler(&logs, nil)))
+			var inHandler string
+			h := httpx.Middleware(log, Topic(log, func(ctx context.Context, _ Envelope, _ order) error {
+				inHandler = tracing.Traceparent(ctx)
+				log.InfoContext(ctx, "stored")
+				return nil
+			}))
+			req := httptest.NewRequest(http.MethodPost, "/events/x", strings.NewReader(tt.body))
+			if tt.header != "" {
+				req.Header.Set("traceparent", tt.header)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if inHandler != tt.want {
+				t.Fatalf("handler ran in %q, want %q", inHandler, tt.want)
+			}
+			wantID := tt.want[3:35]
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("want the handler's line and the request's, got %q", lines)
+			}
+			for _, l := range lines {
+				var rec struct {
+					Msg     string `json:"msg"`
+					TraceID string `json:"trace_id"`
+				}
+				_ = json.Unmarshal([]byte(l), &rec)
+				if rec.TraceID != wantID {
+					t.Errorf("line %q has trace_id %q, want %s", rec.Msg, rec.TraceID, wantID)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,246 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/httpx"
+)
+
+// Needs names what an app cannot work without, for GET /readyz.
+type Needs struct {
+	// Components must be loaded by the sidecar (components, bindings,
+	// secret stores and HTTP endpoints, by name, as its metadata API lists
+	// them).
+	Components []string
+	// Stores are state stores that must answer a read.
+	Stores []string
+}
+
+// readyTimeout bounds each check of /readyz; they run at once.
+const readyTimeout = time.Second
+
+// probeKey is the key /readyz reads from each store: any key would do,
+// none is ever written.
+const probeKey = "readyz-probe"
+
+// Readiness answers GET /readyz: 200 when the sidecar answers, has loaded
+// every component the app needs, and every state store the app uses
+// answers a read, each within a second; otherwise 503 problem+json naming
+// what failed. Liveness (/healthz: the process is up and connected to its
+// sidecar) is the routes' own; readiness asks about everything the app
+// needs to do its work, so an orchestrator can hold traffic off while a
+// store is down without restarting anything.
+type Readiness struct {
+	Sidecar Sidecar
+	Needs   Needs
+	// Started, if set, tells whether the app's routes are being served.
+	Started func() bool
+	// HTTP is the client for the sidecar (nil: one with no timeout of its
+	// own; each check has readyTimeout).
+	HTTP *http.Client
+}
+
+// readyAnswer is the body of a 200.
+type readyAnswer struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+func (rd Readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rd.Started != nil && !rd.Started() {
+		httpx.WriteProblem(w, r, errStarting)
+		return
+	}
+	checks := rd.Check(r.Context())
+	var failed []string
+	for name, result := range checks {
+		if result != "ok" {
+			failed = append(failed, name+": "+result)
+		}
+	}
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		w.Header().Set("Cache-Control", "no-store")
+		httpx.WriteProblem(w, r, errs.E(errs.Unavailable, "not ready: %s", strings.Join(failed, "; ")))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.Encode(w, http.StatusOK, readyAnswer{Status: "ready", Checks: checks})
+}
+
+// Check runs every check at once and returns each one's result by name:
+// "ok", or what went wrong.
+func (rd Readiness) Check(ctx context.Context) map[string]string {
+	checks := map[string]func(context.Context) error{
+		"sidecar": rd.sidecar,
+	}
+	if len(rd.Needs.Components) > 0 {
+		checks["components"] = rd.components
+	}
+	for _, s := range rd.Needs.Stores {
+		checks["store "+s] = func(ctx context.Context) error { return rd.store(ctx, s) }
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	out := make(map[string]string, len(checks))
+	for name, check := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+			defer cancel()
+			result := "ok"
+			if err := check(ctx); err != nil {
+				result = err.Error()
+				if ctx.Err() != nil {
+					result = fmt.Sprintf("no answer within %s", readyTimeout)
+				}
+			}
+			mu.Lock()
+			out[name] = result
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// sidecar: daprd's own health endpoint answers 204 once it is up.
+func (rd Readiness) sidecar(ctx context.Context) error {
+	if rd.Sidecar.HTTPPort == "" {
+		return fmt.Errorf("DAPR_HTTP_PORT is not set")
+	}
+	_, err := rd.get(ctx, "/v1.0/healthz")
+	return err
+}
+
+// components: the metadata API lists what the sidecar loaded.
+func (rd Readiness) components(ctx context.Context) error {
+	body, err := rd.get(ctx, "/v1.0/metadata")
+	if err != nil {
+		return err
+	}
+	var md struct {
+		Components []struct {
+			Name string `json:"name"`
+		} `json:"components"`
+		HTTPEndpoints []struct {
+			Name string `json:"name"`
+		} `json:"httpEndpoints"`
+	}
+	if err := json.Unmarshal(body, &md); err != nil {
+		return fmt.Errorf("metadata unreadable: %w", err)
+	}
+	var loaded []string
+	for _, c := range md.Components {
+		loaded = append(loaded, c.Name)
+	}
+	for _, e := range md.HTTPEndpoints {
+		loaded = append(loaded, e.Name)
+	}
+	var missing []string
+	for _, want := range rd.Needs.Components {
+		if !slices.Contains(loaded, want) {
+			missing = append(missing, want)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("not loaded: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// store reads the probe key: 204 (no value) and 200 both mean it answered.
+func (rd Readiness) store(ctx context.Context, name string) error {
+	_, err := rd.get(ctx, "/v1.0/state/"+url.PathEscape(name)+"/"+probeKey)
+	return err
+}
+
+// get asks the sidecar and returns the body of a 2xx answer.
+func (rd Readiness) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rd.Sidecar.URL()+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := rd.HTTP
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("sidecar unreachable")
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("answer unreadable")
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, fmt.Errorf("sidecar answered %d%s", resp.StatusCode, errorCode(body))
+	}
+	return body, nil
+}
+
+// errorCode is daprd's error code of an error body (" ERR_STATE_GET"),
+// which says what failed without the component's own words.
+func errorCode(body []byte) string {
+	var e struct {
+		ErrorCode string `json:"errorCode"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.ErrorCode != "" {
+		return " " + e.ErrorCode
+	}
+	return ""
+}
+
+// readyReuse is how long a readiness answer is given again without asking
+// the sidecar: /readyz is on the app's own port (the gateway's is public),
+// and each check is several calls to the sidecar, so a flood of probes
+// costs at most one round of them per readyReuse.
+const readyReuse = time.Second
+
+// answerAgainFor serves h's last answer again to requests within d of it;
+// a request that finds it older asks h, and requests meanwhile wait for
+// that answer rather than ask again.
+func answerAgainFor(d time.Duration, now func() time.Time, h http.Handler) http.Handler {
+	var mu sync.Mutex
+	var last *captured
+	var at time.Time
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if last == nil || now().Sub(at) >= d {
+			c := &captured{header: http.Header{}, status: http.StatusOK}
+			h.ServeHTTP(c, r)
+			last, at = c, now()
+		}
+		c := last
+		mu.Unlock()
+		for k, v := range c.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(c.status)
+		_, _ = w.Write(c.body)
+	})
+}
+
+// captured is an answer kept to be given again.
+type captured struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (c *captured) Header() http.Header         { return c.header }
+func (c *captured) WriteHeader(status int)      { c.status = status }
+func (c *captured) Write(b []byte) (int, error) { c.body = append(c.body, b...); return len(b), nil }

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/kit/tracing"
+)
+
+// tracedPublisher records the trace each event was published in.
+type tracedPublisher struct{ traces []string }
+
+func (p *tracedPublisher) Publish(ctx context.Context, _, _ string, _ any) error {
+	p.traces = append(p.traces, tracing.Traceparent(ctx))
+	return nil
+}
+
+// TestRedriveContinuesThePurchasesTrace: a request-code sent again by the
+// sweep is in the trace the purchase was accepted in, not the sweep's.
+func TestRedriveContinuesThePurchasesTrace(t *testing.T) {
+	const purchaseTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+	p, clock := metricsSetup(nil)
+	accepted, _ := tracing.Continue(context.Background(), purchaseTrace, 0)
+	req, _, err := p.Create(accepted, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mem := p.Requests.(daprx.Store[Request]).Client.(*testkit.MemState); mem.Txns[0][0].Item.Metadata["traceparent"] != purchaseTrace {
+		t.Fatalf("request-code's outbox write carried %v", mem.Txns[0][0].Item.Metadata)
+	}
+	pub := &tracedPublisher{}
+	r := Redrive{
+		Buckets:  daprx.Store[RedriveBucket]{Client: testkit.NewMemState(), Name: "gateway-store"},
+		Requests: p.Requests,
+		Events:   pub,
+		After:    time.Minute,
+		Shards:   1,
+		Now:      clock.now,
+	}
+	sweep, _ := tracing.Continue(context.Background(), "", 0)
+	if sent, err := r.resend(sweep, req.RequestID); err != nil || !sent {
+		t.Fatalf("resend: %v %v", sent, err)
+	}
+	if len(pub.traces) != 1 || pub.traces[0] != purchaseTrace {
+		t.Fatalf("sent again in %q", pub.traces)
+	}
+}
