@@ -12,9 +12,9 @@ DAPRD          := .bin/daprd
 SERVICES       := voucher-provider voucher-int voucher sms gateway
 BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
-UNIT_MODULES   := kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
+UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd vet test test-unit test-e2e test-faults test-profiles bench compose-secrets clean FORCE
+.PHONY: help run build daprd chromium vet test test-unit test-e2e test-faults test-profiles bench compose-secrets clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench   the benchmark (docs/performance.md): accept path, end to end, CPU and memory, baselines"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
 	@echo "make build   build the services and the runner into bin/"
+	@echo "make chromium  make sure a Chromium is there for the browser test (apt-get as root; else the test is skipped)"
 
 ## daprd: built once from github.com/dapr/dapr with every component compiled
 ## in; its module (tools/daprd) is outside go.work and pins its own toolchain.
@@ -62,9 +63,23 @@ vet:
 test-unit:
 	@for m in $(UNIT_MODULES); do echo ">> go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
+## chromium: the browser test of the suite (e2e/browser_test.go) drives a
+## headless Chromium. Found (CHROMIUM, or on PATH): nothing to do. Root with
+## apt-get (a fresh Debian): install it. Otherwise that test is skipped.
+chromium:
+	@if [ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo ">> installing Chromium for the browser test: apt-get update && apt-get install -y chromium"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			|| echo ">> could not install Chromium: the browser test will be skipped"; \
+	else \
+		echo ">> no Chromium found: the browser test will be skipped (apt-get install chromium, or set CHROMIUM=/path/to/chrome)"; \
+	fi
+
 ## The end-to-end suite starts the whole system through the runner, with
 ## real daprd sidecars, on the embedded profile.
-test-e2e: daprd build
+test-e2e: daprd build chromium
 	@echo ">> end-to-end suite (profile $(PROFILE))"
 	cd e2e && E2E_PROFILE=$(PROFILE) $(GO) test -count=1 -timeout 30m -v ./...
 

@@ -33,13 +33,7 @@ func TestAccountLifecycle(t *testing.T) {
 	if r := c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil); r.Status != http.StatusUnauthorized {
 		t.Fatalf("old token after sign-out: %d", r.Status)
 	}
-	r := c.do("POST", "/user/sign-in", map[string]string{"username": name, "password": password}, nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("sign-in: %d %s", r.Status, r.Body)
-	}
-	var tok struct{ AccessToken string }
-	r.json(t, &tok)
-	if c.token = tok.AccessToken; c.token == old {
+	if c.signIn(name); c.token == old {
 		t.Fatal("sign-in gave back the revoked token")
 	}
 	if list := c.vouchers(phone); len(list.Vouchers) != 1 || list.Vouchers[0].VoucherCode != v.VoucherCode {

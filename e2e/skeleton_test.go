@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -181,8 +180,8 @@ func TestOtherPeoplesNumbersAndRequestsAreRefused(t *testing.T) {
 // voucher list must stop working while voucher's sidecar is down.
 func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 	c := newClient(t)
-	phone := uniquePhone(0)
-	c.signUp(uniqueName("carol"), phone)
+	phone, name := uniquePhone(0), uniqueName("carol")
+	c.signUp(name, phone)
 	var req requestView
 	c.do("POST", "/voucher", map[string]string{"phoneNumber": phone}, nil).json(t, &req)
 	final := c.waitFinal("/voucher/requests/" + req.RequestID)
@@ -205,7 +204,7 @@ func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 		}
 		defer nc.Close()
 		js, _ := jetstream.New(nc)
-		for _, topic := range []string{"request-code", "receive-code"} {
+		for _, topic := range []string{"request-code", "receive-code", "send-sms"} {
 			s, err := js.Stream(context.Background(), runner.StreamName(topic))
 			if err != nil {
 				t.Fatal(err)
@@ -214,8 +213,8 @@ func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no message on %s: %v", topic, err)
 			}
-			if !strings.Contains(string(msg.Data), req.RequestID) && !strings.Contains(string(msg.Data), `"requestId"`) {
-				t.Fatalf("%s holds %s", topic, msg.Data)
+			if err := checkCloudEvent(topic, msg.Data); err != nil {
+				t.Errorf("%s: %v\n%s", topic, err, msg.Data)
 			}
 		}
 	})
@@ -248,11 +247,27 @@ func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 		if down.Status < 500 {
 			t.Fatalf("with voucher's sidecar down the list answered %d: %s", down.Status, down.Body)
 		}
-		var list voucherList
-		up := c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil)
-		up.json(t, &list)
-		if up.Status != 200 || len(list.Vouchers) != 1 {
-			t.Fatalf("after restart: %d %s", up.Status, up.Body)
+		// On a loaded machine the restart can outlast this suite's 6 s
+		// idle timeout, and the session with it: sign in again, as the
+		// customer would.
+		c.signIn(name)
+		// The restarted sidecar reports healthy before its own first probe
+		// of the app has passed, and invocations until then are refused
+		// (seen once on postgres-rabbitmq): the list must work again, soon.
+		deadline := time.Now().Add(time.Minute)
+		for {
+			var list voucherList
+			up := c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil)
+			if up.Status == 200 {
+				if up.json(t, &list); len(list.Vouchers) != 1 {
+					t.Fatalf("after restart: %s", up.Body)
+				}
+				break
+			}
+			if up.Status < 500 || time.Now().After(deadline) {
+				t.Fatalf("after restart: %d %s", up.Status, up.Body)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 }

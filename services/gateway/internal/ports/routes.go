@@ -16,6 +16,7 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/gateway/internal/app"
+	"github.com/bankabc/vouchers/services/gateway/internal/web"
 )
 
 // Ops is what the operator endpoints need.
@@ -25,6 +26,21 @@ type Ops struct {
 	Token string
 }
 
+// The routes only gateway's sidecar calls: topic deliveries and cron
+// bindings. Every other request comes from outside.
+const (
+	receiveCodePath    = "/events/receive-code"
+	deadLetterPath     = "/events/dead-letter"
+	webhookSweepPath   = "/webhook-sweep"
+	requestRedrivePath = "/request-redrive"
+)
+
+// TrustsTrace tells whether a request's traceparent is continued: only the
+// sidecar's are. A customer's request starts a trace of its own, so that
+// no caller picks the trace id gateway logs under or forces sampling
+// (service.App.TrustsTrace).
+var TrustsTrace = httpx.TrustTraceOn(receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath)
+
 // Routes is the whole surface of gateway. ctx bounds background work.
 func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, ops Ops, sweepLease time.Duration) http.Handler {
 	auth := authenticated(log, acc)
@@ -32,6 +48,7 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
 	mux.Handle("POST /user/sign-in", handleSignIn(log, acc))
 	mux.Handle("POST /user/sign-out", auth(handleSignOut(log, acc)))
+	mux.Handle("GET /user/me", auth(http.HandlerFunc(handleMe)))
 	mux.Handle("POST /user/phone/verify", auth(handleVerifyPhone(log, acc)))
 	mux.Handle("POST /user/phone/verification", auth(handleResendCode(log, acc)))
 	mux.Handle("GET /user/webhook-secret", auth(handleWebhookSecret(log, acc.WebhookSecret)))
@@ -39,22 +56,26 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 	mux.Handle("POST /voucher", auth(handleCreatePurchase(log, pur)))
 	mux.Handle("GET /voucher/requests/{requestId}", auth(handleGetRequest(log, pur)))
 	mux.Handle("GET /voucher", auth(handleListVouchers(log, pur)))
-	mux.Handle("POST /events/receive-code", daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
+	mux.Handle("POST "+receiveCodePath, daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
 		return pur.Complete(ctx, ev)
 	}))
-	mux.Handle("POST /webhook-sweep", handleSweep(ctx, log, pur.Deliveries, sweepLease))
+	mux.Handle("POST "+webhookSweepPath, handleSweep(ctx, log, pur.Deliveries, sweepLease))
 	if pur.Redrive != nil {
-		mux.Handle("POST /request-redrive", handleRedrive(ctx, log, pur.Redrive))
+		mux.Handle("POST "+requestRedrivePath, handleRedrive(ctx, log, pur.Redrive))
 	}
-	mux.Handle("POST /events/dead-letter", daprx.Topic(log, func(ctx context.Context, ev daprx.Envelope, data json.RawMessage) error {
-		log.Error("dead letter", "event_id", ev.ID, "topic", ev.Topic, "type", ev.Type,
+	mux.Handle("POST "+deadLetterPath, daprx.Topic(log, func(ctx context.Context, ev daprx.Envelope, data json.RawMessage) error {
+		log.ErrorContext(ctx, "dead letter", "event_id", ev.ID, "topic", ev.Topic, "type", ev.Type,
 			"hint", "the subscriber logged why it gave up under the same event_id; replay with POST /ops/dead-letters/{id}/replay")
 		return ops.DeadLetters.Keep(ctx, ev.ID, ev.Topic, data)
 	}))
 	mux.Handle("GET /ops/dead-letters", operator(log, ops.Token, handleListDeadLetters(log, ops.DeadLetters)))
 	mux.Handle("POST /ops/dead-letters/{id}/replay", operator(log, ops.Token, handleReplayDeadLetter(log, ops.DeadLetters)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	return mux
+	mux.Handle("GET /{$}", web.Handler())
+	mux.Handle("GET /assets/", web.Handler())
+	mux.HandleFunc("GET /openapi.yaml", handleOpenAPI)
+	mux.HandleFunc("/", handleNotFound)
+	return enforceContract(log, mux)
 }
 
 // handleWebhookSecret answers the account's webhook signing secret, after
@@ -78,9 +99,9 @@ func handleRedrive(ctx context.Context, log *slog.Logger, r app.Redriver) http.H
 		s, err := r.Sweep(ctx)
 		switch {
 		case err != nil:
-			log.Warn("request redrive failed", "error", err)
+			log.WarnContext(ctx, "request redrive failed", "error", err)
 		case s.Resent > 0:
-			log.Info("request redrive: request-code sent again", "checked", s.Checked, "resent", s.Resent)
+			log.InfoContext(ctx, "request redrive: request-code sent again", "checked", s.Checked, "resent", s.Resent)
 		}
 	})
 }
@@ -92,9 +113,9 @@ func handleSweep(ctx context.Context, log *slog.Logger, d app.Deliveries, lease 
 		s, err := d.Sweep(ctx, lease)
 		switch {
 		case err != nil:
-			log.Warn("webhook sweep failed", "error", err)
+			log.WarnContext(ctx, "webhook sweep failed", "error", err)
 		case s.Attempted > 0:
-			log.Info("webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack)
+			log.InfoContext(ctx, "webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack)
 		}
 	})
 }
@@ -129,7 +150,7 @@ func handleReplayDeadLetter(log *slog.Logger, d app.DeadLetters) http.Handler {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		log.Warn("dead letter replayed", "event_id", dl.ID, "topic", dl.Topic, "replays", dl.Replays)
+		log.WarnContext(r.Context(), "dead letter replayed", "event_id", dl.ID, "topic", dl.Topic, "replays", dl.Replays)
 		httpx.Encode(w, http.StatusOK, dl)
 	})
 }
@@ -211,6 +232,21 @@ func handleSignOut(log *slog.Logger, acc app.Accounts) http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// meView is the signed-in account as its owner sees it.
+type meView struct {
+	Username      string `json:"username"`
+	PhoneNumber   string `json:"phoneNumber"`
+	PhoneVerified bool   `json:"phoneVerified"`
+}
+
+// handleMe answers who the token's session is: what a client needs after
+// sign-in to know where to go next (verify the phone, or buy).
+func handleMe(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.Encode(w, http.StatusOK, meView{Username: s.Username, PhoneNumber: s.PhoneNumber, PhoneVerified: s.PhoneVerified})
 }
 
 type verifyInput struct {

@@ -1,0 +1,60 @@
+package ports
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/bankabc/vouchers/api"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/httpx"
+)
+
+// spec is the OpenAPI document the gateway serves and enforces.
+var spec = api.MustLoad()
+
+// enforceContract checks each request of the public API against the OpenAPI
+// document before any handler runs: a request that breaks it is answered
+// 400 (405 for a method the path does not have) and never reaches the
+// handlers. Paths the document does not have (topics, cron bindings,
+// probes, the web page) go on to the mux, which answers a problem for the
+// rest.
+func enforceContract(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ex, err := spec.Match(r)
+		switch {
+		case errors.Is(err, api.ErrNoOperation):
+			next.ServeHTTP(w, r)
+			return
+		case errors.Is(err, api.ErrMethodNotAllowed):
+			allowed := strings.Join(spec.Allowed(r), ", ")
+			w.Header().Set("Allow", allowed)
+			httpx.WriteProblem(w, r, errs.E(errs.MethodNotAllowed, "%s is not allowed here; allowed: %s", r.Method, allowed))
+			return
+		}
+		// The public API's bodies are small; the limit is set here, not for
+		// the paths above (a topic delivery has its own).
+		r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes)
+		if err := spec.CheckMatched(r, ex); err != nil {
+			// Refused before the mux: name the route in metrics as the mux
+			// would ("POST /voucher"), not as unmatched.
+			r.Pattern = ex.Operation
+			httpx.WriteError(w, r, log, errs.E(errs.Invalid, "%s", err.Error()))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleOpenAPI serves the document as written.
+func handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(api.OpenAPI)
+}
+
+// handleNotFound answers every path nothing else serves.
+func handleNotFound(w http.ResponseWriter, r *http.Request) {
+	httpx.WriteProblem(w, r, errs.E(errs.NotFound, "no such resource: %s %s (see /openapi.yaml)", r.Method, r.URL.Path))
+}
