@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
@@ -34,6 +35,7 @@ var apps = []string{"gateway", "voucher-int", "voucher", "sms"}
 type objects struct {
 	deployments   []appsv1.Deployment
 	services      []corev1.Service
+	ingresses     []networkingv1.Ingress
 	hpas          []autoscalingv2.HorizontalPodAutoscaler
 	pdbs          []policyv1.PodDisruptionBudget
 	namespaces    []corev1.Namespace
@@ -72,6 +74,10 @@ func decodeAll(t *testing.T, name string, text []byte) *objects {
 			var v corev1.Service
 			into(&v)
 			o.services = append(o.services, v)
+		case "networking.k8s.io/v1/Ingress":
+			var v networkingv1.Ingress
+			into(&v)
+			o.ingresses = append(o.ingresses, v)
 		case "autoscaling/v2/HorizontalPodAutoscaler":
 			var v autoscalingv2.HorizontalPodAutoscaler
 			into(&v)
