@@ -81,14 +81,14 @@ chromium:
 ## real daprd sidecars, on the embedded profile.
 test-e2e: daprd build chromium
 	@echo ">> end-to-end suite (profile $(PROFILE))"
-	cd e2e && E2E_PROFILE=$(PROFILE) $(GO) test -count=1 -timeout 30m -v ./...
+	cd e2e && E2E_PROFILE=$(PROFILE) GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 30m -v ./...
 
 ## Each fault case starts its own system, runs 100 purchases at once while
 ## the fault strikes, and checks that nothing is lost, bought twice, left
 ## undelivered or stuck. It prints a table and keeps it in bench/results/.
 test-faults: daprd build
 	@echo ">> fault-injection suite (profile $(PROFILE))"
-	cd e2e && E2E_PROFILE=$(PROFILE) FAULTS_REPORT_DIR=$(CURDIR)/bench/results $(GO) test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
+	cd e2e && E2E_PROFILE=$(PROFILE) FAULTS_REPORT_DIR=$(CURDIR)/bench/results GO=$(GO) ../tools/scripts/go-test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
 
 test: vet test-unit test-e2e
 

@@ -247,8 +247,8 @@ func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 		if down.Status < 500 {
 			t.Fatalf("with voucher's sidecar down the list answered %d: %s", down.Status, down.Body)
 		}
-		// On a loaded machine the restart can outlast this suite's 6 s
-		// idle timeout, and the session with it: sign in again, as the
+		// On a loaded machine the restart can outlast the suite's idle
+		// timeout (sessionIdle), and the session with it: sign in again, as the
 		// customer would.
 		c.signIn(name)
 		// The restarted sidecar reports healthy before its own first probe
