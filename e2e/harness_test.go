@@ -48,9 +48,9 @@ var scaled = map[string]string{
 	"VERY_LATE_CALLBACK_AFTER": "13s",
 	"RECOVER_AFTER":            "2s",
 	// gateway. WEBHOOK_TIMEOUT and SESSION_IDLE_TIMEOUT are not scaled as
-	// far as the rest: a receiver or a sign-up's SMS that a loaded machine
-	// holds up for a few seconds must not look like a failure (CI once saw
-	// a session end while a test waited for its SMS).
+	// far as the rest: a receiver, a sidecar restart or a sign-up's SMS
+	// that a loaded machine holds up for a few seconds must not look like
+	// a failure (on CI a session once ended during a sidecar restart).
 	"WEBHOOK_RETRY_SCHEDULE": "200ms,400ms,600ms",
 	"WEBHOOK_TIMEOUT":        "5s",
 	"SESSION_IDLE_TIMEOUT":   sessionIdle.String(),
