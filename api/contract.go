@@ -281,6 +281,30 @@ func (s *Spec) CheckResponse(_ context.Context, ex Exchange, status int, header 
 	return nil
 }
 
+// CheckAnswer checks one answer to r, whatever r asked. An answer to an
+// operation of the document must be one the operation declares
+// (CheckResponse). A method the path does not have must be answered 405
+// problem+json. On a path the document does not have (an internal route),
+// an error must still be problem+json. It returns the operation it checked
+// the answer against, "" when r matched none.
+func (s *Spec) CheckAnswer(r *http.Request, status int, header http.Header, body []byte) (string, error) {
+	ex, err := s.Match(r)
+	problem := header.Get("Content-Type") == "application/problem+json"
+	switch {
+	case errors.Is(err, ErrNoOperation):
+		if status >= 400 && !problem {
+			return "", fmt.Errorf("%s %s answered %d as %q, not application/problem+json", r.Method, r.URL.Path, status, header.Get("Content-Type"))
+		}
+		return "", nil
+	case err != nil:
+		if status != http.StatusMethodNotAllowed || !problem {
+			return "", fmt.Errorf("%v answered %d as %q, want 405 application/problem+json", err, status, header.Get("Content-Type"))
+		}
+		return "", nil
+	}
+	return ex.Operation, s.CheckResponse(r.Context(), ex, status, header, body)
+}
+
 // CheckSchema checks a JSON document against one of the document's
 // component schemas (e.g. WebhookPayload, which the gateway sends rather
 // than answers).

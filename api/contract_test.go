@@ -171,3 +171,37 @@ func TestConcretePathMatchesItsOperation(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckAnswerWhateverTheRequest(t *testing.T) {
+	s := mustLoad(t)
+	problem := `{"type":"https://vouchers.bank-abc.example/problems/method-not-allowed","title":"Method Not Allowed","status":405,"detail":"no"}`
+	tests := []struct {
+		name, method, path string
+		status             int
+		contentType, body  string
+		wantOp, wantErr    string
+	}{
+		{"operation_checked_and_named", "GET", "/voucher/requests/x", 200, "application/json", requestBody, "GET /voucher/requests/{requestId}", ""},
+		{"operation_answer_off_the_document", "GET", "/voucher/requests/x", 201, "application/json", requestBody, "GET /voucher/requests/{requestId}", "201"},
+		{"wrong_method_answered_405_problem", "DELETE", "/voucher", 405, "application/problem+json", problem, "", ""},
+		{"wrong_method_answered_otherwise", "DELETE", "/voucher", 404, "application/problem+json", problem, "", "405"},
+		{"wrong_method_405_as_plain_json", "DELETE", "/voucher", 405, "application/json", problem, "", "405"},
+		{"internal_path_success_unchecked", "POST", "/events/receive-code", 200, "application/json", `{"status":"SUCCESS"}`, "", ""},
+		{"internal_path_error_as_problem", "GET", "/readyz", 503, "application/problem+json", problem, "", ""},
+		{"internal_path_error_as_plain_text", "GET", "/readyz", 503, "text/plain", "down", "", "problem+json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			op, err := s.CheckAnswer(httptest.NewRequest(tt.method, tt.path, nil), tt.status, jsonHeader(tt.contentType), []byte(tt.body))
+			if op != tt.wantOp {
+				t.Errorf("operation %q, want %q", op, tt.wantOp)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v, want one mentioning %q", err, tt.wantErr)
+			}
+		})
+	}
+}
