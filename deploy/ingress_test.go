@@ -27,7 +27,7 @@ var internal = []string{
 // api/openapi.yaml and the web page reach gateway through the Ingress, over
 // TLS; no internal path does.
 func TestIngressRoutesTheAPIAndNothingElse(t *testing.T) {
-	for _, dir := range []string{"deploy/kubernetes/base", "deploy/kubernetes/overlays/production"} {
+	for _, dir := range kustomizations {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			o := decodeAll(t, dir, build(t, dir))
 			if len(o.ingresses) != 1 {

@@ -31,8 +31,12 @@ func build(t *testing.T, dir string) []byte {
 	return out
 }
 
+// kustomizations are the Kubernetes directories a cluster is deployed
+// from; every manifest test checks each of them as kustomize builds it.
+var kustomizations = []string{"deploy/kubernetes/base", "deploy/kubernetes/overlays/production"}
+
 func TestKubernetesManifests(t *testing.T) {
-	for _, dir := range []string{"deploy/kubernetes/base", "deploy/kubernetes/overlays/production"} {
+	for _, dir := range kustomizations {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			checkManifests(t, decodeAll(t, dir, build(t, dir)))
 		})

@@ -34,7 +34,7 @@ func checkTracing(t *testing.T, where string, c configuration.Configuration, app
 }
 
 func TestKubernetesTracingAndProbes(t *testing.T) {
-	for _, dir := range []string{"deploy/kubernetes/base", "deploy/kubernetes/overlays/production"} {
+	for _, dir := range kustomizations {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			o := decodeAll(t, dir, build(t, dir))
 			if len(o.configs) != 1 {
