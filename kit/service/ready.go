@@ -69,13 +69,12 @@ func (rd Readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			failed = append(failed, name+": "+result)
 		}
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	if len(failed) > 0 {
 		sort.Strings(failed)
-		w.Header().Set("Cache-Control", "no-store")
 		httpx.WriteProblem(w, r, errs.E(errs.Unavailable, "not ready: %s", strings.Join(failed, "; ")))
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	httpx.Encode(w, http.StatusOK, readyAnswer{Status: "ready", Checks: checks})
 }
 

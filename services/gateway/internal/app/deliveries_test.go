@@ -21,11 +21,21 @@ type dyingOnIndex struct {
 	fail bool
 }
 
+// dies tells whether a write of key is the one that fails, once.
+func (d *dyingOnIndex) dies(key string) bool {
+	if d.fail && strings.Contains(key, "pending-webhooks") {
+		d.fail = false
+		return true
+	}
+	return false
+}
+
+var errKilled = errors.New("rpc error: code = Canceled desc = context canceled")
+
 func (d *dyingOnIndex) SaveBulkState(ctx context.Context, store string, items ...*dapr.SetStateItem) error {
 	for _, it := range items {
-		if d.fail && strings.Contains(it.Key, "pending-webhooks") {
-			d.fail = false
-			return errors.New("rpc error: code = Canceled desc = context canceled")
+		if d.dies(it.Key) {
+			return errKilled
 		}
 	}
 	return d.StateClient.SaveBulkState(ctx, store, items...)
@@ -33,9 +43,8 @@ func (d *dyingOnIndex) SaveBulkState(ctx context.Context, store string, items ..
 
 func (d *dyingOnIndex) ExecuteStateTransaction(ctx context.Context, store string, meta map[string]string, ops []*dapr.StateOperation) error {
 	for _, op := range ops {
-		if d.fail && strings.Contains(op.Item.Key, "pending-webhooks") {
-			d.fail = false
-			return errors.New("rpc error: code = Canceled desc = context canceled")
+		if d.dies(op.Item.Key) {
+			return errKilled
 		}
 	}
 	return d.StateClient.ExecuteStateTransaction(ctx, store, meta, ops)
