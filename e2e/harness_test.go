@@ -56,6 +56,8 @@ var scaled = map[string]string{
 	"SESSION_IDLE_TIMEOUT":   sessionIdle.String(),
 	"PHONE_CODE_COOLDOWN":    "1s",
 	"REDRIVE_AFTER":          "5s",
+	"OUTBOX_RELAY_AFTER":     "2s",
+	"SMS_CONFIRM_AFTER":      "4s",
 }
 
 // sessionIdle is the suite's SESSION_IDLE_TIMEOUT (10 min in production).

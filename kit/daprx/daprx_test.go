@@ -17,6 +17,9 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/testkit"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type order struct{ N int }
@@ -77,23 +80,35 @@ func TestStoreInsertConflictReportedAsPlainErrorIsExists(t *testing.T) {
 	}
 }
 
-func TestStoreInsertWithEventIsOneTransactionWithProjectionLast(t *testing.T) {
+func TestStoreInsertWithEventIsOneTransactionWithTheOutboxRecord(t *testing.T) {
 	mem := testkit.NewMemState()
-	s := Store[order]{Client: mem, Name: "s"}
+	ob := testOutbox(mem, "s")
+	s := Store[order]{Client: mem, Name: "s", Outbox: ob}
 	sms := events.SendSMS{MessageID: "m1", PhoneNumber: "+84909123456", Text: "hi"}
-	if err := s.Insert(context.Background(), "k", order{1}, &Event{Data: sms, Type: events.TypeSendSMS}); err != nil {
-		t.Fatal(err)
-	}
-	if len(mem.Txns) != 1 || len(mem.Txns[0]) != 2 {
-		t.Fatalf("want one transaction of two operations, got %v", mem.Txns)
-	}
-	proj := mem.Txns[0][1].Item
-	if proj.Metadata["outbox.projection"] != "true" || string(proj.Value) != `{"messageId":"m1","phoneNumber":"+84909123456","text":"hi"}` {
-		t.Fatalf("projection %+v", proj)
-	}
-	if mem.Txns[0][0].Item.Metadata["type"] != events.TypeSendSMS {
-		t.Fatalf("event type not set on the saved operation")
-	}
+	require.NoError(t, s.Insert(context.Background(), "k", order{1}, &Event{Topic: events.TopicSendSMS, Data: sms, Type: events.TypeSendSMS}))
+	require.Len(t, mem.Txns, 1)
+	require.Len(t, mem.Txns[0], 2)
+	assert.Equal(t, "k", mem.Txns[0][0].Item.Key)
+	var rec OutboxRecord
+	require.NoError(t, json.Unmarshal(mem.Txns[0][1].Item.Value, &rec))
+	assert.Equal(t, "outbox|"+rec.ID, mem.Txns[0][1].Item.Key)
+	assert.JSONEq(t, `{"messageId":"m1","phoneNumber":"+84909123456","text":"hi"}`, string(rec.Data))
+	// Published after the commit, under the record's id, then removed.
+	got := mem.Events(events.TopicSendSMS)
+	require.Len(t, got, 1)
+	assert.Equal(t, rec.ID, got[0].Meta["cloudevent.id"])
+	ob.Settle()
+	assert.False(t, mem.Has("outbox|"+rec.ID), "published record not removed")
+}
+
+func TestStoreWriteWithEventButNoOutboxFails(t *testing.T) {
+	s := Store[order]{Client: testkit.NewMemState(), Name: "s"}
+	err := s.Insert(context.Background(), "k", order{1}, &Event{Topic: events.TopicSendSMS, Data: 1})
+	require.Error(t, err)
+	other := testkit.NewMemState()
+	s.Outbox = testOutbox(other, "another-store")
+	require.Error(t, s.Insert(context.Background(), "k", order{1}, &Event{Topic: events.TopicSendSMS, Data: 1}),
+		"an outbox of another store cannot share the transaction")
 }
 
 func TestStoreUpdateUnderConcurrencyLosesNoIncrement(t *testing.T) {

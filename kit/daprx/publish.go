@@ -16,9 +16,9 @@ type EventPublisher interface {
 	PublishEvent(ctx context.Context, pubsubName, topicName string, data interface{}, opts ...dapr.PublishEventOption) error
 }
 
-// Publisher publishes an event straight to a topic, outside the outbox: for
-// events whose state is already stored (a re-send). The CloudEvent gets
-// ceType as its type, as the outbox's events do.
+// Publisher publishes an event straight to a topic: the outbox's publishes,
+// and re-sends of events whose state is already stored. The CloudEvent gets
+// ceType as its type.
 type Publisher struct {
 	Client EventPublisher
 	PubSub string
@@ -30,12 +30,21 @@ func (p Publisher) Publish(ctx context.Context, topic, ceType string, data any) 
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", topic, err)
 	}
+	return p.PublishRaw(ctx, topic, ceType, "", b)
+}
+
+// PublishRaw sends data, already JSON, to topic; a non-empty id becomes the
+// CloudEvent's id (the outbox's record id, the same on every re-send).
+func (p Publisher) PublishRaw(ctx context.Context, topic, ceType, id string, data []byte) error {
 	// cloudevent.* metadata overrides the envelope's attributes. The trace
 	// goes in the envelope whatever daprd's tracing: with tracing off daprd
 	// would put none there, and the subscriber reads it back (Topic).
 	meta := map[string]string{}
 	if ceType != "" {
 		meta["cloudevent.type"] = ceType
+	}
+	if id != "" {
+		meta["cloudevent.id"] = id
 	}
 	if tp := tracing.Traceparent(ctx); tp != "" {
 		meta["cloudevent.traceparent"] = tp
@@ -44,7 +53,7 @@ func (p Publisher) Publish(ctx context.Context, topic, ceType string, data any) 
 	if len(meta) > 0 {
 		opts = append(opts, dapr.PublishEventWithMetadata(meta))
 	}
-	if err := p.Client.PublishEvent(ctx, p.PubSub, topic, b, opts...); err != nil {
+	if err := p.Client.PublishEvent(ctx, p.PubSub, topic, data, opts...); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "pub/sub unavailable")
 	}
 	return nil

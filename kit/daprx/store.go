@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 // StateClient is the part of the Dapr client a Store needs.
@@ -36,12 +35,16 @@ type Store[T any] struct {
 	Name   string
 	// TTL, if set, is applied on every write (the state store's timer).
 	TTL time.Duration
+	// Outbox publishes the events of writes (nil: a write with an event
+	// fails). Its records live in this same store.
+	Outbox *Outbox
 }
 
-// Event asks a write to publish Data in the same state transaction, through
-// the outbox configured on the store component (outboxPublishTopic).
+// Event asks a write to publish Data to Topic once the write has committed,
+// through the store's Outbox.
 type Event struct {
-	Data any
+	Topic string
+	Data  any
 	// Type becomes the CloudEvent type of the published event.
 	Type string
 }
@@ -126,8 +129,8 @@ func (s Store[T]) item(key string, v T, etag *string) (*dapr.SetStateItem, error
 	return item, nil
 }
 
-// write stores v with first-write semantics (etag nil: insert only), as a
-// transaction with an outbox projection when ev is set.
+// write stores v with first-write semantics (etag nil: insert only), in one
+// transaction with the outbox record of ev when ev is set.
 func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *Event) error {
 	item, err := s.item(key, v, etag)
 	if err != nil {
@@ -136,34 +139,25 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 	if ev == nil {
 		err = s.Client.SaveBulkState(ctx, s.Name, item)
 	} else {
-		var data []byte
-		if data, err = json.Marshal(ev.Data); err != nil {
-			return fmt.Errorf("encode event for %s/%s: %w", s.Name, key, err)
+		var rec OutboxRecord
+		if rec, err = s.outboxRecord(ctx, ev); err != nil {
+			return err
 		}
-		// The projection replaces the stored value in what the outbox
-		// publishes; it must come last in the operations (daprd removes it
-		// while ranging over them).
-		projection := &dapr.SetStateItem{Key: key, Value: data, Metadata: map[string]string{
-			"outbox.projection": "true",
-			"contentType":       "application/json",
-		}}
-		// daprd copies the operation's metadata into the CloudEvent's
-		// attributes: our type, and the trace. Measured on daprd 1.16
-		// (docs/observability.md): its outbox fills only the envelope's
-		// traceid, from its own span, and leaves traceparent empty. With
-		// tracing off there is no span, so no trace at all; with tracing
-		// on, the delivery reads the empty traceparent first and starts a
-		// new trace. Ours in traceparent keeps one trace either way.
-		if ev.Type != "" {
-			item.Metadata["type"] = ev.Type
+		if err = s.Outbox.intend(ctx, rec); err != nil {
+			return err
 		}
-		if tp := tracing.Traceparent(ctx); tp != "" {
-			item.Metadata[tracing.Header] = tp
+		var recItem *dapr.SetStateItem
+		if recItem, err = s.Outbox.Records.item(outboxKey(rec.ID), rec, nil); err != nil {
+			return err
 		}
 		err = s.Client.ExecuteStateTransaction(ctx, s.Name, nil, []*dapr.StateOperation{
 			{Type: dapr.StateOperationTypeUpsert, Item: item},
-			{Type: dapr.StateOperationTypeUpsert, Item: projection},
+			{Type: dapr.StateOperationTypeUpsert, Item: recItem},
 		})
+		if err == nil {
+			s.Outbox.sent(ctx, rec)
+			return nil
+		}
 	}
 	if err == nil {
 		return nil
@@ -180,6 +174,13 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 		}
 	}
 	return errs.Wrap(errs.Unavailable, err, "state store unavailable")
+}
+
+func (s Store[T]) outboxRecord(ctx context.Context, ev *Event) (OutboxRecord, error) {
+	if s.Outbox == nil || s.Outbox.Records.Name != s.Name {
+		return OutboxRecord{}, fmt.Errorf("a write to %s with a %s event needs the outbox of %s", s.Name, ev.Topic, s.Name)
+	}
+	return s.Outbox.record(ctx, ev)
 }
 
 // isETagMismatch tells a lost first-write race from other failures. daprd

@@ -19,7 +19,10 @@ import (
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/testkit"
+
 	"github.com/bankabc/vouchers/kit/tracing"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const (
@@ -104,16 +107,15 @@ func TestInvokeSendsTheTraceHeader(t *testing.T) {
 	}
 }
 
-func TestOutboxWriteCarriesTheTraceInItsMetadata(t *testing.T) {
+func TestOutboxPublishCarriesTheWritersTrace(t *testing.T) {
 	mem := testkit.NewMemState()
-	s := Store[order]{Client: mem, Name: "s"}
+	s := Store[order]{Client: mem, Name: "s", Outbox: testOutbox(mem, "s")}
 	sms := events.SendSMS{MessageID: "m1", PhoneNumber: "+84909123456", Text: "hi"}
-	if err := s.Insert(traced(traceA), "k", order{1}, &Event{Data: sms, Type: events.TypeSendSMS}); err != nil {
-		t.Fatal(err)
-	}
-	if md := mem.Txns[0][0].Item.Metadata; md["traceparent"] != traceA || md["type"] != events.TypeSendSMS {
-		t.Fatalf("metadata %v", md)
-	}
+	require.NoError(t, s.Insert(traced(traceA), "k", order{1}, &Event{Topic: events.TopicSendSMS, Data: sms, Type: events.TypeSendSMS}))
+	got := mem.Events(events.TopicSendSMS)
+	require.Len(t, got, 1)
+	assert.Equal(t, traceA, got[0].Meta["cloudevent.traceparent"])
+	assert.Equal(t, events.TypeSendSMS, got[0].Meta["cloudevent.type"])
 }
 
 type recordingPublisher struct{ opts []dapr.PublishEventOption }

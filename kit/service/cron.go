@@ -3,11 +3,14 @@ package service
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/tracing"
 )
@@ -34,6 +37,25 @@ func OneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Co
 			defer cancel()
 			pass(passCtx)
 		}()
+	})
+}
+
+// Relayer is an app's outboxes (kit/daprx.Outboxes).
+type Relayer interface {
+	Relay(ctx context.Context) (daprx.OutboxSummary, error)
+}
+
+// OutboxRelay is the cron input binding "outbox-relay": one relay pass at a
+// time, in the background, publishing what writes left unpublished.
+func OutboxRelay(ctx context.Context, log *slog.Logger, r Relayer) http.Handler {
+	return OneAtATime(ctx, time.Minute, func(ctx context.Context) {
+		s, err := r.Relay(ctx)
+		switch {
+		case err != nil:
+			log.WarnContext(ctx, "outbox relay failed", "error", err, "published", s.Published)
+		case s.Published > 0:
+			log.InfoContext(ctx, "outbox relay", "checked", s.IDs, "published", s.Published, "confirmed", s.Confirmed)
+		}
 	})
 }
 
@@ -73,4 +95,12 @@ func PositiveInts(getenv func(string) string, ps ...PositiveInt) error {
 		*p.Dst = v
 	}
 	return nil
+}
+
+// InstanceName names this run of app (in leases): the host (the pod's name
+// in Kubernetes), the process and a random part, since a restarted
+// container has the same host and process id.
+func InstanceName(app string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%s-%d-%s", app, host, os.Getpid(), httpx.NewID()[:8])
 }

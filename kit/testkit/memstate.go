@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	runtimev1 "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	dapr "github.com/dapr/go-sdk/client"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,9 +22,21 @@ type MemState struct {
 	tags map[string]int
 	// Txns records every committed transaction, for assertions on the outbox.
 	Txns [][]*dapr.StateOperation
-	// SkipEventChecks turns off the schema check of outbox events, for
+	// Published records every event published through it.
+	Published []Published
+	// PublishErr, if set, fails every publish (a broker that is down).
+	PublishErr error
+	// SkipEventChecks turns off the schema check of published events, for
 	// benchmarks that measure the code under test alone.
 	SkipEventChecks bool
+}
+
+// Published is one event published through a MemState.
+type Published struct {
+	Topic string
+	Data  []byte
+	// Meta holds the cloudevent.* overrides (type, id, traceparent).
+	Meta map[string]string
 }
 
 func NewMemState() *MemState {
@@ -40,13 +53,20 @@ func (m *MemState) GetState(_ context.Context, _, key string, _ map[string]strin
 	return &dapr.StateItem{Key: key, Value: v, Etag: string(rune('0' + m.tags[key]))}, nil
 }
 
-func (m *MemState) set(it *dapr.SetStateItem) error {
+func (m *MemState) check(it *dapr.SetStateItem) error {
 	_, exists := m.data[it.Key]
 	switch {
 	case it.Etag != nil && (!exists || string(rune('0'+m.tags[it.Key])) != it.Etag.Value):
 		return status.Error(codes.Aborted, "possible etag mismatch")
 	case it.Etag == nil && exists && it.Options != nil && it.Options.Concurrency == dapr.StateConcurrencyFirstWrite:
 		return status.Error(codes.Aborted, "possible etag mismatch")
+	}
+	return nil
+}
+
+func (m *MemState) set(it *dapr.SetStateItem) error {
+	if err := m.check(it); err != nil {
+		return err
 	}
 	m.data[it.Key] = it.Value
 	m.tags[it.Key]++
@@ -65,39 +85,96 @@ func (m *MemState) SaveBulkState(_ context.Context, _ string, items ...*dapr.Set
 }
 
 func (m *MemState) ExecuteStateTransaction(_ context.Context, _ string, _ map[string]string, ops []*dapr.StateOperation) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// All or nothing, as the real stores: check every write, then apply.
+	for _, op := range ops {
+		if op.Type == dapr.StateOperationTypeUpsert {
+			if err := m.check(op.Item); err != nil {
+				// daprd reports a conflict inside a transaction this way.
+				return status.Error(codes.Internal, "error while executing state transaction: possible etag mismatch. error from state store")
+			}
+		}
+	}
+	for _, op := range ops {
+		switch op.Type {
+		case dapr.StateOperationTypeUpsert:
+			_ = m.set(op.Item)
+		case dapr.StateOperationTypeDelete:
+			delete(m.data, op.Item.Key)
+		}
+	}
+	m.Txns = append(m.Txns, ops)
+	return nil
+}
+
+func (m *MemState) DeleteBulkState(_ context.Context, _ string, keys []string, _ map[string]string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		delete(m.data, k)
+	}
+	return nil
+}
+
+// PublishEvent records the event, after holding it to its topic's JSON
+// Schema (api/events), so each producer's unit tests are contract tests too.
+func (m *MemState) PublishEvent(_ context.Context, _, topic string, data interface{}, opts ...dapr.PublishEventOption) error {
+	b, ok := data.([]byte)
+	if !ok {
+		return fmt.Errorf("publish to %s: data is %T, want encoded JSON", topic, data)
+	}
+	req := &runtimev1.PublishEventRequest{}
+	for _, o := range opts {
+		o(req)
+	}
 	if !m.SkipEventChecks {
-		if err := checkOutboxEvent(ops); err != nil {
+		if err := checkEvent(topic, req.GetMetadata()["cloudevent.type"], b); err != nil {
 			return err
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.set(ops[0].Item); err != nil {
-		// daprd reports a conflict inside a transaction this way.
-		return status.Error(codes.Internal, "error while executing state transaction: possible etag mismatch. error from state store")
+	if m.PublishErr != nil {
+		return m.PublishErr
 	}
-	// Only committed transactions: daprd drops the outbox message of a
-	// transaction that failed.
-	m.Txns = append(m.Txns, ops)
+	m.Published = append(m.Published, Published{Topic: topic, Data: b, Meta: req.GetMetadata()})
 	return nil
 }
 
-// checkOutboxEvent holds every event a test publishes through the outbox to
-// its topic's JSON Schema (api/events), so each producer's unit tests are
-// contract tests too. The CloudEvent type on the first operation names the
-// topic; the projection, last, is the event's data.
-func checkOutboxEvent(ops []*dapr.StateOperation) error {
-	last := ops[len(ops)-1].Item
-	ceType := ops[0].Item.Metadata["type"]
-	if ceType == "" || last.Metadata["outbox.projection"] != "true" {
-		return nil
-	}
-	for _, t := range api.Topics {
-		if t.Type == ceType {
-			return api.CheckEvent(t.Name, last.Value)
+// Events is what was published to topic, in order.
+func (m *MemState) Events(topic string) []Published {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Published
+	for _, p := range m.Published {
+		if p.Topic == topic {
+			out = append(out, p)
 		}
 	}
-	return fmt.Errorf("outbox event of type %q, which no topic of api/events has", ceType)
+	return out
+}
+
+// Has tells whether key holds a value.
+func (m *MemState) Has(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.data[key]
+	return ok
+}
+
+// checkEvent holds an event to its topic's schema; ceType must be the
+// topic's. Topics of api/events only: dead letters are checked elsewhere.
+func checkEvent(topic, ceType string, data []byte) error {
+	for _, t := range api.Topics {
+		if t.Name == topic {
+			if ceType != t.Type {
+				return fmt.Errorf("event on %s of type %q, want %q", topic, ceType, t.Type)
+			}
+			return api.CheckEvent(t.Name, data)
+		}
+	}
+	return nil
 }
 
 // Len is the number of keys stored.

@@ -62,6 +62,13 @@ type config struct {
 	MaxLock      time.Duration // LOCK_MAX_DURATION
 	// Requests still processing are sent to voucher-int again after this.
 	RedriveAfter time.Duration // REDRIVE_AFTER
+	// The outbox relay publishes an event its write left unpublished this
+	// long after the write.
+	RelayAfter time.Duration // OUTBOX_RELAY_AFTER
+	// An SMS that sms has not confirmed this long after its publish is
+	// published again.
+	SMSConfirmAfter time.Duration // SMS_CONFIRM_AFTER
+	SMSAppID        string        // SMS_APP_ID
 	// Customer requests in progress at once; more are answered 503.
 	MaxInFlight int // MAX_IN_FLIGHT
 	// The chance that a trace started here is sampled.
@@ -77,6 +84,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		VoucherAppID:  service.Env(getenv, "VOUCHER_APP_ID", "voucher"),
 		LogLevel:      getenv("LOG_LEVEL"),
 		DeliveryStore: service.Env(getenv, "DELIVERY_STORE", "gateway-deliveries"),
+		SMSAppID:      service.Env(getenv, "SMS_APP_ID", "sms"),
 	}
 	if err := service.Durations(getenv,
 		service.Duration{Name: "SESSION_IDLE_TIMEOUT", Default: "10m", Dst: &c.SessionIdle},
@@ -88,6 +96,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.Duration{Name: "LOCK_DURATION", Default: "1m", Dst: &c.Lock},
 		service.Duration{Name: "LOCK_MAX_DURATION", Default: "1h", Dst: &c.MaxLock},
 		service.Duration{Name: "REDRIVE_AFTER", Default: "45s", Dst: &c.RedriveAfter},
+		service.Duration{Name: "OUTBOX_RELAY_AFTER", Default: "5s", Dst: &c.RelayAfter},
+		service.Duration{Name: "SMS_CONFIRM_AFTER", Default: "30s", Dst: &c.SMSConfirmAfter},
 	); err != nil {
 		return c, err
 	}
@@ -138,11 +148,21 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		if err != nil {
 			return nil, err
 		}
+		// request-code goes through the outbox of the requests' store,
+		// send-sms through the deliveries' store's, kept until sms confirms.
+		holder := service.InstanceName("gateway")
+		requestEvents := daprx.NewOutbox(c, cfg.StateStore, events.PubSub, holder, cfg.RelayAfter, log)
+		smsEvents := daprx.NewOutbox(c, cfg.DeliveryStore, events.PubSub, holder, cfg.RelayAfter, log)
+		smsEvents.Confirm = map[string]daprx.Confirmation{events.TopicSendSMS: {
+			After:     cfg.SMSConfirmAfter,
+			Confirmer: adapters.SMSConfirmer{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.SMSAppID},
+		}}
+		outboxes := daprx.Outboxes{requestEvents, smsEvents}
 		acc := app.Accounts{
 			Users:  daprx.Store[app.User]{Client: c, Name: cfg.StateStore},
 			Phones: daprx.Store[app.PhoneClaim]{Client: c, Name: cfg.StateStore},
 			Codes: app.Codes{
-				Store:    daprx.Store[app.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL},
+				Store:    daprx.Store[app.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents},
 				Now:      time.Now,
 				NewCode:  adapters.NewSixDigitCode,
 				TTL:      cfg.CodeTTL,
@@ -166,7 +186,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 		guard := adapters.NetGuard{Allowed: cfg.AllowedNetworks}
 		deliveries := app.Deliveries{
-			Store: daprx.Store[app.Delivery]{Client: c, Name: cfg.DeliveryStore},
+			Store: daprx.Store[app.Delivery]{Client: c, Name: cfg.DeliveryStore, Outbox: smsEvents},
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
 				Name: "pending-webhooks", Shards: 8},
 			Users:         acc.Users,
@@ -177,21 +197,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Metrics:       webhookMetrics,
 		}
 		pur := app.Purchases{
-			Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
+			Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore, Outbox: requestEvents},
 			Vouchers:   adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.VoucherAppID},
 			Deliveries: deliveries,
 			Callbacks:  guard,
-			Redrive: &app.BatchedRedrive{Redrive: app.Redrive{
-				// Buckets outlive their second by far: a sweep that was away
-				// catches up within the hour.
-				Buckets:  daprx.Store[app.RedriveBucket]{Client: c, Name: cfg.StateStore, TTL: cfg.RedriveAfter + app.RedriveBucketLife},
-				Cursor:   daprx.Store[app.RedriveCursor]{Client: c, Name: cfg.StateStore},
+			Redrive: app.Redrive{
+				Schedule: daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter),
 				Requests: daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
 				Events:   daprx.Publisher{Client: c, PubSub: events.PubSub},
 				After:    cfg.RedriveAfter,
-				Shards:   8,
-				Now:      time.Now,
-			}},
+			},
 			Now:     time.Now,
 			NewID:   httpx.NewID,
 			Metrics: purchaseMetrics,
@@ -209,7 +224,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			ops.Token = m["ops-token"]
 		}
 		// A claim outlives one webhook attempt.
-		return ports.Shed(ports.Routes(ctx, log, acc, pur, ops, cfg.WebhookTimeout+5*time.Second), cfg.MaxInFlight), nil
+		return ports.Shed(ports.Routes(ctx, log, acc, pur, ops, outboxes, cfg.WebhookTimeout+5*time.Second), cfg.MaxInFlight), nil
 	})
 }
 

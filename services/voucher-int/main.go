@@ -37,9 +37,12 @@ func main() {
 }
 
 type config struct {
-	Port             string // APP_PORT
-	Sidecar          service.Sidecar
-	StateStore       string        // STATE_STORE
+	Port       string // APP_PORT
+	Sidecar    service.Sidecar
+	StateStore string // STATE_STORE
+	// The outbox relay publishes a receive-code its write left unpublished
+	// this long after the write.
+	RelayAfter       time.Duration // OUTBOX_RELAY_AFTER
 	ProviderAppID    string        // PROVIDER_APP_ID
 	ProviderBudget   time.Duration // PROVIDER_TIMEOUT
 	LateAfter        time.Duration // LATE_AFTER
@@ -63,6 +66,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.Duration{Name: "LATE_AFTER", Default: "30s", Dst: &c.LateAfter},
 		service.Duration{Name: "ORDER_DEADLINE", Default: "2m", Dst: &c.OrderDeadline},
 		service.Duration{Name: "RECONCILE_RECHECK", Default: "2s", Dst: &c.RecheckEvery},
+		service.Duration{Name: "OUTBOX_RELAY_AFTER", Default: "5s", Dst: &c.RelayAfter},
 	); err != nil {
 		return c, err
 	}
@@ -95,8 +99,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		TrustsTrace:     ports.TrustsTrace,
 	}
 	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
+		instance := service.InstanceName("voucher-int")
+		outbox := daprx.NewOutbox(c, cfg.StateStore, events.PubSub, instance, cfg.RelayAfter, log)
 		a := app.App{
-			Orders:  daprx.Store[app.Order]{Client: c, Name: cfg.StateStore},
+			Orders:  daprx.Store[app.Order]{Client: c, Name: cfg.StateStore, Outbox: outbox},
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
 			Provider: adapters.Provider{
 				Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
@@ -115,6 +121,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Instance: httpx.NewID(),
 			Log:      log,
 		}
-		return ports.Routes(ctx, log, a, cfg.ReconcileWorkers), nil
+		return ports.Routes(ctx, log, a, daprx.Outboxes{outbox}, cfg.ReconcileWorkers), nil
 	})
 }

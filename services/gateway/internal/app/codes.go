@@ -55,7 +55,7 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 			return nil, errs.Later(wait, "a code was sent %s ago: ask again in %s", now.Sub(pc.SentAt).Round(time.Second), wait.Round(time.Second))
 		}
 		*pc = PhoneCode{UserID: u.ID, Hash: hashCode(u.ID, code), Seq: pc.Seq + 1, SentAt: now, ExpiresAt: now.Add(c.TTL)}
-		return &daprx.Event{Type: events.TypeSendSMS, Data: events.SendSMS{
+		return &daprx.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
 			MessageID:   fmt.Sprintf("phone-code-%s-%d", u.ID, pc.Seq),
 			PhoneNumber: u.PhoneNumber,
 			Text:        codeText(code, c.TTL),

@@ -158,7 +158,7 @@ func (d Deliveries) Start(ctx context.Context, req Request) error {
 }
 
 func smsEvent(requestID, phone, status, code string) *daprx.Event {
-	return &daprx.Event{Type: events.TypeSendSMS, Data: events.SendSMS{
+	return &daprx.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
 		MessageID: "voucher-" + requestID, PhoneNumber: phone, Text: smsText(status, code)}}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -42,11 +44,14 @@ func metricsSetup(webhooks Webhooks) (Purchases, *testClock) {
 	users := daprx.Store[User]{Client: mem, Name: "gateway-store"}
 	_ = users.Insert(context.Background(), userKey("alice"), User{ID: "u1", Username: "alice", WebhookSecret: "whsec_x"}, nil)
 	n := 0
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return Purchases{
-		Requests: daprx.Store[Request]{Client: mem, Name: "gateway-store"},
+		Requests: daprx.Store[Request]{Client: mem, Name: "gateway-store",
+			Outbox: daprx.NewOutbox(mem, "gateway-store", "pubsub", "gateway-a", 5*time.Second, quiet)},
 		Vouchers: storedVouchers{},
 		Deliveries: Deliveries{
-			Store:         daprx.Store[Delivery]{Client: dmem, Name: "gateway-deliveries"},
+			Store: daprx.Store[Delivery]{Client: dmem, Name: "gateway-deliveries",
+				Outbox: daprx.NewOutbox(dmem, "gateway-deliveries", "pubsub", "gateway-a", 5*time.Second, quiet)},
 			Pending:       daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: dmem, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2},
 			Users:         users,
 			Webhooks:      webhooks,

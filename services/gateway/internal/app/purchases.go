@@ -139,7 +139,7 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 	req = Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone, CallbackURL: in.CallbackURL,
 		Fingerprint: fp, Status: events.StatusProcessing, State: StateProcessing, CreatedAt: now, UpdatedAt: now,
 		TraceParent: tracing.Traceparent(ctx)}
-	ev := &daprx.Event{Type: events.TypeRequestCode, Data: events.RequestCode{
+	ev := &daprx.Event{Topic: events.TopicRequestCode, Type: events.TypeRequestCode, Data: events.RequestCode{
 		RequestID: id, UserID: s.UserID, PhoneNumber: phone, RequestedAt: now}}
 	// Tracked before it is stored: a crash in between leaves a bucket entry
 	// for a request that does not exist, which the sweep skips; the other

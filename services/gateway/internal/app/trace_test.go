@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/tracing"
 )
@@ -28,18 +29,14 @@ func TestRedriveContinuesThePurchasesTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mem := p.Requests.(daprx.Store[Request]).Client.(*testkit.MemState); mem.Txns[0][0].Item.Metadata["traceparent"] != purchaseTrace {
-		t.Fatalf("request-code's outbox write carried %v", mem.Txns[0][0].Item.Metadata)
+	mem := p.Requests.(daprx.Store[Request]).Client.(*testkit.MemState)
+	if sent := mem.Events(events.TopicRequestCode); len(sent) != 1 || sent[0].Meta["cloudevent.traceparent"] != purchaseTrace {
+		t.Fatalf("request-code published with %v", sent)
 	}
 	pub := &tracedPublisher{}
-	r := Redrive{
-		Buckets:  daprx.Store[RedriveBucket]{Client: testkit.NewMemState(), Name: "gateway-store"},
-		Requests: p.Requests,
-		Events:   pub,
-		After:    time.Minute,
-		Shards:   1,
-		Now:      clock.now,
-	}
+	sched := daprx.NewSchedule(testkit.NewMemState(), "gateway-store", "redrive", "gateway-a", time.Minute)
+	sched.Now = clock.now
+	r := Redrive{Schedule: sched, Requests: p.Requests, Events: pub, After: time.Minute}
 	sweep, _ := tracing.Continue(context.Background(), "", 0)
 	if sent, err := r.resend(sweep, req.RequestID); err != nil || !sent {
 		t.Fatalf("resend: %v %v", sent, err)

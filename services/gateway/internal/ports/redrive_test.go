@@ -46,11 +46,9 @@ func newRedrive(after time.Duration, shards int) (app.Redrive, daprx.Store[app.R
 	c := &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
 	sent := &sentEvents{}
 	requests := daprx.Store[app.Request]{Client: mem, Name: "gateway-store"}
-	r := app.Redrive{
-		Buckets:  daprx.Store[app.RedriveBucket]{Client: mem, Name: "gateway-store"},
-		Cursor:   daprx.Store[app.RedriveCursor]{Client: mem, Name: "gateway-store"},
-		Requests: requests, Events: sent, After: after, Shards: shards, Now: c.now,
-	}
+	sched := daprx.NewSchedule(mem, "gateway-store", "redrive", "gateway-a", after)
+	sched.Shards, sched.Now = shards, c.now
+	r := app.Redrive{Schedule: sched, Requests: requests, Events: sent, After: after}
 	return r, requests, c, sent
 }
 
@@ -122,8 +120,10 @@ func TestRedriveCatchesUpAfterAnAbsence(t *testing.T) {
 func TestBatchedTrackStoresEveryIDBeforeItReturns(t *testing.T) {
 	mem := testkit.NewMemState()
 	c := &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
-	buckets := daprx.Store[app.RedriveBucket]{Client: mem, Name: "gateway-store"}
-	b := &app.BatchedRedrive{Redrive: app.Redrive{Buckets: buckets, After: 30 * time.Second, Shards: 4, Now: c.now}}
+	sched := daprx.NewSchedule(mem, "gateway-store", "redrive", "gateway-a", 30*time.Second)
+	sched.Shards, sched.Now = 4, c.now
+	buckets := sched.Buckets
+	b := app.Redrive{Schedule: sched, After: 30 * time.Second}
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Add(1)

@@ -33,16 +33,18 @@ const (
 	deadLetterPath     = "/events/dead-letter"
 	webhookSweepPath   = "/webhook-sweep"
 	requestRedrivePath = "/request-redrive"
+	outboxRelayPath    = "/outbox-relay"
 )
 
 // TrustsTrace tells whether a request's traceparent is continued: only the
 // sidecar's are. A customer's request starts a trace of its own, so that
 // no caller picks the trace id gateway logs under or forces sampling
 // (service.App.TrustsTrace).
-var TrustsTrace = httpx.TrustTraceOn(receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath)
+var TrustsTrace = httpx.TrustTraceOn(receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath, outboxRelayPath)
 
 // Routes is the whole surface of gateway. ctx bounds background work.
-func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, ops Ops, sweepLease time.Duration) http.Handler {
+// relay publishes what the outboxes' writes left (nil: no relay route).
+func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) http.Handler {
 	auth := authenticated(log, acc)
 	mux := http.NewServeMux()
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
@@ -62,6 +64,9 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 	mux.Handle("POST "+webhookSweepPath, handleSweep(ctx, log, pur.Deliveries, sweepLease))
 	if pur.Redrive != nil {
 		mux.Handle("POST "+requestRedrivePath, handleRedrive(ctx, log, pur.Redrive))
+	}
+	if relay != nil {
+		mux.Handle("POST "+outboxRelayPath, service.OutboxRelay(ctx, log, relay))
 	}
 	mux.Handle("POST "+deadLetterPath, daprx.Topic(log, func(ctx context.Context, ev daprx.Envelope, data json.RawMessage) error {
 		log.ErrorContext(ctx, "dead letter", "event_id", ev.ID, "topic", ev.Topic, "type", ev.Type,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -85,7 +86,13 @@ type env struct {
 	deliveries app.Deliveries
 	logs       *syncBuffer
 	published  *fakePublisher
+	outboxes   daprx.Outboxes
 }
+
+// smsConfirmed confirms every SMS (the sms service's answer).
+type smsConfirmed struct{}
+
+func (smsConfirmed) Confirmed(context.Context, daprx.OutboxRecord) (bool, error) { return true, nil }
 
 // fakePublisher records what is published.
 type fakePublisher struct {
@@ -132,6 +139,12 @@ func newEnv(t testing.TB) *env {
 		},
 		stored: func(string) (bool, error) { return true, nil },
 	}
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	requestEvents := daprx.NewOutbox(e.mem, "gateway-store", "pubsub", "gateway-a", 5*time.Second, quiet)
+	smsEvents := daprx.NewOutbox(e.dmem, "gateway-deliveries", "pubsub", "gateway-a", 5*time.Second, quiet)
+	smsEvents.Confirm = map[string]daprx.Confirmation{events.TopicSendSMS: {After: 30 * time.Second, Confirmer: smsConfirmed{}}}
+	requestEvents.Intents.Now, smsEvents.Intents.Now = e.clock.now, e.clock.now
+	e.outboxes = daprx.Outboxes{requestEvents, smsEvents}
 	ids := 0
 	var mu sync.Mutex
 	newID := func() string { mu.Lock(); defer mu.Unlock(); ids++; return "id" + string(rune('a'+ids)) }
@@ -139,7 +152,7 @@ func newEnv(t testing.TB) *env {
 		Users:  daprx.Store[app.User]{Client: e.mem, Name: "gateway-store"},
 		Phones: daprx.Store[app.PhoneClaim]{Client: e.mem, Name: "gateway-store"},
 		Codes: app.Codes{
-			Store: daprx.Store[app.PhoneCode]{Client: e.dmem, Name: "gateway-deliveries"},
+			Store: daprx.Store[app.PhoneCode]{Client: e.dmem, Name: "gateway-deliveries", Outbox: smsEvents},
 			Now:   e.clock.now, NewCode: adapters.NewSixDigitCode,
 			TTL: 5 * time.Minute, Cooldown: time.Minute, MaxTries: 5,
 		},
@@ -157,7 +170,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e.webhooks = &fakeWebhooks{answer: func(int) app.WebhookResult { return app.WebhookResult{Delivered: true} }}
 	e.deliveries = app.Deliveries{
-		Store:         daprx.Store[app.Delivery]{Client: e.dmem, Name: "gateway-deliveries"},
+		Store:         daprx.Store[app.Delivery]{Client: e.dmem, Name: "gateway-deliveries", Outbox: smsEvents},
 		Pending:       daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: e.dmem, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2},
 		Users:         acc.Users,
 		Webhooks:      e.webhooks,
@@ -166,7 +179,7 @@ func newEnv(t testing.TB) *env {
 		MaxRetryAfter: time.Minute,
 	}
 	pur := app.Purchases{
-		Requests:   daprx.Store[app.Request]{Client: e.mem, Name: "gateway-store"},
+		Requests:   daprx.Store[app.Request]{Client: e.mem, Name: "gateway-store", Outbox: requestEvents},
 		Vouchers:   e.vouchers,
 		Deliveries: e.deliveries,
 		Callbacks:  literalGuard{},
@@ -181,7 +194,7 @@ func newEnv(t testing.TB) *env {
 		Publisher: e.published,
 		Now:       e.clock.now,
 	}}
-	e.routes = Routes(context.Background(), log, acc, pur, ops, time.Minute)
+	e.routes = Routes(context.Background(), log, acc, pur, ops, e.outboxes, time.Minute)
 	e.h = httpx.Middleware(log, e.routes)
 	if _, bench := t.(*testing.B); !bench { // benchmarks measure the gateway alone
 		e.h = checkedAgainstSpec(t, e.h)
@@ -229,10 +242,10 @@ var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
 // lastCode is the code of the last verification SMS published.
 func (e *env) lastCode(t testing.TB) string {
 	t.Helper()
-	for i := len(e.dmem.Txns) - 1; i >= 0; i-- {
-		tx := e.dmem.Txns[i]
+	sent := e.dmem.Events(events.TopicSendSMS)
+	for i := len(sent) - 1; i >= 0; i-- {
 		var m events.SendSMS
-		if json.Unmarshal(tx[len(tx)-1].Item.Value, &m) == nil && strings.HasPrefix(m.MessageID, "phone-code-") {
+		if json.Unmarshal(sent[i].Data, &m) == nil && strings.HasPrefix(m.MessageID, "phone-code-") {
 			return sixDigits.FindStringSubmatch(m.Text)[1]
 		}
 	}
@@ -421,14 +434,19 @@ func TestPurchase(t *testing.T) {
 		t.Fatalf("answer %+v, Location %q", v, rec.Header().Get("Location"))
 	}
 
-	// The request and its event were written in one outbox transaction.
+	// The request and its event's outbox record were written in one
+	// transaction, and the event published once it committed.
 	last := e.mem.Txns[len(e.mem.Txns)-1]
-	var ev events.RequestCode
-	if err := json.Unmarshal(last[1].Item.Value, &ev); err != nil || ev.RequestID != v.RequestID || ev.PhoneNumber != "+84909123456" {
-		t.Fatalf("outbox event %s (%v)", last[1].Item.Value, err)
+	if len(last) != 2 || last[0].Item.Key != "request|"+v.RequestID || !strings.HasPrefix(last[1].Item.Key, "outbox|") {
+		t.Fatalf("transaction %v %v", last[0].Item.Key, last[len(last)-1].Item.Key)
 	}
-	if last[1].Item.Metadata["outbox.projection"] != "true" || last[0].Item.Metadata["type"] != events.TypeRequestCode {
-		t.Fatalf("outbox metadata %v %v", last[0].Item.Metadata, last[1].Item.Metadata)
+	sent := e.mem.Events(events.TopicRequestCode)
+	var ev events.RequestCode
+	if len(sent) == 0 || json.Unmarshal(sent[len(sent)-1].Data, &ev) != nil || ev.RequestID != v.RequestID || ev.PhoneNumber != "+84909123456" {
+		t.Fatalf("published %v", sent)
+	}
+	if meta := sent[len(sent)-1].Meta; meta["cloudevent.type"] != events.TypeRequestCode || "outbox|"+meta["cloudevent.id"] != last[1].Item.Key {
+		t.Fatalf("event metadata %v", meta)
 	}
 
 	t.Run("query_string_form", func(t *testing.T) {
@@ -502,9 +520,9 @@ func TestPurchase(t *testing.T) {
 func (e *env) smsSent(t *testing.T) []events.SendSMS {
 	t.Helper()
 	var out []events.SendSMS
-	for _, tx := range e.dmem.Txns {
+	for _, p := range e.dmem.Events(events.TopicSendSMS) {
 		var m events.SendSMS
-		if err := json.Unmarshal(tx[len(tx)-1].Item.Value, &m); err != nil {
+		if err := json.Unmarshal(p.Data, &m); err != nil {
 			t.Fatal(err)
 		}
 		if strings.HasPrefix(m.MessageID, "voucher-") {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
@@ -65,7 +66,7 @@ func (a App) Send(ctx context.Context, m events.SendSMS) error {
 	if m.MessageID == "" || m.PhoneNumber == "" || m.Text == "" {
 		return errs.E(errs.Invalid, "send-sms event without messageId, phoneNumber or text")
 	}
-	key := "sent|" + m.MessageID
+	key := sentKey(m.MessageID)
 	if _, _, found, err := a.Log.Get(ctx, key); err != nil || found {
 		return err
 	}
@@ -80,4 +81,23 @@ func (a App) Send(ctx context.Context, m events.SendSMS) error {
 		return nil
 	}
 	return err
+}
+
+// MaxMessageIDLen bounds the message id Sent looks up, in characters.
+const MaxMessageIDLen = 200
+
+func sentKey(messageID string) string { return "sent|" + messageID }
+
+// Sent returns the log entry of messageID and whether the message was sent.
+// gateway's outbox relay asks it to tell a send-sms event a broker lost
+// after acknowledging it (not found: publish again) from one that was done.
+func (a App) Sent(ctx context.Context, messageID string) (Sent, bool, error) {
+	if messageID == "" || utf8.RuneCountInString(messageID) > MaxMessageIDLen {
+		return Sent{}, false, errs.E(errs.Invalid, "messageId must be 1 to %d characters", MaxMessageIDLen)
+	}
+	s, _, found, err := a.Log.Get(ctx, sentKey(messageID))
+	if err != nil || !found {
+		return Sent{}, false, err
+	}
+	return s, true, nil
 }

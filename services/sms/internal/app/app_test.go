@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,54 @@ func TestSentMessagesAreCountedByKindOnce(t *testing.T) {
 	_ = failing.Send(context.Background(), events.SendSMS{MessageID: "voucher-r2", PhoneNumber: "+84909123456", Text: "x"})
 	if got := testutil.ToFloat64(m.SentTotal.WithLabelValues("voucher")); got != 1 {
 		t.Fatalf("a failed send was counted: %v", got)
+	}
+}
+
+// failingLog is a Log whose store is down.
+type failingLog struct{}
+
+func (failingLog) Get(context.Context, string) (Sent, string, bool, error) {
+	return Sent{}, "", false, errs.E(errs.Unavailable, "state store unavailable")
+}
+
+func (failingLog) Insert(context.Context, string, Sent, *daprx.Event) error {
+	return errs.E(errs.Unavailable, "state store unavailable")
+}
+
+func TestSentTellsWhetherAMessageWasSent(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{}, Now: func() time.Time { return at }}
+	ctx := context.Background()
+	if _, found, err := a.Sent(ctx, "voucher-r1"); err != nil || found {
+		t.Fatalf("before the send: found %v, err %v", found, err)
+	}
+	if err := a.Send(ctx, events.SendSMS{MessageID: "voucher-r1", PhoneNumber: "+84909123456", Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	s, found, err := a.Sent(ctx, "voucher-r1")
+	if err != nil || !found || s.MessageID != "voucher-r1" || !s.SentAt.Equal(at) {
+		t.Fatalf("after the send: %+v, found %v, err %v", s, found, err)
+	}
+	if _, found, err := a.Sent(ctx, "voucher-r2"); err != nil || found {
+		t.Fatalf("another message: found %v, err %v", found, err)
+	}
+}
+
+func TestSentRefusesEmptyAndOversizedIDsAndReportsAStoreDown(t *testing.T) {
+	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{}, Now: time.Now}
+	ctx := context.Background()
+	for _, id := range []string{"", strings.Repeat("x", MaxMessageIDLen+1), strings.Repeat("é", MaxMessageIDLen+1)} {
+		if _, found, err := a.Sent(ctx, id); errs.KindOf(err) != errs.Invalid || found {
+			t.Errorf("id of %d characters: found %v, err %v, want Invalid", len([]rune(id)), found, err)
+		}
+	}
+	for _, id := range []string{strings.Repeat("x", MaxMessageIDLen), strings.Repeat("é", MaxMessageIDLen)} {
+		if _, found, err := a.Sent(ctx, id); err != nil || found {
+			t.Errorf("id of %d characters: found %v, err %v, want not found", len([]rune(id)), found, err)
+		}
+	}
+	down := App{Log: failingLog{}, Gateway: &fakeGateway{}, Now: time.Now}
+	if _, found, err := down.Sent(ctx, "voucher-r1"); errs.KindOf(err) != errs.Unavailable || found {
+		t.Fatalf("store down: found %v, err %v, want Unavailable", found, err)
 	}
 }

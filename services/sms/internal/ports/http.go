@@ -5,9 +5,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/services/sms/internal/app"
 )
 
@@ -17,6 +20,35 @@ func Routes(log *slog.Logger, a app.App) http.Handler {
 	mux.Handle("POST /events/send-sms", daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, m events.SendSMS) error {
 		return a.Send(ctx, m)
 	}))
+	mux.Handle("GET /sent/{messageId}", handleGetSent(log, a))
+	// An empty id matches no {messageId}: answer it as the invalid id it is,
+	// not as an unknown route.
+	mux.Handle("GET /sent/{$}", handleGetSent(log, a))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
+}
+
+// sentMessage is what GET /sent/{messageId} answers: never the phone
+// number the log also holds.
+type sentMessage struct {
+	MessageID string    `json:"messageId"`
+	SentAt    time.Time `json:"sentAt"`
+}
+
+// handleGetSent lets gateway's outbox relay confirm that a send-sms event
+// was done, and publish it again when it was not (a broker can lose a
+// publish it acknowledged).
+func handleGetSent(log *slog.Logger, a app.App) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("messageId")
+		s, found, err := a.Sent(r.Context(), id)
+		if err == nil && !found {
+			err = errs.E(errs.NotFound, "no message %q was sent", id)
+		}
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusOK, sentMessage{MessageID: s.MessageID, SentAt: s.SentAt})
+	})
 }

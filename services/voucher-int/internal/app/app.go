@@ -282,7 +282,7 @@ func (a App) completed(ctx context.Context, requestID, code, via string) (bool, 
 		}
 		o.VoucherCode, o.Via, o.UpdatedAt = code, via, now
 		done = true
-		return &daprx.Event{Type: events.TypeReceiveCode, Data: events.ReceiveCode{
+		return &daprx.Event{Topic: events.TopicReceiveCode, Type: events.TypeReceiveCode, Data: events.ReceiveCode{
 			RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: o.Status,
 			VoucherCode: code, RequestedAt: o.RequestedAt, IssuedAt: now,
 		}}, nil
@@ -307,7 +307,7 @@ func (a App) fail(ctx context.Context, requestID, reason string) error {
 		failed = true
 		now := a.Now()
 		o.Status, o.Reason, o.UpdatedAt = events.StatusFailed, reason, now
-		return &daprx.Event{Type: events.TypeReceiveCode, Data: events.ReceiveCode{
+		return &daprx.Event{Topic: events.TopicReceiveCode, Type: events.TypeReceiveCode, Data: events.ReceiveCode{
 			RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: events.StatusFailed,
 			Reason: reason, RequestedAt: o.RequestedAt, IssuedAt: now,
 		}}, nil

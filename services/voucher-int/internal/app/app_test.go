@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,7 +46,8 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c
 
 func setup(p *fakeProvider, c *clock, instance string, mem *testkit.MemState) App {
 	return App{
-		Orders:       daprx.Store[Order]{Client: mem, Name: "voucher-int-store"},
+		Orders: daprx.Store[Order]{Client: mem, Name: "voucher-int-store",
+			Outbox: daprx.NewOutbox(mem, "voucher-int-store", "pubsub", instance, 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))},
 		Pending:      daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: mem, Name: "voucher-int-store"}, Name: "pending", Shards: 4},
 		Provider:     p,
 		Now:          c.now,
@@ -56,13 +59,13 @@ func setup(p *fakeProvider, c *clock, instance string, mem *testkit.MemState) Ap
 	}
 }
 
-// published lists the receive-code events of the outbox transactions.
+// published lists the receive-code events published through the outbox.
 func published(t *testing.T, mem *testkit.MemState) []events.ReceiveCode {
 	t.Helper()
 	var out []events.ReceiveCode
-	for _, tx := range mem.Txns {
+	for _, p := range mem.Events(events.TopicReceiveCode) {
 		var ev events.ReceiveCode
-		if err := json.Unmarshal(tx[len(tx)-1].Item.Value, &ev); err != nil {
+		if err := json.Unmarshal(p.Data, &ev); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, ev)
@@ -169,7 +172,7 @@ func TestLateCallback(t *testing.T) {
 	if err := a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123455", RequestedAt: c.now()}); err != nil {
 		t.Fatal(err)
 	}
-	if len(mem.Txns) != 0 {
+	if len(mem.Events(events.TopicReceiveCode)) != 0 {
 		t.Fatal("an acknowledgement published an outcome")
 	}
 	c.add(10 * time.Second)

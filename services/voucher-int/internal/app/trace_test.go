@@ -13,10 +13,13 @@ import (
 
 const purchaseTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
 
-// publishedTrace is the traceparent the outbox write of the i-th
-// transaction carried.
+// publishedTrace is the traceparent the i-th receive-code was published in.
 func publishedTrace(mem *testkit.MemState, i int) string {
-	return mem.Txns[i][0].Item.Metadata["traceparent"]
+	sent := mem.Events(events.TopicReceiveCode)
+	if i >= len(sent) {
+		return ""
+	}
+	return sent[i].Meta["cloudevent.traceparent"]
 }
 
 // TestLateCodesArePublishedInThePurchasesTrace: the callback and the

@@ -20,22 +20,27 @@ import (
 const (
 	requestCodePath = "/events/request-code"
 	reconcilePath   = "/reconcile"
+	outboxRelayPath = "/outbox-relay"
 )
 
 // TrustsTrace tells whether a request's traceparent is continued: only the
 // sidecar's are. The provider's callback starts a trace here, which the
 // handler replaces with the trace kept on the order
 // (service.App.TrustsTrace).
-var TrustsTrace = httpx.TrustTraceOn(requestCodePath, reconcilePath)
+var TrustsTrace = httpx.TrustTraceOn(requestCodePath, reconcilePath, outboxRelayPath)
 
 // Routes is the whole surface of voucher-int. ctx bounds background work.
-func Routes(ctx context.Context, log *slog.Logger, a app.App, workers int) http.Handler {
+// relay publishes what the outbox's writes left (nil: no relay route).
+func Routes(ctx context.Context, log *slog.Logger, a app.App, relay service.Relayer, workers int) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+requestCodePath, daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
 		return a.HandleRequestCode(ctx, ev)
 	}))
 	mux.Handle("POST /api/voucher-code/vps/response", handleCallback(log, a))
 	mux.Handle("POST "+reconcilePath, handleReconcile(ctx, log, a, workers))
+	if relay != nil {
+		mux.Handle("POST "+outboxRelayPath, service.OutboxRelay(ctx, log, relay))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }

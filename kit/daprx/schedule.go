@@ -1,0 +1,234 @@
+package daprx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Schedule keeps ids in time buckets, by the second each comes due, so that
+// a sweep finds what is due without listing keys (Dapr's state API cannot
+// list them portably). Key <Name>|<unix second>|<shard>: a sweep reads only
+// the buckets of the seconds that came due since the last one, whatever the
+// number of ids, and nothing is removed when an id is done (buckets expire
+// with the Buckets store's TTL).
+//
+// Adds are group-committed: while one bucket write is on its way the ids
+// that arrive wait together for the next, and each caller returns once its
+// id is stored. One bucket key written by every caller would serialise them
+// all on its ETag (measured on the redrive: 503s from 500 purchases/s on).
+//
+// Sweeps take a lease on the cursor first, so one replica sweeps at a time;
+// the cursor moves after the work, so a sweep that dies is repeated (by the
+// next holder once the lease runs out), never skipped.
+type Schedule struct {
+	Buckets Store[Bucket]
+	Cursors Store[SweepCursor]
+	Name    string
+	Shards  int
+	// Lease is how long a sweep may hold the schedule before another replica
+	// may take it over (a sweep that outlives it may run beside the next).
+	Lease time.Duration
+	// Holder names this replica in the lease.
+	Holder string
+	Now    func() time.Time
+
+	mu       sync.Mutex
+	pending  []scheduled
+	flushing bool
+	shard    atomic.Uint32
+}
+
+// NewSchedule is a schedule kept in one state store under keys named name.
+// holder names this replica in the lease; longest is the longest delay
+// anything is added with (the buckets outlive it by BucketLife).
+func NewSchedule(c StateClient, store, name, holder string, longest time.Duration) *Schedule {
+	return &Schedule{
+		Buckets: Store[Bucket]{Client: c, Name: store, TTL: longest + BucketLife},
+		Cursors: Store[SweepCursor]{Client: c, Name: store},
+		Name:    name, Shards: 8, Lease: 30 * time.Second, Holder: holder, Now: time.Now,
+	}
+}
+
+// Bucket holds the ids due in one second (one shard of it).
+type Bucket struct {
+	IDs []string `json:"ids"`
+}
+
+// SweepCursor is the last second every bucket of which was swept, and the
+// sweep that holds the schedule now, if any.
+type SweepCursor struct {
+	Second int64     `json:"second"`
+	Holder string    `json:"holder,omitempty"`
+	Until  time.Time `json:"until,omitzero"`
+}
+
+// SweepSummary counts what one sweep did.
+type SweepSummary struct {
+	Seconds, IDs int
+	// Held is true when another replica held the schedule: nothing was done.
+	Held bool
+}
+
+// BucketLife is how long a bucket outlives the second it came due (the
+// Buckets store's TTL is the longest delay plus this): a sweep that was away
+// longer finds nothing older, and starts there.
+const BucketLife = time.Hour
+
+// maxCatchUp bounds the seconds one sweep works through after the app was
+// away; the next sweep goes on.
+const maxCatchUp = 120
+
+var errHeld = errors.New("schedule held by another sweep")
+
+type scheduled struct {
+	id   string
+	due  int64
+	done chan error
+}
+
+func (s *Schedule) key(second int64, shard int) string {
+	return fmt.Sprintf("%s|%d|%d", s.Name, second, shard)
+}
+
+func (s *Schedule) cursorKey() string { return s.Name + "-cursor" }
+
+// Add schedules id for a sweep after the given delay, and returns once the
+// id is stored.
+func (s *Schedule) Add(ctx context.Context, id string, after time.Duration) error {
+	done := make(chan error, 1)
+	s.mu.Lock()
+	s.pending = append(s.pending, scheduled{id: id, due: s.Now().Add(after).Unix(), done: done})
+	if !s.flushing {
+		s.flushing = true
+		go s.flush()
+	}
+	s.mu.Unlock()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush writes what is pending, one bucket write per second due per round,
+// until nothing is left.
+func (s *Schedule) flush() {
+	for {
+		s.mu.Lock()
+		batch := s.pending
+		s.pending = nil
+		if len(batch) == 0 {
+			s.flushing = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		bySecond := map[int64][]scheduled{}
+		for _, p := range batch {
+			bySecond[p.due] = append(bySecond[p.due], p)
+		}
+		for sec, group := range bySecond {
+			ids := make([]string, len(group))
+			for i, p := range group {
+				ids[i] = p.id
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// Shards spread the writes of several replicas.
+			err := s.append(ctx, sec, int(s.shard.Add(1))%max(s.Shards, 1), ids)
+			cancel()
+			for _, p := range group {
+				p.done <- err
+			}
+		}
+	}
+}
+
+func (s *Schedule) append(ctx context.Context, second int64, shard int, ids []string) error {
+	_, err := s.Buckets.Update(ctx, s.key(second, shard), func(b *Bucket, _ bool) (*Event, error) {
+		b.IDs = append(b.IDs, ids...)
+		return nil, nil
+	})
+	return err
+}
+
+// Sweep hands each id of the seconds that came due since the last sweep to
+// fn, in order. An error from fn ends the sweep without moving the cursor
+// past the second it came from: the next sweep starts there again.
+func (s *Schedule) Sweep(ctx context.Context, fn func(ctx context.Context, id string) error) (SweepSummary, error) {
+	var sum SweepSummary
+	now := s.Now()
+	from, err := s.claim(ctx, now)
+	if errors.Is(err, errHeld) {
+		sum.Held = true
+		return sum, nil
+	}
+	if err != nil {
+		return sum, err
+	}
+	last := min(now.Unix(), from+maxCatchUp)
+	done := from
+	var workErr error
+sweep:
+	for sec := from + 1; sec <= last; sec++ {
+		for shard := range max(s.Shards, 1) {
+			b, _, found, err := s.Buckets.Get(ctx, s.key(sec, shard))
+			if err != nil {
+				workErr = err
+				break sweep
+			}
+			if !found {
+				continue
+			}
+			for _, id := range b.IDs {
+				if err := fn(ctx, id); err != nil {
+					workErr = err
+					break sweep
+				}
+				sum.IDs++
+			}
+		}
+		done = sec
+		sum.Seconds++
+	}
+	// A cancelled sweep still gives the schedule back.
+	if err := s.release(context.WithoutCancel(ctx), done); err != nil && workErr == nil {
+		workErr = err
+	}
+	return sum, workErr
+}
+
+// claim takes the lease and returns the last second swept.
+func (s *Schedule) claim(ctx context.Context, now time.Time) (int64, error) {
+	c, err := s.Cursors.Update(ctx, s.cursorKey(), func(c *SweepCursor, exists bool) (*Event, error) {
+		if c.Holder != "" && c.Holder != s.Holder && now.Before(c.Until) {
+			return nil, errHeld
+		}
+		if !exists {
+			// A first sweep looks back as far as one sweep reaches.
+			c.Second = now.Unix() - maxCatchUp
+		}
+		if oldest := now.Add(-BucketLife).Unix(); c.Second < oldest {
+			c.Second = oldest // those buckets have expired
+		}
+		c.Holder, c.Until = s.Holder, now.Add(s.Lease)
+		return nil, nil
+	})
+	return c.Second, err
+}
+
+// release moves the cursor to done and gives the lease back.
+func (s *Schedule) release(ctx context.Context, done int64) error {
+	_, err := s.Cursors.Update(ctx, s.cursorKey(), func(c *SweepCursor, _ bool) (*Event, error) {
+		if c.Holder == s.Holder {
+			c.Holder, c.Until = "", time.Time{}
+		}
+		c.Second = max(c.Second, done)
+		return nil, nil
+	})
+	return err
+}

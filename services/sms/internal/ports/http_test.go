@@ -1,0 +1,104 @@
+package ports
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/sms/internal/app"
+)
+
+const phone = "+84909123456"
+
+type nopGateway struct{}
+
+func (nopGateway) Send(context.Context, string, string, string) error { return nil }
+
+// downLog is a Log whose store is down.
+type downLog struct{}
+
+func (downLog) Get(context.Context, string) (app.Sent, string, bool, error) {
+	return app.Sent{}, "", false, errs.E(errs.Unavailable, "state store unavailable")
+}
+
+func (downLog) Insert(context.Context, string, app.Sent, *daprx.Event) error {
+	return errs.E(errs.Unavailable, "state store unavailable")
+}
+
+func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec
+}
+
+func problemOf(t *testing.T, rec *httptest.ResponseRecorder, status int, kind errs.Kind) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status %d, want %d: %s", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	var p httpx.Problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != status || p.Type != httpx.ProblemTypeBase+kind.String() {
+		t.Fatalf("problem %+v", p)
+	}
+}
+
+func TestGetSentAnswersTheLogWithoutThePhoneNumber(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	a := app.App{Log: daprx.Store[app.Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: nopGateway{}, Now: func() time.Time { return at }}
+	h := Routes(log, a)
+
+	problemOf(t, get(t, h, "/sent/voucher-r1"), http.StatusNotFound, errs.NotFound)
+
+	for _, id := range []string{"voucher-r1", "odd/id with spaces"} {
+		if err := a.Send(context.Background(), events.SendSMS{MessageID: id, PhoneNumber: phone, Text: "your code"}); err != nil {
+			t.Fatal(err)
+		}
+		rec := get(t, h, "/sent/"+url.PathEscape(id))
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%q: status %d, Content-Type %q: %s", id, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if len(body) != 2 || body["messageId"] != id || body["sentAt"] != "2026-03-01T12:00:00Z" {
+			t.Fatalf("%q: body %s", id, rec.Body)
+		}
+	}
+	if strings.Contains(logs.String(), phone) {
+		t.Fatalf("a phone number was logged: %s", logs.String())
+	}
+}
+
+func TestGetSentRefusesBadIDsAndReportsAStoreDown(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	a := app.App{Log: daprx.Store[app.Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: nopGateway{}, Now: time.Now}
+	h := Routes(log, a)
+	problemOf(t, get(t, h, "/sent/"), http.StatusBadRequest, errs.Invalid)
+	problemOf(t, get(t, h, "/sent/"+strings.Repeat("x", app.MaxMessageIDLen+1)), http.StatusBadRequest, errs.Invalid)
+	problemOf(t, get(t, h, "/sent/"+strings.Repeat("x", app.MaxMessageIDLen)), http.StatusNotFound, errs.NotFound)
+
+	down := Routes(log, app.App{Log: downLog{}, Gateway: nopGateway{}, Now: time.Now})
+	problemOf(t, get(t, down, "/sent/voucher-r1"), http.StatusServiceUnavailable, errs.Unavailable)
+}
