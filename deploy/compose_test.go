@@ -188,3 +188,33 @@ func TestDockerfileBuildsSmallStaticNonRootImages(t *testing.T) {
 		}
 	}
 }
+
+// composeResources decodes the resources folders mounted for app's sidecar
+// (its --resources-path flags), as that sidecar loads them.
+func composeResources(t *testing.T, p *types.Project, app string) *objects {
+	t.Helper()
+	side, ok := p.Services[app+"-dapr"]
+	if !ok {
+		t.Fatalf("no service %s-dapr", app)
+	}
+	mounts := map[string]string{}
+	for _, v := range side.Volumes {
+		mounts[v.Target] = v.Source
+	}
+	all := &objects{}
+	for _, a := range side.Command {
+		k, v, _ := strings.Cut(a, "=")
+		if k != "--resources-path" {
+			continue
+		}
+		src, ok := mounts[v]
+		if !ok {
+			t.Fatalf("%s-dapr: resources path %s is not mounted", app, v)
+		}
+		o := decodeDir(t, src)
+		all.components = append(all.components, o.components...)
+		all.endpoints = append(all.endpoints, o.endpoints...)
+		all.subscriptions = append(all.subscriptions, o.subscriptions...)
+	}
+	return all
+}

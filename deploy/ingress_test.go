@@ -18,7 +18,7 @@ var public = []string{"/", "/assets/app.js", "/assets/app.css", "/openapi.yaml"}
 // operator API (in api/openapi.yaml, but for operators inside the bank's
 // network: kubectl port-forward, or an internal ingress) and the probes.
 var internal = []string{
-	"/events/receive-code", "/events/dead-letter", "/webhook-sweep", "/request-redrive",
+	"/events/receive-code", "/events/dead-letter", "/webhook-sweep", "/request-redrive", "/outbox-relay",
 	"/ops/dead-letters", "/ops/dead-letters/x/replay", "/metrics", "/readyz", "/healthz",
 	"/events", "/vouchers", "/users", "/assetsx", "/openapi.yaml/x",
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"testing"
 
@@ -171,9 +172,6 @@ func checkManifests(t *testing.T, o *objects) {
 				t.Errorf("component %s: %s comes from secret %s key %s, which secrets.example.yaml does not have", c.Name, m.Name, ref.Name, ref.Key)
 			}
 		}
-		if v, _ := meta(c, "outboxPublishPubsub"); v != "" && !componentsByName[v] {
-			t.Errorf("component %s: outbox pub/sub %q does not exist", c.Name, v)
-		}
 	}
 	for _, e := range o.endpoints {
 		if len(e.Scopes) == 0 {
@@ -237,6 +235,70 @@ func TestKubernetesSharedResourcesMatchTheLocalOnes(t *testing.T) {
 		cluster := decodeFile(t, filepath.Join(root, "deploy/kubernetes/base/components", f))
 		if !reflect.DeepEqual(local, cluster) {
 			t.Errorf("deploy/kubernetes/base/components/%s differs from components/common/%s", f, f)
+		}
+	}
+}
+
+// cronBindings are the cron input bindings and the apps whose sidecars fire
+// them (POST /<name> on the app).
+var cronBindings = map[string][]string{
+	"reconcile":       {"voucher-int"},
+	"webhook-sweep":   {"gateway"},
+	"request-redrive": {"gateway"},
+	"outbox-relay":    {"gateway", "voucher-int"},
+}
+
+// TestCronBindingsAreDeclaredEverywhere: every cron binding reaches the
+// sidecars of its apps, and only theirs, in the local profiles
+// (components/common), in Compose (each sidecar's mounted resources) and in
+// the cluster.
+func TestCronBindingsAreDeclaredEverywhere(t *testing.T) {
+	checkCronBindings(t, "components/common", decodeDir(t, filepath.Join(root, "components", "common")), apps)
+	for _, dir := range kustomizations {
+		checkCronBindings(t, dir, decodeAll(t, dir, build(t, dir)), apps)
+	}
+	p := loadCompose(t)
+	for app := range composeApps {
+		checkCronBindings(t, "compose "+app+"-dapr", composeResources(t, p, app), []string{app})
+	}
+}
+
+// checkCronBindings checks o's cron bindings against cronBindings, for the
+// sidecars of the apps given.
+func checkCronBindings(t *testing.T, where string, o *objects, apps []string) {
+	t.Helper()
+	loaded := map[string][]string{} // app -> cron bindings its sidecar loads
+	for _, c := range o.components {
+		if c.Spec.Type != "bindings.cron" {
+			continue
+		}
+		if _, ok := cronBindings[c.Name]; !ok {
+			t.Errorf("%s: cron binding %s is not one of cronBindings", where, c.Name)
+		}
+		if v, _ := meta(c, "direction"); v != "input" {
+			t.Errorf("%s: cron binding %s has direction %q, want input", where, c.Name, v)
+		}
+		if v, _ := meta(c, "schedule"); v == "" {
+			t.Errorf("%s: cron binding %s has no schedule", where, c.Name)
+		}
+		for _, app := range apps {
+			if len(c.Scopes) == 0 || contains(c.Scopes, app) {
+				loaded[app] = append(loaded[app], c.Name)
+			}
+		}
+	}
+	for _, app := range apps {
+		var want []string
+		for name, scopes := range cronBindings {
+			if contains(scopes, app) {
+				want = append(want, name)
+			}
+		}
+		got := loaded[app]
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %s's sidecar fires cron bindings %v, want %v", where, app, got, want)
 		}
 	}
 }

@@ -24,8 +24,8 @@ func profileObjects(t *testing.T, profile string) *objects {
 }
 
 // TestEveryProfileHasTheSameResources: a profile swaps what serves a
-// resource, never its name, scopes or outbox topic, so no app can tell one
-// profile from another.
+// resource, never its name or scopes, so no app can tell one profile from
+// another.
 func TestEveryProfileHasTheSameResources(t *testing.T) {
 	want := shape(profileObjects(t, localProfiles[0]))
 	if len(want) < 8 {
@@ -103,5 +103,90 @@ func TestTheCheckCatchesANamedBroker(t *testing.T) {
 		if concrete.MatchString(line) {
 			t.Errorf("caught by mistake: %s", line)
 		}
+	}
+}
+
+// TestNoStateStoreUsesDaprdsOutbox: the services publish their events
+// through an outbox of their own (kit/daprx/outbox.go, relayed by the
+// outbox-relay cron binding). daprd's transactional outbox, switched on by a
+// state store's outbox* settings (outboxPublishPubsub, outboxPublishTopic,
+// …), would publish every transaction's state beside our events, through
+// internal topics the runner no longer creates: no state component of any
+// profile, of Compose or of the cluster may carry one of them.
+func TestNoStateStoreUsesDaprdsOutbox(t *testing.T) {
+	sets := map[string]*objects{
+		"components/common":         decodeDir(t, filepath.Join(root, "components", "common")),
+		"deploy/compose/components": decodeDir(t, filepath.Join(root, "deploy", "compose", "components")),
+	}
+	for _, p := range localProfiles {
+		sets["components/"+p] = profileObjects(t, p)
+	}
+	for _, dir := range kustomizations {
+		sets[dir] = decodeAll(t, dir, build(t, dir))
+	}
+	stores := 0
+	for where, o := range sets {
+		for _, c := range o.components {
+			if strings.HasPrefix(c.Spec.Type, "state.") {
+				stores++
+			}
+		}
+		for _, s := range outboxSettings(o) {
+			t.Errorf("%s: %s (daprd's outbox; use kit/daprx's)", where, s)
+		}
+	}
+	if stores < 5*(len(localProfiles)+1+len(kustomizations)) {
+		t.Fatalf("only %d state components found: is the check looking in the right place?", stores)
+	}
+}
+
+// outboxSettings lists the daprd outbox settings of o's state components,
+// as "<component>: <setting>".
+func outboxSettings(o *objects) []string {
+	var out []string
+	for _, c := range o.components {
+		if !strings.HasPrefix(c.Spec.Type, "state.") {
+			continue
+		}
+		for _, m := range c.Spec.Metadata {
+			if strings.HasPrefix(strings.ToLower(m.Name), "outbox") {
+				out = append(out, c.Name+": "+m.Name)
+			}
+		}
+	}
+	return out
+}
+
+// TestTheCheckCatchesAnOutboxSetting keeps outboxSettings honest.
+func TestTheCheckCatchesAnOutboxSetting(t *testing.T) {
+	o := decodeAll(t, "example", []byte(`apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: gateway-store
+spec:
+  type: state.postgresql
+  version: v2
+  metadata:
+    - name: timeout
+      value: 10s
+    - name: outboxPublishTopic
+      value: request-code
+    - name: OutboxDiscardWhenMissingState
+      value: "true"
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: sms
+spec:
+  type: bindings.localstorage
+  version: v1
+  metadata:
+    - name: outboxDir
+      value: /data/sms
+`))
+	want := []string{"gateway-store: outboxPublishTopic", "gateway-store: OutboxDiscardWhenMissingState"}
+	if got := outboxSettings(o); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

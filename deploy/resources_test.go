@@ -156,15 +156,14 @@ func meta(c components.Component, name string) (value string, ref string) {
 }
 
 // shape is what must stay the same across profiles: each component's name,
-// building block, scopes and outbox topic.
+// building block and scopes.
 func shape(o *objects) []string {
 	var out []string
 	for _, c := range o.components {
 		block, _, _ := strings.Cut(c.Spec.Type, ".")
-		topic, _ := meta(c, "outboxPublishTopic")
 		scopes := append([]string(nil), c.Scopes...)
 		sort.Strings(scopes)
-		out = append(out, fmt.Sprintf("%s %s scopes=%v outbox=%s", c.Name, block, scopes, topic))
+		out = append(out, fmt.Sprintf("%s %s scopes=%v", c.Name, block, scopes))
 	}
 	for _, e := range o.endpoints {
 		out = append(out, "httpendpoint "+e.Name)

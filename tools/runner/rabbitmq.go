@@ -21,25 +21,15 @@ import (
 
 // subscribedQueues lists the queues the rendered resources make daprd
 // subscribe with: one per app and subscribed topic (Subscriptions, by
-// scope), and one per app for the outbox's internal topics.
-func subscribedQueues(docs []renderedDoc, namespace string) []string {
+// scope).
+func subscribedQueues(docs []renderedDoc) []string {
 	set := map[string]bool{}
 	for _, d := range docs {
-		switch d.res.Kind {
-		case "Subscription":
-			for _, app := range d.res.Scopes {
-				set[app+"-"+d.res.Spec.Topic] = true
-			}
-		case "Component":
-			for _, m := range d.res.Spec.Metadata {
-				if m.Name != "outboxPublishTopic" {
-					continue
-				}
-				for _, app := range d.res.Scopes {
-					internal := namespace + app + fmt.Sprint(m.Value) + "outbox"
-					set[app+"-"+internal] = true
-				}
-			}
+		if d.res.Kind != "Subscription" {
+			continue
+		}
+		for _, app := range d.res.Scopes {
+			set[app+"-"+d.res.Spec.Topic] = true
 		}
 	}
 	out := make([]string, 0, len(set))

@@ -94,8 +94,8 @@ func resourceFiles(dirs []string) ([]string, error) {
 // rendered is the outcome of rendering a profile's resources.
 type rendered struct {
 	dirs []string // one rendered folder per source folder, in order
-	// topics that need a JetStream stream: subscribed, dead-letter and the
-	// outbox's internal topics.
+	// topics that need a JetStream stream: subscribed and dead-letter
+	// topics (every topic the apps publish to is subscribed).
 	topics []string
 	docs   []renderedDoc
 }
@@ -109,7 +109,7 @@ type renderedDoc struct {
 // renderResources expands placeholders in every resource file of srcDirs,
 // checks that each document is a well-formed Dapr resource, and writes them
 // under outDir. Errors name the file and what is wrong with it.
-func renderResources(srcDirs []string, outDir string, vars map[string]string, namespace string) (*rendered, error) {
+func renderResources(srcDirs []string, outDir string, vars map[string]string) (*rendered, error) {
 	if err := os.RemoveAll(outDir); err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func renderResources(srcDirs []string, outDir string, vars map[string]string, na
 			}
 			out := filepath.Join(dst, filepath.Base(f))
 			for _, d := range docs {
-				for _, t := range topicsOf(d, namespace) {
+				for _, t := range topicsOf(d) {
 					topics[t] = true
 				}
 				r.docs = append(r.docs, renderedDoc{res: d, file: out})
@@ -199,33 +199,16 @@ func SplitDocs(text []byte) [][]byte {
 	return append(docs, cur)
 }
 
-// topicsOf lists the topics a resource makes daprd publish or subscribe to.
-func topicsOf(res resource, namespace string) []string {
+// topicsOf lists the topics a resource makes daprd subscribe to: a
+// Subscription's topic and its dead-letter topic. The apps publish only to
+// subscribed topics (their outbox, kit/daprx, publishes straight to them:
+// no internal topics).
+func topicsOf(res resource) []string {
 	var out []string
-	switch res.Kind {
-	case "Subscription":
+	if res.Kind == "Subscription" {
 		out = append(out, res.Spec.Topic)
 		if res.Spec.DeadLetterTopic != "" {
 			out = append(out, res.Spec.DeadLetterTopic)
-		}
-	case "Component":
-		if !strings.HasPrefix(res.Spec.Type, "state.") {
-			break
-		}
-		var topic string
-		for _, m := range res.Spec.Metadata {
-			if m.Name == "outboxPublishTopic" {
-				topic = fmt.Sprint(m.Value)
-			}
-		}
-		if topic == "" {
-			break
-		}
-		out = append(out, topic)
-		// daprd first publishes to an internal topic per app (see
-		// dapr/pkg/runtime/pubsub/outbox.go: namespace + appID + topic + "outbox").
-		for _, app := range res.Scopes {
-			out = append(out, namespace+app+topic+"outbox")
 		}
 	}
 	return out

@@ -276,7 +276,7 @@ func (s *System) prepare(ctx context.Context) error {
 	if err := EnsureLocalSecrets(filepath.Join(s.opts.DataDir, "secrets.json")); err != nil {
 		return err
 	}
-	rendered, err := renderResources(dirs, filepath.Join(s.opts.DataDir, "run", "resources"), vars, daprNamespace)
+	rendered, err := renderResources(dirs, filepath.Join(s.opts.DataDir, "run", "resources"), vars)
 	if err != nil {
 		return &StartError{Process: "resources", Reason: err.Error()}
 	}
@@ -287,7 +287,7 @@ func (s *System) prepare(ctx context.Context) error {
 		}
 	}
 	if s.rabbitURL = rabbitURL(rendered.docs); s.rabbitURL != "" {
-		s.queues = subscribedQueues(rendered.docs, daprNamespace)
+		s.queues = subscribedQueues(rendered.docs)
 	}
 	if err := checkServers(s.servers, s.opts.Profile); err != nil {
 		return err
@@ -328,8 +328,8 @@ func (s *System) prepare(ctx context.Context) error {
 	return nil
 }
 
-// daprNamespace is what daprd uses in self-hosted mode; set explicitly so the
-// outbox's internal topic names are known in advance.
+// daprNamespace is what daprd uses in self-hosted mode; set explicitly, so a
+// NAMESPACE in the caller's environment does not change it.
 const daprNamespace = "default"
 
 func envName(appID string) string {

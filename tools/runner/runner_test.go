@@ -92,8 +92,8 @@ spec:
   type: state.sqlite
   version: v1
   metadata:
-    - name: outboxPublishTopic
-      value: request-code
+    - name: busyTimeout
+      value: 5s
 scopes: [gateway]
 ---
 apiVersion: dapr.io/v2alpha1
@@ -108,11 +108,13 @@ spec:
     default: /events/receive-code
 `)
 	out := t.TempDir()
-	r, err := renderResources([]string{src}, out, map[string]string{"NATS_URL": "nats://127.0.0.1:1"}, "default")
+	r, err := renderResources([]string{src}, out, map[string]string{"NATS_URL": "nats://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"defaultgatewayrequest-codeoutbox", "receive-code", "receive-code-dead", "request-code"}
+	// A subscription's topic and dead-letter topic; a state store adds none
+	// (no internal outbox topics).
+	want := []string{"receive-code", "receive-code-dead"}
 	if !reflect.DeepEqual(r.topics, want) {
 		t.Fatalf("topics %v, want %v", r.topics, want)
 	}
@@ -132,7 +134,7 @@ func TestRenderNamesTheBadFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			src := t.TempDir()
 			write(t, filepath.Join(src, "broken.yaml"), tt.text)
-			_, err := renderResources([]string{src}, t.TempDir(), map[string]string{}, "default")
+			_, err := renderResources([]string{src}, t.TempDir(), map[string]string{})
 			if err == nil || !strings.Contains(err.Error(), "broken.yaml") || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want the file named and %q", err, tt.want)
 			}

@@ -189,7 +189,7 @@ func CheckProfile(runFile, profile string) error {
 		apps = append(apps, &appRun{App: a})
 	}
 	dirs := resourceDirs(apps)
-	r, err := renderResources(dirs, filepath.Join(tmp, "resources"), vars, daprNamespace)
+	r, err := renderResources(dirs, filepath.Join(tmp, "resources"), vars)
 	if err != nil {
 		return err
 	}

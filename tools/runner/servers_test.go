@@ -172,13 +172,10 @@ func TestPointAtRewritesOnlyTheNamedComponent(t *testing.T) {
 func TestSubscribedQueuesAreTheComponentsNames(t *testing.T) {
 	var sub, store resource
 	sub.Kind, sub.Spec.Topic, sub.Scopes = "Subscription", "receive-code", []string{"gateway", "voucher"}
+	// A state store makes no queue (no internal outbox topics).
 	store.Kind, store.Spec.Type, store.Scopes = "Component", "state.postgresql", []string{"gateway"}
-	store.Spec.Metadata = append(store.Spec.Metadata, struct {
-		Name  string `json:"name"`
-		Value any    `json:"value"`
-	}{"outboxPublishTopic", "send-sms"})
-	got := subscribedQueues([]renderedDoc{{res: sub}, {res: store}}, "default")
-	want := []string{"gateway-defaultgatewaysend-smsoutbox", "gateway-receive-code", "voucher-receive-code"}
+	got := subscribedQueues([]renderedDoc{{res: sub}, {res: store}})
+	want := []string{"gateway-receive-code", "voucher-receive-code"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("got %v, want %v", got, want)
 	}
