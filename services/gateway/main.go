@@ -21,6 +21,7 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
 	"github.com/bankabc/vouchers/services/gateway/internal/app"
 	"github.com/bankabc/vouchers/services/gateway/internal/ports"
@@ -71,6 +72,8 @@ type config struct {
 	SMSAppID        string        // SMS_APP_ID
 	// Customer requests in progress at once; more are answered 503.
 	MaxInFlight int // MAX_IN_FLIGHT
+	// Deliveries started in the background at once.
+	DeliveryWorkers int // DELIVERY_WORKERS
 	// The chance that a trace started here is sampled.
 	TraceSampleRate float64 // TRACING_SAMPLING_RATE
 }
@@ -112,6 +115,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.PositiveInt{Name: "PHONE_CODE_TRIES", Default: "5", Dst: &c.CodeTries},
 		service.PositiveInt{Name: "LOCK_AFTER_FAILURES", Default: "5", Dst: &c.MaxFailures},
 		service.PositiveInt{Name: "MAX_IN_FLIGHT", Default: "128", Dst: &c.MaxInFlight},
+		service.PositiveInt{Name: "DELIVERY_WORKERS", Default: "64", Dst: &c.DeliveryWorkers},
 	); err != nil {
 		return c, err
 	}
@@ -195,6 +199,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Schedule:      cfg.WebhookSchedule,
 			MaxRetryAfter: cfg.MaxRetryAfter,
 			Metrics:       webhookMetrics,
+			// A claim outlives one webhook attempt.
+			FirstAttemptLease: cfg.WebhookTimeout + 5*time.Second,
 		}
 		pur := app.Purchases{
 			Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore, Outbox: requestEvents},
@@ -202,11 +208,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Deliveries: deliveries,
 			Callbacks:  guard,
 			Redrive: app.Redrive{
-				Schedule: daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter),
-				Requests: daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
-				Events:   daprx.Publisher{Client: c, PubSub: events.PubSub},
-				After:    cfg.RedriveAfter,
+				Schedule:   daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter),
+				Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
+				Events:     daprx.Publisher{Client: c, PubSub: events.PubSub},
+				After:      cfg.RedriveAfter,
+				Deliveries: deliveries,
 			},
+			// Deliveries started at once, beyond the receive-code the broker
+			// is delivering; each ends within a webhook attempt.
+			Work:    work.NewPool(cfg.DeliveryWorkers, cfg.WebhookTimeout+10*time.Second),
 			Now:     time.Now,
 			NewID:   httpx.NewID,
 			Metrics: purchaseMetrics,

@@ -19,6 +19,7 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/adapters"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/ports"
@@ -49,6 +50,7 @@ type config struct {
 	OrderDeadline    time.Duration // ORDER_DEADLINE
 	RecheckEvery     time.Duration // RECONCILE_RECHECK
 	ReconcileWorkers int           // RECONCILE_WORKERS
+	OrderWorkers     int           // ORDER_WORKERS
 	LogLevel         string        // LOG_LEVEL
 	TraceSampleRate  float64       // TRACING_SAMPLING_RATE
 }
@@ -72,6 +74,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if err := service.PositiveInts(getenv,
 		service.PositiveInt{Name: "RECONCILE_WORKERS", Default: "16", Dst: &c.ReconcileWorkers},
+		service.PositiveInt{Name: "ORDER_WORKERS", Default: "64", Dst: &c.OrderWorkers},
 	); err != nil {
 		return c, err
 	}
@@ -104,6 +107,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		a := app.App{
 			Orders:  daprx.Store[app.Order]{Client: c, Name: cfg.StateStore, Outbox: outbox},
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
+			Due:     daprx.NewSchedule(c, cfg.StateStore, "due-orders", instance, cfg.RecheckEvery),
 			Provider: adapters.Provider{
 				Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
 				AppID:   cfg.ProviderAppID,
@@ -119,7 +123,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			// ask about the same order at once.
 			Lease:    2*cfg.ProviderBudget + time.Second,
 			Instance: httpx.NewID(),
-			Log:      log,
+			// Provider calls in flight at once, beyond the one the broker
+			// is delivering; each ends within the provider's budget.
+			Work: work.NewPool(cfg.OrderWorkers, 2*cfg.ProviderBudget+5*time.Second),
+			Log:  log,
 		}
 		return ports.Routes(ctx, log, a, daprx.Outboxes{outbox}, cfg.ReconcileWorkers), nil
 	})

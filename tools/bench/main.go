@@ -41,6 +41,7 @@ type config struct {
 	rates              []int
 	step, e2eFor       time.Duration
 	e2eRate, users     int
+	e2eOnly            bool
 }
 
 func run() error {
@@ -54,6 +55,7 @@ func run() error {
 	flag.IntVar(&cfg.e2eRate, "e2e-rate", 100, "offered rate of the end-to-end phase")
 	flag.DurationVar(&cfg.e2eFor, "e2e-for", 5*time.Second, "how long the end-to-end phase offers purchases")
 	flag.IntVar(&cfg.users, "users", 40, "signed-up, verified users the load spreads over")
+	flag.BoolVar(&cfg.e2eOnly, "e2e-only", false, "run the end-to-end phase alone, print it, write nothing")
 	flag.Parse()
 	for _, r := range strings.Split(rates, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
@@ -71,9 +73,11 @@ func run() error {
 	res := Result{Date: time.Now().UTC().Format(time.RFC3339), Profile: cfg.profile, Machine: machine(), StepSeconds: cfg.step.Seconds()}
 
 	// 1. The baseline without the sidecar: the gateway's own benchmark.
-	fmt.Println(">> baseline: the accept handler with in-memory state (go test -bench)")
-	if res.InMemory, err = inMemoryBaseline(cfg.root); err != nil {
-		return err
+	if !cfg.e2eOnly {
+		fmt.Println(">> baseline: the accept handler with in-memory state (go test -bench)")
+		if res.InMemory, err = inMemoryBaseline(cfg.root); err != nil {
+			return err
+		}
 	}
 
 	// 2. End to end, on a fresh system so nothing queued before skews it.
@@ -84,6 +88,10 @@ func run() error {
 		return err
 	}); err != nil {
 		return err
+	}
+	if cfg.e2eOnly {
+		fmt.Println(res.EndToEnd)
+		return nil
 	}
 
 	// 3. The bare publish, then the accept path, at the same offered rates,
@@ -165,7 +173,11 @@ func withSystem(cfg config, f func(*system) error) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if os.Getenv("BENCH_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Println("   system log and data kept in", dir)
+	}
 	logf, err := os.Create(filepath.Join(dir, "system.log"))
 	if err != nil {
 		return err
@@ -413,11 +425,13 @@ func (s *system) endToEnd(rate int, d time.Duration) (E2E, error) {
 	sent := make([]time.Time, int(float64(rate)*d.Seconds()))
 	ids := make([]string, len(sent))
 	var errCount atomic.Int64
+	var firstErr atomic.Value
 	start := time.Now()
 	n, _ := offer(rate, d, func(i int, at time.Time) {
 		id, err := s.purchase(s.hooks.url)
 		if err != nil {
 			errCount.Add(1)
+			firstErr.CompareAndSwap(nil, err.Error())
 			return
 		}
 		sent[i], ids[i] = at, id
@@ -438,6 +452,9 @@ func (s *system) endToEnd(rate int, d time.Duration) (E2E, error) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if first := firstErr.Load(); first != nil {
+		fmt.Printf("   %d purchases refused, the first with: %s\n", errCount.Load(), first)
 	}
 	e := E2E{Offered: rate, Sent: n, Errors: int(errCount.Load()), Completed: len(lat), WaitedSeconds: time.Since(start).Seconds()}
 	e.Latency = statsOf(lat)

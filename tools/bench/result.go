@@ -62,6 +62,11 @@ type E2E struct {
 	Latency       Stats   `json:"latency"`
 }
 
+func (e E2E) String() string {
+	return fmt.Sprintf("End to end (request to webhook received) at %d/s: %d sent, %d errors, %d completed in %.0f s; p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms.",
+		e.Offered, e.Sent, e.Errors, e.Completed, e.WaitedSeconds, e.Latency.P50, e.Latency.P95, e.Latency.P99, e.Latency.Max)
+}
+
 // InMemory is the gateway's accept handler with in-memory state.
 type InMemory struct {
 	MicrosPerRequest float64 `json:"microsPerRequest"`
@@ -153,9 +158,7 @@ func (r *Result) Table() string {
 		fmt.Fprintf(&b, "| %d | %.0f | %d | %.1f | %.1f | %.1f | %.2f | %.0f | %d | %.1f | %.1f | %.1f | %.2f |\n",
 			a.Offered, a.Achieved, a.Errors, a.P50, a.P95, a.P99, a.GatewayCPUMsPerRequest, p.Achieved, p.Errors, p.P50, p.P95, p.P99, p.GatewayCPUMsPerRequest)
 	}
-	e := r.EndToEnd
-	fmt.Fprintf(&b, "\nEnd to end (request to webhook received) at %d/s: %d sent, %d errors, %d completed in %.0f s; p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms.\n",
-		e.Offered, e.Sent, e.Errors, e.Completed, e.WaitedSeconds, e.Latency.P50, e.Latency.P95, e.Latency.P99, e.Latency.Max)
+	fmt.Fprintf(&b, "\n%s\n", r.EndToEnd)
 	fmt.Fprintf(&b, "\n| process | CPU s (accept runs) | peak RSS MiB | CPU s (bare publish runs) |\n|---|---|---|---|\n")
 	bare := map[string]float64{}
 	for _, p := range r.BareProcesses {

@@ -100,6 +100,10 @@ type Deliveries struct {
 	MaxRetryAfter time.Duration
 	// Metrics counts webhook attempts (nil: none).
 	Metrics WebhookMetrics
+	// FirstAttemptLease, when set, makes the first webhook attempt as soon
+	// as the delivery is stored, claimed this long, instead of at the next
+	// sweep.
+	FirstAttemptLease time.Duration
 }
 
 // WebhookMetrics counts webhook attempts by outcome: delivered, retry
@@ -144,10 +148,27 @@ func (d Deliveries) Start(ctx context.Context, req Request) error {
 		}
 		del.Channel, del.Status, del.CallbackURL = ChannelWebhook, DeliveryPending, req.CallbackURL
 		del.WebhookID, del.Body, del.NextAttemptAt = "msg_"+req.RequestID, body, now
-		if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); err != nil && !errors.Is(err, daprx.ErrExists) {
+		if d.FirstAttemptLease <= 0 {
+			if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); err != nil && !errors.Is(err, daprx.ErrExists) {
+				return err
+			}
+			return d.Pending.Add(ctx, req.RequestID)
+		}
+		// The first attempt right away, claimed by the insert itself; the
+		// sweep's index only learns of a webhook that needs another. A
+		// crash before that leaves it pending and claimed for a while:
+		// the redrive finds it and indexes it (Redrive.resend).
+		del.ClaimedUntil = now.Add(d.FirstAttemptLease)
+		if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, daprx.ErrExists) {
+			return d.Pending.Add(ctx, req.RequestID)
+		} else if err != nil {
 			return err
 		}
-		return d.Pending.Add(ctx, req.RequestID)
+		outcome, err := d.send(ctx, req.RequestID, del)
+		if err == nil && outcome == "retry" {
+			err = d.Pending.Add(ctx, req.RequestID)
+		}
+		return err
 	}
 	del.Channel, del.Status, del.DeliveredAt = ChannelSMS, DeliverySMSQueued, &now
 	err = d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, req.Status, req.VoucherCode))
@@ -221,6 +242,17 @@ func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration)
 	if !claimed {
 		return "not-due", nil
 	}
+	outcome, err := d.send(ctx, id, del)
+	if err != nil || outcome == "retry" {
+		return outcome, err
+	}
+	return outcome, d.Pending.Remove(ctx, id)
+}
+
+// send makes one claimed attempt at del's webhook and records its outcome:
+// delivered, retry (the next attempt scheduled) or fell-back (the schedule
+// ran out: the code goes by SMS).
+func (d Deliveries) send(ctx context.Context, id string, del Delivery) (string, error) {
 	u, _, found, err := d.Users.Get(ctx, userKey(del.Username))
 	if err != nil {
 		return "", err
@@ -267,9 +299,6 @@ func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration)
 	}
 	if d.Metrics != nil {
 		d.Metrics.Attempt(strings.ReplaceAll(outcome, "-", "_"))
-	}
-	if outcome != "retry" {
-		return outcome, d.Pending.Remove(ctx, id)
 	}
 	return outcome, nil
 }

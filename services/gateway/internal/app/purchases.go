@@ -13,6 +13,7 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/tracing"
+	"github.com/bankabc/vouchers/kit/work"
 )
 
 // Request states, as the original design numbers them.
@@ -77,6 +78,11 @@ type Purchases struct {
 	Metrics PurchaseMetrics
 	// Log, if set, notes each purchase accepted and finished.
 	Log *slog.Logger
+	// Work starts a finished request's delivery once its outcome is
+	// stored, so the broker hands over the next receive-code meanwhile
+	// (nil: in the handler). A delivery that dies with the process is
+	// started by the redrive.
+	Work *work.Pool
 }
 
 // PurchaseMetrics counts purchase requests (kit/metrics.Purchases).
@@ -226,6 +232,16 @@ func (p Purchases) Get(ctx context.Context, s Session, id string) (Request, *Del
 func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 	if ev.Status == events.StatusSuccess || ev.Status == events.StatusLateSuccess {
 		stored, err := p.Vouchers.Stored(ctx, ev.RequestID)
+		// voucher reads the same event: it is usually a moment behind, and
+		// a short wait costs less than the broker's redelivery.
+		for try := 0; err == nil && !stored && try < 3; try++ {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(25 * time.Millisecond):
+			}
+			stored, err = p.Vouchers.Stored(ctx, ev.RequestID)
+		}
 		if err != nil {
 			return err
 		}
@@ -269,7 +285,15 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 				"after_ms", req.UpdatedAt.Sub(req.CreatedAt).Milliseconds())
 		}
 	}
-	return p.Deliveries.Start(ctx, req)
+	if p.Work == nil {
+		return p.Deliveries.Start(ctx, req)
+	}
+	p.Work.Do(ctx, func(ctx context.Context) {
+		if err := p.Deliveries.Start(ctx, req); err != nil && p.Log != nil {
+			p.Log.WarnContext(ctx, "delivery left to the redrive", "purchase_id", req.RequestID, "error", err)
+		}
+	})
+	return nil
 }
 
 // VouchersOf lists the vouchers of the caller's own phone number.

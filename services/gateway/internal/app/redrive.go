@@ -18,6 +18,10 @@ import (
 // again, so a re-send repairs a lost request-code and a lost receive-code
 // alike, and costs nothing when the first was only slow.
 //
+// A request found finished has its delivery started, if it has none: the
+// receive-code handler starts it in the background once the outcome is
+// stored, and a crash in between would leave it undelivered.
+//
 // Requests are tracked on a kit/daprx.Schedule (time buckets, group-committed
 // adds, one sweeper at a time): a sweep reads only the buckets that came due
 // since the last one, whatever the number of open requests.
@@ -28,6 +32,11 @@ type Redrive struct {
 	// After: a request still processing this long after it was tracked is
 	// sent again, and tracked again.
 	After time.Duration
+	// Deliveries makes sure a finished request's delivery exists (nil: no
+	// such check).
+	Deliveries interface {
+		Start(ctx context.Context, req Request) error
+	}
 }
 
 // EventPublisher publishes an event outside the outbox.
@@ -68,8 +77,14 @@ func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 // resend sends request-code again for a request still processing.
 func (r Redrive) resend(ctx context.Context, id string) (bool, error) {
 	req, _, found, err := r.Requests.Get(ctx, requestKey(id))
-	if err != nil || !found || req.State != StateProcessing {
-		return false, err // gone (the insert failed) or finished: nothing to do
+	if err != nil || !found {
+		return false, err // gone (the insert failed): nothing to do
+	}
+	if req.State != StateProcessing {
+		if r.Deliveries == nil {
+			return false, nil
+		}
+		return false, r.Deliveries.Start(ctx, req) // a no-op when it exists
 	}
 	ev := events.RequestCode{RequestID: req.RequestID, UserID: req.UserID, PhoneNumber: req.PhoneNumber, RequestedAt: req.CreatedAt}
 	pubCtx := ctx // in the purchase's trace, not the sweep's

@@ -15,6 +15,7 @@ import (
 	"github.com/bankabc/vouchers/kit/pkce"
 	"github.com/bankabc/vouchers/kit/tracing"
 	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/kit/work"
 )
 
 // StatusPending is an order without its outcome yet.
@@ -113,6 +114,17 @@ type App struct {
 	Instance string
 	// Log, if set, notes what happens to each order.
 	Log *slog.Logger
+	// Due, if set, takes a new order instead of Pending: an order still
+	// open when it comes due (RecheckEvery later) is put in Pending by the
+	// reconciler. Adds are group-committed into time buckets, and most
+	// orders end before they come due, so they never touch Pending's
+	// shards, which every add and remove would otherwise contend on.
+	Due *daprx.Schedule
+	// Work runs the provider call of a new order once the order is stored,
+	// so the broker hands over the next request-code meanwhile (nil: in the
+	// handler). An order whose call dies with the process is the
+	// reconciler's, as one the provider did not answer.
+	Work *work.Pool
 }
 
 // info logs with ctx (its request and trace ids) when the app has a log.
@@ -184,12 +196,28 @@ func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error
 	} else if err != nil {
 		return err
 	}
-	// In the set before the provider is called: whatever happens next, the
-	// reconciler will see the order.
-	if err := a.Pending.Add(ctx, o.RequestID); err != nil {
+	// Known to the reconciler before the provider is called: whatever
+	// happens next, the reconciler will see the order.
+	if err := a.track(ctx, o.RequestID); err != nil {
 		return err
 	}
-	return a.order(ctx, o)
+	if a.Work == nil {
+		return a.order(ctx, o)
+	}
+	a.Work.Do(ctx, func(ctx context.Context) {
+		if err := a.order(ctx, o); err != nil && a.Log != nil {
+			a.Log.WarnContext(ctx, "order left to the reconciler", "purchase_id", o.RequestID, "error", err)
+		}
+	})
+	return nil
+}
+
+// track makes a new order known to the reconciler.
+func (a App) track(ctx context.Context, id string) error {
+	if a.Due != nil {
+		return a.Due.Add(ctx, id, a.RecheckEvery)
+	}
+	return a.Pending.Add(ctx, id)
 }
 
 // order calls the provider and records what it said. No answer is not a
@@ -331,6 +359,18 @@ type Summary struct {
 // (the provider never recorded it), fails it after its deadline, or leaves
 // it for the next pass. workers bounds the orders handled at once.
 func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
+	if a.Due != nil {
+		// Orders that came due and are still open join the set.
+		if _, err := a.Due.Sweep(ctx, func(ctx context.Context, id string) error {
+			o, _, found, err := a.Orders.Get(ctx, orderKey(id))
+			if err != nil || !found || o.Final() {
+				return err
+			}
+			return a.Pending.Add(ctx, id)
+		}); err != nil {
+			return Summary{}, err
+		}
+	}
 	ids, err := a.Pending.All(ctx)
 	if err != nil {
 		return Summary{}, err

@@ -1,0 +1,57 @@
+// Package work runs the slow part of an event's handling in the background,
+// once the part that must not be lost is stored: the broker's delivery of
+// the next event does not wait for it.
+package work
+
+import (
+	"context"
+	"time"
+)
+
+// Pool runs up to its size of jobs at once in the background; a job that
+// finds every slot taken runs in the caller, which holds the caller (and so
+// the broker's next delivery) back instead of piling up goroutines. A nil
+// Pool runs every job in the caller.
+type Pool struct {
+	slots   chan struct{}
+	timeout time.Duration
+}
+
+// NewPool is a pool of size slots whose jobs each get timeout.
+func NewPool(size int, timeout time.Duration) *Pool {
+	return &Pool{slots: make(chan struct{}, size), timeout: timeout}
+}
+
+// Do runs job with ctx's values but not its cancellation: the request that
+// handed the job over may end first.
+func (p *Pool) Do(ctx context.Context, job func(context.Context)) {
+	if p == nil {
+		job(ctx)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
+	select {
+	case p.slots <- struct{}{}:
+		go func() {
+			defer func() { <-p.slots }()
+			defer cancel()
+			job(ctx)
+		}()
+	default:
+		defer cancel()
+		job(ctx)
+	}
+}
+
+// Idle waits until no job runs in the background (tests, shutdown).
+func (p *Pool) Idle() {
+	if p == nil {
+		return
+	}
+	for range cap(p.slots) {
+		p.slots <- struct{}{}
+	}
+	for range cap(p.slots) {
+		<-p.slots
+	}
+}

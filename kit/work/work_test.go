@@ -1,0 +1,50 @@
+package work
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestPoolRunsInTheBackgroundUpToItsSizeThenInTheCaller(t *testing.T) {
+	p := NewPool(2, time.Minute)
+	release := make(chan struct{})
+	var background sync.WaitGroup
+	background.Add(2)
+	for range 2 {
+		p.Do(context.Background(), func(context.Context) { background.Done(); <-release })
+	}
+	background.Wait() // both run at once, and Do returned before they ended
+	ranInCaller := false
+	p.Do(context.Background(), func(context.Context) { ranInCaller = true })
+	assert.True(t, ranInCaller, "a full pool runs the job in the caller")
+	close(release)
+	p.Idle()
+}
+
+func TestPoolJobOutlivesTheCallersContext(t *testing.T) {
+	p := NewPool(1, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	var err atomic.Value
+	started := make(chan struct{})
+	p.Do(ctx, func(ctx context.Context) {
+		<-started
+		err.Store(ctx.Err() == nil)
+	})
+	cancel()
+	close(started)
+	p.Idle()
+	assert.Equal(t, true, err.Load(), "the handler's request ended; the job goes on")
+}
+
+func TestNilPoolRunsInTheCaller(t *testing.T) {
+	var p *Pool
+	n := 0
+	p.Do(context.Background(), func(context.Context) { n++ })
+	assert.Equal(t, 1, n)
+	p.Idle()
+}
