@@ -45,6 +45,7 @@ type config struct {
 	// this long after the write.
 	RelayAfter       time.Duration // OUTBOX_RELAY_AFTER
 	ProviderAppID    string        // PROVIDER_APP_ID
+	ProviderStatusID string        // PROVIDER_STATUS_APP_ID
 	ProviderBudget   time.Duration // PROVIDER_TIMEOUT
 	LateAfter        time.Duration // LATE_AFTER
 	OrderDeadline    time.Duration // ORDER_DEADLINE
@@ -57,11 +58,12 @@ type config struct {
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Port:          service.Env(getenv, "APP_PORT", "8082"),
-		Sidecar:       service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
-		StateStore:    service.Env(getenv, "STATE_STORE", "voucher-int-store"),
-		ProviderAppID: service.Env(getenv, "PROVIDER_APP_ID", "vps"),
-		LogLevel:      getenv("LOG_LEVEL"),
+		Port:             service.Env(getenv, "APP_PORT", "8082"),
+		Sidecar:          service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		StateStore:       service.Env(getenv, "STATE_STORE", "voucher-int-store"),
+		ProviderAppID:    service.Env(getenv, "PROVIDER_APP_ID", "vps"),
+		ProviderStatusID: service.Env(getenv, "PROVIDER_STATUS_APP_ID", "vps-status"),
+		LogLevel:         getenv("LOG_LEVEL"),
 	}
 	if err := service.Durations(getenv,
 		service.Duration{Name: "PROVIDER_TIMEOUT", Default: "3s", Dst: &c.ProviderBudget},
@@ -109,10 +111,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
 			Due:     daprx.NewSchedule(c, cfg.StateStore, "due-orders", instance, cfg.RecheckEvery),
 			Provider: adapters.Provider{
-				Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
-				AppID:   cfg.ProviderAppID,
-				Budget:  cfg.ProviderBudget,
-				Metrics: providerMetrics,
+				Invoker:     daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
+				AppID:       cfg.ProviderAppID,
+				StatusAppID: cfg.ProviderStatusID,
+				Budget:      cfg.ProviderBudget,
+				Metrics:     providerMetrics,
 			},
 			Outcomes:     daprx.Publisher{Client: c, PubSub: events.PubSub},
 			Now:          time.Now,

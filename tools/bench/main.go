@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -24,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bankabc/vouchers/tools/runner"
@@ -42,6 +44,7 @@ type config struct {
 	step, e2eFor       time.Duration
 	e2eRate, users     int
 	e2eOnly            bool
+	burst              int
 }
 
 func run() error {
@@ -55,7 +58,8 @@ func run() error {
 	flag.IntVar(&cfg.e2eRate, "e2e-rate", 100, "offered rate of the end-to-end phase")
 	flag.DurationVar(&cfg.e2eFor, "e2e-for", 5*time.Second, "how long the end-to-end phase offers purchases")
 	flag.IntVar(&cfg.users, "users", 40, "signed-up, verified users the load spreads over")
-	flag.BoolVar(&cfg.e2eOnly, "e2e-only", false, "run the end-to-end phase alone, print it, write nothing")
+	flag.BoolVar(&cfg.e2eOnly, "e2e-only", false, "run the end-to-end phases alone, print them, write nothing")
+	flag.IntVar(&cfg.burst, "burst", 200, "purchases sent at once after the end-to-end phase (0: none)")
 	flag.Parse()
 	for _, r := range strings.Split(rates, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
@@ -84,13 +88,22 @@ func run() error {
 	fmt.Printf(">> end to end: %d purchases/s for %s, each with a webhook\n", cfg.e2eRate, cfg.e2eFor)
 	if err := withSystem(cfg, func(s *system) error {
 		var err error
-		res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor)
+		if res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor); err != nil || cfg.burst == 0 {
+			return err
+		}
+		fmt.Println("  ", res.EndToEnd)
+		fmt.Printf(">> burst: %d purchases at once, each with a webhook; a 503 is retried 100 ms later, as a careful client would\n", cfg.burst)
+		b, err := s.burst(cfg.burst)
+		res.Burst = &b
 		return err
 	}); err != nil {
 		return err
 	}
 	if cfg.e2eOnly {
 		fmt.Println(res.EndToEnd)
+		if res.Burst != nil {
+			fmt.Println(res.Burst.BurstString())
+		}
 		return nil
 	}
 
@@ -164,11 +177,13 @@ type system struct {
 	pprof   string // gateway's pprof server
 	// embedded: the broker runs inside this process.
 	embedded bool
+	// pathServers: the shared servers on a request's path, by process name.
+	pathServers []string
 }
 
 type user struct{ token, phone string }
 
-func withSystem(cfg config, f func(*system) error) error {
+func withSystem(cfg config, f func(*system) error) (err error) {
 	dir, err := os.MkdirTemp("", "vouchers-bench-")
 	if err != nil {
 		return err
@@ -188,16 +203,39 @@ func withSystem(cfg config, f func(*system) error) error {
 		return err
 	}
 	defer hooks.close()
-	vars, err := benchSpace(cfg.profile)
+	vars, release, err := benchSpace(cfg.profile)
 	if err != nil {
 		return err
 	}
+	// The space goes after the system has stopped (deferred before Stop),
+	// whatever the benchmark returns, and on Ctrl-C or SIGTERM too.
+	defer func() {
+		if rerr := release(); rerr != nil {
+			if err == nil {
+				err = rerr
+			} else {
+				fmt.Fprintln(os.Stderr, "bench:", rerr)
+			}
+		}
+	}()
+	var sysMu sync.Mutex
+	var sys *runner.System
+	defer onSignal(func() {
+		sysMu.Lock()
+		if sys != nil {
+			sys.Stop()
+		}
+		sysMu.Unlock()
+		if err := release(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+	})()
 	port, err := runner.FreePort()
 	if err != nil {
 		return err
 	}
 	pprofAddr := "127.0.0.1:" + strconv.Itoa(port)
-	sys, err := runner.Start(context.Background(), runner.Options{
+	started, err := runner.Start(context.Background(), runner.Options{
 		Vars:         vars,
 		RunFile:      filepath.Join(cfg.root, "dapr.yaml"),
 		Profile:      cfg.profile,
@@ -216,8 +254,12 @@ func withSystem(cfg config, f func(*system) error) error {
 	if err != nil {
 		return err
 	}
+	sysMu.Lock()
+	sys = started
+	sysMu.Unlock()
 	defer sys.Stop()
-	s := &system{sys: sys, dataDir: dir, gateway: sys.AppURL("gateway"), hooks: hooks, pprof: "http://" + pprofAddr, embedded: cfg.profile == "embedded",
+	s := &system{sys: sys, dataDir: dir, gateway: sys.AppURL("gateway"), hooks: hooks, pprof: "http://" + pprofAddr,
+		embedded: cfg.profile == "embedded", pathServers: pathServers[cfg.profile],
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2000, MaxConnsPerHost: 0}}}
 	fmt.Printf("   signing up %d users\n", cfg.users)
 	if err := s.signUp(cfg.users); err != nil {
@@ -226,17 +268,44 @@ func withSystem(cfg config, f func(*system) error) error {
 	return f(s)
 }
 
+// onSignal runs cleanup and exits if Ctrl-C or SIGTERM comes before the
+// returned function is called: the system's processes die with the bench
+// anyway, its space on the shared servers would not.
+func onSignal(cleanup func()) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(os.Stderr, "bench: %s: stopping the system and removing its space on the shared servers\n", sig)
+			cleanup()
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
 // benchRedisDB is the Redis database the benchmark runs in on the redis
 // profile, emptied before each system (0 is make run's; the test suites
 // take 1-14).
 const benchRedisDB = "15"
 
-// benchSpace gives each system of the benchmark an empty space on a shared
-// server. Only the embedded and redis profiles are benchmarked.
-func benchSpace(profile string) (map[string]string, error) {
+// benchSpace gives each system of the benchmark an empty space on the
+// shared servers its profile uses, and release removes it (after the system
+// has stopped; safe to call twice). On redis that is database 15, emptied
+// here and left as it is after (so it can be looked into); on
+// postgres-rabbitmq a database and a vhost of its own (runner.Isolate),
+// dropped by release.
+func benchSpace(profile string) (vars map[string]string, release func() error, err error) {
+	nothing := func() error { return nil }
 	switch profile {
 	case "embedded":
-		return nil, nil
+		return nil, nothing, nil
 	case "redis":
 		addr := os.Getenv("REDIS_HOST")
 		if addr == "" {
@@ -244,29 +313,44 @@ func benchSpace(profile string) (map[string]string, error) {
 		}
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
-			return nil, fmt.Errorf("redis at %s: %w", addr, err)
+			return nil, nil, fmt.Errorf("redis at %s: %w", addr, err)
 		}
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 		// RESP: SELECT 15, FLUSHDB; two "+OK" lines back.
 		if _, err := fmt.Fprintf(c, "*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n*1\r\n$7\r\nFLUSHDB\r\n", len(benchRedisDB), benchRedisDB); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		buf := make([]byte, 64)
 		got := ""
 		for strings.Count(got, "\r\n") < 2 {
 			n, err := c.Read(buf)
 			if err != nil {
-				return nil, fmt.Errorf("redis at %s: %w", addr, err)
+				return nil, nil, fmt.Errorf("redis at %s: %w", addr, err)
 			}
 			got += string(buf[:n])
 		}
 		if got != "+OK\r\n+OK\r\n" {
-			return nil, fmt.Errorf("redis at %s: emptying database %s: %q", addr, benchRedisDB, got)
+			return nil, nil, fmt.Errorf("redis at %s: emptying database %s: %q", addr, benchRedisDB, got)
 		}
-		return map[string]string{"REDIS_DB": benchRedisDB}, nil
+		return map[string]string{"REDIS_DB": benchRedisDB}, nothing, nil
+	case "postgres-rabbitmq":
+		iso, err := runner.Isolate(context.Background(), profile, "bench")
+		if err != nil {
+			return nil, nil, err
+		}
+		return iso.Vars, iso.Close, nil
 	}
-	return nil, fmt.Errorf("make bench runs on the embedded and redis profiles, not %s", profile)
+	return nil, nil, fmt.Errorf("make bench runs on the embedded, redis and postgres-rabbitmq profiles, not %s", profile)
+}
+
+// pathServers are, per profile, the shared servers a request to gateway
+// goes through (its broker and its store), by process name: their CPU
+// counts in the request's (pathCPU). PostgreSQL runs a process per
+// connection, all named postgres.
+var pathServers = map[string][]string{
+	"redis":             {"redis-server"},
+	"postgres-rabbitmq": {"beam.smp", "postgres"},
 }
 
 // baselineTopic is published to by the bare-publish baseline; nobody
@@ -461,6 +545,49 @@ func (s *system) endToEnd(rate int, d time.Duration) (E2E, error) {
 	return e, nil
 }
 
+// burst sends n purchases at once (a 503 is retried 100 ms later, for up to
+// 30 s) and times each from the burst's start until its webhook arrived.
+func (s *system) burst(n int) (E2E, error) {
+	ids := make([]string, n)
+	var errCount atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			for time.Since(start) < 30*time.Second {
+				id, err := s.purchase(s.hooks.url)
+				if err == nil {
+					ids[i] = id
+					return
+				}
+				if !strings.Contains(err.Error(), ": 503 ") {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			errCount.Add(1)
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(2 * time.Minute)
+	var lat []time.Duration
+	for {
+		lat = lat[:0]
+		for _, id := range ids {
+			if got, ok := s.hooks.received(id); id != "" && ok {
+				lat = append(lat, got.Sub(start))
+			}
+		}
+		if len(lat) == n-int(errCount.Load()) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e := E2E{Offered: n, Sent: n, Errors: int(errCount.Load()), Completed: len(lat), WaitedSeconds: time.Since(start).Seconds()}
+	e.Latency = statsOf(lat)
+	return e, nil
+}
+
 // hookServer is the customers' webhook endpoint: it records when each
 // request's webhook arrived.
 type hookServer struct {
@@ -593,7 +720,7 @@ func saveProfile(cfg config, b []byte) []string {
 }
 
 // pathCPU is the CPU time, per request, of the processes a request to
-// gateway goes through: gateway, its sidecar and the broker.
+// gateway goes through: gateway, its sidecar, the broker and the store.
 func (s *system) pathCPU(before usage, requests int) float64 {
 	if requests == 0 {
 		return 0
@@ -601,14 +728,25 @@ func (s *system) pathCPU(before usage, requests int) float64 {
 	after := s.usage()
 	total := 0.0
 	for name, a := range after {
-		// The broker: embedded in the bench process (with the load
-		// generator, which cannot be told apart), or a Redis server.
-		if name == "gateway" || name == "gateway.daprd" || strings.HasPrefix(name, "redis-server") ||
+		// The broker (and store): embedded in the bench process (with the
+		// load generator, which cannot be told apart), or shared servers.
+		if name == "gateway" || name == "gateway.daprd" || s.onPath(name) ||
 			(s.embedded && strings.HasPrefix(name, "bench ")) {
 			total += a.cpu - before[name].cpu
 		}
 	}
 	return round(1000*total/float64(requests), 3)
+}
+
+// onPath says whether a process of usage is one of the profile's shared
+// servers on a request's path.
+func (s *system) onPath(name string) bool {
+	for _, srv := range s.pathServers {
+		if strings.HasPrefix(name, srv+" (pid ") {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *system) usageSince(before usage) []Process {

@@ -18,6 +18,7 @@ type Result struct {
 	Accept         []Stats   `json:"accept"`
 	BarePublish    []Stats   `json:"barePublish"`
 	EndToEnd       E2E       `json:"endToEnd"`
+	Burst          *E2E      `json:"burst,omitempty"`
 	InMemory       InMemory  `json:"inMemoryAcceptHandler"`
 	Processes      []Process `json:"processesDuringAccept"`
 	BareProcesses  []Process `json:"processesDuringBarePublish"`
@@ -42,7 +43,8 @@ type Stats struct {
 	P99        float64 `json:"p99Ms"`
 	Max        float64 `json:"maxMs"`
 	FirstError string  `json:"firstError,omitempty"`
-	// CPU of gateway, its sidecar and the bench process over the run, per
+	// CPU of gateway, its sidecar and the broker and store (the bench
+	// process on embedded, the shared servers otherwise) over the run, per
 	// request sent.
 	GatewayCPUMsPerRequest float64 `json:"gatewayPathCpuMsPerRequest"`
 }
@@ -65,6 +67,12 @@ type E2E struct {
 func (e E2E) String() string {
 	return fmt.Sprintf("End to end (request to webhook received) at %d/s: %d sent, %d errors, %d completed in %.0f s; p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms.",
 		e.Offered, e.Sent, e.Errors, e.Completed, e.WaitedSeconds, e.Latency.P50, e.Latency.P95, e.Latency.P99, e.Latency.Max)
+}
+
+// BurstString reads a burst's figures: latency counts from the burst's start.
+func (e E2E) BurstString() string {
+	return fmt.Sprintf("Burst of %d purchases at once: %d refused, %d completed; all in %.1f s (p50 %.0f ms, p99 %.0f ms, last %.0f ms after the burst began).",
+		e.Sent, e.Errors, e.Completed, e.Latency.Max/1000, e.Latency.P50, e.Latency.P99, e.Latency.Max)
 }
 
 // InMemory is the gateway's accept handler with in-memory state.
@@ -159,6 +167,9 @@ func (r *Result) Table() string {
 			a.Offered, a.Achieved, a.Errors, a.P50, a.P95, a.P99, a.GatewayCPUMsPerRequest, p.Achieved, p.Errors, p.P50, p.P95, p.P99, p.GatewayCPUMsPerRequest)
 	}
 	fmt.Fprintf(&b, "\n%s\n", r.EndToEnd)
+	if r.Burst != nil {
+		fmt.Fprintf(&b, "\n%s\n", r.Burst.BurstString())
+	}
 	fmt.Fprintf(&b, "\n| process | CPU s (accept runs) | peak RSS MiB | CPU s (bare publish runs) |\n|---|---|---|---|\n")
 	bare := map[string]float64{}
 	for _, p := range r.BareProcesses {

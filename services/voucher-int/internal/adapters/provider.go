@@ -18,9 +18,15 @@ import (
 // Provider calls the Voucher Provider Server through the sidecar (an
 // HTTPEndpoint resource named AppID), with a time budget for each call. The
 // sidecar's Resiliency policy adds its own timeout and a circuit breaker.
+// Status reads go through StatusAppID, another HTTPEndpoint to the same
+// server without the breaker: the provider answers 404 for an order it
+// never recorded, daprd counts that as a failure, and a breaker whose
+// half-open probe is such a read never closed again after an outage (the
+// fault suite's provider-hang case: every order failed at its deadline).
 type Provider struct {
-	Invoker daprx.Invoker
-	AppID   string
+	Invoker     daprx.Invoker
+	AppID       string
+	StatusAppID string
 	Budget  time.Duration
 	// Metrics times each call (nil: none).
 	Metrics CallMetrics
@@ -104,7 +110,11 @@ func (p Provider) Status(ctx context.Context, requestID string) (app.ProviderSta
 	ctx, cancel := context.WithTimeout(ctx, p.Budget)
 	defer cancel()
 	start := time.Now()
-	resp, err := p.Invoker.Invoke(ctx, p.AppID, http.MethodGet, "api/request/voucher/"+url.PathEscape(requestID), nil, nil)
+	target := p.StatusAppID
+	if target == "" {
+		target = p.AppID
+	}
+	resp, err := p.Invoker.Invoke(ctx, target, http.MethodGet, "api/request/voucher/"+url.PathEscape(requestID), nil, nil)
 	if err != nil {
 		p.observe("status", failure(ctx, resp, err), start)
 		return app.ProviderStatus{}, err
