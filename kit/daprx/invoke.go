@@ -64,3 +64,20 @@ func (in Invoker) Invoke(ctx context.Context, appID, verb, method string, body [
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
+
+// Exists asks appID for a resource (GET method): 200 is true, 404 false,
+// anything else an Unavailable error naming who answered what.
+func (in Invoker) Exists(ctx context.Context, appID, method string) (bool, error) {
+	resp, err := in.Invoke(ctx, appID, http.MethodGet, method, nil, nil)
+	if err != nil {
+		return false, err
+	}
+	switch resp.Status {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	default:
+		return false, errs.E(errs.Unavailable, "%s answered %d", appID, resp.Status)
+	}
+}

@@ -51,10 +51,8 @@ type Outbox struct {
 	NewID   func() string
 	Log     *slog.Logger
 
-	mu       sync.Mutex
-	deletes  []string
-	deleting bool
-	idle     *sync.Cond
+	removals batcher[string]
+	once     sync.Once
 }
 
 // OutboxClient is the part of the Dapr client an Outbox needs.
@@ -163,48 +161,20 @@ func (o *Outbox) publish(ctx context.Context, rec OutboxRecord) error {
 // round, off the caller's path. A removal that fails leaves the record to
 // the relay, which publishes it once more.
 func (o *Outbox) remove(id string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.deletes = append(o.deletes, outboxKey(id))
-	if !o.deleting {
-		o.deleting = true
-		go o.flushRemovals()
-	}
+	o.once.Do(func() { o.removals.round = o.removeAll })
+	o.removals.add(outboxKey(id))
 }
 
-func (o *Outbox) flushRemovals() {
-	for {
-		o.mu.Lock()
-		keys := o.deletes
-		o.deletes = nil
-		if len(keys) == 0 {
-			o.deleting = false
-			if o.idle != nil {
-				o.idle.Broadcast()
-			}
-			o.mu.Unlock()
-			return
-		}
-		o.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := o.Deleter.DeleteBulkState(ctx, o.Records.Name, keys, nil); err != nil {
-			o.Log.Warn("outbox records not removed; the relay publishes them again", "records", len(keys), "error", err)
-		}
-		cancel()
+func (o *Outbox) removeAll(keys []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := o.Deleter.DeleteBulkState(ctx, o.Records.Name, keys, nil); err != nil {
+		o.Log.Warn("outbox records not removed; the relay publishes them again", "records", len(keys), "error", err)
 	}
 }
 
 // Settle waits until the queued removals are done (tests, shutdown).
-func (o *Outbox) Settle() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.idle == nil {
-		o.idle = sync.NewCond(&o.mu)
-	}
-	for o.deleting {
-		o.idle.Wait()
-	}
-}
+func (o *Outbox) Settle() { o.removals.wait() }
 
 // Relay publishes what was left unpublished (or, for a confirmed topic,
 // unconfirmed) by the writes whose relay time came.

@@ -36,10 +36,9 @@ type Schedule struct {
 	Holder string
 	Now    func() time.Time
 
-	mu       sync.Mutex
-	pending  []scheduled
-	flushing bool
-	shard    atomic.Uint32
+	adds  batcher[scheduled]
+	once  sync.Once
+	shard atomic.Uint32
 }
 
 // NewSchedule is a schedule kept in one state store under keys named name.
@@ -99,14 +98,9 @@ func (s *Schedule) cursorKey() string { return s.Name + "-cursor" }
 // Add schedules id for a sweep after the given delay, and returns once the
 // id is stored.
 func (s *Schedule) Add(ctx context.Context, id string, after time.Duration) error {
+	s.once.Do(func() { s.adds.round = s.write })
 	done := make(chan error, 1)
-	s.mu.Lock()
-	s.pending = append(s.pending, scheduled{id: id, due: s.Now().Add(after).Unix(), done: done})
-	if !s.flushing {
-		s.flushing = true
-		go s.flush()
-	}
-	s.mu.Unlock()
+	s.adds.add(scheduled{id: id, due: s.Now().Add(after).Unix(), done: done})
 	select {
 	case err := <-done:
 		return err
@@ -115,35 +109,23 @@ func (s *Schedule) Add(ctx context.Context, id string, after time.Duration) erro
 	}
 }
 
-// flush writes what is pending, one bucket write per second due per round,
-// until nothing is left.
-func (s *Schedule) flush() {
-	for {
-		s.mu.Lock()
-		batch := s.pending
-		s.pending = nil
-		if len(batch) == 0 {
-			s.flushing = false
-			s.mu.Unlock()
-			return
+// write stores one round of adds: one bucket write per second due.
+func (s *Schedule) write(batch []scheduled) {
+	bySecond := map[int64][]scheduled{}
+	for _, p := range batch {
+		bySecond[p.due] = append(bySecond[p.due], p)
+	}
+	for sec, group := range bySecond {
+		ids := make([]string, len(group))
+		for i, p := range group {
+			ids[i] = p.id
 		}
-		s.mu.Unlock()
-		bySecond := map[int64][]scheduled{}
-		for _, p := range batch {
-			bySecond[p.due] = append(bySecond[p.due], p)
-		}
-		for sec, group := range bySecond {
-			ids := make([]string, len(group))
-			for i, p := range group {
-				ids[i] = p.id
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			// Shards spread the writes of several replicas.
-			err := s.append(ctx, sec, int(s.shard.Add(1))%max(s.Shards, 1), ids)
-			cancel()
-			for _, p := range group {
-				p.done <- err
-			}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Shards spread the writes of several replicas.
+		err := s.append(ctx, sec, int(s.shard.Add(1))%max(s.Shards, 1), ids)
+		cancel()
+		for _, p := range group {
+			p.done <- err
 		}
 	}
 }

@@ -158,8 +158,8 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 			s.Outbox.sent(ctx, rec)
 			return nil
 		}
-		// A store whose transactions are not all-or-nothing (Redis runs
-		// each operation of a MULTI on its own: docs/deploy.md) may have
+		// A store whose transactions are not all-or-nothing (one of our
+		// profiles' runs each operation on its own: docs/deploy.md) may have
 		// kept the record of a write that lost its ETag race; the relay
 		// would publish it. Only for a lost race: after any other error
 		// the transaction may have committed, and the record is the

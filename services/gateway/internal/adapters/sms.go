@@ -3,7 +3,6 @@ package adapters
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/url"
 
 	"github.com/bankabc/vouchers/kit/daprx"
@@ -31,16 +30,6 @@ func (c SMSConfirmer) Confirmed(ctx context.Context, rec daprx.OutboxRecord) (bo
 	if m.MessageID == "" {
 		return false, errs.E(errs.Invalid, "send-sms outbox record %s has no messageId", rec.ID)
 	}
-	resp, err := c.Invoker.Invoke(ctx, c.AppID, http.MethodGet, "sent/"+url.PathEscape(m.MessageID), nil, nil)
-	if err != nil {
-		return false, err
-	}
-	switch resp.Status {
-	case http.StatusOK:
-		return true, nil
-	case http.StatusNotFound:
-		return false, nil
-	default:
-		return false, errs.E(errs.Unavailable, "sms service answered %d", resp.Status)
-	}
+	return c.Invoker.Exists(ctx, c.AppID, "sent/"+url.PathEscape(m.MessageID))
+
 }

@@ -30,16 +30,5 @@ func (v Vouchers) ByPhone(ctx context.Context, phone string) (app.VoucherList, e
 
 // Stored asks voucher whether it holds the voucher of requestID.
 func (v Vouchers) Stored(ctx context.Context, requestID string) (bool, error) {
-	resp, err := v.Invoker.Invoke(ctx, v.AppID, http.MethodGet, "vouchers/"+url.PathEscape(requestID), nil, nil)
-	if err != nil {
-		return false, err
-	}
-	switch resp.Status {
-	case http.StatusOK:
-		return true, nil
-	case http.StatusNotFound:
-		return false, nil
-	default:
-		return false, errs.E(errs.Unavailable, "voucher service answered %d", resp.Status)
-	}
+	return v.Invoker.Exists(ctx, v.AppID, "vouchers/"+url.PathEscape(requestID))
 }
