@@ -71,7 +71,7 @@ func NewOutbox(c OutboxClient, store, pubsub, holder string, after time.Duration
 		Deleter:   c,
 		Publisher: Publisher{Client: c, PubSub: pubsub},
 		// Confirmed topics are added again up to a few minutes ahead.
-		Intents: NewSchedule(c, store, "outbox", holder, 10*time.Minute),
+		Intents: NewSchedule(c, store, "outbox", holder, 10*time.Minute).LogTo(log),
 		After:   after,
 		NewID:   httpx.NewID,
 		Log:     log,
@@ -143,6 +143,12 @@ func (o *Outbox) sent(ctx context.Context, rec OutboxRecord) {
 	defer cancel()
 	if err := o.publish(ctx, rec); err != nil {
 		o.Log.WarnContext(ctx, "event left to the outbox relay", "event_id", rec.ID, "topic", rec.Topic, "error", err)
+		// The relay may already have looked for this record while the
+		// write was on its way, and dropped the intent: look again later.
+		if err := o.Intents.Add(ctx, rec.ID, o.After); err != nil {
+			o.Log.ErrorContext(ctx, "event left to the outbox relay not scheduled again; the redrive is its net",
+				"event_id", rec.ID, "topic", rec.Topic, "error", err)
+		}
 		return
 	}
 	if _, ok := o.Confirm[rec.Topic]; !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,8 @@ type Schedule struct {
 	// Holder names this replica in the lease.
 	Holder string
 	Now    func() time.Time
+	// Log, if set, reports seconds skipped because nobody swept them in time.
+	Log *slog.Logger
 
 	adds  batcher[scheduled]
 	once  sync.Once
@@ -50,6 +53,12 @@ func NewSchedule(c StateClient, store, name, holder string, longest time.Duratio
 		Cursors: Store[SweepCursor]{Client: c, Name: store},
 		Name:    name, Shards: 8, Lease: 30 * time.Second, Holder: holder, Now: time.Now,
 	}
+}
+
+// LogTo sets Log and returns s.
+func (s *Schedule) LogTo(log *slog.Logger) *Schedule {
+	s.Log = log
+	return s
 }
 
 // Bucket holds the ids due in one second (one shard of it).
@@ -68,6 +77,8 @@ type SweepCursor struct {
 // SweepSummary counts what one sweep did.
 type SweepSummary struct {
 	Seconds, IDs int
+	// Failed counts the ids whose work failed; each was scheduled again.
+	Failed int
 	// Held is true when another replica held the schedule: nothing was done.
 	Held bool
 }
@@ -80,6 +91,14 @@ const BucketLife = time.Hour
 // maxCatchUp bounds the seconds one sweep works through after the app was
 // away; the next sweep goes on.
 const maxCatchUp = 120
+
+// sweepGrace: a sweep leaves the last seconds alone, and an add that would
+// land in a second that close is written to a later one, so that an add on
+// its way is never behind the cursor.
+const sweepGrace = 1
+
+// retryAfter is when an id whose work failed is looked at again.
+const retryAfter = 5 * time.Second
 
 var errHeld = errors.New("schedule held by another sweep")
 
@@ -109,11 +128,15 @@ func (s *Schedule) Add(ctx context.Context, id string, after time.Duration) erro
 	}
 }
 
-// write stores one round of adds: one bucket write per second due.
+// write stores one round of adds: one bucket write per second due. An add
+// due so soon that a sweep may be reading its second goes to a later one
+// (due is a "not before").
 func (s *Schedule) write(batch []scheduled) {
+	earliest := s.Now().Unix() + 2*sweepGrace
 	bySecond := map[int64][]scheduled{}
 	for _, p := range batch {
-		bySecond[p.due] = append(bySecond[p.due], p)
+		sec := max(p.due, earliest)
+		bySecond[sec] = append(bySecond[sec], p)
 	}
 	for sec, group := range bySecond {
 		ids := make([]string, len(group))
@@ -143,6 +166,7 @@ func (s *Schedule) append(ctx context.Context, second int64, shard int, ids []st
 // past the second it came from: the next sweep starts there again.
 func (s *Schedule) Sweep(ctx context.Context, fn func(ctx context.Context, id string) error) (SweepSummary, error) {
 	var sum SweepSummary
+	start := time.Now()
 	now := s.Now()
 	from, err := s.claim(ctx, now)
 	if errors.Is(err, errHeld) {
@@ -152,9 +176,12 @@ func (s *Schedule) Sweep(ctx context.Context, fn func(ctx context.Context, id st
 	if err != nil {
 		return sum, err
 	}
-	last := min(now.Unix(), from+maxCatchUp)
+	// The seconds still taking adds are left for the next sweep (write
+	// moves an add that comes that late to a later second).
+	last := min(now.Unix()-sweepGrace, from+maxCatchUp)
 	done := from
 	var workErr error
+	seen := map[string]bool{}
 sweep:
 	for sec := from + 1; sec <= last; sec++ {
 		for shard := range max(s.Shards, 1) {
@@ -167,18 +194,37 @@ sweep:
 				continue
 			}
 			for _, id := range b.IDs {
-				if err := fn(ctx, id); err != nil {
+				if seen[id] {
+					continue // added twice: once is enough
+				}
+				err := fn(ctx, id)
+				if err == nil {
+					seen[id] = true
+					sum.IDs++
+					continue
+				}
+				// One id that fails does not hold up the others: it is
+				// looked at again later, and the sweep goes on. Only an id
+				// that cannot be put back stops it, where it stands.
+				sum.Failed++
+				workErr = err
+				if err := s.Add(ctx, id, retryAfter); err != nil {
 					workErr = err
 					break sweep
 				}
-				sum.IDs++
 			}
 		}
 		done = sec
 		sum.Seconds++
+		// A sweep never outlives its lease: the next one goes on from here.
+		if time.Since(start) > s.Lease/2 {
+			break
+		}
 	}
 	// A cancelled sweep still gives the schedule back.
-	if err := s.release(context.WithoutCancel(ctx), done); err != nil && workErr == nil {
+	relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.release(relCtx, done); err != nil && workErr == nil {
 		workErr = err
 	}
 	return sum, workErr
@@ -186,6 +232,7 @@ sweep:
 
 // claim takes the lease and returns the last second swept.
 func (s *Schedule) claim(ctx context.Context, now time.Time) (int64, error) {
+	var jumped int64
 	c, err := s.Cursors.Update(ctx, s.cursorKey(), func(c *SweepCursor, exists bool) (*Event, error) {
 		if c.Holder != "" && c.Holder != s.Holder && now.Before(c.Until) {
 			return nil, errHeld
@@ -195,11 +242,18 @@ func (s *Schedule) claim(ctx context.Context, now time.Time) (int64, error) {
 			c.Second = now.Unix() - maxCatchUp
 		}
 		if oldest := now.Add(-BucketLife).Unix(); c.Second < oldest {
+			if exists {
+				jumped = oldest - c.Second
+			}
 			c.Second = oldest // those buckets have expired
 		}
 		c.Holder, c.Until = s.Holder, now.Add(s.Lease)
 		return nil, nil
 	})
+	if err == nil && jumped > 0 && s.Log != nil {
+		s.Log.ErrorContext(ctx, "schedule skipped seconds whose buckets have expired: their ids were never looked at",
+			"schedule", s.Name, "seconds", jumped)
+	}
 	return c.Second, err
 }
 

@@ -208,7 +208,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Deliveries: deliveries,
 			Callbacks:  guard,
 			Redrive: app.Redrive{
-				Schedule:   daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter),
+				Schedule:   daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter).LogTo(log),
 				Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
 				Events:     daprx.Publisher{Client: c, PubSub: events.PubSub},
 				After:      cfg.RedriveAfter,

@@ -109,7 +109,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		a := app.App{
 			Orders:  daprx.Store[app.Order]{Client: c, Name: cfg.StateStore, Outbox: outbox},
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
-			Due:     daprx.NewSchedule(c, cfg.StateStore, "due-orders", instance, cfg.RecheckEvery),
+			Due:     daprx.NewSchedule(c, cfg.StateStore, "due-orders", instance, cfg.RecheckEvery).LogTo(log),
 			Provider: adapters.Provider{
 				Invoker:     daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
 				AppID:       cfg.ProviderAppID,
