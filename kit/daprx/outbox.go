@@ -86,6 +86,24 @@ type OutboxRecord struct {
 	Data        json.RawMessage `json:"data"`
 	TraceParent string          `json:"traceparent,omitempty"`
 	CreatedAt   time.Time       `json:"createdAt"`
+	// Resent counts the relay's publishes of a confirmed topic's record.
+	Resent int `json:"resent,omitempty"`
+}
+
+// maxResendDelay caps the wait between two sends of an unconfirmed event.
+const maxResendDelay = 30 * time.Minute
+
+// resendDelay is after, doubled for each send the consumer has not
+// confirmed, up to maxResendDelay.
+func resendDelay(after time.Duration, resent int) time.Duration {
+	d := after
+	for range min(max(resent-1, 0), 16) {
+		d *= 2
+		if d >= maxResendDelay {
+			return maxResendDelay
+		}
+	}
+	return d
 }
 
 // Confirmation is how a topic's consumer confirms the work of an event.
@@ -210,7 +228,19 @@ func (o *Outbox) Relay(ctx context.Context) (OutboxSummary, error) {
 		o.Log.InfoContext(ctx, "outbox relay published", "event_id", rec.ID, "topic", rec.Topic,
 			"age_ms", o.Intents.Now().Sub(rec.CreatedAt).Milliseconds())
 		if confirmed {
-			return o.Intents.Add(ctx, id, c.After) // ask again later
+			// Ask again later, backing off: a consumer that is down for
+			// hours gets a few sends, not one every After.
+			sent, err := o.Records.Update(ctx, outboxKey(id), func(r *OutboxRecord, exists bool) (*Event, error) {
+				if !exists {
+					return nil, ErrNoChange
+				}
+				r.Resent++
+				return nil, nil
+			})
+			if err != nil {
+				return err
+			}
+			return o.Intents.Add(ctx, id, resendDelay(c.After, sent.Resent))
 		}
 		o.remove(id)
 		return nil

@@ -264,3 +264,26 @@ func TestOneRelayAtATimeAcrossReplicas(t *testing.T) {
 	assert.False(t, sum.Held)
 	assert.Equal(t, 1, sum.Published)
 }
+
+func TestUnconfirmedEventsAreSentAgainLessAndLessOften(t *testing.T) {
+	assert.Equal(t, 30*time.Second, resendDelay(30*time.Second, 1))
+	assert.Equal(t, time.Minute, resendDelay(30*time.Second, 2))
+	assert.Equal(t, 4*time.Minute, resendDelay(30*time.Second, 4))
+	assert.Equal(t, maxResendDelay, resendDelay(30*time.Second, 10))
+	assert.Equal(t, maxResendDelay, resendDelay(30*time.Second, 1000))
+
+	ctx := context.Background()
+	clk := &testClock{now: time.Unix(1_700_000_000, 0)}
+	mem := testkit.NewMemState()
+	ob := clockedOutbox(mem, "replica-a", clk)
+	ob.Confirm = map[string]Confirmation{events.TopicSendSMS: {After: 30 * time.Second, Confirmer: &confirmer{done: map[string]bool{}}}}
+	require.NoError(t, Store[order]{Client: mem, Name: "s", Outbox: ob}.Insert(ctx, "k", order{1}, smsEvent("m1")))
+	// The consumer never confirms: over ten minutes the relay sends it
+	// again at 30 s, 1, 2, 4 and 8 min, not every 30 s (20 times).
+	for range 600 {
+		clk.Add(time.Second)
+		_, err := ob.Relay(ctx)
+		require.NoError(t, err)
+	}
+	assert.Len(t, mem.Events(events.TopicSendSMS), 1+5)
+}
