@@ -90,6 +90,10 @@ type OutboxRecord struct {
 	Resent int `json:"resent,omitempty"`
 }
 
+// maxConfirmWait is how long the relay keeps sending an event its consumer
+// does not confirm.
+const maxConfirmWait = 24 * time.Hour
+
 // maxResendDelay caps the wait between two sends of an unconfirmed event.
 const maxResendDelay = 30 * time.Minute
 
@@ -217,6 +221,12 @@ func (o *Outbox) Relay(ctx context.Context) (OutboxSummary, error) {
 			}
 			if done {
 				sum.Confirmed++
+				o.remove(id)
+				return nil
+			}
+			if age := o.Intents.Now().Sub(rec.CreatedAt); age > maxConfirmWait {
+				o.Log.ErrorContext(ctx, "event never confirmed by its consumer: given up", "event_id", rec.ID,
+					"topic", rec.Topic, "age", age.Round(time.Second).String(), "sends", rec.Resent+1)
 				o.remove(id)
 				return nil
 			}
