@@ -27,7 +27,7 @@ type Provider struct {
 	Invoker     daprx.Invoker
 	AppID       string
 	StatusAppID string
-	Budget  time.Duration
+	Budget      time.Duration
 	// Metrics times each call (nil: none).
 	Metrics CallMetrics
 }
