@@ -162,8 +162,10 @@ func (s *Schedule) append(ctx context.Context, second int64, shard int, ids []st
 }
 
 // Sweep hands each id of the seconds that came due since the last sweep to
-// fn, in order. An error from fn ends the sweep without moving the cursor
-// past the second it came from: the next sweep starts there again.
+// fn, in order. An id whose fn fails is added again, retryAfter later, and
+// the sweep goes on (the last error is returned); a bucket that cannot be
+// read, or an id that cannot be added again, ends the sweep without moving
+// the cursor past that second: the next sweep starts there again.
 func (s *Schedule) Sweep(ctx context.Context, fn func(ctx context.Context, id string) error) (SweepSummary, error) {
 	var sum SweepSummary
 	start := time.Now()

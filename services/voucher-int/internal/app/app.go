@@ -360,9 +360,9 @@ type Summary struct {
 // it for the next pass. workers bounds the orders handled at once.
 func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 	if a.Due != nil {
-		// Orders that came due and are still open join the set. A sweep
-		// that fails starts at the same second next time; the orders
-		// already in the set are looked at all the same.
+		// Orders that came due and are still open join the set. One whose
+		// order cannot be read is looked at again later (Schedule.Sweep);
+		// the orders already in the set are looked at all the same.
 		if _, err := a.Due.Sweep(ctx, func(ctx context.Context, id string) error {
 			o, _, found, err := a.Orders.Get(ctx, orderKey(id))
 			if err != nil || !found || o.Final() {
