@@ -43,6 +43,22 @@ func (p *Pool) Do(ctx context.Context, job func(context.Context)) {
 	}
 }
 
+// Hand hands job over: with a nil Pool it runs in the caller, which gets its
+// error (a handler then lets the broker deliver again); otherwise it runs
+// through Do, and an error goes to failed (the repair is someone else's: a
+// reconciler, a sweep).
+func (p *Pool) Hand(ctx context.Context, job func(context.Context) error, failed func(context.Context, error)) error {
+	if p == nil {
+		return job(ctx)
+	}
+	p.Do(ctx, func(ctx context.Context) {
+		if err := job(ctx); err != nil {
+			failed(ctx, err)
+		}
+	})
+	return nil
+}
+
 // Idle waits until no job runs in the background (tests, shutdown).
 func (p *Pool) Idle() {
 	if p == nil {

@@ -41,6 +41,20 @@ func TestPoolJobOutlivesTheCallersContext(t *testing.T) {
 	assert.Equal(t, true, err.Load(), "the handler's request ended; the job goes on")
 }
 
+func TestHandReturnsTheErrorOnlyWhenTheJobRanInTheCaller(t *testing.T) {
+	boom := assert.AnError
+	var nilPool *Pool
+	assert.ErrorIs(t, nilPool.Hand(context.Background(), func(context.Context) error { return boom },
+		func(context.Context, error) { t.Error("a nil pool reports to its caller") }), boom)
+
+	p := NewPool(1, time.Minute)
+	var reported atomic.Value
+	assert.NoError(t, p.Hand(context.Background(), func(context.Context) error { return boom },
+		func(_ context.Context, err error) { reported.Store(err) }))
+	p.Idle()
+	assert.Equal(t, boom, reported.Load())
+}
+
 func TestNilPoolRunsInTheCaller(t *testing.T) {
 	var p *Pool
 	n := 0

@@ -285,15 +285,12 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 				"after_ms", req.UpdatedAt.Sub(req.CreatedAt).Milliseconds())
 		}
 	}
-	if p.Work == nil {
-		return p.Deliveries.Start(ctx, req)
-	}
-	p.Work.Do(ctx, func(ctx context.Context) {
-		if err := p.Deliveries.Start(ctx, req); err != nil && p.Log != nil {
-			p.Log.WarnContext(ctx, "delivery left to the redrive", "purchase_id", req.RequestID, "error", err)
-		}
-	})
-	return nil
+	return p.Work.Hand(ctx, func(ctx context.Context) error { return p.Deliveries.Start(ctx, req) },
+		func(ctx context.Context, err error) {
+			if p.Log != nil {
+				p.Log.WarnContext(ctx, "delivery left to the redrive", "purchase_id", req.RequestID, "error", err)
+			}
+		})
 }
 
 // VouchersOf lists the vouchers of the caller's own phone number.

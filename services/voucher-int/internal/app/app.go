@@ -201,15 +201,12 @@ func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error
 	if err := a.track(ctx, o.RequestID); err != nil {
 		return err
 	}
-	if a.Work == nil {
-		return a.order(ctx, o)
-	}
-	a.Work.Do(ctx, func(ctx context.Context) {
-		if err := a.order(ctx, o); err != nil && a.Log != nil {
-			a.Log.WarnContext(ctx, "order left to the reconciler", "purchase_id", o.RequestID, "error", err)
-		}
-	})
-	return nil
+	return a.Work.Hand(ctx, func(ctx context.Context) error { return a.order(ctx, o) },
+		func(ctx context.Context, err error) {
+			if a.Log != nil {
+				a.Log.WarnContext(ctx, "order left to the reconciler", "purchase_id", o.RequestID, "error", err)
+			}
+		})
 }
 
 // track makes a new order known to the reconciler.
