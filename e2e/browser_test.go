@@ -29,7 +29,7 @@ func TestBrowser(t *testing.T) {
 	username, phone := uniqueName("web"), uniquePhone(0) // 0: the provider answers at once
 
 	b.step("open the page", time.Minute,
-		chromedp.Navigate(sys.AppURL("gateway")+"/"),
+		chromedp.Navigate(sys.PublicURL("gateway")+"/"),
 		chromedp.WaitVisible(chromedp.ID("sign-in-form")))
 	b.expectJS("every input has a label",
 		`[...document.querySelectorAll("input")].every((i) => i.labels.length > 0)`)

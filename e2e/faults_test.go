@@ -424,7 +424,7 @@ func TestFaultEventsTwiceAndOutOfOrder(t *testing.T) {
 		taken[at[0]+at[1]] = eventsTaken(t, at[0], at[1])
 	}
 	publish := func(topic, body string) {
-		resp, err := http.Post(sys.SidecarURL("gateway")+"/v1.0/publish/pubsub/"+topic, "application/json", strings.NewReader(body))
+		resp, err := sidecarCall("gateway", "POST", "/v1.0/publish/pubsub/"+topic, body)
 		if err != nil {
 			t.Fatal(err)
 		}

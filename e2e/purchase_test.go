@@ -283,7 +283,7 @@ func TestEachProviderModeEndsRight(t *testing.T) {
 func postCallback(t *testing.T, body map[string]string) int {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	resp, err := http.Post(sys.AppURL("voucher-int")+"/api/voucher-code/vps/response", "application/json", strings.NewReader(string(b)))
+	resp, err := http.Post(sys.PublicURL("voucher-int")+"/api/voucher-code/vps/response", "application/json", strings.NewReader(string(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestSameRequestCodeEventTwiceMakesOneOrder(t *testing.T) {
 
 	event := fmt.Sprintf(`{"requestId":%q,"userId":"u","phoneNumber":%q,"requestedAt":%q}`, v.RequestID, phone, time.Now().UTC().Format(time.RFC3339Nano))
 	for range 2 {
-		resp, err := http.Post(sys.SidecarURL("gateway")+"/v1.0/publish/pubsub/request-code", "application/json", strings.NewReader(event))
+		resp, err := sidecarCall("gateway", "POST", "/v1.0/publish/pubsub/request-code", event)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -451,7 +451,7 @@ func TestPoisonEventIsDeadLetteredListedAndReplayed(t *testing.T) {
 	hdr := map[string]string{"X-Ops-Token": s.OpsToken}
 	poisonID := fmt.Sprintf("poison-%d", time.Now().UnixNano())
 	poison := fmt.Sprintf(`{"requestId":%q,"phoneNumber":""}`, poisonID)
-	resp, err := http.Post(sys.SidecarURL("gateway")+"/v1.0/publish/pubsub/request-code", "application/json", strings.NewReader(poison))
+	resp, err := sidecarCall("gateway", "POST", "/v1.0/publish/pubsub/request-code", poison)
 	if err != nil {
 		t.Fatal(err)
 	}

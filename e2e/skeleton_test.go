@@ -149,8 +149,8 @@ func TestOtherPeoplesNumbersAndRequestsAreRefused(t *testing.T) {
 		{"buy_for_someone_else", mallory.do("POST", "/voucher", map[string]string{"phoneNumber": alicePhone}, nil), 403},
 		{"list_someone_elses_vouchers", mallory.do("GET", "/voucher?phoneNumber="+url.QueryEscape(alicePhone), nil, nil), 403},
 		{"read_someone_elses_request", mallory.do("GET", "/voucher/requests/"+req.RequestID, nil, nil), 404},
-		{"no_token", (&client{t: t, base: sys.AppURL("gateway")}).do("GET", "/voucher?phoneNumber=1", nil, nil), 401},
-		{"garbage_token", (&client{t: t, base: sys.AppURL("gateway"), token: "not.a.jwt"}).do("GET", "/voucher?phoneNumber=1", nil, nil), 401},
+		{"no_token", (&client{t: t, base: sys.PublicURL("gateway")}).do("GET", "/voucher?phoneNumber=1", nil, nil), 401},
+		{"garbage_token", (&client{t: t, base: sys.PublicURL("gateway"), token: "not.a.jwt"}).do("GET", "/voucher?phoneNumber=1", nil, nil), 401},
 		{"unknown_field", alice.do("POST", "/voucher", map[string]any{"phoneNumber": alicePhone, "amount": 5}, nil), 400},
 	}
 	for _, tc := range cases {
@@ -220,7 +220,7 @@ func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 	})
 
 	t.Run("request_is_in_gateways_state_store", func(t *testing.T) {
-		resp, err := http.Get(sys.SidecarURL("gateway") + "/v1.0/state/gateway-store/request%7C" + req.RequestID)
+		resp, err := sidecarCall("gateway", "GET", "/v1.0/state/gateway-store/request%7C"+req.RequestID, "")
 		if err != nil {
 			t.Fatal(err)
 		}

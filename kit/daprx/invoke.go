@@ -21,7 +21,9 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 type Invoker struct {
 	// SidecarURL is http://127.0.0.1:{DAPR_HTTP_PORT}.
 	SidecarURL string
-	HTTP       *http.Client
+	// Token is DAPR_API_TOKEN, sent to the sidecar (header dapr-api-token).
+	Token string
+	HTTP  *http.Client
 }
 
 // Response is what the callee answered.
@@ -41,6 +43,9 @@ func (in Invoker) Invoke(ctx context.Context, appID, verb, method string, body [
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	if in.Token != "" {
+		req.Header.Set("dapr-api-token", in.Token)
 	}
 	// daprd continues the trace when its tracing is on.
 	if tp := tracing.Traceparent(ctx); tp != "" && req.Header.Get(tracing.Header) == "" {

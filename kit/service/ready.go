@@ -172,6 +172,9 @@ func (rd Readiness) get(ctx context.Context, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rd.Sidecar.Token != "" {
+		req.Header.Set(TokenHeader, rd.Sidecar.Token)
+	}
 	c := rd.HTTP
 	if c == nil {
 		c = http.DefaultClient

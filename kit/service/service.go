@@ -34,20 +34,37 @@ func Logger(w io.Writer, app, level string) *slog.Logger {
 	return slog.New(httpx.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv}))).With("app", app)
 }
 
-// Sidecar names the ports the runner (or the Dapr CLI) gives an app.
+// Sidecar names the ports the runner (or the Dapr CLI) gives an app, and
+// the token the app proves itself to its sidecar with.
 type Sidecar struct {
 	HTTPPort string // DAPR_HTTP_PORT
 	GRPCPort string // DAPR_GRPC_PORT
+	// Token is DAPR_API_TOKEN: daprd refuses calls to its API without it.
+	Token string
 }
 
 // URL is the sidecar's HTTP API base.
 func (s Sidecar) URL() string { return "http://127.0.0.1:" + s.HTTPPort }
 
+// SidecarOf reads the sidecar's ports and token from the environment.
+func SidecarOf(getenv func(string) string) Sidecar {
+	return Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT"), Token: getenv("DAPR_API_TOKEN")}
+}
+
 // App is what Run serves besides the routes.
 type App struct {
-	Log     *slog.Logger
-	Addr    string
-	Sidecar Sidecar
+	Log *slog.Logger
+	// Addr is the app port, the one daprd calls (APP_PORT): the sidecar's
+	// routes, /healthz, /readyz and /metrics.
+	Addr string
+	// PublicAddr, if set, is a second listener for what callers from
+	// outside the system may reach (PUBLIC_PORT): Faces.Public and
+	// /healthz, nothing else.
+	PublicAddr string
+	// AppToken is what daprd sends on every call to the app (AppToken);
+	// the sidecar's routes refuse a request without it.
+	AppToken string
+	Sidecar  Sidecar
 	// Metrics is the app's own registry, served at GET /metrics; Run adds
 	// the HTTP metrics to it. nil: a new one (metrics.NewRegistry).
 	Metrics *prometheus.Registry
@@ -56,73 +73,147 @@ type App struct {
 	// TraceSampleRate is the chance that a trace started here is sampled
 	// (TRACING_SAMPLING_RATE, SampleRate).
 	TraceSampleRate float64
-	// TrustsTrace, if not nil, tells which requests' traceparent is
-	// continued (httpx.Observed.TrustsTrace); nil trusts every one, right
-	// for an app that only its sidecar calls.
-	TrustsTrace func(*http.Request) bool
 }
 
-// Run serves on a.Addr until ctx ends. daprd waits for the app port before
-// it reports healthy, and the app needs daprd to do anything, so the port
-// opens first and answers 503 (/healthz included, which daprd's app health
+// Faces are an app's routes, by who may call them.
+type Faces struct {
+	// Sidecar is what the app's own daprd calls: topic deliveries, input
+	// bindings, service invocation. Served on the app port, to requests
+	// with the app token only (SidecarOnly).
+	Sidecar http.Handler
+	// Operator, if set, serves /ops/ on the app port, guarded by its own
+	// credential rather than the app token.
+	Operator http.Handler
+	// Public, if set, is served on App.PublicAddr.
+	Public http.Handler
+
+	sidecar http.Handler // Sidecar behind the app token
+}
+
+// Run serves until ctx ends. daprd waits for the app port before it
+// reports healthy, and the app needs daprd to do anything, so the ports
+// open first and answer 503 (/healthz included, which daprd's app health
 // check reads) until connect-and-build is done.
 // build receives the connected client and returns the app's routes.
 //
-// Beside the routes Run serves GET /metrics (a.Metrics, with the HTTP
-// metrics of every request) and GET /readyz (Readiness), so no app lists
-// them in its routes.
-func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (http.Handler, error)) error {
+// Beside the routes Run serves, on the app port, GET /healthz, GET /metrics
+// (a.Metrics, with the HTTP metrics of every request) and GET /readyz
+// (Readiness), so no app lists them in its routes. Anything else on the
+// app port goes to Faces.Sidecar and needs the app token.
+//
+// A traceparent is continued on the app port, where only the sidecar gets
+// through; on the public port every request starts a trace of its own, so
+// no caller picks the trace id the system logs under or forces sampling.
+func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (Faces, error)) error {
 	log := a.Log
 	reg := a.Metrics
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
-	var routes atomic.Pointer[http.Handler]
-	gate := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := routes.Load(); h != nil {
-			(*h).ServeHTTP(w, r)
+	httpMetrics := metrics.NewHTTP(reg)
+	var faces atomic.Pointer[Faces]
+	started := func() bool { return faces.Load() != nil }
+	private := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := faces.Load()
+		if f == nil {
+			if r.URL.Path == "/dapr/subscribe" { // subscriptions are declarative (components/)
+				httpx.Encode(w, http.StatusOK, []any{})
+				return
+			}
+			httpx.WriteProblem(w, r, errStarting)
 			return
 		}
-		switch r.URL.Path {
-		case "/dapr/subscribe": // subscriptions are declarative (components/)
-			httpx.Encode(w, http.StatusOK, []any{})
-			return
-		case "/dapr/config": // no actors
-			http.NotFound(w, r)
+		if f.Operator != nil && strings.HasPrefix(r.URL.Path, "/ops/") {
+			f.Operator.ServeHTTP(w, r)
 			return
 		}
-		httpx.WriteProblem(w, r, errStarting)
+		f.sidecar.ServeHTTP(w, r)
 	})
-	ready := Readiness{Sidecar: a.Sidecar, Needs: a.Needs, Started: func() bool { return routes.Load() != nil }}
-	h := httpx.Observe(httpx.Observed{Log: log, Metrics: metrics.NewHTTP(reg), SampleRate: a.TraceSampleRate, TrustsTrace: a.TrustsTrace},
-		Probes(reg, ready, gate))
+	ready := Readiness{Sidecar: a.Sidecar, Needs: a.Needs, Started: started}
+	h := httpx.Observe(httpx.Observed{Log: log, Metrics: httpMetrics, SampleRate: a.TraceSampleRate},
+		Probes(reg, ready, alive(started, private)))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	served := make(chan error, 1)
-	go func() {
+	listeners := 1
+	served := make(chan error, 2)
+	serve := func(addr string, h http.Handler) {
 		// A port that cannot be opened ends the wait for the sidecar too.
-		served <- httpx.Serve(ctx, a.Addr, h, log, func(net.Addr) {})
+		served <- httpx.Serve(ctx, addr, h, log, func(net.Addr) {})
 		cancel()
-	}()
+	}
+	go serve(a.Addr, h)
+	if a.PublicAddr != "" {
+		listeners++
+		public := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f := faces.Load()
+			switch {
+			case f == nil:
+				httpx.WriteProblem(w, r, errStarting)
+			case f.Public == nil:
+				http.NotFound(w, r)
+			default:
+				f.Public.ServeHTTP(w, r)
+			}
+		})
+		never := func(*http.Request) bool { return false }
+		go serve(a.PublicAddr, httpx.Observe(httpx.Observed{Log: log, Metrics: httpMetrics, SampleRate: a.TraceSampleRate, TrustsTrace: never},
+			alive(started, public)))
+	}
+	wait := func(err error) error {
+		cancel()
+		var first error
+		for range listeners {
+			if serr := <-served; serr != nil && first == nil {
+				first = serr
+			}
+		}
+		if first != nil {
+			return first
+		}
+		return err
+	}
 
 	client, err := daprx.Connect(ctx, log, a.Sidecar.GRPCPort)
 	if err != nil {
-		cancel()
-		if serr := <-served; serr != nil {
-			return serr
-		}
-		return err
+		return wait(err)
 	}
 	defer client.Close()
-	app, err := build(ctx, client)
+	f, err := build(ctx, client)
 	if err != nil {
-		cancel()
-		<-served
-		return err
+		return wait(err)
 	}
-	routes.Store(&app)
+	if f.Sidecar == nil {
+		f.Sidecar = http.NotFoundHandler()
+	}
+	f.sidecar = SidecarOnly(log, a.AppToken, f.Sidecar)
+	faces.Store(&f)
 	log.Info("ready")
-	return <-served
+	err = <-served
+	cancel()
+	for range listeners - 1 {
+		if serr := <-served; err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// alive answers GET /healthz: 200 once the routes are served, 503 before.
+// daprd's app health check reads it without the app token, and it tells
+// nothing else.
+func alive(started func() bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" || r.Method != http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r.Pattern = "GET /healthz"
+		if !started() {
+			httpx.WriteProblem(w, r, errStarting)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
 }
 
 var errStarting = errs.E(errs.Unavailable, "starting: waiting for the Dapr sidecar")
@@ -169,12 +260,22 @@ func Env(getenv func(string) string, key, def string) string {
 	return def
 }
 
-// ListenAddr is where an app listens: APP_HOST (default 127.0.0.1, so that
-// only its own sidecar, on the same host or in the same pod, reaches it)
-// and port. The gateway, which serves the public API, sets APP_HOST=0.0.0.0
-// in containers.
+// ListenAddr is where an app's own port listens, the one its sidecar
+// calls: APP_HOST (default 127.0.0.1, so that only its own sidecar, on the
+// same host or in the same pod, reaches it) and port.
 func ListenAddr(getenv func(string) string, port string) string {
 	return net.JoinHostPort(Env(getenv, "APP_HOST", "127.0.0.1"), port)
+}
+
+// PublicListenAddr is where an app's public port listens (PUBLIC_PORT,
+// def when unset; "" when both are empty: no public port): PUBLIC_HOST,
+// default 127.0.0.1. Containers set PUBLIC_HOST=0.0.0.0.
+func PublicListenAddr(getenv func(string) string, def string) string {
+	port := Env(getenv, "PUBLIC_PORT", def)
+	if port == "" {
+		return ""
+	}
+	return net.JoinHostPort(Env(getenv, "PUBLIC_HOST", "127.0.0.1"), port)
 }
 
 // Healthcheck asks the app on 127.0.0.1:APP_PORT and returns the exit

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -29,7 +28,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(service.Healthcheck(os.Getenv, "8080", os.Args[2:]))
+		os.Exit(service.Healthcheck(os.Getenv, defaultAppPort, os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -39,8 +38,16 @@ func main() {
 	}
 }
 
+// gateway's two ports: the public API, and the app port its sidecar calls.
+const (
+	defaultPublicPort = "8080"
+	defaultAppPort    = "8090"
+)
+
 type config struct {
-	Port          string // APP_PORT
+	Port          string // APP_PORT: what the sidecar calls
+	PublicAddr    string // PUBLIC_HOST:PUBLIC_PORT: the API
+	AppToken      string // APP_API_TOKEN
 	Sidecar       service.Sidecar
 	StateStore    string        // STATE_STORE
 	SecretStore   string        // SECRET_STORE
@@ -80,8 +87,9 @@ type config struct {
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Port:          service.Env(getenv, "APP_PORT", "8080"),
-		Sidecar:       service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		Port:          service.Env(getenv, "APP_PORT", defaultAppPort),
+		PublicAddr:    service.PublicListenAddr(getenv, defaultPublicPort),
+		Sidecar:       service.SidecarOf(getenv),
 		StateStore:    service.Env(getenv, "STATE_STORE", "gateway-store"),
 		SecretStore:   service.Env(getenv, "SECRET_STORE", "secretstore"),
 		VoucherAppID:  service.Env(getenv, "VOUCHER_APP_ID", "voucher"),
@@ -105,6 +113,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	var err error
+	if c.AppToken, err = service.AppToken(getenv); err != nil {
+		return c, err
+	}
 	if c.TraceSampleRate, err = service.SampleRate(getenv); err != nil {
 		return c, err
 	}
@@ -138,19 +149,19 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	service.StartPprof(ctx, log, getenv("PPROF_ADDR"))
 	reg := metrics.NewRegistry()
 	svc := service.App{
-		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), Sidecar: cfg.Sidecar, Metrics: reg,
+		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), PublicAddr: cfg.PublicAddr, AppToken: cfg.AppToken,
+		Sidecar: cfg.Sidecar, Metrics: reg,
 		Needs: service.Needs{
 			Components: []string{cfg.StateStore, cfg.DeliveryStore, events.PubSub, cfg.SecretStore},
 			Stores:     []string{cfg.StateStore, cfg.DeliveryStore},
 		},
 		TraceSampleRate: cfg.TraceSampleRate,
-		TrustsTrace:     ports.TrustsTrace,
 	}
 	purchaseMetrics, webhookMetrics, deadLetterMetrics := metrics.NewPurchases(reg), metrics.NewWebhooks(reg), metrics.NewDeadLetters(reg)
-	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
+	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (service.Faces, error) {
 		tokens, err := signingKey(ctx, c, cfg)
 		if err != nil {
-			return nil, err
+			return service.Faces{}, err
 		}
 		// request-code goes through the outbox of the requests' store,
 		// send-sms through the deliveries' store's, kept until sms confirms.
@@ -159,7 +170,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		smsEvents := daprx.NewOutbox(c, cfg.DeliveryStore, events.PubSub, holder, cfg.RelayAfter, log)
 		smsEvents.Confirm = map[string]daprx.Confirmation{events.TopicSendSMS: {
 			After:     cfg.SMSConfirmAfter,
-			Confirmer: adapters.SMSConfirmer{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.SMSAppID},
+			Confirmer: adapters.SMSConfirmer{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}, AppID: cfg.SMSAppID},
 		}}
 		outboxes := daprx.Outboxes{requestEvents, smsEvents}
 		acc := app.Accounts{
@@ -204,7 +215,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 		pur := app.Purchases{
 			Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore, Outbox: requestEvents},
-			Vouchers:   adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()}, AppID: cfg.VoucherAppID},
+			Vouchers:   adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}, AppID: cfg.VoucherAppID},
 			Deliveries: deliveries,
 			Callbacks:  guard,
 			Redrive: app.Redrive{
@@ -234,7 +245,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			ops.Token = m["ops-token"]
 		}
 		// A claim outlives one webhook attempt.
-		return ports.Shed(ports.Routes(ctx, log, acc, pur, ops, outboxes, cfg.WebhookTimeout+5*time.Second), cfg.MaxInFlight), nil
+		faces := ports.Routes(ctx, log, acc, pur, ops, outboxes, cfg.WebhookTimeout+5*time.Second)
+		faces.Public = ports.Shed(faces.Public, cfg.MaxInFlight)
+		return faces, nil
 	})
 }
 

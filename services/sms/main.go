@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,6 +34,7 @@ func main() {
 
 type config struct {
 	Port            string // APP_PORT
+	AppToken        string // APP_API_TOKEN
 	Sidecar         service.Sidecar
 	StateStore      string  // STATE_STORE
 	Binding         string  // SMS_BINDING
@@ -45,12 +45,15 @@ type config struct {
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Port:       service.Env(getenv, "APP_PORT", "8084"),
-		Sidecar:    service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		Sidecar:    service.SidecarOf(getenv),
 		StateStore: service.Env(getenv, "STATE_STORE", "sms-store"),
 		Binding:    service.Env(getenv, "SMS_BINDING", "sms"),
 		LogLevel:   getenv("LOG_LEVEL"),
 	}
 	var err error
+	if c.AppToken, err = service.AppToken(getenv); err != nil {
+		return c, err
+	}
 	c.TraceSampleRate, err = service.SampleRate(getenv)
 	return c, err
 }
@@ -65,21 +68,21 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	reg := metrics.NewRegistry()
 	sent := metrics.NewSMS(reg)
 	svc := service.App{
-		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), Sidecar: cfg.Sidecar, Metrics: reg,
+		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), AppToken: cfg.AppToken, Sidecar: cfg.Sidecar, Metrics: reg,
 		Needs: service.Needs{
 			Components: []string{cfg.StateStore, events.PubSub, cfg.Binding},
 			Stores:     []string{cfg.StateStore},
 		},
 		TraceSampleRate: cfg.TraceSampleRate,
 	}
-	return service.Run(ctx, svc, func(_ context.Context, c dapr.Client) (http.Handler, error) {
+	return service.Run(ctx, svc, func(_ context.Context, c dapr.Client) (service.Faces, error) {
 		a := app.App{
 			Log:     daprx.Store[app.Sent]{Client: c, Name: cfg.StateStore},
 			Gateway: bindingGateway{client: c, name: cfg.Binding},
 			Now:     time.Now,
 			Metrics: sent,
 		}
-		return ports.Routes(log, a), nil
+		return service.Faces{Sidecar: ports.Routes(log, a)}, nil
 	})
 }
 

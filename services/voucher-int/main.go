@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -39,6 +38,7 @@ func main() {
 
 type config struct {
 	Port       string // APP_PORT
+	AppToken   string // APP_API_TOKEN
 	Sidecar    service.Sidecar
 	StateStore string // STATE_STORE
 	// The outbox relay publishes a receive-code its write left unpublished
@@ -59,7 +59,7 @@ type config struct {
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Port:             service.Env(getenv, "APP_PORT", "8082"),
-		Sidecar:          service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		Sidecar:          service.SidecarOf(getenv),
 		StateStore:       service.Env(getenv, "STATE_STORE", "voucher-int-store"),
 		ProviderAppID:    service.Env(getenv, "PROVIDER_APP_ID", "vps"),
 		ProviderStatusID: service.Env(getenv, "PROVIDER_STATUS_APP_ID", "vps-status"),
@@ -81,6 +81,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	var err error
+	if c.AppToken, err = service.AppToken(getenv); err != nil {
+		return c, err
+	}
 	c.TraceSampleRate, err = service.SampleRate(getenv)
 	return c, err
 }
@@ -95,15 +98,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	reg := metrics.NewRegistry()
 	providerMetrics := metrics.NewProvider(reg)
 	svc := service.App{
-		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), Sidecar: cfg.Sidecar, Metrics: reg,
+		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), AppToken: cfg.AppToken, Sidecar: cfg.Sidecar, Metrics: reg,
 		Needs: service.Needs{
 			Components: []string{cfg.StateStore, events.PubSub},
 			Stores:     []string{cfg.StateStore},
 		},
 		TraceSampleRate: cfg.TraceSampleRate,
-		TrustsTrace:     ports.TrustsTrace,
+		// The provider's callback, for a provider outside the system.
+		PublicAddr: service.PublicListenAddr(getenv, ""),
 	}
-	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (http.Handler, error) {
+	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (service.Faces, error) {
 		instance := service.InstanceName("voucher-int")
 		outbox := daprx.NewOutbox(c, cfg.StateStore, events.PubSub, instance, cfg.RelayAfter, log)
 		a := app.App{
@@ -111,7 +115,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
 			Due:     daprx.NewSchedule(c, cfg.StateStore, "due-orders", instance, cfg.RecheckEvery).LogTo(log),
 			Provider: adapters.Provider{
-				Invoker:     daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
+				Invoker:     daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token},
 				AppID:       cfg.ProviderAppID,
 				StatusAppID: cfg.ProviderStatusID,
 				Budget:      cfg.ProviderBudget,

@@ -46,7 +46,7 @@ type config struct {
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Port:          service.Env(getenv, "APP_PORT", "8081"),
-		Sidecar:       service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		Sidecar:       service.SidecarOf(getenv),
 		LogLevel:      getenv("LOG_LEVEL"),
 		CallbackAppID: service.Env(getenv, "CALLBACK_APP_ID", "voucher-int"),
 		CallbackPath:  service.Env(getenv, "CALLBACK_PATH", "api/voucher-code/vps/response"),
@@ -76,7 +76,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	log := service.Logger(stdout, "voucher-provider", cfg.LogLevel)
 	cb := &callbacks{
-		ctx: ctx, log: log, invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL()},
+		ctx: ctx, log: log, invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token},
 		appID: cfg.CallbackAppID, path: cfg.CallbackPath,
 	}
 	p := vps.New(cfg.VPS, time.Now, cb.schedule)

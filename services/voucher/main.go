@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -34,6 +33,7 @@ func main() {
 
 type config struct {
 	Port            string // APP_PORT
+	AppToken        string // APP_API_TOKEN
 	Sidecar         service.Sidecar
 	StateStore      string  // STATE_STORE
 	LogLevel        string  // LOG_LEVEL
@@ -43,11 +43,14 @@ type config struct {
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Port:       service.Env(getenv, "APP_PORT", "8083"),
-		Sidecar:    service.Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT")},
+		Sidecar:    service.SidecarOf(getenv),
 		StateStore: service.Env(getenv, "STATE_STORE", "voucher-store"),
 		LogLevel:   getenv("LOG_LEVEL"),
 	}
 	var err error
+	if c.AppToken, err = service.AppToken(getenv); err != nil {
+		return c, err
+	}
 	c.TraceSampleRate, err = service.SampleRate(getenv)
 	return c, err
 }
@@ -60,19 +63,19 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log := service.Logger(stdout, "voucher", cfg.LogLevel)
 	service.StartPprof(ctx, log, getenv("PPROF_ADDR"))
 	svc := service.App{
-		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), Sidecar: cfg.Sidecar, Metrics: metrics.NewRegistry(),
+		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), AppToken: cfg.AppToken, Sidecar: cfg.Sidecar, Metrics: metrics.NewRegistry(),
 		Needs: service.Needs{
 			Components: []string{cfg.StateStore, events.PubSub},
 			Stores:     []string{cfg.StateStore},
 		},
 		TraceSampleRate: cfg.TraceSampleRate,
 	}
-	return service.Run(ctx, svc, func(_ context.Context, c dapr.Client) (http.Handler, error) {
+	return service.Run(ctx, svc, func(_ context.Context, c dapr.Client) (service.Faces, error) {
 		a := app.App{
 			Vouchers: daprx.Store[app.Voucher]{Client: c, Name: cfg.StateStore},
 			Indexes:  daprx.Store[app.PhoneIndex]{Client: c, Name: cfg.StateStore},
 			Log:      log,
 		}
-		return ports.Routes(log, a), nil
+		return service.Faces{Sidecar: ports.Routes(log, a)}, nil
 	})
 }

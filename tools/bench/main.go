@@ -258,7 +258,7 @@ func withSystem(cfg config, f func(*system) error) (err error) {
 	sys = started
 	sysMu.Unlock()
 	defer sys.Stop()
-	s := &system{sys: sys, dataDir: dir, gateway: sys.AppURL("gateway"), hooks: hooks, pprof: "http://" + pprofAddr,
+	s := &system{sys: sys, dataDir: dir, gateway: sys.PublicURL("gateway"), hooks: hooks, pprof: "http://" + pprofAddr,
 		embedded: cfg.profile == "embedded", pathServers: pathServers[cfg.profile],
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2000, MaxConnsPerHost: 0}}}
 	fmt.Printf("   signing up %d users\n", cfg.users)
@@ -446,7 +446,13 @@ func (s *system) purchase(callback string) (string, error) {
 // barePublish is a publish through gateway's sidecar with no app logic.
 func (s *system) barePublish(string) (string, error) {
 	body := []byte(`{"n":` + strconv.FormatUint(s.next.Add(1), 10) + `}`)
-	resp, err := s.client.Post(s.sys.SidecarURL("gateway")+"/v1.0/publish/pubsub/"+baselineTopic, "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, s.sys.SidecarURL("gateway")+"/v1.0/publish/pubsub/"+baselineTopic, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("dapr-api-token", s.sys.DaprToken("gateway"))
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,7 +84,14 @@ type System struct {
 type appRun struct {
 	App
 	internalPort int
-	app, dapr    *proc
+	// publicPort is the app's PUBLIC_PORT (its env in the run file), 0
+	// when it has none.
+	publicPort int
+	// appToken (APP_API_TOKEN) is what daprd proves itself to the app
+	// with, daprToken (DAPR_API_TOKEN) what the app proves itself to
+	// daprd with: random for each app and run.
+	appToken, daprToken string
+	app, dapr           *proc
 }
 
 // Part names one of the two processes of an app.
@@ -152,7 +160,14 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	s := &System{opts: opts, byID: map[string]*appRun{}}
 	for _, a := range rf.Apps {
 		a.ResourcesPaths = withProfile(a.ResourcesPaths, opts.Profile)
-		ar := &appRun{App: a}
+		ar := &appRun{App: a, appToken: randomToken(), daprToken: randomToken()}
+		if p := a.Env["PUBLIC_PORT"]; p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				return nil, fmt.Errorf("app %s: PUBLIC_PORT %q is not a port", a.AppID, p)
+			}
+			ar.publicPort = n
+		}
 		s.apps = append(s.apps, ar)
 		s.byID[a.AppID] = ar
 	}
@@ -191,6 +206,9 @@ func (s *System) assignPorts() error {
 	for _, a := range s.apps {
 		ports := []*int{&a.AppPort, &a.DaprHTTPPort, &a.DaprGRPCPort, &a.MetricsPort, &a.internalPort}
 		names := []string{"app port", "daprHTTPPort", "daprGRPCPort", "metricsPort", "internal gRPC port"}
+		if a.publicPort != 0 {
+			ports, names = append(ports, &a.publicPort), append(names, "public port (PUBLIC_PORT)")
+		}
 		for i, p := range ports {
 			if s.opts.FreePorts || *p == 0 {
 				port, err := FreePort()
@@ -445,13 +463,7 @@ func (s *System) startPart(a *appRun, part Part) error {
 			"DAPR_METRICS_PORT": strconv.Itoa(a.MetricsPort),
 			"DATA_DIR":          s.opts.DataDir,
 		}
-		for k, v := range a.Env {
-			env[k] = v
-		}
-		for k, v := range s.opts.Env {
-			env[k] = v
-		}
-		for k, v := range s.opts.AppEnv[a.AppID] {
+		for k, v := range a.appEnv(s.opts) {
 			env[k] = v
 		}
 		p, err := startProc(a.AppID, a.AppDirPath, a.Command, environ(env), out, &s.outMu)
@@ -481,7 +493,11 @@ func (s *System) startPart(a *appRun, part Part) error {
 		if s.config != "" {
 			args = append(args, "--config", s.config)
 		}
-		env := map[string]string{"NAMESPACE": daprNamespace, "DAPR_HOST_IP": "127.0.0.1"}
+		// The same tokens as the app's: daprd sends APP_API_TOKEN to the
+		// app and asks for DAPR_API_TOKEN on its own API.
+		appEnv := a.appEnv(s.opts)
+		env := map[string]string{"NAMESPACE": daprNamespace, "DAPR_HOST_IP": "127.0.0.1",
+			"APP_API_TOKEN": appEnv["APP_API_TOKEN"], "DAPR_API_TOKEN": appEnv["DAPR_API_TOKEN"]}
 		p, err := startProc(a.AppID+".daprd", a.AppDirPath, args, environ(env), out, &s.outMu)
 		if err != nil {
 			return &StartError{Process: a.AppID + ".daprd", Reason: err.Error()}
@@ -489,6 +505,34 @@ func (s *System) startPart(a *appRun, part Part) error {
 		a.dapr = p
 	}
 	return nil
+}
+
+// appEnv is what the app's environment adds to the runner's ports and
+// data dir: its tokens and public port, then the run file's env, then the
+// caller's Env and AppEnv (which may replace a token, or set
+// ALLOW_NO_APP_TOKEN with APP_API_TOKEN="" for a test).
+func (a *appRun) appEnv(opts Options) map[string]string {
+	env := map[string]string{"APP_API_TOKEN": a.appToken, "DAPR_API_TOKEN": a.daprToken}
+	for k, v := range a.Env {
+		env[k] = v
+	}
+	if a.publicPort != 0 {
+		env["PUBLIC_PORT"] = strconv.Itoa(a.publicPort)
+	}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	for k, v := range opts.AppEnv[a.AppID] {
+		env[k] = v
+	}
+	return env
+}
+
+// randomToken is 32 random bytes, hex.
+func randomToken() string {
+	var b [32]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func orDefault(v, def string) string {
@@ -670,6 +714,22 @@ func (s *System) app(id string) (*appRun, error) {
 func (s *System) AppURL(id string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d", s.byID[id].AppPort)
 }
+
+// PublicURL is the base URL of an app's public port (PUBLIC_PORT), or of
+// its own port when it has none.
+func (s *System) PublicURL(id string) string {
+	if a := s.byID[id]; a.publicPort != 0 {
+		return fmt.Sprintf("http://127.0.0.1:%d", a.publicPort)
+	}
+	return s.AppURL(id)
+}
+
+// DaprToken is what an app's sidecar asks for on its API (DAPR_API_TOKEN,
+// header dapr-api-token): a test that calls a sidecar directly sends it.
+func (s *System) DaprToken(id string) string { return s.byID[id].appEnv(s.opts)["DAPR_API_TOKEN"] }
+
+// AppToken is what an app asks of its sidecar's calls (APP_API_TOKEN).
+func (s *System) AppToken(id string) string { return s.byID[id].appEnv(s.opts)["APP_API_TOKEN"] }
 
 // SidecarURL is the base URL of an app's daprd HTTP API.
 func (s *System) SidecarURL(id string) string {

@@ -164,32 +164,40 @@ func TestRefusedRequestsAreCountedUnderTheirRoute(t *testing.T) {
 	}
 }
 
-// TestOnlyTheSidecarsRoutesContinueATrace: gateway continues the
-// traceparent of what its sidecar delivers, and of no request from outside:
-// no operation of the spec, not the web page.
-func TestOnlyTheSidecarsRoutesContinueATrace(t *testing.T) {
+// TestEachRouteIsOnOneFaceOnly: the sidecar's routes exist on the app port
+// only, every operation of the spec and the web page on the public port
+// only (the /ops/ tools on the app port, for operators).
+func TestEachRouteIsOnOneFaceOnly(t *testing.T) {
 	e := newEnv(t)
-	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath} {
-		if !TrustsTrace(httptest.NewRequest(http.MethodPost, path, nil)) {
-			t.Errorf("%s: the sidecar's trace is not continued", path)
+	notFound := func(h http.Handler, method, path string) bool {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader("{}")))
+		return rec.Code == http.StatusNotFound && strings.Contains(rec.Body.String(), "not-found")
+	}
+	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, outboxRelayPath} {
+		if notFound(e.faces.Sidecar, http.MethodPost, path) {
+			t.Errorf("%s is not a route of the sidecar's face", path)
 		}
-		// A route of gateway's, not the catch-all 404 (the redrive is
-		// routed only with a Redrive, which this env has not).
-		if path == requestRedrivePath {
+		if !notFound(e.faces.Public, http.MethodPost, path) {
+			t.Errorf("%s is answered on the public port", path)
+		}
+	}
+	public := []string{"GET /", "GET /assets/app.js", "GET /openapi.yaml"}
+	for _, op := range spec.Operations() {
+		method, path, _ := strings.Cut(op, " ")
+		public = append(public, method+" "+api.ConcretePath(path))
+	}
+	for _, op := range public {
+		method, path, _ := strings.Cut(op, " ")
+		onPublic, onSidecar := !notFound(e.faces.Public, method, path), !notFound(e.faces.Sidecar, method, path)
+		if strings.HasPrefix(path, "/ops/") {
+			if onPublic || notFound(e.faces.Operator, method, path) {
+				t.Errorf("%s: on the public port %v, on the operator's %v", op, onPublic, !onPublic)
+			}
 			continue
 		}
-		if rec := e.do(http.MethodPost, path, "{}", nil); rec.Code == http.StatusNotFound && strings.Contains(rec.Body.String(), "not-found") {
-			t.Errorf("%s is not a route: %d %s", path, rec.Code, rec.Body)
-		}
-	}
-	outside := []string{"/", "/assets/app.js", "/openapi.yaml"}
-	for _, op := range spec.Operations() {
-		_, path, _ := strings.Cut(op, " ")
-		outside = append(outside, api.ConcretePath(path))
-	}
-	for _, path := range outside {
-		if TrustsTrace(httptest.NewRequest(http.MethodPost, path, nil)) {
-			t.Errorf("%s: a caller's traceparent would be continued", path)
+		if !onPublic || onSidecar {
+			t.Errorf("%s: on the public port %v, on the sidecar's %v", op, onPublic, onSidecar)
 		}
 	}
 }

@@ -27,7 +27,8 @@ type Ops struct {
 }
 
 // The routes only gateway's sidecar calls: topic deliveries and cron
-// bindings. Every other request comes from outside.
+// bindings, on the app port. Customers reach the public port, where none of
+// them exists.
 const (
 	receiveCodePath    = "/events/receive-code"
 	deadLetterPath     = "/events/dead-letter"
@@ -36,15 +37,21 @@ const (
 	outboxRelayPath    = "/outbox-relay"
 )
 
-// TrustsTrace tells whether a request's traceparent is continued: only the
-// sidecar's are. A customer's request starts a trace of its own, so that
-// no caller picks the trace id gateway logs under or forces sampling
-// (service.App.TrustsTrace).
-var TrustsTrace = httpx.TrustTraceOn(receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath, outboxRelayPath)
+// Routes are gateway's faces: the public API and web page for customers,
+// the topic deliveries and cron bindings for its sidecar, the dead-letter
+// tools for operators. ctx bounds background work. relay publishes what the
+// outboxes' writes left (nil: no relay route).
+func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) service.Faces {
+	return service.Faces{
+		Public:   Public(log, acc, pur),
+		Sidecar:  Sidecar(ctx, log, pur, ops, relay, sweepLease),
+		Operator: Operator(log, ops),
+	}
+}
 
-// Routes is the whole surface of gateway. ctx bounds background work.
-// relay publishes what the outboxes' writes left (nil: no relay route).
-func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) http.Handler {
+// Public is what customers reach (PUBLIC_PORT): the API, the web page and
+// the OpenAPI document. Anything else is 404.
+func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases) http.Handler {
 	auth := authenticated(log, acc)
 	mux := http.NewServeMux()
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
@@ -58,6 +65,27 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 	mux.Handle("POST /voucher", auth(handleCreatePurchase(log, pur)))
 	mux.Handle("GET /voucher/requests/{requestId}", auth(handleGetRequest(log, pur)))
 	mux.Handle("GET /voucher", auth(handleListVouchers(log, pur)))
+	mux.Handle("GET /{$}", web.Handler())
+	mux.Handle("GET /assets/", web.Handler())
+	mux.HandleFunc("GET /openapi.yaml", handleOpenAPI)
+	mux.HandleFunc("/", handleNotFound)
+	checked := enforceContract(log, mux)
+	// The spec lists the operator's /ops/ too; here they do not exist.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/ops/") {
+			handleNotFound(w, r)
+			return
+		}
+		checked.ServeHTTP(w, r)
+	})
+}
+
+// Sidecar is what gateway's sidecar calls (the app port, behind the app
+// token): the receive-code and dead-letter deliveries and the cron
+// bindings. None of them is service invocation: a call through another
+// app's sidecar is refused (service.Delivered).
+func Sidecar(ctx context.Context, log *slog.Logger, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) http.Handler {
+	mux := http.NewServeMux()
 	mux.Handle("POST "+receiveCodePath, daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
 		return pur.Complete(ctx, ev)
 	}))
@@ -73,12 +101,16 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 			"hint", "the subscriber logged why it gave up under the same event_id; replay with POST /ops/dead-letters/{id}/replay")
 		return ops.DeadLetters.Keep(ctx, ev.ID, ev.Topic, data)
 	}))
+	mux.HandleFunc("/", handleNotFound)
+	return service.Delivered(mux)
+}
+
+// Operator is the dead-letter tools (/ops/, on the app port, never the
+// public one), for a holder of the operator token.
+func Operator(log *slog.Logger, ops Ops) http.Handler {
+	mux := http.NewServeMux()
 	mux.Handle("GET /ops/dead-letters", operator(log, ops.Token, handleListDeadLetters(log, ops.DeadLetters)))
 	mux.Handle("POST /ops/dead-letters/{id}/replay", operator(log, ops.Token, handleReplayDeadLetter(log, ops.DeadLetters)))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.Handle("GET /{$}", web.Handler())
-	mux.Handle("GET /assets/", web.Handler())
-	mux.HandleFunc("GET /openapi.yaml", handleOpenAPI)
 	mux.HandleFunc("/", handleNotFound)
 	return enforceContract(log, mux)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
 	"github.com/bankabc/vouchers/services/gateway/internal/app"
@@ -76,7 +77,8 @@ func (f *fakeWebhooks) Send(_ context.Context, url, id, secret string, body []by
 
 type env struct {
 	h          http.Handler
-	routes     http.Handler      // Routes alone, without the middleware
+	faces      service.Faces
+	routes     http.Handler      // the faces joined, without the middleware
 	mem        *testkit.MemState // gateway-store
 	dmem       *testkit.MemState // gateway-deliveries
 	clock      *clock
@@ -194,12 +196,28 @@ func newEnv(t testing.TB) *env {
 		Publisher: e.published,
 		Now:       e.clock.now,
 	}}
-	e.routes = Routes(context.Background(), log, acc, pur, ops, e.outboxes, time.Minute)
+	e.faces = Routes(context.Background(), log, acc, pur, ops, e.outboxes, time.Minute)
+	e.routes = joined(e.faces)
 	e.h = httpx.Middleware(log, e.routes)
 	if _, bench := t.(*testing.B); !bench { // benchmarks measure the gateway alone
 		e.h = checkedAgainstSpec(t, e.h)
 	}
 	return e
+}
+
+// joined serves each request from the face whose port it would reach:
+// the sidecar's routes, /ops/, and the public API.
+func joined(f service.Faces) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/events/") || p == webhookSweepPath || p == requestRedrivePath || p == outboxRelayPath:
+			f.Sidecar.ServeHTTP(w, r)
+		case strings.HasPrefix(p, "/ops/"):
+			f.Operator.ServeHTTP(w, r)
+		default:
+			f.Public.ServeHTTP(w, r)
+		}
+	})
 }
 
 func (e *env) do(method, path, body string, header map[string]string) *httptest.ResponseRecorder {
@@ -702,5 +720,43 @@ func TestShedAnswersBusyBeyondTheLimit(t *testing.T) {
 	close(release)
 	if code := <-done; code != http.StatusOK {
 		t.Fatalf("the request in its slot: %d", code)
+	}
+}
+
+// TestOnlyTheSidecarGetsThrough: a forged receive-code (a paid purchase
+// turned FAILED) and forged cron calls change nothing without the app
+// token, or when another app invokes them through its sidecar; on the
+// public port they do not exist.
+func TestOnlyTheSidecarGetsThrough(t *testing.T) {
+	const token = "the-app-token-of-this-test"
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, bearer(tok))
+	if rec.Code != 202 {
+		t.Fatalf("purchase %d %s", rec.Code, rec.Body)
+	}
+	var v requestView
+	_ = json.Unmarshal(rec.Body.Bytes(), &v)
+	before := e.request(t, tok, v.RequestID)
+	keys, dkeys := e.mem.Len(), e.dmem.Len()
+	forged := `{"id":"forged","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"FAILED","requestedAt":"2026-11-21T09:00:00Z"}}`
+	h := service.SidecarOnly(slog.New(slog.DiscardHandler), token, e.faces.Sidecar)
+	var calls []testkit.Call
+	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, outboxRelayPath} {
+		calls = append(calls,
+			testkit.Call{Method: "POST", Path: path, Body: forged, Want: 401},
+			testkit.Call{Method: "POST", Path: path, Body: forged, Token: "not-the-token", Want: 401},
+			testkit.Call{Method: "POST", Path: path, Body: forged, Token: token, Caller: "sms", Want: 403},
+		)
+	}
+	testkit.Expect(t, h, calls...)
+	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath, outboxRelayPath, "/metrics", "/readyz"} {
+		testkit.Expect(t, e.faces.Public, testkit.Call{Method: "POST", Path: path, Body: forged, Token: token, Want: 404})
+	}
+	if after := e.request(t, tok, v.RequestID); after.Status != before.Status || after.Status == "FAILED" {
+		t.Fatalf("status %q after forged events, %q before", after.Status, before.Status)
+	}
+	if e.mem.Len() != keys || e.dmem.Len() != dkeys {
+		t.Fatalf("keys %d/%d after forged calls, %d/%d before", e.mem.Len(), e.dmem.Len(), keys, dkeys)
 	}
 }

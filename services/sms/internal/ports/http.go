@@ -11,22 +11,28 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/sms/internal/app"
 )
 
-// Routes is the whole surface of the sms service.
+// Routes is the whole surface of the sms service, all of it called by its
+// sidecar (service.Faces.Sidecar): the send-sms delivery, and the sent-log
+// that gateway alone asks through service invocation.
 func Routes(log *slog.Logger, a app.App) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /events/send-sms", daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, m events.SendSMS) error {
+	mux.Handle("POST /events/send-sms", service.Delivered(daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, m events.SendSMS) error {
 		return a.Send(ctx, m)
-	}))
-	mux.Handle("GET /sent/{messageId}", handleGetSent(log, a))
+	})))
+	sent := service.InvokedBy(handleGetSent(log, a), GatewayAppID)
+	mux.Handle("GET /sent/{messageId}", sent)
 	// An empty id matches no {messageId}: answer it as the invalid id it is,
 	// not as an unknown route.
-	mux.Handle("GET /sent/{$}", handleGetSent(log, a))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.Handle("GET /sent/{$}", sent)
 	return mux
 }
+
+// GatewayAppID is the one app that may ask what was sent.
+const GatewayAppID = "gateway"
 
 // sentMessage is what GET /sent/{messageId} answers: never the phone
 // number the log also holds.

@@ -16,6 +16,7 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/services/sms/internal/app"
 )
@@ -40,7 +41,9 @@ func (downLog) Insert(context.Context, string, app.Sent, *daprx.Event) error {
 func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.Header.Set(service.CallerHeader, "gateway") // through gateway's sidecar
+	h.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -101,4 +104,49 @@ func TestGetSentRefusesBadIDsAndReportsAStoreDown(t *testing.T) {
 
 	down := Routes(log, app.App{Log: downLog{}, Gateway: nopGateway{}, Now: time.Now})
 	problemOf(t, get(t, down, "/sent/voucher-r1"), http.StatusServiceUnavailable, errs.Unavailable)
+}
+
+// countingGateway counts the texts it was asked to send.
+type countingGateway struct{ sent int }
+
+func (g *countingGateway) Send(context.Context, string, string, string) error { g.sent++; return nil }
+
+// TestOnlyTheSidecarGetsThrough: a send-sms event without the app token,
+// with a wrong one, or invoked by another app through its sidecar sends
+// nothing and logs nothing; only gateway may ask what was sent.
+func TestOnlyTheSidecarGetsThrough(t *testing.T) {
+	const token = "the-app-token-of-this-test"
+	gw := &countingGateway{}
+	mem := testkit.NewMemState()
+	a := app.App{Log: daprx.Store[app.Sent]{Client: mem, Name: "sms-store"}, Gateway: gw, Now: time.Now}
+	h := service.SidecarOnly(slog.New(slog.DiscardHandler), token, Routes(slog.New(slog.DiscardHandler), a))
+	event := `{"id":"e1","topic":"send-sms","data":{"messageId":"forged-1","phoneNumber":"` + phone + `","text":"call 1900 now"}}`
+	do := func(method, path, body, tok, caller string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set(service.TokenHeader, tok)
+		}
+		if caller != "" {
+			req.Header.Set(service.CallerHeader, caller)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	problemOf(t, do("POST", "/events/send-sms", event, "", ""), http.StatusUnauthorized, errs.Unauthorized)
+	problemOf(t, do("POST", "/events/send-sms", event, "not-the-token", ""), http.StatusUnauthorized, errs.Unauthorized)
+	problemOf(t, do("POST", "/events/send-sms", event, token, "gateway"), http.StatusForbidden, errs.Forbidden)
+	problemOf(t, do("GET", "/sent/forged-1", "", "", "gateway"), http.StatusUnauthorized, errs.Unauthorized)
+	problemOf(t, do("GET", "/sent/forged-1", "", token, "voucher"), http.StatusForbidden, errs.Forbidden)
+	if gw.sent != 0 || mem.Len() != 0 {
+		t.Fatalf("refused requests sent %d texts and left %d keys", gw.sent, mem.Len())
+	}
+	// The same event from the sidecar itself is sent.
+	if rec := do("POST", "/events/send-sms", event, token, ""); rec.Code != http.StatusOK || gw.sent != 1 {
+		t.Fatalf("from the sidecar: %d %s, sent %d", rec.Code, rec.Body, gw.sent)
+	}
+	if rec := do("GET", "/sent/forged-1", "", token, "gateway"); rec.Code != http.StatusOK {
+		t.Fatalf("gateway asking: %d %s", rec.Code, rec.Body)
+	}
 }

@@ -16,33 +16,39 @@ import (
 )
 
 // The routes only voucher-int's sidecar calls: the request-code delivery
-// and the reconciler's cron binding. The provider's callback is not one.
+// and the cron bindings. The provider's callback is the one route besides.
 const (
 	requestCodePath = "/events/request-code"
 	reconcilePath   = "/reconcile"
 	outboxRelayPath = "/outbox-relay"
+	callbackPath    = "/api/voucher-code/vps/response"
 )
 
-// TrustsTrace tells whether a request's traceparent is continued: only the
-// sidecar's are. The provider's callback starts a trace here, which the
-// handler replaces with the trace kept on the order
-// (service.App.TrustsTrace).
-var TrustsTrace = httpx.TrustTraceOn(requestCodePath, reconcilePath, outboxRelayPath)
+// ProviderAppID is the app that may call back through service invocation:
+// the provider fake of local runs. A provider outside the system calls the
+// public port instead.
+const ProviderAppID = "voucher-provider"
 
-// Routes is the whole surface of voucher-int. ctx bounds background work.
-// relay publishes what the outbox's writes left (nil: no relay route).
-func Routes(ctx context.Context, log *slog.Logger, a app.App, relay service.Relayer, workers int) http.Handler {
+// Routes are voucher-int's faces. ctx bounds background work. relay
+// publishes what the outbox's writes left (nil: no relay route).
+//   - Sidecar (the app port, behind the app token): the request-code
+//     delivery, the reconciler's and the relay's cron bindings, and the
+//     callback as the provider fake invokes it.
+//   - Public (PUBLIC_PORT): the callback alone, for the real provider; its
+//     code verifier is what proves the caller.
+func Routes(ctx context.Context, log *slog.Logger, a app.App, relay service.Relayer, workers int) service.Faces {
 	mux := http.NewServeMux()
-	mux.Handle("POST "+requestCodePath, daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
+	mux.Handle("POST "+requestCodePath, service.Delivered(daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
 		return a.HandleRequestCode(ctx, ev)
-	}))
-	mux.Handle("POST /api/voucher-code/vps/response", handleCallback(log, a))
-	mux.Handle("POST "+reconcilePath, handleReconcile(ctx, log, a, workers))
+	})))
+	mux.Handle("POST "+callbackPath, service.InvokedBy(handleCallback(log, a), ProviderAppID))
+	mux.Handle("POST "+reconcilePath, service.Delivered(handleReconcile(ctx, log, a, workers)))
 	if relay != nil {
-		mux.Handle("POST "+outboxRelayPath, service.OutboxRelay(ctx, log, relay))
+		mux.Handle("POST "+outboxRelayPath, service.Delivered(service.OutboxRelay(ctx, log, relay)))
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	return mux
+	public := http.NewServeMux()
+	public.Handle("POST "+callbackPath, handleCallback(log, a))
+	return service.Faces{Sidecar: mux, Public: public}
 }
 
 // handleCallback takes the provider's late code. 401 for an unknown request

@@ -10,20 +10,26 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher/internal/app"
 )
 
-// Routes is the whole surface of the voucher service.
+// Routes is the whole surface of the voucher service, all of it called by
+// its sidecar (service.Faces.Sidecar): the receive-code delivery, and the
+// voucher reads that gateway alone makes through service invocation.
 func Routes(log *slog.Logger, a app.App) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /events/receive-code", daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
+	mux.Handle("POST /events/receive-code", service.Delivered(daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
 		return a.Store(ctx, ev)
-	}))
-	mux.Handle("GET /vouchers", handleListVouchers(log, a))
-	mux.Handle("GET /vouchers/{requestId}", handleGetVoucher(log, a))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	})))
+	mux.Handle("GET /vouchers", service.InvokedBy(handleListVouchers(log, a), GatewayAppID))
+	mux.Handle("GET /vouchers/{requestId}", service.InvokedBy(handleGetVoucher(log, a), GatewayAppID))
 	return mux
 }
+
+// GatewayAppID is the one app that may read vouchers: it checks that the
+// number is its customer's own first.
+const GatewayAppID = "gateway"
 
 type voucherList struct {
 	PhoneNumber string        `json:"phoneNumber"`

@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logf("stopped")
 	}()
 
-	url := sys.AppURL(*entry)
+	url := sys.PublicURL(*entry)
 	fmt.Fprintf(stdout, `
   All %d apps and their sidecars are up (profile %s).
   %s:  %s

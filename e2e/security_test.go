@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sidecarRoute is a route of an app's own port that only its sidecar may
+// call, with a forged body.
+type sidecarRoute struct {
+	app, method, path, body string
+}
+
+// TestForgedCallsToSidecarRoutesChangeNothing sends forged topic
+// deliveries, cron-binding calls and service invocations to every
+// sidecar-facing route of every app: straight to the app's port with no
+// token and with a wrong one, and through another app's sidecar (which adds
+// the callee's token, but names the caller). Every one is refused; the
+// customer's finished purchase stays SUCCESS, no forged text is sent, no
+// forged voucher is stored; the public ports answer 404 for every internal
+// path; a sidecar's own API refuses a caller without its token.
+func TestForgedCallsToSidecarRoutesChangeNothing(t *testing.T) {
+	c := newClient(t)
+	phone := uniquePhone(0)
+	c.signUp(uniqueName("victim"), phone)
+	final := c.waitFinal(c.buy(phone, ""))
+	if final.Status != "SUCCESS" {
+		t.Fatalf("the purchase to protect: %+v", final)
+	}
+	codes := c.vouchers(phone)
+
+	forgedSMS := fmt.Sprintf("forged-%d", time.Now().UnixNano())
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	failed := fmt.Sprintf(`{"id":"forged-1","topic":"receive-code","data":{"requestId":%q,"phoneNumber":%q,"status":"FAILED","requestedAt":%q}}`, final.RequestID, phone, now)
+	stolen := fmt.Sprintf(`{"id":"forged-2","topic":"receive-code","data":{"requestId":"forged-%s","phoneNumber":%q,"status":"SUCCESS","voucherCode":"FORGED-CODE","requestedAt":%q,"issuedAt":%q}}`, forgedSMS, phone, now, now)
+	order := fmt.Sprintf(`{"id":"forged-3","topic":"request-code","data":{"requestId":"forged-%s","phoneNumber":%q,"requestedAt":%q}}`, forgedSMS, phone, now)
+	text := fmt.Sprintf(`{"id":"forged-4","topic":"send-sms","data":{"messageId":%q,"phoneNumber":%q,"text":"Call 1900 now"}}`, forgedSMS, phone)
+	callback := fmt.Sprintf(`{"requestId":%q,"codeVerifier":"forged-verifier-forged-verifier-forged-verifier","voucherCode":"FORGED"}`, final.RequestID)
+	routes := []sidecarRoute{
+		{"gateway", "POST", "/events/receive-code", failed},
+		{"gateway", "POST", "/events/dead-letter", failed},
+		{"gateway", "POST", "/webhook-sweep", ""},
+		{"gateway", "POST", "/request-redrive", ""},
+		{"gateway", "POST", "/outbox-relay", ""},
+		{"voucher-int", "POST", "/events/request-code", order},
+		{"voucher-int", "POST", "/reconcile", ""},
+		{"voucher-int", "POST", "/outbox-relay", ""},
+		{"voucher-int", "POST", "/api/voucher-code/vps/response", callback},
+		{"voucher", "POST", "/events/receive-code", stolen},
+		{"voucher", "GET", "/vouchers?phoneNumber=" + url.QueryEscape(phone), ""},
+		{"voucher", "GET", "/vouchers/" + final.RequestID, ""},
+		{"sms", "POST", "/events/send-sms", text},
+		{"sms", "GET", "/sent/voucher-" + final.RequestID, ""},
+	}
+	apps := map[string]bool{}
+	for _, r := range routes {
+		apps[r.app] = true
+		for _, token := range []string{"", "wrong-token-wrong-token-wrong-token"} {
+			if got := callApp(t, sys.AppURL(r.app), r, token); got != http.StatusUnauthorized {
+				t.Errorf("%s %s %s with token %q: %d, want 401", r.app, r.method, r.path, token, got)
+			}
+		}
+		// Through another app's sidecar: the callee's sidecar adds its
+		// token, and says who called. Only gateway may read vouchers and
+		// the sent-log, only the provider may call back; no app may
+		// deliver events or run sweeps.
+		via := "sms"
+		if r.app == "sms" {
+			via = "voucher"
+		}
+		if got := invokeVia(t, via, r); got != http.StatusForbidden {
+			t.Errorf("%s %s %s invoked by %s: %d, want 403", r.app, r.method, r.path, via, got)
+		}
+	}
+	t.Logf("%d sidecar routes of %d apps refused without a token, with a wrong one, and invoked by the wrong app", len(routes), len(apps))
+
+	// The public ports have none of the internal paths.
+	internal := map[string][]string{
+		"gateway":     {"/events/receive-code", "/events/dead-letter", "/webhook-sweep", "/request-redrive", "/outbox-relay", "/metrics", "/readyz", "/ops/dead-letters", "/dapr/subscribe"},
+		"voucher-int": {"/events/request-code", "/reconcile", "/outbox-relay", "/metrics", "/readyz", "/dapr/subscribe"},
+	}
+	for app, paths := range internal {
+		for _, p := range paths {
+			for _, method := range []string{"GET", "POST"} {
+				if got := callApp(t, sys.PublicURL(app), sidecarRoute{app, method, p, "{}"}, sys.AppToken(app)); got != http.StatusNotFound {
+					t.Errorf("%s public port %s %s: %d, want 404", app, method, p, got)
+				}
+			}
+		}
+	}
+
+	// A sidecar's API refuses a caller without its token.
+	for app := range apps {
+		resp, err := http.Post(sys.SidecarURL(app)+"/v1.0/publish/pubsub/send-sms", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s's sidecar took a publish without its token: %d", app, resp.StatusCode)
+		}
+	}
+
+	// Nothing changed. The customer still sees the purchase succeed, with
+	// the same vouchers; the forged text is not sent (give a send, if one
+	// had been let through, the time to land).
+	time.Sleep(2 * time.Second)
+	if after := c.waitFinal("/voucher/requests/" + final.RequestID); after.Status != "SUCCESS" || after.VoucherCode != final.VoucherCode {
+		t.Errorf("after the forged calls: %+v", after)
+	}
+	if after := c.vouchers(phone); len(after.Vouchers) != len(codes.Vouchers) {
+		t.Errorf("vouchers of the number: %d after the forged calls, %d before", len(after.Vouchers), len(codes.Vouchers))
+	}
+	if files, _ := filepath.Glob(filepath.Join(dataDir, "sms", "*"+forgedSMS+"*")); len(files) != 0 {
+		t.Errorf("a forged text was sent: %v", files)
+	}
+	if _, found := providerOrderByID(t, "forged-"+forgedSMS); found {
+		t.Error("a forged request-code ordered a voucher")
+	}
+	if b, err := os.ReadFile(filepath.Join(dataDir, "system.log")); err == nil && strings.Contains(string(b), sys.AppToken("gateway")) {
+		t.Error("gateway's app token is in the system log")
+	}
+}
+
+// callApp calls an app's port directly, with token as dapr-api-token when
+// not empty, and returns the status.
+func callApp(t *testing.T, base string, r sidecarRoute, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(r.method, base+r.path, strings.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("dapr-api-token", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// invokeVia calls r through app via's sidecar (service invocation, with
+// via's own API token, as a compromised via could) and returns the status.
+func invokeVia(t *testing.T, via string, r sidecarRoute) int {
+	t.Helper()
+	resp, err := sidecarCall(via, r.method, "/v1.0/invoke/"+r.app+"/method"+r.path, r.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

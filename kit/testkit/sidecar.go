@@ -1,0 +1,42 @@
+package testkit
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// Call is one request to an app's sidecar face (service.Faces.Sidecar
+// behind service.SidecarOnly), forged or genuine.
+type Call struct {
+	Method, Path, Body string
+	// Token is sent as dapr-api-token when not empty.
+	Token string
+	// Caller is sent as dapr-caller-app-id when not empty: what an app's
+	// sidecar adds when that app invokes this one.
+	Caller string
+	// Want is the status expected.
+	Want int
+}
+
+// Expect makes each call to h and fails t for any answered otherwise than
+// its Want.
+func Expect(t testing.TB, h http.Handler, calls ...Call) {
+	t.Helper()
+	for _, c := range calls {
+		req := httptest.NewRequest(c.Method, c.Path, strings.NewReader(c.Body))
+		req.Header.Set("Content-Type", "application/json")
+		if c.Token != "" {
+			req.Header.Set("dapr-api-token", c.Token)
+		}
+		if c.Caller != "" {
+			req.Header.Set("dapr-caller-app-id", c.Caller)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.Want {
+			t.Errorf("%s %s (token %q, caller %q): %d, want %d: %s", c.Method, c.Path, c.Token, c.Caller, rec.Code, c.Want, rec.Body)
+		}
+	}
+}

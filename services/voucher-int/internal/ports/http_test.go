@@ -1,0 +1,47 @@
+package ports
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
+)
+
+// TestOnlyTheSidecarGetsThrough: a forged request-code orders nothing and
+// a forged cron call runs no pass; the callback comes through the provider
+// fake's sidecar, or on the public port, where nothing else exists.
+func TestOnlyTheSidecarGetsThrough(t *testing.T) {
+	const token = "the-app-token-of-this-test"
+	mem := testkit.NewMemState()
+	a := app.App{Orders: daprx.Store[app.Order]{Client: mem, Name: "voucher-int-store"}}
+	log := slog.New(slog.DiscardHandler)
+	faces := Routes(context.Background(), log, a, nil, 1)
+	h := service.SidecarOnly(log, token, faces.Sidecar)
+	event := `{"id":"e1","topic":"request-code","data":{"requestId":"r1","phoneNumber":"+84909123456","requestedAt":"2026-11-21T09:00:00Z"}}`
+	callback := `{"requestId":"r1","codeVerifier":"forged-verifier-forged-verifier-forged-verifier","voucherCode":"FORGED"}`
+	testkit.Expect(t, h,
+		testkit.Call{Method: "POST", Path: requestCodePath, Body: event, Want: 401},
+		testkit.Call{Method: "POST", Path: requestCodePath, Body: event, Token: "not-the-token", Want: 401},
+		testkit.Call{Method: "POST", Path: requestCodePath, Body: event, Token: token, Caller: "gateway", Want: 403},
+		testkit.Call{Method: "POST", Path: reconcilePath, Want: 401},
+		testkit.Call{Method: "POST", Path: reconcilePath, Token: token, Caller: "sms", Want: 403},
+		testkit.Call{Method: "POST", Path: callbackPath, Body: callback, Caller: ProviderAppID, Want: 401},
+		testkit.Call{Method: "POST", Path: callbackPath, Body: callback, Token: token, Caller: "gateway", Want: 403},
+		// The provider fake's callback gets to the check of its verifier,
+		// which an unknown request fails.
+		testkit.Call{Method: "POST", Path: callbackPath, Body: callback, Token: token, Caller: ProviderAppID, Want: 401},
+	)
+	testkit.Expect(t, faces.Public,
+		testkit.Call{Method: "POST", Path: requestCodePath, Body: event, Want: 404},
+		testkit.Call{Method: "POST", Path: reconcilePath, Want: 404},
+		testkit.Call{Method: "POST", Path: outboxRelayPath, Want: 404},
+		testkit.Call{Method: "POST", Path: callbackPath, Body: callback, Want: 401},
+	)
+	if n := mem.Len(); n != 0 {
+		t.Fatalf("refused requests left %d keys", n)
+	}
+}

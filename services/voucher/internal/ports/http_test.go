@@ -1,0 +1,44 @@
+package ports
+
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/voucher/internal/app"
+)
+
+// TestOnlyTheSidecarGetsThrough: a forged receive-code stores nothing, and
+// a customer's vouchers are read by gateway alone, through its sidecar.
+func TestOnlyTheSidecarGetsThrough(t *testing.T) {
+	const token = "the-app-token-of-this-test"
+	mem := testkit.NewMemState()
+	a := app.App{
+		Vouchers: daprx.Store[app.Voucher]{Client: mem, Name: "voucher-store"},
+		Indexes:  daprx.Store[app.PhoneIndex]{Client: mem, Name: "voucher-store"},
+	}
+	log := slog.New(slog.DiscardHandler)
+	h := service.SidecarOnly(log, token, Routes(log, a))
+	event := `{"id":"e1","topic":"receive-code","data":{"requestId":"r1","phoneNumber":"+84909123456","status":"SUCCESS","voucherCode":"FORGED-CODE","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
+	list := "/vouchers?phoneNumber=%2B84909123456"
+	testkit.Expect(t, h,
+		testkit.Call{Method: "POST", Path: "/events/receive-code", Body: event, Want: 401},
+		testkit.Call{Method: "POST", Path: "/events/receive-code", Body: event, Token: "not-the-token", Want: 401},
+		testkit.Call{Method: "POST", Path: "/events/receive-code", Body: event, Token: token, Caller: "gateway", Want: 403},
+		testkit.Call{Method: "GET", Path: list, Caller: "gateway", Want: 401},
+		testkit.Call{Method: "GET", Path: list, Token: token, Want: 403},
+		testkit.Call{Method: "GET", Path: list, Token: token, Caller: "sms", Want: 403},
+		testkit.Call{Method: "GET", Path: "/vouchers/r1", Token: token, Caller: "voucher-int", Want: 403},
+	)
+	if n := mem.Len(); n != 0 {
+		t.Fatalf("refused requests left %d keys", n)
+	}
+	// From the sidecar: stored, and read back by gateway.
+	testkit.Expect(t, h,
+		testkit.Call{Method: "POST", Path: "/events/receive-code", Body: event, Token: token, Want: 200},
+		testkit.Call{Method: "GET", Path: "/vouchers/r1", Token: token, Caller: "gateway", Want: 200},
+		testkit.Call{Method: "GET", Path: list, Token: token, Caller: "gateway", Want: 200},
+	)
+}
