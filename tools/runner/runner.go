@@ -481,6 +481,11 @@ func (s *System) startPart(a *appRun, part Part) error {
 			"--dapr-internal-grpc-port", strconv.Itoa(a.internalPort),
 			"--metrics-port", strconv.Itoa(a.MetricsPort),
 			"--dapr-listen-addresses", "127.0.0.1",
+			// Without it the internal API (sidecar to sidecar) listens on
+			// every interface, and with no mTLS locally anything on the
+			// network could invoke an app through it as any caller.
+			"--dapr-internal-grpc-listen-address", "127.0.0.1",
+			"--metrics-listen-address", "127.0.0.1",
 			"--log-level", orDefault(a.LogLevel, "info"),
 		}
 		if a.EnableAppHealthCheck {
@@ -584,7 +589,11 @@ func (s *System) waitHealthy(ctx context.Context, apps []*appRun) error {
 			}
 			if healthy(client, fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.DaprHTTPPort)) &&
 				(!a.EnableAppHealthCheck || healthy(client, fmt.Sprintf("http://127.0.0.1:%d%s", a.AppPort, orDefault(a.AppHealthCheckPath, "/healthz")))) {
-				s.opts.Logf("%s is healthy (app :%d, sidecar http :%d grpc :%d)", id, a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort)
+				public := ""
+				if a.publicPort != 0 {
+					public = fmt.Sprintf(", public :%d", a.publicPort)
+				}
+				s.opts.Logf("%s is healthy (app :%d%s, sidecar http :%d grpc :%d)", id, a.AppPort, public, a.DaprHTTPPort, a.DaprGRPCPort)
 				delete(pending, id)
 			}
 		}
