@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -153,5 +154,35 @@ func TestFreePortIsOutsideTheEphemeralRangeAndNeverRepeats(t *testing.T) {
 			t.Fatalf("port %d (seen before: %v)", p, seen[p])
 		}
 		seen[p] = true
+	}
+}
+
+// TestEachAppGetsItsOwnTokensAndItsPublicPort: random tokens per app, the
+// same pair for the app and its daprd; a caller's env may replace them;
+// PUBLIC_PORT becomes a free port like the others.
+func TestEachAppGetsItsOwnTokensAndItsPublicPort(t *testing.T) {
+	a := &appRun{App: App{AppID: "gateway", AppConfig: AppConfig{Env: map[string]string{"PUBLIC_PORT": "8080"}}},
+		appToken: randomToken(), daprToken: randomToken(), publicPort: 8080}
+	b := &appRun{App: App{AppID: "sms"}, appToken: randomToken(), daprToken: randomToken()}
+	s := &System{opts: Options{FreePorts: true}, apps: []*appRun{a, b}, byID: map[string]*appRun{"gateway": a, "sms": b}}
+	if err := s.assignPorts(); err != nil {
+		t.Fatal(err)
+	}
+	if a.publicPort == 8080 || a.publicPort == a.AppPort || a.appEnv(s.opts)["PUBLIC_PORT"] != strconv.Itoa(a.publicPort) {
+		t.Fatalf("public port %d, app port %d, env %q", a.publicPort, a.AppPort, a.appEnv(s.opts)["PUBLIC_PORT"])
+	}
+	if s.PublicURL("sms") != s.AppURL("sms") || !strings.HasSuffix(s.PublicURL("gateway"), ":"+strconv.Itoa(a.publicPort)) {
+		t.Fatalf("public URLs %s %s", s.PublicURL("gateway"), s.PublicURL("sms"))
+	}
+	ea, eb := a.appEnv(s.opts), b.appEnv(s.opts)
+	if len(ea["APP_API_TOKEN"]) != 64 || ea["APP_API_TOKEN"] == eb["APP_API_TOKEN"] || ea["APP_API_TOKEN"] == ea["DAPR_API_TOKEN"] {
+		t.Fatalf("tokens not random per app and direction: %q %q %q", ea["APP_API_TOKEN"], eb["APP_API_TOKEN"], ea["DAPR_API_TOKEN"])
+	}
+	if s.AppToken("gateway") != ea["APP_API_TOKEN"] || s.DaprToken("gateway") != ea["DAPR_API_TOKEN"] {
+		t.Fatal("the accessors do not give the app's tokens")
+	}
+	s.opts.AppEnv = map[string]map[string]string{"sms": {"APP_API_TOKEN": "", "ALLOW_NO_APP_TOKEN": "true"}}
+	if got := b.appEnv(s.opts); got["APP_API_TOKEN"] != "" || got["ALLOW_NO_APP_TOKEN"] != "true" {
+		t.Fatalf("a test's env did not replace the token: %v", got)
 	}
 }
