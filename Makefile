@@ -22,7 +22,7 @@ help:
 	@echo "make test-faults  the fault-injection suite: crashes, outages and duplicates under 100 concurrent purchases"
 	@echo "make test-profiles  both suites on every profile (embedded, redis, postgres-rabbitmq) whose servers answer"
 	@echo "make run PROFILE=redis|postgres-rabbitmq  the same system on Redis, or on PostgreSQL and RabbitMQ"
-	@echo "make compose-secrets  the secrets file docker-compose.yml mounts (random, git-ignored)"
+	@echo "make compose-secrets  the secrets file and per-app token files docker-compose.yml reads (random, git-ignored)"
 	@echo "make bench   the benchmark (docs/performance.md): accept path, end to end, CPU and memory, baselines"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
 	@echo "make build   build the services and the runner into bin/"
@@ -104,9 +104,19 @@ test-profiles: daprd build
 bench: daprd build
 	$(GO) run ./tools/bench -profile $(PROFILE) $(BENCH_FLAGS)
 
+## compose-secrets: the secrets file and, per app, the token pair its
+## container and its daprd share (kept when they exist).
+COMPOSE_TOKEN_APPS := gateway voucher-int voucher sms voucher-provider
+
 compose-secrets: build
 	@bin/runner -make-secrets deploy/compose/secrets.json
-	@echo "deploy/compose/secrets.json is ready (git-ignored); docker compose up --build"
+	@for app in $(COMPOSE_TOKEN_APPS); do \
+		f=deploy/compose/tokens/$$app.env; \
+		[ -s $$f ] || ( umask 077; printf 'APP_API_TOKEN=%s\nDAPR_API_TOKEN=%s\n' \
+			"$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
+			"$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" > $$f ); \
+	done
+	@echo "deploy/compose/secrets.json and deploy/compose/tokens/*.env are ready (git-ignored); docker compose up --build"
 
 clean:
 	rm -rf bin $(DATA_DIR)

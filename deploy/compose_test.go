@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,18 +14,23 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// composeApps are the apps of docker-compose.yml and their ports
-// (dapr.yaml's).
+// composeApps are the apps of docker-compose.yml and their app ports, the
+// ones their sidecars call (dapr.yaml's). gateway's public API is on its
+// PUBLIC_PORT, 8080.
 var composeApps = map[string]string{
-	"voucher-provider": "8081", "voucher-int": "8082", "voucher": "8083", "sms": "8084", "gateway": "8080",
+	"voucher-provider": "8081", "voucher-int": "8082", "voucher": "8083", "sms": "8084", "gateway": "8090",
 }
 
 // loadCompose parses docker-compose.yml with the Compose specification's
-// own loader (schema validation, anchors, merges, interpolation).
+// own loader (schema validation, anchors, merges, interpolation). The env
+// files (the Dapr tokens, made by `make compose-secrets`, git-ignored) are
+// not read: a checkout has none; TestComposeTokens checks how they are
+// wired.
 func loadCompose(t *testing.T) *types.Project {
 	t.Helper()
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
 		cli.WithName("vouchers"), cli.WithWorkingDirectory(root), cli.WithResolvedPaths(true),
+		cli.WithoutEnvironmentResolution,
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +83,10 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 		if flags["--app-id"] != app || flags["--app-port"] != port {
 			t.Errorf("%s-dapr: --app-id %q --app-port %q, want %s %s", app, flags["--app-id"], flags["--app-port"], app, port)
 		}
+		// The Dapr API is the app's alone (the loopback they share).
+		if flags["--dapr-listen-addresses"] != "127.0.0.1" {
+			t.Errorf("%s-dapr: --dapr-listen-addresses %q, want 127.0.0.1", app, flags["--dapr-listen-addresses"])
+		}
 		if flags["--dapr-http-port"] != *svc.Environment["DAPR_HTTP_PORT"] || flags["--dapr-grpc-port"] != *svc.Environment["DAPR_GRPC_PORT"] {
 			t.Errorf("%s-dapr: sidecar ports %s/%s, the app expects %s/%s", app, flags["--dapr-http-port"], flags["--dapr-grpc-port"], *svc.Environment["DAPR_HTTP_PORT"], *svc.Environment["DAPR_GRPC_PORT"])
 		}
@@ -117,22 +127,92 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 		}
 	}
 	// What is reached from another container must listen beyond its
-	// loopback: the public API and the provider (HTTPEndpoint vps).
+	// loopback: gateway's public API and the provider (HTTPEndpoint vps).
+	// The product apps' app ports stay on the loopback, which their daprd
+	// shares (network_mode): no other container reaches them.
+	endpointHosts := map[string]bool{}
 	for _, e := range decodeDir(t, filepath.Join(root, "deploy/compose/components")).endpoints {
 		u, err := url.Parse(e.Spec.BaseURL)
 		if err != nil {
 			t.Fatal(err)
 		}
+		endpointHosts[u.Hostname()] = true
 		host := p.Services[u.Hostname()].Environment["APP_HOST"]
 		if host == nil || *host != "0.0.0.0" || u.Port() != composeApps[u.Hostname()] {
 			t.Errorf("http endpoint %s calls %s, whose service does not listen there", e.Name, e.Spec.BaseURL)
 		}
 	}
-	if host := p.Services["gateway"].Environment["APP_HOST"]; host == nil || *host != "0.0.0.0" {
-		t.Error("gateway must listen on 0.0.0.0 in its container")
+	for _, app := range apps {
+		if endpointHosts[app] {
+			continue
+		}
+		if host := p.Services[app].Environment["APP_HOST"]; host != nil && *host != "127.0.0.1" {
+			t.Errorf("%s: APP_HOST %s: its app port is for its sidecar, which shares its loopback", app, *host)
+		}
 	}
-	if gw := p.Services["gateway"]; len(gw.Ports) != 1 || gw.Ports[0].Target != 8080 {
-		t.Errorf("gateway must publish its port 8080, has %v", gw.Ports)
+	gw := p.Services["gateway"]
+	if v := gw.Environment["PUBLIC_PORT"]; v == nil || *v != "8080" {
+		t.Errorf("gateway: PUBLIC_PORT %v, want 8080", v)
+	}
+	if v := gw.Environment["PUBLIC_HOST"]; v == nil || *v != "0.0.0.0" {
+		t.Error("gateway's public port must listen on 0.0.0.0 in its container (PUBLIC_HOST)")
+	}
+	// Only gateway's public port is published to the host: never an app
+	// port, a sidecar's port or a server's.
+	for name, svc := range p.Services {
+		if name == "gateway" {
+			continue
+		}
+		if len(svc.Ports) != 0 {
+			t.Errorf("%s publishes %v; only gateway's public port is published", name, svc.Ports)
+		}
+	}
+	if len(gw.Ports) != 1 || gw.Ports[0].Target != 8080 {
+		t.Errorf("gateway must publish its public port 8080 and nothing else, has %v", gw.Ports)
+	}
+}
+
+// TestComposeTokens: each app and its daprd read the same env file,
+// deploy/compose/tokens/<app>.env (APP_API_TOKEN, DAPR_API_TOKEN), one per
+// app, required, and git-ignored; no token is written in the Compose file.
+// (The provider fake checks no app token, but sends its sidecar the Dapr
+// API token with its late callbacks.)
+func TestComposeTokens(t *testing.T) {
+	p := loadCompose(t)
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		svc := p.Services[name]
+		for _, k := range []string{"APP_API_TOKEN", "DAPR_API_TOKEN", "ALLOW_NO_APP_TOKEN"} {
+			if _, ok := svc.Environment[k]; ok {
+				t.Errorf("%s: %s is in the Compose file; the tokens come from deploy/compose/tokens/", name, k)
+			}
+		}
+	}
+	abs, err := filepath.Abs(root) // the loader resolves paths
+	if err != nil {
+		t.Fatal(err)
+	}
+	for app := range composeApps {
+		want := []string{filepath.Join(abs, "deploy", "compose", "tokens", app+".env")}
+		for _, name := range []string{app, app + "-dapr"} {
+			var got []string
+			for _, f := range p.Services[name].EnvFiles {
+				if !f.Required {
+					t.Errorf("%s: env file %s is optional; without it the app or its sidecar would start without tokens", name, f.Path)
+				}
+				got = append(got, f.Path)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: env files %v, want %v", name, got, want)
+			}
+		}
+	}
+	// The token files are never committed.
+	b, err := os.ReadFile(filepath.Join(root, "deploy", "compose", "tokens", ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Fields(string(b)); !slices.Contains(lines, "*") && !slices.Contains(lines, "*.env") {
+		t.Errorf("deploy/compose/tokens/.gitignore does not ignore the token files:\n%s", b)
 	}
 }
 

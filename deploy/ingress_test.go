@@ -1,7 +1,9 @@
 package deploy
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,42 +15,43 @@ import (
 // public is what a customer's browser needs beside the API's operations.
 var public = []string{"/", "/assets/app.js", "/assets/app.css", "/openapi.yaml"}
 
-// internal is what gateway serves on the same port for its sidecar, its
-// operators and the cluster only: topic deliveries, cron bindings, the
-// operator API (in api/openapi.yaml, but for operators inside the bank's
-// network: kubectl port-forward, or an internal ingress) and the probes.
+// internal is what gateway serves for its sidecar, its operators and the
+// cluster only: topic deliveries, cron bindings, the operator API (in
+// api/openapi.yaml, but for operators inside the bank's network: kubectl
+// port-forward, or an internal ingress) and the probes. All of it is on the
+// app port now, which no Service exposes (TestKubernetesManifests); no
+// Ingress may route these paths either, to any backend.
 var internal = []string{
 	"/events/receive-code", "/events/dead-letter", "/webhook-sweep", "/request-redrive", "/outbox-relay",
 	"/ops/dead-letters", "/ops/dead-letters/x/replay", "/metrics", "/readyz", "/healthz",
 	"/events", "/vouchers", "/users", "/assetsx", "/openapi.yaml/x",
+	// voucher-int's sidecar routes.
+	"/events/request-code", "/reconcile",
 }
 
+// callbackPath is the Voucher Provider Server's callback, the one route of
+// voucher-int's public port.
+const callbackPath = "/api/voucher-code/vps/response"
+
 // TestIngressRoutesTheAPIAndNothingElse: every customer path of
-// api/openapi.yaml and the web page reach gateway through the Ingress, over
-// TLS; no internal path does.
+// api/openapi.yaml and the web page reach gateway's public port through the
+// Ingress gateway, the provider's callback reaches voucher-int's public
+// port through the Ingress voucher-int-callback, both over TLS; no internal
+// path is routed, and no Ingress reaches an app port.
 func TestIngressRoutesTheAPIAndNothingElse(t *testing.T) {
 	for _, dir := range kustomizations {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			o := decodeAll(t, dir, build(t, dir))
-			if len(o.ingresses) != 1 {
-				t.Fatalf("%d ingresses, want 1", len(o.ingresses))
+			byName := map[string]networkingv1.Ingress{}
+			for _, ing := range o.ingresses {
+				byName[ing.Name] = ing
+				checkIngressBackends(t, o, ing)
+				checkIngressTLS(t, ing)
 			}
-			ing := o.ingresses[0]
-			checkIngressBackends(t, o, ing)
-			hosts := map[string]bool{}
-			for _, tls := range ing.Spec.TLS {
-				if tls.SecretName == "" {
-					t.Errorf("TLS for %v names no secret", tls.Hosts)
-				}
-				for _, h := range tls.Hosts {
-					hosts[h] = true
-				}
+			if len(o.ingresses) != 2 || byName["gateway"].Name == "" || byName["voucher-int-callback"].Name == "" {
+				t.Fatalf("ingresses %v, want gateway and voucher-int-callback", slices.Sorted(maps.Keys(byName)))
 			}
-			for _, rule := range ing.Spec.Rules {
-				if !hosts[rule.Host] {
-					t.Errorf("host %q is served without TLS", rule.Host)
-				}
-			}
+			gw, cb := byName["gateway"], byName["voucher-int-callback"]
 
 			var want []string
 			for _, op := range api.MustLoad().Operations() {
@@ -59,32 +62,84 @@ func TestIngressRoutesTheAPIAndNothingElse(t *testing.T) {
 				want = append(want, api.ConcretePath(path))
 			}
 			for _, p := range append(want, public...) {
-				if !routed(ing, p) {
+				if !routed(gw, p) {
 					t.Errorf("%s is not routed to gateway", p)
 				}
+				if routed(cb, p) {
+					t.Errorf("%s is routed to voucher-int", p)
+				}
 			}
-			for _, p := range internal {
-				if routed(ing, p) {
-					t.Errorf("%s is routed from outside; only the cluster may reach it", p)
+			if !routed(cb, callbackPath) {
+				t.Errorf("the provider's callback %s is not routed to voucher-int", callbackPath)
+			}
+			if routed(gw, callbackPath) {
+				t.Errorf("the provider's callback %s is routed to gateway", callbackPath)
+			}
+			for _, p := range append(internal, callbackPath+"/x", "/api/voucher-code/vps", "/api") {
+				for _, ing := range o.ingresses {
+					if routed(ing, p) {
+						t.Errorf("%s is routed from outside by Ingress %s; only the cluster may reach it", p, ing.Name)
+					}
 				}
 			}
 		})
 	}
 }
 
-func checkIngressBackends(t *testing.T, o *objects, ing networkingv1.Ingress) {
+func checkIngressTLS(t *testing.T, ing networkingv1.Ingress) {
 	t.Helper()
-	ports := map[string]bool{}
-	for _, s := range o.services {
-		for _, p := range s.Spec.Ports {
-			ports[s.Name+"/"+p.Name] = true
+	hosts := map[string]bool{}
+	for _, tls := range ing.Spec.TLS {
+		if tls.SecretName == "" {
+			t.Errorf("ingress %s: TLS for %v names no secret", ing.Name, tls.Hosts)
+		}
+		for _, h := range tls.Hosts {
+			hosts[h] = true
 		}
 	}
 	for _, rule := range ing.Spec.Rules {
+		if !hosts[rule.Host] {
+			t.Errorf("ingress %s: host %q is served without TLS", ing.Name, rule.Host)
+		}
+	}
+}
+
+// checkIngressBackends: every backend is a named port of a Service that
+// targets the public port (PUBLIC_PORT, container port public) of the
+// Deployment it selects, never the app port daprd calls.
+func checkIngressBackends(t *testing.T, o *objects, ing networkingv1.Ingress) {
+	t.Helper()
+	for _, rule := range ing.Spec.Rules {
 		for _, p := range rule.HTTP.Paths {
 			b := p.Backend.Service
-			if b == nil || !ports[b.Name+"/"+b.Port.Name] {
-				t.Errorf("path %s: backend %+v is not a port of a Service", p.Path, p.Backend)
+			if b == nil || b.Port.Name == "" {
+				t.Errorf("ingress %s path %s: backend %+v is not a named Service port", ing.Name, p.Path, p.Backend)
+				continue
+			}
+			found := false
+			for _, s := range o.services {
+				if s.Name != b.Name {
+					continue
+				}
+				for _, sp := range s.Spec.Ports {
+					if sp.Name != b.Port.Name {
+						continue
+					}
+					found = true
+					for _, d := range o.deployments {
+						if !subset(s.Spec.Selector, d.Spec.Template.Labels) {
+							continue
+						}
+						n, ok := targetOf(d, sp.TargetPort)
+						if pub := portsOf(t, d).public; !ok || pub == 0 || n != pub {
+							t.Errorf("ingress %s path %s: service %s port %s reaches %s's port %d, not its public port (PUBLIC_PORT %d)",
+								ing.Name, p.Path, s.Name, sp.Name, d.Name, n, pub)
+						}
+					}
+				}
+			}
+			if !found {
+				t.Errorf("ingress %s path %s: backend %+v is not a port of a Service", ing.Name, p.Path, p.Backend)
 			}
 		}
 	}

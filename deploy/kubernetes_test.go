@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -65,8 +67,10 @@ func checkManifests(t *testing.T, o *objects) {
 		componentsByName[c.Name] = true
 	}
 
-	// Deployments: one per app, with the Dapr annotations, probes, limits.
+	// Deployments: one per app, with the Dapr annotations, ports, tokens,
+	// probes, limits.
 	deployed := map[string]bool{}
+	tokenSecrets := map[string]string{} // Secret -> the deployment and annotation using it
 	for _, d := range o.deployments {
 		ann := d.Spec.Template.Annotations
 		id := ann["dapr.io/app-id"]
@@ -92,15 +96,15 @@ func checkManifests(t *testing.T, o *objects) {
 			t.Fatalf("deployment %s: %d containers (the sidecar is injected)", d.Name, len(d.Spec.Template.Spec.Containers))
 		}
 		c := d.Spec.Template.Spec.Containers[0]
-		if len(c.Ports) != 1 || strconv.Itoa(int(c.Ports[0].ContainerPort)) != ann["dapr.io/app-port"] {
-			t.Errorf("deployment %s: container ports %v, dapr.io/app-port %s", d.Name, c.Ports, ann["dapr.io/app-port"])
-		}
-		env := map[string]string{}
+		checkPorts(t, d)
+		checkTokens(t, d, secretKeys, tokenSecrets)
 		for _, e := range c.Env {
-			env[e.Name] = e.Value
-		}
-		if env["APP_PORT"] != ann["dapr.io/app-port"] {
-			t.Errorf("deployment %s: APP_PORT %q, dapr.io/app-port %s", d.Name, env["APP_PORT"], ann["dapr.io/app-port"])
+			if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+				continue
+			}
+			if ref := e.ValueFrom.SecretKeyRef; !secretKeys[ref.Name+"/"+ref.Key] {
+				t.Errorf("deployment %s: env %s comes from secret %s key %s, which secrets.example.yaml does not have", d.Name, e.Name, ref.Name, ref.Key)
+			}
 		}
 		if c.ReadinessProbe == nil || c.LivenessProbe == nil || c.StartupProbe == nil {
 			t.Errorf("deployment %s: startup, readiness and liveness probes are all needed", d.Name)
@@ -145,7 +149,19 @@ func checkManifests(t *testing.T, o *objects) {
 	for _, s := range o.services {
 		matched := false
 		for _, d := range o.deployments {
-			matched = matched || subset(s.Spec.Selector, d.Spec.Template.Labels)
+			if !subset(s.Spec.Selector, d.Spec.Template.Labels) {
+				continue
+			}
+			matched = true
+			// The app port, where daprd delivers events and fires cron
+			// bindings, is in no Service: only the pod's own daprd and
+			// Prometheus (NetworkPolicy metrics-from-prometheus) reach it.
+			app := portsOf(t, d).app
+			for _, p := range s.Spec.Ports {
+				if n, ok := targetOf(d, p.TargetPort); ok && n == app {
+					t.Errorf("service %s port %s targets %s's app port %d", s.Name, p.Name, d.Name, app)
+				}
+			}
 		}
 		if !matched || len(s.Spec.Selector) == 0 {
 			t.Errorf("service %s selects no deployment's pods (%v)", s.Name, s.Spec.Selector)
@@ -357,4 +373,132 @@ func scopedTo(o *objects, component, app string) bool {
 		}
 	}
 	return false
+}
+
+// publicPorts are the apps with a public port (PUBLIC_PORT) besides the app
+// port daprd calls: gateway's API and web page, voucher-int's provider
+// callback. The others have the app port alone.
+var publicPorts = map[string]int32{"gateway": 8080, "voucher-int": 8085}
+
+// ports are a Deployment's ports as its app reads them: the app port
+// (APP_PORT, the one daprd calls, /metrics and the probes) and the public
+// port (PUBLIC_PORT; 0 when there is none).
+type ports struct{ app, public int32 }
+
+func portsOf(t *testing.T, d appsv1.Deployment) ports {
+	t.Helper()
+	env := envOf(d.Spec.Template.Spec.Containers[0])
+	var p ports
+	if n, err := strconv.Atoi(env["APP_PORT"]); err == nil {
+		p.app = int32(n)
+	}
+	if v := env["PUBLIC_PORT"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Errorf("deployment %s: PUBLIC_PORT %q", d.Name, v)
+		}
+		p.public = int32(n)
+	}
+	return p
+}
+
+// checkPorts: the app port is APP_PORT, dapr.io/app-port and the container
+// port named app; an app with a public port has it as PUBLIC_PORT and the
+// container port named public, on every interface of the pod. (Before the
+// public ports, each container had one port, the app port; gateway's API
+// was on it.)
+func checkPorts(t *testing.T, d appsv1.Deployment) {
+	t.Helper()
+	ann := d.Spec.Template.Annotations
+	id := ann["dapr.io/app-id"]
+	c := d.Spec.Template.Spec.Containers[0]
+	env := envOf(c)
+	p := portsOf(t, d)
+	if env["APP_PORT"] != ann["dapr.io/app-port"] || p.app == 0 {
+		t.Errorf("deployment %s: APP_PORT %q, dapr.io/app-port %s", d.Name, env["APP_PORT"], ann["dapr.io/app-port"])
+	}
+	if p.public != publicPorts[id] {
+		t.Errorf("deployment %s: PUBLIC_PORT %d, want %d", d.Name, p.public, publicPorts[id])
+	}
+	want := map[string]int32{"app": p.app}
+	if p.public != 0 {
+		want["public"] = p.public
+		if p.public == p.app {
+			t.Errorf("deployment %s: the public port is the app port (%d)", d.Name, p.app)
+		}
+		// Containers must listen beyond the loopback for the Service.
+		if env["PUBLIC_HOST"] != "0.0.0.0" {
+			t.Errorf("deployment %s: PUBLIC_HOST %q, want 0.0.0.0", d.Name, env["PUBLIC_HOST"])
+		}
+	}
+	got := map[string]int32{}
+	for _, cp := range c.Ports {
+		got[cp.Name] = cp.ContainerPort
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("deployment %s: container ports %v, want %v (app: APP_PORT, public: PUBLIC_PORT)", d.Name, got, want)
+	}
+}
+
+// checkTokens: daprd and the app share each token through one Secret (key
+// token): the app token (dapr.io/app-token-secret, env APP_API_TOKEN) that
+// daprd sends the app, and the Dapr API token (dapr.io/api-token-secret,
+// env DAPR_API_TOKEN) that the app sends daprd. Every app has two Secrets
+// of its own; each exists in secrets.example.yaml. used collects which
+// deployment uses which Secret, across the deployments.
+func checkTokens(t *testing.T, d appsv1.Deployment, secretKeys map[string]bool, used map[string]string) {
+	t.Helper()
+	ann := d.Spec.Template.Annotations
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, tok := range []struct{ annotation, env string }{
+		{"dapr.io/app-token-secret", "APP_API_TOKEN"},
+		{"dapr.io/api-token-secret", "DAPR_API_TOKEN"},
+	} {
+		secret := ann[tok.annotation]
+		if secret == "" {
+			t.Errorf("deployment %s: no %s annotation", d.Name, tok.annotation)
+			continue
+		}
+		if !secretKeys[secret+"/token"] {
+			t.Errorf("deployment %s: %s names secret %s, which secrets.example.yaml does not have with key token", d.Name, tok.annotation, secret)
+		}
+		if prev, ok := used[secret]; ok {
+			t.Errorf("deployment %s: %s names secret %s, already used by %s: every app and direction has its own", d.Name, tok.annotation, secret, prev)
+		}
+		used[secret] = d.Name + " " + tok.annotation
+		var from *corev1.SecretKeySelector
+		for _, e := range c.Env {
+			if e.Name != tok.env {
+				continue
+			}
+			if e.Value != "" {
+				t.Errorf("deployment %s: %s is written in the manifest", d.Name, tok.env)
+			}
+			if e.ValueFrom != nil {
+				from = e.ValueFrom.SecretKeyRef
+			}
+		}
+		if from == nil || from.Name != secret || from.Key != "token" {
+			t.Errorf("deployment %s: %s must come from secret %s key token (what daprd reads, %s), comes from %+v", d.Name, tok.env, secret, tok.annotation, from)
+		}
+	}
+	if _, ok := envOf(c)["ALLOW_NO_APP_TOKEN"]; ok {
+		t.Errorf("deployment %s: ALLOW_NO_APP_TOKEN is for tests only", d.Name)
+	}
+}
+
+// targetOf resolves a Service's targetPort on a Deployment's pods: a number
+// as it is, a name through the app container's ports.
+func targetOf(d appsv1.Deployment, target intstr.IntOrString) (int32, bool) {
+	if target.Type == intstr.Int {
+		return target.IntVal, true
+	}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name == target.StrVal {
+				return p.ContainerPort, true
+			}
+		}
+	}
+	return 0, false
 }

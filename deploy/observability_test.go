@@ -44,11 +44,18 @@ func TestKubernetesTracingAndProbes(t *testing.T) {
 			for _, d := range o.deployments {
 				c := d.Spec.Template.Spec.Containers[0]
 				rates[d.Name] = envOf(c)["TRACING_SAMPLING_RATE"]
-				// The app's /metrics is scraped on the app's port.
+				// The app's /metrics is scraped on the app's port (not the
+				// public one, which has no /metrics), at the pod's address:
+				// the app port listens beyond the loopback, and the
+				// NetworkPolicies admit only Prometheus to it
+				// (TestKubernetesNetworkPolicies).
 				ann := d.Spec.Template.Annotations
 				if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/path"] != "/metrics" || ann["prometheus.io/port"] != ann["dapr.io/app-port"] {
 					t.Errorf("%s: scrape annotations %q %q port %q, app port %q", d.Name,
 						ann["prometheus.io/scrape"], ann["prometheus.io/path"], ann["prometheus.io/port"], ann["dapr.io/app-port"])
+				}
+				if h := envOf(c)["APP_HOST"]; h != "0.0.0.0" {
+					t.Errorf("%s: APP_HOST %q: Prometheus cannot scrape the app port on the pod's address", d.Name, h)
 				}
 				// Alive is /healthz; ready is /readyz. A store outage must
 				// take a pod out of its Service, never restart it.

@@ -36,6 +36,7 @@ type objects struct {
 	deployments   []appsv1.Deployment
 	services      []corev1.Service
 	ingresses     []networkingv1.Ingress
+	netpols       []networkingv1.NetworkPolicy
 	hpas          []autoscalingv2.HorizontalPodAutoscaler
 	pdbs          []policyv1.PodDisruptionBudget
 	namespaces    []corev1.Namespace
@@ -78,6 +79,10 @@ func decodeAll(t *testing.T, name string, text []byte) *objects {
 			var v networkingv1.Ingress
 			into(&v)
 			o.ingresses = append(o.ingresses, v)
+		case "networking.k8s.io/v1/NetworkPolicy":
+			var v networkingv1.NetworkPolicy
+			into(&v)
+			o.netpols = append(o.netpols, v)
 		case "autoscaling/v2/HorizontalPodAutoscaler":
 			var v autoscalingv2.HorizontalPodAutoscaler
 			into(&v)
