@@ -79,6 +79,8 @@ type config struct {
 	SMSAppID        string        // SMS_APP_ID
 	// Customer requests in progress at once; more are answered 503.
 	MaxInFlight int // MAX_IN_FLIGHT
+	// Purchases accepted here and still processing; more are answered 503.
+	MaxProcessing int // MAX_PROCESSING
 	// Deliveries started in the background at once.
 	DeliveryWorkers int // DELIVERY_WORKERS
 	// The chance that a trace started here is sampled.
@@ -126,6 +128,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.PositiveInt{Name: "PHONE_CODE_TRIES", Default: "5", Dst: &c.CodeTries},
 		service.PositiveInt{Name: "LOCK_AFTER_FAILURES", Default: "5", Dst: &c.MaxFailures},
 		service.PositiveInt{Name: "MAX_IN_FLIGHT", Default: "128", Dst: &c.MaxInFlight},
+		service.PositiveInt{Name: "MAX_PROCESSING", Default: "500", Dst: &c.MaxProcessing},
 		service.PositiveInt{Name: "DELIVERY_WORKERS", Default: "64", Dst: &c.DeliveryWorkers},
 	); err != nil {
 		return c, err
@@ -213,7 +216,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			// A claim outlives one webhook attempt.
 			FirstAttemptLease: cfg.WebhookTimeout + 5*time.Second,
 		}
+		backlog := &app.Backlog{Max: cfg.MaxProcessing, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: time.Now,
+			Recheck: 64, RecheckEvery: 250 * time.Millisecond}
 		pur := app.Purchases{
+			Backlog:    backlog,
 			Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore, Outbox: requestEvents},
 			Vouchers:   adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}, AppID: cfg.VoucherAppID},
 			Deliveries: deliveries,
@@ -233,6 +239,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Metrics: purchaseMetrics,
 			Log:     log,
 		}
+		backlog.Finished = pur.Finished
 		ops := ports.Ops{DeadLetters: app.DeadLetters{
 			Store:     daprx.Store[app.DeadLetter]{Client: c, Name: cfg.StateStore},
 			Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "dead-letters", Shards: 4},

@@ -78,6 +78,9 @@ type Purchases struct {
 	Metrics PurchaseMetrics
 	// Log, if set, notes each purchase accepted and finished.
 	Log *slog.Logger
+	// Backlog refuses a purchase while too many accepted here have no
+	// outcome yet (nil: no bound). Its Finished is Purchases.Finished.
+	Backlog *Backlog
 	// Work starts a finished request's delivery once its outcome is
 	// stored, so the broker hands over the next receive-code meanwhile
 	// (nil: in the handler). A delivery that dies with the process is
@@ -141,6 +144,9 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 			return prev, found, err
 		}
 	}
+	if err := p.Backlog.Admit(ctx, id); err != nil {
+		return Request{}, false, err
+	}
 	now := p.Now()
 	req = Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone, CallbackURL: in.CallbackURL,
 		Fingerprint: fp, Status: events.StatusProcessing, State: StateProcessing, CreatedAt: now, UpdatedAt: now,
@@ -152,15 +158,18 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 	// order could leave a stored request nobody looks after.
 	if p.Redrive != nil {
 		if err := p.Redrive.Track(ctx, id); err != nil {
+			p.Backlog.Done(id)
 			return Request{}, false, err
 		}
 	}
 	err = p.Requests.Insert(ctx, requestKey(id), req, ev)
 	if errors.Is(err, daprx.ErrExists) && idempotencyKey != "" {
+		// The same id as the one that won: it counts once, until done.
 		prev, _, err := p.replay(ctx, id, fp)
 		return prev, true, err
 	}
 	if err != nil {
+		p.Backlog.Done(id)
 		return Request{}, false, err
 	}
 	if p.Metrics != nil {
@@ -274,6 +283,7 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 	if err != nil {
 		return err
 	}
+	p.Backlog.Done(ev.RequestID)
 	if recorded {
 		// Only the write that ended the request counts: a redelivery, or a
 		// replica that lost the ETag race, finds it final.
@@ -291,6 +301,17 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 				p.Log.WarnContext(ctx, "delivery left to the redrive", "purchase_id", req.RequestID, "error", err)
 			}
 		})
+}
+
+// Finished tells whether a request has its outcome: the Backlog's check
+// of purchases another replica completed. An unknown request is finished
+// (nothing will come of it).
+func (p Purchases) Finished(ctx context.Context, requestID string) (bool, error) {
+	r, _, found, err := p.Requests.Get(ctx, requestKey(requestID))
+	if err != nil {
+		return false, err
+	}
+	return !found || r.State != StateProcessing, nil
 }
 
 // VouchersOf lists the vouchers of the caller's own phone number.
