@@ -6,8 +6,7 @@ PROFILE  ?= embedded
 DATA_DIR ?= .data
 GO       ?= go
 
-DAPR_VERSION   := 1.16.0
-DAPR_TOOLCHAIN := go1.24.6
+DAPR_VERSION   := 1.18.3
 DAPRD          := .bin/daprd
 SERVICES       := voucher-provider voucher-int voucher sms gateway
 BINARIES       := $(addprefix bin/,$(SERVICES) runner)
@@ -28,16 +27,13 @@ help:
 	@echo "make build   build the services and the runner into bin/"
 	@echo "make chromium  make sure a Chromium is there for the browser test (apt-get as root; else the test is skipped)"
 
-## daprd: built once from github.com/dapr/dapr with every component compiled
-## in; its module (tools/daprd) is outside go.work and pins its own toolchain.
+## daprd: built once from github.com/dapr/dapr, with the component
+## registrations of tools/daprd/components.txt only; its module (tools/daprd)
+## is outside go.work (dapr's replace directives). tools/daprd/build.sh.
 daprd: $(DAPRD)
 
-$(DAPRD): tools/daprd/go.mod tools/daprd/go.sum
-	@echo ">> building daprd $(DAPR_VERSION) with $(DAPR_TOOLCHAIN) (the first time takes several minutes)"
-	cd tools/daprd && GOWORK=off GOTOOLCHAIN=$(DAPR_TOOLCHAIN) $(GO) build -trimpath -tags allcomponents \
-		-ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
-		-o ../../$(DAPRD) github.com/dapr/dapr/cmd/daprd
-	@$(DAPRD) --version
+$(DAPRD): tools/daprd/go.mod tools/daprd/go.sum tools/daprd/components.txt tools/daprd/build.sh
+	@DAPR_VERSION=$(DAPR_VERSION) GO=$(GO) tools/daprd/build.sh $(CURDIR)/$(DAPRD)
 
 ## build: go build is incremental, so it always runs and is quick when
 ## nothing changed.

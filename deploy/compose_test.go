@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -65,8 +66,8 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 			t.Errorf("%s has no sidecar service %s-dapr", app, app)
 			continue
 		}
-		if side.Image != "daprio/daprd:1.16.0" {
-			t.Errorf("%s-dapr: image %s, want daprio/daprd:1.16.0", app, side.Image)
+		if want := "daprio/daprd:" + daprVersion(t); side.Image != want {
+			t.Errorf("%s-dapr: image %s, want %s (the Makefile's DAPR_VERSION, which make run builds)", app, side.Image, want)
 		}
 		if side.NetworkMode != "service:"+app {
 			t.Errorf("%s-dapr: network_mode %q, want service:%s (the app's network namespace)", app, side.NetworkMode, app)
@@ -297,4 +298,19 @@ func composeResources(t *testing.T, p *types.Project, app string) *objects {
 		all.subscriptions = append(all.subscriptions, o.subscriptions...)
 	}
 	return all
+}
+
+// daprVersion is the Makefile's DAPR_VERSION: the daprd that make run
+// builds and the suites run, which Compose must run too.
+func daprVersion(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^DAPR_VERSION\s*:=\s*(\S+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no DAPR_VERSION in the Makefile")
+	}
+	return string(m[1])
 }

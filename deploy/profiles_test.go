@@ -190,3 +190,47 @@ spec:
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestLocalDaprdRegistersEveryComponentTheProfilesName: the local daprd
+// keeps only the registrations tools/daprd/components.txt lists; a component
+// of a local profile, or the name resolver of the local Configuration, that
+// none of them registers would fail only when daprd starts.
+func TestLocalDaprdRegistersEveryComponentTheProfilesName(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "tools", "daprd", "components.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	registered := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && !strings.HasPrefix(f[0], "#") {
+			for _, typ := range f[1:] {
+				registered[typ] = true
+			}
+		}
+	}
+	named := map[string]string{}
+	for _, p := range localProfiles {
+		o := profileObjects(t, p)
+		o.components = append(o.components, decodeDir(t, filepath.Join(root, "components", "common")).components...)
+		for _, c := range o.components {
+			named[c.Spec.Type] = p + "/" + c.Name
+		}
+	}
+	// The local Configuration has placeholders the runner fills in, so it
+	// is read loosely.
+	for _, doc := range decodeFile(t, filepath.Join(root, "components", "config.yaml")) {
+		spec, _ := doc.(map[string]any)["spec"].(map[string]any)
+		nr, _ := spec["nameResolution"].(map[string]any)
+		if c, _ := nr["component"].(string); c != "" {
+			named["nameresolution."+c] = "components/config.yaml"
+		}
+	}
+	if len(named) < 8 {
+		t.Fatalf("found only %v", named)
+	}
+	for typ, where := range named {
+		if !registered[typ] {
+			t.Errorf("%s (%s) is registered by no file of tools/daprd/components.txt", typ, where)
+		}
+	}
+}

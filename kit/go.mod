@@ -1,20 +1,20 @@
 module github.com/bankabc/vouchers/kit
 
-go 1.26.0
+go 1.26.4
 
 require (
-	github.com/dapr/dapr v1.16.0
-	github.com/dapr/go-sdk v1.13.0
+	github.com/dapr/dapr v1.18.0
+	github.com/dapr/go-sdk v1.15.0
 	github.com/prometheus/client_golang v1.22.0
-	google.golang.org/grpc v1.73.0
+	google.golang.org/grpc v1.80.0
 )
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/dapr/durabletask-go v0.10.0 // indirect
-	github.com/dapr/kit v0.16.1 // indirect
+	github.com/dapr/durabletask-go v0.12.1 // indirect
+	github.com/dapr/kit v0.18.1 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -31,7 +31,7 @@ require (
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	google.golang.org/genproto/googleapis/rpc v0.0.0-20250603155806-513f23925822 // indirect
-	google.golang.org/protobuf v1.36.6 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260401024825-9d38bb4040a9 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make daprd: builds daprd $DAPR_VERSION into $1 with the machine's Go.
+#
+# dapr's own cmd/daprd (app.Run, unchanged) from a copy of the dapr module in
+# which cmd/daprd/components keeps only the registrations components.txt
+# lists: the rest of components-contrib (cloud SDKs, Kafka, Pulsar …) is
+# never compiled. That makes the first build minutes shorter, and it is what
+# makes it possible at all here: with every component, daprd needs modules
+# the Go module proxy does not serve (a Pulsar client fork and the Avro
+# library it uses).
+set -euo pipefail
+out=$1
+version=${DAPR_VERSION:?}
+here=$(cd "$(dirname "$0")" && pwd)
+src=$here/.src/dapr
+mkdir -p "$(dirname "$out")"
+
+step() { printf '>> [%s] %s\n' "$(date +%T)" "$*"; }
+
+step "daprd $version: fetching github.com/dapr/dapr@v$version (module cache)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+dir=$(cd "$tmp" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "github.com/dapr/dapr@v$version" |
+  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[ -d "$dir" ] || { echo "daprd: github.com/dapr/dapr@v$version was not downloaded" >&2; exit 1; }
+
+step "copying it to tools/daprd/.src/dapr and keeping $(grep -cv '^#' "$here/components.txt") component registrations (components.txt)"
+rm -rf "$src"
+mkdir -p "$(dirname "$src")"
+cp -r "$dir" "$src"
+chmod -R u+w "$src"
+keep=$(grep -v '^#' "$here/components.txt" | awk 'NF {print $1}')
+for f in $keep; do
+  [ -f "$src/cmd/daprd/components/$f" ] || { echo "daprd: components.txt names $f, which dapr $version does not have" >&2; exit 1; }
+done
+for f in "$src"/cmd/daprd/components/*; do
+  grep -qxF "$(basename "$f")" <<<"$keep" || rm -f "$f"
+done
+
+step "downloading the modules it needs (the first time: a few hundred MB)"
+(cd "$here" && GOWORK=off go mod download)
+
+step "compiling (the first time: a few minutes on two cores)"
+(cd "$here" && GOWORK=off GOTOOLCHAIN=local go build -trimpath -tags allcomponents \
+  -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$version" \
+  -o "$out" github.com/dapr/dapr/cmd/daprd)
+step "built $("$out" --version)"
