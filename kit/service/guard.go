@@ -42,8 +42,8 @@ func AppToken(getenv func(string) string) (string, error) {
 		return "", nil
 	}
 	return "", errors.New("APP_API_TOKEN is not set: the sidecar and the app must share a random token " +
-		"(make run and the Dapr run file's env give one; Kubernetes and Compose read it from the app-api-token secret); " +
-		"ALLOW_NO_APP_TOKEN=true starts without one, for tests only")
+		"(make run makes one per app; with the Dapr CLI export it before dapr run; Compose: deploy/compose/tokens/<app>.env " +
+		"from make compose-secrets; Kubernetes: the Secret <app>-app-token); ALLOW_NO_APP_TOKEN=true starts without one, for tests only")
 }
 
 // SidecarOnly serves next only to requests that carry the app's token, the
