@@ -2,19 +2,19 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func mustLoad(t *testing.T) *Spec {
 	t.Helper()
 	s, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s
 }
 
@@ -30,17 +30,12 @@ const requestBody = `{"requestId":"r1","status":"SUCCESS","state":1,"progress":1
 func TestResponseWithAFieldTheSpecDoesNotHaveFails(t *testing.T) {
 	s := mustLoad(t)
 	ex, err := s.Match(httptest.NewRequest("GET", "/voucher/requests/r1", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CheckResponse(context.Background(), ex, 200, jsonHeader("application/json"), []byte(requestBody)); err != nil {
-		t.Fatalf("a response as the document has it failed: %v", err)
-	}
+	require.NoError(t, err)
+	err = s.CheckResponse(context.Background(), ex, 200, jsonHeader("application/json"), []byte(requestBody))
+	assert.NoError(t, err, "a response as the document has it failed")
 	extra := strings.Replace(requestBody, `"requestId"`, `"internalNote":"x","requestId"`, 1)
 	err = s.CheckResponse(context.Background(), ex, 200, jsonHeader("application/json"), []byte(extra))
-	if err == nil || !strings.Contains(err.Error(), "internalNote") {
-		t.Fatalf("a response with a field the document does not have: %v, want an error naming internalNote", err)
-	}
+	assert.ErrorContains(t, err, "internalNote", "a response with a field the document does not have")
 }
 
 func TestResponseChecks(t *testing.T) {
@@ -65,16 +60,14 @@ func TestResponseChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ex, err := s.Match(httptest.NewRequest(tt.method, tt.path, nil))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			err = s.CheckResponse(context.Background(), ex, tt.status, jsonHeader(tt.contentType), []byte(tt.body))
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(strings.ToLower(err.Error()), tt.wantErr)):
-				t.Fatalf("error %v, want one mentioning %q", err, tt.wantErr)
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+				return
 			}
+			require.Error(t, err, "want one mentioning %q", tt.wantErr)
+			assert.Contains(t, strings.ToLower(err.Error()), tt.wantErr)
 		})
 	}
 }
@@ -105,14 +98,12 @@ func TestRequestChecks(t *testing.T) {
 			_, err := s.CheckRequest(context.Background(), r)
 			switch {
 			case tt.want != nil:
-				if !errors.Is(err, tt.want) {
-					t.Fatalf("error %v, want %v", err, tt.want)
-				}
-			case tt.wantText == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tt.wantText != "" && (err == nil || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tt.wantText))):
-				t.Fatalf("error %v, want one mentioning %q", err, tt.wantText)
+				assert.ErrorIs(t, err, tt.want)
+			case tt.wantText == "":
+				assert.NoError(t, err)
 			default:
+				require.Error(t, err, "want one mentioning %q", tt.wantText)
+				assert.Contains(t, strings.ToLower(err.Error()), strings.ToLower(tt.wantText))
 				t.Logf("%v", err)
 			}
 		})
@@ -128,33 +119,23 @@ func TestRequestErrorsNeverEchoThePassword(t *testing.T) {
 		r := httptest.NewRequest("POST", "/user/sign-up", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
 		_, err := s.CheckRequest(context.Background(), r)
-		if err == nil {
-			t.Fatalf("%s passed", body)
-		}
-		if strings.Contains(err.Error(), "sekret") {
-			t.Fatalf("the error shows the password: %v", err)
-		}
+		require.Error(t, err, "%s passed", body)
+		assert.NotContains(t, err.Error(), "sekret", "the error shows the password")
 	}
 }
 
 func TestOperationsAreListed(t *testing.T) {
 	ops := mustLoad(t).Operations()
-	if len(ops) < 12 {
-		t.Fatalf("only %d operations: %v", len(ops), ops)
-	}
+	assert.GreaterOrEqual(t, len(ops), 12, "only %d operations: %v", len(ops), ops)
 	t.Log(ops)
 }
 
 func TestWebhookPayloadSchema(t *testing.T) {
 	s := mustLoad(t)
 	good := `{"type":"voucher.issued","timestamp":"2026-11-21T10:00:02Z","data":{"requestId":"r1","status":"SUCCESS","state":1,"phoneNumber":"+84901234560","voucherCode":"C-1","message":"your voucher"}}`
-	if err := s.CheckSchema("WebhookPayload", []byte(good)); err != nil {
-		t.Fatal(err)
-	}
+	assert.NoError(t, s.CheckSchema("WebhookPayload", []byte(good)))
 	bad := strings.Replace(good, `"message"`, `"secret":"x","message"`, 1)
-	if err := s.CheckSchema("WebhookPayload", []byte(bad)); err == nil || !strings.Contains(err.Error(), "secret") {
-		t.Fatalf("extra field: %v", err)
-	}
+	assert.ErrorContains(t, s.CheckSchema("WebhookPayload", []byte(bad)), "secret", "extra field")
 }
 
 func TestConcretePathMatchesItsOperation(t *testing.T) {
@@ -166,8 +147,8 @@ func TestConcretePathMatchesItsOperation(t *testing.T) {
 			t.Errorf("%s: %s still has a parameter", op, path)
 		}
 		ex, err := s.Match(httptest.NewRequest(method, path, nil))
-		if err != nil || ex.Operation != op {
-			t.Errorf("%s: %s %s matched %q (%v)", op, method, path, ex.Operation, err)
+		if assert.NoError(t, err, "%s: %s %s", op, method, path) {
+			assert.Equal(t, op, ex.Operation, "%s: %s %s matched another operation", op, method, path)
 		}
 	}
 }
@@ -193,14 +174,11 @@ func TestCheckAnswerWhateverTheRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			op, err := s.CheckAnswer(httptest.NewRequest(tt.method, tt.path, nil), tt.status, jsonHeader(tt.contentType), []byte(tt.body))
-			if op != tt.wantOp {
-				t.Errorf("operation %q, want %q", op, tt.wantOp)
-			}
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Fatalf("error %v, want one mentioning %q", err, tt.wantErr)
+			assert.Equal(t, tt.wantOp, op, "operation")
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorContains(t, err, tt.wantErr)
 			}
 		})
 	}

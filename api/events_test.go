@@ -1,20 +1,19 @@
 package api
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestEventExamplesMatchTheirSchemas(t *testing.T) {
 	for _, topic := range Topics {
 		examples, err := Examples(topic.Name)
-		if err != nil || len(examples) == 0 {
-			t.Fatalf("%s: %d examples (%v)", topic.Name, len(examples), err)
-		}
+		require.NoError(t, err, topic.Name)
+		require.NotEmpty(t, examples, "%s: no examples", topic.Name)
 		for _, ex := range examples {
-			if err := CheckEvent(topic.Name, ex); err != nil {
-				t.Errorf("%s example %s: %v", topic.Name, ex, err)
-			}
+			assert.NoError(t, CheckEvent(topic.Name, ex), "%s example %s", topic.Name, ex)
 		}
 	}
 }
@@ -33,9 +32,7 @@ func TestEventsBreakingTheirSchemaAreRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := CheckEvent(tt.topic, []byte(tt.data))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error %v, want one mentioning %q", err, tt.want)
-			}
+			require.ErrorContains(t, err, tt.want)
 			t.Log(err)
 		})
 	}

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // invocations are the service invocations the cluster allows, as
@@ -28,50 +31,38 @@ func TestKubernetesDaprAccessControl(t *testing.T) {
 	for _, d := range decodeAll(t, "production", build(t, kustomizations[1])).deployments {
 		deployedIn = d.Namespace
 	}
-	if deployedIn == "" {
-		t.Fatal("the production overlay sets no namespace")
-	}
+	require.NotEmpty(t, deployedIn, "the production overlay sets no namespace")
 	for _, dir := range kustomizations {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			o := decodeAll(t, dir, build(t, dir))
-			if len(o.configs) != 1 {
-				t.Fatalf("%d Configurations, want the one every sidecar uses", len(o.configs))
-			}
+			require.Len(t, o.configs, 1, "Configurations, want the one every sidecar uses")
 			c := o.configs[0]
 			ns := deployedIn
 			for _, d := range o.deployments {
 				if d.Namespace != "" {
 					ns = d.Namespace
 				}
-				if d.Spec.Template.Annotations["dapr.io/config"] != c.Name {
-					t.Errorf("deployment %s uses Configuration %q, not %s", d.Name, d.Spec.Template.Annotations["dapr.io/config"], c.Name)
-				}
+				assert.Equal(t, c.Name, d.Spec.Template.Annotations["dapr.io/config"], "deployment %s uses another Configuration", d.Name)
 			}
 			if m := c.Spec.MTLSSpec; m != nil && m.Enabled != nil && !*m.Enabled {
 				t.Error("the Configuration turns mTLS off")
 			}
 			ac := c.Spec.AccessControlSpec
-			if ac == nil {
-				t.Fatal("the Configuration has no accessControl")
-			}
-			if ac.DefaultAction != "deny" || ac.TrustDomain != "public" {
-				t.Errorf("accessControl: defaultAction %q trustDomain %q, want deny and public", ac.DefaultAction, ac.TrustDomain)
-			}
+			require.NotNil(t, ac, "the Configuration has no accessControl")
+			assert.Equal(t, "deny", ac.DefaultAction, "accessControl: defaultAction")
+			assert.Equal(t, "public", ac.TrustDomain, "accessControl: trustDomain")
 			var allowed []string
 			seen := map[string]bool{}
 			for _, p := range ac.AppPolicies {
-				if !contains(apps, p.AppName) {
-					t.Errorf("policy for %q: not an app of the cluster", p.AppName)
-				}
+				assert.Contains(t, apps, p.AppName, "policy for %q: not an app of the cluster", p.AppName)
 				if seen[p.AppName] {
 					t.Errorf("two policies for %s: daprd keeps one", p.AppName)
 				}
 				seen[p.AppName] = true
 				// daprd refuses a policy without a trust domain or a
 				// namespace; one naming another namespace never matches.
-				if p.TrustDomain != "public" || p.Namespace != ns {
-					t.Errorf("policy for %s: trustDomain %q namespace %q, want public and %s", p.AppName, p.TrustDomain, p.Namespace, ns)
-				}
+				assert.Equal(t, "public", p.TrustDomain, "policy for %s: trustDomain", p.AppName)
+				assert.Equal(t, ns, p.Namespace, "policy for %s: namespace", p.AppName)
 				if p.DefaultAction != "" && p.DefaultAction != "deny" {
 					t.Errorf("policy for %s: defaultAction %q", p.AppName, p.DefaultAction)
 				}
@@ -86,9 +77,7 @@ func TestKubernetesDaprAccessControl(t *testing.T) {
 					}
 					// An allow without verbs would allow every gRPC
 					// invocation of the operation; "*" every verb.
-					if len(op.HTTPVerb) == 0 {
-						t.Errorf("policy for %s, %s: allowed for no httpVerb, which allows it over gRPC", p.AppName, op.Operation)
-					}
+					assert.NotEmpty(t, op.HTTPVerb, "policy for %s, %s: allowed for no httpVerb, which allows it over gRPC", p.AppName, op.Operation)
 					for _, v := range op.HTTPVerb {
 						if v == "*" || v != strings.ToUpper(v) {
 							t.Errorf("policy for %s, %s: httpVerb %q", p.AppName, op.Operation, v)
@@ -98,9 +87,7 @@ func TestKubernetesDaprAccessControl(t *testing.T) {
 				}
 			}
 			slices.Sort(allowed)
-			if !slices.Equal(allowed, invocations) {
-				t.Errorf("service invocation allows %q, want exactly %q", allowed, invocations)
-			}
+			assert.Equal(t, invocations, allowed, "service invocation allows exactly these")
 
 			// gateway's secret store reads gateway's secrets only, not the
 			// other Secrets of the namespace (the Dapr tokens among them).
@@ -112,14 +99,11 @@ func TestKubernetesDaprAccessControl(t *testing.T) {
 					}
 					scoped = true
 					got := slices.Sorted(slices.Values(s.AllowedSecrets))
-					if s.DefaultAccess != "deny" || !slices.Equal(got, []string{"jwt-key-id", "jwt-signing-key", "ops-token"}) {
-						t.Errorf("secretstore: defaultAccess %q allowedSecrets %v, want deny and gateway's three", s.DefaultAccess, got)
-					}
+					assert.Equal(t, "deny", s.DefaultAccess, "secretstore: defaultAccess")
+					assert.Equal(t, []string{"jwt-key-id", "jwt-signing-key", "ops-token"}, got, "secretstore: allowedSecrets, want gateway's three")
 				}
 			}
-			if !scoped {
-				t.Error("the secret store secretstore has no scope: gateway could read every Secret of the namespace")
-			}
+			assert.True(t, scoped, "the secret store secretstore has no scope: gateway could read every Secret of the namespace")
 		})
 	}
 }
@@ -131,9 +115,7 @@ func TestKubernetesDaprAccessControl(t *testing.T) {
 // (deploy/compose/config.yaml says so).
 func TestComposeHasNoAccessControl(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(root, "deploy/compose/config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	o := decodeAll(t, "compose config", b)
 	for _, c := range o.configs {
 		if ac := c.Spec.AccessControlSpec; ac != nil && (ac.DefaultAction != "" || len(ac.AppPolicies) > 0) {

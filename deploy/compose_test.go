@@ -13,6 +13,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // composeApps are the apps of docker-compose.yml and their app ports, the
@@ -33,13 +35,9 @@ func loadCompose(t *testing.T) *types.Project {
 		cli.WithName("vouchers"), cli.WithWorkingDirectory(root), cli.WithResolvedPaths(true),
 		cli.WithoutEnvironmentResolution,
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, err := opts.LoadProject(context.Background())
-	if err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
-	}
+	require.NoError(t, err, "docker-compose.yml")
 	return p
 }
 
@@ -66,12 +64,8 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 			t.Errorf("%s has no sidecar service %s-dapr", app, app)
 			continue
 		}
-		if want := "daprio/daprd:" + daprVersion(t); side.Image != want {
-			t.Errorf("%s-dapr: image %s, want %s (the Makefile's DAPR_VERSION, which make run builds)", app, side.Image, want)
-		}
-		if side.NetworkMode != "service:"+app {
-			t.Errorf("%s-dapr: network_mode %q, want service:%s (the app's network namespace)", app, side.NetworkMode, app)
-		}
+		assert.Equal(t, "daprio/daprd:"+daprVersion(t), side.Image, "%s-dapr: image (the Makefile's DAPR_VERSION, which make run builds)", app)
+		assert.Equal(t, "service:"+app, side.NetworkMode, "%s-dapr: network_mode (the app's network namespace)", app)
 		flags := map[string]string{}
 		var resources []string
 		for _, a := range side.Command {
@@ -81,23 +75,15 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 			}
 			flags[k] = v
 		}
-		if flags["--app-id"] != app || flags["--app-port"] != port {
-			t.Errorf("%s-dapr: --app-id %q --app-port %q, want %s %s", app, flags["--app-id"], flags["--app-port"], app, port)
-		}
+		assert.Equal(t, app, flags["--app-id"], "%s-dapr: --app-id", app)
+		assert.Equal(t, port, flags["--app-port"], "%s-dapr: --app-port", app)
 		// The Dapr API is the app's alone (the loopback they share).
-		if flags["--dapr-listen-addresses"] != "127.0.0.1" {
-			t.Errorf("%s-dapr: --dapr-listen-addresses %q, want 127.0.0.1", app, flags["--dapr-listen-addresses"])
-		}
-		if flags["--dapr-http-port"] != *svc.Environment["DAPR_HTTP_PORT"] || flags["--dapr-grpc-port"] != *svc.Environment["DAPR_GRPC_PORT"] {
-			t.Errorf("%s-dapr: sidecar ports %s/%s, the app expects %s/%s", app, flags["--dapr-http-port"], flags["--dapr-grpc-port"], *svc.Environment["DAPR_HTTP_PORT"], *svc.Environment["DAPR_GRPC_PORT"])
-		}
-		if _, ok := side.DependsOn[app]; !ok {
-			t.Errorf("%s-dapr does not depend on %s", app, app)
-		}
+		assert.Equal(t, "127.0.0.1", flags["--dapr-listen-addresses"], "%s-dapr: --dapr-listen-addresses", app)
+		assert.Equal(t, *svc.Environment["DAPR_HTTP_PORT"], flags["--dapr-http-port"], "%s-dapr: sidecar HTTP port, the app expects its DAPR_HTTP_PORT", app)
+		assert.Equal(t, *svc.Environment["DAPR_GRPC_PORT"], flags["--dapr-grpc-port"], "%s-dapr: sidecar gRPC port, the app expects its DAPR_GRPC_PORT", app)
+		assert.Contains(t, side.DependsOn, app, "%s-dapr does not depend on %s", app, app)
 		for _, infra := range []string{"postgres", "rabbitmq"} {
-			if d, ok := side.DependsOn[infra]; !ok || d.Condition != types.ServiceConditionHealthy {
-				t.Errorf("%s-dapr must wait for %s to be healthy", app, infra)
-			}
+			assert.Equal(t, types.ServiceConditionHealthy, side.DependsOn[infra].Condition, "%s-dapr must wait for %s to be healthy", app, infra)
 		}
 		// Every mounted resources path and the config exist and parse.
 		mounts := map[string]string{}
@@ -134,9 +120,7 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 	endpointHosts := map[string]bool{}
 	for _, e := range decodeDir(t, filepath.Join(root, "deploy/compose/components")).endpoints {
 		u, err := url.Parse(e.Spec.BaseURL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		endpointHosts[u.Hostname()] = true
 		host := p.Services[u.Hostname()].Environment["APP_HOST"]
 		if host == nil || *host != "0.0.0.0" || u.Port() != composeApps[u.Hostname()] {
@@ -164,12 +148,10 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 		if name == "gateway" {
 			continue
 		}
-		if len(svc.Ports) != 0 {
-			t.Errorf("%s publishes %v; only gateway's public port is published", name, svc.Ports)
-		}
+		assert.Empty(t, svc.Ports, "%s publishes ports; only gateway's public port is published", name)
 	}
-	if len(gw.Ports) != 1 || gw.Ports[0].Target != 8080 {
-		t.Errorf("gateway must publish its public port 8080 and nothing else, has %v", gw.Ports)
+	if assert.Len(t, gw.Ports, 1, "gateway must publish its public port 8080 and nothing else") {
+		assert.Equal(t, uint32(8080), gw.Ports[0].Target, "gateway must publish its public port 8080 and nothing else")
 	}
 }
 
@@ -183,35 +165,25 @@ func TestComposeTokens(t *testing.T) {
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		svc := p.Services[name]
 		for _, k := range []string{"APP_API_TOKEN", "DAPR_API_TOKEN", "ALLOW_NO_APP_TOKEN"} {
-			if _, ok := svc.Environment[k]; ok {
-				t.Errorf("%s: %s is in the Compose file; the tokens come from deploy/compose/tokens/", name, k)
-			}
+			assert.NotContains(t, svc.Environment, k, "%s: %s is in the Compose file; the tokens come from deploy/compose/tokens/", name, k)
 		}
 	}
 	abs, err := filepath.Abs(root) // the loader resolves paths
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for app := range composeApps {
 		want := []string{filepath.Join(abs, "deploy", "compose", "tokens", app+".env")}
 		for _, name := range []string{app, app + "-dapr"} {
 			var got []string
 			for _, f := range p.Services[name].EnvFiles {
-				if !f.Required {
-					t.Errorf("%s: env file %s is optional; without it the app or its sidecar would start without tokens", name, f.Path)
-				}
+				assert.True(t, bool(f.Required), "%s: env file %s is optional; without it the app or its sidecar would start without tokens", name, f.Path)
 				got = append(got, f.Path)
 			}
-			if !slices.Equal(got, want) {
-				t.Errorf("%s: env files %v, want %v", name, got, want)
-			}
+			assert.Equal(t, want, got, "%s: env files", name)
 		}
 	}
 	// The token files are never committed.
 	b, err := os.ReadFile(filepath.Join(root, "deploy", "compose", "tokens", ".gitignore"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if lines := strings.Fields(string(b)); !slices.Contains(lines, "*") && !slices.Contains(lines, "*.env") {
 		t.Errorf("deploy/compose/tokens/.gitignore does not ignore the token files:\n%s", b)
 	}
@@ -221,9 +193,7 @@ func TestComposeTokens(t *testing.T) {
 // Compose file builds.
 func TestDockerfileBuildsSmallStaticNonRootImages(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var froms []string
 	var user string
 	for _, line := range strings.Split(string(b), "\n") {
@@ -235,28 +205,20 @@ func TestDockerfileBuildsSmallStaticNonRootImages(t *testing.T) {
 			user = f[1]
 		}
 	}
-	if len(froms) < 2 {
-		t.Fatalf("not multi-stage: FROM %v", froms)
-	}
+	require.GreaterOrEqual(t, len(froms), 2, "not multi-stage: FROM %v", froms)
 	if last := froms[len(froms)-1]; !strings.HasPrefix(last, "gcr.io/distroless/static") && last != "scratch" {
 		t.Errorf("final stage %s is not a static base", last)
 	}
 	if user == "" || strings.HasPrefix(user, "0") || strings.HasPrefix(user, "root") {
 		t.Errorf("runs as %q", user)
 	}
-	if !strings.Contains(string(b), "CGO_ENABLED=0") {
-		t.Error("the binary is not built static (CGO_ENABLED=0)")
-	}
+	assert.Contains(t, string(b), "CGO_ENABLED=0", "the binary is not built static")
 	for _, want := range []string{"kit/go.mod", "go.work"} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("does not copy %s", want)
-		}
+		assert.Contains(t, string(b), want, "does not copy %s", want)
 	}
 	// Every module of go.work must be copied, or the workspace does not load.
 	work, err := os.ReadFile(filepath.Join(root, "go.work"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, line := range strings.Split(string(work), "\n") {
 		dir := strings.TrimSpace(line)
 		if !strings.HasPrefix(dir, "./") {
@@ -275,9 +237,7 @@ func TestDockerfileBuildsSmallStaticNonRootImages(t *testing.T) {
 func composeResources(t *testing.T, p *types.Project, app string) *objects {
 	t.Helper()
 	side, ok := p.Services[app+"-dapr"]
-	if !ok {
-		t.Fatalf("no service %s-dapr", app)
-	}
+	require.True(t, ok, "no service %s-dapr", app)
 	mounts := map[string]string{}
 	for _, v := range side.Volumes {
 		mounts[v.Target] = v.Source
@@ -289,9 +249,7 @@ func composeResources(t *testing.T, p *types.Project, app string) *objects {
 			continue
 		}
 		src, ok := mounts[v]
-		if !ok {
-			t.Fatalf("%s-dapr: resources path %s is not mounted", app, v)
-		}
+		require.True(t, ok, "%s-dapr: resources path %s is not mounted", app, v)
 		o := decodeDir(t, src)
 		all.components = append(all.components, o.components...)
 		all.endpoints = append(all.endpoints, o.endpoints...)
@@ -305,12 +263,8 @@ func composeResources(t *testing.T, p *types.Project, app string) *objects {
 func daprVersion(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root, "Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	m := regexp.MustCompile(`(?m)^DAPR_VERSION\s*:=\s*(\S+)`).FindSubmatch(b)
-	if m == nil {
-		t.Fatal("no DAPR_VERSION in the Makefile")
-	}
+	require.NotNil(t, m, "no DAPR_VERSION in the Makefile")
 	return string(m[1])
 }

@@ -1,12 +1,13 @@
 package deploy
 
 import (
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/bankabc/vouchers/api"
@@ -43,14 +44,15 @@ func TestIngressRoutesTheAPIAndNothingElse(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			o := decodeAll(t, dir, build(t, dir))
 			byName := map[string]networkingv1.Ingress{}
+			var names []string
 			for _, ing := range o.ingresses {
 				byName[ing.Name] = ing
+				names = append(names, ing.Name)
 				checkIngressBackends(t, o, ing)
 				checkIngressTLS(t, ing)
 			}
-			if len(o.ingresses) != 2 || byName["gateway"].Name == "" || byName["voucher-int-callback"].Name == "" {
-				t.Fatalf("ingresses %v, want gateway and voucher-int-callback", slices.Sorted(maps.Keys(byName)))
-			}
+			slices.Sort(names)
+			require.Equal(t, []string{"gateway", "voucher-int-callback"}, names, "ingresses")
 			gw, cb := byName["gateway"], byName["voucher-int-callback"]
 
 			var want []string
@@ -90,17 +92,13 @@ func checkIngressTLS(t *testing.T, ing networkingv1.Ingress) {
 	t.Helper()
 	hosts := map[string]bool{}
 	for _, tls := range ing.Spec.TLS {
-		if tls.SecretName == "" {
-			t.Errorf("ingress %s: TLS for %v names no secret", ing.Name, tls.Hosts)
-		}
+		assert.NotEmpty(t, tls.SecretName, "ingress %s: TLS for %v names no secret", ing.Name, tls.Hosts)
 		for _, h := range tls.Hosts {
 			hosts[h] = true
 		}
 	}
 	for _, rule := range ing.Spec.Rules {
-		if !hosts[rule.Host] {
-			t.Errorf("ingress %s: host %q is served without TLS", ing.Name, rule.Host)
-		}
+		assert.Contains(t, hosts, rule.Host, "ingress %s: host %q is served without TLS", ing.Name, rule.Host)
 	}
 }
 
@@ -182,8 +180,6 @@ func TestRoutedFollowsKubernetesPathRules(t *testing.T) {
 		"/voucher": true, "/voucher/requests/x": true, "/": true,
 		"/vouchers": false, "/events/receive-code": false, "/metrics": false,
 	} {
-		if got := routed(ing, path); got != want {
-			t.Errorf("routed(%q) = %v, want %v", path, got, want)
-		}
+		assert.Equal(t, want, routed(ing, path), "routed(%q)", path)
 	}
 }

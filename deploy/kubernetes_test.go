@@ -3,11 +3,13 @@ package deploy
 import (
 	"os"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -24,13 +26,9 @@ func build(t *testing.T, dir string) []byte {
 	t.Helper()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	m, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, dir))
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
-	}
+	require.NoError(t, err, "kustomize build %s", dir)
 	out, err := m.AsYaml()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return out
 }
 
@@ -48,9 +46,7 @@ func TestKubernetesManifests(t *testing.T) {
 
 func checkManifests(t *testing.T, o *objects) {
 	secretsText, err := os.ReadFile(filepath.Join(root, "deploy/kubernetes/secrets.example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	secretKeys := map[string]bool{}
 	for _, s := range decodeAll(t, "secrets.example.yaml", secretsText).secrets {
 		for k := range s.StringData {
@@ -75,26 +71,19 @@ func checkManifests(t *testing.T, o *objects) {
 		ann := d.Spec.Template.Annotations
 		id := ann["dapr.io/app-id"]
 		deployed[id] = true
-		if !contains(apps, id) {
-			t.Errorf("deployment %s: app id %q is not one of %v", d.Name, id, apps)
-		}
+		assert.Contains(t, apps, id, "deployment %s: app id %q is not one of the apps", d.Name, id)
 		for _, k := range []string{"dapr.io/enabled", "dapr.io/app-id", "dapr.io/app-port", "dapr.io/config", "dapr.io/enable-api-logging"} {
-			if ann[k] == "" {
-				t.Errorf("deployment %s: no %s annotation", d.Name, k)
-			}
+			assert.NotEmpty(t, ann[k], "deployment %s: no %s annotation", d.Name, k)
 		}
-		if ann["dapr.io/enabled"] != "true" || !configs[ann["dapr.io/config"]] {
-			t.Errorf("deployment %s: dapr.io/enabled %q, config %q (Configurations: %v)", d.Name, ann["dapr.io/enabled"], ann["dapr.io/config"], configs)
-		}
+		assert.Equal(t, "true", ann["dapr.io/enabled"], "deployment %s: dapr.io/enabled", d.Name)
+		assert.Contains(t, configs, ann["dapr.io/config"], "deployment %s: dapr.io/config %q names no Configuration", d.Name, ann["dapr.io/config"])
 		if sel := d.Spec.Selector.MatchLabels; !subset(sel, d.Spec.Template.Labels) || len(sel) == 0 {
 			t.Errorf("deployment %s: selector %v does not match its pods %v", d.Name, sel, d.Spec.Template.Labels)
 		}
 		if sc := d.Spec.Template.Spec.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
 			t.Errorf("deployment %s: may run as root", d.Name)
 		}
-		if len(d.Spec.Template.Spec.Containers) != 1 {
-			t.Fatalf("deployment %s: %d containers (the sidecar is injected)", d.Name, len(d.Spec.Template.Spec.Containers))
-		}
+		require.Len(t, d.Spec.Template.Spec.Containers, 1, "deployment %s: containers (the sidecar is injected)", d.Name)
 		c := d.Spec.Template.Spec.Containers[0]
 		checkPorts(t, d)
 		checkTokens(t, d, secretKeys, tokenSecrets)
@@ -175,13 +164,9 @@ func checkManifests(t *testing.T, o *objects) {
 
 	// Components: scoped, known app ids, secrets that exist.
 	for _, c := range o.components {
-		if len(c.Scopes) == 0 {
-			t.Errorf("component %s has no scopes", c.Name)
-		}
+		assert.NotEmpty(t, c.Scopes, "component %s has no scopes", c.Name)
 		for _, s := range c.Scopes {
-			if !contains(apps, s) {
-				t.Errorf("component %s: scope %q is no app", c.Name, s)
-			}
+			assert.Contains(t, apps, s, "component %s: scope %q is no app", c.Name, s)
 		}
 		for _, m := range c.Spec.Metadata {
 			if ref := m.SecretKeyRef; ref.Name != "" && !secretKeys[ref.Name+"/"+ref.Key] {
@@ -190,9 +175,7 @@ func checkManifests(t *testing.T, o *objects) {
 		}
 	}
 	for _, e := range o.endpoints {
-		if len(e.Scopes) == 0 {
-			t.Errorf("http endpoint %s has no scopes", e.Name)
-		}
+		assert.NotEmpty(t, e.Scopes, "http endpoint %s has no scopes", e.Name)
 	}
 	// gateway reads these through the secret store component "secretstore".
 	for _, name := range []string{"jwt-signing-key", "jwt-key-id", "ops-token"} {
@@ -219,7 +202,7 @@ func checkManifests(t *testing.T, o *objects) {
 	// Resiliency targets name apps, endpoints and components that exist.
 	for _, r := range o.resiliencies {
 		for name := range r.Spec.Targets.Apps {
-			if !contains(apps, name) && !endpointNamed(o, name) {
+			if !slices.Contains(apps, name) && !endpointNamed(o, name) {
 				t.Errorf("resiliency %s: app target %q does not exist", r.Name, name)
 			}
 		}
@@ -249,9 +232,7 @@ func TestKubernetesSharedResourcesMatchTheLocalOnes(t *testing.T) {
 	for _, f := range []string{"cron.yaml", "resiliency.yaml", "subscriptions.yaml"} {
 		local := decodeFile(t, filepath.Join(root, "components/common", f))
 		cluster := decodeFile(t, filepath.Join(root, "deploy/kubernetes/base/components", f))
-		if !reflect.DeepEqual(local, cluster) {
-			t.Errorf("deploy/kubernetes/base/components/%s differs from components/common/%s", f, f)
-		}
+		assert.Equal(t, local, cluster, "deploy/kubernetes/base/components/%s differs from components/common/%s", f, f)
 	}
 }
 
@@ -288,17 +269,13 @@ func checkCronBindings(t *testing.T, where string, o *objects, apps []string) {
 		if c.Spec.Type != "bindings.cron" {
 			continue
 		}
-		if _, ok := cronBindings[c.Name]; !ok {
-			t.Errorf("%s: cron binding %s is not one of cronBindings", where, c.Name)
-		}
-		if v, _ := meta(c, "direction"); v != "input" {
-			t.Errorf("%s: cron binding %s has direction %q, want input", where, c.Name, v)
-		}
-		if v, _ := meta(c, "schedule"); v == "" {
-			t.Errorf("%s: cron binding %s has no schedule", where, c.Name)
-		}
+		assert.Contains(t, cronBindings, c.Name, "%s: cron binding %s is not one of cronBindings", where, c.Name)
+		direction, _ := meta(c, "direction")
+		assert.Equal(t, "input", direction, "%s: cron binding %s: direction", where, c.Name)
+		schedule, _ := meta(c, "schedule")
+		assert.NotEmpty(t, schedule, "%s: cron binding %s has no schedule", where, c.Name)
 		for _, app := range apps {
-			if len(c.Scopes) == 0 || contains(c.Scopes, app) {
+			if len(c.Scopes) == 0 || slices.Contains(c.Scopes, app) {
 				loaded[app] = append(loaded[app], c.Name)
 			}
 		}
@@ -306,31 +283,25 @@ func checkCronBindings(t *testing.T, where string, o *objects, apps []string) {
 	for _, app := range apps {
 		var want []string
 		for name, scopes := range cronBindings {
-			if contains(scopes, app) {
+			if slices.Contains(scopes, app) {
 				want = append(want, name)
 			}
 		}
 		got := loaded[app]
 		sort.Strings(got)
 		sort.Strings(want)
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: %s's sidecar fires cron bindings %v, want %v", where, app, got, want)
-		}
+		assert.Equal(t, want, got, "%s: the cron bindings %s's sidecar fires", where, app)
 	}
 }
 
 func decodeFile(t *testing.T, path string) []any {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var out []any
 	for _, d := range runner.SplitDocs(b) {
 		var v any
-		if err := yaml.Unmarshal(d, &v); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, yaml.Unmarshal(d, &v), path)
 		if v != nil {
 			out = append(out, v)
 		}
@@ -369,7 +340,7 @@ func endpointNamed(o *objects, name string) bool {
 func scopedTo(o *objects, component, app string) bool {
 	for _, c := range o.components {
 		if c.Name == component {
-			return len(c.Scopes) == 0 || contains(c.Scopes, app)
+			return len(c.Scopes) == 0 || slices.Contains(c.Scopes, app)
 		}
 	}
 	return false
@@ -394,9 +365,7 @@ func portsOf(t *testing.T, d appsv1.Deployment) ports {
 	}
 	if v := env["PUBLIC_PORT"]; v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Errorf("deployment %s: PUBLIC_PORT %q", d.Name, v)
-		}
+		assert.NoError(t, err, "deployment %s: PUBLIC_PORT %q", d.Name, v)
 		p.public = int32(n)
 	}
 	return p
@@ -414,30 +383,21 @@ func checkPorts(t *testing.T, d appsv1.Deployment) {
 	c := d.Spec.Template.Spec.Containers[0]
 	env := envOf(c)
 	p := portsOf(t, d)
-	if env["APP_PORT"] != ann["dapr.io/app-port"] || p.app == 0 {
-		t.Errorf("deployment %s: APP_PORT %q, dapr.io/app-port %s", d.Name, env["APP_PORT"], ann["dapr.io/app-port"])
-	}
-	if p.public != publicPorts[id] {
-		t.Errorf("deployment %s: PUBLIC_PORT %d, want %d", d.Name, p.public, publicPorts[id])
-	}
+	assert.Equal(t, ann["dapr.io/app-port"], env["APP_PORT"], "deployment %s: APP_PORT and dapr.io/app-port", d.Name)
+	assert.NotZero(t, p.app, "deployment %s: APP_PORT %q", d.Name, env["APP_PORT"])
+	assert.Equal(t, publicPorts[id], p.public, "deployment %s: PUBLIC_PORT", d.Name)
 	want := map[string]int32{"app": p.app}
 	if p.public != 0 {
 		want["public"] = p.public
-		if p.public == p.app {
-			t.Errorf("deployment %s: the public port is the app port (%d)", d.Name, p.app)
-		}
+		assert.NotEqual(t, p.app, p.public, "deployment %s: the public port is the app port", d.Name)
 		// Containers must listen beyond the loopback for the Service.
-		if env["PUBLIC_HOST"] != "0.0.0.0" {
-			t.Errorf("deployment %s: PUBLIC_HOST %q, want 0.0.0.0", d.Name, env["PUBLIC_HOST"])
-		}
+		assert.Equal(t, "0.0.0.0", env["PUBLIC_HOST"], "deployment %s: PUBLIC_HOST", d.Name)
 	}
 	got := map[string]int32{}
 	for _, cp := range c.Ports {
 		got[cp.Name] = cp.ContainerPort
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("deployment %s: container ports %v, want %v (app: APP_PORT, public: PUBLIC_PORT)", d.Name, got, want)
-	}
+	assert.Equal(t, want, got, "deployment %s: container ports (app: APP_PORT, public: PUBLIC_PORT)", d.Name)
 }
 
 // checkTokens: daprd and the app share each token through one Secret (key

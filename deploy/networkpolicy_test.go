@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -82,15 +83,11 @@ func TestKubernetesNetworkPolicies(t *testing.T) {
 				}
 				for _, rule := range np.Spec.Ingress {
 					for _, peer := range rule.From {
-						if peer.IPBlock != nil {
-							t.Errorf("networkpolicy %s: an ipBlock; the policies name pods by labels only", np.Name)
-						}
+						assert.Nil(t, peer.IPBlock, "networkpolicy %s: an ipBlock; the policies name pods by labels only", np.Name)
 					}
 				}
 			}
-			if !defaultDeny {
-				t.Error("no default-deny NetworkPolicy (podSelector {}, policyTypes [Ingress], no rules)")
-			}
+			assert.True(t, defaultDeny, "no default-deny NetworkPolicy (podSelector {}, policyTypes [Ingress], no rules)")
 
 			for _, d := range o.deployments {
 				p := portsOf(t, d)
@@ -111,9 +108,7 @@ func TestKubernetesNetworkPolicies(t *testing.T) {
 					}
 					slices.Sort(got)
 					slices.Sort(want[src.name])
-					if !slices.Equal(got, want[src.name]) {
-						t.Errorf("%s reaches %s on ports %v, want %v", src.name, d.Name, got, want[src.name])
-					}
+					assert.Equal(t, want[src.name], got, "the ports %s reaches %s on", src.name, d.Name)
 				}
 				if p.public != 0 && !admitted(o.netpols, d, ingressController, p.public) {
 					t.Errorf("the ingress controller cannot reach %s's public port %d", d.Name, p.public)
@@ -171,9 +166,7 @@ func TestNetworkPolicyEvaluation(t *testing.T) {
 		{[]networkingv1.NetworkPolicy{deny, allowApp}, ingressController, 8000, false},
 		{[]networkingv1.NetworkPolicy{deny, allowApp}, daprPeer, 8000, false},
 	} {
-		if got := admitted(c.policies, d, c.src, c.port); got != c.want {
-			t.Errorf("%d policies, %s to port %d: admitted %v, want %v", len(c.policies), c.src.name, c.port, got, c.want)
-		}
+		assert.Equal(t, c.want, admitted(c.policies, d, c.src, c.port), "%d policies, %s to port %d: admitted", len(c.policies), c.src.name, c.port)
 	}
 }
 

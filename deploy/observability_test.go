@@ -3,11 +3,12 @@ package deploy
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"testing"
 
 	configuration "github.com/dapr/dapr/pkg/apis/configuration/v1alpha1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -19,17 +20,15 @@ import (
 func checkTracing(t *testing.T, where string, c configuration.Configuration, appRates map[string]string) {
 	t.Helper()
 	tr := c.Spec.TracingSpec
-	if tr == nil || tr.Otel == nil || tr.Otel.EndpointAddress == "" || (tr.Otel.Protocol != "grpc" && tr.Otel.Protocol != "http") {
-		t.Fatalf("%s: Configuration %s has no OTLP exporter: %+v", where, c.Name, tr)
-	}
+	require.NotNil(t, tr, "%s: Configuration %s has no tracing", where, c.Name)
+	require.NotNil(t, tr.Otel, "%s: Configuration %s has no OTLP exporter: %+v", where, c.Name, tr)
+	assert.NotEmpty(t, tr.Otel.EndpointAddress, "%s: Configuration %s: OTLP exporter without endpointAddress", where, c.Name)
+	assert.Contains(t, []string{"grpc", "http"}, tr.Otel.Protocol, "%s: Configuration %s: OTLP protocol", where, c.Name)
 	rate, err := strconv.ParseFloat(tr.SamplingRate, 64)
-	if err != nil || rate < 0 || rate > 1 {
-		t.Fatalf("%s: samplingRate %q", where, tr.SamplingRate)
-	}
+	require.NoError(t, err, "%s: samplingRate %q", where, tr.SamplingRate)
+	assert.True(t, rate >= 0 && rate <= 1, "%s: samplingRate %q is not between 0 and 1", where, tr.SamplingRate)
 	for app, v := range appRates {
-		if v != tr.SamplingRate {
-			t.Errorf("%s: %s has TRACING_SAMPLING_RATE %q, the sidecars' samplingRate is %q", where, app, v, tr.SamplingRate)
-		}
+		assert.Equal(t, tr.SamplingRate, v, "%s: %s's TRACING_SAMPLING_RATE, the sidecars' samplingRate", where, app)
 	}
 }
 
@@ -37,9 +36,7 @@ func TestKubernetesTracingAndProbes(t *testing.T) {
 	for _, dir := range kustomizations {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			o := decodeAll(t, dir, build(t, dir))
-			if len(o.configs) != 1 {
-				t.Fatalf("%d Configurations", len(o.configs))
-			}
+			require.Len(t, o.configs, 1, "Configurations")
 			rates := map[string]string{}
 			for _, d := range o.deployments {
 				c := d.Spec.Template.Spec.Containers[0]
@@ -50,13 +47,10 @@ func TestKubernetesTracingAndProbes(t *testing.T) {
 				// NetworkPolicies admit only Prometheus to it
 				// (TestKubernetesNetworkPolicies).
 				ann := d.Spec.Template.Annotations
-				if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/path"] != "/metrics" || ann["prometheus.io/port"] != ann["dapr.io/app-port"] {
-					t.Errorf("%s: scrape annotations %q %q port %q, app port %q", d.Name,
-						ann["prometheus.io/scrape"], ann["prometheus.io/path"], ann["prometheus.io/port"], ann["dapr.io/app-port"])
-				}
-				if h := envOf(c)["APP_HOST"]; h != "0.0.0.0" {
-					t.Errorf("%s: APP_HOST %q: Prometheus cannot scrape the app port on the pod's address", d.Name, h)
-				}
+				assert.Equal(t, "true", ann["prometheus.io/scrape"], "%s: prometheus.io/scrape", d.Name)
+				assert.Equal(t, "/metrics", ann["prometheus.io/path"], "%s: prometheus.io/path", d.Name)
+				assert.Equal(t, ann["dapr.io/app-port"], ann["prometheus.io/port"], "%s: prometheus.io/port, want the app port", d.Name)
+				assert.Equal(t, "0.0.0.0", envOf(c)["APP_HOST"], "%s: APP_HOST: Prometheus cannot scrape the app port on the pod's address", d.Name)
 				// Alive is /healthz; ready is /readyz. A store outage must
 				// take a pod out of its Service, never restart it.
 				for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
@@ -67,13 +61,9 @@ func TestKubernetesTracingAndProbes(t *testing.T) {
 					want := []string{"/app", "healthcheck"}
 					if name == "readiness" {
 						want = append(want, "readyz")
-						if p.TimeoutSeconds < 3 {
-							t.Errorf("%s: readiness probe times out after %ds, /readyz may take 1 s and more", d.Name, p.TimeoutSeconds)
-						}
+						assert.GreaterOrEqual(t, p.TimeoutSeconds, int32(3), "%s: readiness probe timeout, /readyz may take 1 s and more", d.Name)
 					}
-					if !slices.Equal(p.Exec.Command, want) {
-						t.Errorf("%s: %s probe runs %v, want %v", d.Name, name, p.Exec.Command, want)
-					}
+					assert.Equal(t, want, p.Exec.Command, "%s: %s probe command", d.Name, name)
 				}
 			}
 			checkTracing(t, dir, o.configs[0], rates)
@@ -83,10 +73,9 @@ func TestKubernetesTracingAndProbes(t *testing.T) {
 
 func TestComposeTracing(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(root, "deploy/compose/config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	o := decodeAll(t, "compose config", b)
+	require.NotEmpty(t, o.configs, "compose config holds no Configuration")
 	p := loadCompose(t)
 	rates := map[string]string{}
 	for app := range composeApps {

@@ -4,10 +4,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // localProfiles are the folders of components/ that `make run PROFILE=…`
@@ -28,18 +30,12 @@ func profileObjects(t *testing.T, profile string) *objects {
 // another.
 func TestEveryProfileHasTheSameResources(t *testing.T) {
 	want := shape(profileObjects(t, localProfiles[0]))
-	if len(want) < 8 {
-		t.Fatalf("the embedded profile has only %v", want)
-	}
+	require.GreaterOrEqual(t, len(want), 8, "the embedded profile has only %v", want)
 	for _, p := range localProfiles[1:] {
-		if got := shape(profileObjects(t, p)); !reflect.DeepEqual(got, want) {
-			t.Errorf("profile %s:\n got %q\nwant %q", p, got, want)
-		}
+		assert.Equal(t, want, shape(profileObjects(t, p)), "profile %s", p)
 	}
 	compose := decodeDir(t, filepath.Join(root, "deploy", "compose", "components"))
-	if got := shape(compose); !reflect.DeepEqual(got, want) {
-		t.Errorf("deploy/compose/components:\n got %q\nwant %q", got, want)
-	}
+	assert.Equal(t, want, shape(compose), "deploy/compose/components")
 	// Compose runs the component types the postgres-rabbitmq profile tests.
 	tested := map[string]string{}
 	for _, c := range profileObjects(t, "postgres-rabbitmq").components {
@@ -47,8 +43,8 @@ func TestEveryProfileHasTheSameResources(t *testing.T) {
 	}
 	for _, c := range compose.components {
 		block, _, _ := strings.Cut(c.Spec.Type, ".")
-		if (block == "state" || block == "pubsub") && c.Spec.Type+"/"+c.Spec.Version != tested[c.Name] {
-			t.Errorf("compose component %s is %s/%s, the tested profile's is %s", c.Name, c.Spec.Type, c.Spec.Version, tested[c.Name])
+		if block == "state" || block == "pubsub" {
+			assert.Equal(t, tested[c.Name], c.Spec.Type+"/"+c.Spec.Version, "compose component %s: the tested profile's type/version", c.Name)
 		}
 	}
 }
@@ -83,26 +79,18 @@ func TestNoGoCodeNamesABrokerOrStore(t *testing.T) {
 			}
 			return nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
-	if checked < 20 {
-		t.Fatalf("checked only %d files: is the walk looking in the right place?", checked)
-	}
+	require.GreaterOrEqual(t, checked, 20, "checked only %d files: is the walk looking in the right place?", checked)
 }
 
 // TestTheCheckCatchesANamedBroker keeps the pattern honest.
 func TestTheCheckCatchesANamedBroker(t *testing.T) {
 	for _, line := range []string{`import "github.com/redis/go-redis/v9"`, `store := "state.postgresql"`, `// publish to Kafka`, `pubsub.jetstream`} {
-		if !concrete.MatchString(line) {
-			t.Errorf("not caught: %s", line)
-		}
+		assert.Regexp(t, concrete, line, "not caught")
 	}
 	for _, line := range []string{`daprx.Store[T]{Name: "gateway-store"}`, `events.PubSub`, `c.PublishEvent(ctx, "pubsub", topic, b)`} {
-		if concrete.MatchString(line) {
-			t.Errorf("caught by mistake: %s", line)
-		}
+		assert.NotRegexp(t, concrete, line, "caught by mistake")
 	}
 }
 
@@ -131,13 +119,10 @@ func TestNoStateStoreUsesDaprdsOutbox(t *testing.T) {
 				stores++
 			}
 		}
-		for _, s := range outboxSettings(o) {
-			t.Errorf("%s: %s (daprd's outbox; use kit/daprx's)", where, s)
-		}
+		assert.Empty(t, outboxSettings(o), "%s: daprd's outbox settings; use kit/daprx's", where)
 	}
-	if stores < 5*(len(localProfiles)+1+len(kustomizations)) {
-		t.Fatalf("only %d state components found: is the check looking in the right place?", stores)
-	}
+	require.GreaterOrEqual(t, stores, 5*(len(localProfiles)+1+len(kustomizations)),
+		"only %d state components found: is the check looking in the right place?", stores)
 }
 
 // outboxSettings lists the daprd outbox settings of o's state components,
@@ -186,9 +171,7 @@ spec:
       value: /data/sms
 `))
 	want := []string{"gateway-store: outboxPublishTopic", "gateway-store: OutboxDiscardWhenMissingState"}
-	if got := outboxSettings(o); !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
+	assert.Equal(t, want, outboxSettings(o))
 }
 
 // TestLocalDaprdRegistersEveryComponentTheProfilesName: the local daprd
@@ -197,9 +180,7 @@ spec:
 // none of them registers would fail only when daprd starts.
 func TestLocalDaprdRegistersEveryComponentTheProfilesName(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(root, "tools", "daprd", "components.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	registered := map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) > 1 && !strings.HasPrefix(f[0], "#") {
@@ -225,9 +206,7 @@ func TestLocalDaprdRegistersEveryComponentTheProfilesName(t *testing.T) {
 			named["nameresolution."+c] = "components/config.yaml"
 		}
 	}
-	if len(named) < 8 {
-		t.Fatalf("found only %v", named)
-	}
+	require.GreaterOrEqual(t, len(named), 8, "found only %v", named)
 	for typ, where := range named {
 		if !registered[typ] {
 			t.Errorf("%s (%s) is registered by no file of tools/daprd/components.txt", typ, where)

@@ -14,6 +14,7 @@ import (
 	httpendpoint "github.com/dapr/dapr/pkg/apis/httpEndpoint/v1alpha1"
 	resiliency "github.com/dapr/dapr/pkg/apis/resiliency/v1alpha1"
 	subscriptions "github.com/dapr/dapr/pkg/apis/subscriptions/v2alpha1"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -58,9 +59,7 @@ func decodeAll(t *testing.T, name string, text []byte) *objects {
 			APIVersion string `json:"apiVersion"`
 			Kind       string `json:"kind"`
 		}
-		if err := yaml.Unmarshal(doc, &head); err != nil {
-			t.Fatalf("%s document %d: %v", name, i+1, err)
-		}
+		require.NoError(t, yaml.Unmarshal(doc, &head), "%s document %d", name, i+1)
 		if head.Kind == "" {
 			continue // comments only
 		}
@@ -122,9 +121,7 @@ func decodeAll(t *testing.T, name string, text []byte) *objects {
 		default:
 			t.Fatalf("%s document %d: unexpected %s %s", name, i+1, head.APIVersion, head.Kind)
 		}
-		if err != nil {
-			t.Fatalf("%s document %d (%s): %v", name, i+1, head.Kind, err)
-		}
+		require.NoError(t, err, "%s document %d (%s)", name, i+1, head.Kind)
 	}
 	return o
 }
@@ -133,15 +130,12 @@ func decodeAll(t *testing.T, name string, text []byte) *objects {
 func decodeDir(t *testing.T, dir string) *objects {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no YAML in %s (%v)", dir, err)
-	}
+	require.NoError(t, err, dir)
+	require.NotEmpty(t, files, "no YAML in %s", dir)
 	var all bytes.Buffer
 	for _, f := range files {
 		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		all.Write(b)
 		all.WriteString("\n---\n")
 	}
@@ -175,13 +169,4 @@ func shape(o *objects) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestBrowser walks the customer web page gateway serves at "/" in a real
@@ -87,13 +89,10 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the purchase ended %s, want SUCCESS (reason: %q)", final, b.text("purchase-reason"))
 	}
 	voucher := b.text("purchase-code")
-	if voucher == "" {
-		t.Fatal("SUCCESS without a voucher code on the page")
-	}
+	require.NotEmpty(t, voucher, "SUCCESS without a voucher code on the page")
 	b.expectText("purchase-progress-text", "100")
-	if seen := b.eval(`[...new Set(window.seenStatuses)].join(" ")`); seen != "PROCESSING SUCCESS" {
-		t.Errorf("the page showed the statuses %q, want PROCESSING, then SUCCESS", seen)
-	}
+	assert.Equal(t, "PROCESSING SUCCESS", b.eval(`[...new Set(window.seenStatuses)].join(" ")`),
+		"the statuses the page showed, want PROCESSING, then SUCCESS")
 	b.expectText("notice", voucher)
 	b.shot("voucher-bought") // docs/img/web-purchase.png is a copy of this one
 
@@ -123,9 +122,8 @@ func TestBrowser(t *testing.T) {
 	token := b.eval(`sessionStorage.getItem("vouchers.token") || ""`)
 	api := newClient(t)
 	api.token = token
-	if r := api.do("POST", "/user/sign-out", nil, nil); r.Status != 204 {
-		t.Fatalf("sign-out behind the page: %d %s", r.Status, r.Body)
-	}
+	r := api.do("POST", "/user/sign-out", nil, nil)
+	require.Equal(t, 204, r.Status, "sign-out behind the page: %s", r.Body)
 	b.step("a call after the session ended", time.Minute,
 		chromedp.Click(chromedp.ID("refresh")),
 		chromedp.WaitVisible(chromedp.ID("sign-in-form")))
@@ -139,9 +137,7 @@ func TestBrowser(t *testing.T) {
 func chromiumPath(t *testing.T) string {
 	if p := os.Getenv("CHROMIUM"); p != "" {
 		path, err := exec.LookPath(p)
-		if err != nil {
-			t.Fatalf("CHROMIUM=%s: %v", p, err)
-		}
+		require.NoError(t, err, "CHROMIUM=%s", p)
 		return path
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -170,12 +166,8 @@ type browser struct {
 // profile; it stops with the test.
 func openBrowser(t *testing.T, exe string) *browser {
 	dir := filepath.Join(repoRoot, "e2e", "artifacts", "browser")
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.MkdirAll(dir, 0o755))
 	t.Logf("screenshots: %s", dir)
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -206,14 +198,10 @@ func openBrowser(t *testing.T, exe string) *browser {
 	timer := time.AfterFunc(2*time.Minute, cancel)
 	err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch))
 	timer.Stop()
-	if err != nil {
-		t.Fatalf("start Chromium (%s): %v", exe, err)
-	}
+	require.NoError(t, err, "start Chromium (%s)", exe)
 
 	b := &browser{t: t, ctx: ctx, dir: dir}
-	if err := chromedp.Listen(ctx, b.watchConsole); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, chromedp.Listen(ctx, b.watchConsole))
 	t.Cleanup(b.checkConsole) // before the browser stops; also after a failed step
 	return b
 }
@@ -332,9 +320,7 @@ func (b *browser) expectJS(what, expr string) {
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-	if err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
+	require.NoError(b.t, err, what)
 	if !ok {
 		b.failShot(what)
 		b.t.Fatalf("not so: %s (%s)", what, expr)
@@ -347,9 +333,7 @@ func (b *browser) eval(expr string) string {
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
+	require.NoError(b.t, err, "evaluate %s", expr)
 	return s
 }
 
@@ -368,12 +352,8 @@ func (b *browser) shot(name string) {
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shots, name)), png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
+	require.NoError(b.t, err, "screenshot %s", name)
+	require.NoError(b.t, os.WriteFile(filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shots, name)), png, 0o644))
 }
 
 // failShot is a screenshot for a failing step, taken on a best-effort basis.

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/api"
 )
 
@@ -96,28 +99,25 @@ func TestContractEdges(t *testing.T) {
 	c := newClient(t)
 	t.Run("document_is_served", func(t *testing.T) {
 		r := c.do("GET", "/openapi.yaml", nil, nil)
-		if r.Status != 200 || string(r.Body) != string(api.OpenAPI) {
-			t.Fatalf("%d, %d bytes", r.Status, len(r.Body))
-		}
+		require.Equal(t, 200, r.Status)
+		assert.Equal(t, string(api.OpenAPI), string(r.Body), "the served document is not api/openapi.yaml")
 	})
 	t.Run("unknown_path_and_method_are_problems", func(t *testing.T) {
-		if r := c.do("GET", "/admin", nil, nil); r.Status != 404 || r.Header.Get("Content-Type") != "application/problem+json" {
-			t.Fatalf("%d %s", r.Status, r.Body)
-		}
-		r := c.do("DELETE", "/voucher", nil, nil)
-		if r.Status != 405 || r.Header.Get("Allow") != "GET, POST" || r.Header.Get("Content-Type") != "application/problem+json" {
-			t.Fatalf("%d %v %s", r.Status, r.Header, r.Body)
-		}
+		r := c.do("GET", "/admin", nil, nil)
+		assert.Equal(t, 404, r.Status, "%s", r.Body)
+		assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), "%s", r.Body)
+		r = c.do("DELETE", "/voucher", nil, nil)
+		assert.Equal(t, 405, r.Status, "%v %s", r.Header, r.Body)
+		assert.Equal(t, "GET, POST", r.Header.Get("Allow"), "%v %s", r.Header, r.Body)
+		assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), "%v %s", r.Header, r.Body)
 	})
 	t.Run("a_body_breaking_the_document_creates_nothing", func(t *testing.T) {
 		name := uniqueName("eve")
 		r := c.do("POST", "/user/sign-up", map[string]any{"username": name, "phoneNumber": uniquePhone(0), "password": password, "isAdmin": true}, nil)
-		if r.Status != 400 || !strings.Contains(string(r.Body), `unknown field \"isAdmin\"`) {
-			t.Fatalf("%d %s", r.Status, r.Body)
-		}
-		if r := c.do("POST", "/user/sign-in", map[string]string{"username": name, "password": password}, nil); r.Status != 401 {
-			t.Fatalf("the refused sign-up made an account: sign-in %d %s", r.Status, r.Body)
-		}
+		require.Equal(t, 400, r.Status, "%s", r.Body)
+		assert.Contains(t, string(r.Body), `unknown field \"isAdmin\"`)
+		r = c.do("POST", "/user/sign-in", map[string]string{"username": name, "password": password}, nil)
+		assert.Equal(t, 401, r.Status, "the refused sign-up made an account: sign-in %s", r.Body)
 	})
 	t.Run("a_new_code_verifies_the_phone", func(t *testing.T) {
 		phone := uniquePhone(0)
@@ -128,9 +128,9 @@ func TestContractEdges(t *testing.T) {
 			PhoneVerified         bool
 		}
 		c.do("GET", "/user/me", nil, nil).json(t, &me)
-		if me.Username != name || me.PhoneNumber != phone || me.PhoneVerified {
-			t.Fatalf("me before verifying: %+v", me)
-		}
+		require.Equal(t, name, me.Username, "me before verifying: %+v", me)
+		require.Equal(t, phone, me.PhoneNumber, "me before verifying: %+v", me)
+		require.False(t, me.PhoneVerified, "me before verifying: %+v", me)
 		first := c.smsCode(phone)
 		deadline := time.Now().Add(time.Minute)
 		for { // the cooldown (1 s in this suite) answers 429 until it ends
@@ -147,19 +147,17 @@ func TestContractEdges(t *testing.T) {
 		for code = c.smsCode(phone); code == first && time.Now().Before(deadline); code = c.smsCode(phone) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		if r := c.do("POST", "/user/phone/verify", map[string]string{"code": code}, nil); r.Status != 200 {
-			t.Fatalf("verify with the new code: %d %s", r.Status, r.Body)
-		}
-		if c.do("GET", "/user/me", nil, nil).json(t, &me); !me.PhoneVerified {
-			t.Fatalf("me after verifying: %+v", me)
-		}
+		r := c.do("POST", "/user/phone/verify", map[string]string{"code": code}, nil)
+		require.Equal(t, 200, r.Status, "verify with the new code: %s", r.Body)
+		c.do("GET", "/user/me", nil, nil).json(t, &me)
+		assert.True(t, me.PhoneVerified, "me after verifying: %+v", me)
 	})
 	t.Run("rotating_the_webhook_secret_replaces_it", func(t *testing.T) {
 		before := c.webhookSecret()
 		var rotated struct{ Secret string }
 		c.do("POST", "/user/webhook-secret/rotate", nil, nil).json(t, &rotated)
-		if rotated.Secret == "" || rotated.Secret == before || c.webhookSecret() != rotated.Secret {
-			t.Fatalf("before %q, rotated %q", before, rotated.Secret)
-		}
+		require.NotEmpty(t, rotated.Secret, "rotated secret")
+		assert.NotEqual(t, before, rotated.Secret, "rotated secret")
+		assert.Equal(t, rotated.Secret, c.webhookSecret(), "secret after rotating")
 	})
 }

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/tools/runner"
 )
 
@@ -84,9 +87,7 @@ func faultEnv() map[string]string {
 func startCase(t *testing.T) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "vouchers-fault-")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s, release, err := startSystem(dir, filepath.Join(dir, "system.log"), faultEnv())
 	if err != nil {
 		printTail(filepath.Join(dir, "system.log"), 60)
@@ -95,9 +96,7 @@ func startCase(t *testing.T) {
 	sys, dataDir = s, dir
 	t.Cleanup(func() {
 		s.Stop()
-		if err := release(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, release())
 		if t.Failed() {
 			printTail(filepath.Join(dir, "system.log"), 120)
 			t.Logf("the case's data dir and full system log are kept in %s", dir)
@@ -142,9 +141,7 @@ type flakyReceiver struct {
 func newFlakyReceiver(t *testing.T) *flakyReceiver {
 	r := &flakyReceiver{got: map[string]int{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.Copy(io.Discard, req.Body)
 		if time.Now().UnixNano() < r.failUntil.Load() {
@@ -318,17 +315,13 @@ func restart(t *testing.T, app string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := sys.Restart(ctx, app, runner.PartApp, runner.PartDapr); err != nil {
-		t.Errorf("restart %s: %v", app, err)
-	}
+	assert.NoError(t, sys.Restart(ctx, app, runner.PartApp, runner.PartDapr), "restart %s", app)
 }
 
 func kill(t *testing.T, app string) {
 	t.Helper()
 	for _, part := range []runner.Part{runner.PartDapr, runner.PartApp} {
-		if err := sys.Kill(app, part); err != nil {
-			t.Errorf("kill %s %s: %v", app, part, err)
-		}
+		assert.NoError(t, sys.Kill(app, part), "kill %s %s", app, part)
 	}
 }
 
@@ -336,13 +329,9 @@ func outage(t *testing.T, mode string, seconds float64) {
 	t.Helper()
 	body := fmt.Sprintf(`{"mode":%q,"seconds":%g}`, mode, seconds)
 	resp, err := http.Post(sys.AppURL("voucher-provider")+"/api/admin/outage", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("outage: %d", resp.StatusCode)
-	}
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "outage")
 }
 
 func TestFaultKillVoucherIntMidFlight(t *testing.T) {
@@ -378,14 +367,11 @@ func TestFaultBrokerDownForAWhile(t *testing.T) {
 	started := time.Now()
 	ps := load(t, "", func(accepted *atomic.Int32) {
 		waitAccepted(accepted, 30)
-		if err := sys.StopBroker(); err != nil {
-			t.Error(err)
+		if !assert.NoError(t, sys.StopBroker()) {
 			return
 		}
 		time.Sleep(4 * time.Second)
-		if err := sys.StartBroker(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, sys.StartBroker())
 	})
 	settle(t, "broker stopped 4 s", ps, nil, started)
 }
@@ -425,13 +411,9 @@ func TestFaultEventsTwiceAndOutOfOrder(t *testing.T) {
 	}
 	publish := func(topic, body string) {
 		resp, err := sidecarCall("gateway", "POST", "/v1.0/publish/pubsub/"+topic, body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("publish %s: %d", topic, resp.StatusCode)
-		}
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, "publish %s", topic)
 	}
 	for _, p := range ps {
 		var v requestView
@@ -448,15 +430,13 @@ func TestFaultEventsTwiceAndOutOfOrder(t *testing.T) {
 		waitTaken(t, at[0], at[1], taken[at[0]+at[1]]+2*len(ps))
 	}
 	for _, o := range providerOrders(t) {
-		if b := before[o.RequestID]; o.Calls != b.Calls || o.CodesIssued != 1 {
-			t.Fatalf("provider order changed: before %+v after %+v", b, o)
-		}
+		b := before[o.RequestID]
+		require.Equal(t, b.Calls, o.Calls, "provider order changed: before %+v after %+v", b, o)
+		require.Equal(t, 1, o.CodesIssued, "provider order changed: before %+v after %+v", b, o)
 	}
 	for _, p := range ps {
 		for _, v := range p.user.vouchers(p.phone).Vouchers {
-			if v.VoucherCode == "DUPL-ICAT-E000" {
-				t.Fatalf("a duplicated event replaced a voucher: %+v", v)
-			}
+			require.NotEqual(t, "DUPL-ICAT-E000", v.VoucherCode, "a duplicated event replaced a voucher: %+v", v)
 		}
 	}
 	settle(t, "events twice, out of order", ps, nil, started)

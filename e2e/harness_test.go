@@ -21,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/tools/runner"
 )
 
@@ -218,17 +221,13 @@ type response struct {
 
 func (r response) json(t *testing.T, v any) {
 	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("decode %s: %v", r.Body, err)
-	}
+	require.NoError(t, json.Unmarshal(r.Body, v), "decode %s", r.Body)
 }
 
 func (c *client) do(method, path string, body any, header map[string]string) response {
 	c.t.Helper()
 	r, err := c.try(method, path, body, header)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
+	require.NoError(c.t, err, "%s %s", method, path)
 	return r
 }
 
@@ -262,9 +261,7 @@ func (c *client) try(method, path string, body any, header map[string]string) (r
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if err := checkContract(req, resp.StatusCode, resp.Header, b); err != nil {
-		c.t.Errorf("contract: %v\nbody: %s", err, b)
-	}
+	assert.NoError(c.t, checkContract(req, resp.StatusCode, resp.Header, b), "contract\nbody: %s", b)
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
@@ -277,9 +274,7 @@ func (c *client) signUp(username, phone string) {
 	c.t.Helper()
 	c.signUpOnly(username, phone)
 	r := c.do("POST", "/user/phone/verify", map[string]string{"code": c.smsCode(phone)}, nil)
-	if r.Status != http.StatusOK {
-		c.t.Fatalf("verify: %d %s", r.Status, r.Body)
-	}
+	require.Equal(c.t, http.StatusOK, r.Status, "verify: %s", r.Body)
 }
 
 // signUpOnly makes the account and keeps its token; the phone stays
@@ -287,9 +282,7 @@ func (c *client) signUp(username, phone string) {
 func (c *client) signUpOnly(username, phone string) {
 	c.t.Helper()
 	r := c.do("POST", "/user/sign-up", map[string]string{"username": username, "phoneNumber": phone, "password": password}, nil)
-	if r.Status != http.StatusCreated {
-		c.t.Fatalf("sign-up: %d %s", r.Status, r.Body)
-	}
+	require.Equal(c.t, http.StatusCreated, r.Status, "sign-up: %s", r.Body)
 	var tok struct{ AccessToken string }
 	r.json(c.t, &tok)
 	c.token = tok.AccessToken
@@ -300,9 +293,7 @@ func (c *client) signUpOnly(username, phone string) {
 func (c *client) signIn(username string) {
 	c.t.Helper()
 	r := c.do("POST", "/user/sign-in", map[string]string{"username": username, "password": password}, nil)
-	if r.Status != http.StatusOK {
-		c.t.Fatalf("sign-in: %d %s", r.Status, r.Body)
-	}
+	require.Equal(c.t, http.StatusOK, r.Status, "sign-in: %s", r.Body)
 	var tok struct{ AccessToken string }
 	r.json(c.t, &tok)
 	c.token = tok.AccessToken
@@ -366,9 +357,7 @@ func (c *client) waitFinal(location string) requestView {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		r := c.do("GET", location, nil, nil)
-		if r.Status != http.StatusOK {
-			c.t.Fatalf("GET %s: %d %s", location, r.Status, r.Body)
-		}
+		require.Equal(c.t, http.StatusOK, r.Status, "GET %s: %s", location, r.Body)
 		var v requestView
 		r.json(c.t, &v)
 		if v.State != 0 {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestAccountLifecycle: sign-up, the code from the SMS outbox, verify,
@@ -17,29 +20,22 @@ func TestAccountLifecycle(t *testing.T) {
 	c := newClient(t)
 	phone, name := uniquePhone(0), uniqueName("life")
 	c.signUpOnly(name, phone)
-	if r := c.do("POST", "/voucher", map[string]string{"phoneNumber": phone}, nil); r.Status != http.StatusForbidden {
-		t.Fatalf("purchase before verification: %d %s", r.Status, r.Body)
-	}
-	if r := c.do("POST", "/user/phone/verify", map[string]string{"code": c.smsCode(phone)}, nil); r.Status != http.StatusOK {
-		t.Fatalf("verify: %d %s", r.Status, r.Body)
-	}
+	r := c.do("POST", "/voucher", map[string]string{"phoneNumber": phone}, nil)
+	require.Equal(t, http.StatusForbidden, r.Status, "purchase before verification: %s", r.Body)
+	r = c.do("POST", "/user/phone/verify", map[string]string{"code": c.smsCode(phone)}, nil)
+	require.Equal(t, http.StatusOK, r.Status, "verify: %s", r.Body)
 	v := c.waitFinal(c.buy(phone, ""))
-	if v.Status != "SUCCESS" {
-		t.Fatalf("purchase: %+v", v)
-	}
+	require.Equal(t, "SUCCESS", v.Status, "purchase: %+v", v)
 	old := c.token
-	if r := c.do("POST", "/user/sign-out", nil, nil); r.Status != http.StatusNoContent {
-		t.Fatalf("sign-out: %d", r.Status)
-	}
-	if r := c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil); r.Status != http.StatusUnauthorized {
-		t.Fatalf("old token after sign-out: %d", r.Status)
-	}
-	if c.signIn(name); c.token == old {
-		t.Fatal("sign-in gave back the revoked token")
-	}
-	if list := c.vouchers(phone); len(list.Vouchers) != 1 || list.Vouchers[0].VoucherCode != v.VoucherCode {
-		t.Fatalf("vouchers after signing in again: %+v", list)
-	}
+	r = c.do("POST", "/user/sign-out", nil, nil)
+	require.Equal(t, http.StatusNoContent, r.Status, "sign-out")
+	r = c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil)
+	require.Equal(t, http.StatusUnauthorized, r.Status, "old token after sign-out")
+	c.signIn(name)
+	require.NotEqual(t, old, c.token, "sign-in gave back the revoked token")
+	list := c.vouchers(phone)
+	require.Len(t, list.Vouchers, 1, "vouchers after signing in again: %+v", list)
+	assert.Equal(t, v.VoucherCode, list.Vouchers[0].VoucherCode, "vouchers after signing in again: %+v", list)
 }
 
 // TestIdleSessionEnds: SESSION_IDLE_TIMEOUT is sessionIdle in this suite
@@ -52,15 +48,13 @@ func TestIdleSessionEnds(t *testing.T) {
 	busy.signUp(uniqueName("busy"), busyPhone)
 	until := time.Now().Add(sessionIdle + time.Second)
 	for time.Now().Before(until) {
-		if r := busy.do("GET", "/voucher?phoneNumber="+url.QueryEscape(busyPhone), nil, nil); r.Status != http.StatusOK {
-			t.Fatalf("busy session refused: %d %s", r.Status, r.Body)
-		}
+		r := busy.do("GET", "/voucher?phoneNumber="+url.QueryEscape(busyPhone), nil, nil)
+		require.Equal(t, http.StatusOK, r.Status, "busy session refused: %s", r.Body)
 		time.Sleep(500 * time.Millisecond)
 	}
 	r := idle.do("GET", "/voucher?phoneNumber="+url.QueryEscape(idlePhone), nil, nil)
-	if r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), "session expired") {
-		t.Fatalf("idle session: %d %s", r.Status, r.Body)
-	}
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "idle session: %s", r.Body)
+	assert.Contains(t, string(r.Body), "session expired", "idle session")
 }
 
 // TestNoSecretsInTheSystemLog scans everything every app and sidecar printed
@@ -75,13 +69,9 @@ func TestNoSecretsInTheSystemLog(t *testing.T) {
 	c.do("GET", "/user/webhook-secret", nil, nil).json(t, &s)
 	hook := newReceiver(t, s.Secret, false)
 	v := c.waitDelivered(c.buy(phone, hook.url))
-	if v.Delivery.Status != "DELIVERED" {
-		t.Fatalf("delivery %+v", v.Delivery)
-	}
+	require.Equal(t, "DELIVERED", v.Delivery.Status, "delivery %+v", v.Delivery)
 	b, err := os.ReadFile(filepath.Join(dataDir, "system.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	log := string(b)
 	if !strings.Contains(log, v.RequestID) {
 		t.Fatal("the system log does not mention the purchase: the scan would prove nothing")

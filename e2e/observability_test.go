@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // logLine is one JSON line of an app in the system log.
@@ -33,9 +36,7 @@ type logLine struct {
 func appLogs(t *testing.T) []logLine {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dataDir, "system.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	var out []logLine
 	sc := bufio.NewScanner(f)
@@ -89,27 +90,18 @@ func TestObservabilityOnePurchaseIsOneTrace(t *testing.T) {
 	const forged = "0af7651916cd43dd8448eb211c80319c"
 	r := c.do("POST", "/voucher", map[string]string{"phoneNumber": phone},
 		map[string]string{"X-Request-Id": reqID, "traceparent": "00-" + forged + "-b7ad6b7169203331-01"})
-	if r.Status != http.StatusAccepted {
-		t.Fatalf("purchase: %d %s", r.Status, r.Body)
-	}
-	if got := r.Header.Get("X-Request-Id"); got != reqID {
-		t.Fatalf("X-Request-Id echoed as %q", got)
-	}
+	require.Equal(t, http.StatusAccepted, r.Status, "purchase: %s", r.Body)
+	assert.Equal(t, reqID, r.Header.Get("X-Request-Id"), "X-Request-Id echoed")
 	v := c.waitFinal(r.Header.Get("Location"))
-	if v.Status != "SUCCESS" {
-		t.Fatalf("purchase ended %+v", v)
-	}
+	require.Equal(t, "SUCCESS", v.Status, "purchase ended %+v", v)
 
 	accepted := waitLog(t, "gateway's POST /voucher line with our request id", func(l logLine) bool {
 		return l.App == "gateway" && l.Msg == "http" && l.Method == "POST" && l.Path == "/voucher" && l.RequestID == reqID
 	})
-	if accepted.Status != float64(http.StatusAccepted) || !traceID.MatchString(accepted.TraceID) {
-		t.Fatalf("gateway's line %+v: want status 202 and a trace id", accepted)
-	}
+	require.Equal(t, float64(http.StatusAccepted), accepted.Status, "gateway's line %+v: want status 202 and a trace id", accepted)
+	require.Regexp(t, traceID, accepted.TraceID, "gateway's line %+v: want status 202 and a trace id", accepted)
 	trace := accepted.TraceID
-	if trace == forged {
-		t.Fatalf("gateway continued the customer's traceparent %s", forged)
-	}
+	require.NotEqual(t, forged, trace, "gateway continued the customer's traceparent")
 	for _, hop := range []struct{ app, msg string }{
 		{"gateway", "purchase accepted"},         // the same request
 		{"voucher-int", "voucher code recorded"}, // after the request-code outbox hop
@@ -119,9 +111,7 @@ func TestObservabilityOnePurchaseIsOneTrace(t *testing.T) {
 		l := waitLog(t, hop.app+" "+hop.msg+" of "+v.RequestID, func(l logLine) bool {
 			return l.App == hop.app && l.Msg == hop.msg && l.Purchase == v.RequestID
 		})
-		if l.TraceID != trace {
-			t.Errorf("%s %q carries trace %q, gateway's POST /voucher %q", hop.app, hop.msg, l.TraceID, trace)
-		}
+		assert.Equal(t, trace, l.TraceID, "%s %q carries another trace than gateway's POST /voucher", hop.app, hop.msg)
 	}
 	// The event deliveries' own request lines carry it too.
 	for _, app := range []string{"voucher-int", "voucher"} {
@@ -140,28 +130,22 @@ func TestObservabilityLateCodeStaysInThePurchasesTrace(t *testing.T) {
 	c.signUp(uniqueName("late-trace"), phone)
 	const reqID = "e2e-observability-late"
 	r := c.do("POST", "/voucher", map[string]string{"phoneNumber": phone}, map[string]string{"X-Request-Id": reqID})
-	if r.Status != http.StatusAccepted {
-		t.Fatalf("purchase: %d %s", r.Status, r.Body)
-	}
+	require.Equal(t, http.StatusAccepted, r.Status, "purchase: %s", r.Body)
 	v := c.waitFinal(r.Header.Get("Location"))
-	if v.Status != "SUCCESS" {
-		t.Fatalf("purchase ended %+v", v)
-	}
+	require.Equal(t, "SUCCESS", v.Status, "purchase ended %+v", v)
 	trace := waitLog(t, "gateway's POST /voucher line", func(l logLine) bool {
 		return l.App == "gateway" && l.Msg == "http" && l.Path == "/voucher" && l.RequestID == reqID
 	}).TraceID
 	recorded := waitLog(t, "voucher-int's voucher code recorded", func(l logLine) bool {
 		return l.App == "voucher-int" && l.Msg == "voucher code recorded" && l.Purchase == v.RequestID
 	})
-	if recorded.Via != "callback" || recorded.TraceID != trace {
-		t.Fatalf("code recorded via %q in trace %q, want callback in %q", recorded.Via, recorded.TraceID, trace)
-	}
+	require.Equal(t, "callback", recorded.Via, "how the code was recorded")
+	require.Equal(t, trace, recorded.TraceID, "the trace the code was recorded in")
 	callback := waitLog(t, "the callback's request line", func(l logLine) bool {
 		return l.App == "voucher-int" && l.Msg == "http" && l.RequestID == recorded.RequestID
 	})
-	if callback.Path != "/api/voucher-code/vps/response" || callback.TraceID != trace {
-		t.Fatalf("callback line %+v, want the purchase's trace %s", callback, trace)
-	}
+	assert.Equal(t, "/api/voucher-code/vps/response", callback.Path, "callback line %+v", callback)
+	assert.Equal(t, trace, callback.TraceID, "callback line %+v, want the purchase's trace", callback)
 	waitLog(t, "gateway's purchase finished in the purchase's trace", func(l logLine) bool {
 		return l.App == "gateway" && l.Msg == "purchase finished" && l.Purchase == v.RequestID && l.TraceID == trace
 	})
@@ -170,18 +154,17 @@ func TestObservabilityLateCodeStaysInThePurchasesTrace(t *testing.T) {
 func TestObservabilityEveryAppIsReady(t *testing.T) {
 	for _, app := range []string{"gateway", "voucher-int", "voucher", "sms", "voucher-provider"} {
 		resp, err := http.Get(sys.AppURL(app) + "/readyz")
-		if err != nil {
-			t.Fatalf("%s: %v", app, err)
-		}
+		require.NoError(t, err, app)
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		var ready struct {
 			Status string            `json:"status"`
 			Checks map[string]string `json:"checks"`
 		}
-		if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &ready) != nil || ready.Status != "ready" || ready.Checks["sidecar"] != "ok" {
-			t.Errorf("%s /readyz: %d %s", app, resp.StatusCode, b)
-		}
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "%s /readyz: %s", app, b)
+		assert.NoError(t, json.Unmarshal(b, &ready), "%s /readyz: %s", app, b)
+		assert.Equal(t, "ready", ready.Status, "%s /readyz: %s", app, b)
+		assert.Equal(t, "ok", ready.Checks["sidecar"], "%s /readyz: %s", app, b)
 	}
 }
 
@@ -227,9 +210,8 @@ func TestObservabilityMetricsMoveWithPurchases(t *testing.T) {
 	hook := newReceiver(t, c.webhookSecret(), false)
 	byHook := c.buy(phone, hook.url)
 	for _, loc := range []string{bySMS, byHook} {
-		if d := c.waitDelivered(loc); d.Status != "SUCCESS" {
-			t.Fatalf("purchase %+v", d)
-		}
+		d := c.waitDelivered(loc)
+		require.Equal(t, "SUCCESS", d.Status, "purchase %+v", d)
 	}
 	// The last counts (the SMS sent) may move a moment after the delivery
 	// shows: poll, with a generous bound.
@@ -258,14 +240,10 @@ func TestObservabilityMetricsMoveWithPurchases(t *testing.T) {
 func scrape(t *testing.T, app string) string {
 	t.Helper()
 	resp, err := http.Get(sys.AppURL(app) + "/metrics")
-	if err != nil {
-		t.Fatalf("%s: %v", app, err)
-	}
+	require.NoError(t, err, app)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s /metrics: %d", app, resp.StatusCode)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s /metrics", app)
 	return string(b)
 }
 

@@ -16,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const (
@@ -49,9 +52,7 @@ func smsFor(t *testing.T, messageID string) string {
 		matches, _ := filepath.Glob(filepath.Join(dataDir, "sms", "*_"+messageID+".txt"))
 		if len(matches) == 1 {
 			b, err := os.ReadFile(matches[0])
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			return string(b)
 		}
 		if time.Now().After(deadline) {
@@ -93,9 +94,7 @@ type webhookPayload struct {
 func newReceiver(t *testing.T, secret string, fail bool) *receiver {
 	r := &receiver{t: t, secret: secret, fail: fail, ids: map[string]bool{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv := &http.Server{Handler: r}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -155,9 +154,7 @@ func (c *client) buy(phone, callbackURL string) string {
 		body["callbackUrl"] = callbackURL
 	}
 	r := c.do("POST", "/voucher", body, nil)
-	if r.Status != http.StatusAccepted {
-		c.t.Fatalf("purchase: %d %s", r.Status, r.Body)
-	}
+	require.Equal(c.t, http.StatusAccepted, r.Status, "purchase: %s", r.Body)
 	return r.Header.Get("Location")
 }
 
@@ -171,14 +168,10 @@ func (c *client) vouchers(phone string) voucherList {
 func providerOrders(t *testing.T) []providerOrderFull {
 	t.Helper()
 	resp, err := http.Get(sys.AppURL("voucher-provider") + "/api/orders")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	var orders []providerOrderFull
-	if err := json.NewDecoder(resp.Body).Decode(&orders); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&orders))
 	return orders
 }
 
@@ -237,30 +230,30 @@ func TestEachProviderModeEndsRight(t *testing.T) {
 			}
 			loc := c.buy(phone, hookURL)
 			v := c.waitFinal(loc)
-			if v.Status != tt.status || v.State != tt.state || v.Progress != 100 {
-				t.Fatalf("final %+v, want %s state %d", v, tt.status, tt.state)
-			}
+			require.Equal(t, tt.status, v.Status, "final %+v", v)
+			require.Equal(t, tt.state, v.State, "final %+v", v)
+			require.Equal(t, 100, v.Progress, "final %+v", v)
 			o, found := providerOrderByID(t, v.RequestID)
 			if found && o.CodesIssued > 1 {
 				t.Fatalf("provider issued %d codes", o.CodesIssued)
 			}
 			list := c.vouchers(phone)
 			if tt.state == 2 {
-				if v.Reason == "" || v.VoucherCode != "" || len(list.Vouchers) != 0 || v.Delivery != nil {
-					t.Fatalf("failed request %+v, vouchers %+v", v, list)
-				}
+				assert.NotEmpty(t, v.Reason, "failed request %+v, vouchers %+v", v, list)
+				assert.Empty(t, v.VoucherCode, "failed request %+v, vouchers %+v", v, list)
+				assert.Empty(t, list.Vouchers, "failed request %+v, vouchers %+v", v, list)
+				assert.Nil(t, v.Delivery, "failed request %+v, vouchers %+v", v, list)
 				return
 			}
-			if !found || o.VoucherCode != v.VoucherCode || len(list.Vouchers) != 1 || list.Vouchers[0].VoucherCode != v.VoucherCode {
-				t.Fatalf("code %s, provider %+v, listed %+v", v.VoucherCode, o, list)
-			}
-			if tt.viaCallback && o.Callbacks != 1 {
-				t.Fatalf("provider delivered %d callbacks", o.Callbacks)
+			require.True(t, found, "code %s: the provider has no order %s", v.VoucherCode, v.RequestID)
+			require.Equal(t, v.VoucherCode, o.VoucherCode, "code %s, provider %+v, listed %+v", v.VoucherCode, o, list)
+			require.Len(t, list.Vouchers, 1, "code %s, provider %+v, listed %+v", v.VoucherCode, o, list)
+			require.Equal(t, v.VoucherCode, list.Vouchers[0].VoucherCode, "code %s, provider %+v, listed %+v", v.VoucherCode, o, list)
+			if tt.viaCallback {
+				require.Equal(t, 1, o.Callbacks, "callbacks the provider delivered")
 			}
 			d := c.waitDelivered(loc)
-			if d.Delivery.Channel != tt.channel {
-				t.Fatalf("delivered by %+v, want %s", d.Delivery, tt.channel)
-			}
+			require.Equal(t, tt.channel, d.Delivery.Channel, "delivered by %+v", d.Delivery)
 			switch tt.channel {
 			case "sms":
 				if text := smsFor(t, "voucher-"+v.RequestID); !strings.HasPrefix(text, tt.text) || !strings.Contains(text, v.VoucherCode) {
@@ -269,10 +262,10 @@ func TestEachProviderModeEndsRight(t *testing.T) {
 			case "webhook":
 				hook.mu.Lock()
 				defer hook.mu.Unlock()
-				if len(hook.payloads) != 1 || hook.payloads[0].Data.VoucherCode != v.VoucherCode ||
-					hook.payloads[0].Data.Message != successText || hook.badSigs != 0 {
-					t.Fatalf("webhook receiver got %+v (bad signatures %d)", hook.payloads, hook.badSigs)
-				}
+				require.Len(t, hook.payloads, 1, "webhook receiver got %+v (bad signatures %d)", hook.payloads, hook.badSigs)
+				assert.Equal(t, v.VoucherCode, hook.payloads[0].Data.VoucherCode, "webhook receiver got %+v", hook.payloads)
+				assert.Equal(t, successText, hook.payloads[0].Data.Message, "webhook receiver got %+v", hook.payloads)
+				assert.Zero(t, hook.badSigs, "bad signatures at the webhook receiver")
 			}
 		})
 	}
@@ -284,9 +277,7 @@ func postCallback(t *testing.T, body map[string]string) int {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	resp, err := http.Post(sys.PublicURL("voucher-int")+"/api/voucher-code/vps/response", "application/json", strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
 	return resp.StatusCode
 }
@@ -312,28 +303,25 @@ func TestForgedLateCallbacksChangeNothing(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if s := postCallback(t, map[string]string{"requestId": id, "codeVerifier": "forged-verifier-forged-verifier-forged-ver", "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}); s != 401 {
-		t.Fatalf("wrong verifier: %d", s)
-	}
-	if s := postCallback(t, map[string]string{"requestId": "no-such-request", "codeVerifier": "x", "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}); s != 401 {
-		t.Fatalf("unknown request: %d", s)
-	}
+	assert.Equal(t, 401, postCallback(t, map[string]string{"requestId": id, "codeVerifier": "forged-verifier-forged-verifier-forged-ver", "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}),
+		"wrong verifier")
+	assert.Equal(t, 401, postCallback(t, map[string]string{"requestId": "no-such-request", "codeVerifier": "x", "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}),
+		"unknown request")
 	v := c.waitFinal(loc)
 	o, _ := providerOrderByID(t, id)
-	if v.Status != "SUCCESS" || v.VoucherCode != o.VoucherCode || o.Callbacks != 1 {
-		t.Fatalf("final %+v, provider %+v", v, o)
-	}
+	require.Equal(t, "SUCCESS", v.Status, "final %+v, provider %+v", v, o)
+	require.Equal(t, o.VoucherCode, v.VoucherCode, "final %+v, provider %+v", v, o)
+	require.Equal(t, 1, o.Callbacks, "final %+v, provider %+v", v, o)
 	// The genuine verifier, replayed with another code.
-	if s := postCallback(t, map[string]string{"requestId": id, "codeVerifier": o.CodeVerifier, "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}); s != 409 {
-		t.Fatalf("replayed verifier: %d", s)
-	}
+	assert.Equal(t, 409, postCallback(t, map[string]string{"requestId": id, "codeVerifier": o.CodeVerifier, "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}),
+		"replayed verifier")
 	after := c.do("GET", loc, nil, nil)
 	var again requestView
 	after.json(t, &again)
 	list := c.vouchers(phone)
-	if again.VoucherCode != o.VoucherCode || len(list.Vouchers) != 1 || list.Vouchers[0].VoucherCode != o.VoucherCode {
-		t.Fatalf("after forgeries: %+v, list %+v", again, list)
-	}
+	assert.Equal(t, o.VoucherCode, again.VoucherCode, "after forgeries: %+v, list %+v", again, list)
+	require.Len(t, list.Vouchers, 1, "after forgeries: %+v, list %+v", again, list)
+	assert.Equal(t, o.VoucherCode, list.Vouchers[0].VoucherCode, "after forgeries: %+v, list %+v", again, list)
 }
 
 // TestFailingWebhookIsRetriedThenSMS: a receiver that keeps failing gets
@@ -345,18 +333,15 @@ func TestFailingWebhookIsRetriedThenSMS(t *testing.T) {
 	hook := newReceiver(t, c.webhookSecret(), true)
 	loc := c.buy(phone, hook.url)
 	v := c.waitDelivered(loc)
-	if v.Delivery.Channel != "sms" || !v.Delivery.FellBack || v.Delivery.Attempts != 4 || v.Delivery.LastError != "answered 500" {
-		t.Fatalf("delivery %+v", v.Delivery)
-	}
+	require.Equal(t, "sms", v.Delivery.Channel, "delivery %+v", v.Delivery)
+	assert.True(t, v.Delivery.FellBack, "delivery %+v", v.Delivery)
+	assert.Equal(t, 4, v.Delivery.Attempts, "delivery %+v", v.Delivery)
+	assert.Equal(t, "answered 500", v.Delivery.LastError, "delivery %+v", v.Delivery)
 	hook.mu.Lock()
 	attempts := hook.attempts
 	hook.mu.Unlock()
-	if attempts != 4 {
-		t.Fatalf("receiver saw %d attempts, want 1 + 3 retries", attempts)
-	}
-	if text := smsFor(t, "voucher-"+v.RequestID); !strings.Contains(text, v.VoucherCode) {
-		t.Fatalf("SMS %q", text)
-	}
+	assert.Equal(t, 4, attempts, "attempts the receiver saw, want 1 + 3 retries")
+	assert.Contains(t, smsFor(t, "voucher-"+v.RequestID), v.VoucherCode, "SMS")
 }
 
 // TestSameRequestCodeEventTwiceMakesOneOrder publishes a completed
@@ -373,19 +358,15 @@ func TestSameRequestCodeEventTwiceMakesOneOrder(t *testing.T) {
 	event := fmt.Sprintf(`{"requestId":%q,"userId":"u","phoneNumber":%q,"requestedAt":%q}`, v.RequestID, phone, time.Now().UTC().Format(time.RFC3339Nano))
 	for range 2 {
 		resp, err := sidecarCall("gateway", "POST", "/v1.0/publish/pubsub/request-code", event)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("publish: %d", resp.StatusCode)
-		}
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, "publish")
 	}
 	waitTaken(t, "voucher-int", "request-code", taken+2)
 	after, _ := providerOrderByID(t, v.RequestID)
-	if after.Calls != before.Calls || after.CodesIssued != 1 || len(c.vouchers(phone).Vouchers) != 1 {
-		t.Fatalf("provider order before %+v after %+v", before, after)
-	}
+	assert.Equal(t, before.Calls, after.Calls, "provider order before %+v after %+v", before, after)
+	assert.Equal(t, 1, after.CodesIssued, "provider order before %+v after %+v", before, after)
+	assert.Len(t, c.vouchers(phone).Vouchers, 1, "provider order before %+v after %+v", before, after)
 }
 
 // eventsTaken is how many events of topic the app's sidecar has delivered
@@ -394,14 +375,10 @@ func TestSameRequestCodeEventTwiceMakesOneOrder(t *testing.T) {
 func eventsTaken(t *testing.T, app, topic string) int {
 	t.Helper()
 	resp, err := http.Get(sys.MetricsURL(app))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	n := 0
 	for _, line := range strings.Split(string(b), "\n") {
 		if !strings.HasPrefix(line, "dapr_component_pubsub_ingress_count{") ||
@@ -410,9 +387,8 @@ func eventsTaken(t *testing.T, app, topic string) int {
 			continue
 		}
 		var v float64
-		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
-		}
+		_, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+		require.NoError(t, err, "metric line %q", line)
 		n += int(v)
 	}
 	return n
@@ -440,9 +416,7 @@ func waitTaken(t *testing.T, app, topic string, want int) {
 // replays it.
 func TestPoisonEventIsDeadLetteredListedAndReplayed(t *testing.T) {
 	secrets, err := os.ReadFile(filepath.Join(dataDir, "secrets.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var s struct {
 		OpsToken string `json:"ops-token"`
 	}
@@ -452,9 +426,7 @@ func TestPoisonEventIsDeadLetteredListedAndReplayed(t *testing.T) {
 	poisonID := fmt.Sprintf("poison-%d", time.Now().UnixNano())
 	poison := fmt.Sprintf(`{"requestId":%q,"phoneNumber":""}`, poisonID)
 	resp, err := sidecarCall("gateway", "POST", "/v1.0/publish/pubsub/request-code", poison)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
 
 	type deadLetter struct {
@@ -464,9 +436,7 @@ func TestPoisonEventIsDeadLetteredListedAndReplayed(t *testing.T) {
 	find := func() (deadLetter, bool) {
 		var list struct{ DeadLetters []deadLetter }
 		r := ops.do("GET", "/ops/dead-letters", nil, hdr)
-		if r.Status != http.StatusOK {
-			t.Fatalf("list: %d %s", r.Status, r.Body)
-		}
+		require.Equal(t, http.StatusOK, r.Status, "list: %s", r.Body)
 		r.json(t, &list)
 		for _, d := range list.DeadLetters {
 			// daprd re-encodes JSON data (key order may change): compare by id.
@@ -489,15 +459,11 @@ func TestPoisonEventIsDeadLetteredListedAndReplayed(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if dl.Topic != "request-code" {
-		t.Fatalf("dead letter %+v", dl)
-	}
-	if r := ops.do("GET", "/ops/dead-letters", nil, map[string]string{"X-Ops-Token": "guess"}); r.Status != http.StatusUnauthorized {
-		t.Fatalf("list with a wrong operator token: %d", r.Status)
-	}
-	if r := ops.do("POST", "/ops/dead-letters/"+dl.ID+"/replay", nil, hdr); r.Status != http.StatusOK {
-		t.Fatalf("replay: %d %s", r.Status, r.Body)
-	}
+	require.Equal(t, "request-code", dl.Topic, "dead letter %+v", dl)
+	r := ops.do("GET", "/ops/dead-letters", nil, map[string]string{"X-Ops-Token": "guess"})
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "list with a wrong operator token")
+	r = ops.do("POST", "/ops/dead-letters/"+dl.ID+"/replay", nil, hdr)
+	require.Equal(t, http.StatusOK, r.Status, "replay: %s", r.Body)
 	// Still poison: replayed, it is dead-lettered again, under a new id.
 	deadline = time.Now().Add(time.Minute)
 	for {

@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestRunnerCommandStopsEverythingOnCtrlC runs the command `make run` runs,
@@ -25,13 +28,9 @@ func TestRunnerCommandStopsEverythingOnCtrlC(t *testing.T) {
 	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot, "bin", "runner"), "-free-ports", "-data-dir", dataDir)
 	cmd.Dir = repoRoot
 	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill() }()
 
 	gatewayURL := regexp.MustCompile(`gateway:\s+(http://127\.0\.0\.1:\d+)`)
@@ -44,31 +43,17 @@ func TestRunnerCommandStopsEverythingOnCtrlC(t *testing.T) {
 			break
 		}
 	}
-	if url == "" {
-		t.Fatal("the runner never printed the gateway URL")
-	}
+	require.NotEmpty(t, url, "the runner never printed the gateway URL")
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 
 	resp, err := http.Post(url+"/user/sign-up", "application/json",
 		strings.NewReader(`{"username":"`+uniqueName("cli")+`","phoneNumber":"`+uniquePhone(0)+`","password":"`+password+`"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("sign-up through the printed URL: %d", resp.StatusCode)
-	}
-	if n := len(processesMentioning(dataDir)); n < 10 {
-		t.Fatalf("want 5 apps and 5 sidecars running, found %d processes", n)
-	}
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "sign-up through the printed URL")
+	require.GreaterOrEqual(t, len(processesMentioning(dataDir)), 10, "want 5 apps and 5 sidecars running")
 
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("runner exited with %v after Ctrl-C, want 0", err)
-	}
-	if left := processesMentioning(dataDir); len(left) > 0 {
-		t.Fatalf("left running after Ctrl-C: %v", left)
-	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, cmd.Wait(), "runner exit status after Ctrl-C, want 0")
+	assert.Empty(t, processesMentioning(dataDir), "left running after Ctrl-C")
 }

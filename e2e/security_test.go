@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // sidecarRoute is a route of an app's own port that only its sidecar may
@@ -30,9 +33,7 @@ func TestForgedCallsToSidecarRoutesChangeNothing(t *testing.T) {
 	phone := uniquePhone(0)
 	c.signUp(uniqueName("victim"), phone)
 	final := c.waitFinal(c.buy(phone, ""))
-	if final.Status != "SUCCESS" {
-		t.Fatalf("the purchase to protect: %+v", final)
-	}
+	require.Equal(t, "SUCCESS", final.Status, "the purchase to protect: %+v", final)
 	codes := c.vouchers(phone)
 
 	forgedSMS := fmt.Sprintf("forged-%d", time.Now().UnixNano())
@@ -62,9 +63,7 @@ func TestForgedCallsToSidecarRoutesChangeNothing(t *testing.T) {
 	for _, r := range routes {
 		apps[r.app] = true
 		for _, token := range []string{"", "wrong-token-wrong-token-wrong-token"} {
-			if got := callApp(t, sys.AppURL(r.app), r, token); got != http.StatusUnauthorized {
-				t.Errorf("%s %s %s with token %q: %d, want 401", r.app, r.method, r.path, token, got)
-			}
+			assert.Equal(t, http.StatusUnauthorized, callApp(t, sys.AppURL(r.app), r, token), "%s %s %s with token %q", r.app, r.method, r.path, token)
 		}
 		// Through another app's sidecar: the callee's sidecar adds its
 		// token, and says who called. Only gateway may read vouchers and
@@ -74,9 +73,7 @@ func TestForgedCallsToSidecarRoutesChangeNothing(t *testing.T) {
 		if r.app == "sms" {
 			via = "voucher"
 		}
-		if got := invokeVia(t, via, r); got != http.StatusForbidden {
-			t.Errorf("%s %s %s invoked by %s: %d, want 403", r.app, r.method, r.path, via, got)
-		}
+		assert.Equal(t, http.StatusForbidden, invokeVia(t, via, r), "%s %s %s invoked by %s", r.app, r.method, r.path, via)
 	}
 	t.Logf("%d sidecar routes of %d apps refused without a token, with a wrong one, and invoked by the wrong app", len(routes), len(apps))
 
@@ -88,9 +85,7 @@ func TestForgedCallsToSidecarRoutesChangeNothing(t *testing.T) {
 	for app, paths := range internal {
 		for _, p := range paths {
 			for _, method := range []string{"GET", "POST"} {
-				if got := callApp(t, sys.PublicURL(app), sidecarRoute{app, method, p, "{}"}, sys.AppToken(app)); got != http.StatusNotFound {
-					t.Errorf("%s public port %s %s: %d, want 404", app, method, p, got)
-				}
+				assert.Equal(t, http.StatusNotFound, callApp(t, sys.PublicURL(app), sidecarRoute{app, method, p, "{}"}, sys.AppToken(app)), "%s public port %s %s", app, method, p)
 			}
 		}
 	}
@@ -98,31 +93,23 @@ func TestForgedCallsToSidecarRoutesChangeNothing(t *testing.T) {
 	// A sidecar's API refuses a caller without its token.
 	for app := range apps {
 		resp, err := http.Post(sys.SidecarURL(app)+"/v1.0/publish/pubsub/send-sms", "application/json", strings.NewReader(`{}`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("%s's sidecar took a publish without its token: %d", app, resp.StatusCode)
-		}
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s's sidecar took a publish without its token", app)
 	}
 
 	// Nothing changed. The customer still sees the purchase succeed, with
 	// the same vouchers; the forged text is not sent (give a send, if one
 	// had been let through, the time to land).
 	time.Sleep(2 * time.Second)
-	if after := c.waitFinal("/voucher/requests/" + final.RequestID); after.Status != "SUCCESS" || after.VoucherCode != final.VoucherCode {
-		t.Errorf("after the forged calls: %+v", after)
-	}
-	if after := c.vouchers(phone); len(after.Vouchers) != len(codes.Vouchers) {
-		t.Errorf("vouchers of the number: %d after the forged calls, %d before", len(after.Vouchers), len(codes.Vouchers))
-	}
-	if files, _ := filepath.Glob(filepath.Join(dataDir, "sms", "*"+forgedSMS+"*")); len(files) != 0 {
-		t.Errorf("a forged text was sent: %v", files)
-	}
-	if _, found := providerOrderByID(t, "forged-"+forgedSMS); found {
-		t.Error("a forged request-code ordered a voucher")
-	}
+	after := c.waitFinal("/voucher/requests/" + final.RequestID)
+	assert.Equal(t, "SUCCESS", after.Status, "after the forged calls: %+v", after)
+	assert.Equal(t, final.VoucherCode, after.VoucherCode, "after the forged calls: %+v", after)
+	assert.Len(t, c.vouchers(phone).Vouchers, len(codes.Vouchers), "vouchers of the number after the forged calls")
+	files, _ := filepath.Glob(filepath.Join(dataDir, "sms", "*"+forgedSMS+"*"))
+	assert.Empty(t, files, "a forged text was sent")
+	_, found := providerOrderByID(t, "forged-"+forgedSMS)
+	assert.False(t, found, "a forged request-code ordered a voucher")
 	if b, err := os.ReadFile(filepath.Join(dataDir, "system.log")); err == nil && strings.Contains(string(b), sys.AppToken("gateway")) {
 		t.Error("gateway's app token is in the system log")
 	}
@@ -133,17 +120,13 @@ func TestForgedCallsToSidecarRoutesChangeNothing(t *testing.T) {
 func callApp(t *testing.T, base string, r sidecarRoute, token string) int {
 	t.Helper()
 	req, err := http.NewRequest(r.method, base+r.path, strings.NewReader(r.body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("dapr-api-token", token)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
 	return resp.StatusCode
 }
@@ -153,9 +136,7 @@ func callApp(t *testing.T, base string, r sidecarRoute, token string) int {
 func invokeVia(t *testing.T, via string, r sidecarRoute) int {
 	t.Helper()
 	resp, err := sidecarCall(via, r.method, "/v1.0/invoke/"+r.app+"/method"+r.path, r.body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
 	return resp.StatusCode
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/tools/runner"
 )
@@ -38,53 +40,44 @@ func TestSignUpBuyAndListThroughSidecars(t *testing.T) {
 	c.signUp(uniqueName("alice"), phone)
 
 	r := c.do("POST", "/voucher", map[string]string{"phoneNumber": phone}, nil)
-	if r.Status != http.StatusAccepted {
-		t.Fatalf("purchase: %d %s", r.Status, r.Body)
-	}
+	require.Equal(t, http.StatusAccepted, r.Status, "purchase: %s", r.Body)
 	var accepted requestView
 	r.json(t, &accepted)
 	loc := r.Header.Get("Location")
-	if loc != "/voucher/requests/"+accepted.RequestID || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("Location %q Retry-After %q", loc, r.Header.Get("Retry-After"))
-	}
-	if accepted.Status != "PROCESSING" || accepted.State != 0 || accepted.Message != "Your request is being processed within 30 seconds" {
-		t.Fatalf("acknowledgement %+v", accepted)
-	}
+	require.Equal(t, "/voucher/requests/"+accepted.RequestID, loc, "Location")
+	assert.NotEmpty(t, r.Header.Get("Retry-After"), "Retry-After")
+	assert.Equal(t, "PROCESSING", accepted.Status, "acknowledgement %+v", accepted)
+	assert.Equal(t, 0, accepted.State, "acknowledgement %+v", accepted)
+	assert.Equal(t, "Your request is being processed within 30 seconds", accepted.Message, "acknowledgement %+v", accepted)
 
 	final := c.waitFinal(loc)
-	if final.Status != "SUCCESS" || final.State != 1 || final.Progress != 100 || final.VoucherCode == "" {
-		t.Fatalf("final %+v", final)
-	}
+	require.Equal(t, "SUCCESS", final.Status, "final %+v", final)
+	require.Equal(t, 1, final.State, "final %+v", final)
+	require.Equal(t, 100, final.Progress, "final %+v", final)
+	require.NotEmpty(t, final.VoucherCode, "final %+v", final)
 
 	// The list comes from the voucher service, through service invocation.
 	var list voucherList
 	lr := c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil)
-	if lr.Status != http.StatusOK {
-		t.Fatalf("list: %d %s", lr.Status, lr.Body)
-	}
+	require.Equal(t, http.StatusOK, lr.Status, "list: %s", lr.Body)
 	lr.json(t, &list)
-	if len(list.Vouchers) != 1 || list.Vouchers[0].VoucherCode != final.VoucherCode || list.Vouchers[0].RequestID != accepted.RequestID {
-		t.Fatalf("list %+v, want the one code %s", list, final.VoucherCode)
-	}
+	require.Len(t, list.Vouchers, 1, "list %+v, want the one code %s", list, final.VoucherCode)
+	assert.Equal(t, final.VoucherCode, list.Vouchers[0].VoucherCode, "list %+v", list)
+	assert.Equal(t, accepted.RequestID, list.Vouchers[0].RequestID, "list %+v", list)
 
 	// The provider issued exactly that code, once.
 	o := providerOrderOf(t, accepted.RequestID)
-	if o.CodesIssued != 1 || o.VoucherCode != final.VoucherCode {
-		t.Fatalf("provider order %+v", o)
-	}
+	assert.Equal(t, 1, o.CodesIssued, "provider order %+v", o)
+	assert.Equal(t, final.VoucherCode, o.VoucherCode, "provider order %+v", o)
 }
 
 func providerOrderOf(t *testing.T, requestID string) providerOrder {
 	t.Helper()
 	resp, err := http.Get(sys.AppURL("voucher-provider") + "/api/orders")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	var orders []providerOrder
-	if err := json.NewDecoder(resp.Body).Decode(&orders); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&orders))
 	for _, o := range orders {
 		if o.RequestID == requestID {
 			return o
@@ -105,28 +98,21 @@ func TestQueryStringFormAndIdempotencyKey(t *testing.T) {
 
 	first := c.do("POST", path, nil, key)
 	second := c.do("POST", path, nil, key)
-	if first.Status != http.StatusAccepted || second.Status != http.StatusAccepted {
-		t.Fatalf("statuses %d %d: %s", first.Status, second.Status, second.Body)
-	}
+	require.Equal(t, http.StatusAccepted, first.Status, "first: %s", first.Body)
+	require.Equal(t, http.StatusAccepted, second.Status, "second: %s", second.Body)
 	var a, b requestView
 	first.json(t, &a)
 	second.json(t, &b)
-	if a.RequestID != b.RequestID || second.Header.Get("Idempotent-Replayed") != "true" {
-		t.Fatalf("replay made a new request: %s vs %s", a.RequestID, b.RequestID)
-	}
+	assert.Equal(t, a.RequestID, b.RequestID, "replay made a new request")
+	assert.Equal(t, "true", second.Header.Get("Idempotent-Replayed"), "Idempotent-Replayed of the replay")
 	other := c.do("POST", "/voucher", map[string]string{"phoneNumber": phone, "callbackUrl": "http://127.0.0.1:9/hook"}, key)
-	if other.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("same key, other body: %d %s", other.Status, other.Body)
-	}
+	assert.Equal(t, http.StatusUnprocessableEntity, other.Status, "same key, other body: %s", other.Body)
 	c.waitFinal("/voucher/requests/" + a.RequestID)
-	if o := providerOrderOf(t, a.RequestID); o.CodesIssued != 1 {
-		t.Fatalf("provider order %+v", o)
-	}
+	o := providerOrderOf(t, a.RequestID)
+	assert.Equal(t, 1, o.CodesIssued, "provider order %+v", o)
 	var list voucherList
 	c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil).json(t, &list)
-	if len(list.Vouchers) != 1 {
-		t.Fatalf("two purchases with one Idempotency-Key: %+v", list)
-	}
+	assert.Len(t, list.Vouchers, 1, "two purchases with one Idempotency-Key: %+v", list)
 }
 
 // TestOtherPeoplesNumbersAndRequestsAreRefused checks ownership and the
@@ -155,21 +141,17 @@ func TestOtherPeoplesNumbersAndRequestsAreRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.resp.Status != tc.status {
-				t.Fatalf("status %d, want %d: %s", tc.resp.Status, tc.status, tc.resp.Body)
-			}
-			if ct := tc.resp.Header.Get("Content-Type"); ct != "application/problem+json" {
-				t.Fatalf("content type %q", ct)
-			}
+			require.Equal(t, tc.status, tc.resp.Status, "status: %s", tc.resp.Body)
+			assert.Equal(t, "application/problem+json", tc.resp.Header.Get("Content-Type"), "content type")
 			var p struct {
 				Type   string `json:"type"`
 				Status int    `json:"status"`
 				Detail string `json:"detail"`
 			}
 			tc.resp.json(t, &p)
-			if p.Status != tc.status || p.Type == "" || p.Detail == "" {
-				t.Fatalf("problem %+v", p)
-			}
+			assert.Equal(t, tc.status, p.Status, "problem %+v", p)
+			assert.NotEmpty(t, p.Type, "problem %+v", p)
+			assert.NotEmpty(t, p.Detail, "problem %+v", p)
 		})
 	}
 }
@@ -188,9 +170,7 @@ func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 
 	t.Run("sidecars_delivered_the_events", func(t *testing.T) {
 		for _, at := range [][2]string{{"voucher-int", "request-code"}, {"voucher", "receive-code"}, {"gateway", "receive-code"}} {
-			if n := eventsTaken(t, at[0], at[1]); n == 0 {
-				t.Errorf("%s's sidecar delivered no %s event", at[0], at[1])
-			}
+			assert.NotZero(t, eventsTaken(t, at[0], at[1]), "%s's sidecar delivered no %s event", at[0], at[1])
 		}
 	})
 
@@ -199,54 +179,37 @@ func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 			t.Skip("reads the embedded broker's streams; on " + profile() + " the sidecars' metrics above stand for it")
 		}
 		nc, err := nats.Connect(sys.BrokerURL())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer nc.Close()
 		js, _ := jetstream.New(nc)
 		for _, topic := range []string{"request-code", "receive-code", "send-sms"} {
 			s, err := js.Stream(context.Background(), runner.StreamName(topic))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			msg, err := s.GetLastMsgForSubject(context.Background(), topic)
-			if err != nil {
-				t.Fatalf("no message on %s: %v", topic, err)
-			}
-			if err := checkCloudEvent(topic, msg.Data); err != nil {
-				t.Errorf("%s: %v\n%s", topic, err, msg.Data)
-			}
+			require.NoError(t, err, "no message on %s", topic)
+			assert.NoError(t, checkCloudEvent(topic, msg.Data), "%s\n%s", topic, msg.Data)
 		}
 	})
 
 	t.Run("request_is_in_gateways_state_store", func(t *testing.T) {
 		resp, err := sidecarCall("gateway", "GET", "/v1.0/state/gateway-store/request%7C"+req.RequestID, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer resp.Body.Close()
 		var stored struct {
 			RequestID   string `json:"requestId"`
 			VoucherCode string `json:"voucherCode"`
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&stored); err != nil || stored.VoucherCode != final.VoucherCode {
-			t.Fatalf("state store has %+v (%v), want code %s", stored, err, final.VoucherCode)
-		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&stored), "state store has %+v", stored)
+		assert.Equal(t, final.VoucherCode, stored.VoucherCode, "state store has %+v", stored)
 	})
 
 	t.Run("listing_needs_vouchers_sidecar", func(t *testing.T) {
-		if err := sys.Kill("voucher", runner.PartDapr); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, sys.Kill("voucher", runner.PartDapr))
 		down := c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if err := sys.Restart(ctx, "voucher", runner.PartDapr); err != nil {
-			t.Fatal(err)
-		}
-		if down.Status < 500 {
-			t.Fatalf("with voucher's sidecar down the list answered %d: %s", down.Status, down.Body)
-		}
+		require.NoError(t, sys.Restart(ctx, "voucher", runner.PartDapr))
+		require.GreaterOrEqual(t, down.Status, 500, "with voucher's sidecar down the list answered: %s", down.Body)
 		// On a loaded machine the restart can outlast the suite's idle
 		// timeout (sessionIdle), and the session with it: sign in again, as the
 		// customer would.
@@ -259,9 +222,8 @@ func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 			var list voucherList
 			up := c.do("GET", "/voucher?phoneNumber="+url.QueryEscape(phone), nil, nil)
 			if up.Status == 200 {
-				if up.json(t, &list); len(list.Vouchers) != 1 {
-					t.Fatalf("after restart: %s", up.Body)
-				}
+				up.json(t, &list)
+				require.Len(t, list.Vouchers, 1, "after restart: %s", up.Body)
 				break
 			}
 			if up.Status < 500 || time.Now().After(deadline) {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bankabc/vouchers/tools/runner"
@@ -23,15 +24,11 @@ func variant(t *testing.T, edit func(*runner.RunFile)) (runFile, profileDir stri
 	t.Helper()
 	dir := t.TempDir()
 	rf, err := runner.LoadRunFile(filepath.Join(repoRoot, "dapr.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var paths []string
 	for _, p := range rf.Common.ResourcesPaths {
 		dst := filepath.Join(dir, "components", filepath.Base(p))
-		if err := os.CopyFS(dst, os.DirFS(p)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.CopyFS(dst, os.DirFS(p)))
 		paths = append(paths, dst)
 	}
 	rf.Common.ResourcesPaths = paths
@@ -41,13 +38,9 @@ func variant(t *testing.T, edit func(*runner.RunFile)) (runFile, profileDir stri
 	}
 	edit(rf)
 	b, err := yaml.Marshal(rf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	runFile = filepath.Join(dir, "dapr.yaml")
-	if err := os.WriteFile(runFile, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(runFile, b, 0o644))
 	return runFile, filepath.Join(dir, "components", "embedded")
 }
 
@@ -73,9 +66,7 @@ func startVariant(t *testing.T, runFile string, freePorts bool) error {
 	case <-time.After(3 * time.Minute):
 		t.Fatal("start-up neither succeeded nor failed: it hangs")
 	}
-	if left := processesMentioning(dataDir); len(left) > 0 {
-		t.Fatalf("processes left behind: %v", left)
-	}
+	require.Empty(t, processesMentioning(dataDir), "processes left behind")
 	return err
 }
 
@@ -103,51 +94,41 @@ func processesMentioning(s string) []string {
 func TestStartUpFailuresNameTheCulprit(t *testing.T) {
 	t.Run("bad_component_yaml", func(t *testing.T) {
 		rf, profile := variant(t, func(*runner.RunFile) {})
-		if err := os.WriteFile(filepath.Join(profile, "broken.yaml"), []byte("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: [name: oops\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(profile, "broken.yaml"), []byte("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: [name: oops\n"), 0o644))
 		err := startVariant(t, rf, true)
-		if err == nil || !strings.Contains(err.Error(), "broken.yaml") || !strings.Contains(err.Error(), "bad resource YAML") {
-			t.Fatalf("err %v, want the broken file named", err)
-		}
+		require.ErrorContains(t, err, "broken.yaml", "want the broken file named")
+		assert.ErrorContains(t, err, "bad resource YAML")
 	})
 
 	t.Run("profile_server_missing", func(t *testing.T) {
 		rf, profile := variant(t, func(*runner.RunFile) {})
 		port, err := runner.FreePort() // nothing listens there
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		dead := "127.0.0.1:" + strconv.Itoa(port)
 		store := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: far-store\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n    - name: redisHost\n      value: " + dead + "\nscopes: [gateway]\n"
-		if err := os.WriteFile(filepath.Join(profile, "far-store.yaml"), []byte(store), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(profile, "far-store.yaml"), []byte(store), 0o644))
 		err = startVariant(t, rf, true)
 		var se *runner.StartError
-		if !errors.As(err, &se) || !strings.Contains(err.Error(), "redis at "+dead) || !strings.Contains(err.Error(), "far-store") || !strings.Contains(err.Error(), "does not answer") {
-			t.Fatalf("err %v, want the missing redis named with the component that needs it", err)
-		}
+		require.ErrorAs(t, err, &se, "want the missing redis named with the component that needs it")
+		assert.ErrorContains(t, err, "redis at "+dead, "want the missing redis named with the component that needs it")
+		assert.ErrorContains(t, err, "far-store", "want the missing redis named with the component that needs it")
+		assert.ErrorContains(t, err, "does not answer", "want the missing redis named with the component that needs it")
 	})
 
 	t.Run("component_daprd_cannot_load", func(t *testing.T) {
 		rf, profile := variant(t, func(*runner.RunFile) {})
 		bad := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken-store\nspec:\n  type: state.nosuchstore\n  version: v1\nscopes: [gateway]\n"
-		if err := os.WriteFile(filepath.Join(profile, "broken-store.yaml"), []byte(bad), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(profile, "broken-store.yaml"), []byte(bad), 0o644))
 		err := startVariant(t, rf, true)
 		var se *runner.StartError
-		if !errors.As(err, &se) || se.Process != "gateway.daprd" || !strings.Contains(se.Lines, "broken-store") {
-			t.Fatalf("err %v, want gateway.daprd named with its log about broken-store", err)
-		}
+		require.ErrorAs(t, err, &se, "want gateway.daprd named with its log about broken-store")
+		assert.Equal(t, "gateway.daprd", se.Process, "err %v, want gateway.daprd named with its log about broken-store", err)
+		assert.Contains(t, se.Lines, "broken-store", "err %v, want gateway.daprd named with its log about broken-store", err)
 	})
 
 	t.Run("port_taken", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer ln.Close()
 		taken := ln.Addr().(*net.TCPAddr).Port
 		rf, _ := variant(t, func(rf *runner.RunFile) {
@@ -161,9 +142,9 @@ func TestStartUpFailuresNameTheCulprit(t *testing.T) {
 		})
 		err = startVariant(t, rf, false)
 		var se *runner.StartError
-		if !errors.As(err, &se) || se.Process != "gateway" || !strings.Contains(se.Reason, strconv.Itoa(taken)) {
-			t.Fatalf("err %v, want gateway and port %d named", err, taken)
-		}
+		require.ErrorAs(t, err, &se, "want gateway and port %d named", taken)
+		assert.Equal(t, "gateway", se.Process, "err %v, want gateway and port %d named", err, taken)
+		assert.Contains(t, se.Reason, strconv.Itoa(taken), "err %v, want gateway and port %d named", err, taken)
 	})
 
 	t.Run("app_exits_at_start", func(t *testing.T) {
@@ -176,8 +157,9 @@ func TestStartUpFailuresNameTheCulprit(t *testing.T) {
 		})
 		err := startVariant(t, rf, true)
 		var se *runner.StartError
-		if !errors.As(err, &se) || se.Process != "sms" || !strings.Contains(se.Reason, "exit status 3") || !strings.Contains(se.Lines, "cannot read config") {
-			t.Fatalf("err %v, want sms named with its exit status and last lines", err)
-		}
+		require.ErrorAs(t, err, &se, "want sms named with its exit status and last lines")
+		assert.Equal(t, "sms", se.Process, "err %v, want sms named with its exit status and last lines", err)
+		assert.Contains(t, se.Reason, "exit status 3", "err %v, want sms named with its exit status and last lines", err)
+		assert.Contains(t, se.Lines, "cannot read config", "err %v, want sms named with its exit status and last lines", err)
 	})
 }

@@ -27,16 +27,10 @@ type order struct{ N int }
 func TestStoreInsertIsFirstWriteWins(t *testing.T) {
 	s := Store[order]{Client: testkit.NewMemState(), Name: "s"}
 	ctx := context.Background()
-	if err := s.Insert(ctx, "k", order{1}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Insert(ctx, "k", order{2}, nil); !errors.Is(err, ErrExists) {
-		t.Fatalf("second insert: %v, want ErrExists", err)
-	}
+	require.NoError(t, s.Insert(ctx, "k", order{1}, nil))
+	assert.ErrorIs(t, s.Insert(ctx, "k", order{2}, nil), ErrExists, "second insert")
 	got, _, _, _ := s.Get(ctx, "k")
-	if got.N != 1 {
-		t.Fatalf("value %d, want the first write", got.N)
-	}
+	assert.Equal(t, 1, got.N, "value, want the first write")
 }
 
 // plainConflicts is a store that reports a lost first write as a plain
@@ -68,16 +62,12 @@ func (downStore) ExecuteStateTransaction(context.Context, string, map[string]str
 func TestStoreInsertConflictReportedAsPlainErrorIsExists(t *testing.T) {
 	s := Store[order]{Client: plainConflicts{testkit.NewMemState()}, Name: "s"}
 	ctx := context.Background()
-	if err := s.Insert(ctx, "k", order{1}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Insert(ctx, "k", order{2}, nil); !errors.Is(err, ErrExists) {
-		t.Fatalf("second insert: %v, want ErrExists", err)
-	}
+	require.NoError(t, s.Insert(ctx, "k", order{1}, nil))
+	assert.ErrorIs(t, s.Insert(ctx, "k", order{2}, nil), ErrExists, "second insert")
 	failing := Store[order]{Client: downStore{}, Name: "s"}
-	if err := failing.Insert(ctx, "k", order{1}, nil); errors.Is(err, ErrExists) || errs.KindOf(err) != errs.Unavailable {
-		t.Fatalf("insert into a failing store: %v, want unavailable", err)
-	}
+	err := failing.Insert(ctx, "k", order{1}, nil)
+	assert.NotErrorIs(t, err, ErrExists, "insert into a failing store")
+	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "insert into a failing store: %v, want unavailable", err)
 }
 
 func TestStoreInsertWithEventIsOneTransactionWithTheOutboxRecord(t *testing.T) {
@@ -119,27 +109,21 @@ func TestStoreUpdateUnderConcurrencyLosesNoIncrement(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.Update(ctx, "k", func(o *order, _ bool) (*Event, error) { o.N++; return nil, nil }); err != nil {
-				t.Error(err)
-			}
+			_, err := s.Update(ctx, "k", func(o *order, _ bool) (*Event, error) { o.N++; return nil, nil })
+			assert.NoError(t, err)
 		}()
 	}
 	wg.Wait()
 	got, _, _, _ := s.Get(ctx, "k")
-	if got.N != 10 {
-		t.Fatalf("N = %d, want 10", got.N)
-	}
+	assert.Equal(t, 10, got.N, "N")
 }
 
 func TestStoreUpdateNoChangeWritesNothing(t *testing.T) {
 	mem := testkit.NewMemState()
 	s := Store[order]{Client: mem, Name: "s"}
-	if _, err := s.Update(context.Background(), "k", func(*order, bool) (*Event, error) { return nil, ErrNoChange }); err != nil {
-		t.Fatal(err)
-	}
-	if mem.Len() != 0 {
-		t.Fatal("ErrNoChange wrote")
-	}
+	_, err := s.Update(context.Background(), "k", func(*order, bool) (*Event, error) { return nil, ErrNoChange })
+	require.NoError(t, err)
+	assert.Zero(t, mem.Len(), "ErrNoChange wrote")
 }
 
 func TestTopicAnswers(t *testing.T) {
@@ -170,18 +154,15 @@ func TestTopicAnswers(t *testing.T) {
 				if tt.panic {
 					panic("bug")
 				}
-				if p.ID != "r1" {
-					t.Errorf("data %+v", p)
-				}
+				assert.Equal(t, "r1", p.ID, "data %+v", p)
 				return tt.err
 			})
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/events/x", strings.NewReader(tt.body)))
 			var got struct{ Status string }
 			_ = json.Unmarshal(rec.Body.Bytes(), &got)
-			if rec.Code != 200 || got.Status != tt.want {
-				t.Fatalf("answer %d %q, want %q", rec.Code, got.Status, tt.want)
-			}
+			assert.Equal(t, 200, rec.Code, "answer")
+			assert.Equal(t, tt.want, got.Status, "answer")
 		})
 	}
 }
@@ -195,23 +176,15 @@ func TestIndexUnderConcurrentAddsAndRemoves(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			id := string(rune('a' + i))
-			if err := ix.Add(ctx, id); err != nil {
-				t.Error(err)
-			}
+			assert.NoError(t, ix.Add(ctx, id))
 			if i%2 == 0 {
-				if err := ix.Remove(ctx, id); err != nil {
-					t.Error(err)
-				}
+				assert.NoError(t, ix.Remove(ctx, id))
 			}
 		}()
 	}
 	wg.Wait()
 	_ = ix.Add(ctx, "b") // already there
 	all, err := ix.All(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != 20 {
-		t.Fatalf("index has %d ids, want the 20 odd ones: %v", len(all), all)
-	}
+	require.NoError(t, err)
+	assert.Len(t, all, 20, "index ids, want the 20 odd ones")
 }

@@ -19,8 +19,8 @@ import (
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/testkit"
-
 	"github.com/bankabc/vouchers/kit/tracing"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -42,22 +42,13 @@ func TestGRPCCallsCarryTheTraceAndKeepOtherMetadata(t *testing.T) {
 		got, _ = metadata.FromOutgoingContext(ctx)
 		return nil
 	}
-	if err := unaryMetadata("")(ctx, "/dapr.proto.runtime.v1.Dapr/PublishEvent", nil, nil, nil, invoker); err != nil {
-		t.Fatal(err)
-	}
-	if v := got.Get("traceparent"); len(v) != 1 || v[0] != traceA {
-		t.Fatalf("traceparent %v", v)
-	}
-	if v := got.Get("dapr-app-id"); len(v) != 1 {
-		t.Fatalf("the caller's metadata was lost: %v", got)
-	}
-	if v := got.Get("dapr-api-token"); len(v) != 0 {
-		t.Fatalf("a token without DAPR_API_TOKEN: %v", v)
-	}
+	require.NoError(t, unaryMetadata("")(ctx, "/dapr.proto.runtime.v1.Dapr/PublishEvent", nil, nil, nil, invoker))
+	assert.Equal(t, []string{traceA}, got.Get("traceparent"), "traceparent")
+	assert.Len(t, got.Get("dapr-app-id"), 1, "the caller's metadata was lost: %v", got)
+	assert.Empty(t, got.Get("dapr-api-token"), "a token without DAPR_API_TOKEN")
 	_ = unaryMetadata("s3cret")(context.Background(), "/x", nil, nil, nil, invoker)
-	if v := got.Get("dapr-api-token"); len(v) != 1 || len(got.Get("traceparent")) != 0 {
-		t.Fatalf("untraced call with a token: %v", got)
-	}
+	assert.Len(t, got.Get("dapr-api-token"), 1, "untraced call with a token: %v", got)
+	assert.Empty(t, got.Get("traceparent"), "untraced call with a token: %v", got)
 }
 
 func TestConnectedClientSendsTheTraceToTheSidecar(t *testing.T) {
@@ -71,22 +62,16 @@ func TestConnectedClientSendsTheTraceToTheSidecar(t *testing.T) {
 		return nil
 	}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Stop()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	c, err := Connect(context.Background(), slog.New(slog.DiscardHandler), port)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Close()
 	_ = c.PublishEvent(traced(traceA), "pubsub", "topic", []byte(`{}`))
 	md := <-seen
-	if v := md.Get("traceparent"); len(v) != 1 || v[0] != traceA {
-		t.Fatalf("the sidecar got traceparent %v", v)
-	}
+	assert.Equal(t, []string{traceA}, md.Get("traceparent"), "the sidecar got traceparent")
 }
 
 func TestInvokeSendsTheTraceHeader(t *testing.T) {
@@ -96,15 +81,12 @@ func TestInvokeSendsTheTraceHeader(t *testing.T) {
 	}))
 	defer srv.Close()
 	in := Invoker{SidecarURL: srv.URL}
-	if _, err := in.Invoke(traced(traceA), "voucher", http.MethodGet, "vouchers/1", nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if got != traceA {
-		t.Fatalf("traceparent %q", got)
-	}
-	if _, err := in.Invoke(context.Background(), "voucher", http.MethodGet, "vouchers/1", nil, nil); err != nil || got != "" {
-		t.Fatalf("untraced call sent %q (%v)", got, err)
-	}
+	_, err := in.Invoke(traced(traceA), "voucher", http.MethodGet, "vouchers/1", nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, traceA, got, "traceparent")
+	_, err = in.Invoke(context.Background(), "voucher", http.MethodGet, "vouchers/1", nil, nil)
+	assert.NoError(t, err, "untraced call")
+	assert.Empty(t, got, "untraced call sent a traceparent")
 }
 
 func TestOutboxPublishCarriesTheWritersTrace(t *testing.T) {
@@ -127,16 +109,13 @@ func (p *recordingPublisher) PublishEvent(_ context.Context, _, _ string, _ any,
 
 func TestPublishPutsTheTraceInTheCloudEvent(t *testing.T) {
 	p := &recordingPublisher{}
-	if err := (Publisher{Client: p, PubSub: "pubsub"}).Publish(traced(traceA), "receive-code", "t", map[string]int{}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, (Publisher{Client: p, PubSub: "pubsub"}).Publish(traced(traceA), "receive-code", "t", map[string]int{}))
 	req := &runtimev1pb.PublishEventRequest{}
 	for _, o := range p.opts {
 		o(req)
 	}
-	if req.Metadata["cloudevent.traceparent"] != traceA || req.Metadata["cloudevent.type"] != "t" {
-		t.Fatalf("metadata %v", req.Metadata)
-	}
+	assert.Equal(t, traceA, req.Metadata["cloudevent.traceparent"], "metadata %v", req.Metadata)
+	assert.Equal(t, "t", req.Metadata["cloudevent.type"], "metadata %v", req.Metadata)
 }
 
 func TestTopicWorksInTheEventsTrace(t *testing.T) {
@@ -165,23 +144,17 @@ func TestTopicWorksInTheEventsTrace(t *testing.T) {
 				req.Header.Set("traceparent", tt.header)
 			}
 			h.ServeHTTP(httptest.NewRecorder(), req)
-			if inHandler != tt.want {
-				t.Fatalf("handler ran in %q, want %q", inHandler, tt.want)
-			}
+			assert.Equal(t, tt.want, inHandler, "the trace the handler ran in")
 			wantID := tt.want[3:35]
 			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-			if len(lines) != 2 {
-				t.Fatalf("want the handler's line and the request's, got %q", lines)
-			}
+			assert.Len(t, lines, 2, "want the handler's line and the request's")
 			for _, l := range lines {
 				var rec struct {
 					Msg     string `json:"msg"`
 					TraceID string `json:"trace_id"`
 				}
 				_ = json.Unmarshal([]byte(l), &rec)
-				if rec.TraceID != wantID {
-					t.Errorf("line %q has trace_id %q, want %s", rec.Msg, rec.TraceID, wantID)
-				}
+				assert.Equal(t, wantID, rec.TraceID, "line %q: trace_id", rec.Msg)
 			}
 		})
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestKindOf(t *testing.T) {
@@ -19,18 +21,12 @@ func TestKindOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := KindOf(tt.err); got != tt.want {
-				t.Fatalf("KindOf = %v, want %v", got, tt.want)
-			}
+			assert.Equal(t, tt.want, KindOf(tt.err), "KindOf")
 		})
 	}
 }
 
 func TestPublicHidesInternalDetails(t *testing.T) {
-	if got := Public(errors.New("db password=secret")); got != "internal error" {
-		t.Fatalf("Public leaked %q", got)
-	}
-	if got := Public(Wrap(Invalid, errors.New("detail"), "phoneNumber is required")); got != "phoneNumber is required" {
-		t.Fatalf("Public = %q", got)
-	}
+	assert.Equal(t, "internal error", Public(errors.New("db password=secret")), "Public leaked an internal error's words")
+	assert.Equal(t, "phoneNumber is required", Public(Wrap(Invalid, errors.New("detail"), "phoneNumber is required")), "Public")
 }

@@ -3,9 +3,11 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"reflect"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/api"
 )
@@ -29,14 +31,11 @@ var topics = []struct {
 // uses are the ones api/events documents, and every documented topic has a
 // Go payload.
 func TestTopicsAreTheContractsTopics(t *testing.T) {
-	if len(topics) != len(api.Topics) {
-		t.Fatalf("%d topics here, %d in api/events", len(topics), len(api.Topics))
-	}
+	assert.Len(t, topics, len(api.Topics), "topics here, as many as in api/events")
 	for _, tp := range topics {
 		c, ok := api.TopicOf(tp.name)
-		if !ok || c.Type != tp.ceType {
-			t.Errorf("topic %s type %s: api/events has %+v", tp.name, tp.ceType, c)
-		}
+		assert.True(t, ok, "topic %s: not in api/events", tp.name)
+		assert.Equal(t, tp.ceType, c.Type, "topic %s: api/events has %+v", tp.name, c)
 	}
 }
 
@@ -46,19 +45,13 @@ func TestTopicsAreTheContractsTopics(t *testing.T) {
 func TestProducersPayloadsMatchTheSchemas(t *testing.T) {
 	for _, tp := range topics {
 		b, err := json.Marshal(tp.full)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := api.CheckEvent(tp.name, b); err != nil {
-			t.Errorf("%s: %v", tp.name, err)
-		}
+		require.NoError(t, err)
+		assert.NoError(t, api.CheckEvent(tp.name, b), tp.name)
 	}
 	failed := ReceiveCode{RequestID: "r1", PhoneNumber: "+84909123456", Status: StatusFailed, Reason: "deadline",
 		RequestedAt: time.Now(), IssuedAt: time.Now()}
 	b, _ := json.Marshal(failed)
-	if err := api.CheckEvent(TopicReceiveCode, b); err != nil {
-		t.Errorf("failed outcome: %v", err)
-	}
+	assert.NoError(t, api.CheckEvent(TopicReceiveCode, b), "failed outcome")
 }
 
 // TestConsumersReadEverySchemaExample: each example of a schema decodes
@@ -66,23 +59,18 @@ func TestProducersPayloadsMatchTheSchemas(t *testing.T) {
 func TestConsumersReadEverySchemaExample(t *testing.T) {
 	for _, tp := range topics {
 		examples, err := api.Examples(tp.name)
-		if err != nil || len(examples) == 0 {
-			t.Fatalf("%s: no examples (%v)", tp.name, err)
-		}
+		require.NoError(t, err, "%s: no examples", tp.name)
+		require.NotEmpty(t, examples, "%s: no examples", tp.name)
 		for _, ex := range examples {
 			v := tp.payload()
 			dec := json.NewDecoder(bytes.NewReader(ex))
 			dec.DisallowUnknownFields()
-			if err := dec.Decode(v); err != nil {
-				t.Fatalf("%s: example %s: %v", tp.name, ex, err)
-			}
+			require.NoError(t, dec.Decode(v), "%s: example %s", tp.name, ex)
 			back, _ := json.Marshal(v)
 			var want, got any
 			_ = json.Unmarshal(ex, &want)
 			_ = json.Unmarshal(back, &got)
-			if !reflect.DeepEqual(normalizeTimes(want), normalizeTimes(got)) {
-				t.Errorf("%s: example %s read back as %s", tp.name, ex, back)
-			}
+			assert.Equal(t, normalizeTimes(want), normalizeTimes(got), "%s: example %s read back as %s", tp.name, ex, back)
 		}
 	}
 }

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/tracing"
 )
@@ -41,14 +44,12 @@ func TestDecode(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
 			_, err := Decode[body](r)
 			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("unexpected error %v", err)
-				}
+				assert.NoError(t, err)
 				return
 			}
-			if err == nil || errs.KindOf(err) != errs.Invalid || !strings.Contains(errs.Public(err), tt.wantErr) {
-				t.Fatalf("got %v, want Invalid containing %q", err, tt.wantErr)
-			}
+			require.Error(t, err)
+			assert.Equal(t, errs.Invalid, errs.KindOf(err), "kind of %v", err)
+			assert.Contains(t, errs.Public(err), tt.wantErr)
 		})
 	}
 }
@@ -67,43 +68,36 @@ func TestWriteErrorMapsKindToStatusAndHidesInternals(t *testing.T) {
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
 		WriteError(rec, httptest.NewRequest(http.MethodGet, "/x", nil), log, tt.err)
-		if rec.Code != tt.wantStatus || rec.Header().Get("Content-Type") != "application/problem+json" {
-			t.Fatalf("status %d content-type %q", rec.Code, rec.Header().Get("Content-Type"))
-		}
+		assert.Equal(t, tt.wantStatus, rec.Code, "%v: status", tt.err)
+		assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"), "%v: content-type", tt.err)
 		var p Problem
-		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-			t.Fatal(err)
-		}
-		if p.Detail != tt.wantDetail || p.Status != tt.wantStatus || !strings.HasPrefix(p.Type, ProblemTypeBase) {
-			t.Fatalf("problem %+v", p)
-		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p), "%v", tt.err)
+		assert.Equal(t, tt.wantDetail, p.Detail, "%v: problem %+v", tt.err, p)
+		assert.Equal(t, tt.wantStatus, p.Status, "%v: problem %+v", tt.err, p)
+		assert.True(t, strings.HasPrefix(p.Type, ProblemTypeBase), "%v: problem %+v", tt.err, p)
 	}
 }
 
 func TestMiddlewareEchoesRequestIDAndRecovers(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if RequestID(r.Context()) != "abc" {
-			t.Errorf("request id %q", RequestID(r.Context()))
-		}
+		assert.Equal(t, "abc", RequestID(r.Context()), "request id")
 		panic("boom")
 	}))
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.Header.Set("X-Request-Id", "abc")
 	h.ServeHTTP(rec, req)
-	if rec.Code != 500 || rec.Header().Get("X-Request-Id") != "abc" {
-		t.Fatalf("code %d id %q", rec.Code, rec.Header().Get("X-Request-Id"))
-	}
+	assert.Equal(t, 500, rec.Code, "code")
+	assert.Equal(t, "abc", rec.Header().Get("X-Request-Id"), "id")
 }
 
 func TestTooManyRequestsCarriesRetryAfter(t *testing.T) {
 	rec := httptest.NewRecorder()
 	WriteError(rec, httptest.NewRequest(http.MethodPost, "/user/sign-in", nil), slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		errs.Later(1500*time.Millisecond, "too many failed sign-ins"))
-	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" {
-		t.Fatalf("%d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
-	}
+	assert.Equal(t, 429, rec.Code)
+	assert.Equal(t, "2", rec.Header().Get("Retry-After"), "Retry-After")
 }
 
 type observed struct {
@@ -126,9 +120,7 @@ func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 			continue
 		}
 		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
+		require.NoError(t, json.Unmarshal([]byte(l), &m), "log line %q", l)
 		out = append(out, m)
 	}
 	return out
@@ -147,23 +139,21 @@ func TestObserveNamesRequestAndTraceInEveryLine(t *testing.T) {
 	req.Header.Set("traceparent", tp)
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	lines := logLines(t, &buf)
-	if len(lines) != 2 {
-		t.Fatalf("lines %v", lines)
-	}
+	assert.Len(t, lines, 2)
 	for _, l := range lines {
-		if l["request_id"] != "req-1" || l["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" {
-			t.Fatalf("line %v", l)
-		}
+		assert.Equal(t, "req-1", l["request_id"], "line %v", l)
+		assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", l["trace_id"], "line %v", l)
 	}
 
 	// No traceparent: a new trace, the same in both lines.
 	buf.Reset()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/voucher", nil))
 	lines = logLines(t, &buf)
+	require.GreaterOrEqual(t, len(lines), 2, "new trace: %v", lines)
 	id, _ := lines[0]["trace_id"].(string)
-	if len(id) != 32 || lines[1]["trace_id"] != id || lines[0]["request_id"] == "" {
-		t.Fatalf("new trace: %v", lines)
-	}
+	assert.Len(t, id, 32, "new trace: %v", lines)
+	assert.Equal(t, id, lines[1]["trace_id"], "new trace: %v", lines)
+	assert.NotEmpty(t, lines[0]["request_id"], "new trace: %v", lines)
 }
 
 // TestObserveStartsItsOwnTraceForAnUntrustedCaller: at a public edge a
@@ -182,11 +172,12 @@ func TestObserveStartsItsOwnTraceForAnUntrustedCaller(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, path, nil)
 		req.Header.Set("traceparent", sent)
 		h.ServeHTTP(httptest.NewRecorder(), req)
-		switch {
-		case continued && got != sent:
-			t.Errorf("%s: trace %q, want the sidecar's %q continued", path, got, sent)
-		case !continued && (strings.Contains(got, "4bf92f3577b34da6a3ce929d0e0e4736") || !strings.HasSuffix(got, "-00") || len(got) != len(sent)):
-			t.Errorf("%s: trace %q, want a new unsampled one (sample rate 0), not the caller's", path, got)
+		if continued {
+			assert.Equal(t, sent, got, "%s: want the sidecar's trace continued", path)
+		} else {
+			assert.NotContains(t, got, "4bf92f3577b34da6a3ce929d0e0e4736", "%s: want a new trace, not the caller's", path)
+			assert.True(t, strings.HasSuffix(got, "-00"), "%s: trace %q, want an unsampled one (sample rate 0)", path, got)
+			assert.Len(t, got, len(sent), "%s: want a whole traceparent", path)
 		}
 	}
 }
@@ -204,14 +195,7 @@ func TestObserveRecordsTheRoutePatternNotThePath(t *testing.T) {
 		{"GET /voucher/requests/{requestId}", "GET", 404},
 		{UnmatchedRoute, "GET", 404},
 	}
-	if len(obs.got) != len(want) {
-		t.Fatalf("observed %v", obs.got)
-	}
-	for i := range want {
-		if obs.got[i] != want[i] {
-			t.Fatalf("observed %v, want %v", obs.got, want)
-		}
-	}
+	assert.Equal(t, want, obs.got, "observed")
 }
 
 func TestProbesAreLoggedAtDebugLevel(t *testing.T) {
@@ -221,9 +205,7 @@ func TestProbesAreLoggedAtDebugLevel(t *testing.T) {
 	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/dapr/subscribe"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
 	}
-	if buf.Len() != 0 {
-		t.Fatalf("probes logged at info: %s", buf.String())
-	}
+	assert.Empty(t, buf.String(), "probes logged at info")
 }
 
 func TestUnsafeRequestIDsAreReplaced(t *testing.T) {
@@ -233,9 +215,9 @@ func TestUnsafeRequestIDsAreReplaced(t *testing.T) {
 		req.Header.Set("X-Request-Id", id)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if got := rec.Header().Get("X-Request-Id"); got == id || len(got) != 32 {
-			t.Fatalf("%q answered as %q", id, got)
-		}
+		got := rec.Header().Get("X-Request-Id")
+		assert.NotEqual(t, id, got, "%q answered as itself", id)
+		assert.Len(t, got, 32, "%q answered as %q", id, got)
 	}
 }
 
@@ -249,7 +231,6 @@ func TestWriteErrorLogsTheRequestOnce(t *testing.T) {
 	req.Header.Set("X-Request-Id", "req-2")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	first := strings.SplitN(buf.String(), "\n", 2)[0]
-	if strings.Count(first, `"request_id"`) != 1 || !strings.Contains(first, `"request_id":"req-2"`) {
-		t.Fatalf("line %s", first)
-	}
+	assert.Equal(t, 1, strings.Count(first, `"request_id"`), "request_id fields in line %s", first)
+	assert.Contains(t, first, `"request_id":"req-2"`)
 }

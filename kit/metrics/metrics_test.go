@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestEveryMetricOfOursIsPrefixedAndMoves(t *testing.T) {
@@ -34,21 +36,14 @@ func TestEveryMetricOfOursIsPrefixedAndMoves(t *testing.T) {
 		"dead":     testutil.ToFloat64(d.Total.WithLabelValues("receive-code")),
 		"sms":      testutil.ToFloat64(s.SentTotal.WithLabelValues("voucher")),
 	} {
-		if got != 1 {
-			t.Errorf("%s = %v, want 1", name, got)
-		}
+		assert.Equal(t, float64(1), got, name)
 	}
 	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(fams) != 8 {
-		t.Fatalf("%d families", len(fams))
-	}
+	require.NoError(t, err)
+	assert.Len(t, fams, 8, "families")
 	for _, f := range fams {
-		if !strings.HasPrefix(f.GetName(), Namespace+"_") || f.GetHelp() == "" {
-			t.Errorf("%s: not under %s_ or without help", f.GetName(), Namespace)
-		}
+		assert.True(t, strings.HasPrefix(f.GetName(), Namespace+"_"), "%s: not under %s_", f.GetName(), Namespace)
+		assert.NotEmpty(t, f.GetHelp(), "%s: without help", f.GetName())
 	}
 }
 
@@ -57,10 +52,6 @@ func TestMadeUpMethodsShareOneLabel(t *testing.T) {
 	for _, m := range []string{"FOO", "XYZ1", "BREW", "GET"} {
 		h.ObserveRequest("unmatched", m, 404, time.Millisecond)
 	}
-	if n := testutil.CollectAndCount(h.RequestsTotal); n != 2 {
-		t.Fatalf("%d series, want 2 (GET and OTHER)", n)
-	}
-	if got := testutil.ToFloat64(h.RequestsTotal.WithLabelValues("unmatched", "OTHER", "404")); got != 3 {
-		t.Fatalf("OTHER counted %v, want 3", got)
-	}
+	assert.Equal(t, 2, testutil.CollectAndCount(h.RequestsTotal), "series, want 2 (GET and OTHER)")
+	assert.Equal(t, float64(3), testutil.ToFloat64(h.RequestsTotal.WithLabelValues("unmatched", "OTHER", "404")), "OTHER counted")
 }

@@ -7,26 +7,26 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestAnAppWithoutATokenRefusesToStart(t *testing.T) {
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
-	if _, err := AppToken(getenv); err == nil || !strings.Contains(err.Error(), "APP_API_TOKEN") {
-		t.Fatalf("no token: %v", err)
-	}
+	_, err := AppToken(getenv)
+	assert.ErrorContains(t, err, "APP_API_TOKEN", "no token")
 	env["APP_API_TOKEN"] = "short"
-	if _, err := AppToken(getenv); err == nil {
-		t.Fatal("a 5-character token was taken")
-	}
+	_, err = AppToken(getenv)
+	assert.Error(t, err, "a 5-character token was taken")
 	env["APP_API_TOKEN"] = "a-long-enough-random-token"
-	if tok, err := AppToken(getenv); err != nil || tok != env["APP_API_TOKEN"] {
-		t.Fatalf("token %q, %v", tok, err)
-	}
+	tok, err := AppToken(getenv)
+	assert.NoError(t, err)
+	assert.Equal(t, env["APP_API_TOKEN"], tok, "token")
 	env = map[string]string{"ALLOW_NO_APP_TOKEN": "true"}
-	if tok, err := AppToken(getenv); err != nil || tok != "" {
-		t.Fatalf("allowed without: %q, %v", tok, err)
-	}
+	tok, err = AppToken(getenv)
+	assert.NoError(t, err, "allowed without")
+	assert.Empty(t, tok, "allowed without")
 }
 
 // TestSidecarOnlyRefusesWithoutTheTokenAndNeverLogsIt: 401 problem+json,
@@ -42,22 +42,16 @@ func TestSidecarOnlyRefusesWithoutTheTokenAndNeverLogsIt(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusUnauthorized || rec.Header().Get("Content-Type") != "application/problem+json" {
-			t.Fatalf("token %q: %d %q", tok, rec.Code, rec.Header().Get("Content-Type"))
-		}
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "token %q", tok)
+		assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"), "token %q", tok)
 	}
-	if ran != 0 {
-		t.Fatalf("the route ran %d times", ran)
-	}
-	if n := strings.Count(logs.String(), "\n"); n != 1 || strings.Contains(logs.String(), "token-456") {
-		t.Fatalf("%d lines: %s", n, logs.String())
-	}
+	assert.Zero(t, ran, "the route ran")
+	assert.Equal(t, 1, strings.Count(logs.String(), "\n"), "log lines: %s", logs.String())
+	assert.NotContains(t, logs.String(), "token-456", "the token was logged")
 	req := httptest.NewRequest(http.MethodPost, "/events/x", nil)
 	req.Header.Set(TokenHeader, "the-right-token-123")
 	h.ServeHTTP(httptest.NewRecorder(), req)
-	if ran != 1 {
-		t.Fatal("the sidecar's call did not get through")
-	}
+	assert.Equal(t, 1, ran, "the sidecar's call did not get through")
 }
 
 func TestDeliveredAndInvokedByTellCallersApart(t *testing.T) {
@@ -79,8 +73,6 @@ func TestDeliveredAndInvokedByTellCallersApart(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		c.h.ServeHTTP(rec, req)
-		if rec.Code != c.want {
-			t.Errorf("caller %q: %d, want %d", c.caller, rec.Code, c.want)
-		}
+		assert.Equal(t, c.want, rec.Code, "caller %q", c.caller)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestHealthcheckExitCode(t *testing.T) {
@@ -21,34 +24,20 @@ func TestHealthcheckExitCode(t *testing.T) {
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	env := func(k string) string { return map[string]string{"APP_PORT": port}[k] }
-	if code := Healthcheck(env, "1", nil); code != 1 {
-		t.Fatalf("unhealthy app: exit %d, want 1", code)
-	}
+	assert.Equal(t, 1, Healthcheck(env, "1", nil), "unhealthy app: exit code")
 	status["/healthz"] = http.StatusOK
-	if code := Healthcheck(env, "1", nil); code != 0 {
-		t.Fatalf("healthy app: exit %d, want 0", code)
-	}
-	if code := Healthcheck(env, "1", []string{"readyz"}); code != 1 {
-		t.Fatalf("alive but not ready: exit %d, want 1", code)
-	}
+	assert.Equal(t, 0, Healthcheck(env, "1", nil), "healthy app: exit code")
+	assert.Equal(t, 1, Healthcheck(env, "1", []string{"readyz"}), "alive but not ready: exit code")
 	status["/readyz"] = http.StatusOK
-	if code := Healthcheck(env, "1", []string{"readyz"}); code != 0 {
-		t.Fatalf("ready app: exit %d, want 0", code)
-	}
-	if code := Healthcheck(env, "1", []string{"sideways"}); code != 2 {
-		t.Fatalf("unknown probe: exit %d, want 2", code)
-	}
+	assert.Equal(t, 0, Healthcheck(env, "1", []string{"readyz"}), "ready app: exit code")
+	assert.Equal(t, 2, Healthcheck(env, "1", []string{"sideways"}), "unknown probe: exit code")
 }
 
 func TestListenAddr(t *testing.T) {
 	none := func(string) string { return "" }
-	if got := ListenAddr(none, "8080"); got != "127.0.0.1:8080" {
-		t.Fatalf("default %s", got)
-	}
+	assert.Equal(t, "127.0.0.1:8080", ListenAddr(none, "8080"), "default")
 	all := func(k string) string { return map[string]string{"APP_HOST": "0.0.0.0"}[k] }
-	if got := ListenAddr(all, "8080"); got != "0.0.0.0:8080" {
-		t.Fatalf("APP_HOST %s", got)
-	}
+	assert.Equal(t, "0.0.0.0:8080", ListenAddr(all, "8080"), "APP_HOST")
 }
 
 func TestReadinessIsAskedAtMostOncePerReuseWindow(t *testing.T) {
@@ -68,16 +57,14 @@ func TestReadinessIsAskedAtMostOncePerReuseWindow(t *testing.T) {
 		return rec
 	}
 	for range 50 {
-		if rec := get(); rec.Code != 200 || rec.Body.String() != `{"status":"ready"}` || rec.Header().Get("Content-Type") != "application/json" {
-			t.Fatalf("%d %q %v", rec.Code, rec.Body, rec.Header())
-		}
+		rec := get()
+		require.Equal(t, 200, rec.Code)
+		require.Equal(t, `{"status":"ready"}`, rec.Body.String())
+		require.Equal(t, "application/json", rec.Header().Get("Content-Type"), "headers %v", rec.Header())
 	}
-	if asked != 1 {
-		t.Fatalf("50 probes within the window asked %d times, want 1", asked)
-	}
+	assert.Equal(t, 1, asked, "50 probes within the window asked this many times")
 	status = http.StatusServiceUnavailable
 	now = now.Add(time.Second)
-	if rec := get(); rec.Code != 503 || asked != 2 {
-		t.Fatalf("after the window: %d, asked %d times; want 503 from a second check", rec.Code, asked)
-	}
+	assert.Equal(t, 503, get().Code, "after the window, want 503 from a second check")
+	assert.Equal(t, 2, asked, "after the window, want a second check")
 }

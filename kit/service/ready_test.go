@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/metrics"
@@ -83,14 +85,9 @@ func TestReadyWhenSidecarComponentsAndStoresAnswer(t *testing.T) {
 	var got readyAnswer
 	_ = json.Unmarshal(rec.Body.Bytes(), &got)
 	want := map[string]string{"sidecar": "ok", "components": "ok", "store gateway-store": "ok", "store gateway-deliveries": "ok"}
-	if rec.Code != http.StatusOK || got.Status != "ready" || len(got.Checks) != len(want) {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
-	}
-	for k, v := range want {
-		if got.Checks[k] != v {
-			t.Fatalf("check %s = %q", k, got.Checks[k])
-		}
-	}
+	require.Equal(t, http.StatusOK, rec.Code, "%s", rec.Body)
+	assert.Equal(t, "ready", got.Status)
+	assert.Equal(t, want, got.Checks, "checks")
 }
 
 func TestNotReadyNamesWhatFailed(t *testing.T) {
@@ -115,18 +112,13 @@ func TestNotReadyNamesWhatFailed(t *testing.T) {
 			rec := readyz(rd)
 			var p httpx.Problem
 			_ = json.Unmarshal(rec.Body.Bytes(), &p)
-			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != "application/problem+json" ||
-				p.Type != httpx.ProblemTypeBase+"unavailable" {
-				t.Fatalf("%d %s", rec.Code, rec.Body)
-			}
+			require.Equal(t, http.StatusServiceUnavailable, rec.Code, "%s", rec.Body)
+			assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+			assert.Equal(t, httpx.ProblemTypeBase+"unavailable", p.Type, "%s", rec.Body)
 			for _, w := range tt.want {
-				if !strings.Contains(p.Detail, w) {
-					t.Fatalf("detail %q does not say %q", p.Detail, w)
-				}
+				assert.Contains(t, p.Detail, w, "detail")
 			}
-			if strings.Contains(p.Detail, "10.0.0.7") {
-				t.Fatalf("detail repeats the component's own words: %q", p.Detail)
-			}
+			assert.NotContains(t, p.Detail, "10.0.0.7", "detail repeats the component's own words")
 		})
 	}
 }
@@ -135,20 +127,18 @@ func TestNotReadyUntilStartedAndWithoutASidecar(t *testing.T) {
 	f := &fakeSidecar{}
 	f.healthy.Store(true)
 	rd := Readiness{Sidecar: sidecarOf(t, f), Started: func() bool { return false }}
-	if rec := readyz(rd); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "starting") {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	rec := readyz(rd)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "%s", rec.Body)
+	assert.Contains(t, rec.Body.String(), "starting")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	ln.Close() // nothing listens there
 	start := time.Now()
-	if rec := readyz(Readiness{Sidecar: Sidecar{HTTPPort: port}}); rec.Code != http.StatusServiceUnavailable ||
-		!strings.Contains(rec.Body.String(), "sidecar unreachable") {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
-	}
-	if time.Since(start) > time.Minute {
-		t.Fatal("the check did not give up")
-	}
+	rec = readyz(Readiness{Sidecar: Sidecar{HTTPPort: port}})
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "%s", rec.Body)
+	assert.Contains(t, rec.Body.String(), "sidecar unreachable")
+	assert.LessOrEqual(t, time.Since(start), time.Minute, "the check did not give up")
 }
 
 func TestProbesServeMetricsAndReadinessBesideTheRoutes(t *testing.T) {
@@ -164,9 +154,7 @@ func TestProbesServeMetricsAndReadinessBesideTheRoutes(t *testing.T) {
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
-		if rec.Code != http.StatusOK {
-			t.Fatalf("%s: %d %s", p, rec.Code, rec.Body)
-		}
+		require.Equal(t, http.StatusOK, rec.Code, "%s: %s", p, rec.Body)
 		if p == "/metrics" {
 			body := rec.Body.String()
 			for _, want := range []string{
@@ -175,27 +163,21 @@ func TestProbesServeMetricsAndReadinessBesideTheRoutes(t *testing.T) {
 				`vouchers_http_requests_total{method="GET",route="GET /readyz",status="200"} 1`,
 				"go_goroutines", "process_",
 			} {
-				if !strings.Contains(body, want) {
-					t.Errorf("/metrics lacks %s", want)
-				}
+				assert.Contains(t, body, want, "/metrics lacks %s", want)
 			}
 		}
 	}
-	if n := testutil.CollectAndCount(obs.Seconds); n != 3 {
-		t.Fatalf("%d duration series", n)
-	}
+	assert.Equal(t, 3, testutil.CollectAndCount(obs.Seconds), "duration series")
 }
 
 func TestSampleRate(t *testing.T) {
 	for v, want := range map[string]float64{"": 0, "0": 0, "0.25": 0.25, "1": 1} {
 		got, err := SampleRate(func(string) string { return v })
-		if err != nil || got != want {
-			t.Fatalf("%q: %v %v", v, got, err)
-		}
+		assert.NoError(t, err, "%q", v)
+		assert.Equal(t, want, got, "%q", v)
 	}
 	for _, bad := range []string{"2", "-0.1", "half"} {
-		if _, err := SampleRate(func(string) string { return bad }); err == nil || !strings.Contains(err.Error(), "TRACING_SAMPLING_RATE") {
-			t.Fatalf("%q: %v", bad, err)
-		}
+		_, err := SampleRate(func(string) string { return bad })
+		assert.ErrorContains(t, err, "TRACING_SAMPLING_RATE", "%q", bad)
 	}
 }

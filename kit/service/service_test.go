@@ -4,10 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestOneAtATimeSkipsTicksWhileAPassRuns(t *testing.T) {
@@ -20,48 +21,36 @@ func TestOneAtATimeSkipsTicksWhileAPassRuns(t *testing.T) {
 	for range 3 {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/tick", nil))
-		if rec.Code != http.StatusOK {
-			t.Fatalf("tick answered %d", rec.Code)
-		}
+		assert.Equal(t, http.StatusOK, rec.Code, "tick answered")
 	}
 	close(release)
 	deadline := time.Now().Add(10 * time.Second)
 	for passes.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if n := passes.Load(); n != 1 {
-		t.Fatalf("%d passes ran for three ticks during one pass", n)
-	}
+	assert.Equal(t, int32(1), passes.Load(), "passes ran for three ticks during one pass")
 }
 
 func TestDurationsNameTheBadVariable(t *testing.T) {
 	var a, b time.Duration
 	env := map[string]string{"A": "250ms", "B": "soon"}
 	getenv := func(k string) string { return env[k] }
-	if err := Durations(getenv, Duration{"A", "1s", &a}); err != nil || a != 250*time.Millisecond {
-		t.Fatalf("a=%v err=%v", a, err)
-	}
-	if err := Durations(getenv, Duration{"C", "3s", &a}); err != nil || a != 3*time.Second {
-		t.Fatalf("default: a=%v err=%v", a, err)
-	}
-	if err := Durations(getenv, Duration{"B", "1s", &b}); err == nil || !strings.Contains(err.Error(), "B:") {
-		t.Fatalf("err %v", err)
-	}
+	assert.NoError(t, Durations(getenv, Duration{"A", "1s", &a}))
+	assert.Equal(t, 250*time.Millisecond, a)
+	assert.NoError(t, Durations(getenv, Duration{"C", "3s", &a}), "default")
+	assert.Equal(t, 3*time.Second, a, "default")
+	assert.ErrorContains(t, Durations(getenv, Duration{"B", "1s", &b}), "B:")
 }
 
 func TestPositiveIntsRefuseZeroAndWords(t *testing.T) {
 	var n int
 	env := map[string]string{"OK": "7", "ZERO": "0", "WORD": "many"}
 	getenv := func(k string) string { return env[k] }
-	if err := PositiveInts(getenv, PositiveInt{"OK", "1", &n}); err != nil || n != 7 {
-		t.Fatalf("n=%d err=%v", n, err)
-	}
-	if err := PositiveInts(getenv, PositiveInt{"UNSET", "5", &n}); err != nil || n != 5 {
-		t.Fatalf("default: n=%d err=%v", n, err)
-	}
+	assert.NoError(t, PositiveInts(getenv, PositiveInt{"OK", "1", &n}))
+	assert.Equal(t, 7, n)
+	assert.NoError(t, PositiveInts(getenv, PositiveInt{"UNSET", "5", &n}), "default")
+	assert.Equal(t, 5, n, "default")
 	for _, bad := range []string{"ZERO", "WORD"} {
-		if err := PositiveInts(getenv, PositiveInt{bad, "1", &n}); err == nil || !strings.Contains(err.Error(), bad) {
-			t.Fatalf("%s: %v", bad, err)
-		}
+		assert.ErrorContains(t, PositiveInts(getenv, PositiveInt{bad, "1", &n}), bad)
 	}
 }

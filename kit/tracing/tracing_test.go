@@ -5,6 +5,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const sample = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -30,52 +33,44 @@ func TestParse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tc, ok := Parse(tt.in)
-			if ok != tt.ok {
-				t.Fatalf("Parse(%q) ok=%v, want %v", tt.in, ok, tt.ok)
-			}
-			if ok && tc.TraceIDString() != "4bf92f3577b34da6a3ce929d0e0e4736" {
-				t.Fatalf("trace id %s", tc.TraceIDString())
+			require.Equal(t, tt.ok, ok, "Parse(%q) ok", tt.in)
+			if ok {
+				assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", tc.TraceIDString(), "trace id")
 			}
 		})
 	}
 	tc, _ := Parse(sample)
-	if tc.String() != sample || !tc.Sampled() {
-		t.Fatalf("round trip %s sampled=%v", tc.String(), tc.Sampled())
-	}
+	assert.Equal(t, sample, tc.String(), "round trip")
+	assert.True(t, tc.Sampled(), "round trip sampled")
 }
 
 func TestNewIsValidAndFollowsTheRate(t *testing.T) {
 	sampled := 0
 	for range 2000 {
 		tc := New(0.5)
-		if back, ok := Parse(tc.String()); !ok || back != tc {
-			t.Fatalf("new trace %s does not parse back", tc)
-		}
+		back, ok := Parse(tc.String())
+		require.True(t, ok, "new trace %s does not parse", tc)
+		require.Equal(t, tc, back, "new trace %s does not parse back", tc)
 		if tc.Sampled() {
 			sampled++
 		}
 	}
 	// Half of 2000, give or take far more than chance allows.
-	if sampled < 800 || sampled > 1200 {
-		t.Fatalf("%d of 2000 sampled at rate 0.5", sampled)
-	}
-	if New(0).Sampled() || !New(1).Sampled() {
-		t.Fatal("rates 0 and 1 must never and always sample")
-	}
+	assert.InDelta(t, 1000, sampled, 200, "of 2000 sampled at rate 0.5")
+	assert.False(t, New(0).Sampled(), "rate 0 must never sample")
+	assert.True(t, New(1).Sampled(), "rate 1 must always sample")
 }
 
 func TestContinueKeepsAValidTraceAndStartsOneOtherwise(t *testing.T) {
 	ctx, tc := Continue(context.Background(), sample, 0)
-	if tc.String() != sample || Traceparent(ctx) != sample || TraceID(ctx) != "4bf92f3577b34da6a3ce929d0e0e4736" {
-		t.Fatalf("continued %s, ctx %s", tc, Traceparent(ctx))
-	}
+	assert.Equal(t, sample, tc.String(), "continued")
+	assert.Equal(t, sample, Traceparent(ctx), "continued, ctx")
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", TraceID(ctx), "continued, ctx's trace id")
 	ctx, tc = Continue(context.Background(), "garbage", 0)
-	if !tc.Valid() || Traceparent(ctx) != tc.String() || tc.String() == sample {
-		t.Fatalf("started %s, ctx %s", tc, Traceparent(ctx))
-	}
-	if TraceID(context.Background()) != "" {
-		t.Fatal("a bare context has no trace")
-	}
+	assert.True(t, tc.Valid(), "started %s", tc)
+	assert.Equal(t, tc.String(), Traceparent(ctx), "started, ctx")
+	assert.NotEqual(t, sample, tc.String(), "started a new trace")
+	assert.Empty(t, TraceID(context.Background()), "a bare context has no trace")
 }
 
 func TestAdoptReplacesOnlyATraceStartedHere(t *testing.T) {
@@ -83,19 +78,14 @@ func TestAdoptReplacesOnlyATraceStartedHere(t *testing.T) {
 	ctx, _ := Continue(context.Background(), "", 0)
 	seenByOuter := ctx // the middleware keeps the ctx it made
 	inner := context.WithValue(ctx, struct{}{}, "handler")
-	if !Adopt(inner, other) || Traceparent(seenByOuter) != other {
-		t.Fatalf("adopt: outer sees %s", Traceparent(seenByOuter))
-	}
-	if Adopt(inner, sample) || Traceparent(seenByOuter) != other {
-		t.Fatal("a trace that came in must not be replaced")
-	}
+	assert.True(t, Adopt(inner, other), "adopt")
+	assert.Equal(t, other, Traceparent(seenByOuter), "adopt: outer sees")
+	assert.False(t, Adopt(inner, sample), "a trace that came in must not be replaced")
+	assert.Equal(t, other, Traceparent(seenByOuter), "a trace that came in must not be replaced")
 	ctx, _ = Continue(context.Background(), sample, 0)
-	if Adopt(ctx, other) || Traceparent(ctx) != sample {
-		t.Fatal("an incoming traceparent wins over the CloudEvent's")
-	}
-	if Adopt(context.Background(), other) {
-		t.Fatal("nothing to adopt into")
-	}
+	assert.False(t, Adopt(ctx, other), "an incoming traceparent wins over the CloudEvent's")
+	assert.Equal(t, sample, Traceparent(ctx), "an incoming traceparent wins over the CloudEvent's")
+	assert.False(t, Adopt(context.Background(), other), "nothing to adopt into")
 }
 
 func TestWithIsolatesFanOut(t *testing.T) {
@@ -107,13 +97,9 @@ func TestWithIsolatesFanOut(t *testing.T) {
 			defer wg.Done()
 			tc := New(1)
 			ctx := With(parent, tc)
-			if Traceparent(ctx) != tc.String() {
-				t.Errorf("child %s, want %s", Traceparent(ctx), tc)
-			}
+			assert.Equal(t, tc.String(), Traceparent(ctx), "child")
 		}()
 	}
 	wg.Wait()
-	if Traceparent(parent) != sample {
-		t.Fatalf("parent changed to %s", Traceparent(parent))
-	}
+	assert.Equal(t, sample, Traceparent(parent), "parent changed")
 }

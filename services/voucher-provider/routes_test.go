@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
@@ -26,22 +29,18 @@ func TestRoutes(t *testing.T) {
 		return rec.Code, a
 	}
 	code, first := do(http.MethodPost, "/api/request/voucher", `{"requestId":"r1","phoneNumber":"+84909123456"}`)
-	if code != 200 || first.Status != "SUCCESS" || first.VoucherCode == "" {
-		t.Fatalf("first request: %d %+v", code, first)
-	}
+	require.Equal(t, 200, code, "first request: %+v", first)
+	require.Equal(t, "SUCCESS", first.Status, "first request: %+v", first)
+	require.NotEmpty(t, first.VoucherCode, "first request: %+v", first)
 	_, again := do(http.MethodPost, "/api/request/voucher", `{"requestId":"r1","phoneNumber":"+84909123456"}`)
-	if again.VoucherCode != first.VoucherCode {
-		t.Fatalf("same requestId gave a second code")
-	}
-	if code, got := do(http.MethodGet, "/api/request/voucher/r1", ""); code != 200 || got.VoucherCode != first.VoucherCode {
-		t.Fatalf("status read: %d %+v", code, got)
-	}
-	if code, _ := do(http.MethodGet, "/api/request/voucher/nope", ""); code != 404 {
-		t.Fatalf("unknown order: %d", code)
-	}
-	if code, _ := do(http.MethodPost, "/api/request/voucher", `{"requestId":""}`); code != 400 {
-		t.Fatalf("missing fields: %d", code)
-	}
+	assert.Equal(t, first.VoucherCode, again.VoucherCode, "same requestId gave a second code")
+	code, got := do(http.MethodGet, "/api/request/voucher/r1", "")
+	assert.Equal(t, 200, code, "status read: %+v", got)
+	assert.Equal(t, first.VoucherCode, got.VoucherCode, "status read: %+v", got)
+	code, _ = do(http.MethodGet, "/api/request/voucher/nope", "")
+	assert.Equal(t, 404, code, "unknown order")
+	code, _ = do(http.MethodPost, "/api/request/voucher", `{"requestId":""}`)
+	assert.Equal(t, 400, code, "missing fields")
 }
 
 func TestAckModeAnswers202WithChallenge(t *testing.T) {
@@ -51,16 +50,15 @@ func TestAckModeAnswers202WithChallenge(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	var a vpsapi.OrderAnswer
 	_ = json.Unmarshal(rec.Body.Bytes(), &a)
-	if rec.Code != http.StatusAccepted || a.CodeChallenge == "" || a.TransformMethod != "S256" || a.VoucherCode != "" {
-		t.Fatalf("%d %+v", rec.Code, a)
-	}
+	assert.Equal(t, http.StatusAccepted, rec.Code, "%+v", a)
+	assert.NotEmpty(t, a.CodeChallenge, "%+v", a)
+	assert.Equal(t, "S256", a.TransformMethod, "%+v", a)
+	assert.Empty(t, a.VoucherCode, "%+v", a)
 }
 
 func TestErrorModeAnswers503(t *testing.T) {
 	h := routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Down}, time.Now, nil))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/request/voucher", strings.NewReader(`{"requestId":"r1","phoneNumber":"+1"}`)))
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("%d", rec.Code)
-	}
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 )
 
@@ -14,9 +16,7 @@ import (
 func TestLocalConfigRendersTracingFromTheEnvironment(t *testing.T) {
 	path := filepath.Join("..", "..", "components", "config.yaml")
 	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	type tracing struct {
 		SamplingRate string `json:"samplingRate"`
 		Otel         struct {
@@ -29,25 +29,24 @@ func TestLocalConfigRendersTracingFromTheEnvironment(t *testing.T) {
 		t.Helper()
 		vars["DATA_DIR"] = t.TempDir()
 		text, err := expand(path, raw, vars)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var cfg struct {
 			Spec struct {
 				Tracing tracing `json:"tracing"`
 			} `json:"spec"`
 		}
-		if err := yaml.Unmarshal(text, &cfg); err != nil {
-			t.Fatalf("rendered config: %v\n%s", err, text)
-		}
+		require.NoError(t, yaml.Unmarshal(text, &cfg), "rendered config:\n%s", text)
 		return cfg.Spec.Tracing
 	}
 	off := render(map[string]string{})
-	if off.SamplingRate != "0" || off.Otel.EndpointAddress != "" || off.Otel.Protocol != "grpc" || off.Otel.IsSecure == nil || *off.Otel.IsSecure {
-		t.Fatalf("defaults: %+v", off)
-	}
+	assert.Equal(t, "0", off.SamplingRate, "defaults")
+	assert.Empty(t, off.Otel.EndpointAddress, "defaults")
+	assert.Equal(t, "grpc", off.Otel.Protocol, "defaults")
+	require.NotNil(t, off.Otel.IsSecure, "defaults: no isSecure")
+	assert.False(t, *off.Otel.IsSecure, "defaults: isSecure")
 	on := render(map[string]string{"TRACING_SAMPLING_RATE": "1", "TRACING_OTLP_ENDPOINT": "127.0.0.1:4317", "TRACING_OTLP_SECURE": "true"})
-	if on.SamplingRate != "1" || on.Otel.EndpointAddress != "127.0.0.1:4317" || !*on.Otel.IsSecure {
-		t.Fatalf("on: %+v", on)
-	}
+	assert.Equal(t, "1", on.SamplingRate, "on")
+	assert.Equal(t, "127.0.0.1:4317", on.Otel.EndpointAddress, "on")
+	require.NotNil(t, on.Otel.IsSecure, "on: no isSecure")
+	assert.True(t, *on.Otel.IsSecure, "on: isSecure")
 }

@@ -3,6 +3,9 @@ package runner
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestCulpritIsTheSidecarWhenBothExit: an app that fails on its dying
@@ -13,26 +16,19 @@ func TestCulpritIsTheSidecarWhenBothExit(t *testing.T) {
 	}
 
 	a := newApp()
-	if p := culprit(a, time.Second); p != nil {
-		t.Fatalf("nothing exited, culprit %s", p.name)
-	}
+	assert.Nil(t, culprit(a, time.Second), "nothing exited, yet there is a culprit")
 
 	a = newApp()
 	close(a.app.done)
 	go func() { time.Sleep(20 * time.Millisecond); close(a.dapr.done) }()
-	if p := culprit(a, time.Minute); p != a.dapr {
-		t.Fatalf("app then sidecar exited: culprit %s, want gateway.daprd", p.name)
-	}
+	// require: the goroutine above still reads a, which the next case replaces.
+	require.Same(t, a.dapr, culprit(a, time.Minute), "app then sidecar exited: want gateway.daprd")
 
 	a = newApp()
 	close(a.app.done)
-	if p := culprit(a, 10*time.Millisecond); p != a.app {
-		t.Fatalf("only the app exited: culprit %v, want gateway", p)
-	}
+	assert.Same(t, a.app, culprit(a, 10*time.Millisecond), "only the app exited: want gateway")
 
 	a = newApp()
 	close(a.dapr.done)
-	if p := culprit(a, time.Minute); p != a.dapr {
-		t.Fatalf("only the sidecar exited: culprit %v", p)
-	}
+	assert.Same(t, a.dapr, culprit(a, time.Minute), "only the sidecar exited: want gateway.daprd")
 }

@@ -2,24 +2,18 @@ package runner
 
 import (
 	"context"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestIsolateNeedsNothingOnEmbedded(t *testing.T) {
 	iso, err := Isolate(context.Background(), "embedded", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(iso.Vars) != 0 {
-		t.Errorf("vars %v, want none", iso.Vars)
-	}
-	if err := iso.Close(); err != nil {
-		t.Error(err)
-	}
-	if err := iso.Close(); err != nil {
-		t.Error("second Close:", err)
-	}
+	require.NoError(t, err)
+	assert.Empty(t, iso.Vars, "vars, want none")
+	assert.NoError(t, iso.Close())
+	assert.NoError(t, iso.Close(), "second Close")
 }
 
 func TestIsolateRefusesWhatItCannotKeepApart(t *testing.T) {
@@ -30,8 +24,6 @@ func TestIsolateRefusesWhatItCannotKeepApart(t *testing.T) {
 		{"embedded", "Bench", "isolation owner"},
 	} {
 		_, err := Isolate(context.Background(), c.profile, c.owner)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Isolate(%q, %q) = %v, want an error with %q", c.profile, c.owner, err, c.want)
-		}
+		assert.ErrorContains(t, err, c.want, "Isolate(%q, %q)", c.profile, c.owner)
 	}
 }

@@ -3,20 +3,18 @@ package runner
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func write(t *testing.T, path, text string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 }
 
 func TestLoadRunFileResolvesPathsAndInheritsCommon(t *testing.T) {
@@ -36,23 +34,15 @@ apps:
       LOG_LEVEL: debug
 `)
 	rf, err := LoadRunFile(filepath.Join(dir, "dapr.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NotEmpty(t, rf.Apps)
 	a := rf.Apps[0]
-	if a.AppDirPath != filepath.Join(dir, "services/gateway") {
-		t.Fatalf("appDirPath %s", a.AppDirPath)
-	}
+	assert.Equal(t, filepath.Join(dir, "services/gateway"), a.AppDirPath, "appDirPath")
 	want := []string{filepath.Join(dir, "components/common"), filepath.Join(dir, "components/local"), filepath.Join(dir, "components/embedded")}
-	if !reflect.DeepEqual(a.ResourcesPaths, want) {
-		t.Fatalf("resources %v", a.ResourcesPaths)
-	}
-	if a.Env["LOG_LEVEL"] != "debug" || a.ConfigFilePath != filepath.Join(dir, "components/config.yaml") {
-		t.Fatalf("app did not override env or inherit config: %+v", a)
-	}
-	if got := withProfile(a.ResourcesPaths, "redis"); got[0] != want[0] || got[1] != want[1] || got[2] != filepath.Join(dir, "components/redis") {
-		t.Fatalf("withProfile %v", got)
-	}
+	assert.Equal(t, want, a.ResourcesPaths, "resources")
+	assert.Equal(t, "debug", a.Env["LOG_LEVEL"], "the app did not override the common env")
+	assert.Equal(t, filepath.Join(dir, "components/config.yaml"), a.ConfigFilePath, "the app did not inherit the common config")
+	assert.Equal(t, []string{want[0], want[1], filepath.Join(dir, "components/redis")}, withProfile(a.ResourcesPaths, "redis"), "withProfile")
 }
 
 func TestLoadRunFileRejectsMistakes(t *testing.T) {
@@ -65,9 +55,8 @@ func TestLoadRunFileRejectsMistakes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "dapr.yaml")
 			write(t, p, tt.text)
-			if _, err := LoadRunFile(p); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err %v, want it to mention %q", err, tt.want)
-			}
+			_, err := LoadRunFile(p)
+			assert.ErrorContains(t, err, tt.want)
 		})
 	}
 }
@@ -110,19 +99,15 @@ spec:
 `)
 	out := t.TempDir()
 	r, err := renderResources([]string{src}, out, map[string]string{"NATS_URL": "nats://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// A subscription's topic and dead-letter topic; a state store adds none
 	// (no internal outbox topics).
 	want := []string{"receive-code", "receive-code-dead"}
-	if !reflect.DeepEqual(r.topics, want) {
-		t.Fatalf("topics %v, want %v", r.topics, want)
-	}
-	b, _ := os.ReadFile(filepath.Join(r.dirs[0], "pubsub.yaml"))
-	if !strings.Contains(string(b), "nats://127.0.0.1:1") {
-		t.Fatalf("not expanded:\n%s", b)
-	}
+	assert.Equal(t, want, r.topics, "topics")
+	require.NotEmpty(t, r.dirs)
+	b, err := os.ReadFile(filepath.Join(r.dirs[0], "pubsub.yaml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "nats://127.0.0.1:1", "not expanded")
 }
 
 func TestRenderNamesTheBadFile(t *testing.T) {
@@ -136,9 +121,9 @@ func TestRenderNamesTheBadFile(t *testing.T) {
 			src := t.TempDir()
 			write(t, filepath.Join(src, "broken.yaml"), tt.text)
 			_, err := renderResources([]string{src}, t.TempDir(), map[string]string{})
-			if err == nil || !strings.Contains(err.Error(), "broken.yaml") || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err %v, want the file named and %q", err, tt.want)
-			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "broken.yaml", "the file is not named")
+			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
 }
@@ -147,12 +132,10 @@ func TestFreePortIsOutsideTheEphemeralRangeAndNeverRepeats(t *testing.T) {
 	seen := map[int]bool{}
 	for range 200 {
 		p, err := FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p < portRangeLow || p >= 32768 || seen[p] {
-			t.Fatalf("port %d (seen before: %v)", p, seen[p])
-		}
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, p, portRangeLow)
+		require.Less(t, p, 32768, "in the ephemeral range")
+		require.False(t, seen[p], "port %d seen before", p)
 		seen[p] = true
 	}
 }
@@ -165,24 +148,21 @@ func TestEachAppGetsItsOwnTokensAndItsPublicPort(t *testing.T) {
 		appToken: randomToken(), daprToken: randomToken(), publicPort: 8080}
 	b := &appRun{App: App{AppID: "sms"}, appToken: randomToken(), daprToken: randomToken()}
 	s := &System{opts: Options{FreePorts: true}, apps: []*appRun{a, b}, byID: map[string]*appRun{"gateway": a, "sms": b}}
-	if err := s.assignPorts(); err != nil {
-		t.Fatal(err)
-	}
-	if a.publicPort == 8080 || a.publicPort == a.AppPort || a.appEnv(s.opts)["PUBLIC_PORT"] != strconv.Itoa(a.publicPort) {
-		t.Fatalf("public port %d, app port %d, env %q", a.publicPort, a.AppPort, a.appEnv(s.opts)["PUBLIC_PORT"])
-	}
-	if s.PublicURL("sms") != s.AppURL("sms") || !strings.HasSuffix(s.PublicURL("gateway"), ":"+strconv.Itoa(a.publicPort)) {
-		t.Fatalf("public URLs %s %s", s.PublicURL("gateway"), s.PublicURL("sms"))
-	}
+	require.NoError(t, s.assignPorts())
+	assert.NotEqual(t, 8080, a.publicPort, "the public port is not a free port")
+	assert.NotEqual(t, a.AppPort, a.publicPort, "the public port is the app port")
+	assert.Equal(t, strconv.Itoa(a.publicPort), a.appEnv(s.opts)["PUBLIC_PORT"], "PUBLIC_PORT")
+	assert.Equal(t, s.AppURL("sms"), s.PublicURL("sms"), "sms has no public port: its public URL is its app URL")
+	assert.True(t, strings.HasSuffix(s.PublicURL("gateway"), ":"+strconv.Itoa(a.publicPort)),
+		"gateway's public URL %s is not on its public port %d", s.PublicURL("gateway"), a.publicPort)
 	ea, eb := a.appEnv(s.opts), b.appEnv(s.opts)
-	if len(ea["APP_API_TOKEN"]) != 64 || ea["APP_API_TOKEN"] == eb["APP_API_TOKEN"] || ea["APP_API_TOKEN"] == ea["DAPR_API_TOKEN"] {
-		t.Fatalf("tokens not random per app and direction: %q %q %q", ea["APP_API_TOKEN"], eb["APP_API_TOKEN"], ea["DAPR_API_TOKEN"])
-	}
-	if s.AppToken("gateway") != ea["APP_API_TOKEN"] || s.DaprToken("gateway") != ea["DAPR_API_TOKEN"] {
-		t.Fatal("the accessors do not give the app's tokens")
-	}
+	assert.Len(t, ea["APP_API_TOKEN"], 64, "app token")
+	assert.NotEqual(t, eb["APP_API_TOKEN"], ea["APP_API_TOKEN"], "tokens not random per app")
+	assert.NotEqual(t, ea["DAPR_API_TOKEN"], ea["APP_API_TOKEN"], "tokens not random per direction")
+	assert.Equal(t, ea["APP_API_TOKEN"], s.AppToken("gateway"), "the accessors do not give the app's tokens")
+	assert.Equal(t, ea["DAPR_API_TOKEN"], s.DaprToken("gateway"), "the accessors do not give the app's tokens")
 	s.opts.AppEnv = map[string]map[string]string{"sms": {"APP_API_TOKEN": "", "ALLOW_NO_APP_TOKEN": "true"}}
-	if got := b.appEnv(s.opts); got["APP_API_TOKEN"] != "" || got["ALLOW_NO_APP_TOKEN"] != "true" {
-		t.Fatalf("a test's env did not replace the token: %v", got)
-	}
+	got := b.appEnv(s.opts)
+	assert.Empty(t, got["APP_API_TOKEN"], "a test's env did not replace the token")
+	assert.Equal(t, "true", got["ALLOW_NO_APP_TOKEN"], "a test's env did not replace the token")
 }

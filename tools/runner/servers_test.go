@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestExpandDefaults(t *testing.T) {
@@ -26,9 +28,8 @@ func TestExpandDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := expand("f.yaml", []byte(tt.in), vars)
-		if err != nil || string(got) != tt.want {
-			t.Errorf("expand(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
+		assert.NoError(t, err, "expand(%q)", tt.in)
+		assert.Equal(t, tt.want, string(got), "expand(%q)", tt.in)
 	}
 }
 
@@ -58,44 +59,34 @@ func TestAddressOfKnownComponentTypes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		kind, addr := addressOf(tt.res)
-		if kind != tt.kind || addr != tt.addr {
-			t.Errorf("%s: got %s %s, want %s %s", tt.res.Spec.Type, kind, addr, tt.kind, tt.addr)
-		}
+		assert.Equal(t, tt.kind, kind, "%s: kind", tt.res.Spec.Type)
+		assert.Equal(t, tt.addr, addr, "%s: address", tt.res.Spec.Type)
 	}
 }
 
 func TestCheckServersNamesTheMissingOne(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer ln.Close()
-	port, _ := FreePort()
+	port, err := FreePort()
+	require.NoError(t, err)
 	dead := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	err = checkServers([]*backend{
 		{kind: "redis", addr: ln.Addr().String(), users: []string{"pubsub"}},
 		{kind: "postgresql", addr: dead, users: []string{"gateway-store", "sms-store"}},
 	}, "postgres-rabbitmq")
 	var se *StartError
-	if !errors.As(err, &se) {
-		t.Fatalf("got %v", err)
-	}
+	require.ErrorAs(t, err, &se)
 	msg := se.Error()
 	for _, want := range []string{"profile postgres-rabbitmq", "postgresql at " + dead, "gateway-store, sms-store", "PROFILE=embedded"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("%q does not say %q", msg, want)
-		}
+		assert.Contains(t, msg, want)
 	}
-	if strings.Contains(msg, "redis") {
-		t.Errorf("names the server that answers: %q", msg)
-	}
+	assert.NotContains(t, msg, "redis", "names the server that answers")
 }
 
 func TestProxyStopsAndStartsOnTheSamePort(t *testing.T) {
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer echo.Close()
 	go func() {
 		for {
@@ -107,9 +98,7 @@ func TestProxyStopsAndStartsOnTheSamePort(t *testing.T) {
 		}
 	}()
 	p, err := startProxy(echo.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.stop()
 	roundTrip := func(c net.Conn) error {
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -126,47 +115,32 @@ func TestProxyStopsAndStartsOnTheSamePort(t *testing.T) {
 		return nil
 	}
 	open, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := roundTrip(open); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, roundTrip(open))
 	p.stop()
-	if err := roundTrip(open); err == nil {
-		t.Fatal("a relayed connection survived stop")
-	}
+	assert.Error(t, roundTrip(open), "a relayed connection survived stop")
 	if c, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
 		c.Close()
-		t.Fatal("the proxy accepted a connection while stopped")
+		t.Error("the proxy accepted a connection while stopped")
 	}
-	if err := p.start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.start())
 	again, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer again.Close()
-	if err := roundTrip(again); err != nil {
-		t.Fatal(err)
-	}
+	assert.NoError(t, roundTrip(again))
 }
 
 func TestPointAtRewritesOnlyTheNamedComponent(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "r.yaml")
 	text := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: store\nspec:\n  type: state.redis\n  metadata:\n    - name: redisHost\n      value: h:6379\n---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.redis\n  metadata:\n    - name: redisHost\n      value: h:6379\n"
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := pointAt(file, "pubsub", "h:6379", "127.0.0.1:1"); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(file)
+	require.NoError(t, os.WriteFile(file, []byte(text), 0o644))
+	require.NoError(t, pointAt(file, "pubsub", "h:6379", "127.0.0.1:1"))
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
 	docs := SplitDocs(b)
-	if len(docs) != 2 || !strings.Contains(string(docs[0]), "h:6379") || !strings.Contains(string(docs[1]), "127.0.0.1:1") {
-		t.Fatalf("rewritten:\n%s", b)
-	}
+	require.Len(t, docs, 2, "rewritten:\n%s", b)
+	assert.Contains(t, string(docs[0]), "h:6379", "the other component was rewritten")
+	assert.Contains(t, string(docs[1]), "127.0.0.1:1", "the named component was not rewritten")
 }
 
 func TestSubscribedQueuesAreTheComponentsNames(t *testing.T) {
@@ -176,7 +150,5 @@ func TestSubscribedQueuesAreTheComponentsNames(t *testing.T) {
 	store.Kind, store.Spec.Type, store.Scopes = "Component", "state.postgresql", []string{"gateway"}
 	got := subscribedQueues([]renderedDoc{{res: sub}, {res: store}})
 	want := []string{"gateway-receive-code", "voucher-receive-code"}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("got %v, want %v", got, want)
-	}
+	assert.Equal(t, want, got)
 }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
@@ -16,9 +19,7 @@ import (
 func smsRecord(t *testing.T, m events.SendSMS) daprx.OutboxRecord {
 	t.Helper()
 	data, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return daprx.OutboxRecord{ID: "e1", Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: data, CreatedAt: time.Now()}
 }
 
@@ -46,22 +47,20 @@ func TestSMSConfirmerAsksSMSWhetherTheMessageWasSent(t *testing.T) {
 	c := SMSConfirmer{Invoker: daprx.Invoker{SidecarURL: sidecar.URL, HTTP: sidecar.Client()}, AppID: "sms"}
 	ctx := context.Background()
 
-	if ok, err := c.Confirmed(ctx, smsRecord(t, events.SendSMS{MessageID: "voucher-r1", PhoneNumber: "+84909123456", Text: "x"})); err != nil || !ok {
-		t.Fatalf("sent message: %v, %v", ok, err)
-	}
-	if ok, err := c.Confirmed(ctx, smsRecord(t, events.SendSMS{MessageID: "phone-code-u/1 2", PhoneNumber: "+84909123456", Text: "x"})); err != nil || ok {
-		t.Fatalf("message not sent: %v, %v", ok, err)
-	}
+	ok, err := c.Confirmed(ctx, smsRecord(t, events.SendSMS{MessageID: "voucher-r1", PhoneNumber: "+84909123456", Text: "x"}))
+	require.NoError(t, err, "sent message")
+	assert.True(t, ok, "sent message")
+	ok, err = c.Confirmed(ctx, smsRecord(t, events.SendSMS{MessageID: "phone-code-u/1 2", PhoneNumber: "+84909123456", Text: "x"}))
+	require.NoError(t, err, "message not sent")
+	assert.False(t, ok, "message not sent")
 	want := []string{"GET /v1.0/invoke/sms/method/sent/voucher-r1", "GET /v1.0/invoke/sms/method/sent/phone-code-u%2F1%202"}
-	if len(asked) != len(want) || asked[0] != want[0] || asked[1] != want[1] {
-		t.Fatalf("asked %q, want %q", asked, want)
-	}
+	assert.Equal(t, want, asked, "asked")
 
 	for _, s := range []int{http.StatusServiceUnavailable, http.StatusInternalServerError, http.StatusBadRequest, http.StatusForbidden} {
 		status = s
-		if ok, err := c.Confirmed(ctx, smsRecord(t, events.SendSMS{MessageID: "voucher-r1"})); errs.KindOf(err) != errs.Unavailable || ok {
-			t.Errorf("sms answered %d: %v, %v, want Unavailable", s, ok, err)
-		}
+		ok, err := c.Confirmed(ctx, smsRecord(t, events.SendSMS{MessageID: "voucher-r1"}))
+		assert.Equal(t, errs.Unavailable, errs.KindOf(err), "sms answered %d: %v", s, err)
+		assert.False(t, ok, "sms answered %d", s)
 	}
 }
 
@@ -77,13 +76,10 @@ func TestSMSConfirmerRefusesARecordWithoutMessageID(t *testing.T) {
 		"no data":         nil,
 	} {
 		ok, err := c.Confirmed(context.Background(), daprx.OutboxRecord{ID: "e1", Topic: events.TopicSendSMS, Data: data})
-		if errs.KindOf(err) != errs.Invalid || ok {
-			t.Errorf("%s: %v, %v, want Invalid", name, ok, err)
-		}
+		assert.Equal(t, errs.Invalid, errs.KindOf(err), "%s: %v", name, err)
+		assert.False(t, ok, name)
 	}
-	if calls != 0 {
-		t.Fatalf("sms was asked %d times", calls)
-	}
+	assert.Zero(t, calls, "times sms was asked")
 }
 
 func TestSMSConfirmerReportsAnUnreachableSidecar(t *testing.T) {
@@ -91,7 +87,6 @@ func TestSMSConfirmerReportsAnUnreachableSidecar(t *testing.T) {
 	sidecar.Close()
 	c := SMSConfirmer{Invoker: daprx.Invoker{SidecarURL: sidecar.URL}, AppID: "sms"}
 	ok, err := c.Confirmed(context.Background(), smsRecord(t, events.SendSMS{MessageID: "voucher-r1"}))
-	if errs.KindOf(err) != errs.Unavailable || ok {
-		t.Fatalf("%v, %v, want Unavailable", ok, err)
-	}
+	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "%v", err)
+	assert.False(t, ok)
 }

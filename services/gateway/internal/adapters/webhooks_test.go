@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // verify is what a receiver does, written from the Standard Webhooks text,
@@ -40,17 +42,15 @@ func TestWebhookIsSignedAndRetryAfterRead(t *testing.T) {
 	}))
 	defer srv.Close()
 	w := Webhooks{HTTP: NewWebhookClient(time.Second), Now: time.Now}
-	if res := w.Send(context.Background(), srv.URL, "msg_r1", secret, []byte(`{"a":1}`)); !res.Delivered || !verified {
-		t.Fatalf("result %+v, signature verified %v", res, verified)
-	}
+	res := w.Send(context.Background(), srv.URL, "msg_r1", secret, []byte(`{"a":1}`))
+	assert.True(t, res.Delivered, "result %+v", res)
+	assert.True(t, verified, "signature verified")
 	status = 503
-	if res := w.Send(context.Background(), srv.URL, "msg_r1", secret, []byte(`{"a":1}`)); res.Delivered || res.RetryAfter != 7*time.Second {
-		t.Fatalf("result %+v", res)
-	}
+	res = w.Send(context.Background(), srv.URL, "msg_r1", secret, []byte(`{"a":1}`))
+	assert.False(t, res.Delivered, "result %+v", res)
+	assert.Equal(t, 7*time.Second, res.RetryAfter, "result %+v", res)
 	other := NewWebhookSecret()
 	sig, _ := Sign(other, "msg_r1", 1, []byte("x"))
 	good, _ := Sign(secret, "msg_r1", 1, []byte("x"))
-	if sig == good {
-		t.Fatal("two secrets give one signature")
-	}
+	assert.NotEqual(t, good, sig, "two secrets give one signature")
 }

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 )
@@ -20,27 +23,19 @@ func TestBacklogRefusesPastMaxAndFreesOnDone(t *testing.T) {
 	b := &Backlog{Max: 3, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: clock.now}
 	ctx := context.Background()
 	for i := range 3 {
-		if err := b.Admit(ctx, fmt.Sprint("r", i)); err != nil {
-			t.Fatalf("r%d: %v", i, err)
-		}
+		require.NoError(t, b.Admit(ctx, fmt.Sprint("r", i)), "r%d", i)
 	}
 	err := b.Admit(ctx, "r3")
-	if errs.KindOf(err) != errs.Unavailable || errs.RetryAfterOf(err) != 2*time.Second {
-		t.Fatalf("past Max: %v (kind %v, retry after %v)", err, errs.KindOf(err), errs.RetryAfterOf(err))
-	}
+	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "past Max: %v", err)
+	assert.Equal(t, 2*time.Second, errs.RetryAfterOf(err), "past Max: %v", err)
 	b.Done("r1")
-	if err := b.Admit(ctx, "r3"); err != nil {
-		t.Fatalf("after one finished: %v", err)
-	}
+	require.NoError(t, b.Admit(ctx, "r3"), "after one finished")
 	// Entries are forgotten a minute after they were admitted.
 	clock.t = clock.t.Add(time.Minute)
-	if err := b.Admit(ctx, "r4"); err != nil || b.Open() != 1 {
-		t.Fatalf("after a minute: %v, %d open", err, b.Open())
-	}
+	require.NoError(t, b.Admit(ctx, "r4"), "after a minute")
+	assert.Equal(t, 1, b.Open(), "open after a minute")
 	var none *Backlog
-	if err := none.Admit(ctx, "x"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, none.Admit(ctx, "x"))
 	none.Done("x")
 }
 
@@ -62,16 +57,13 @@ func TestBacklogAsksAboutPurchasesOtherReplicasFinished(t *testing.T) {
 	ctx := context.Background()
 	_ = b.Admit(ctx, "r0")
 	_ = b.Admit(ctx, "r1")
-	if err := b.Admit(ctx, "r2"); err != nil || asked != 2 {
-		t.Fatalf("r0 was finished elsewhere: %v, asked %d", err, asked)
-	}
-	if err := b.Admit(ctx, "r3"); err == nil || asked != 2 {
-		t.Fatalf("within RecheckEvery nothing is asked and r3 is refused: %v, asked %d", err, asked)
-	}
+	require.NoError(t, b.Admit(ctx, "r2"), "r0 was finished elsewhere")
+	assert.Equal(t, 2, asked, "asked once r0 was finished elsewhere")
+	assert.Error(t, b.Admit(ctx, "r3"), "within RecheckEvery r3 is refused")
+	assert.Equal(t, 2, asked, "within RecheckEvery nothing is asked")
 	clock.t = clock.t.Add(time.Second)
-	if err := b.Admit(ctx, "r3"); err == nil || asked != 4 {
-		t.Fatalf("nothing finished: %v, asked %d", err, asked)
-	}
+	assert.Error(t, b.Admit(ctx, "r3"), "nothing finished: r3 is refused")
+	assert.Equal(t, 4, asked, "asked when nothing finished")
 }
 
 // TestPurchasesPastTheBacklogAreRefused: the refused purchase is 503
@@ -85,20 +77,15 @@ func TestPurchasesPastTheBacklogAreRefused(t *testing.T) {
 		return r, err
 	}
 	first, err := buy()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	refused, err := buy()
-	if errs.KindOf(err) != errs.Unavailable || errs.RetryAfterOf(err) != time.Second || refused.RequestID != "" {
-		t.Fatalf("second purchase: %+v %v", refused, err)
-	}
-	if err := p.Complete(ctx, events.ReceiveCode{RequestID: first.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := buy(); err != nil {
-		t.Fatalf("after the first finished: %v", err)
-	}
-	if finished, err := p.Finished(ctx, first.RequestID); err != nil || !finished {
-		t.Fatalf("Finished(first) = %v, %v", finished, err)
-	}
+	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "second purchase: %v", err)
+	assert.Equal(t, time.Second, errs.RetryAfterOf(err), "second purchase: %v", err)
+	assert.Empty(t, refused.RequestID, "second purchase: %+v", refused)
+	require.NoError(t, p.Complete(ctx, events.ReceiveCode{RequestID: first.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}))
+	_, err = buy()
+	assert.NoError(t, err, "after the first finished")
+	finished, err := p.Finished(ctx, first.RequestID)
+	require.NoError(t, err, "Finished(first)")
+	assert.True(t, finished, "Finished(first)")
 }

@@ -8,6 +8,9 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
@@ -61,27 +64,19 @@ func TestWebhookStoredButNotIndexedIsIndexedOnRedelivery(t *testing.T) {
 	p.Deliveries.Pending = daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: dying, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2}
 	ctx := context.Background()
 	req, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: "https://shop.example/hook"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ev := events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}
 
 	dying.fail = true
-	if err := p.Complete(ctx, ev); err == nil || errs.KindOf(err) == errs.Invalid {
-		t.Fatalf("first delivery of the event: %v, want an error daprd retries", err)
-	}
-	if ids, _ := p.Deliveries.Pending.All(ctx); len(ids) != 0 {
-		t.Fatalf("index %v: the failure did not happen where this test means it to", ids)
-	}
-	if err := p.Complete(ctx, ev); err != nil { // redelivered
-		t.Fatal(err)
-	}
+	err = p.Complete(ctx, ev)
+	require.Error(t, err, "first delivery of the event, want an error daprd retries")
+	require.NotEqual(t, errs.Invalid, errs.KindOf(err), "first delivery of the event: %v, want an error daprd retries", err)
 	ids, _ := p.Deliveries.Pending.All(ctx)
-	if len(ids) != 1 || ids[0] != req.RequestID {
-		t.Fatalf("after the redelivery the sweep's index holds %v, want [%s]", ids, req.RequestID)
-	}
+	require.Empty(t, ids, "index: the failure did not happen where this test means it to")
+	require.NoError(t, p.Complete(ctx, ev)) // redelivered
+	ids, _ = p.Deliveries.Pending.All(ctx)
+	assert.Equal(t, []string{req.RequestID}, ids, "the sweep's index after the redelivery")
 	s, err := p.Deliveries.Sweep(ctx, 0)
-	if err != nil || s.Delivered != 1 {
-		t.Fatalf("sweep %+v %v, want the webhook delivered", s, err)
-	}
+	require.NoError(t, err, "sweep")
+	assert.Equal(t, 1, s.Delivered, "sweep %+v, want the webhook delivered", s)
 }

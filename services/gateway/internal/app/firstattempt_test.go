@@ -10,6 +10,8 @@ import (
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
@@ -89,12 +91,8 @@ func purchased(t *testing.T, p Purchases, pool *work.Pool, callback string) Requ
 	t.Helper()
 	ctx := context.Background()
 	req, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: callback}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Complete(ctx, events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, p.Complete(ctx, events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}))
 	pool.Idle()
 	return req
 }
@@ -102,9 +100,8 @@ func purchased(t *testing.T, p Purchases, pool *work.Pool, callback string) Requ
 func deliveryOf(t *testing.T, p Purchases, id string) Delivery {
 	t.Helper()
 	d, err := p.Deliveries.Of(context.Background(), id)
-	if err != nil || d == nil {
-		t.Fatalf("delivery of %s: %v %v", id, d, err)
-	}
+	require.NoError(t, err, "delivery of %s", id)
+	require.NotNil(t, d, "delivery of %s", id)
 	return *d
 }
 
@@ -122,30 +119,23 @@ func TestFirstWebhookAttemptIsMadeAtOnce(t *testing.T) {
 	p, _, pool, index := firstAttemptSetup(hooks)
 	ctx := context.Background()
 	req := purchased(t, p, pool, "https://shop.example/hook")
-	if n := hooks.attempts(); n != 1 {
-		t.Fatalf("webhook called %d times before any sweep, want 1", n)
-	}
+	assert.Equal(t, 1, hooks.attempts(), "webhook calls before any sweep")
 	d := deliveryOf(t, p, req.RequestID)
-	if d.Status != DeliveryDelivered || d.Attempts != 1 || d.DeliveredAt == nil || !d.ClaimedUntil.IsZero() {
-		t.Fatalf("delivery %s, want DELIVERED after one attempt, unclaimed", brief(d))
-	}
-	if index.everAdded(req.RequestID) {
-		t.Fatal("a webhook delivered at the first attempt was put in the sweep's index")
-	}
-	if ids, _ := p.Deliveries.Pending.All(ctx); len(ids) != 0 {
-		t.Fatalf("sweep's index %v, want empty", ids)
-	}
-	if s, err := p.Deliveries.Sweep(ctx, time.Minute); err != nil || s.Attempted != 0 {
-		t.Fatalf("sweep %+v %v, want no attempt", s, err)
-	}
+	want := "delivery " + brief(d) + ", want DELIVERED after one attempt, unclaimed"
+	assert.Equal(t, DeliveryDelivered, d.Status, want)
+	assert.Equal(t, 1, d.Attempts, want)
+	assert.NotNil(t, d.DeliveredAt, want)
+	assert.True(t, d.ClaimedUntil.IsZero(), want)
+	assert.False(t, index.everAdded(req.RequestID), "a webhook delivered at the first attempt was put in the sweep's index")
+	ids, _ := p.Deliveries.Pending.All(ctx)
+	assert.Empty(t, ids, "sweep's index")
+	s, err := p.Deliveries.Sweep(ctx, time.Minute)
+	require.NoError(t, err, "sweep")
+	assert.Zero(t, s.Attempted, "sweep %+v, want no attempt", s)
 	// The receive-code, redelivered: no second attempt.
-	if err := p.Complete(ctx, events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Complete(ctx, events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}))
 	pool.Idle()
-	if n := hooks.attempts(); n != 1 {
-		t.Fatalf("webhook called %d times after a redelivery, want 1", n)
-	}
+	assert.Equal(t, 1, hooks.attempts(), "webhook calls after a redelivery")
 }
 
 // TestFailedFirstWebhookAttemptIsLeftToTheSweep: a first attempt that must
@@ -156,33 +146,31 @@ func TestFailedFirstWebhookAttemptIsLeftToTheSweep(t *testing.T) {
 	p, clock, pool, _ := firstAttemptSetup(hooks)
 	ctx := context.Background()
 	req := purchased(t, p, pool, "https://shop.example/hook")
-	if n := hooks.attempts(); n != 1 {
-		t.Fatalf("webhook called %d times before any sweep, want 1", n)
-	}
+	assert.Equal(t, 1, hooks.attempts(), "webhook calls before any sweep")
 	d := deliveryOf(t, p, req.RequestID)
-	if d.Status != DeliveryPending || d.Attempts != 1 || d.LastError == "" || !d.NextAttemptAt.After(clock.now()) || !d.ClaimedUntil.IsZero() {
-		t.Fatalf("delivery %s, want pending after one attempt, the next later, unclaimed (now %s)", brief(d), clock.now())
-	}
-	if ids, _ := p.Deliveries.Pending.All(ctx); len(ids) != 1 || ids[0] != req.RequestID {
-		t.Fatalf("sweep's index %v, want [%s]", ids, req.RequestID)
-	}
-	if s, err := p.Deliveries.Sweep(ctx, time.Minute); err != nil || s.Attempted != 0 {
-		t.Fatalf("sweep before the retry is due: %+v %v", s, err)
-	}
+	want := fmt.Sprintf("delivery %s, want pending after one attempt, the next later, unclaimed (now %s)", brief(d), clock.now())
+	assert.Equal(t, DeliveryPending, d.Status, want)
+	assert.Equal(t, 1, d.Attempts, want)
+	assert.NotEmpty(t, d.LastError, want)
+	assert.True(t, d.NextAttemptAt.After(clock.now()), want)
+	assert.True(t, d.ClaimedUntil.IsZero(), want)
+	ids, _ := p.Deliveries.Pending.All(ctx)
+	require.Equal(t, []string{req.RequestID}, ids, "sweep's index")
+	s, err := p.Deliveries.Sweep(ctx, time.Minute)
+	require.NoError(t, err, "sweep before the retry is due")
+	require.Zero(t, s.Attempted, "sweep before the retry is due: %+v", s)
 	hooks.answers(WebhookResult{Delivered: true})
 	clock.t = clock.t.Add(2 * time.Second)
-	if s, err := p.Deliveries.Sweep(ctx, time.Minute); err != nil || s.Attempted != 1 || s.Delivered != 1 {
-		t.Fatalf("sweep once the retry is due: %+v %v, want it delivered", s, err)
-	}
-	if d := deliveryOf(t, p, req.RequestID); d.Status != DeliveryDelivered || d.Attempts != 2 {
-		t.Fatalf("delivery %s, want DELIVERED after two attempts", brief(d))
-	}
-	if ids, _ := p.Deliveries.Pending.All(ctx); len(ids) != 0 {
-		t.Fatalf("sweep's index %v after the delivery, want empty", ids)
-	}
-	if n := hooks.attempts(); n != 2 {
-		t.Fatalf("webhook called %d times, want 2", n)
-	}
+	s, err = p.Deliveries.Sweep(ctx, time.Minute)
+	require.NoError(t, err, "sweep once the retry is due")
+	assert.Equal(t, 1, s.Attempted, "sweep once the retry is due: %+v, want it delivered", s)
+	assert.Equal(t, 1, s.Delivered, "sweep once the retry is due: %+v, want it delivered", s)
+	d = deliveryOf(t, p, req.RequestID)
+	assert.Equal(t, DeliveryDelivered, d.Status, "delivery %s, want DELIVERED after two attempts", brief(d))
+	assert.Equal(t, 2, d.Attempts, "delivery %s, want DELIVERED after two attempts", brief(d))
+	ids, _ = p.Deliveries.Pending.All(ctx)
+	assert.Empty(t, ids, "sweep's index after the delivery")
+	assert.Equal(t, 2, hooks.attempts(), "webhook calls")
 }
 
 // deliveryWritesFail is a state store whose writes of delivery records
@@ -269,60 +257,49 @@ func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 
 			req := purchased(t, p, pool, tc.callback)
 			dying.set(false)
-			if got, _, _, _ := p.Requests.Get(ctx, requestKey(req.RequestID)); got.State != StateSuccess {
-				t.Fatalf("request %v, want its outcome recorded", got)
-			}
-			if d, err := p.Deliveries.Of(ctx, req.RequestID); err != nil || d != nil {
-				t.Fatalf("delivery %+v %v: the failure did not happen where this test means it to", d, err)
-			}
-			if hooks.attempts() != 0 || len(dmem.Events(events.TopicSendSMS)) != 0 {
-				t.Fatal("a delivery that was never stored was attempted")
-			}
+			got, _, _, _ := p.Requests.Get(ctx, requestKey(req.RequestID))
+			require.Equal(t, StateSuccess, got.State, "request %v, want its outcome recorded", got)
+			d0, err := p.Deliveries.Of(ctx, req.RequestID)
+			require.NoError(t, err, "the failure did not happen where this test means it to")
+			require.Nil(t, d0, "the failure did not happen where this test means it to")
+			require.Zero(t, hooks.attempts(), "a delivery that was never stored was attempted")
+			require.Empty(t, dmem.Events(events.TopicSendSMS), "a delivery that was never stored was attempted")
 
 			// Not due yet: nothing.
-			if s, err := r.Sweep(ctx); err != nil || s.Checked != 0 {
-				t.Fatalf("sweep before the request came due: %+v %v", s, err)
-			}
+			s, err := r.Sweep(ctx)
+			require.NoError(t, err, "sweep before the request came due")
+			require.Zero(t, s.Checked, "sweep before the request came due: %+v", s)
 			clock.t = clock.t.Add(r.After + time.Second)
-			if s, err := r.Sweep(ctx); err != nil || s.Checked != 1 || s.Resent != 0 {
-				t.Fatalf("sweep %+v %v, want the finished request checked, not resent", s, err)
-			}
+			s, err = r.Sweep(ctx)
+			require.NoError(t, err, "sweep")
+			assert.Equal(t, 1, s.Checked, "sweep %+v, want the finished request checked, not resent", s)
+			assert.Zero(t, s.Resent, "sweep %+v, want the finished request checked, not resent", s)
 			d := deliveryOf(t, p, req.RequestID)
 			switch tc.callback {
 			case "":
-				if d.Channel != ChannelSMS || d.Status != DeliverySMSQueued {
-					t.Fatalf("delivery %s, want the SMS queued", brief(d))
-				}
-				if n := len(dmem.Events(events.TopicSendSMS)); n != 1 {
-					t.Fatalf("send-sms published %d times, want 1", n)
-				}
+				assert.Equal(t, ChannelSMS, d.Channel, "delivery %s, want the SMS queued", brief(d))
+				assert.Equal(t, DeliverySMSQueued, d.Status, "delivery %s, want the SMS queued", brief(d))
+				assert.Len(t, dmem.Events(events.TopicSendSMS), 1, "send-sms published")
 			default:
-				if d.Channel != ChannelWebhook || d.Status != DeliveryDelivered || d.Attempts != 1 {
-					t.Fatalf("delivery %s, want the webhook delivered at its first attempt", brief(d))
-				}
-				if n := hooks.attempts(); n != 1 {
-					t.Fatalf("webhook called %d times, want 1", n)
-				}
+				want := "delivery " + brief(d) + ", want the webhook delivered at its first attempt"
+				assert.Equal(t, ChannelWebhook, d.Channel, want)
+				assert.Equal(t, DeliveryDelivered, d.Status, want)
+				assert.Equal(t, 1, d.Attempts, want)
+				assert.Equal(t, 1, hooks.attempts(), "webhook calls")
 			}
 			pub.mu.Lock()
 			resent := pub.sent
 			pub.mu.Unlock()
-			if resent != 0 {
-				t.Fatalf("request-code sent again %d times for a finished request", resent)
-			}
+			assert.Zero(t, resent, "times request-code was sent again for a finished request")
 
 			// Looked at again (tracked once more): the delivery exists, no-op.
-			if err := r.Track(ctx, req.RequestID); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, r.Track(ctx, req.RequestID))
 			clock.t = clock.t.Add(r.After + time.Second)
-			if s, err := r.Sweep(ctx); err != nil || s.Checked != 1 {
-				t.Fatalf("second sweep %+v %v", s, err)
-			}
-			if hooks.attempts() > 1 || len(dmem.Events(events.TopicSendSMS)) > 1 {
-				t.Fatalf("the second look delivered again: %d webhook attempts, %d SMS",
-					hooks.attempts(), len(dmem.Events(events.TopicSendSMS)))
-			}
+			s, err = r.Sweep(ctx)
+			require.NoError(t, err, "second sweep")
+			assert.Equal(t, 1, s.Checked, "second sweep %+v", s)
+			assert.LessOrEqual(t, hooks.attempts(), 1, "the second look delivered again: webhook attempts")
+			assert.LessOrEqual(t, len(dmem.Events(events.TopicSendSMS)), 1, "the second look delivered again: SMS")
 		})
 	}
 }
@@ -337,43 +314,33 @@ func TestRedriveIndexesAWebhookWhoseFirstAttemptDied(t *testing.T) {
 	r, _ := withRedrive(&p, clock)
 	ctx := context.Background()
 	req, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: "https://shop.example/hook"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	now := clock.now()
-	if _, err := p.Requests.Update(ctx, requestKey(req.RequestID), func(r *Request, _ bool) (*daprx.Event, error) {
+	_, err = p.Requests.Update(ctx, requestKey(req.RequestID), func(r *Request, _ bool) (*daprx.Event, error) {
 		r.State, r.Status, r.VoucherCode, r.Progress, r.CompletedAt = StateSuccess, events.StatusSuccess, "CODE", 100, &now
 		return nil, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
+	require.NoError(t, err)
 	// What Start stores before its first attempt, the attempt never made.
-	if err := p.Deliveries.Store.Insert(ctx, deliveryKey(req.RequestID), Delivery{RequestID: req.RequestID, Username: alice.Username,
+	require.NoError(t, p.Deliveries.Store.Insert(ctx, deliveryKey(req.RequestID), Delivery{RequestID: req.RequestID, Username: alice.Username,
 		PhoneNumber: alice.PhoneNumber, Channel: ChannelWebhook, Status: DeliveryPending, CallbackURL: req.CallbackURL,
 		WebhookID: "msg_" + req.RequestID, Body: []byte(`{"type":"voucher.issued"}`), NextAttemptAt: now,
-		ClaimedUntil: now.Add(90 * time.Second), CreatedAt: now, UpdatedAt: now}, nil); err != nil {
-		t.Fatal(err)
-	}
+		ClaimedUntil: now.Add(90 * time.Second), CreatedAt: now, UpdatedAt: now}, nil))
 	clock.t = clock.t.Add(r.After + time.Second) // due; the claim holds 30 s more
-	if s, err := r.Sweep(ctx); err != nil || s.Checked != 1 {
-		t.Fatalf("redrive sweep %+v %v", s, err)
-	}
-	if ids, _ := p.Deliveries.Pending.All(ctx); len(ids) != 1 || ids[0] != req.RequestID {
-		t.Fatalf("sweep's index %v, want [%s]", ids, req.RequestID)
-	}
-	if hooks.attempts() != 0 {
-		t.Fatal("the redrive made a second first attempt beside the stored one")
-	}
-	if s, err := p.Deliveries.Sweep(ctx, time.Minute); err != nil || s.Attempted != 0 {
-		t.Fatalf("delivery sweep while the first attempt's claim holds: %+v %v", s, err)
-	}
+	rs, err := r.Sweep(ctx)
+	require.NoError(t, err, "redrive sweep")
+	require.Equal(t, 1, rs.Checked, "redrive sweep %+v", rs)
+	ids, _ := p.Deliveries.Pending.All(ctx)
+	require.Equal(t, []string{req.RequestID}, ids, "sweep's index")
+	assert.Zero(t, hooks.attempts(), "the redrive made a second first attempt beside the stored one")
+	s, err := p.Deliveries.Sweep(ctx, time.Minute)
+	require.NoError(t, err, "delivery sweep while the first attempt's claim holds")
+	assert.Zero(t, s.Attempted, "delivery sweep while the first attempt's claim holds: %+v", s)
 	clock.t = clock.t.Add(30 * time.Second)
-	if s, err := p.Deliveries.Sweep(ctx, time.Minute); err != nil || s.Delivered != 1 {
-		t.Fatalf("delivery sweep %+v %v, want it delivered", s, err)
-	}
-	if n := hooks.attempts(); n != 1 {
-		t.Fatalf("webhook called %d times, want 1", n)
-	}
+	s, err = p.Deliveries.Sweep(ctx, time.Minute)
+	require.NoError(t, err, "delivery sweep")
+	assert.Equal(t, 1, s.Delivered, "delivery sweep %+v, want it delivered", s)
+	assert.Equal(t, 1, hooks.attempts(), "webhook calls")
 }
 
 // insertRace is a delivery store in which another handler (a redelivered
@@ -403,15 +370,10 @@ func TestFirstWebhookAttemptIsMadeByTheInsertsWinnerOnly(t *testing.T) {
 	p.Deliveries.Store = &insertRace{Store: p.Deliveries.Store, other: Delivery{RequestID: "r9", Username: alice.Username,
 		Channel: ChannelWebhook, Status: DeliveryPending, CallbackURL: req.CallbackURL, WebhookID: "msg_r9",
 		NextAttemptAt: now, ClaimedUntil: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}}
-	if err := p.Deliveries.Start(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	if n := hooks.attempts(); n != 0 {
-		t.Fatalf("the insert's loser called the webhook %d times", n)
-	}
-	if ids, _ := p.Deliveries.Pending.All(ctx); len(ids) != 1 || ids[0] != "r9" {
-		t.Fatalf("sweep's index %v, want [r9]", ids)
-	}
+	require.NoError(t, p.Deliveries.Start(ctx, req))
+	assert.Zero(t, hooks.attempts(), "times the insert's loser called the webhook")
+	ids, _ := p.Deliveries.Pending.All(ctx)
+	assert.Equal(t, []string{"r9"}, ids, "sweep's index")
 }
 
 // TestSweepLeavesAFirstAttemptUnderWayAlone: the first attempt is claimed
@@ -431,23 +393,17 @@ func TestSweepLeavesAFirstAttemptUnderWayAlone(t *testing.T) {
 	}
 	req := Request{RequestID: "r7", UserID: alice.UserID, Username: alice.Username, PhoneNumber: alice.PhoneNumber,
 		CallbackURL: "https://shop.example/hook", Status: events.StatusSuccess, State: StateSuccess, VoucherCode: "CODE"}
-	if err := p.Deliveries.Start(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	if duringErr != nil || during.Attempted != 0 {
-		t.Fatalf("sweep during the first attempt: %+v %v, want no attempt", during, duringErr)
-	}
-	if n := hooks.attempts(); n != 1 {
-		t.Fatalf("webhook called %d times, want 1", n)
-	}
-	if d := deliveryOf(t, p, "r7"); d.Status != DeliveryDelivered || d.Attempts != 1 {
-		t.Fatalf("delivery %s, want DELIVERED after one attempt", brief(d))
-	}
+	require.NoError(t, p.Deliveries.Start(ctx, req))
+	require.NoError(t, duringErr, "sweep during the first attempt")
+	assert.Zero(t, during.Attempted, "sweep during the first attempt: %+v, want no attempt", during)
+	assert.Equal(t, 1, hooks.attempts(), "webhook calls")
+	d := deliveryOf(t, p, "r7")
+	assert.Equal(t, DeliveryDelivered, d.Status, "delivery %s, want DELIVERED after one attempt", brief(d))
+	assert.Equal(t, 1, d.Attempts, "delivery %s, want DELIVERED after one attempt", brief(d))
 	// The next sweep finds it delivered and drops it from the index.
-	if s, err := p.Deliveries.Sweep(ctx, time.Minute); err != nil || s.Attempted != 0 {
-		t.Fatalf("next sweep %+v %v", s, err)
-	}
-	if ids, _ := p.Deliveries.Pending.All(ctx); len(ids) != 0 {
-		t.Fatalf("sweep's index %v, want empty", ids)
-	}
+	s, err := p.Deliveries.Sweep(ctx, time.Minute)
+	require.NoError(t, err, "next sweep")
+	assert.Zero(t, s.Attempted, "next sweep %+v", s)
+	ids, _ := p.Deliveries.Pending.All(ctx)
+	assert.Empty(t, ids, "sweep's index")
 }

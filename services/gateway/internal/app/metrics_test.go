@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
@@ -72,37 +74,23 @@ func TestPurchasesAreCountedOnceEach(t *testing.T) {
 	p.Metrics = m
 	ctx := context.Background()
 	first, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber}, "key-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, replayed, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber}, "key-1"); err != nil || !replayed {
-		t.Fatalf("replay: %v %v", replayed, err)
-	}
+	require.NoError(t, err)
+	_, replayed, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber}, "key-1")
+	require.NoError(t, err, "replay")
+	assert.True(t, replayed, "replay")
 	second, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := testutil.ToFloat64(m.AcceptedTotal); got != 2 {
-		t.Fatalf("accepted %v, want 2 (the replay is not a purchase)", got)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, 2.0, testutil.ToFloat64(m.AcceptedTotal), "accepted (the replay is not a purchase)")
 	success := events.ReceiveCode{RequestID: first.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}
 	for range 3 { // the same outcome, redelivered
-		if err := p.Complete(ctx, success); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Complete(ctx, success))
 	}
 	failed := events.ReceiveCode{RequestID: second.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusFailed, Reason: "no code"}
-	if err := p.Complete(ctx, failed); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Complete(ctx, failed))
 	// A late SUCCESS for a request already FAILED changes nothing.
-	if err := p.Complete(ctx, events.ReceiveCode{RequestID: second.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "C2"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Complete(ctx, events.ReceiveCode{RequestID: second.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "C2"}))
 	for status, want := range map[string]float64{events.StatusSuccess: 1, events.StatusFailed: 1, events.StatusLateSuccess: 0} {
-		if got := testutil.ToFloat64(m.FinishedTotal.WithLabelValues(status)); got != want {
-			t.Errorf("%s: %v, want %v", status, got, want)
-		}
+		assert.Equal(t, want, testutil.ToFloat64(m.FinishedTotal.WithLabelValues(status)), status)
 	}
 }
 
@@ -114,18 +102,13 @@ func TestWebhookAttemptsAreCountedByOutcome(t *testing.T) {
 	ctx := context.Background()
 	sweep := func() {
 		t.Helper()
-		if _, err := p.Deliveries.Sweep(ctx, time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		_, err := p.Deliveries.Sweep(ctx, time.Minute)
+		require.NoError(t, err)
 	}
 	// One receiver that never answers 2xx: an attempt, a retry, then SMS.
 	req, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: "https://shop.example/hook"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Complete(ctx, events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, p.Complete(ctx, events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE"}))
 	sweep()
 	sweep() // not due yet: no attempt
 	clock.t = clock.t.Add(2 * time.Second)
@@ -133,17 +116,11 @@ func TestWebhookAttemptsAreCountedByOutcome(t *testing.T) {
 	// Another that answers at once.
 	hooks.answer = func(int) WebhookResult { return WebhookResult{Delivered: true} }
 	req, _, err = p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: "https://shop.example/hook"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Complete(ctx, events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE2"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, p.Complete(ctx, events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE2"}))
 	sweep()
 	for outcome, want := range map[string]float64{"retry": 1, "fell_back": 1, "delivered": 1} {
-		if got := testutil.ToFloat64(m.AttemptsTotal.WithLabelValues(outcome)); got != want {
-			t.Errorf("%s: %v, want %v", outcome, got, want)
-		}
+		assert.Equal(t, want, testutil.ToFloat64(m.AttemptsTotal.WithLabelValues(outcome)), outcome)
 	}
 }
 
@@ -158,17 +135,9 @@ func TestDeadLettersAreCountedOnceByTopic(t *testing.T) {
 	}
 	data := json.RawMessage(`{"requestId":"r1"}`)
 	for range 2 { // the dead letter, redelivered
-		if err := d.Keep(context.Background(), "ev-1", events.TopicReceiveCode, data); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, d.Keep(context.Background(), "ev-1", events.TopicReceiveCode, data))
 	}
-	if err := d.Keep(context.Background(), "ev-2", events.TopicRequestCode, data); err != nil {
-		t.Fatal(err)
-	}
-	if got := testutil.ToFloat64(m.Total.WithLabelValues(events.TopicReceiveCode)); got != 1 {
-		t.Fatalf("receive-code dead letters %v, want 1", got)
-	}
-	if got := testutil.ToFloat64(m.Total.WithLabelValues(events.TopicRequestCode)); got != 1 {
-		t.Fatalf("request-code dead letters %v, want 1", got)
-	}
+	require.NoError(t, d.Keep(context.Background(), "ev-2", events.TopicRequestCode, data))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Total.WithLabelValues(events.TopicReceiveCode)), "receive-code dead letters")
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Total.WithLabelValues(events.TopicRequestCode)), "request-code dead letters")
 }

@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/testkit"
@@ -26,22 +29,18 @@ func TestRedriveContinuesThePurchasesTrace(t *testing.T) {
 	p, clock := metricsSetup(nil)
 	accepted, _ := tracing.Continue(context.Background(), purchaseTrace, 0)
 	req, _, err := p.Create(accepted, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mem := p.Requests.(daprx.Store[Request]).Client.(*testkit.MemState)
-	if sent := mem.Events(events.TopicRequestCode); len(sent) != 1 || sent[0].Meta["cloudevent.traceparent"] != purchaseTrace {
-		t.Fatalf("request-code published with %v", sent)
-	}
+	sent := mem.Events(events.TopicRequestCode)
+	require.Len(t, sent, 1, "request-code published")
+	assert.Equal(t, purchaseTrace, sent[0].Meta["cloudevent.traceparent"], "request-code published with %v", sent)
 	pub := &tracedPublisher{}
 	sched := daprx.NewSchedule(testkit.NewMemState(), "gateway-store", "redrive", "gateway-a", time.Minute)
 	sched.Now = clock.now
 	r := Redrive{Schedule: sched, Requests: p.Requests, Events: pub, After: time.Minute}
 	sweep, _ := tracing.Continue(context.Background(), "", 0)
-	if sent, err := r.resend(sweep, req.RequestID); err != nil || !sent {
-		t.Fatalf("resend: %v %v", sent, err)
-	}
-	if len(pub.traces) != 1 || pub.traces[0] != purchaseTrace {
-		t.Fatalf("sent again in %q", pub.traces)
-	}
+	resent, err := r.resend(sweep, req.RequestID)
+	require.NoError(t, err, "resend")
+	require.True(t, resent, "resend")
+	assert.Equal(t, []string{purchaseTrace}, pub.traces, "sent again in")
 }

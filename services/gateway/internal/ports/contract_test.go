@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/api"
 	"github.com/bankabc/vouchers/kit/httpx"
 )
@@ -27,9 +30,7 @@ func checkedAgainstSpec(t testing.TB, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
-		if err := specViolation(r, rec); err != nil {
-			t.Errorf("contract: %v\nbody: %s", err, rec.Body)
-		}
+		assert.NoError(t, specViolation(r, rec), "contract\nbody: %s", rec.Body)
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
 		}
@@ -59,9 +60,7 @@ func TestContractFailsOnAFieldTheSpecDoesNotHave(t *testing.T) {
 	e := newEnv(t)
 	tok := e.signUp(t, "alice", "0909123456")
 	rec := e.do("POST", "/voucher", `{"phoneNumber":"+84909123456"}`, bearer(tok))
-	if rec.Code != http.StatusAccepted {
-		t.Fatalf("purchase %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, http.StatusAccepted, rec.Code, "purchase %s", rec.Body)
 	location := rec.Header().Get("Location")
 
 	get := func(h http.Handler) (*http.Request, *httptest.ResponseRecorder) {
@@ -71,14 +70,9 @@ func TestContractFailsOnAFieldTheSpecDoesNotHave(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return req, rec
 	}
-	if req, rec := get(e.h); specViolation(req, rec) != nil {
-		t.Fatalf("the real handler breaks the document: %v", specViolation(req, rec))
-	}
-	req, rec := get(withExtraField(e.h, "internalNote"))
-	err := specViolation(req, rec)
-	if err == nil || !strings.Contains(err.Error(), "internalNote") {
-		t.Fatalf("an answer with a field the document does not have passed the contract check (error %v)", err)
-	}
+	require.NoError(t, specViolation(get(e.h)), "the real handler breaks the document")
+	err := specViolation(get(withExtraField(e.h, "internalNote")))
+	require.ErrorContains(t, err, "internalNote", "an answer with a field the document does not have passed the contract check")
 	t.Logf("caught: %v", err)
 }
 
@@ -104,22 +98,20 @@ func TestErrorsAreProblemsWithAStableType(t *testing.T) {
 			}
 			rec := e.do(tt.method, tt.path, tt.body, hdr)
 			p := problemOf(t, rec)
-			if rec.Code != tt.status || p.Type != "https://vouchers.bank-abc.example/problems/"+tt.kind || p.Status != tt.status {
-				t.Fatalf("%d %+v, want %d of type %s", rec.Code, p, tt.status, tt.kind)
-			}
+			assert.Equal(t, tt.status, rec.Code, "status, problem %+v", p)
+			assert.Equal(t, "https://vouchers.bank-abc.example/problems/"+tt.kind, p.Type, "problem type")
+			assert.Equal(t, tt.status, p.Status, "problem status")
 		})
 	}
-	if rec := e.do("DELETE", "/voucher", "", bearer(tok)); rec.Header().Get("Allow") != "GET, POST" {
-		t.Fatalf("405 Allow %q", rec.Header().Get("Allow"))
-	}
+	assert.Equal(t, "GET, POST", e.do("DELETE", "/voucher", "", bearer(tok)).Header().Get("Allow"), "405 Allow")
 }
 
 func TestTheDocumentIsServed(t *testing.T) {
 	e := newEnv(t)
 	rec := e.do("GET", "/openapi.yaml", "", nil)
-	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), api.OpenAPI) || rec.Header().Get("Content-Type") != "application/yaml" {
-		t.Fatalf("%d %s", rec.Code, rec.Header())
-	}
+	assert.Equal(t, 200, rec.Code, "status")
+	assert.True(t, bytes.Equal(rec.Body.Bytes(), api.OpenAPI), "the body is not the document")
+	assert.Equal(t, "application/yaml", rec.Header().Get("Content-Type"), "Content-Type")
 }
 
 func TestMeSaysWhereToGoNext(t *testing.T) {
@@ -127,22 +119,17 @@ func TestMeSaysWhereToGoNext(t *testing.T) {
 	me := func(tok string) meView {
 		rec := e.do("GET", "/user/me", "", bearer(tok))
 		var v meView
-		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &v) != nil {
-			t.Fatalf("%d %s", rec.Code, rec.Body)
-		}
+		require.Equal(t, 200, rec.Code, "%s", rec.Body)
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v), "%s", rec.Body)
 		return v
 	}
 	fresh := e.signUpOnly(t, "alice", "0909123456")
-	if v := me(fresh); v != (meView{Username: "alice", PhoneNumber: "+84909123456"}) {
-		t.Fatalf("before verifying: %+v", v)
-	}
+	assert.Equal(t, meView{Username: "alice", PhoneNumber: "+84909123456"}, me(fresh), "before verifying")
 	verified := e.signUp(t, "bob", "0909000001")
-	if v := me(verified); !v.PhoneVerified || v.Username != "bob" {
-		t.Fatalf("after verifying: %+v", v)
-	}
-	if rec := e.do("GET", "/user/me", "", nil); rec.Code != 401 {
-		t.Fatalf("no token: %d", rec.Code)
-	}
+	v := me(verified)
+	assert.True(t, v.PhoneVerified, "after verifying: %+v", v)
+	assert.Equal(t, "bob", v.Username, "after verifying")
+	assert.Equal(t, 401, e.do("GET", "/user/me", "", nil).Code, "no token")
 }
 
 // routeRecorder keeps the route each request was recorded under.
@@ -159,9 +146,7 @@ func TestRefusedRequestsAreCountedUnderTheirRoute(t *testing.T) {
 	req := httptest.NewRequest("POST", "/user/sign-up", strings.NewReader(`{"username":5}`))
 	req.Header.Set("Content-Type", "application/json")
 	h.ServeHTTP(httptest.NewRecorder(), req)
-	if len(rec.routes) != 1 || rec.routes[0] != "POST /user/sign-up" {
-		t.Fatalf("recorded under %v, want the route POST /user/sign-up", rec.routes)
-	}
+	assert.Equal(t, []string{"POST /user/sign-up"}, rec.routes, "recorded under")
 }
 
 // TestEachRouteIsOnOneFaceOnly: the sidecar's routes exist on the app port
@@ -175,12 +160,8 @@ func TestEachRouteIsOnOneFaceOnly(t *testing.T) {
 		return rec.Code == http.StatusNotFound && strings.Contains(rec.Body.String(), "not-found")
 	}
 	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, outboxRelayPath} {
-		if notFound(e.faces.Sidecar, http.MethodPost, path) {
-			t.Errorf("%s is not a route of the sidecar's face", path)
-		}
-		if !notFound(e.faces.Public, http.MethodPost, path) {
-			t.Errorf("%s is answered on the public port", path)
-		}
+		assert.False(t, notFound(e.faces.Sidecar, http.MethodPost, path), "%s is not a route of the sidecar's face", path)
+		assert.True(t, notFound(e.faces.Public, http.MethodPost, path), "%s is answered on the public port", path)
 	}
 	public := []string{"GET /", "GET /assets/app.js", "GET /openapi.yaml"}
 	for _, op := range spec.Operations() {

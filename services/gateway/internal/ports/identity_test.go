@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestPhoneVerification(t *testing.T) {
@@ -13,56 +16,43 @@ func TestPhoneVerification(t *testing.T) {
 	first := e.lastCode(t)
 	h := bearer(tok)
 
-	if rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h); rec.Code != 403 || !strings.Contains(problemOf(t, rec).Detail, "verify your phone number first") {
-		t.Fatalf("purchase before verification: %d %s", rec.Code, rec.Body)
-	}
-	if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", h); rec.Code != 403 {
-		t.Fatalf("list before verification: %d", rec.Code)
-	}
+	rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h)
+	assert.Equal(t, 403, rec.Code, "purchase before verification: %s", rec.Body)
+	assert.Contains(t, problemOf(t, rec).Detail, "verify your phone number first", "purchase before verification")
+	assert.Equal(t, 403, e.do("GET", "/voucher?phoneNumber=0909123456", "", h).Code, "list before verification")
 	wrong := "000000"
 	if wrong == first {
 		wrong = "111111"
 	}
-	rec := e.do("POST", "/user/phone/verify", `{"code":"`+wrong+`"}`, h)
-	if rec.Code != 422 || !strings.Contains(problemOf(t, rec).Detail, "4 tries left") {
-		t.Fatalf("wrong code: %d %s", rec.Code, rec.Body)
-	}
-	if rec := e.do("POST", "/user/phone/verification", "", h); rec.Code != 429 || rec.Header().Get("Retry-After") == "" {
-		t.Fatalf("resend within the cool-down: %d %s", rec.Code, rec.Body)
-	}
+	rec = e.do("POST", "/user/phone/verify", `{"code":"`+wrong+`"}`, h)
+	require.Equal(t, 422, rec.Code, "wrong code: %s", rec.Body)
+	assert.Contains(t, problemOf(t, rec).Detail, "4 tries left", "wrong code")
+	rec = e.do("POST", "/user/phone/verification", "", h)
+	assert.Equal(t, 429, rec.Code, "resend within the cool-down: %s", rec.Body)
+	assert.NotEmpty(t, rec.Header().Get("Retry-After"), "resend within the cool-down: Retry-After")
 	for range 3 {
-		if rec := e.do("POST", "/user/phone/verify", `{"code":"`+wrong+`"}`, h); rec.Code != 422 {
-			t.Fatalf("wrong code: %d", rec.Code)
-		}
+		require.Equal(t, 422, e.do("POST", "/user/phone/verify", `{"code":"`+wrong+`"}`, h).Code, "wrong code")
 	}
 	// The fifth wrong try in a row locks verification for the account.
-	if rec := e.do("POST", "/user/phone/verify", `{"code":"`+wrong+`"}`, h); rec.Code != 429 || rec.Header().Get("Retry-After") != "60" {
-		t.Fatalf("fifth wrong try: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
-	}
-	if rec := e.do("POST", "/user/phone/verify", `{"code":"`+first+`"}`, h); rec.Code != 429 {
-		t.Fatalf("right code while locked: %d", rec.Code)
-	}
+	rec = e.do("POST", "/user/phone/verify", `{"code":"`+wrong+`"}`, h)
+	require.Equal(t, 429, rec.Code, "fifth wrong try")
+	assert.Equal(t, "60", rec.Header().Get("Retry-After"), "fifth wrong try: Retry-After")
+	require.Equal(t, 429, e.do("POST", "/user/phone/verify", `{"code":"`+first+`"}`, h).Code, "right code while locked")
 	e.clock.add(61 * time.Second)
 	// The code itself had its five tries: even the right one is refused now.
 	rec = e.do("POST", "/user/phone/verify", `{"code":"`+first+`"}`, h)
-	if rec.Code != 422 || !strings.Contains(problemOf(t, rec).Detail, "5 wrong tries") {
-		t.Fatalf("right code after 5 wrong tries: %d %s", rec.Code, rec.Body)
-	}
-	if rec := e.do("POST", "/user/phone/verification", "", h); rec.Code != 202 {
-		t.Fatalf("resend after the cool-down: %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, 422, rec.Code, "right code after 5 wrong tries: %s", rec.Body)
+	assert.Contains(t, problemOf(t, rec).Detail, "5 wrong tries", "right code after 5 wrong tries")
+	rec = e.do("POST", "/user/phone/verification", "", h)
+	require.Equal(t, 202, rec.Code, "resend after the cool-down: %s", rec.Body)
 	second := e.lastCode(t)
 	if first != second {
-		if rec := e.do("POST", "/user/phone/verify", `{"code":"`+first+`"}`, h); rec.Code != 422 {
-			t.Fatalf("the replaced code still works: %d", rec.Code)
-		}
+		assert.Equal(t, 422, e.do("POST", "/user/phone/verify", `{"code":"`+first+`"}`, h).Code, "the replaced code still works")
 	}
-	if rec := e.do("POST", "/user/phone/verify", `{"code":"`+second+`"}`, h); rec.Code != 200 {
-		t.Fatalf("right code: %d %s", rec.Code, rec.Body)
-	}
-	if rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h); rec.Code != 202 {
-		t.Fatalf("purchase after verification: %d %s", rec.Code, rec.Body)
-	}
+	rec = e.do("POST", "/user/phone/verify", `{"code":"`+second+`"}`, h)
+	require.Equal(t, 200, rec.Code, "right code: %s", rec.Body)
+	rec = e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h)
+	assert.Equal(t, 202, rec.Code, "purchase after verification: %s", rec.Body)
 }
 
 func TestPhoneCodeExpires(t *testing.T) {
@@ -71,25 +61,20 @@ func TestPhoneCodeExpires(t *testing.T) {
 	code := e.lastCode(t)
 	e.clock.add(5*time.Minute + time.Second)
 	rec := e.do("POST", "/user/phone/verify", `{"code":"`+code+`"}`, bearer(tok))
-	if rec.Code != 422 || !strings.Contains(problemOf(t, rec).Detail, "no live code") {
-		t.Fatalf("expired code: %d %s", rec.Code, rec.Body)
-	}
+	assert.Equal(t, 422, rec.Code, "expired code: %s", rec.Body)
+	assert.Contains(t, problemOf(t, rec).Detail, "no live code", "expired code")
 }
 
 func TestPhoneNumbersAreUnique(t *testing.T) {
 	e := newEnv(t)
 	e.signUp(t, "alice", "0909123456")
 	rec := e.do("POST", "/user/sign-up", `{"username":"bob","phoneNumber":"+84 909 123 456","password":"long enough pw"}`, nil)
-	if rec.Code != 409 || !strings.Contains(problemOf(t, rec).Detail, "phoneNumber") {
-		t.Fatalf("same number, other spelling: %d %s", rec.Code, rec.Body)
-	}
+	assert.Equal(t, 409, rec.Code, "same number, other spelling: %s", rec.Body)
+	assert.Contains(t, problemOf(t, rec).Detail, "phoneNumber", "same number, other spelling")
 	// A sign-up refused for its username gives its number back at once.
-	if rec := e.do("POST", "/user/sign-up", `{"username":"alice","phoneNumber":"0909000002","password":"long enough pw"}`, nil); rec.Code != 409 {
-		t.Fatalf("taken username: %d", rec.Code)
-	}
-	if rec := e.do("POST", "/user/sign-up", `{"username":"carol","phoneNumber":"0909000002","password":"long enough pw"}`, nil); rec.Code != 201 {
-		t.Fatalf("number of a refused sign-up: %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, 409, e.do("POST", "/user/sign-up", `{"username":"alice","phoneNumber":"0909000002","password":"long enough pw"}`, nil).Code, "taken username")
+	rec = e.do("POST", "/user/sign-up", `{"username":"carol","phoneNumber":"0909000002","password":"long enough pw"}`, nil)
+	assert.Equal(t, 201, rec.Code, "number of a refused sign-up: %s", rec.Body)
 }
 
 func TestFailedSignInsLockTheUsername(t *testing.T) {
@@ -98,28 +83,20 @@ func TestFailedSignInsLockTheUsername(t *testing.T) {
 	wrong := `{"username":"alice","password":"not the password"}`
 	right := `{"username":"alice","password":"long enough pw"}`
 	for i := range 4 {
-		if rec := e.do("POST", "/user/sign-in", wrong, nil); rec.Code != 401 {
-			t.Fatalf("failure %d: %d", i+1, rec.Code)
-		}
+		require.Equal(t, 401, e.do("POST", "/user/sign-in", wrong, nil).Code, "failure %d", i+1)
 	}
 	rec := e.do("POST", "/user/sign-in", wrong, nil)
-	if rec.Code != 429 || rec.Header().Get("Retry-After") != "60" {
-		t.Fatalf("fifth failure: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
-	}
-	if rec := e.do("POST", "/user/sign-in", right, nil); rec.Code != 429 {
-		t.Fatalf("right password while locked: %d", rec.Code)
-	}
+	require.Equal(t, 429, rec.Code, "fifth failure")
+	assert.Equal(t, "60", rec.Header().Get("Retry-After"), "fifth failure: Retry-After")
+	require.Equal(t, 429, e.do("POST", "/user/sign-in", right, nil).Code, "right password while locked")
 	e.clock.add(61 * time.Second)
-	if rec := e.do("POST", "/user/sign-in", right, nil); rec.Code != 200 {
-		t.Fatalf("after the lock: %d %s", rec.Code, rec.Body)
-	}
+	rec = e.do("POST", "/user/sign-in", right, nil)
+	require.Equal(t, 200, rec.Code, "after the lock: %s", rec.Body)
 	// Unknown usernames lock the same way: the lock tells nothing.
 	for range 5 {
 		rec = e.do("POST", "/user/sign-in", `{"username":"nobody","password":"whatever pw"}`, nil)
 	}
-	if rec.Code != 429 {
-		t.Fatalf("unknown username: %d", rec.Code)
-	}
+	assert.Equal(t, 429, rec.Code, "unknown username")
 }
 
 func TestHostileBodies(t *testing.T) {
@@ -156,18 +133,13 @@ func TestHostileBodies(t *testing.T) {
 				h["Content-Type"] = "application/x-www-form-urlencoded"
 			}
 			rec := e.do(tt.method, tt.path, tt.body, h)
-			if rec.Code != tt.status {
-				t.Fatalf("status %d, want %d: %.300s", rec.Code, tt.status, rec.Body)
-			}
+			assert.Equal(t, tt.status, rec.Code, "status: %.300s", rec.Body)
 			if rec.Code >= 400 {
 				var p map[string]any
-				if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Header().Get("Content-Type") != "application/problem+json" {
-					t.Fatalf("not a problem+json body: %.300s", rec.Body)
-				}
+				assert.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p), "not a problem+json body: %.300s", rec.Body)
+				assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"), "not a problem+json body: %.300s", rec.Body)
 			}
-			if rec.Code >= 500 {
-				t.Fatal("hostile input made a 5xx")
-			}
+			assert.Less(t, rec.Code, 500, "hostile input made a 5xx")
 		})
 	}
 }
@@ -196,14 +168,12 @@ func TestNoSecretsInLogs(t *testing.T) {
 	var s struct{ Secret string }
 	_ = json.Unmarshal([]byte(secret), &s)
 	for name, value := range map[string]string{"password": password, "code": code, "token": tok, "second token": tok2.AccessToken, "webhook secret": s.Secret} {
-		if value == "" {
-			t.Fatalf("%s is empty: the test would prove nothing", name)
-		}
+		require.NotEmpty(t, value, "%s is empty: the test would prove nothing", name)
 		if strings.Contains(logs, value) {
-			t.Fatalf("the log contains the %s", name)
+			t.Errorf("the log contains the %s", name)
 		}
 	}
 	if strings.Contains(logs, strings.Split(tok, ".")[2]) {
-		t.Fatal("the log contains a token signature")
+		t.Error("the log contains a token signature")
 	}
 }

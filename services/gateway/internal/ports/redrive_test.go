@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/testkit"
@@ -59,41 +62,39 @@ func newRedrive(after time.Duration, shards int) (app.Redrive, daprx.Store[app.R
 func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
 	r, requests, c, sent := newRedrive(30*time.Second, 4)
 	ctx := context.Background()
-	if _, err := r.Sweep(ctx); err != nil { // the first sweep starts the cursor
-		t.Fatal(err)
-	}
+	_, err := r.Sweep(ctx) // the first sweep starts the cursor
+	require.NoError(t, err)
 	for _, id := range []string{"open", "done", "never-stored"} {
-		if err := r.Track(ctx, id); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, r.Track(ctx, id))
 	}
 	_ = requests.Insert(ctx, "request|open", app.Request{RequestID: "open", UserID: "u", PhoneNumber: "+84909123450", State: app.StateProcessing, CreatedAt: c.now()}, nil)
 	_ = requests.Insert(ctx, "request|done", app.Request{RequestID: "done", State: app.StateSuccess}, nil)
 
 	c.add(29 * time.Second)
-	if s, err := r.Sweep(ctx); err != nil || len(sent.ids()) != 0 {
-		t.Fatalf("resent before it was due: %+v %v %v", s, err, sent.ids())
-	}
-	c.add(2 * time.Second)
 	s, err := r.Sweep(ctx)
-	if err != nil || s.Checked != 3 || len(sent.ids()) != 1 || sent.ids()[0] != "open" || sent.sent[0].PhoneNumber != "+84909123450" {
-		t.Fatalf("sweep %+v %v, resent %v", s, err, sent.ids())
-	}
-	if s, _ := r.Sweep(ctx); s.Resent != 0 { // the same seconds are not swept twice
-		t.Fatalf("swept again: %+v", s)
-	}
+	require.NoError(t, err, "sweep before it was due")
+	assert.Empty(t, sent.ids(), "resent before it was due: %+v", s)
+	c.add(2 * time.Second)
+	s, err = r.Sweep(ctx)
+	require.NoError(t, err, "sweep")
+	assert.Equal(t, 3, s.Checked, "sweep %+v", s)
+	require.Equal(t, []string{"open"}, sent.ids(), "resent")
+	assert.Equal(t, "+84909123450", sent.sent[0].PhoneNumber, "resent request-code")
+	s, _ = r.Sweep(ctx) // the same seconds are not swept twice
+	assert.Zero(t, s.Resent, "swept again: %+v", s)
 	c.add(31 * time.Second) // still processing: once more
-	if s, err := r.Sweep(ctx); err != nil || s.Resent != 1 {
-		t.Fatalf("second redrive %+v %v", s, err)
-	}
+	s, err = r.Sweep(ctx)
+	require.NoError(t, err, "second redrive")
+	assert.Equal(t, 1, s.Resent, "second redrive %+v", s)
 	_, _ = requests.Update(ctx, "request|open", func(q *app.Request, _ bool) (*daprx.Event, error) {
 		q.State = app.StateSuccess
 		return nil, nil
 	})
 	c.add(31 * time.Second) // finished: no more
-	if s, err := r.Sweep(ctx); err != nil || s.Resent != 0 || s.Checked != 1 {
-		t.Fatalf("after completion %+v %v", s, err)
-	}
+	s, err = r.Sweep(ctx)
+	require.NoError(t, err, "after completion")
+	assert.Zero(t, s.Resent, "after completion %+v", s)
+	assert.Equal(t, 1, s.Checked, "after completion %+v", s)
 }
 
 // TestRedriveCatchesUpAfterAnAbsence: seconds that came due while no sweep
@@ -106,13 +107,12 @@ func TestRedriveCatchesUpAfterAnAbsence(t *testing.T) {
 	_ = requests.Insert(ctx, "request|a", app.Request{RequestID: "a", State: app.StateProcessing}, nil)
 	c.add(10 * time.Minute) // gateway away
 	for range 10 {
-		if _, err := r.Sweep(ctx); err != nil {
-			t.Fatal(err)
-		}
+		_, err := r.Sweep(ctx)
+		require.NoError(t, err)
 	}
-	if got := sent.ids(); len(got) == 0 || got[0] != "a" {
-		t.Fatalf("resent %v", got)
-	}
+	got := sent.ids()
+	require.NotEmpty(t, got, "resent")
+	assert.Equal(t, "a", got[0], "resent %v", got)
 }
 
 // TestBatchedTrackStoresEveryIDBeforeItReturns: concurrent purchases share
@@ -130,8 +130,7 @@ func TestBatchedTrackStoresEveryIDBeforeItReturns(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			id := "r" + string(rune('A'+i%26)) + string(rune('a'+i/26))
-			if err := b.Track(context.Background(), id); err != nil {
-				t.Error(err)
+			if !assert.NoError(t, b.Track(context.Background(), id)) {
 				return
 			}
 			found := false
@@ -139,9 +138,7 @@ func TestBatchedTrackStoresEveryIDBeforeItReturns(t *testing.T) {
 				got, _, _, _ := buckets.Get(context.Background(), "redrive|"+strconv.FormatInt(c.now().Add(30*time.Second).Unix(), 10)+"|"+strconv.Itoa(shard))
 				found = found || slices.Contains(got.IDs, id)
 			}
-			if !found {
-				t.Errorf("%s not stored when Track returned", id)
-			}
+			assert.True(t, found, "%s not stored when Track returned", id)
 		}()
 	}
 	wg.Wait()

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
@@ -237,9 +239,8 @@ func (e *env) do(method, path, body string, header map[string]string) *httptest.
 func (e *env) signUp(t testing.TB, username, phone string) string {
 	t.Helper()
 	tok := e.signUpOnly(t, username, phone)
-	if rec := e.do("POST", "/user/phone/verify", `{"code":"`+e.lastCode(t)+`"}`, bearer(tok)); rec.Code != 200 {
-		t.Fatalf("verify %d %s", rec.Code, rec.Body)
-	}
+	rec := e.do("POST", "/user/phone/verify", `{"code":"`+e.lastCode(t)+`"}`, bearer(tok))
+	require.Equal(t, 200, rec.Code, "verify %s", rec.Body)
 	return tok
 }
 
@@ -247,9 +248,7 @@ func (e *env) signUp(t testing.TB, username, phone string) string {
 func (e *env) signUpOnly(t testing.TB, username, phone string) string {
 	t.Helper()
 	rec := e.do("POST", "/user/sign-up", `{"username":"`+username+`","phoneNumber":"`+phone+`","password":"long enough pw"}`, nil)
-	if rec.Code != http.StatusCreated {
-		t.Fatalf("sign-up %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, http.StatusCreated, rec.Code, "sign-up %s", rec.Body)
 	var tok app.Token
 	_ = json.Unmarshal(rec.Body.Bytes(), &tok)
 	return tok.AccessToken
@@ -275,13 +274,9 @@ func bearer(tok string) map[string]string { return map[string]string{"Authorizat
 
 func problemOf(t *testing.T, rec *httptest.ResponseRecorder) httpx.Problem {
 	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
-		t.Fatalf("content type %q, body %s", ct, rec.Body)
-	}
+	require.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"), "content type, body %s", rec.Body)
 	var p httpx.Problem
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
 	return p
 }
 
@@ -304,9 +299,8 @@ func TestSignUpValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := e.do("POST", "/user/sign-up", tt.body, nil)
 			p := problemOf(t, rec)
-			if rec.Code != tt.status || !strings.Contains(p.Detail, tt.detail) {
-				t.Fatalf("%d %+v, want %d mentioning %q", rec.Code, p, tt.status, tt.detail)
-			}
+			assert.Equal(t, tt.status, rec.Code, "status, problem %+v", p)
+			assert.Contains(t, p.Detail, tt.detail, "problem detail")
 		})
 	}
 }
@@ -314,24 +308,16 @@ func TestSignUpValidation(t *testing.T) {
 func TestSignInAndSignOut(t *testing.T) {
 	e := newEnv(t)
 	e.signUp(t, "alice", "0909123456")
-	if rec := e.do("POST", "/user/sign-in", `{"username":"alice","password":"wrong password"}`, nil); rec.Code != 401 {
-		t.Fatalf("wrong password: %d", rec.Code)
-	}
-	if rec := e.do("POST", "/user/sign-in", `{"username":"nobody","password":"long enough pw"}`, nil); rec.Code != 401 {
-		t.Fatalf("unknown user: %d", rec.Code)
-	}
+	assert.Equal(t, 401, e.do("POST", "/user/sign-in", `{"username":"alice","password":"wrong password"}`, nil).Code, "wrong password")
+	assert.Equal(t, 401, e.do("POST", "/user/sign-in", `{"username":"nobody","password":"long enough pw"}`, nil).Code, "unknown user")
 	rec := e.do("POST", "/user/sign-in", `{"username":"alice","password":"long enough pw"}`, nil)
-	if rec.Code != 200 {
-		t.Fatalf("sign-in: %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, 200, rec.Code, "sign-in: %s", rec.Body)
 	var tok app.Token
 	_ = json.Unmarshal(rec.Body.Bytes(), &tok)
-	if rec := e.do("POST", "/user/sign-out", "", bearer(tok.AccessToken)); rec.Code != 204 {
-		t.Fatalf("sign-out: %d", rec.Code)
-	}
-	if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok.AccessToken)); rec.Code != 401 || !strings.Contains(problemOf(t, rec).Detail, "signed out") {
-		t.Fatalf("token after sign-out: %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, 204, e.do("POST", "/user/sign-out", "", bearer(tok.AccessToken)).Code, "sign-out")
+	rec = e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok.AccessToken))
+	assert.Equal(t, 401, rec.Code, "token after sign-out: %s", rec.Body)
+	assert.Contains(t, problemOf(t, rec).Detail, "signed out", "token after sign-out")
 }
 
 func TestTokens(t *testing.T) {
@@ -342,9 +328,7 @@ func TestTokens(t *testing.T) {
 		tk := jwt.NewWithClaims(method, c)
 		tk.Header["kid"] = kid
 		s, err := tk.SignedString(key)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return s
 	}
 	forge := func(method jwt.SigningMethod, key any, kid, iss string) string {
@@ -375,13 +359,10 @@ func TestTokens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", tt.header)
-			if rec.Code != tt.status {
-				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
-			}
+			require.Equal(t, tt.status, rec.Code, "status: %s", rec.Body)
 			if tt.status != 200 {
-				if p := problemOf(t, rec); !strings.Contains(p.Detail, tt.detail) || strings.Contains(rec.Body.String(), string(e.key)) {
-					t.Fatalf("problem %+v, want it to say %q", p, tt.detail)
-				}
+				assert.Contains(t, problemOf(t, rec).Detail, tt.detail, "problem detail")
+				assert.NotContains(t, rec.Body.String(), string(e.key), "the problem gives the signing key away")
 			}
 		})
 	}
@@ -392,15 +373,13 @@ func TestSessionSlidesAndExpiresWhenIdle(t *testing.T) {
 	tok := e.signUp(t, "alice", "0909123456")
 	for range 3 { // kept busy: 9 minutes apart, never idle for 10
 		e.clock.add(9 * time.Minute)
-		if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 200 {
-			t.Fatalf("busy session refused: %d %s", rec.Code, rec.Body)
-		}
+		rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok))
+		require.Equal(t, 200, rec.Code, "busy session refused: %s", rec.Body)
 	}
 	e.clock.add(10*time.Minute + time.Second)
 	rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok))
-	if rec.Code != 401 || !strings.Contains(problemOf(t, rec).Detail, "session expired") {
-		t.Fatalf("idle session: %d %s", rec.Code, rec.Body)
-	}
+	assert.Equal(t, 401, rec.Code, "idle session: %s", rec.Body)
+	assert.Contains(t, problemOf(t, rec).Detail, "session expired", "idle session")
 }
 
 // TestSessionSlidesOnlyNowAndThen: requests 10 s apart keep a session alive
@@ -411,14 +390,11 @@ func TestSessionSlidesOnlyNowAndThen(t *testing.T) {
 	tok := e.signUp(t, "alice", "0909123456")
 	for range 90 {
 		e.clock.add(10 * time.Second)
-		if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 200 {
-			t.Fatalf("busy session refused: %d %s", rec.Code, rec.Body)
-		}
+		rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok))
+		require.Equal(t, 200, rec.Code, "busy session refused: %s", rec.Body)
 	}
 	e.clock.add(10*time.Minute + time.Second)
-	if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 401 {
-		t.Fatalf("session idle for the whole timeout still works: %d", rec.Code)
-	}
+	assert.Equal(t, 401, e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)).Code, "session idle for the whole timeout still works")
 }
 
 // TestSignOutIsNeverUndoneBySlide: a request that read the session before
@@ -427,13 +403,10 @@ func TestSignOutIsNeverUndoneBySlide(t *testing.T) {
 	e := newEnv(t)
 	tok := e.signUp(t, "alice", "0909123456")
 	e.clock.add(time.Minute) // due for a slide
-	if rec := e.do("POST", "/user/sign-out", "", bearer(tok)); rec.Code != 204 {
-		t.Fatalf("sign-out %d %s", rec.Code, rec.Body)
-	}
+	rec := e.do("POST", "/user/sign-out", "", bearer(tok))
+	require.Equal(t, 204, rec.Code, "sign-out %s", rec.Body)
 	for range 3 {
-		if rec := e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 401 {
-			t.Fatalf("signed-out token accepted: %d", rec.Code)
-		}
+		require.Equal(t, 401, e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok)).Code, "signed-out token accepted")
 	}
 }
 
@@ -443,52 +416,47 @@ func TestPurchase(t *testing.T) {
 	e.signUp(t, "bob", "0909000001")
 
 	rec := e.do("POST", "/voucher", `{"phoneNumber":"+84909123456","callbackUrl":"https://shop.example/hook"}`, bearer(tok))
-	if rec.Code != 202 {
-		t.Fatalf("purchase %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, 202, rec.Code, "purchase %s", rec.Body)
 	var v requestView
 	_ = json.Unmarshal(rec.Body.Bytes(), &v)
-	if rec.Header().Get("Location") != "/voucher/requests/"+v.RequestID || v.Message != app.AcceptedMessage || v.State != 0 {
-		t.Fatalf("answer %+v, Location %q", v, rec.Header().Get("Location"))
-	}
+	assert.Equal(t, "/voucher/requests/"+v.RequestID, rec.Header().Get("Location"), "Location, answer %+v", v)
+	assert.Equal(t, app.AcceptedMessage, v.Message, "answer %+v", v)
+	assert.Equal(t, 0, v.State, "answer %+v", v)
 
 	// The request and its event's outbox record were written in one
 	// transaction, and the event published once it committed.
+	require.NotEmpty(t, e.mem.Txns, "transactions")
 	last := e.mem.Txns[len(e.mem.Txns)-1]
-	if len(last) != 2 || last[0].Item.Key != "request|"+v.RequestID || !strings.HasPrefix(last[1].Item.Key, "outbox|") {
-		t.Fatalf("transaction %v %v", last[0].Item.Key, last[len(last)-1].Item.Key)
-	}
+	require.Len(t, last, 2, "the last transaction")
+	assert.Equal(t, "request|"+v.RequestID, last[0].Item.Key, "the transaction's first write")
+	assert.True(t, strings.HasPrefix(last[1].Item.Key, "outbox|"), "the transaction's second write %q, want an outbox record", last[1].Item.Key)
 	sent := e.mem.Events(events.TopicRequestCode)
+	require.NotEmpty(t, sent, "request-code published")
 	var ev events.RequestCode
-	if len(sent) == 0 || json.Unmarshal(sent[len(sent)-1].Data, &ev) != nil || ev.RequestID != v.RequestID || ev.PhoneNumber != "+84909123456" {
-		t.Fatalf("published %v", sent)
-	}
-	if meta := sent[len(sent)-1].Meta; meta["cloudevent.type"] != events.TypeRequestCode || "outbox|"+meta["cloudevent.id"] != last[1].Item.Key {
-		t.Fatalf("event metadata %v", meta)
-	}
+	require.NoError(t, json.Unmarshal(sent[len(sent)-1].Data, &ev), "published %v", sent)
+	assert.Equal(t, v.RequestID, ev.RequestID, "published %v", sent)
+	assert.Equal(t, "+84909123456", ev.PhoneNumber, "published %v", sent)
+	meta := sent[len(sent)-1].Meta
+	assert.Equal(t, events.TypeRequestCode, meta["cloudevent.type"], "event metadata %v", meta)
+	assert.Equal(t, last[1].Item.Key, "outbox|"+meta["cloudevent.id"], "event metadata %v: its id, want its outbox record's", meta)
 
 	t.Run("query_string_form", func(t *testing.T) {
-		if rec := e.do("POST", "/voucher?phoneNumber=0909123456", "", bearer(tok)); rec.Code != 202 {
-			t.Fatalf("%d %s", rec.Code, rec.Body)
-		}
+		rec := e.do("POST", "/voucher?phoneNumber=0909123456", "", bearer(tok))
+		assert.Equal(t, 202, rec.Code, "%s", rec.Body)
 	})
 	t.Run("someone_elses_phone_is_403", func(t *testing.T) {
-		if rec := e.do("POST", "/voucher", `{"phoneNumber":"0909000001"}`, bearer(tok)); rec.Code != 403 {
-			t.Fatalf("%d %s", rec.Code, rec.Body)
-		}
+		rec := e.do("POST", "/voucher", `{"phoneNumber":"0909000001"}`, bearer(tok))
+		assert.Equal(t, 403, rec.Code, "%s", rec.Body)
 	})
 	t.Run("callback_to_internal_addresses_is_refused", func(t *testing.T) {
 		for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:8080/admin", "http://[::1]/", "http://10.0.0.5/hook", "https://user:pw@shop.example/"} {
 			rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"`+u+`"}`, bearer(tok))
-			if rec.Code != 400 {
-				t.Fatalf("%s: %d %s", u, rec.Code, rec.Body)
-			}
+			assert.Equal(t, 400, rec.Code, "%s: %s", u, rec.Body)
 		}
 	})
 	t.Run("callback_must_be_http_url", func(t *testing.T) {
-		if rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"javascript:alert(1)"}`, bearer(tok)); rec.Code != 400 {
-			t.Fatalf("%d %s", rec.Code, rec.Body)
-		}
+		rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"javascript:alert(1)"}`, bearer(tok))
+		assert.Equal(t, 400, rec.Code, "%s", rec.Body)
 	})
 	t.Run("idempotency_key_replays_and_refuses_other_body", func(t *testing.T) {
 		h := bearer(tok)
@@ -496,41 +464,38 @@ func TestPurchase(t *testing.T) {
 		a := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h)
 		txns := len(e.mem.Txns)
 		b := e.do("POST", "/voucher", `{"phoneNumber":"+84909123456"}`, h) // same number, other spelling
-		if a.Code != 202 || b.Code != 202 || a.Header().Get("Location") != b.Header().Get("Location") || len(e.mem.Txns) != txns {
-			t.Fatalf("replay: %d %d %q %q, transactions %d -> %d", a.Code, b.Code, a.Header().Get("Location"), b.Header().Get("Location"), txns, len(e.mem.Txns))
-		}
-		if c := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://x.example/"}`, h); c.Code != 422 {
-			t.Fatalf("other body: %d %s", c.Code, c.Body)
-		}
+		assert.Equal(t, 202, a.Code, "first: %s", a.Body)
+		assert.Equal(t, 202, b.Code, "replay: %s", b.Body)
+		assert.Equal(t, a.Header().Get("Location"), b.Header().Get("Location"), "replay's Location")
+		assert.Len(t, e.mem.Txns, txns, "transactions after the replay")
+		c := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://x.example/"}`, h)
+		assert.Equal(t, 422, c.Code, "other body: %s", c.Body)
 	})
 	t.Run("others_cannot_read_it", func(t *testing.T) {
 		bobTok := e.do("POST", "/user/sign-in", `{"username":"bob","password":"long enough pw"}`, nil)
 		var bt app.Token
 		_ = json.Unmarshal(bobTok.Body.Bytes(), &bt)
-		if rec := e.do("GET", "/voucher/requests/"+v.RequestID, "", bearer(bt.AccessToken)); rec.Code != 404 {
-			t.Fatalf("%d %s", rec.Code, rec.Body)
-		}
+		rec := e.do("GET", "/voucher/requests/"+v.RequestID, "", bearer(bt.AccessToken))
+		assert.Equal(t, 404, rec.Code, "%s", rec.Body)
 	})
 
 	t.Run("receive_code_waits_for_the_voucher_then_completes_once", func(t *testing.T) {
 		stored := false
 		e.vouchers.stored = func(string) (bool, error) { return stored, nil }
 		event := `{"id":"e1","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"SUCCESS","voucherCode":"AAAA-BBBB-CCCC","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
-		if rec := e.do("POST", "/events/receive-code", event, nil); !strings.Contains(rec.Body.String(), "RETRY") {
-			t.Fatalf("voucher not stored yet, answer %s", rec.Body)
-		}
+		require.Contains(t, e.do("POST", "/events/receive-code", event, nil).Body.String(), "RETRY", "voucher not stored yet, answer")
 		stored = true
 		for range 2 { // and redelivered
-			if rec := e.do("POST", "/events/receive-code", event, nil); !strings.Contains(rec.Body.String(), "SUCCESS") {
-				t.Fatalf("answer %s", rec.Body)
-			}
+			require.Contains(t, e.do("POST", "/events/receive-code", event, nil).Body.String(), "SUCCESS", "answer")
 		}
 		got := e.do("GET", "/voucher/requests/"+v.RequestID, "", bearer(tok))
 		var final requestView
 		_ = json.Unmarshal(got.Body.Bytes(), &final)
-		if final.State != 1 || final.Status != "SUCCESS" || final.Progress != 100 || final.VoucherCode != "AAAA-BBBB-CCCC" || final.Message != "" {
-			t.Fatalf("final %+v", final)
-		}
+		assert.Equal(t, 1, final.State, "final %+v", final)
+		assert.Equal(t, "SUCCESS", final.Status, "final %+v", final)
+		assert.Equal(t, 100, final.Progress, "final %+v", final)
+		assert.Equal(t, "AAAA-BBBB-CCCC", final.VoucherCode, "final %+v", final)
+		assert.Empty(t, final.Message, "final %+v", final)
 	})
 }
 
@@ -540,9 +505,7 @@ func (e *env) smsSent(t *testing.T) []events.SendSMS {
 	var out []events.SendSMS
 	for _, p := range e.dmem.Events(events.TopicSendSMS) {
 		var m events.SendSMS
-		if err := json.Unmarshal(p.Data, &m); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, json.Unmarshal(p.Data, &m))
 		if strings.HasPrefix(m.MessageID, "voucher-") {
 			out = append(out, m)
 		}
@@ -554,15 +517,11 @@ func (e *env) smsSent(t *testing.T) []events.SendSMS {
 func (e *env) buyAndComplete(t *testing.T, tok, body, status string) requestView {
 	t.Helper()
 	rec := e.do("POST", "/voucher", body, bearer(tok))
-	if rec.Code != 202 {
-		t.Fatalf("purchase %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, 202, rec.Code, "purchase %s", rec.Body)
 	var v requestView
 	_ = json.Unmarshal(rec.Body.Bytes(), &v)
 	ev := `{"id":"e","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"` + status + `","voucherCode":"CODE-` + v.RequestID + `","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
-	if rec := e.do("POST", "/events/receive-code", ev, nil); !strings.Contains(rec.Body.String(), "SUCCESS") {
-		t.Fatalf("receive-code answer %s", rec.Body)
-	}
+	require.Contains(t, e.do("POST", "/events/receive-code", ev, nil).Body.String(), "SUCCESS", "receive-code answer")
 	return v
 }
 
@@ -578,16 +537,16 @@ func TestDelivery(t *testing.T) {
 		e := newEnv(t)
 		tok := e.signUp(t, "alice", "0909123456")
 		v := e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
-		if s, _ := e.deliveries.Sweep(context.Background(), time.Minute); s.Delivered != 1 {
-			t.Fatalf("sweep %+v", s)
-		}
+		s, _ := e.deliveries.Sweep(context.Background(), time.Minute)
+		assert.Equal(t, 1, s.Delivered, "sweep %+v", s)
 		got := e.request(t, tok, v.RequestID)
-		if got.Delivery == nil || got.Delivery.Channel != "webhook" || got.Delivery.Status != "DELIVERED" || got.Delivery.Attempts != 1 {
-			t.Fatalf("delivery %+v", got.Delivery)
-		}
-		if s, _ := e.deliveries.Sweep(context.Background(), time.Minute); s.Attempted != 0 || len(e.smsSent(t)) != 0 {
-			t.Fatalf("delivered twice: %+v", s)
-		}
+		require.NotNil(t, got.Delivery, "delivery")
+		assert.Equal(t, "webhook", got.Delivery.Channel, "delivery %+v", got.Delivery)
+		assert.Equal(t, "DELIVERED", got.Delivery.Status, "delivery %+v", got.Delivery)
+		assert.Equal(t, 1, got.Delivery.Attempts, "delivery %+v", got.Delivery)
+		s, _ = e.deliveries.Sweep(context.Background(), time.Minute)
+		assert.Zero(t, s.Attempted, "delivered twice: %+v", s)
+		assert.Empty(t, e.smsSent(t), "delivered twice: SMS")
 	})
 	t.Run("failing_webhook_is_retried_on_schedule_then_sms", func(t *testing.T) {
 		e := newEnv(t)
@@ -597,24 +556,23 @@ func TestDelivery(t *testing.T) {
 		ctx := context.Background()
 		_, _ = e.deliveries.Sweep(ctx, time.Minute) // attempt 1
 		_, _ = e.deliveries.Sweep(ctx, time.Minute) // not due yet
-		if n := len(e.webhooks.attempts); n != 1 {
-			t.Fatalf("%d attempts before the first retry was due", n)
-		}
+		require.Len(t, e.webhooks.attempts, 1, "attempts before the first retry was due")
 		e.clock.add(1200 * time.Millisecond)        // 1s + up to 10% jitter
 		_, _ = e.deliveries.Sweep(ctx, time.Minute) // attempt 2
 		e.clock.add(2300 * time.Millisecond)
 		s, _ := e.deliveries.Sweep(ctx, time.Minute) // attempt 3: schedule over
-		if s.FellBack != 1 || len(e.webhooks.attempts) != 3 {
-			t.Fatalf("sweep %+v after %d attempts", s, len(e.webhooks.attempts))
-		}
+		assert.Equal(t, 1, s.FellBack, "sweep %+v", s)
+		assert.Len(t, e.webhooks.attempts, 3, "attempts")
 		sms := e.smsSent(t)
-		if len(sms) != 1 || sms[0].MessageID != "voucher-"+v.RequestID || !strings.Contains(sms[0].Text, app.SuccessMessage) || !strings.Contains(sms[0].Text, "CODE-"+v.RequestID) {
-			t.Fatalf("sms %+v", sms)
-		}
+		require.Len(t, sms, 1, "sms")
+		assert.Equal(t, "voucher-"+v.RequestID, sms[0].MessageID, "sms %+v", sms)
+		assert.Contains(t, sms[0].Text, app.SuccessMessage, "sms text")
+		assert.Contains(t, sms[0].Text, "CODE-"+v.RequestID, "sms text")
 		got := e.request(t, tok, v.RequestID)
-		if got.Delivery.Channel != "sms" || !got.Delivery.FellBack || got.Delivery.LastError != "answered 500" {
-			t.Fatalf("delivery %+v", got.Delivery)
-		}
+		require.NotNil(t, got.Delivery, "delivery")
+		assert.Equal(t, "sms", got.Delivery.Channel, "delivery %+v", got.Delivery)
+		assert.True(t, got.Delivery.FellBack, "delivery %+v", got.Delivery)
+		assert.Equal(t, "answered 500", got.Delivery.LastError, "delivery %+v", got.Delivery)
 	})
 	t.Run("retry_after_is_honoured", func(t *testing.T) {
 		e := newEnv(t)
@@ -629,13 +587,10 @@ func TestDelivery(t *testing.T) {
 		_, _ = e.deliveries.Sweep(context.Background(), time.Minute)
 		e.clock.add(5 * time.Second) // past the schedule's 1s, before Retry-After
 		_, _ = e.deliveries.Sweep(context.Background(), time.Minute)
-		if n := len(e.webhooks.attempts); n != 1 {
-			t.Fatalf("retried before Retry-After: %d attempts", n)
-		}
+		require.Len(t, e.webhooks.attempts, 1, "retried before Retry-After")
 		e.clock.add(30 * time.Second)
-		if s, _ := e.deliveries.Sweep(context.Background(), time.Minute); s.Delivered != 1 {
-			t.Fatalf("%+v", s)
-		}
+		s, _ := e.deliveries.Sweep(context.Background(), time.Minute)
+		assert.Equal(t, 1, s.Delivered, "sweep %+v", s)
 	})
 	tests := []struct {
 		name, body, status, text string
@@ -652,12 +607,13 @@ func TestDelivery(t *testing.T) {
 			ev := `{"id":"e","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"` + tt.status + `","voucherCode":"X","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
 			e.do("POST", "/events/receive-code", ev, nil)
 			sms := e.smsSent(t)
-			if len(sms) != 1 || !strings.HasPrefix(sms[0].Text, tt.text) || sms[0].PhoneNumber != "+84909123456" {
-				t.Fatalf("sms %+v", sms)
-			}
-			if got := e.request(t, tok, v.RequestID); got.Delivery == nil || got.Delivery.Channel != "sms" || len(e.webhooks.attempts) != 0 {
-				t.Fatalf("delivery %+v", got.Delivery)
-			}
+			require.Len(t, sms, 1, "sms")
+			assert.True(t, strings.HasPrefix(sms[0].Text, tt.text), "sms text %q, want it to begin %q", sms[0].Text, tt.text)
+			assert.Equal(t, "+84909123456", sms[0].PhoneNumber, "sms %+v", sms)
+			got := e.request(t, tok, v.RequestID)
+			require.NotNil(t, got.Delivery, "delivery")
+			assert.Equal(t, "sms", got.Delivery.Channel, "delivery %+v", got.Delivery)
+			assert.Empty(t, e.webhooks.attempts, "webhook attempts")
 		})
 	}
 }
@@ -669,19 +625,16 @@ func TestWebhookSecretReadAndRotate(t *testing.T) {
 		rec := e.do(method, path, "", bearer(tok))
 		var body struct{ Secret string }
 		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		if rec.Code != 200 || !strings.HasPrefix(body.Secret, "whsec_") || rec.Header().Get("Cache-Control") != "no-store" {
-			t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
-		}
+		require.Equal(t, 200, rec.Code, "%s %s: %s", method, path, rec.Body)
+		require.True(t, strings.HasPrefix(body.Secret, "whsec_"), "%s %s: %s", method, path, rec.Body)
+		require.Equal(t, "no-store", rec.Header().Get("Cache-Control"), "%s %s: Cache-Control", method, path)
 		return body.Secret
 	}
 	first := read("GET", "/user/webhook-secret")
 	rotated := read("POST", "/user/webhook-secret/rotate")
-	if rotated == first || read("GET", "/user/webhook-secret") != rotated {
-		t.Fatal("rotation did not replace the secret")
-	}
-	if rec := e.do("GET", "/user/webhook-secret", "", nil); rec.Code != 401 {
-		t.Fatalf("without a token: %d", rec.Code)
-	}
+	assert.NotEqual(t, first, rotated, "rotation did not replace the secret")
+	assert.Equal(t, rotated, read("GET", "/user/webhook-secret"), "the secret read after the rotation")
+	assert.Equal(t, 401, e.do("GET", "/user/webhook-secret", "", nil).Code, "without a token")
 }
 
 // TestShedAnswersBusyBeyondTheLimit: with every slot taken, a customer
@@ -707,20 +660,16 @@ func TestShedAnswersBusyBeyondTheLimit(t *testing.T) {
 	<-entered
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/voucher", nil))
-	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || problemOf(t, rec).Status != 503 {
-		t.Fatalf("over the limit: %d %v %s", rec.Code, rec.Header(), rec.Body)
-	}
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "over the limit: %s", rec.Body)
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"), "over the limit: Retry-After")
+	assert.Equal(t, 503, problemOf(t, rec).Status, "over the limit: the problem's status")
 	for _, path := range []string{"/events/receive-code", "/request-redrive", "/healthz"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("POST", path, nil))
-		if rec.Code != http.StatusOK {
-			t.Fatalf("%s was shed: %d", path, rec.Code)
-		}
+		assert.Equal(t, http.StatusOK, rec.Code, "%s was shed", path)
 	}
 	close(release)
-	if code := <-done; code != http.StatusOK {
-		t.Fatalf("the request in its slot: %d", code)
-	}
+	assert.Equal(t, http.StatusOK, <-done, "the request in its slot")
 }
 
 // TestOnlyTheSidecarGetsThrough: a forged receive-code (a paid purchase
@@ -732,9 +681,7 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	e := newEnv(t)
 	tok := e.signUp(t, "alice", "0909123456")
 	rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, bearer(tok))
-	if rec.Code != 202 {
-		t.Fatalf("purchase %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, 202, rec.Code, "purchase %s", rec.Body)
 	var v requestView
 	_ = json.Unmarshal(rec.Body.Bytes(), &v)
 	before := e.request(t, tok, v.RequestID)
@@ -753,10 +700,9 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath, outboxRelayPath, "/metrics", "/readyz"} {
 		testkit.Expect(t, e.faces.Public, testkit.Call{Method: "POST", Path: path, Body: forged, Token: token, Want: 404})
 	}
-	if after := e.request(t, tok, v.RequestID); after.Status != before.Status || after.Status == "FAILED" {
-		t.Fatalf("status %q after forged events, %q before", after.Status, before.Status)
-	}
-	if e.mem.Len() != keys || e.dmem.Len() != dkeys {
-		t.Fatalf("keys %d/%d after forged calls, %d/%d before", e.mem.Len(), e.dmem.Len(), keys, dkeys)
-	}
+	after := e.request(t, tok, v.RequestID)
+	assert.Equal(t, before.Status, after.Status, "status after forged events")
+	assert.NotEqual(t, "FAILED", after.Status, "status after forged events")
+	assert.Equal(t, keys, e.mem.Len(), "gateway-store keys after forged calls")
+	assert.Equal(t, dkeys, e.dmem.Len(), "gateway-deliveries keys after forged calls")
 }

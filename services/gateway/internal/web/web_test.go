@@ -5,6 +5,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestHandler(t *testing.T) {
@@ -30,36 +33,24 @@ func TestHandler(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
 			req.URL.Path = tt.path // as the mux hands it over, unclean paths included
 			Handler().ServeHTTP(rec, req)
-			if rec.Code != tt.status {
-				t.Fatalf("status %d, want %d", rec.Code, tt.status)
-			}
+			require.Equal(t, tt.status, rec.Code, "status")
 			if tt.status != http.StatusOK {
 				return
 			}
 			h := rec.Header()
-			if got := h.Get("Content-Type"); got != tt.contentType {
-				t.Errorf("Content-Type %q, want %q", got, tt.contentType)
-			}
-			if !strings.Contains(rec.Body.String(), tt.body) {
-				t.Errorf("body does not contain %q", tt.body)
-			}
+			assert.Equal(t, tt.contentType, h.Get("Content-Type"), "Content-Type")
+			assert.Contains(t, rec.Body.String(), tt.body, "body")
 			csp := h.Get("Content-Security-Policy")
 			for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'"} {
-				if !strings.Contains(csp, want) {
-					t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
-				}
+				assert.Contains(t, csp, want, "Content-Security-Policy")
 			}
-			if strings.Contains(csp, "unsafe-inline") {
-				t.Errorf("Content-Security-Policy %q allows inline code", csp)
-			}
+			assert.NotContains(t, csp, "unsafe-inline", "Content-Security-Policy allows inline code")
 			for k, want := range map[string]string{
 				"X-Content-Type-Options": "nosniff",
 				"Referrer-Policy":        "no-referrer",
 				"Cache-Control":          "no-store",
 			} {
-				if got := h.Get(k); got != want {
-					t.Errorf("%s %q, want %q", k, got, want)
-				}
+				assert.Equal(t, want, h.Get(k), k)
 			}
 		})
 	}
@@ -68,9 +59,7 @@ func TestHandler(t *testing.T) {
 // The CSP forbids inline code: the page must not need any.
 func TestIndexHasNoInlineCode(t *testing.T) {
 	b, err := files.ReadFile("index.html")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	page := string(b)
 	for _, bad := range []string{"<script>", "<style", " style=", " onclick=", " onsubmit=", "javascript:", "http://", "https://"} {
 		if strings.Contains(page, bad) {

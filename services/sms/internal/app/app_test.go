@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
@@ -35,44 +37,32 @@ func TestRedeliveredMessageIsSentOnce(t *testing.T) {
 	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: gw, Now: time.Now}
 	m := events.SendSMS{MessageID: "m1", PhoneNumber: "+84909123456", Text: "hello"}
 	for range 3 {
-		if err := a.Send(context.Background(), m); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, a.Send(context.Background(), m))
 	}
-	if len(gw.sent) != 1 {
-		t.Fatalf("sent %d times", len(gw.sent))
-	}
+	assert.Len(t, gw.sent, 1, "times sent")
 }
 
 func TestFailingBindingIsRetriedAndIncompleteMessageDropped(t *testing.T) {
 	gw := &fakeGateway{fail: errors.New("binding down")}
 	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: gw, Now: time.Now}
-	if err := a.Send(context.Background(), events.SendSMS{MessageID: "m1", PhoneNumber: "+1", Text: "x"}); errs.KindOf(err) != errs.Unavailable {
-		t.Fatalf("err %v, want Unavailable (retry)", err)
-	}
-	if err := a.Send(context.Background(), events.SendSMS{MessageID: "m2"}); errs.KindOf(err) != errs.Invalid {
-		t.Fatalf("err %v, want Invalid (dead letter)", err)
-	}
+	err := a.Send(context.Background(), events.SendSMS{MessageID: "m1", PhoneNumber: "+1", Text: "x"})
+	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "err %v, want Unavailable (retry)", err)
+	err = a.Send(context.Background(), events.SendSMS{MessageID: "m2"})
+	assert.Equal(t, errs.Invalid, errs.KindOf(err), "err %v, want Invalid (dead letter)", err)
 }
 
 func TestSentMessagesAreCountedByKindOnce(t *testing.T) {
 	m := metrics.NewSMS(prometheus.NewRegistry())
 	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{}, Now: time.Now, Metrics: m}
 	for _, id := range []string{"voucher-r1", "voucher-r1", "phone-code-u1-1", "welcome-u1"} { // r1 redelivered
-		if err := a.Send(context.Background(), events.SendSMS{MessageID: id, PhoneNumber: "+84909123456", Text: "x"}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, a.Send(context.Background(), events.SendSMS{MessageID: id, PhoneNumber: "+84909123456", Text: "x"}), id)
 	}
 	for kind, want := range map[string]float64{"voucher": 1, "phone_code": 1, "other": 1} {
-		if got := testutil.ToFloat64(m.SentTotal.WithLabelValues(kind)); got != want {
-			t.Errorf("%s: %v, want %v", kind, got, want)
-		}
+		assert.Equal(t, want, testutil.ToFloat64(m.SentTotal.WithLabelValues(kind)), kind)
 	}
 	failing := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{fail: errors.New("down")}, Now: time.Now, Metrics: m}
 	_ = failing.Send(context.Background(), events.SendSMS{MessageID: "voucher-r2", PhoneNumber: "+84909123456", Text: "x"})
-	if got := testutil.ToFloat64(m.SentTotal.WithLabelValues("voucher")); got != 1 {
-		t.Fatalf("a failed send was counted: %v", got)
-	}
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.SentTotal.WithLabelValues("voucher")), "a failed send was counted")
 }
 
 // failingLog is a Log whose store is down.
@@ -90,36 +80,35 @@ func TestSentTellsWhetherAMessageWasSent(t *testing.T) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{}, Now: func() time.Time { return at }}
 	ctx := context.Background()
-	if _, found, err := a.Sent(ctx, "voucher-r1"); err != nil || found {
-		t.Fatalf("before the send: found %v, err %v", found, err)
-	}
-	if err := a.Send(ctx, events.SendSMS{MessageID: "voucher-r1", PhoneNumber: "+84909123456", Text: "x"}); err != nil {
-		t.Fatal(err)
-	}
+	_, found, err := a.Sent(ctx, "voucher-r1")
+	assert.NoError(t, err, "before the send")
+	assert.False(t, found, "before the send: found")
+	require.NoError(t, a.Send(ctx, events.SendSMS{MessageID: "voucher-r1", PhoneNumber: "+84909123456", Text: "x"}))
 	s, found, err := a.Sent(ctx, "voucher-r1")
-	if err != nil || !found || s.MessageID != "voucher-r1" || !s.SentAt.Equal(at) {
-		t.Fatalf("after the send: %+v, found %v, err %v", s, found, err)
-	}
-	if _, found, err := a.Sent(ctx, "voucher-r2"); err != nil || found {
-		t.Fatalf("another message: found %v, err %v", found, err)
-	}
+	assert.NoError(t, err, "after the send")
+	assert.True(t, found, "after the send: found")
+	assert.Equal(t, "voucher-r1", s.MessageID, "after the send: %+v", s)
+	assert.True(t, s.SentAt.Equal(at), "after the send: sent at %v, want %v", s.SentAt, at)
+	_, found, err = a.Sent(ctx, "voucher-r2")
+	assert.NoError(t, err, "another message")
+	assert.False(t, found, "another message: found")
 }
 
 func TestSentRefusesEmptyAndOversizedIDsAndReportsAStoreDown(t *testing.T) {
 	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{}, Now: time.Now}
 	ctx := context.Background()
 	for _, id := range []string{"", strings.Repeat("x", MaxMessageIDLen+1), strings.Repeat("é", MaxMessageIDLen+1)} {
-		if _, found, err := a.Sent(ctx, id); errs.KindOf(err) != errs.Invalid || found {
-			t.Errorf("id of %d characters: found %v, err %v, want Invalid", len([]rune(id)), found, err)
-		}
+		_, found, err := a.Sent(ctx, id)
+		assert.Equal(t, errs.Invalid, errs.KindOf(err), "id of %d characters: err %v, want Invalid", len([]rune(id)), err)
+		assert.False(t, found, "id of %d characters: found", len([]rune(id)))
 	}
 	for _, id := range []string{strings.Repeat("x", MaxMessageIDLen), strings.Repeat("é", MaxMessageIDLen)} {
-		if _, found, err := a.Sent(ctx, id); err != nil || found {
-			t.Errorf("id of %d characters: found %v, err %v, want not found", len([]rune(id)), found, err)
-		}
+		_, found, err := a.Sent(ctx, id)
+		assert.NoError(t, err, "id of %d characters", len([]rune(id)))
+		assert.False(t, found, "id of %d characters: found, want not found", len([]rune(id)))
 	}
 	down := App{Log: failingLog{}, Gateway: &fakeGateway{}, Now: time.Now}
-	if _, found, err := down.Sent(ctx, "voucher-r1"); errs.KindOf(err) != errs.Unavailable || found {
-		t.Fatalf("store down: found %v, err %v, want Unavailable", found, err)
-	}
+	_, found, err := down.Sent(ctx, "voucher-r1")
+	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "store down: err %v, want Unavailable", err)
+	assert.False(t, found, "store down: found")
 }

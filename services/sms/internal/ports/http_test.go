@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
@@ -49,19 +52,12 @@ func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
 
 func problemOf(t *testing.T, rec *httptest.ResponseRecorder, status int, kind errs.Kind) {
 	t.Helper()
-	if rec.Code != status {
-		t.Fatalf("status %d, want %d: %s", rec.Code, status, rec.Body)
-	}
-	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
-		t.Fatalf("Content-Type %q", ct)
-	}
+	assert.Equal(t, status, rec.Code, "status: %s", rec.Body)
+	assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"), "Content-Type")
 	var p httpx.Problem
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-		t.Fatal(err)
-	}
-	if p.Status != status || p.Type != httpx.ProblemTypeBase+kind.String() {
-		t.Fatalf("problem %+v", p)
-	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p), "problem: %s", rec.Body)
+	assert.Equal(t, status, p.Status, "problem %+v", p)
+	assert.Equal(t, httpx.ProblemTypeBase+kind.String(), p.Type, "problem %+v", p)
 }
 
 func TestGetSentAnswersTheLogWithoutThePhoneNumber(t *testing.T) {
@@ -74,24 +70,15 @@ func TestGetSentAnswersTheLogWithoutThePhoneNumber(t *testing.T) {
 	problemOf(t, get(t, h, "/sent/voucher-r1"), http.StatusNotFound, errs.NotFound)
 
 	for _, id := range []string{"voucher-r1", "odd/id with spaces"} {
-		if err := a.Send(context.Background(), events.SendSMS{MessageID: id, PhoneNumber: phone, Text: "your code"}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, a.Send(context.Background(), events.SendSMS{MessageID: id, PhoneNumber: phone, Text: "your code"}))
 		rec := get(t, h, "/sent/"+url.PathEscape(id))
-		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
-			t.Fatalf("%q: status %d, Content-Type %q: %s", id, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
-		}
+		assert.Equal(t, http.StatusOK, rec.Code, "%q: status: %s", id, rec.Body)
+		assert.Equal(t, "application/json", rec.Header().Get("Content-Type"), "%q: Content-Type", id)
 		var body map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-			t.Fatal(err)
-		}
-		if len(body) != 2 || body["messageId"] != id || body["sentAt"] != "2026-03-01T12:00:00Z" {
-			t.Fatalf("%q: body %s", id, rec.Body)
-		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), "%q: body %s", id, rec.Body)
+		assert.Equal(t, map[string]any{"messageId": id, "sentAt": "2026-03-01T12:00:00Z"}, body, "%q: body %s", id, rec.Body)
 	}
-	if strings.Contains(logs.String(), phone) {
-		t.Fatalf("a phone number was logged: %s", logs.String())
-	}
+	assert.NotContains(t, logs.String(), phone, "a phone number was logged")
 }
 
 func TestGetSentRefusesBadIDsAndReportsAStoreDown(t *testing.T) {
@@ -139,14 +126,12 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	problemOf(t, do("POST", "/events/send-sms", event, token, "gateway"), http.StatusForbidden, errs.Forbidden)
 	problemOf(t, do("GET", "/sent/forged-1", "", "", "gateway"), http.StatusUnauthorized, errs.Unauthorized)
 	problemOf(t, do("GET", "/sent/forged-1", "", token, "voucher"), http.StatusForbidden, errs.Forbidden)
-	if gw.sent != 0 || mem.Len() != 0 {
-		t.Fatalf("refused requests sent %d texts and left %d keys", gw.sent, mem.Len())
-	}
+	assert.Zero(t, gw.sent, "refused requests sent texts")
+	assert.Zero(t, mem.Len(), "refused requests left keys")
 	// The same event from the sidecar itself is sent.
-	if rec := do("POST", "/events/send-sms", event, token, ""); rec.Code != http.StatusOK || gw.sent != 1 {
-		t.Fatalf("from the sidecar: %d %s, sent %d", rec.Code, rec.Body, gw.sent)
-	}
-	if rec := do("GET", "/sent/forged-1", "", token, "gateway"); rec.Code != http.StatusOK {
-		t.Fatalf("gateway asking: %d %s", rec.Code, rec.Body)
-	}
+	rec := do("POST", "/events/send-sms", event, token, "")
+	assert.Equal(t, http.StatusOK, rec.Code, "from the sidecar: %s", rec.Body)
+	assert.Equal(t, 1, gw.sent, "from the sidecar: texts sent")
+	rec = do("GET", "/sent/forged-1", "", token, "gateway")
+	assert.Equal(t, http.StatusOK, rec.Code, "gateway asking: %s", rec.Body)
 }

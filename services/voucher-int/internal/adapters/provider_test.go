@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
@@ -38,9 +40,8 @@ func TestProviderAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != "/v1.0/invoke/voucher-provider/method/api/request/voucher" || r.Header.Get("Idempotency-Key") != "r1" {
-					t.Errorf("called %s with key %q", r.URL.Path, r.Header.Get("Idempotency-Key"))
-				}
+				assert.Equal(t, "/v1.0/invoke/voucher-provider/method/api/request/voucher", r.URL.Path, "called path")
+				assert.Equal(t, "r1", r.Header.Get("Idempotency-Key"), "Idempotency-Key of the call")
 				select {
 				case <-time.After(tt.delay):
 				case <-r.Context().Done():
@@ -53,24 +54,20 @@ func TestProviderAnswers(t *testing.T) {
 			m := metrics.NewProvider(prometheus.NewRegistry())
 			p := Provider{Invoker: daprx.Invoker{SidecarURL: srv.URL}, AppID: "voucher-provider", Budget: 100 * time.Millisecond, Metrics: m}
 			ans, err := p.Request(context.Background(), "r1", "+84909123456")
-			if n := testutil.CollectAndCount(m.Seconds); n != 1 || samples(m, "order", tt.outcome) != 1 {
-				t.Fatalf("want one call recorded as order/%s, got %d series", tt.outcome, n)
-			}
+			assert.Equal(t, 1, testutil.CollectAndCount(m.Seconds), "want one call recorded as order/%s: series", tt.outcome)
+			assert.Equal(t, uint64(1), samples(m, "order", tt.outcome), "want one call recorded as order/%s", tt.outcome)
 			if tt.outcome == "ack" {
-				if err != nil || ans.CodeChallenge != "abc" {
-					t.Fatalf("answer %+v err %v", ans, err)
-				}
+				assert.NoError(t, err)
+				assert.Equal(t, "abc", ans.CodeChallenge, "answer %+v", ans)
 				return
 			}
 			if tt.wantCode != "" {
-				if err != nil || ans.VoucherCode != tt.wantCode {
-					t.Fatalf("answer %+v err %v", ans, err)
-				}
+				assert.NoError(t, err)
+				assert.Equal(t, tt.wantCode, ans.VoucherCode, "answer %+v", ans)
 				return
 			}
-			if err == nil || errs.KindOf(err) != tt.wantKind {
-				t.Fatalf("err %v (kind %v), want kind %v", err, errs.KindOf(err), tt.wantKind)
-			}
+			require.Error(t, err, "answer %+v", ans)
+			assert.Equal(t, tt.wantKind, errs.KindOf(err), "err %v", err)
 		})
 	}
 }
@@ -89,9 +86,8 @@ func TestProviderStatusOutcomes(t *testing.T) {
 		p := Provider{Invoker: daprx.Invoker{SidecarURL: srv.URL}, AppID: "vps", Budget: time.Second, Metrics: m}
 		_, _ = p.Status(context.Background(), "r1")
 		srv.Close()
-		if samples(m, "status", tt.outcome) != 1 || testutil.CollectAndCount(m.Seconds) != 1 {
-			t.Fatalf("%d: not recorded as status/%s", tt.status, tt.outcome)
-		}
+		assert.Equal(t, uint64(1), samples(m, "status", tt.outcome), "%d: not recorded as status/%s", tt.status, tt.outcome)
+		assert.Equal(t, 1, testutil.CollectAndCount(m.Seconds), "%d: series recorded", tt.status)
 	}
 }
 

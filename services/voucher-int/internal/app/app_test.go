@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/api"
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
@@ -65,9 +68,7 @@ func published(t *testing.T, mem *testkit.MemState) []events.ReceiveCode {
 	var out []events.ReceiveCode
 	for _, p := range mem.Events(events.TopicReceiveCode) {
 		var ev events.ReceiveCode
-		if err := json.Unmarshal(p.Data, &ev); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, json.Unmarshal(p.Data, &ev))
 		out = append(out, ev)
 	}
 	return out
@@ -95,17 +96,15 @@ func TestImmediateCodeIsPublishedOnce(t *testing.T) {
 	a := setup(p, c, "a", mem)
 	ev := events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123450", RequestedAt: c.now()}
 	for range 3 { // the same event, redelivered
-		if err := a.HandleRequestCode(context.Background(), ev); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, a.HandleRequestCode(context.Background(), ev))
 	}
 	pub := published(t, mem)
-	if p.requests.Load() != 1 || len(pub) != 1 || pub[0].Status != events.StatusSuccess || pub[0].VoucherCode != "CODE" {
-		t.Fatalf("provider calls %d, published %+v", p.requests.Load(), pub)
-	}
-	if ids, _ := a.Pending.All(context.Background()); len(ids) != 0 {
-		t.Fatalf("completed order still pending: %v", ids)
-	}
+	assert.Equal(t, int32(1), p.requests.Load(), "provider calls")
+	ids, _ := a.Pending.All(context.Background())
+	assert.Empty(t, ids, "completed order still pending")
+	require.Len(t, pub, 1, "published")
+	assert.Equal(t, events.StatusSuccess, pub[0].Status, "published %+v", pub)
+	assert.Equal(t, "CODE", pub[0].VoucherCode, "published %+v", pub)
 }
 
 // outcomes records what is published outside the outbox.
@@ -139,17 +138,14 @@ func TestRequestAgainForAFinishedOrderSendsItsOutcomeAgain(t *testing.T) {
 	out := &outcomes{}
 	a.Outcomes = out
 	ev := events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123450", RequestedAt: c.now()}
-	if err := a.HandleRequestCode(context.Background(), ev); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.HandleRequestCode(context.Background(), ev))
 	c.add(time.Minute)
-	if err := a.HandleRequestCode(context.Background(), ev); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.HandleRequestCode(context.Background(), ev))
 	first := published(t, mem)
-	if p.requests.Load() != 1 || len(first) != 1 || len(out.sent) != 1 || out.sent[0] != first[0] {
-		t.Fatalf("provider calls %d, outbox %+v, sent again %+v", p.requests.Load(), first, out.sent)
-	}
+	assert.Equal(t, int32(1), p.requests.Load(), "provider calls")
+	require.Len(t, first, 1, "outbox")
+	require.Len(t, out.sent, 1, "sent again")
+	assert.Equal(t, first[0], out.sent[0], "the outcome sent again is not the first")
 }
 
 func TestLateCallback(t *testing.T) {
@@ -169,25 +165,22 @@ func TestLateCallback(t *testing.T) {
 	}
 	c, mem := newClock(), testkit.NewMemState()
 	a := setup(&fakeProvider{request: ack}, c, "a", mem)
-	if err := a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123455", RequestedAt: c.now()}); err != nil {
-		t.Fatal(err)
-	}
-	if len(mem.Events(events.TopicReceiveCode)) != 0 {
-		t.Fatal("an acknowledgement published an outcome")
-	}
+	require.NoError(t, a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123455", RequestedAt: c.now()}))
+	require.Empty(t, mem.Events(events.TopicReceiveCode), "an acknowledgement published an outcome")
 	c.add(10 * time.Second)
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			err := a.HandleCallback(context.Background(), s.cb)
-			if got := errs.KindOf(err); (err == nil) != (s.wantKind == 0) || (err != nil && got != s.wantKind) {
-				t.Fatalf("err %v (kind %v), want kind %v", err, got, s.wantKind)
+			if s.wantKind == 0 {
+				assert.NoError(t, err)
+			} else if assert.Error(t, err) {
+				assert.Equal(t, s.wantKind, errs.KindOf(err), "err %v", err)
 			}
 			pub := published(t, mem)
-			if len(pub) != s.published {
-				t.Fatalf("published %d, want %d", len(pub), s.published)
-			}
-			if s.published == 1 && (pub[0].VoucherCode != "LATE" || pub[0].Status != events.StatusSuccess) {
-				t.Fatalf("published %+v", pub[0])
+			require.Len(t, pub, s.published, "published")
+			if s.published == 1 {
+				assert.Equal(t, "LATE", pub[0].VoucherCode, "published %+v", pub[0])
+				assert.Equal(t, events.StatusSuccess, pub[0].Status, "published %+v", pub[0])
 			}
 		})
 	}
@@ -198,12 +191,10 @@ func TestCodeLaterThanLimitIsLateSuccess(t *testing.T) {
 	a := setup(&fakeProvider{request: ack}, c, "a", mem)
 	_ = a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123456", RequestedAt: c.now()})
 	c.add(31 * time.Second)
-	if err := a.HandleCallback(context.Background(), vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "C", Status: "SUCCESS"}); err != nil {
-		t.Fatal(err)
-	}
-	if pub := published(t, mem); pub[0].Status != events.StatusLateSuccess {
-		t.Fatalf("status %s", pub[0].Status)
-	}
+	require.NoError(t, a.HandleCallback(context.Background(), vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "C", Status: "SUCCESS"}))
+	pub := published(t, mem)
+	require.NotEmpty(t, pub, "published")
+	assert.Equal(t, events.StatusLateSuccess, pub[0].Status)
 }
 
 func TestTimeoutWaitsForTheReconciler(t *testing.T) {
@@ -216,25 +207,23 @@ func TestTimeoutWaitsForTheReconciler(t *testing.T) {
 		return ProviderStatus{Found: true, Status: "SUCCESS", VoucherCode: "RECOVERED"}, nil
 	}}
 	a := setup(p, c, "a", mem)
-	if err := a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123458", RequestedAt: c.now()}); err != nil {
-		t.Fatalf("a timeout must not fail the event: %v", err)
-	}
-	if s, _ := a.Reconcile(context.Background(), 4); s.Completed != 0 || p.statuses.Load() != 0 {
-		t.Fatalf("reconciled before the order was due: %+v", s)
-	}
+	require.NoError(t, a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123458", RequestedAt: c.now()}),
+		"a timeout must not fail the event")
+	s, _ := a.Reconcile(context.Background(), 4)
+	assert.Zero(t, s.Completed, "reconciled before the order was due: %+v", s)
+	assert.Zero(t, p.statuses.Load(), "statuses asked before the order was due: %+v", s)
 	c.add(3 * time.Second)
-	if s, _ := a.Reconcile(context.Background(), 4); s.Waiting != 1 || p.statuses.Load() != 1 {
-		t.Fatalf("pass 1 %+v, statuses %d", s, p.statuses.Load())
-	}
+	s, _ = a.Reconcile(context.Background(), 4)
+	assert.Equal(t, 1, s.Waiting, "pass 1 %+v", s)
+	assert.Equal(t, int32(1), p.statuses.Load(), "pass 1 statuses")
 	recovered = true
 	c.add(3 * time.Second)
-	if s, _ := a.Reconcile(context.Background(), 4); s.Completed != 1 {
-		t.Fatalf("pass 2 %+v", s)
-	}
+	s, _ = a.Reconcile(context.Background(), 4)
+	assert.Equal(t, 1, s.Completed, "pass 2 %+v", s)
+	assert.Equal(t, int32(1), p.requests.Load(), "order requests")
 	pub := published(t, mem)
-	if len(pub) != 1 || pub[0].VoucherCode != "RECOVERED" || p.requests.Load() != 1 {
-		t.Fatalf("published %+v after %d order requests", pub, p.requests.Load())
-	}
+	require.Len(t, pub, 1, "published")
+	assert.Equal(t, "RECOVERED", pub[0].VoucherCode, "published %+v", pub)
 }
 
 func TestOrderTheProviderNeverRecordedIsAskedAgainWithTheSameID(t *testing.T) {
@@ -255,12 +244,9 @@ func TestOrderTheProviderNeverRecordedIsAskedAgainWithTheSameID(t *testing.T) {
 	_ = a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123457", RequestedAt: c.now()})
 	failing = false
 	c.add(3 * time.Second)
-	if s, _ := a.Reconcile(context.Background(), 4); s.Completed != 1 {
-		t.Fatalf("%+v", s)
-	}
-	if len(asked) != 2 || asked[0] != "r1" || asked[1] != "r1" {
-		t.Fatalf("asked %v", asked)
-	}
+	s, _ := a.Reconcile(context.Background(), 4)
+	assert.Equal(t, 1, s.Completed, "%+v", s)
+	assert.Equal(t, []string{"r1", "r1"}, asked, "asked")
 }
 
 func TestNoCodeByTheDeadlineFails(t *testing.T) {
@@ -269,17 +255,15 @@ func TestNoCodeByTheDeadlineFails(t *testing.T) {
 	a := setup(p, c, "a", mem)
 	_ = a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123459", RequestedAt: c.now()})
 	c.add(2*time.Minute + time.Second)
-	if s, _ := a.Reconcile(context.Background(), 4); s.Failed != 1 {
-		t.Fatalf("%+v", s)
-	}
+	s, _ := a.Reconcile(context.Background(), 4)
+	assert.Equal(t, 1, s.Failed, "%+v", s)
 	pub := published(t, mem)
-	if len(pub) != 1 || pub[0].Status != events.StatusFailed || pub[0].Reason == "" {
-		t.Fatalf("published %+v", pub)
-	}
+	require.Len(t, pub, 1, "published")
+	assert.Equal(t, events.StatusFailed, pub[0].Status, "published %+v", pub)
+	assert.NotEmpty(t, pub[0].Reason, "published %+v", pub)
 	// A code that comes after the failure is refused: the customer was told.
-	if err := a.HandleCallback(context.Background(), vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "X"}); err == nil {
-		t.Fatal("callback accepted after the order failed")
-	}
+	assert.Error(t, a.HandleCallback(context.Background(), vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "X"}),
+		"callback accepted after the order failed")
 }
 
 func TestTwoReplicasNeverWorkOnOneOrderAtOnce(t *testing.T) {
@@ -305,16 +289,13 @@ func TestTwoReplicasNeverWorkOnOneOrderAtOnce(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	close(release)
 	wg.Wait()
-	if got := p.statuses.Load(); got != 10 {
-		t.Fatalf("provider asked %d times about 10 orders: two replicas worked on one order", got)
-	}
+	assert.Equal(t, int32(10), p.statuses.Load(), "provider asked about 10 orders: two replicas worked on one order")
 }
 
 func TestEventWithoutIDsIsInvalid(t *testing.T) {
 	a := setup(&fakeProvider{}, newClock(), "a", testkit.NewMemState())
-	if err := a.HandleRequestCode(context.Background(), events.RequestCode{}); errs.KindOf(err) != errs.Invalid {
-		t.Fatalf("err %v", err)
-	}
+	err := a.HandleRequestCode(context.Background(), events.RequestCode{})
+	assert.Equal(t, errs.Invalid, errs.KindOf(err), "err %v", err)
 }
 
 func TestACodeIssuedJustBeforeTheDeadlineIsNotDropped(t *testing.T) {
@@ -325,10 +306,9 @@ func TestACodeIssuedJustBeforeTheDeadlineIsNotDropped(t *testing.T) {
 	a := setup(p, c, "a", mem)
 	_ = a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123458", RequestedAt: c.now()})
 	c.add(3 * time.Minute) // the first look comes after the deadline
-	if s, _ := a.Reconcile(context.Background(), 4); s.Completed != 1 {
-		t.Fatalf("%+v", s)
-	}
-	if pub := published(t, mem); len(pub) != 1 || pub[0].VoucherCode != "JUST-IN-TIME" {
-		t.Fatalf("published %+v", pub)
-	}
+	s, _ := a.Reconcile(context.Background(), 4)
+	assert.Equal(t, 1, s.Completed, "%+v", s)
+	pub := published(t, mem)
+	require.Len(t, pub, 1, "published")
+	assert.Equal(t, "JUST-IN-TIME", pub[0].VoucherCode, "published %+v", pub)
 }

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/testkit"
@@ -53,9 +56,8 @@ func withDue(p *fakeProvider, c *clock, mem *testkit.MemState, workers int) (App
 func orderOf(t *testing.T, a App, id string) Order {
 	t.Helper()
 	o, _, found, err := a.Orders.Get(context.Background(), orderKey(id))
-	if err != nil || !found {
-		t.Fatalf("order %s: found %v, %v", id, found, err)
-	}
+	require.NoError(t, err, "order %s", id)
+	require.True(t, found, "order %s not found", id)
 	return o
 }
 
@@ -78,9 +80,7 @@ func TestHandlerReturnsBeforeTheProviderAnswers(t *testing.T) {
 	}()
 	select {
 	case err := <-returned:
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	case <-time.After(10 * time.Second):
 		close(release)
 		t.Fatal("the handler waited for the provider's answer")
@@ -90,21 +90,19 @@ func TestHandlerReturnsBeforeTheProviderAnswers(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the provider was never called")
 	}
-	if o := orderOf(t, a, "r1"); o.Status != StatusPending {
-		t.Fatalf("order %s before the provider answered", o.Status)
-	}
-	if pub := published(t, mem); len(pub) != 0 {
-		t.Fatalf("published %+v before the provider answered", pub)
-	}
+	assert.Equal(t, StatusPending, orderOf(t, a, "r1").Status, "order before the provider answered")
+	assert.Empty(t, published(t, mem), "published before the provider answered")
 	close(release)
 	pool.Idle()
-	if o := orderOf(t, a, "r1"); o.Status != events.StatusSuccess || o.VoucherCode != "CODE" || o.Via != "answer" {
-		t.Fatalf("order after the answer: %+v", o)
-	}
+	o := orderOf(t, a, "r1")
+	assert.Equal(t, events.StatusSuccess, o.Status, "order after the answer: %+v", o)
+	assert.Equal(t, "CODE", o.VoucherCode, "order after the answer: %+v", o)
+	assert.Equal(t, "answer", o.Via, "order after the answer: %+v", o)
 	pub := published(t, mem)
-	if p.requests.Load() != 1 || len(pub) != 1 || pub[0].Status != events.StatusSuccess || pub[0].VoucherCode != "CODE" {
-		t.Fatalf("provider calls %d, published %+v", p.requests.Load(), pub)
-	}
+	assert.Equal(t, int32(1), p.requests.Load(), "provider calls")
+	require.Len(t, pub, 1, "published")
+	assert.Equal(t, events.StatusSuccess, pub[0].Status, "published %+v", pub)
+	assert.Equal(t, "CODE", pub[0].VoucherCode, "published %+v", pub)
 }
 
 // TestOrderWhoseCallDiedIsReconciled: a new order goes to the Due schedule,
@@ -128,60 +126,46 @@ func TestOrderWhoseCallDiedIsReconciled(t *testing.T) {
 	a, pool, pending := withDue(p, c, mem, 2)
 	ctx := context.Background()
 	for _, id := range []string{"died", "answered"} {
-		if err := a.HandleRequestCode(ctx, events.RequestCode{RequestID: id, PhoneNumber: "+84909123451", RequestedAt: c.now()}); err != nil {
-			t.Fatalf("%s: %v", id, err)
-		}
+		require.NoError(t, a.HandleRequestCode(ctx, events.RequestCode{RequestID: id, PhoneNumber: "+84909123451", RequestedAt: c.now()}), id)
 	}
 	pool.Idle()
-	if ids, err := a.Pending.All(ctx); err != nil || len(ids) != 0 {
-		t.Fatalf("Pending right after the handler: %v %v, want nothing (the order is on the Due schedule)", ids, err)
-	}
-	if o := orderOf(t, a, "died"); o.Status != StatusPending {
-		t.Fatalf("order without an answer is %s", o.Status)
-	}
+	ids, err := a.Pending.All(ctx)
+	require.NoError(t, err, "Pending right after the handler")
+	assert.Empty(t, ids, "Pending right after the handler, want nothing (the order is on the Due schedule)")
+	assert.Equal(t, StatusPending, orderOf(t, a, "died").Status, "order without an answer")
 	// Not due yet: the pass neither moves it nor asks the provider.
-	if s, err := a.Reconcile(ctx, 4); err != nil || s.Looked != 0 || p.statuses.Load() != 0 {
-		t.Fatalf("pass before the order was due: %+v %v, statuses %d", s, err, p.statuses.Load())
-	}
-	if pending.everAdded("died") {
-		t.Fatal("an order was put in Pending before it came due")
-	}
-	c.add(a.RecheckEvery + time.Second)
 	s, err := a.Reconcile(ctx, 4)
-	if err != nil || s.Looked != 1 || s.Completed != 1 {
-		t.Fatalf("pass after RecheckEvery: %+v %v, want the open order looked at and completed", s, err)
+	require.NoError(t, err, "pass before the order was due")
+	assert.Zero(t, s.Looked, "pass before the order was due: %+v", s)
+	assert.Zero(t, p.statuses.Load(), "statuses asked before the order was due")
+	assert.False(t, pending.everAdded("died"), "an order was put in Pending before it came due")
+	c.add(a.RecheckEvery + time.Second)
+	s, err = a.Reconcile(ctx, 4)
+	require.NoError(t, err, "pass after RecheckEvery")
+	assert.Equal(t, 1, s.Looked, "pass after RecheckEvery: %+v, want the open order looked at", s)
+	assert.Equal(t, 1, s.Completed, "pass after RecheckEvery: %+v, want the open order completed", s)
+	assert.True(t, pending.everAdded("died"), "the open order reached the reconciler without going through Pending")
+	assert.False(t, pending.everAdded("answered"), "an order completed before it came due was put in Pending")
+	ids, _ = a.Pending.All(ctx)
+	assert.Empty(t, ids, "Pending after the pass, want nothing")
+	o := orderOf(t, a, "died")
+	assert.Equal(t, events.StatusSuccess, o.Status, "reconciled order %+v", o)
+	assert.Equal(t, "RECOVERED-died", o.VoucherCode, "reconciled order %+v", o)
+	assert.Equal(t, "reconciler", o.Via, "reconciled order %+v", o)
+	pub := published(t, mem)
+	codes := map[string][]string{}
+	for _, ev := range pub {
+		codes[ev.RequestID] = append(codes[ev.RequestID], ev.VoucherCode)
 	}
-	if !pending.everAdded("died") {
-		t.Fatal("the open order reached the reconciler without going through Pending")
-	}
-	if pending.everAdded("answered") {
-		t.Fatal("an order completed before it came due was put in Pending")
-	}
-	if ids, _ := a.Pending.All(ctx); len(ids) != 0 {
-		t.Fatalf("Pending after the pass: %v, want nothing", ids)
-	}
-	if o := orderOf(t, a, "died"); o.Status != events.StatusSuccess || o.VoucherCode != "RECOVERED-died" || o.Via != "reconciler" {
-		t.Fatalf("reconciled order %+v", o)
-	}
-	byID := map[string][]events.ReceiveCode{}
-	for _, ev := range published(t, mem) {
-		byID[ev.RequestID] = append(byID[ev.RequestID], ev)
-	}
-	if len(byID["died"]) != 1 || byID["died"][0].VoucherCode != "RECOVERED-died" ||
-		len(byID["answered"]) != 1 || byID["answered"][0].VoucherCode != "AT-ONCE" || len(byID) != 2 {
-		t.Fatalf("published %+v, want one receive-code for each order", byID)
-	}
-	if p.statuses.Load() != 1 {
-		t.Fatalf("provider asked %d times about statuses, want once (the open order only)", p.statuses.Load())
-	}
+	assert.Equal(t, map[string][]string{"died": {"RECOVERED-died"}, "answered": {"AT-ONCE"}}, codes,
+		"published %+v, want one receive-code for each order", pub)
+	assert.Equal(t, int32(1), p.statuses.Load(), "provider asked about statuses, want once (the open order only)")
 	// Later passes find nothing more to do.
 	c.add(a.RecheckEvery + time.Second)
-	if s, err := a.Reconcile(ctx, 4); err != nil || s.Looked != 0 {
-		t.Fatalf("a later pass: %+v %v", s, err)
-	}
-	if n := len(published(t, mem)); n != 2 {
-		t.Fatalf("published %d receive-codes after a later pass, want 2", n)
-	}
+	s, err = a.Reconcile(ctx, 4)
+	require.NoError(t, err, "a later pass")
+	assert.Zero(t, s.Looked, "a later pass: %+v", s)
+	assert.Len(t, published(t, mem), 2, "receive-codes after a later pass")
 }
 
 // TestRedeliveredRequestWithDueOrdersAndPublishesOnce: the broker delivers
@@ -207,40 +191,29 @@ func TestRedeliveredRequestWithDueOrdersAndPublishesOnce(t *testing.T) {
 			ev := events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123452", RequestedAt: c.now()}
 			deliver := func() {
 				t.Helper()
-				if err := a.HandleRequestCode(ctx, ev); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, a.HandleRequestCode(ctx, ev))
 				pool.Idle()
 			}
 			deliver()
 			deliver() // redelivered
-			if p.requests.Load() != 1 {
-				t.Fatalf("provider asked %d times for one request-code", p.requests.Load())
-			}
+			assert.Equal(t, int32(1), p.requests.Load(), "provider asked for one request-code")
 			if tc.name == "acknowledged_then_called_back" {
-				if len(published(t, mem)) != 0 {
-					t.Fatal("an acknowledgement published an outcome")
-				}
+				assert.Empty(t, published(t, mem), "an acknowledgement published an outcome")
 				c.add(time.Second)
-				if err := a.HandleCallback(ctx, vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "CODE", Status: "SUCCESS"}); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, a.HandleCallback(ctx, vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "CODE", Status: "SUCCESS"}))
 				deliver() // and once more, now that it is final
 			}
 			pub := published(t, mem)
-			if p.requests.Load() != 1 || len(pub) != 1 || pub[0].VoucherCode != "CODE" {
-				t.Fatalf("provider calls %d, published %+v", p.requests.Load(), pub)
-			}
+			assert.Equal(t, int32(1), p.requests.Load(), "provider calls")
+			require.Len(t, pub, 1, "published")
+			assert.Equal(t, "CODE", pub[0].VoucherCode, "published %+v", pub)
 			c.add(a.RecheckEvery + time.Second)
-			if s, err := a.Reconcile(ctx, 4); err != nil || s.Looked != 0 || p.statuses.Load() != 0 {
-				t.Fatalf("pass after the order came due: %+v %v, statuses %d", s, err, p.statuses.Load())
-			}
-			if pending.everAdded("r1") {
-				t.Fatal("a finished order was put in Pending")
-			}
-			if n := len(published(t, mem)); n != 1 {
-				t.Fatalf("published %d receive-codes, want 1", n)
-			}
+			s, err := a.Reconcile(ctx, 4)
+			require.NoError(t, err, "pass after the order came due")
+			assert.Zero(t, s.Looked, "pass after the order came due: %+v", s)
+			assert.Zero(t, p.statuses.Load(), "statuses asked after the order came due")
+			assert.False(t, pending.everAdded("r1"), "a finished order was put in Pending")
+			assert.Len(t, published(t, mem), 1, "receive-codes")
 		})
 	}
 }

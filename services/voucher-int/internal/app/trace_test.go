@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/tracing"
@@ -33,20 +36,12 @@ func TestLateCodesArePublishedInThePurchasesTrace(t *testing.T) {
 		c, mem := newClock(), testkit.NewMemState()
 		a := setup(&fakeProvider{request: ack}, c, "a", mem)
 		ev.RequestedAt = c.now()
-		if err := a.HandleRequestCode(purchase, ev); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, a.HandleRequestCode(purchase, ev))
 		callback, _ := tracing.Continue(context.Background(), "", 0) // the provider sent none
 		cb := vpsapi.Callback{RequestID: "r1", CodeVerifier: verifier, VoucherCode: "CODE", Status: events.StatusSuccess}
-		if err := a.HandleCallback(callback, cb); err != nil {
-			t.Fatal(err)
-		}
-		if got := publishedTrace(mem, 0); got != purchaseTrace {
-			t.Fatalf("receive-code published in %q", got)
-		}
-		if tracing.Traceparent(callback) != purchaseTrace {
-			t.Fatal("the callback's request did not take the purchase's trace")
-		}
+		require.NoError(t, a.HandleCallback(callback, cb))
+		assert.Equal(t, purchaseTrace, publishedTrace(mem, 0), "the trace the receive-code was published in")
+		assert.Equal(t, purchaseTrace, tracing.Traceparent(callback), "the callback's request did not take the purchase's trace")
 	})
 
 	t.Run("by_reconciler", func(t *testing.T) {
@@ -56,19 +51,13 @@ func TestLateCodesArePublishedInThePurchasesTrace(t *testing.T) {
 		}}
 		a := setup(p, c, "a", mem)
 		ev.RequestedAt = c.now()
-		if err := a.HandleRequestCode(purchase, ev); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, a.HandleRequestCode(purchase, ev))
 		c.add(3 * time.Second)
 		tick, _ := tracing.Continue(context.Background(), "", 0)
-		if s, err := a.Reconcile(tick, 4); err != nil || s.Completed != 1 {
-			t.Fatalf("%+v %v", s, err)
-		}
-		if got := publishedTrace(mem, 0); got != purchaseTrace {
-			t.Fatalf("receive-code published in %q", got)
-		}
-		if tracing.Traceparent(tick) == purchaseTrace {
-			t.Fatal("one order's trace became the whole pass's")
-		}
+		s, err := a.Reconcile(tick, 4)
+		require.NoError(t, err)
+		assert.Equal(t, 1, s.Completed, "%+v", s)
+		assert.Equal(t, purchaseTrace, publishedTrace(mem, 0), "the trace the receive-code was published in")
+		assert.NotEqual(t, purchaseTrace, tracing.Traceparent(tick), "one order's trace became the whole pass's")
 	})
 }

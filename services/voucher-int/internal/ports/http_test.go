@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
@@ -41,7 +43,5 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 		testkit.Call{Method: "POST", Path: outboxRelayPath, Want: 404},
 		testkit.Call{Method: "POST", Path: callbackPath, Body: callback, Want: 401},
 	)
-	if n := mem.Len(); n != 0 {
-		t.Fatalf("refused requests left %d keys", n)
-	}
+	assert.Zero(t, mem.Len(), "refused requests left keys")
 }

@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
@@ -27,17 +30,12 @@ func TestRedeliveredEventStoresOneVoucher(t *testing.T) {
 	a, ctx := newApp(), context.Background()
 	ev := received("r1", "+84909123456", "AAAA-BBBB-CCCC", time.Now())
 	for range 3 {
-		if err := a.Store(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, a.Store(ctx, ev))
 	}
 	vs, err := a.ByPhone(ctx, "+84909123456")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(vs) != 1 || vs[0].VoucherCode != "AAAA-BBBB-CCCC" {
-		t.Fatalf("vouchers %+v", vs)
-	}
+	require.NoError(t, err)
+	require.Len(t, vs, 1, "vouchers")
+	assert.Equal(t, "AAAA-BBBB-CCCC", vs[0].VoucherCode, "vouchers %+v", vs)
 }
 
 func TestRedeliveryKeepsTheFirstCode(t *testing.T) {
@@ -45,9 +43,8 @@ func TestRedeliveryKeepsTheFirstCode(t *testing.T) {
 	_ = a.Store(ctx, received("r1", "+84909123456", "FIRST-CODE", time.Now()))
 	_ = a.Store(ctx, received("r1", "+84909123456", "OTHER-CODE", time.Now()))
 	vs, _ := a.ByPhone(ctx, "+84909123456")
-	if len(vs) != 1 || vs[0].VoucherCode != "FIRST-CODE" {
-		t.Fatalf("vouchers %+v", vs)
-	}
+	require.Len(t, vs, 1, "vouchers")
+	assert.Equal(t, "FIRST-CODE", vs[0].VoucherCode, "vouchers %+v", vs)
 }
 
 func TestListsOnlyThatPhoneNewestFirst(t *testing.T) {
@@ -57,21 +54,16 @@ func TestListsOnlyThatPhoneNewestFirst(t *testing.T) {
 	_ = a.Store(ctx, received("r2", "+84909123456", "C2", t0.Add(time.Second)))
 	_ = a.Store(ctx, received("r3", "+84909000000", "C3", t0))
 	vs, _ := a.ByPhone(ctx, "+84909123456")
-	if len(vs) != 2 || vs[0].RequestID != "r2" || vs[1].RequestID != "r1" {
-		t.Fatalf("vouchers %+v", vs)
-	}
+	require.Len(t, vs, 2, "vouchers")
+	assert.Equal(t, "r2", vs[0].RequestID, "vouchers %+v", vs)
+	assert.Equal(t, "r1", vs[1].RequestID, "vouchers %+v", vs)
 }
 
 func TestFailedOrderStoresNothingAndBadEventIsInvalid(t *testing.T) {
 	a, ctx := newApp(), context.Background()
-	if err := a.Store(ctx, events.ReceiveCode{RequestID: "r1", PhoneNumber: "+1", Status: events.StatusFailed}); err != nil {
-		t.Fatal(err)
-	}
-	if vs, _ := a.ByPhone(ctx, "+1"); len(vs) != 0 {
-		t.Fatalf("failed order stored %+v", vs)
-	}
+	require.NoError(t, a.Store(ctx, events.ReceiveCode{RequestID: "r1", PhoneNumber: "+1", Status: events.StatusFailed}))
+	vs, _ := a.ByPhone(ctx, "+1")
+	assert.Empty(t, vs, "failed order stored")
 	err := a.Store(ctx, events.ReceiveCode{RequestID: "r2", Status: events.StatusSuccess})
-	if errs.KindOf(err) != errs.Invalid {
-		t.Fatalf("err %v, want Invalid (dead letter)", err)
-	}
+	assert.Equal(t, errs.Invalid, errs.KindOf(err), "err %v, want Invalid (dead letter)", err)
 }

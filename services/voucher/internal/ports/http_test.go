@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
@@ -32,9 +34,7 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 		testkit.Call{Method: "GET", Path: list, Token: token, Caller: "sms", Want: 403},
 		testkit.Call{Method: "GET", Path: "/vouchers/r1", Token: token, Caller: "voucher-int", Want: 403},
 	)
-	if n := mem.Len(); n != 0 {
-		t.Fatalf("refused requests left %d keys", n)
-	}
+	assert.Zero(t, mem.Len(), "refused requests left keys")
 	// From the sidecar: stored, and read back by gateway.
 	testkit.Expect(t, h,
 		testkit.Call{Method: "POST", Path: "/events/receive-code", Body: event, Token: token, Want: 200},
