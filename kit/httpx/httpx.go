@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,13 +185,6 @@ type Observed struct {
 	// starts a trace here, sampled at SampleRate: a caller cannot choose
 	// the trace id the system logs under, nor force sampling.
 	TrustsTrace func(*http.Request) bool
-}
-
-// TrustTraceOn is an Observed.TrustsTrace that continues the traceparent
-// of requests to paths only (the ones an app's sidecar calls) and of no
-// others.
-func TrustTraceOn(paths ...string) func(*http.Request) bool {
-	return func(r *http.Request) bool { return slices.Contains(paths, r.URL.Path) }
 }
 
 // Middleware is Observe without metrics, and with traces started here
