@@ -9,6 +9,8 @@ require (
 	google.golang.org/grpc v1.80.0
 )
 
+require github.com/go-chi/chi/v5 v5.2.2 // indirect
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect

@@ -13,6 +13,9 @@ import (
 	"testing"
 
 	dapr "github.com/dapr/go-sdk/client"
+	"github.com/dapr/go-sdk/service/common"
+	daprhttp "github.com/dapr/go-sdk/service/http"
+	"github.com/go-chi/chi/v5"
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
@@ -140,7 +143,6 @@ func TestTopicAnswers(t *testing.T) {
 	}{
 		{"handled_event_succeeds", `{"id":"e1","data":{"id":"r1"}}`, nil, false, statusSuccess},
 		{"data_as_json_string_is_decoded", `{"id":"e1","data":"{\"id\":\"r1\"}"}`, nil, false, statusSuccess},
-		{"undecodable_envelope_is_dropped", `not json`, nil, false, statusDrop},
 		{"unknown_data_field_is_dropped", `{"id":"e1","data":{"nope":1}}`, nil, false, statusDrop},
 		{"missing_data_is_dropped", `{"id":"e1"}`, nil, false, statusDrop},
 		{"invalid_event_is_dropped", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Invalid, "bad phone"), false, statusDrop},
@@ -150,13 +152,13 @@ func TestTopicAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := Topic(log, func(_ context.Context, _ Envelope, p payload) error {
+			h := served(t, TopicHandler(log, func(_ context.Context, _ Envelope, p payload) error {
 				if tt.panic {
 					panic("bug")
 				}
 				assert.Equal(t, "r1", p.ID, "data %+v", p)
 				return tt.err
-			})
+			}))
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/events/x", strings.NewReader(tt.body)))
 			var got struct{ Status string }
@@ -165,6 +167,17 @@ func TestTopicAnswers(t *testing.T) {
 			assert.Equal(t, tt.want, got.Status, "answer")
 		})
 	}
+}
+
+// served is h as daprd reaches it: on a route of go-sdk's service/http,
+// as kit/service.Routes registers it. (An envelope that is not JSON at all,
+// which daprd never sends, is the SDK's to answer: 303, which daprd retries.)
+func served(t *testing.T, h common.TopicEventHandler) http.Handler {
+	t.Helper()
+	mux := chi.NewRouter()
+	require.NoError(t, daprhttp.NewServiceWithMux("", mux).AddTopicEventHandler(
+		&common.Subscription{PubsubName: "pubsub", Topic: "x", Route: "/events/x"}, h))
+	return mux
 }
 
 func TestIndexUnderConcurrentAddsAndRemoves(t *testing.T) {

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
+
+	"github.com/dapr/go-sdk/service/common"
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/tracing"
@@ -24,15 +25,16 @@ type Envelope struct {
 	Data        json.RawMessage `json:"data"`
 }
 
-// Answers daprd understands from a subscriber.
+// What a handler's outcome tells daprd.
 const (
 	statusSuccess = "SUCCESS"
 	statusRetry   = "RETRY"
 	statusDrop    = "DROP" // sent to the subscription's dead-letter topic
 )
 
-// Topic turns fn into the HTTP handler of a subscription route. It decodes
-// the CloudEvent and its data, recovers panics, logs with the event id, and
+// TopicHandler adapts fn to go-sdk's topic event handler contract, the one
+// kit/service registers every subscription route with (service/http). It
+// decodes the event's data, recovers panics, logs with the event id, and
 // decides retry or drop from the error's kind in one place:
 //   - nil: SUCCESS;
 //   - undecodable data, Invalid, Unprocessable: DROP (dead letter): the same
@@ -42,37 +44,44 @@ const (
 // The handler works in the event's trace: the traceparent header daprd
 // sends when its tracing is on, or else the CloudEvent's own traceparent
 // (what the publisher put there), which the request then adopts.
-func Topic[T any](log *slog.Logger, fn func(ctx context.Context, ev Envelope, data T) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		var env Envelope
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&env); err != nil {
-			log.ErrorContext(ctx, "undecodable event dropped", "error", err, "path", r.URL.Path)
-			answer(w, statusDrop)
-			return
-		}
-		tracing.Adopt(ctx, env.traceparent())
-		data, err := decodeData[T](env.Data)
-		if err != nil {
-			log.ErrorContext(ctx, "event with undecodable data dropped", "event_id", env.ID, "topic", env.Topic, "error", err)
-			answer(w, statusDrop)
-			return
-		}
-		err = safeCall(func() error { return fn(ctx, env, data) })
-		switch errs.KindOf(err) {
-		case errs.Internal, errs.Unavailable, errs.TooManyRequests:
-			if err != nil {
-				log.WarnContext(ctx, "event will be retried", "event_id", env.ID, "topic", env.Topic, "error", err)
-				answer(w, statusRetry)
-				return
-			}
-			log.DebugContext(ctx, "event handled", "event_id", env.ID, "topic", env.Topic, "type", env.Type)
-			answer(w, statusSuccess)
+func TopicHandler[T any](log *slog.Logger, fn func(ctx context.Context, ev Envelope, data T) error) common.TopicEventHandler {
+	return func(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
+		env := Envelope{ID: e.ID, Type: e.Type, Source: e.Source, Topic: e.Topic, PubsubName: e.PubsubName,
+			TraceParent: e.TraceParent, TraceID: e.TraceID, Data: json.RawMessage(e.RawData)}
+		status, err := handle(ctx, log, env, fn)
+		switch status {
+		case statusSuccess:
+			return false, nil
+		case statusRetry:
+			return true, err
 		default:
-			log.ErrorContext(ctx, "event dropped to dead letter", "event_id", env.ID, "topic", env.Topic, "reason", err)
-			answer(w, statusDrop)
+			return false, err
 		}
-	})
+	}
+}
+
+// handle runs fn for one event and says what daprd should do with it; the
+// error is set for RETRY and DROP.
+func handle[T any](ctx context.Context, log *slog.Logger, env Envelope, fn func(ctx context.Context, ev Envelope, data T) error) (string, error) {
+	tracing.Adopt(ctx, env.traceparent())
+	data, err := decodeData[T](env.Data)
+	if err != nil {
+		log.ErrorContext(ctx, "event with undecodable data dropped", "event_id", env.ID, "topic", env.Topic, "error", err)
+		return statusDrop, err
+	}
+	err = safeCall(func() error { return fn(ctx, env, data) })
+	switch errs.KindOf(err) {
+	case errs.Internal, errs.Unavailable, errs.TooManyRequests:
+		if err != nil {
+			log.WarnContext(ctx, "event will be retried", "event_id", env.ID, "topic", env.Topic, "error", err)
+			return statusRetry, err
+		}
+		log.DebugContext(ctx, "event handled", "event_id", env.ID, "topic", env.Topic, "type", env.Type)
+		return statusSuccess, nil
+	default:
+		log.ErrorContext(ctx, "event dropped to dead letter", "event_id", env.ID, "topic", env.Topic, "reason", err)
+		return statusDrop, err
+	}
 }
 
 // traceparent is the event's trace context: the traceparent attribute, or
@@ -111,9 +120,4 @@ func safeCall(fn func() error) (err error) {
 		}
 	}()
 	return fn()
-}
-
-func answer(w http.ResponseWriter, status string) {
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = fmt.Fprintf(w, `{"status":%q}`, status)
 }

@@ -134,11 +134,11 @@ func TestTopicWorksInTheEventsTrace(t *testing.T) {
 			var logs bytes.Buffer
 			log := slog.New(httpx.LogHandler(slog.NewJSONHandler(&logs, nil)))
 			var inHandler string
-			h := httpx.Middleware(log, Topic(log, func(ctx context.Context, _ Envelope, _ order) error {
+			h := httpx.Middleware(log, served(t, TopicHandler(log, func(ctx context.Context, _ Envelope, _ order) error {
 				inHandler = tracing.Traceparent(ctx)
 				log.InfoContext(ctx, "stored")
 				return nil
-			}))
+			})))
 			req := httptest.NewRequest(http.MethodPost, "/events/x", strings.NewReader(tt.body))
 			if tt.header != "" {
 				req.Header.Set("traceparent", tt.header)

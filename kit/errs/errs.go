@@ -1,6 +1,6 @@
 // Package errs gives errors a kind. Each transport maps a kind to its own
 // answer in one place: an HTTP status (httpx.WriteError) or retry-or-drop for a
-// topic handler (daprx.Topic).
+// topic handler (daprx.TopicHandler).
 package errs
 
 import (

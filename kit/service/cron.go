@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -15,20 +14,20 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
-// OneAtATime is the handler of a cron input binding: it answers daprd at
-// once and runs pass in the background, bounded by timeout, never two passes
-// at once (a tick that finds one running is skipped). ctx is the app's, so a
-// pass ends with the app; the pass keeps the tick's request id and trace, so
-// its log lines and calls name them.
-func OneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Context)) http.Handler {
+// oneAtATime is what a cron input binding's route runs (Routes.Cron): it
+// starts pass in the background for a tick whose request context is tick,
+// bounded by timeout, never two passes at once (a tick that finds one
+// running is skipped). ctx is the app's, so a pass ends with the app; the
+// pass keeps the tick's request id and trace, so its log lines and calls
+// name them.
+func oneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Context)) func(tick context.Context) {
 	var running sync.Mutex
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusOK)
+	return func(tick context.Context) {
 		if !running.TryLock() {
 			return
 		}
-		tickCtx := httpx.WithRequestID(ctx, httpx.RequestID(r.Context()))
-		if tc, ok := tracing.From(r.Context()); ok {
+		tickCtx := httpx.WithRequestID(ctx, httpx.RequestID(tick))
+		if tc, ok := tracing.From(tick); ok {
 			tickCtx = tracing.With(tickCtx, tc)
 		}
 		go func() {
@@ -37,7 +36,7 @@ func OneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Co
 			defer cancel()
 			pass(passCtx)
 		}()
-	})
+	}
 }
 
 // Relayer is an app's outboxes (kit/daprx.Outboxes).
@@ -45,10 +44,10 @@ type Relayer interface {
 	Relay(ctx context.Context) (daprx.OutboxSummary, error)
 }
 
-// OutboxRelay is the cron input binding "outbox-relay": one relay pass at a
-// time, in the background, publishing what writes left unpublished.
-func OutboxRelay(ctx context.Context, log *slog.Logger, r Relayer) http.Handler {
-	return OneAtATime(ctx, time.Minute, func(ctx context.Context) {
+// OutboxRelay is the pass of the cron input binding "outbox-relay":
+// publish what writes left unpublished (Routes.Cron runs it one at a time).
+func OutboxRelay(log *slog.Logger, r Relayer) func(context.Context) {
+	return func(ctx context.Context) {
 		s, err := r.Relay(ctx)
 		switch {
 		case err != nil:
@@ -56,7 +55,7 @@ func OutboxRelay(ctx context.Context, log *slog.Logger, r Relayer) http.Handler 
 		case s.Published > 0:
 			log.InfoContext(ctx, "outbox relay", "checked", s.IDs, "published", s.Published, "confirmed", s.Confirmed)
 		}
-	})
+	}
 }
 
 // Duration names one duration setting and where it goes.

@@ -11,18 +11,30 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestOneAtATimeSkipsTicksWhileAPassRuns(t *testing.T) {
+// TestCronSkipsTicksWhileAPassRuns: a cron route (go-sdk's binding
+// handler) answers every tick at once, runs one pass at a time, names its
+// route for the metrics, and refuses a tick that came by service
+// invocation.
+func TestCronSkipsTicksWhileAPassRuns(t *testing.T) {
 	release := make(chan struct{})
 	var passes atomic.Int32
-	h := OneAtATime(context.Background(), time.Minute, func(context.Context) {
+	h := NewRoutes()
+	h.Cron(context.Background(), "/tick", time.Minute, func(context.Context) {
 		passes.Add(1)
 		<-release
 	})
 	for range 3 {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/tick", nil))
+		req := httptest.NewRequest(http.MethodPost, "/tick", nil)
+		h.ServeHTTP(rec, req)
 		assert.Equal(t, http.StatusOK, rec.Code, "tick answered")
+		assert.Equal(t, "POST /tick", req.Pattern, "the route the metrics name")
 	}
+	invoked := httptest.NewRequest(http.MethodPost, "/tick", nil)
+	invoked.Header.Set(CallerHeader, "sms")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, invoked)
+	assert.Equal(t, http.StatusForbidden, rec.Code, "a tick by service invocation")
 	close(release)
 	deadline := time.Now().Add(10 * time.Second)
 	for passes.Load() == 0 && time.Now().Before(deadline) {

@@ -82,28 +82,32 @@ func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases) http.Handler 
 
 // Sidecar is what gateway's sidecar calls (the app port, behind the app
 // token): the receive-code and dead-letter deliveries and the cron
-// bindings. None of them is service invocation: a call through another
-// app's sidecar is refused (service.Delivered).
+// bindings, through go-sdk's service/http (service.Routes). None of them
+// is service invocation: a call through another app's sidecar is refused.
 func Sidecar(ctx context.Context, log *slog.Logger, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("POST "+receiveCodePath, daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
+	r := service.NewRoutes()
+	r.Topic(events.PubSub, receiveCodePath, daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
 		return pur.Complete(ctx, ev)
-	}))
-	mux.Handle("POST "+webhookSweepPath, handleSweep(ctx, log, pur.Deliveries, sweepLease))
+	}), events.TopicReceiveCode)
+	r.Cron(ctx, webhookSweepPath, time.Minute, sweepPass(log, pur.Deliveries, sweepLease))
 	if pur.Redrive != nil {
-		mux.Handle("POST "+requestRedrivePath, handleRedrive(ctx, log, pur.Redrive))
+		r.Cron(ctx, requestRedrivePath, time.Minute, redrivePass(log, pur.Redrive))
 	}
 	if relay != nil {
-		mux.Handle("POST "+outboxRelayPath, service.OutboxRelay(ctx, log, relay))
+		r.Cron(ctx, outboxRelayPath, time.Minute, service.OutboxRelay(log, relay))
 	}
-	mux.Handle("POST "+deadLetterPath, daprx.Topic(log, func(ctx context.Context, ev daprx.Envelope, data json.RawMessage) error {
+	r.Topic(events.PubSub, deadLetterPath, daprx.TopicHandler(log, func(ctx context.Context, ev daprx.Envelope, data json.RawMessage) error {
 		log.ErrorContext(ctx, "dead letter", "event_id", ev.ID, "topic", ev.Topic, "type", ev.Type,
 			"hint", "the subscriber logged why it gave up under the same event_id; replay with POST /ops/dead-letters/{id}/replay")
 		return ops.DeadLetters.Keep(ctx, ev.ID, ev.Topic, data)
-	}))
-	mux.HandleFunc("/", handleNotFound)
-	return service.Delivered(mux)
+	}), deadLetterTopics...)
+	r.NotFound(handleNotFound)
+	return r
 }
+
+// deadLetterTopics are the subscriptions' dead-letter topics
+// (components/common/subscriptions.yaml), all delivered to one route.
+var deadLetterTopics = []string{events.TopicRequestCode + "-dead", events.TopicReceiveCode + "-dead", events.TopicSendSMS + "-dead"}
 
 // Operator is the dead-letter tools (/ops/, on the app port, never the
 // public one), for a holder of the operator token.
@@ -129,10 +133,9 @@ func handleWebhookSecret(log *slog.Logger, get func(context.Context, app.Session
 	})
 }
 
-// handleRedrive is the cron input binding "request-redrive": one sweep at
-// a time, in the background.
-func handleRedrive(ctx context.Context, log *slog.Logger, r app.Redriver) http.Handler {
-	return service.OneAtATime(ctx, time.Minute, func(ctx context.Context) {
+// redrivePass is the cron input binding "request-redrive": one sweep.
+func redrivePass(log *slog.Logger, r app.Redriver) func(context.Context) {
+	return func(ctx context.Context) {
 		s, err := r.Sweep(ctx)
 		switch {
 		case err != nil:
@@ -140,13 +143,12 @@ func handleRedrive(ctx context.Context, log *slog.Logger, r app.Redriver) http.H
 		case s.Resent > 0:
 			log.InfoContext(ctx, "request redrive: request-code sent again", "checked", s.Checked, "resent", s.Resent)
 		}
-	})
+	}
 }
 
-// handleSweep is the cron input binding "webhook-sweep": one sweep at a
-// time, in the background.
-func handleSweep(ctx context.Context, log *slog.Logger, d app.Deliveries, lease time.Duration) http.Handler {
-	return service.OneAtATime(ctx, time.Minute, func(ctx context.Context) {
+// sweepPass is the cron input binding "webhook-sweep": one sweep.
+func sweepPass(log *slog.Logger, d app.Deliveries, lease time.Duration) func(context.Context) {
+	return func(ctx context.Context) {
 		s, err := d.Sweep(ctx, lease)
 		switch {
 		case err != nil:
@@ -154,7 +156,7 @@ func handleSweep(ctx context.Context, log *slog.Logger, d app.Deliveries, lease 
 		case s.Attempted > 0:
 			log.InfoContext(ctx, "webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack)
 		}
-	})
+	}
 }
 
 // operator lets a request through only with the operator token.

@@ -19,16 +19,15 @@ import (
 // sidecar (service.Faces.Sidecar): the send-sms delivery, and the sent-log
 // that gateway alone asks through service invocation.
 func Routes(log *slog.Logger, a app.App) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("POST /events/send-sms", service.Delivered(daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, m events.SendSMS) error {
+	r := service.NewRoutes()
+	r.Topic(events.PubSub, "/events/send-sms", daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, m events.SendSMS) error {
 		return a.Send(ctx, m)
-	})))
-	sent := service.InvokedBy(handleGetSent(log, a), GatewayAppID)
-	mux.Handle("GET /sent/{messageId}", sent)
+	}), events.TopicSendSMS)
+	r.Invoked(http.MethodGet, "/sent/{messageId}", handleGetSent(log, a), GatewayAppID)
 	// An empty id matches no {messageId}: answer it as the invalid id it is,
 	// not as an unknown route.
-	mux.Handle("GET /sent/{$}", sent)
-	return mux
+	r.Invoked(http.MethodGet, "/sent/", handleGetSent(log, a), GatewayAppID)
+	return r
 }
 
 // GatewayAppID is the one app that may ask what was sent.

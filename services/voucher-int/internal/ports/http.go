@@ -37,18 +37,18 @@ const ProviderAppID = "voucher-provider"
 //   - Public (PUBLIC_PORT): the callback alone, for the real provider; its
 //     code verifier is what proves the caller.
 func Routes(ctx context.Context, log *slog.Logger, a app.App, relay service.Relayer, workers int) service.Faces {
-	mux := http.NewServeMux()
-	mux.Handle("POST "+requestCodePath, service.Delivered(daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
+	r := service.NewRoutes()
+	r.Topic(events.PubSub, requestCodePath, daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
 		return a.HandleRequestCode(ctx, ev)
-	})))
-	mux.Handle("POST "+callbackPath, service.InvokedBy(handleCallback(log, a), ProviderAppID))
-	mux.Handle("POST "+reconcilePath, service.Delivered(handleReconcile(ctx, log, a, workers)))
+	}), events.TopicRequestCode)
+	r.Invoked(http.MethodPost, callbackPath, handleCallback(log, a), ProviderAppID)
+	r.Cron(ctx, reconcilePath, time.Minute, reconcilePass(log, a, workers))
 	if relay != nil {
-		mux.Handle("POST "+outboxRelayPath, service.Delivered(service.OutboxRelay(ctx, log, relay)))
+		r.Cron(ctx, outboxRelayPath, time.Minute, service.OutboxRelay(log, relay))
 	}
 	public := http.NewServeMux()
 	public.Handle("POST "+callbackPath, handleCallback(log, a))
-	return service.Faces{Sidecar: mux, Public: public}
+	return service.Faces{Sidecar: r, Public: public}
 }
 
 // handleCallback takes the provider's late code. 401 for an unknown request
@@ -68,10 +68,10 @@ func handleCallback(log *slog.Logger, a app.App) http.Handler {
 	})
 }
 
-// handleReconcile is the cron input binding "reconcile": one pass at a
-// time, in the background, so a slow provider never stacks passes up.
-func handleReconcile(ctx context.Context, log *slog.Logger, a app.App, workers int) http.Handler {
-	return service.OneAtATime(ctx, time.Minute, func(ctx context.Context) {
+// reconcilePass is the cron input binding "reconcile": one pass (one at a
+// time, so a slow provider never stacks passes up).
+func reconcilePass(log *slog.Logger, a app.App, workers int) func(context.Context) {
+	return func(ctx context.Context) {
 		s, err := a.Reconcile(ctx, workers)
 		switch {
 		case err != nil:
@@ -79,5 +79,5 @@ func handleReconcile(ctx context.Context, log *slog.Logger, a app.App, workers i
 		case s.Completed+s.Failed > 0:
 			log.InfoContext(ctx, "reconcile pass", "looked", s.Looked, "completed", s.Completed, "failed", s.Failed, "waiting", s.Waiting)
 		}
-	})
+	}
 }

@@ -18,13 +18,13 @@ import (
 // its sidecar (service.Faces.Sidecar): the receive-code delivery, and the
 // voucher reads that gateway alone makes through service invocation.
 func Routes(log *slog.Logger, a app.App) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("POST /events/receive-code", service.Delivered(daprx.Topic(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
+	r := service.NewRoutes()
+	r.Topic(events.PubSub, "/events/receive-code", daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
 		return a.Store(ctx, ev)
-	})))
-	mux.Handle("GET /vouchers", service.InvokedBy(handleListVouchers(log, a), GatewayAppID))
-	mux.Handle("GET /vouchers/{requestId}", service.InvokedBy(handleGetVoucher(log, a), GatewayAppID))
-	return mux
+	}), events.TopicReceiveCode)
+	r.Invoked(http.MethodGet, "/vouchers", handleListVouchers(log, a), GatewayAppID)
+	r.Invoked(http.MethodGet, "/vouchers/{requestId}", handleGetVoucher(log, a), GatewayAppID)
+	return r
 }
 
 // GatewayAppID is the one app that may read vouchers: it checks that the

@@ -1,0 +1,105 @@
+package service
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dapr/go-sdk/service/common"
+	daprhttp "github.com/dapr/go-sdk/service/http"
+	"github.com/go-chi/chi/v5"
+)
+
+// Routes is an app's sidecar face (Faces.Sidecar): go-sdk's service/http
+// on its chi router, served by the app port's own listener. The SDK's
+// server is never started, so it serves no /dapr/subscribe of its own: the
+// declarative Subscriptions in components/ stay the only subscriptions.
+//
+//   - Topic deliveries go through the SDK's topic handler, with
+//     daprx.TopicHandler deciding success, retry or drop.
+//   - Cron input bindings go through the SDK's binding handler.
+//   - Service-invocation targets are our own handlers on the same router:
+//     the SDK's invocation handler answers 500 to every error, and a caller
+//     must tell "not found" (404) from a failure.
+//
+// Topic and cron routes refuse a request that came by service invocation
+// (Delivered); invocation targets take only the callers named (InvokedBy).
+type Routes struct {
+	mux       *chi.Mux
+	sdk       common.Service
+	delivered map[string]bool
+}
+
+// NewRoutes makes an empty sidecar face.
+func NewRoutes() *Routes {
+	r := &Routes{mux: chi.NewRouter(), delivered: map[string]bool{}}
+	r.mux.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if r.delivered[req.URL.Path] {
+				Delivered(next).ServeHTTP(w, req)
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	})
+	r.sdk = daprhttp.NewServiceWithMux("", r.mux)
+	return r
+}
+
+// Topic routes deliveries of pubsub's topics (a declarative Subscription's
+// route, shared by every topic given) to h.
+func (r *Routes) Topic(pubsub, route string, h common.TopicEventHandler, topics ...string) {
+	r.delivered[route] = true
+	for _, topic := range topics {
+		if err := r.sdk.AddTopicEventHandler(&common.Subscription{PubsubName: pubsub, Topic: topic, Route: route}, h); err != nil {
+			panic("service: topic route " + route + ": " + err.Error()) // a wiring mistake, found at start-up
+		}
+	}
+}
+
+// Cron routes a cron input binding to pass: one pass at a time, in the
+// background, bounded by timeout (OneAtATime).
+func (r *Routes) Cron(ctx context.Context, route string, timeout time.Duration, pass func(context.Context)) {
+	r.delivered[route] = true
+	start := oneAtATime(ctx, timeout, pass)
+	err := r.sdk.AddBindingInvocationHandler(route, func(ctx context.Context, _ *common.BindingEvent) ([]byte, error) {
+		start(ctx)
+		return nil, nil
+	})
+	if err != nil {
+		panic("service: cron route " + route + ": " + err.Error())
+	}
+}
+
+// Invoked routes method and pattern (chi's, e.g. /vouchers/{requestId}) to
+// h, for the callers named. h reads the path's parameters with
+// r.PathValue, decoded as a ServeMux decodes them (chi keeps a segment
+// that came escaped, "a%2Fb", as it came).
+func (r *Routes) Invoked(method, pattern string, h http.Handler, callers ...string) {
+	decoded := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if rctx := chi.RouteContext(req.Context()); rctx != nil {
+			for i, k := range rctx.URLParams.Keys {
+				if v, err := url.PathUnescape(rctx.URLParams.Values[i]); err == nil && k != "*" {
+					req.SetPathValue(k, v)
+				}
+			}
+		}
+		h.ServeHTTP(w, req)
+	})
+	r.mux.Method(method, pattern, InvokedBy(decoded, callers...))
+}
+
+// NotFound answers what no route matches.
+func (r *Routes) NotFound(h http.HandlerFunc) { r.mux.NotFound(h) }
+
+// ServeHTTP serves req and names its route on req (Pattern, "POST
+// /events/receive-code"), as a ServeMux would, for the HTTP metrics.
+func (r *Routes) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	rctx := chi.NewRouteContext()
+	r.mux.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), chi.RouteCtxKey, rctx)))
+	if p := rctx.RoutePattern(); p != "" && !strings.HasSuffix(p, "/*") {
+		req.Pattern = req.Method + " " + p
+	}
+}
