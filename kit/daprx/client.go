@@ -18,6 +18,10 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
+// TokenHeader carries an API token: the one an app sends its sidecar
+// (DAPR_API_TOKEN), and the one daprd sends its app (APP_API_TOKEN).
+const TokenHeader = "dapr-api-token"
+
 // Connect dials the sidecar's gRPC port (DAPR_GRPC_PORT), retrying until ctx
 // ends: the app opens its own port first, and daprd may come up after it.
 // Every call on the connection carries the trace of its ctx (traceparent).
@@ -65,7 +69,7 @@ func outgoing(ctx context.Context, token string) context.Context {
 		kv = append(kv, tracing.Header, tp)
 	}
 	if token != "" {
-		kv = append(kv, "dapr-api-token", token)
+		kv = append(kv, TokenHeader, token)
 	}
 	if len(kv) == 0 {
 		return ctx

@@ -45,7 +45,7 @@ func (in Invoker) Invoke(ctx context.Context, appID, verb, method string, body [
 		req.Header[k] = vs
 	}
 	if in.Token != "" {
-		req.Header.Set("dapr-api-token", in.Token)
+		req.Header.Set(TokenHeader, in.Token)
 	}
 	// daprd continues the trace when its tracing is on.
 	if tp := tracing.Traceparent(ctx); tp != "" && req.Header.Get(tracing.Header) == "" {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
 )
@@ -18,8 +19,9 @@ import (
 const (
 	// TokenHeader carries the app API token (APP_API_TOKEN) on every call
 	// daprd makes to its app: topic deliveries, input bindings, service
-	// invocation. Apps send their sidecar DAPR_API_TOKEN in the same header.
-	TokenHeader = "dapr-api-token"
+	// invocation. Apps send their sidecar DAPR_API_TOKEN in the same header
+	// (daprx).
+	TokenHeader = daprx.TokenHeader
 	// CallerHeader names the calling app on service invocation. The
 	// caller's sidecar sets it from its own app id, whatever the calling
 	// app sent; a topic delivery or an input binding carries none.

@@ -36,9 +36,10 @@ type Routes struct {
 func NewRoutes() *Routes {
 	r := &Routes{mux: chi.NewRouter(), delivered: map[string]bool{}}
 	r.mux.Use(func(next http.Handler) http.Handler {
+		delivered := Delivered(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if r.delivered[req.URL.Path] {
-				Delivered(next).ServeHTTP(w, req)
+				delivered.ServeHTTP(w, req)
 				return
 			}
 			next.ServeHTTP(w, req)

@@ -188,14 +188,9 @@ func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (F
 	f.sidecar = SidecarOnly(log, a.AppToken, f.Sidecar)
 	faces.Store(&f)
 	log.Info("ready")
-	err = <-served
-	cancel()
-	for range listeners - 1 {
-		if serr := <-served; err == nil {
-			err = serr
-		}
-	}
-	return err
+	// Until shutdown, or until a listener ends (serve cancels ctx).
+	<-ctx.Done()
+	return wait(nil)
 }
 
 // alive answers GET /healthz: 200 once the routes are served, 503 before.
