@@ -685,6 +685,7 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	var v requestView
 	_ = json.Unmarshal(rec.Body.Bytes(), &v)
 	before := e.request(t, tok, v.RequestID)
+	e.outboxes.Settle() // the purchase's outbox entry goes in the background
 	keys, dkeys := e.mem.Len(), e.dmem.Len()
 	forged := `{"id":"forged","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"FAILED","requestedAt":"2026-11-21T09:00:00Z"}}`
 	h := service.SidecarOnly(slog.New(slog.DiscardHandler), token, e.faces.Sidecar)
@@ -701,6 +702,7 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 		testkit.Expect(t, e.faces.Public, testkit.Call{Method: "POST", Path: path, Body: forged, Token: token, Want: 404})
 	}
 	after := e.request(t, tok, v.RequestID)
+	e.outboxes.Settle()
 	assert.Equal(t, before.Status, after.Status, "status after forged events")
 	assert.NotEqual(t, "FAILED", after.Status, "status after forged events")
 	assert.Equal(t, keys, e.mem.Len(), "gateway-store keys after forged calls")
