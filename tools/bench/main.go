@@ -88,7 +88,10 @@ func run() error {
 	fmt.Printf(">> end to end: %d purchases/s for %s, each with a webhook\n", cfg.e2eRate, cfg.e2eFor)
 	if err := withSystem(cfg, func(s *system) error {
 		var err error
-		if res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor); err != nil || cfg.burst == 0 {
+		before := s.usage()
+		res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor)
+		res.EndToEndProcesses = s.usageSince(before)
+		if err != nil || cfg.burst == 0 {
 			return err
 		}
 		fmt.Println("  ", res.EndToEnd)
@@ -101,6 +104,7 @@ func run() error {
 	}
 	if cfg.e2eOnly {
 		fmt.Println(res.EndToEnd)
+		fmt.Print(res.EndToEndCPU())
 		if res.Burst != nil {
 			fmt.Println(res.Burst.BurstString())
 		}

@@ -15,15 +15,18 @@ type Result struct {
 	Machine     string  `json:"machine"`
 	StepSeconds float64 `json:"stepSeconds"`
 
-	Accept         []Stats   `json:"accept"`
-	BarePublish    []Stats   `json:"barePublish"`
-	EndToEnd       E2E       `json:"endToEnd"`
-	Burst          *E2E      `json:"burst,omitempty"`
-	InMemory       InMemory  `json:"inMemoryAcceptHandler"`
-	Processes      []Process `json:"processesDuringAccept"`
-	BareProcesses  []Process `json:"processesDuringBarePublish"`
-	AcceptRequests int       `json:"acceptRequests"`
-	BareRequests   int       `json:"barePublishRequests"`
+	Accept      []Stats   `json:"accept"`
+	BarePublish []Stats   `json:"barePublish"`
+	EndToEnd    E2E       `json:"endToEnd"`
+	Burst       *E2E      `json:"burst,omitempty"`
+	InMemory    InMemory  `json:"inMemoryAcceptHandler"`
+	Processes   []Process `json:"processesDuringAccept"`
+	// EndToEndProcesses: CPU and memory per process over the end-to-end
+	// phase (the purchases carried to their end, and the wait for them).
+	EndToEndProcesses []Process `json:"processesDuringEndToEnd"`
+	BareProcesses     []Process `json:"processesDuringBarePublish"`
+	AcceptRequests    int       `json:"acceptRequests"`
+	BareRequests      int       `json:"barePublishRequests"`
 
 	// GatewayProfile is the top of gateway's CPU profile during the accept
 	// run at profileRate (go tool pprof -top).
@@ -73,6 +76,25 @@ func (e E2E) String() string {
 func (e E2E) BurstString() string {
 	return fmt.Sprintf("Burst of %d purchases at once: %d refused, %d completed; all in %.1f s (p50 %.0f ms, p99 %.0f ms, last %.0f ms after the burst began).",
 		e.Sent, e.Errors, e.Completed, e.Latency.Max/1000, e.Latency.P50, e.Latency.P99, e.Latency.Max)
+}
+
+// EndToEndCPU reads the end-to-end phase's CPU per process, in ms per
+// purchase completed: where the machine's two cores go.
+func (r *Result) EndToEndCPU() string {
+	if len(r.EndToEndProcesses) == 0 || r.EndToEnd.Completed == 0 {
+		return ""
+	}
+	var b strings.Builder
+	ps := append([]Process(nil), r.EndToEndProcesses...)
+	sort.Slice(ps, func(i, j int) bool { return ps[i].CPUSeconds > ps[j].CPUSeconds })
+	total := 0.0
+	fmt.Fprintf(&b, "\n| process (end to end) | CPU s | ms per purchase | peak RSS MiB |\n|---|---|---|---|\n")
+	for _, p := range ps {
+		total += p.CPUSeconds
+		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.1f |\n", p.Name, p.CPUSeconds, 1000*p.CPUSeconds/float64(r.EndToEnd.Completed), p.PeakRSSMiB)
+	}
+	fmt.Fprintf(&b, "| all | %.2f | %.2f | |\n", total, 1000*total/float64(r.EndToEnd.Completed))
+	return b.String()
 }
 
 // InMemory is the gateway's accept handler with in-memory state.
@@ -170,6 +192,7 @@ func (r *Result) Table() string {
 	if r.Burst != nil {
 		fmt.Fprintf(&b, "\n%s\n", r.Burst.BurstString())
 	}
+	b.WriteString(r.EndToEndCPU())
 	fmt.Fprintf(&b, "\n| process | CPU s (accept runs) | peak RSS MiB | CPU s (bare publish runs) |\n|---|---|---|---|\n")
 	bare := map[string]float64{}
 	for _, p := range r.BareProcesses {
