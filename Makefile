@@ -13,7 +13,7 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet test test-unit test-e2e test-faults test-profiles bench compose-secrets clean FORCE
+.PHONY: help run build daprd chromium vet test test-unit test-daprd test-e2e test-faults test-profiles bench compose-secrets clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -59,6 +59,13 @@ vet:
 test-unit:
 	@for m in $(UNIT_MODULES); do echo ">> go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
+## test-daprd: the one component fix our daprd carries (tools/daprd/
+## build.sh), tested as daprd compiles it: JetStream in parallel mode
+## acknowledges a message only after its handler answered.
+test-daprd: daprd
+	@echo ">> go test -race tools/daprd (components-contrib as our daprd builds it)"
+	@cd tools/daprd && GOWORK=off $(GO) test -race -count=1 .
+
 ## chromium: the browser test of the suite (e2e/browser_test.go) drives a
 ## headless Chromium. Found (CHROMIUM, or on PATH): nothing to do. Root with
 ## apt-get (a fresh Debian): install it. Otherwise that test is skipped.
@@ -86,7 +93,7 @@ test-faults: daprd build
 	@echo ">> fault-injection suite (profile $(PROFILE))"
 	cd e2e && E2E_PROFILE=$(PROFILE) FAULTS_REPORT_DIR=$(CURDIR)/bench/results GO=$(GO) ../tools/scripts/go-test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
 
-test: vet test-unit test-e2e
+test: vet test-unit test-daprd test-e2e
 
 ## Both suites, unchanged, on every profile whose servers answer here; the
 ## profiles whose servers do not are skipped with the reason. PROFILES=…

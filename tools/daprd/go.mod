@@ -117,11 +117,14 @@ require (
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/miekg/dns v1.1.57 // indirect
 	github.com/mikeee/aws_credential_helper v0.0.1 // indirect
+	github.com/minio/highwayhash v1.0.3 // indirect
 	github.com/mitchellh/mapstructure v1.5.1-0.20220423185008-bf980b35cac4 // indirect
 	github.com/modelcontextprotocol/go-sdk v1.6.0 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/nats-io/jwt/v2 v2.7.3 // indirect
+	github.com/nats-io/nats-server/v2 v2.10.27 // indirect
 	github.com/nats-io/nats.go v1.39.1 // indirect
 	github.com/nats-io/nkeys v0.4.10 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
@@ -214,6 +217,10 @@ require (
 
 // The pruned copy of github.com/dapr/dapr v1.18.3 (build.sh).
 replace github.com/dapr/dapr => ./.src/dapr
+
+// components-contrib at the version dapr names, with the JetStream
+// component's acknowledgement fixed (build.sh says what and why).
+replace github.com/dapr/components-contrib => ./.src/components-contrib
 
 // dapr v1.18.3 asks for durabletask-go v0.12.4, which the module proxy here
 // does not serve; v0.12.1 is the newest it does (the one go-sdk v1.15.0
