@@ -37,16 +37,24 @@ for f in "$src"/cmd/daprd/components/*; do
   grep -qxF "$(basename "$f")" <<<"$keep" || rm -f "$f"
 done
 
-# One fix to components-contrib, in a copy of its module (.src/components-
-# contrib, which go.mod's replace names): the JetStream component's parallel
-# mode (concurrencyMode: parallel) subscribes without nats.ManualAck(), so
-# nats.go acknowledges each message as soon as the component's callback
-# returns, which in parallel mode is before the handler has even started: a
-# daprd or app killed mid-handler loses the event, and maxAckPending bounds
-# nothing (dapr/components-contrib#3656, #3922). With ManualAck the
-# component's own Ack after the handler (or its Nak on failure) is the only
-# one. Single mode behaves as before.
-step "copying github.com/dapr/components-contrib to tools/daprd/.src/components-contrib and patching its JetStream subscription (nats.ManualAck)"
+# Fixes to components-contrib, in a copy of its module (.src/components-
+# contrib, which go.mod's replace names), one patch each in patches/:
+# - jetstream-manual-ack: the JetStream component's parallel mode
+#   (concurrencyMode: parallel) subscribes without nats.ManualAck(), so
+#   nats.go acknowledges each message as soon as the component's callback
+#   returns, which in parallel mode is before the handler has even started:
+#   a daprd or app killed mid-handler loses the event, and maxAckPending
+#   bounds nothing (dapr/components-contrib#3656, #3922). With ManualAck the
+#   component's own Ack after the handler (or its Nak on failure) is the
+#   only one. Single mode behaves as before.
+# - rabbitmq-publish-confirm: the RabbitMQ component waits for each
+#   publisher confirm while holding its channel's lock, so a sidecar's
+#   publishes go one confirm round trip at a time; and it reports a publish
+#   the broker did not confirm (or one cancelled) as a success. It now waits
+#   after releasing the lock, and a missing confirm is an error.
+# git apply runs outside any repository here (in $tmp), as a plain patch
+# tool; a patch that does not apply stops the build.
+step "copying github.com/dapr/components-contrib to tools/daprd/.src/components-contrib and applying patches/"
 contrib_version=$(awk '$1 == "github.com/dapr/components-contrib" {print $2; exit}' "$src/go.mod")
 contrib=$(cd "$tmp" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "github.com/dapr/components-contrib@$contrib_version" |
   sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
@@ -54,10 +62,10 @@ contrib=$(cd "$tmp" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "github
 rm -rf "$here/.src/components-contrib"
 cp -r "$contrib" "$here/.src/components-contrib"
 chmod -R u+w "$here/.src/components-contrib"
-js=$here/.src/components-contrib/pubsub/jetstream/jetstream.go
-sed -i 's/nats\.Bind(streamName, consumerInfo\.Name))$/nats.Bind(streamName, consumerInfo.Name), nats.ManualAck())/' "$js"
-[ "$(grep -c 'nats.ManualAck())$' "$js")" = 2 ] ||
-  { echo "daprd: components-contrib $contrib_version's JetStream subscription is not what the ManualAck fix expects; read $js" >&2; exit 1; }
+for p in "$here"/patches/*.patch; do
+  (cd "$tmp" && git apply --unsafe-paths --directory="$here/.src/components-contrib" "$p") ||
+    { echo "daprd: $(basename "$p") does not apply to components-contrib $contrib_version" >&2; exit 1; }
+done
 
 step "downloading the modules it needs (the first time: a few hundred MB)"
 (cd "$here" && GOWORK=off go mod download)

@@ -218,8 +218,8 @@ require (
 // The pruned copy of github.com/dapr/dapr v1.18.3 (build.sh).
 replace github.com/dapr/dapr => ./.src/dapr
 
-// components-contrib at the version dapr names, with the JetStream
-// component's acknowledgement fixed (build.sh says what and why).
+// components-contrib at the version dapr names, with its JetStream and
+// RabbitMQ components fixed (patches/; build.sh says why).
 replace github.com/dapr/components-contrib => ./.src/components-contrib
 
 // dapr v1.18.3 asks for durabletask-go v0.12.4, which the module proxy here
