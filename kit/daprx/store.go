@@ -67,7 +67,16 @@ func (s Store[T]) Get(ctx context.Context, key string) (v T, etag string, found 
 // Insert writes v under key only if key holds nothing yet (first write wins),
 // publishing ev with it when ev is not nil. It returns ErrExists otherwise.
 func (s Store[T]) Insert(ctx context.Context, key string, v T, ev *Event) error {
-	return s.write(ctx, key, v, nil, ev)
+	return s.write(ctx, key, v, nil, ev, nil)
+}
+
+// InsertAfter is Insert once before has succeeded: before runs alongside
+// the outbox's own preparation (the relay's schedule entry for ev), and
+// the value is written only if both succeeded. It is for a write that must
+// be preceded by another one of its own, such as a second schedule entry:
+// the two group-committed waits overlap instead of adding up.
+func (s Store[T]) InsertAfter(ctx context.Context, key string, v T, ev *Event, before func(context.Context) error) error {
+	return s.write(ctx, key, v, nil, ev, before)
 }
 
 // Update reads key, lets fn change the value, and writes it back only if
@@ -92,7 +101,7 @@ func (s Store[T]) Update(ctx context.Context, key string, fn func(v *T, exists b
 		if found {
 			tag = &etag
 		}
-		err = s.write(ctx, key, cur, tag, ev)
+		err = s.write(ctx, key, cur, tag, ev, nil)
 		if err == nil {
 			return cur, nil
 		}
@@ -130,20 +139,26 @@ func (s Store[T]) item(key string, v T, etag *string) (*dapr.SetStateItem, error
 }
 
 // write stores v with first-write semantics (etag nil: insert only), in one
-// transaction with the outbox record of ev when ev is set.
-func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *Event) error {
+// transaction with the outbox record of ev when ev is set, once before (if
+// set) has succeeded.
+func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *Event, before func(context.Context) error) error {
 	item, err := s.item(key, v, etag)
 	if err != nil {
 		return err
 	}
 	if ev == nil {
+		if before != nil {
+			if err := before(ctx); err != nil {
+				return err
+			}
+		}
 		err = s.Client.SaveBulkState(ctx, s.Name, item)
 	} else {
 		var rec OutboxRecord
 		if rec, err = s.outboxRecord(ctx, ev); err != nil {
 			return err
 		}
-		if err = s.Outbox.intend(ctx, rec); err != nil {
+		if err = both(ctx, before, func(ctx context.Context) error { return s.Outbox.intend(ctx, rec) }); err != nil {
 			return err
 		}
 		var recItem *dapr.SetStateItem
@@ -184,6 +199,20 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 		}
 	}
 	return errs.Wrap(errs.Unavailable, err, "state store unavailable")
+}
+
+// both runs a (if set) and b at once and returns the first error of either.
+func both(ctx context.Context, a, b func(context.Context) error) error {
+	if a == nil {
+		return b(ctx)
+	}
+	aerr := make(chan error, 1)
+	go func() { aerr <- a(ctx) }()
+	berr := b(ctx)
+	if err := <-aerr; err != nil {
+		return err
+	}
+	return berr
 }
 
 func (s Store[T]) outboxRecord(ctx context.Context, ev *Event) (OutboxRecord, error) {

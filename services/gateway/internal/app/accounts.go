@@ -53,6 +53,9 @@ type Session struct {
 type Store[T any] interface {
 	Get(ctx context.Context, key string) (T, string, bool, error)
 	Insert(ctx context.Context, key string, v T, ev *daprx.Event) error
+	// InsertAfter is Insert once before succeeded, before running
+	// alongside the outbox's preparation of ev.
+	InsertAfter(ctx context.Context, key string, v T, ev *daprx.Event, before func(context.Context) error) error
 	Update(ctx context.Context, key string, fn func(*T, bool) (*daprx.Event, error)) (T, error)
 }
 

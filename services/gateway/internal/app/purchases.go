@@ -155,14 +155,13 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 		RequestID: id, UserID: s.UserID, PhoneNumber: phone, RequestedAt: now}}
 	// Tracked before it is stored: a crash in between leaves a bucket entry
 	// for a request that does not exist, which the sweep skips; the other
-	// order could leave a stored request nobody looks after.
+	// order could leave a stored request nobody looks after. The tracking
+	// runs alongside the outbox's schedule entry for the event.
+	var track func(context.Context) error
 	if p.Redrive != nil {
-		if err := p.Redrive.Track(ctx, id); err != nil {
-			p.Backlog.Done(id)
-			return Request{}, false, err
-		}
+		track = func(ctx context.Context) error { return p.Redrive.Track(ctx, id) }
 	}
-	err = p.Requests.Insert(ctx, requestKey(id), req, ev)
+	err = p.Requests.InsertAfter(ctx, requestKey(id), req, ev, track)
 	if errors.Is(err, daprx.ErrExists) && idempotencyKey != "" {
 		// The same id as the one that won: it counts once, until done.
 		prev, _, err := p.replay(ctx, id, fp)
