@@ -287,3 +287,30 @@ func TestUnconfirmedEventsAreSentAgainLessAndLessOften(t *testing.T) {
 	}
 	assert.Len(t, mem.Events(events.TopicSendSMS), 1+5)
 }
+
+// TestInsertAfterWritesOnlyOnceBeforeSucceeded: the value and its event
+// are written when before succeeded, and nothing is (no value, no event)
+// when it failed.
+func TestInsertAfterWritesOnlyOnceBeforeSucceeded(t *testing.T) {
+	ctx := context.Background()
+	mem := testkit.NewMemState()
+	ob := testOutbox(mem, "s")
+	s := Store[order]{Client: mem, Name: "s", Outbox: ob}
+
+	refused := errors.New("tracking failed")
+	err := s.InsertAfter(ctx, "k1", order{1}, smsEvent("m1"), func(context.Context) error { return refused })
+	require.ErrorIs(t, err, refused)
+	_, _, found, err := s.Get(ctx, "k1")
+	require.NoError(t, err)
+	assert.False(t, found, "the value was written although before failed")
+	assert.Empty(t, mem.Events(events.TopicSendSMS), "the event was published although before failed")
+
+	ran := false
+	require.NoError(t, s.InsertAfter(ctx, "k2", order{2}, smsEvent("m2"), func(context.Context) error { ran = true; return nil }))
+	assert.True(t, ran, "before did not run")
+	got, _, found, err := s.Get(ctx, "k2")
+	require.NoError(t, err)
+	assert.True(t, found, "the value was not written")
+	assert.Equal(t, order{2}, got)
+	assert.Len(t, mem.Events(events.TopicSendSMS), 1)
+}
