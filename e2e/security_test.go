@@ -140,3 +140,29 @@ func invokeVia(t *testing.T, via string, r sidecarRoute) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestCallbackURLsThatAreNotPublicAreRefused: the addresses found from
+// outside (issue 17) and the rest of IANA's special-purpose blocks are
+// refused as callbackUrl with 400, in the same words whether the host is
+// internal or does not resolve. (The local run
+// allows the loopback, where the tests' receivers listen.)
+func TestCallbackURLsThatAreNotPublicAreRefused(t *testing.T) {
+	c := newClient(t)
+	phone := uniquePhone(0)
+	c.signUp(uniqueName("ssrf"), phone)
+	var words []string
+	for _, u := range []string{
+		"http://198.18.0.1/", "http://240.0.0.1/", "http://255.255.255.255/", "http://[64:ff9b::a9fe:a9fe]/",
+		"http://[2002:a9fe:a9fe::]/", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://[fd00::1]/",
+		"http://192.0.2.1/", "http://100.64.0.1/", "http://no-such-host.invalid/hook",
+	} {
+		r := c.do("POST", "/voucher", map[string]string{"phoneNumber": phone, "callbackUrl": u}, nil)
+		assert.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", u, r.Body)
+		var p struct{ Detail string }
+		r.json(t, &p)
+		words = append(words, p.Detail)
+	}
+	for i, w := range words {
+		assert.Equal(t, words[0], w, "answer %d differs from the first: an oracle", i)
+	}
+}

@@ -61,6 +61,7 @@ type config struct {
 	WebhookTimeout  time.Duration   // WEBHOOK_TIMEOUT
 	MaxRetryAfter   time.Duration   // WEBHOOK_MAX_RETRY_AFTER
 	AllowedNetworks []netip.Prefix  // WEBHOOK_ALLOWED_NETWORKS
+	AllowHTTP       bool            // WEBHOOK_ALLOW_HTTP
 	// Phone codes and abuse limits.
 	CodeTTL      time.Duration // PHONE_CODE_TTL
 	CodeCooldown time.Duration // PHONE_CODE_COOLDOWN
@@ -123,6 +124,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.AllowedNetworks, err = adapters.ParseNetworks(getenv("WEBHOOK_ALLOWED_NETWORKS")); err != nil {
 		return c, fmt.Errorf("WEBHOOK_ALLOWED_NETWORKS: %w", err)
+	}
+	switch v := getenv("WEBHOOK_ALLOW_HTTP"); v {
+	case "", "false":
+	case "true":
+		c.AllowHTTP = true
+	default:
+		return c, fmt.Errorf("WEBHOOK_ALLOW_HTTP: %q is neither true nor false", v)
 	}
 	if err := service.PositiveInts(getenv,
 		service.PositiveInt{Name: "PHONE_CODE_TRIES", Default: "5", Dst: &c.CodeTries},
@@ -208,7 +216,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
 				Name: "pending-webhooks", Shards: 8},
 			Users:         acc.Users,
-			Webhooks:      adapters.Webhooks{HTTP: adapters.GuardedWebhookClient(cfg.WebhookTimeout, guard), Now: time.Now},
+			Webhooks:      adapters.Webhooks{HTTP: adapters.GuardedWebhookClient(cfg.WebhookTimeout, guard), Now: time.Now, Log: log},
 			Now:           time.Now,
 			Schedule:      cfg.WebhookSchedule,
 			MaxRetryAfter: cfg.MaxRetryAfter,
@@ -224,6 +232,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Vouchers:   adapters.Vouchers{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}, AppID: cfg.VoucherAppID},
 			Deliveries: deliveries,
 			Callbacks:  guard,
+			AllowHTTP:  cfg.AllowHTTP,
 			Redrive: app.Redrive{
 				Schedule:   daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter).LogTo(log),
 				Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},

@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,9 +12,13 @@ import (
 	"time"
 )
 
-// NetGuard refuses addresses a customer's callbackUrl must not reach:
-// loopback, private, link-local (cloud metadata lives there), CGNAT,
-// unspecified and multicast, unless an allowed network names them.
+// NetGuard refuses every address a customer's callbackUrl must not reach:
+// all but global unicast. Every block of IANA's IPv4 and IPv6
+// Special-Purpose Address Registries is refused (loopback, private,
+// link-local where cloud metadata lives, CGNAT, benchmarking, documentation,
+// reserved, broadcast, multicast, NAT64 and 6to4 forms that embed an IPv4
+// address, ...), and IPv6 outside 2000::/3, unless an allowed network names
+// the address.
 type NetGuard struct {
 	Allowed []netip.Prefix
 }
@@ -34,9 +39,52 @@ func ParseNetworks(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+// special are the blocks of IANA's special-purpose address registries
+// (IPv4 and IPv6, as of 2026), with what each is, for the logs. Blocks the
+// registry marks globally reachable inside a larger special block (such as
+// 192.0.0.9/32) are refused with the block: a webhook has no business there.
+var special = []struct {
+	prefix netip.Prefix
+	what   string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "\"this network\" (0.0.0.0/8)"},
+	{netip.MustParsePrefix("10.0.0.0/8"), "a private address"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "a carrier-grade NAT address"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "a loopback address"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "a link-local address (cloud metadata lives there)"},
+	{netip.MustParsePrefix("172.16.0.0/12"), "a private address"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "an IETF protocol assignment"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "a documentation address"},
+	{netip.MustParsePrefix("192.31.196.0/24"), "an AS112 address"},
+	{netip.MustParsePrefix("192.52.193.0/24"), "an AMT address"},
+	{netip.MustParsePrefix("192.88.99.0/24"), "a 6to4 relay anycast address"},
+	{netip.MustParsePrefix("192.168.0.0/16"), "a private address"},
+	{netip.MustParsePrefix("192.175.48.0/24"), "an AS112 address"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "a benchmarking address"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "a documentation address"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "a documentation address"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "a multicast address"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved or broadcast address"},
+	{netip.MustParsePrefix("::/128"), "an unspecified address"},
+	{netip.MustParsePrefix("::1/128"), "a loopback address"},
+	{netip.MustParsePrefix("64:ff9b::/96"), "a NAT64 address (it embeds an IPv4 address)"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local NAT64 address"},
+	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
+	{netip.MustParsePrefix("2001::/23"), "an IETF protocol assignment (Teredo among them)"},
+	{netip.MustParsePrefix("2001:db8::/32"), "a documentation address"},
+	{netip.MustParsePrefix("2002::/16"), "a 6to4 address (it embeds an IPv4 address)"},
+	{netip.MustParsePrefix("3fff::/20"), "a documentation address"},
+	{netip.MustParsePrefix("5f00::/16"), "an SRv6 address"},
+	{netip.MustParsePrefix("fc00::/7"), "a unique local (private) address"},
+	{netip.MustParsePrefix("fe80::/10"), "a link-local address"},
+	{netip.MustParsePrefix("ff00::/8"), "a multicast address"},
+}
 
-// Refused says why addr may not be reached, or "" if it may.
+// globalUnicast6 is IPv6's global unicast space; all else is refused.
+var globalUnicast6 = netip.MustParsePrefix("2000::/3")
+
+// Refused says why addr may not be reached, or "" if it may. The reason is
+// for the logs: a customer is told only that the address is not public.
 func (g NetGuard) Refused(addr netip.Addr) string {
 	addr = addr.Unmap()
 	for _, p := range g.Allowed {
@@ -44,29 +92,31 @@ func (g NetGuard) Refused(addr netip.Addr) string {
 			return ""
 		}
 	}
-	switch {
-	case addr.IsLoopback():
-		return "a loopback address"
-	case addr.IsPrivate():
-		return "a private address"
-	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast():
-		return "a link-local address (cloud metadata lives there)"
-	case addr.IsUnspecified():
-		return "an unspecified address"
-	case addr.IsMulticast(), addr.IsInterfaceLocalMulticast():
-		return "a multicast address"
-	case cgnat.Contains(addr):
-		return "a carrier-grade NAT address"
+	if !addr.IsValid() {
+		return "no address"
+	}
+	for _, s := range special {
+		if s.prefix.Contains(addr) {
+			return s.what
+		}
+	}
+	if addr.Is6() && !globalUnicast6.Contains(addr) {
+		return "an IPv6 address outside global unicast (2000::/3)"
 	}
 	return ""
 }
 
-// CheckHost resolves host and refuses it if any of its addresses is
-// refused. A host that does not resolve is refused too.
+// ErrNotPublic is what a customer is told about a callbackUrl whose host
+// is refused or does not resolve: the same words for both, so the check
+// tells nobody which internal names exist.
+var ErrNotPublic = errors.New("callbackUrl must name a host that resolves to public internet addresses only")
+
+// CheckHost resolves host and refuses it if it does not resolve or any of
+// its addresses is refused, with ErrNotPublic either way.
 func (g NetGuard) CheckHost(ctx context.Context, host string) error {
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		if why := g.Refused(a); why != "" {
-			return fmt.Errorf("callbackUrl points to %s", why)
+			return ErrNotPublic
 		}
 		return nil
 	}
@@ -74,11 +124,11 @@ func (g NetGuard) CheckHost(ctx context.Context, host string) error {
 	defer cancel()
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return fmt.Errorf("callbackUrl host %q does not resolve", host)
+		return ErrNotPublic
 	}
 	for _, a := range addrs {
 		if why := g.Refused(a); why != "" {
-			return fmt.Errorf("callbackUrl host %q resolves to %s", host, why)
+			return ErrNotPublic
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,7 +45,15 @@ func Sign(secret, id string, timestamp int64, body []byte) (string, error) {
 type Webhooks struct {
 	HTTP *http.Client
 	Now  func() time.Time
+	// Log, if set, gets the raw reason of an attempt that got no answer.
+	// The customer's view of the delivery says only "no answer": a
+	// connection error names what is listening where (a port scanner).
+	Log *slog.Logger
 }
+
+// NoAnswer is the customer's word for an attempt that got no HTTP answer:
+// refused, unreachable, timed out, TLS failed or an address refused.
+const NoAnswer = "no answer"
 
 // Send makes one attempt. Any 2xx is delivered; a redirect is not followed
 // (the receiver must answer at the URL it gave).
@@ -65,7 +74,10 @@ func (w Webhooks) Send(ctx context.Context, url, id, secret string, body []byte)
 	req.Header.Set("webhook-signature", sig)
 	resp, err := w.HTTP.Do(req)
 	if err != nil {
-		return app.WebhookResult{Err: "no answer: " + err.Error()}
+		if w.Log != nil {
+			w.Log.WarnContext(ctx, "webhook attempt got no answer", "webhook_id", id, "error", err)
+		}
+		return app.WebhookResult{Err: NoAnswer}
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -1,11 +1,13 @@
 package adapters
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -53,4 +55,28 @@ func TestWebhookIsSignedAndRetryAfterRead(t *testing.T) {
 	sig, _ := Sign(other, "msg_r1", 1, []byte("x"))
 	good, _ := Sign(secret, "msg_r1", 1, []byte("x"))
 	assert.NotEqual(t, good, sig, "two secrets give one signature")
+}
+
+// TestWebhookWithoutAnswerTellsTheCustomerNothingMore: a refused port, a
+// closed one and an address the guard refuses all read "no answer" in the
+// delivery the customer sees; the raw reason goes to the log.
+func TestWebhookWithoutAnswerTellsTheCustomerNothingMore(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // nothing listens there now: connection refused
+	var logs bytes.Buffer
+	guarded := Webhooks{HTTP: GuardedWebhookClient(time.Second, NetGuard{}), Now: time.Now, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	open := Webhooks{HTTP: NewWebhookClient(time.Second), Now: time.Now, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	for name, send := range map[string]func() string{
+		"connection refused": func() string {
+			return open.Send(context.Background(), closedURL, "msg_1", NewWebhookSecret(), []byte(`{}`)).Err
+		},
+		"address refused by the guard": func() string {
+			return guarded.Send(context.Background(), "http://127.0.0.1:9/hook", "msg_2", NewWebhookSecret(), []byte(`{}`)).Err
+		},
+	} {
+		assert.Equal(t, NoAnswer, send(), name)
+	}
+	assert.Contains(t, logs.String(), "refused", "the raw reasons are logged")
+	assert.Contains(t, logs.String(), "msg_2", "the log names the webhook")
 }

@@ -69,6 +69,9 @@ type Purchases struct {
 	// Callbacks refuses callbackUrls that reach internal addresses (nil:
 	// no check).
 	Callbacks HostGuard
+	// AllowHTTP accepts http:// callbackUrls; otherwise only https://
+	// (local runs allow http, for receivers on this machine).
+	AllowHTTP bool
 	// Redrive schedules a second look at each new request, and takes it
 	// (nil: none).
 	Redrive Redriver
@@ -207,6 +210,9 @@ func (p Purchases) checkCallbackURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || len(raw) > 2048 {
 		return errs.E(errs.Invalid, "callbackUrl must be an absolute http or https URL without credentials")
+	}
+	if u.Scheme != "https" && !p.AllowHTTP {
+		return errs.E(errs.Invalid, "callbackUrl must be an https URL")
 	}
 	if p.Callbacks != nil {
 		if err := p.Callbacks.CheckHost(ctx, u.Hostname()); err != nil {

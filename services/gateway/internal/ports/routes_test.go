@@ -135,6 +135,12 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with its Purchases changed by change first.
+func newEnvWith(t testing.TB, change func(*app.Purchases)) *env {
+	t.Helper()
 	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), logs: &syncBuffer{}, clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)},
 		key: []byte(strings.Repeat("k", 32))}
 	e.vouchers = &fakeVouchers{
@@ -187,8 +193,12 @@ func newEnv(t testing.TB) *env {
 		Vouchers:   e.vouchers,
 		Deliveries: e.deliveries,
 		Callbacks:  literalGuard{},
+		AllowHTTP:  true, // as locally: the https rule has its own test
 		Now:        e.clock.now,
 		NewID:      newID,
+	}
+	if change != nil {
+		change(&pur)
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.published = &fakePublisher{}
@@ -449,10 +459,23 @@ func TestPurchase(t *testing.T) {
 		assert.Equal(t, 403, rec.Code, "%s", rec.Body)
 	})
 	t.Run("callback_to_internal_addresses_is_refused", func(t *testing.T) {
-		for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:8080/admin", "http://[::1]/", "http://10.0.0.5/hook", "https://user:pw@shop.example/"} {
+		for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:8080/admin", "http://[::1]/", "http://10.0.0.5/hook", "https://user:pw@shop.example/",
+			"https://198.18.0.1/hook", "https://240.0.0.1/", "https://255.255.255.255/", "https://[64:ff9b::a9fe:a9fe]/", "https://[2002:a9fe:a9fe::]/"} {
 			rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"`+u+`"}`, bearer(tok))
 			assert.Equal(t, 400, rec.Code, "%s: %s", u, rec.Body)
 		}
+		// The customer is told the address is not public, not which kind.
+		rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://198.18.0.1/hook"}`, bearer(tok))
+		assert.Equal(t, adapters.ErrNotPublic.Error(), problemOf(t, rec).Detail, "%s", rec.Body)
+	})
+	t.Run("callback_must_be_https_unless_allowed", func(t *testing.T) {
+		strict := newEnvWith(t, func(p *app.Purchases) { p.AllowHTTP = false })
+		tok := strict.signUp(t, "carol", "0909123456")
+		rec := strict.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"http://shop.example/hook"}`, bearer(tok))
+		assert.Equal(t, 400, rec.Code, "%s", rec.Body)
+		assert.Contains(t, problemOf(t, rec).Detail, "https", "%s", rec.Body)
+		rec = strict.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, bearer(tok))
+		assert.Equal(t, 202, rec.Code, "%s", rec.Body)
 	})
 	t.Run("callback_must_be_http_url", func(t *testing.T) {
 		rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"javascript:alert(1)"}`, bearer(tok))
