@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,4 +86,39 @@ func TestNoSecretsInTheSystemLog(t *testing.T) {
 			t.Fatalf("the system log contains the %s (or it is empty)", name)
 		}
 	}
+}
+
+// TestParallelSignInsCannotOutguessTheLock: 59 wrong passwords and the
+// right one for one username, all at once (issue 17 found all 60 checked,
+// 48 of them answered 401). Tries are reserved before any hash: at most
+// LOCK_AFTER_FAILURES (5) passwords are checked, and every other sign-in
+// is refused at once (429 for the lock or the tries in progress, 503 when
+// every hashing slot is taken).
+func TestParallelSignInsCannotOutguessTheLock(t *testing.T) {
+	c := newClient(t)
+	name := uniqueName("guessed")
+	c.signUp(name, uniquePhone(0))
+	statuses := make(chan int, 60)
+	var wg sync.WaitGroup
+	for i := range 60 {
+		pw := fmt.Sprint("wrong password number ", i)
+		if i == 30 {
+			pw = password
+		}
+		wg.Go(func() {
+			r, err := newClient(t).try("POST", "/user/sign-in", map[string]string{"username": name, "password": pw}, nil)
+			if assert.NoError(t, err) {
+				statuses <- r.Status
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	checked := count[http.StatusOK] + count[http.StatusUnauthorized]
+	assert.LessOrEqual(t, checked, 5, "passwords checked: %v", count)
+	assert.Equal(t, 60, checked+count[http.StatusTooManyRequests]+count[http.StatusServiceUnavailable], "other answers: %v", count)
 }

@@ -69,6 +69,7 @@ type config struct {
 	MaxFailures  int           // LOCK_AFTER_FAILURES
 	Lock         time.Duration // LOCK_DURATION
 	MaxLock      time.Duration // LOCK_MAX_DURATION
+	MaxHashing   int           // MAX_HASHING
 	// Requests still processing are sent to voucher-int again after this.
 	RedriveAfter time.Duration // REDRIVE_AFTER
 	// The outbox relay publishes an event its write left unpublished this
@@ -138,6 +139,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.PositiveInt{Name: "MAX_IN_FLIGHT", Default: "128", Dst: &c.MaxInFlight},
 		service.PositiveInt{Name: "MAX_PROCESSING", Default: "500", Dst: &c.MaxProcessing},
 		service.PositiveInt{Name: "DELIVERY_WORKERS", Default: "64", Dst: &c.DeliveryWorkers},
+		service.PositiveInt{Name: "MAX_HASHING", Default: "4", Dst: &c.MaxHashing},
 	); err != nil {
 		return c, err
 	}
@@ -204,6 +206,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			},
 			Sessions:    daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
 			Hasher:      adapters.DefaultArgon2id,
+			Hashing:     app.NewSlots(cfg.MaxHashing),
 			Tokens:      tokens,
 			Now:         time.Now,
 			NewID:       httpx.NewID,

@@ -76,10 +76,13 @@ type Tokens interface {
 // Accounts signs users up and in, verifies their phones, and checks their
 // sessions.
 type Accounts struct {
-	Users       Store[User]
-	Phones      Store[PhoneClaim]
-	Sessions    Store[Session]
-	Hasher      Hasher
+	Users    Store[User]
+	Phones   Store[PhoneClaim]
+	Sessions Store[Session]
+	Hasher   Hasher
+	// Hashing bounds the password hashes computed at once (sign-up,
+	// sign-in); nil: no bound.
+	Hashing     Slots
 	Tokens      Tokens
 	Now         func() time.Time
 	NewID       func() string
@@ -146,7 +149,19 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	if n := utf8.RuneCountInString(in.Password); n < minPasswordLen || n > maxPasswordLen {
 		return Token{}, errs.E(errs.Invalid, "password must be %d to %d characters", minPasswordLen, maxPasswordLen)
 	}
+	// The cheap refusal before the costly hash (the insert below still
+	// decides a race).
+	if _, _, found, err := a.Users.Get(ctx, userKey(in.Username)); err != nil {
+		return Token{}, err
+	} else if found {
+		return Token{}, errs.E(errs.Conflict, "username is already taken")
+	}
+	release, err := a.Hashing.Take()
+	if err != nil {
+		return Token{}, err
+	}
 	hash, err := a.Hasher.Hash(in.Password)
+	release()
 	if err != nil {
 		return Token{}, err
 	}
@@ -218,23 +233,34 @@ func (a Accounts) SignIn(ctx context.Context, username, password string) (Token,
 	if len(username) > 64 || len(password) > maxPasswordLen {
 		return Token{}, bad
 	}
-	limitKey := "signin|" + username
-	if err := a.Limits.Check(ctx, limitKey); err != nil {
+	// The try is reserved before any hash is computed: however many come
+	// at once, at most MaxFailures passwords are checked per lock window.
+	try, err := a.Limits.Reserve(ctx, "signin|"+username)
+	if err != nil {
 		return Token{}, err
 	}
 	u, _, found, err := a.Users.Get(ctx, userKey(username))
 	if err != nil {
+		try.Abandon(ctx)
 		return Token{}, err
 	}
+	release, err := a.Hashing.Take()
+	if err != nil {
+		try.Abandon(ctx)
+		return Token{}, err
+	}
+	var ok bool
 	if !found {
 		dummyOnce.Do(func() { dummyHash, _ = a.Hasher.Hash("not a real password") })
 		a.Hasher.Verify(dummyHash, password)
-		return Token{}, a.Limits.Fail(ctx, limitKey, bad)
+	} else {
+		ok = a.Hasher.Verify(u.PasswordHash, password)
 	}
-	if !a.Hasher.Verify(u.PasswordHash, password) {
-		return Token{}, a.Limits.Fail(ctx, limitKey, bad)
+	release()
+	if !ok {
+		return Token{}, try.Failed(ctx, bad)
 	}
-	a.Limits.Reset(ctx, limitKey)
+	try.Succeeded(ctx)
 	return a.startSession(ctx, u)
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
@@ -13,6 +14,20 @@ type Strikes struct {
 	Failures    int       `json:"failures"`
 	LockedUntil time.Time `json:"lockedUntil"`
 	Locks       int       `json:"locks"`
+	// Pending are the tries reserved and not yet settled, by the time each
+	// reservation lapses (a try whose process died is forgotten then).
+	Pending []time.Time `json:"pending,omitempty"`
+}
+
+// live drops the reservations that lapsed by now.
+func (st *Strikes) live(now time.Time) {
+	kept := st.Pending[:0]
+	for _, until := range st.Pending {
+		if until.After(now) {
+			kept = append(kept, until)
+		}
+	}
+	st.Pending = kept
 }
 
 // Limits locks a key for a while after MaxFailures failures in a row; each
@@ -29,6 +44,93 @@ type Limits struct {
 
 func limitKey(key string) string { return "limit|" + key }
 
+// reservationLife bounds how long a reserved try may take before it is
+// forgotten (a try whose process died must not hold the key for ever).
+const reservationLife = 30 * time.Second
+
+// Try is a reserved try: Succeeded or Failed settles it.
+type Try struct {
+	l     Limits
+	key   string
+	until time.Time
+}
+
+// Reserve takes one try for key before the costly check is made (a password
+// hash): a locked key, or one whose failures and tries in progress already
+// make MaxFailures, is refused with 429 at once. However many requests come
+// at the same time, at most MaxFailures checks run or fail between two
+// locks, and each lock makes the next wait longer.
+func (l Limits) Reserve(ctx context.Context, key string) (Try, error) {
+	now := l.Now()
+	try := Try{l: l, key: key, until: now.Add(reservationLife)}
+	var refusal error
+	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*daprx.Event, error) {
+		refusal = nil
+		if wait := st.LockedUntil.Sub(now); wait > 0 {
+			refusal = errs.Later(wait, "too many failed tries: locked for %s", wait.Round(time.Second))
+			return nil, daprx.ErrNoChange
+		}
+		st.live(now)
+		if st.Failures+len(st.Pending) >= l.MaxFailures {
+			refusal = errs.Later(time.Second, "too many tries at once: try again in a second")
+			return nil, daprx.ErrNoChange
+		}
+		st.Pending = append(st.Pending, try.until)
+		return nil, nil
+	})
+	if errors.Is(err, daprx.ErrExists) {
+		// Lost every ETag race: many tries at once for this key.
+		return Try{}, errs.Later(time.Second, "too many tries at once: try again in a second")
+	}
+	if err != nil {
+		return Try{}, err
+	}
+	if refusal != nil {
+		return Try{}, refusal
+	}
+	return try, nil
+}
+
+// Succeeded settles the try and forgets the failures of its key.
+func (t Try) Succeeded(ctx context.Context) {
+	_, _ = t.l.Store.Update(ctx, limitKey(t.key), func(st *Strikes, exists bool) (*daprx.Event, error) {
+		if !exists {
+			return nil, daprx.ErrNoChange
+		}
+		st.settle(t.until)
+		st.Failures = 0
+		return nil, nil
+	})
+}
+
+// Abandon settles a try that was not made (the store failed, or no hashing
+// slot was free): it counts neither way.
+func (t Try) Abandon(ctx context.Context) {
+	_, _ = t.l.Store.Update(ctx, limitKey(t.key), func(st *Strikes, exists bool) (*daprx.Event, error) {
+		if !exists {
+			return nil, daprx.ErrNoChange
+		}
+		st.settle(t.until)
+		return nil, nil
+	})
+}
+
+// Failed settles the try as a failure and returns cause, or the lock it set
+// off.
+func (t Try) Failed(ctx context.Context, cause error) error {
+	return t.l.fail(ctx, t.key, cause, t.until)
+}
+
+// settle removes one reservation made for until (if it has not lapsed).
+func (st *Strikes) settle(until time.Time) {
+	for i, u := range st.Pending {
+		if u.Equal(until) {
+			st.Pending = append(st.Pending[:i], st.Pending[i+1:]...)
+			return
+		}
+	}
+}
+
 // Check refuses a locked key with 429 and Retry-After.
 func (l Limits) Check(ctx context.Context, key string) error {
 	st, _, _, err := l.Store.Get(ctx, limitKey(key))
@@ -43,9 +145,14 @@ func (l Limits) Check(ctx context.Context, key string) error {
 
 // Fail counts a failure and returns cause, or the lock it set off.
 func (l Limits) Fail(ctx context.Context, key string, cause error) error {
+	return l.fail(ctx, key, cause, time.Time{})
+}
+
+func (l Limits) fail(ctx context.Context, key string, cause error, reserved time.Time) error {
 	var lock time.Duration
 	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*daprx.Event, error) {
 		lock = 0
+		st.settle(reserved)
 		st.Failures++
 		if st.Failures >= l.MaxFailures {
 			lock = l.Lock << min(st.Locks, 10)

@@ -1,0 +1,204 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/testkit"
+)
+
+// slowHasher counts the passwords it checks and hashes; each takes a
+// while, so that requests sent together overlap, as argon2id's do.
+type slowHasher struct {
+	verified, hashed atomic.Int32
+	took             time.Duration
+	gate             chan struct{} // if set, every hash and check waits on it
+}
+
+func (h *slowHasher) Hash(password string) (string, error) {
+	h.hashed.Add(1)
+	h.wait()
+	return "hash:" + password, nil
+}
+
+func (h *slowHasher) Verify(hash, password string) bool {
+	h.verified.Add(1)
+	h.wait()
+	return hash == "hash:"+password
+}
+
+func (h *slowHasher) wait() {
+	if h.gate != nil {
+		<-h.gate
+	}
+	time.Sleep(h.took)
+}
+
+type plainTokens struct{}
+
+func (plainTokens) Issue(sessionID, _ string, _ time.Time) (string, error) { return "t." + sessionID, nil }
+func (plainTokens) SessionID(token string, _ time.Time) (string, error) {
+	return token[2:], nil
+}
+
+func signInAccounts(h Hasher) (Accounts, *signinClock) {
+	mem := testkit.NewMemState()
+	clk := &signinClock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
+	var n atomic.Int64
+	return Accounts{
+		Users:       daprx.Store[User]{Client: mem, Name: "gateway-store"},
+		Phones:      daprx.Store[PhoneClaim]{Client: mem, Name: "gateway-store"},
+		Sessions:    daprx.Store[Session]{Client: mem, Name: "gateway-store"},
+		Hasher:      h,
+		Tokens:      plainTokens{},
+		Now:         clk.now,
+		NewID:       func() string { return fmt.Sprint("id", n.Add(1)) },
+		NewSecret:   func() string { return "whsec_x" },
+		IdleTimeout: 10 * time.Minute,
+		Limits: Limits{Store: daprx.Store[Strikes]{Client: mem, Name: "gateway-store"}, Now: clk.now,
+			MaxFailures: 5, Lock: time.Minute, MaxLock: time.Hour},
+	}, clk
+}
+
+type signinClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *signinClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *signinClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func addUser(t *testing.T, a Accounts, name, password string) {
+	t.Helper()
+	require.NoError(t, a.Users.Insert(context.Background(), userKey(name), User{ID: "u-" + name, Username: name,
+		PhoneNumber: "+84909123456", PasswordHash: "hash:" + password}, nil))
+}
+
+// TestParallelSignInsCheckAtMostMaxFailuresPasswords: 59 wrong passwords
+// and the right one, all at once (issue 17 found all 60 checked). Each try
+// is reserved before its hash, so at most MaxFailures passwords are
+// checked; the rest are refused with 429 before any hash.
+func TestParallelSignInsCheckAtMostMaxFailuresPasswords(t *testing.T) {
+	h := &slowHasher{took: 20 * time.Millisecond}
+	a, _ := signInAccounts(h)
+	addUser(t, a, "alice", "the right password")
+	var wg sync.WaitGroup
+	var ok, limited, other atomic.Int32
+	for i := range 60 {
+		pw := fmt.Sprint("wrong password ", i)
+		if i == 30 {
+			pw = "the right password"
+		}
+		wg.Go(func() {
+			_, err := a.SignIn(context.Background(), "alice", pw)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errs.KindOf(err) == errs.TooManyRequests:
+				limited.Add(1)
+			case errs.KindOf(err) == errs.Unauthorized:
+			default:
+				other.Add(1)
+				t.Errorf("sign-in: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, int(h.verified.Load()), 5, "passwords checked")
+	assert.GreaterOrEqual(t, int(limited.Load()), 55, "refused before any hash")
+	assert.Zero(t, other.Load(), "other errors")
+}
+
+// TestFailuresLockAndTheLockGrows: five failures lock the username; tried
+// again after the lock, the next five lock it twice as long.
+func TestFailuresLockAndTheLockGrows(t *testing.T) {
+	h := &slowHasher{}
+	a, clk := signInAccounts(h)
+	addUser(t, a, "bob", "the right password")
+	ctx := context.Background()
+	for range 5 {
+		_, err := a.SignIn(ctx, "bob", "wrong password")
+		require.Error(t, err)
+	}
+	_, err := a.SignIn(ctx, "bob", "the right password")
+	require.Equal(t, errs.TooManyRequests, errs.KindOf(err), "locked: %v", err)
+	assert.Equal(t, time.Minute, errs.RetryAfterOf(err))
+	clk.add(time.Minute + time.Second)
+	for range 5 {
+		_, _ = a.SignIn(ctx, "bob", "wrong password")
+	}
+	_, err = a.SignIn(ctx, "bob", "the right password")
+	assert.Equal(t, 2*time.Minute, errs.RetryAfterOf(err), "the second lock: %v", err)
+	clk.add(2*time.Minute + time.Second)
+	_, err = a.SignIn(ctx, "bob", "the right password")
+	assert.NoError(t, err, "after the lock")
+}
+
+// TestAReservedTryOfADeadProcessLapses: tries reserved and never settled
+// (their process died) stop counting after reservationLife.
+func TestAReservedTryOfADeadProcessLapses(t *testing.T) {
+	a, clk := signInAccounts(&slowHasher{})
+	addUser(t, a, "carol", "the right password")
+	ctx := context.Background()
+	for range 5 {
+		_, err := a.Limits.Reserve(ctx, "signin|carol") // never settled
+		require.NoError(t, err)
+	}
+	_, err := a.SignIn(ctx, "carol", "the right password")
+	require.Equal(t, errs.TooManyRequests, errs.KindOf(err), "five tries in progress: %v", err)
+	clk.add(reservationLife + time.Second)
+	_, err = a.SignIn(ctx, "carol", "the right password")
+	assert.NoError(t, err, "the dead tries lapsed")
+}
+
+// TestHashingBeyondTheBoundIsRefusedAtOnce: with every hashing slot taken,
+// a sign-in and a sign-up are answered 503 with Retry-After at once, and
+// the refused sign-in does not count as a failure.
+func TestHashingBeyondTheBoundIsRefusedAtOnce(t *testing.T) {
+	h := &slowHasher{gate: make(chan struct{})}
+	a, _ := signInAccounts(h)
+	a.Hashing = NewSlots(1)
+	addUser(t, a, "dave", "the right password")
+	ctx := context.Background()
+	done := make(chan error)
+	go func() { _, err := a.SignIn(ctx, "dave", "wrong password"); done <- err }()
+	require.Eventually(t, func() bool { return h.verified.Load() == 1 }, 5*time.Second, time.Millisecond, "the first sign-in holds the slot")
+
+	_, err := a.SignIn(ctx, "dave", "the right password")
+	require.Equal(t, errs.Unavailable, errs.KindOf(err), "sign-in with no slot: %v", err)
+	assert.Equal(t, time.Second, errs.RetryAfterOf(err))
+	_, err = a.SignUp(ctx, SignUpInput{Username: "erin", PhoneNumber: "0909123457", Password: "long enough pw"})
+	require.Equal(t, errs.Unavailable, errs.KindOf(err), "sign-up with no slot: %v", err)
+	assert.Equal(t, int32(0), h.hashed.Load(), "hashes computed past the bound")
+
+	close(h.gate)
+	require.Equal(t, errs.Unauthorized, errs.KindOf(<-done))
+	st, _, _, err := a.Limits.Store.Get(ctx, limitKey("signin|dave"))
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Failures, "the refused try counted as a failure")
+	assert.Empty(t, st.Pending, "tries left reserved")
+}
+
+// TestSignUpWithATakenUsernameHashesNothing: the cheap check comes before
+// the costly hash.
+func TestSignUpWithATakenUsernameHashesNothing(t *testing.T) {
+	h := &slowHasher{}
+	a, _ := signInAccounts(h)
+	addUser(t, a, "frank", "the right password")
+	_, err := a.SignUp(context.Background(), SignUpInput{Username: "frank", PhoneNumber: "0909123458", Password: "long enough pw"})
+	require.Equal(t, errs.Conflict, errs.KindOf(err), "%v", err)
+	assert.Zero(t, h.hashed.Load(), "hashes")
+}
