@@ -45,6 +45,9 @@ type config struct {
 	e2eRate, users     int
 	e2eOnly            bool
 	burst              int
+	flood              int
+	floodFor           time.Duration
+	floodOnly          bool
 }
 
 func run() error {
@@ -60,6 +63,9 @@ func run() error {
 	flag.IntVar(&cfg.users, "users", 40, "signed-up, verified users the load spreads over")
 	flag.BoolVar(&cfg.e2eOnly, "e2e-only", false, "run the end-to-end phases alone, print them, write nothing")
 	flag.IntVar(&cfg.burst, "burst", 200, "purchases sent at once after the end-to-end phase (0: none)")
+	flag.IntVar(&cfg.flood, "flood", 200, "anonymous sign-ins at a time in the sign-in flood (0: none)")
+	flag.DurationVar(&cfg.floodFor, "flood-for", 10*time.Second, "how long the sign-in flood lasts")
+	flag.BoolVar(&cfg.floodOnly, "flood-only", false, "run the sign-in flood alone, print it, write nothing")
 	flag.Parse()
 	for _, r := range strings.Split(rates, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
@@ -77,10 +83,27 @@ func run() error {
 	res := Result{Date: time.Now().UTC().Format(time.RFC3339), Profile: cfg.profile, Machine: machine(), StepSeconds: cfg.step.Seconds()}
 
 	// 1. The baseline without the sidecar: the gateway's own benchmark.
-	if !cfg.e2eOnly {
+	if !cfg.e2eOnly && !cfg.floodOnly {
 		fmt.Println(">> baseline: the accept handler with in-memory state (go test -bench)")
 		if res.InMemory, err = inMemoryBaseline(cfg.root); err != nil {
 			return err
+		}
+	}
+
+	// The sign-in flood, on a fresh system of its own, so that gateway's
+	// peak memory is the flood's.
+	if cfg.flood > 0 && (!cfg.e2eOnly || cfg.floodOnly) {
+		fmt.Printf(">> sign-in flood: %d anonymous sign-ins at a time for %s, a signed-in customer beside them\n", cfg.flood, cfg.floodFor)
+		if err := withSystem(cfg, func(s *system) error {
+			f := s.signInFlood(cfg.flood, cfg.floodFor)
+			res.SignInFlood = &f
+			fmt.Println("  ", f)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if cfg.floodOnly {
+			return nil
 		}
 	}
 

@@ -19,6 +19,7 @@ type Result struct {
 	BarePublish []Stats   `json:"barePublish"`
 	EndToEnd    E2E       `json:"endToEnd"`
 	Burst       *E2E      `json:"burst,omitempty"`
+	SignInFlood *Flood    `json:"signInFlood,omitempty"`
 	InMemory    InMemory  `json:"inMemoryAcceptHandler"`
 	Processes   []Process `json:"processesDuringAccept"`
 	// EndToEndProcesses: CPU and memory per process over the end-to-end
@@ -193,6 +194,9 @@ func (r *Result) Table() string {
 		fmt.Fprintf(&b, "\n%s\n", r.Burst.BurstString())
 	}
 	b.WriteString(r.EndToEndCPU())
+	if r.SignInFlood != nil {
+		fmt.Fprintf(&b, "\n%s\n", r.SignInFlood)
+	}
 	fmt.Fprintf(&b, "\n| process | CPU s (accept runs) | peak RSS MiB | CPU s (bare publish runs) |\n|---|---|---|---|\n")
 	bare := map[string]float64{}
 	for _, p := range r.BareProcesses {

@@ -695,6 +695,38 @@ func TestShedAnswersBusyBeyondTheLimit(t *testing.T) {
 	assert.Equal(t, http.StatusOK, <-done, "the request in its slot")
 }
 
+// TestShedKeepsSignedInCustomersSlotsFromAnonymousFloods: with every slot
+// for requests without credentials taken (a sign-in flood), a signed-in
+// customer's request still gets through, and more anonymous ones are
+// refused at once.
+func TestShedKeepsSignedInCustomersSlotsFromAnonymousFloods(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/user/sign-in" {
+			entered <- struct{}{}
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	h := Shed(slow, 8) // 2 anonymous slots
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/user/sign-in", nil)) })
+		<-entered
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/user/sign-up", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "a third anonymous request: %s", rec.Body)
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/user/me", nil)
+	req.Header.Set("Authorization", "Bearer a-customer")
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusOK, rec.Code, "the signed-in customer was shed: %s", rec.Body)
+	close(release)
+	wg.Wait()
+}
+
 // TestOnlyTheSidecarGetsThrough: a forged receive-code (a paid purchase
 // turned FAILED) and forged cron calls change nothing without the app
 // token, or when another app invokes them through its sidecar; on the
