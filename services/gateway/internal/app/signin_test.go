@@ -45,7 +45,9 @@ func (h *slowHasher) wait() {
 
 type plainTokens struct{}
 
-func (plainTokens) Issue(sessionID, _ string, _ time.Time) (string, error) { return "t." + sessionID, nil }
+func (plainTokens) Issue(sessionID, _ string, _ time.Time) (string, error) {
+	return "t." + sessionID, nil
+}
 func (plainTokens) SessionID(token string, _ time.Time) (string, error) {
 	return token[2:], nil
 }
