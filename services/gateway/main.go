@@ -204,14 +204,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 				Lock:        cfg.Lock,
 				MaxLock:     cfg.MaxLock,
 			},
-			Sessions:    daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
-			Hasher:      adapters.DefaultArgon2id,
-			Hashing:     app.NewSlots(cfg.MaxHashing),
-			Tokens:      tokens,
-			Now:         time.Now,
-			NewID:       httpx.NewID,
-			NewSecret:   adapters.NewWebhookSecret,
-			IdleTimeout: cfg.SessionIdle,
+			Sessions: daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
+			// A list outlives its newest session by at most a token's life.
+			SessionLists:  daprx.Store[app.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
+			SessionMaxAge: cfg.TokenLifetime,
+			Hasher:        adapters.DefaultArgon2id,
+			Hashing:       app.NewSlots(cfg.MaxHashing),
+			Tokens:        tokens,
+			Now:           time.Now,
+			NewID:         httpx.NewID,
+			NewSecret:     adapters.NewWebhookSecret,
+			IdleTimeout:   cfg.SessionIdle,
 		}
 		guard := adapters.NetGuard{Allowed: cfg.AllowedNetworks}
 		deliveries := app.Deliveries{

@@ -79,7 +79,11 @@ type Accounts struct {
 	Users    Store[User]
 	Phones   Store[PhoneClaim]
 	Sessions Store[Session]
-	Hasher   Hasher
+	// SessionLists names each account's sessions (sign-out everywhere).
+	SessionLists Store[SessionList]
+	// SessionMaxAge is a token's lifetime: no session older is usable.
+	SessionMaxAge time.Duration
+	Hasher        Hasher
 	// Hashing bounds the password hashes computed at once (sign-up,
 	// sign-in); nil: no bound.
 	Hashing     Slots
@@ -268,8 +272,20 @@ func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
 	now := a.Now()
 	s := Session{ID: a.NewID(), UserID: u.ID, Username: u.Username, PhoneNumber: u.PhoneNumber,
 		PhoneVerified: u.PhoneVerifiedAt != nil, CreatedAt: now, LastSeen: now}
+	var evicted []string
+	if a.SessionLists != nil {
+		var err error
+		if evicted, err = a.listSession(ctx, u.ID, SessionRef{ID: s.ID, CreatedAt: now}); err != nil {
+			return Token{}, err
+		}
+	}
 	if err := a.Sessions.Insert(ctx, sessionKey(s.ID), s, nil); err != nil {
 		return Token{}, err
+	}
+	for _, id := range evicted {
+		if err := a.SignOut(ctx, Session{ID: id}); err != nil {
+			return Token{}, err
+		}
 	}
 	tok, err := a.Tokens.Issue(s.ID, u.ID, now)
 	if err != nil {

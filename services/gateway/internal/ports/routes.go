@@ -57,6 +57,8 @@ func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases) http.Handler 
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
 	mux.Handle("POST /user/sign-in", handleSignIn(log, acc))
 	mux.Handle("POST /user/sign-out", auth(handleSignOut(log, acc)))
+	mux.Handle("POST /user/sign-out-everywhere", auth(handleSignOutEverywhere(log, acc)))
+	mux.Handle("POST /user/password", auth(handleChangePassword(log, acc)))
 	mux.Handle("GET /user/me", auth(http.HandlerFunc(handleMe)))
 	mux.Handle("POST /user/phone/verify", auth(handleVerifyPhone(log, acc)))
 	mux.Handle("POST /user/phone/verification", auth(handleResendCode(log, acc)))
@@ -270,6 +272,32 @@ func handleSignOut(log *slog.Logger, acc app.Accounts) http.Handler {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func handleSignOutEverywhere(log *slog.Logger, acc app.Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := acc.SignOutEverywhere(r.Context(), sessionOf(r)); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func handleChangePassword(log *slog.Logger, acc app.Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := httpx.Decode[app.PasswordChange](r)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		tok, err := acc.ChangePassword(r.Context(), sessionOf(r), in)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusOK, tok)
 	})
 }
 

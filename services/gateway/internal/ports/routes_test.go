@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -170,13 +171,15 @@ func newEnvWith(t testing.TB, change func(*app.Purchases)) *env {
 			Store: daprx.Store[app.Strikes]{Client: e.mem, Name: "gateway-store"},
 			Now:   e.clock.now, MaxFailures: 5, Lock: time.Minute, MaxLock: time.Hour,
 		},
-		Sessions:    daprx.Store[app.Session]{Client: e.mem, Name: "gateway-store"},
-		Hasher:      adapters.Argon2id{Time: 1, MemoryK: 64, Threads: 1},
-		Tokens:      adapters.JWT{KeyID: "k1", Key: e.key, Lifetime: 24 * time.Hour},
-		Now:         e.clock.now,
-		NewID:       newID,
-		NewSecret:   adapters.NewWebhookSecret,
-		IdleTimeout: 10 * time.Minute,
+		Sessions:      daprx.Store[app.Session]{Client: e.mem, Name: "gateway-store"},
+		SessionLists:  daprx.Store[app.SessionList]{Client: e.mem, Name: "gateway-store"},
+		SessionMaxAge: 24 * time.Hour,
+		Hasher:        adapters.Argon2id{Time: 1, MemoryK: 64, Threads: 1},
+		Tokens:        adapters.JWT{KeyID: "k1", Key: e.key, Lifetime: 24 * time.Hour},
+		Now:           e.clock.now,
+		NewID:         newID,
+		NewSecret:     adapters.NewWebhookSecret,
+		IdleTimeout:   10 * time.Minute,
 	}
 	e.webhooks = &fakeWebhooks{answer: func(int) app.WebhookResult { return app.WebhookResult{Delivered: true} }}
 	e.deliveries = app.Deliveries{
@@ -252,6 +255,16 @@ func (e *env) signUp(t testing.TB, username, phone string) string {
 	rec := e.do("POST", "/user/phone/verify", `{"code":"`+e.lastCode(t)+`"}`, bearer(tok))
 	require.Equal(t, 200, rec.Code, "verify %s", rec.Body)
 	return tok
+}
+
+// signIn starts another session of an account and returns its token.
+func (e *env) signIn(t testing.TB, username, password string) string {
+	t.Helper()
+	rec := e.do("POST", "/user/sign-in", `{"username":"`+username+`","password":"`+password+`"}`, nil)
+	require.Equal(t, http.StatusOK, rec.Code, "sign-in %s", rec.Body)
+	var tok app.Token
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &tok))
+	return tok.AccessToken
 }
 
 // signUpOnly makes an account and leaves its phone unverified.
@@ -693,6 +706,73 @@ func TestShedAnswersBusyBeyondTheLimit(t *testing.T) {
 	}
 	close(release)
 	assert.Equal(t, http.StatusOK, <-done, "the request in its slot")
+}
+
+// TestSignOutEverywhereEndsEverySession: two devices signed in; signing
+// out everywhere from one ends both.
+func TestSignOutEverywhereEndsEverySession(t *testing.T) {
+	e := newEnv(t)
+	phoneTok := e.signUp(t, "alice", "0909123456")
+	laptopTok := e.signIn(t, "alice", "long enough pw")
+	assert.Equal(t, 200, e.do("GET", "/user/me", "", bearer(laptopTok)).Code, "before")
+	rec := e.do("POST", "/user/sign-out-everywhere", "", bearer(phoneTok))
+	require.Equal(t, 204, rec.Code, "%s", rec.Body)
+	for name, tok := range map[string]string{"the caller's": phoneTok, "the other device's": laptopTok} {
+		assert.Equal(t, 401, e.do("GET", "/user/me", "", bearer(tok)).Code, "%s token after signing out everywhere", name)
+	}
+	assert.Equal(t, 200, e.do("GET", "/user/me", "", bearer(e.signIn(t, "alice", "long enough pw"))).Code, "a new sign-in")
+}
+
+// TestPasswordChangeEndsEverySession: a wrong current password changes
+// nothing (403); the right one replaces the password, ends every session
+// and answers a new token.
+func TestPasswordChangeEndsEverySession(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	other := e.signIn(t, "alice", "long enough pw")
+	rec := e.do("POST", "/user/password", `{"currentPassword":"not the password","newPassword":"a brand new password"}`, bearer(tok))
+	require.Equal(t, 403, rec.Code, "wrong current password: %s", rec.Body)
+	assert.Equal(t, 200, e.do("GET", "/user/me", "", bearer(other)).Code, "a refused change ended a session")
+	rec = e.do("POST", "/user/password", `{"currentPassword":"long enough pw","newPassword":"short"}`, bearer(tok))
+	require.Equal(t, 400, rec.Code, "too short: %s", rec.Body)
+
+	rec = e.do("POST", "/user/password", `{"currentPassword":"long enough pw","newPassword":"a brand new password"}`, bearer(tok))
+	require.Equal(t, 200, rec.Code, "%s", rec.Body)
+	var fresh app.Token
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &fresh))
+	assert.Equal(t, 200, e.do("GET", "/user/me", "", bearer(fresh.AccessToken)).Code, "the new token")
+	for name, old := range map[string]string{"the caller's old": tok, "the other device's": other} {
+		assert.Equal(t, 401, e.do("GET", "/user/me", "", bearer(old)).Code, "%s token after the change", name)
+	}
+	assert.Equal(t, 401, e.do("POST", "/user/sign-in", `{"username":"alice","password":"long enough pw"}`, nil).Code, "the old password")
+	e.signIn(t, "alice", "a brand new password")
+}
+
+// TestWrongCurrentPasswordsLockThePasswordChange: a stolen session cannot
+// be used to guess the password: wrong current passwords lock the change
+// like failed sign-ins.
+func TestWrongCurrentPasswordsLockThePasswordChange(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	for i := range 5 {
+		rec := e.do("POST", "/user/password", `{"currentPassword":"guess `+strconv.Itoa(i)+`","newPassword":"a brand new password"}`, bearer(tok))
+		require.Contains(t, []int{403, 429}, rec.Code, "guess %d: %s", i, rec.Body)
+	}
+	rec := e.do("POST", "/user/password", `{"currentPassword":"long enough pw","newPassword":"a brand new password"}`, bearer(tok))
+	assert.Equal(t, 429, rec.Code, "the right password while locked: %s", rec.Body)
+}
+
+// TestTheOldestSessionEndsBeyondTheCap: an account has at most
+// app.MaxSessions sessions; one more sign-in ends the oldest.
+func TestTheOldestSessionEndsBeyondTheCap(t *testing.T) {
+	e := newEnv(t)
+	first := e.signUp(t, "alice", "0909123456")
+	var last string
+	for range app.MaxSessions {
+		last = e.signIn(t, "alice", "long enough pw")
+	}
+	assert.Equal(t, 401, e.do("GET", "/user/me", "", bearer(first)).Code, "the oldest session")
+	assert.Equal(t, 200, e.do("GET", "/user/me", "", bearer(last)).Code, "the newest session")
 }
 
 // TestShedKeepsSignedInCustomersSlotsFromAnonymousFloods: with every slot

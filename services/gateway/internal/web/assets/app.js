@@ -266,6 +266,23 @@
     });
   });
 
+  // Every session of the account ends (a lost phone, a shared computer).
+  $("sign-out-everywhere").addEventListener("click", () => {
+    clearMessages();
+    busy($("sign-out-everywhere"), async () => {
+      try {
+        await api("POST", "/user/sign-out-everywhere");
+      } catch (err) {
+        if (err.handled) return; // already signed out
+        throw err;
+      }
+      endSession();
+      $("sign-in-username").value = "";
+      showSignIn(true);
+      notice("You are signed out on every device.");
+    });
+  });
+
   // --- purchases ---
 
   // A purchase is one click on "Buy": its Idempotency-Key is made then and

@@ -1,0 +1,149 @@
+package app
+
+import (
+	"context"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// SessionList is the sessions an account started that may still be alive,
+// oldest first, so that all of them can be ended at once (sign-out
+// everywhere, a password change).
+type SessionList struct {
+	Sessions []SessionRef `json:"sessions"`
+}
+
+// SessionRef names one session of a SessionList.
+type SessionRef struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// MaxSessions is how many sessions an account may have at once; a sign-in
+// beyond it ends the oldest.
+const MaxSessions = 20
+
+func sessionListKey(userID string) string { return "sessions-of|" + userID }
+
+// listSession notes a new session before it is stored (a crash in between
+// leaves a name of nothing, which ending skips; the other order could leave
+// a session nobody can end). It returns the sessions pushed out by the cap.
+func (a Accounts) listSession(ctx context.Context, userID string, ref SessionRef) ([]string, error) {
+	var evicted []string
+	_, err := a.SessionLists.Update(ctx, sessionListKey(userID), func(l *SessionList, _ bool) (*daprx.Event, error) {
+		evicted = nil
+		// A session older than a token's lifetime cannot be used: forget it.
+		l.Sessions = slices.DeleteFunc(l.Sessions, func(r SessionRef) bool {
+			return a.SessionMaxAge > 0 && ref.CreatedAt.Sub(r.CreatedAt) > a.SessionMaxAge
+		})
+		l.Sessions = append(l.Sessions, ref)
+		if n := len(l.Sessions) - MaxSessions; n > 0 {
+			for _, r := range l.Sessions[:n] {
+				evicted = append(evicted, r.ID)
+			}
+			l.Sessions = l.Sessions[n:]
+		}
+		return nil, nil
+	})
+	return evicted, err
+}
+
+// endSessions ends every listed session of the account, then takes them off
+// the list (a session started meanwhile stays listed and alive).
+func (a Accounts) endSessions(ctx context.Context, userID string) error {
+	if a.SessionLists == nil {
+		return errs.E(errs.Unavailable, "sessions are not listed here")
+	}
+	l, _, _, err := a.SessionLists.Get(ctx, sessionListKey(userID))
+	if err != nil {
+		return err
+	}
+	ended := map[string]bool{}
+	for _, r := range l.Sessions {
+		if err := a.SignOut(ctx, Session{ID: r.ID}); err != nil {
+			return err
+		}
+		ended[r.ID] = true
+	}
+	_, err = a.SessionLists.Update(ctx, sessionListKey(userID), func(l *SessionList, exists bool) (*daprx.Event, error) {
+		if !exists {
+			return nil, daprx.ErrNoChange
+		}
+		l.Sessions = slices.DeleteFunc(l.Sessions, func(r SessionRef) bool { return ended[r.ID] })
+		return nil, nil
+	})
+	return err
+}
+
+// SignOutEverywhere ends every session of the caller's account, the
+// caller's own among them.
+func (a Accounts) SignOutEverywhere(ctx context.Context, s Session) error {
+	return a.endSessions(ctx, s.UserID)
+}
+
+// PasswordChange is the body of a password change.
+type PasswordChange struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// ChangePassword replaces the password once the current one is given,
+// ends every session of the account, and starts a new one for the caller.
+// Wrong current passwords count like failed sign-ins (their own count), so
+// a stolen session cannot be used to guess the password.
+func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChange) (Token, error) {
+	if n := utf8.RuneCountInString(in.NewPassword); n < minPasswordLen || n > maxPasswordLen {
+		return Token{}, errs.E(errs.Invalid, "newPassword must be %d to %d characters", minPasswordLen, maxPasswordLen)
+	}
+	if len(in.CurrentPassword) > maxPasswordLen {
+		return Token{}, errs.E(errs.Forbidden, "the current password is wrong")
+	}
+	try, err := a.Limits.Reserve(ctx, "password|"+s.Username)
+	if err != nil {
+		return Token{}, err
+	}
+	u, _, found, err := a.Users.Get(ctx, userKey(s.Username))
+	if err != nil || !found {
+		try.Abandon(ctx)
+		if err == nil {
+			err = ErrNoAccount
+		}
+		return Token{}, err
+	}
+	release, err := a.Hashing.Take()
+	if err != nil {
+		try.Abandon(ctx)
+		return Token{}, err
+	}
+	ok := a.Hasher.Verify(u.PasswordHash, in.CurrentPassword)
+	var hash string
+	if ok {
+		hash, err = a.Hasher.Hash(in.NewPassword)
+	}
+	release()
+	if !ok {
+		return Token{}, try.Failed(ctx, errs.E(errs.Forbidden, "the current password is wrong"))
+	}
+	try.Succeeded(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	u, err = a.Users.Update(ctx, userKey(s.Username), func(cur *User, exists bool) (*daprx.Event, error) {
+		if !exists {
+			return nil, ErrNoAccount
+		}
+		cur.PasswordHash = hash
+		return nil, nil
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	if err := a.endSessions(ctx, u.ID); err != nil {
+		return Token{}, err
+	}
+	return a.startSession(ctx, u)
+}
