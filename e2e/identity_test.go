@@ -122,3 +122,67 @@ func TestParallelSignInsCannotOutguessTheLock(t *testing.T) {
 	assert.LessOrEqual(t, checked, 5, "passwords checked: %v", count)
 	assert.Equal(t, 60, checked+count[http.StatusTooManyRequests]+count[http.StatusServiceUnavailable], "other answers: %v", count)
 }
+
+// TestOwnerEndsEverySessionAndGetsBackIn: sign-out everywhere ends the
+// sessions of every device; a password change ends them too and answers a
+// new token; an unlock code sent by SMS to the verified phone signs the
+// owner in (it lifts an account-wide lock, docs/security.md).
+func TestOwnerEndsEverySessionAndGetsBackIn(t *testing.T) {
+	c := newClient(t)
+	name, phone := uniqueName("owner"), uniquePhone(0)
+	c.signUp(name, phone)
+	laptop := newClient(t)
+	laptop.signIn(name)
+
+	r := c.do("POST", "/user/sign-out-everywhere", nil, nil)
+	require.Equal(t, http.StatusNoContent, r.Status, "sign-out everywhere: %s", r.Body)
+	for who, cl := range map[string]*client{"this device": c, "the laptop": laptop} {
+		r, err := cl.try("GET", "/user/me", nil, nil)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusUnauthorized, r.Status, "%s after sign-out everywhere", who)
+	}
+
+	c.signIn(name)
+	laptop.signIn(name)
+	const newPassword = "another long enough password"
+	r = c.do("POST", "/user/password", map[string]string{"currentPassword": password, "newPassword": newPassword}, nil)
+	require.Equal(t, http.StatusOK, r.Status, "password change: %s", r.Body)
+	var tok struct{ AccessToken string }
+	r.json(t, &tok)
+	r, err := laptop.try("GET", "/user/me", nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "the laptop after the password change")
+	c.token = tok.AccessToken
+	assert.Equal(t, http.StatusOK, c.do("GET", "/user/me", nil, nil).Status, "the new token")
+	r = newClient(t).do("POST", "/user/sign-in", map[string]string{"username": name, "password": password}, nil)
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "the old password")
+
+	r = newClient(t).do("POST", "/user/sign-in/unlock-code", map[string]string{"username": name}, nil)
+	require.Equal(t, http.StatusAccepted, r.Status, "unlock code: %s", r.Body)
+	r = newClient(t).do("POST", "/user/sign-in/unlock-code", map[string]string{"username": uniqueName("nobody")}, nil)
+	assert.Equal(t, http.StatusAccepted, r.Status, "unlock code for nobody: the same answer")
+	code := waitForCode(t, phone, "unlock-code")
+	r = newClient(t).do("POST", "/user/sign-in", map[string]string{"username": name, "password": newPassword, "unlockCode": code}, nil)
+	assert.Equal(t, http.StatusOK, r.Status, "sign-in with the unlock code: %s", r.Body)
+}
+
+// waitForCode waits for an SMS of kind (its message id's prefix) to phone
+// and returns its code.
+func waitForCode(t *testing.T, phone, kind string) string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		files, _ := filepath.Glob(filepath.Join(dataDir, "sms", phone+"_"+kind+"-*.txt"))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil {
+				if m := sixDigits.FindStringSubmatch(string(b)); m != nil {
+					return m[1]
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s SMS for %s", kind, phone)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

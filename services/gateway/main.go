@@ -70,6 +70,10 @@ type config struct {
 	Lock         time.Duration // LOCK_DURATION
 	MaxLock      time.Duration // LOCK_MAX_DURATION
 	MaxHashing   int           // MAX_HASHING
+	// Failed sign-ins of one username from every client together.
+	AccountFailures int            // LOCK_ACCOUNT_AFTER_FAILURES
+	AccountLock     time.Duration  // LOCK_ACCOUNT_DURATION
+	TrustedProxies  []netip.Prefix // TRUSTED_PROXIES
 	// Requests still processing are sent to voucher-int again after this.
 	RedriveAfter time.Duration // REDRIVE_AFTER
 	// The outbox relay publishes an event its write left unpublished this
@@ -110,6 +114,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.Duration{Name: "PHONE_CODE_COOLDOWN", Default: "60s", Dst: &c.CodeCooldown},
 		service.Duration{Name: "LOCK_DURATION", Default: "1m", Dst: &c.Lock},
 		service.Duration{Name: "LOCK_MAX_DURATION", Default: "1h", Dst: &c.MaxLock},
+		service.Duration{Name: "LOCK_ACCOUNT_DURATION", Default: "15m", Dst: &c.AccountLock},
 		service.Duration{Name: "REDRIVE_AFTER", Default: "45s", Dst: &c.RedriveAfter},
 		service.Duration{Name: "OUTBOX_RELAY_AFTER", Default: "5s", Dst: &c.RelayAfter},
 		service.Duration{Name: "SMS_CONFIRM_AFTER", Default: "30s", Dst: &c.SMSConfirmAfter},
@@ -126,6 +131,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.AllowedNetworks, err = adapters.ParseNetworks(getenv("WEBHOOK_ALLOWED_NETWORKS")); err != nil {
 		return c, fmt.Errorf("WEBHOOK_ALLOWED_NETWORKS: %w", err)
 	}
+	if c.TrustedProxies, err = adapters.ParseNetworks(getenv("TRUSTED_PROXIES")); err != nil {
+		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
 	switch v := getenv("WEBHOOK_ALLOW_HTTP"); v {
 	case "", "false":
 	case "true":
@@ -140,6 +148,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.PositiveInt{Name: "MAX_PROCESSING", Default: "500", Dst: &c.MaxProcessing},
 		service.PositiveInt{Name: "DELIVERY_WORKERS", Default: "64", Dst: &c.DeliveryWorkers},
 		service.PositiveInt{Name: "MAX_HASHING", Default: "4", Dst: &c.MaxHashing},
+		service.PositiveInt{Name: "LOCK_ACCOUNT_AFTER_FAILURES", Default: "20", Dst: &c.AccountFailures},
 	); err != nil {
 		return c, err
 	}
@@ -204,6 +213,23 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 				Lock:        cfg.Lock,
 				MaxLock:     cfg.MaxLock,
 			},
+			AccountLimits: app.Limits{
+				Store:       daprx.Store[app.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
+				Now:         time.Now,
+				MaxFailures: cfg.AccountFailures,
+				Lock:        cfg.AccountLock,
+				MaxLock:     cfg.MaxLock,
+			},
+			UnlockCodes: app.Codes{
+				Store:    daprx.Store[app.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents},
+				Now:      time.Now,
+				NewCode:  adapters.NewSixDigitCode,
+				TTL:      cfg.CodeTTL,
+				Cooldown: cfg.CodeCooldown,
+				MaxTries: cfg.CodeTries,
+				Kind:     "unlock-code",
+				Text:     app.UnlockCodeText,
+			},
 			Sessions: daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
 			// A list outlives its newest session by at most a token's life.
 			SessionLists:  daprx.Store[app.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
@@ -267,7 +293,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			ops.Token = m["ops-token"]
 		}
 		// A claim outlives one webhook attempt.
-		faces := ports.Routes(ctx, log, acc, pur, ops, outboxes, cfg.WebhookTimeout+5*time.Second)
+		faces := ports.Routes(ctx, log, acc, pur, ops, outboxes, cfg.WebhookTimeout+5*time.Second, ports.Clients{TrustedProxies: cfg.TrustedProxies})
 		faces.Public = ports.Shed(faces.Public, cfg.MaxInFlight)
 		return faces, nil
 	})

@@ -95,6 +95,14 @@ type Accounts struct {
 	// Phone verification codes and the limits on guessing.
 	Codes  Codes
 	Limits Limits
+	// AccountLimits counts failed sign-ins of a username from every client
+	// together, a backstop against guessing from many addresses with a
+	// higher bound than Limits, which counts per username and client (zero
+	// MaxFailures: none). Its lock is lifted by a code sent to the
+	// account's verified phone (UnlockCodes), so nobody can keep the owner
+	// out.
+	AccountLimits Limits
+	UnlockCodes   Codes
 }
 
 // SignUpInput is the sign-up body.
@@ -229,43 +237,114 @@ var (
 	dummyOnce sync.Once
 )
 
+// SignInInput is a sign-in: the client is who sent it (an address, for
+// the per-client count), the unlock code one sent to the account's phone
+// to lift an account-wide lock (optional).
+type SignInInput struct {
+	Username, Password, Client, UnlockCode string
+}
+
 // SignIn checks the password and starts a session. Failed tries count per
-// username; too many lock it for a while (429), known or not, so the lock
-// does not tell which usernames exist.
-func (a Accounts) SignIn(ctx context.Context, username, password string) (Token, error) {
+// username and client: a client that fails LOCK_AFTER_FAILURES times is
+// locked out of that username for a while (429), known or not, so the lock
+// does not tell which usernames exist, while the owner, from their own
+// client, still gets in. Failures from every client together lock the
+// username at a higher bound (AccountLimits); the owner lifts that lock
+// with a code sent to their verified phone (RequestUnlockCode).
+func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	bad := errs.E(errs.Unauthorized, "wrong username or password")
-	if len(username) > 64 || len(password) > maxPasswordLen {
+	if len(in.Username) > 64 || len(in.Password) > maxPasswordLen {
 		return Token{}, bad
 	}
-	// The try is reserved before any hash is computed: however many come
+	// Tries are reserved before any hash is computed: however many come
 	// at once, at most MaxFailures passwords are checked per lock window.
-	try, err := a.Limits.Reserve(ctx, "signin|"+username)
+	try, err := a.Limits.Reserve(ctx, "signin|"+in.Username+"|"+in.Client)
 	if err != nil {
 		return Token{}, err
 	}
-	u, _, found, err := a.Users.Get(ctx, userKey(username))
+	u, _, found, err := a.Users.Get(ctx, userKey(in.Username))
 	if err != nil {
 		try.Abandon(ctx)
 		return Token{}, err
+	}
+	unlocked := false
+	if in.UnlockCode != "" {
+		// A wrong code is a failed try of this client, like a wrong
+		// password.
+		if !found {
+			return Token{}, try.Failed(ctx, bad)
+		}
+		if err := a.UnlockCodes.Check(ctx, u.ID, in.UnlockCode); err != nil {
+			if errs.KindOf(err) == errs.Unprocessable {
+				return Token{}, try.Failed(ctx, err)
+			}
+			try.Abandon(ctx)
+			return Token{}, err
+		}
+		unlocked = true
+	}
+	var account Try
+	if a.AccountLimits.MaxFailures > 0 && !unlocked {
+		if account, err = a.AccountLimits.Reserve(ctx, "signin|"+in.Username); err != nil {
+			try.Abandon(ctx)
+			if errs.KindOf(err) == errs.TooManyRequests {
+				return Token{}, &errs.Error{Kind: errs.TooManyRequests, RetryAfter: errs.RetryAfterOf(err),
+					Message: err.Error() + " (the account's owner can ask for an unlock code by SMS: POST /user/sign-in/unlock-code)"}
+			}
+			return Token{}, err
+		}
 	}
 	release, err := a.Hashing.Take()
 	if err != nil {
 		try.Abandon(ctx)
+		if account.held() {
+			account.Abandon(ctx)
+		}
 		return Token{}, err
 	}
 	var ok bool
 	if !found {
 		dummyOnce.Do(func() { dummyHash, _ = a.Hasher.Hash("not a real password") })
-		a.Hasher.Verify(dummyHash, password)
+		a.Hasher.Verify(dummyHash, in.Password)
 	} else {
-		ok = a.Hasher.Verify(u.PasswordHash, password)
+		ok = a.Hasher.Verify(u.PasswordHash, in.Password)
 	}
 	release()
 	if !ok {
+		if account.held() {
+			_ = account.Failed(ctx, bad)
+		}
 		return Token{}, try.Failed(ctx, bad)
 	}
 	try.Succeeded(ctx)
+	switch {
+	case unlocked:
+		a.AccountLimits.Lift(ctx, "signin|"+in.Username)
+	case account.held():
+		account.Succeeded(ctx)
+	}
 	return a.startSession(ctx, u)
+}
+
+// RequestUnlockCode texts a code that lifts an account-wide sign-in lock
+// to the account's verified phone. The answer never tells whether the
+// username exists or has a verified phone; asking again within the codes'
+// cool-down sends nothing.
+func (a Accounts) RequestUnlockCode(ctx context.Context, username string) error {
+	if len(username) > 64 {
+		return nil
+	}
+	u, _, found, err := a.Users.Get(ctx, userKey(username))
+	if err != nil {
+		return err
+	}
+	if !found || u.PhoneVerifiedAt == nil || a.UnlockCodes.Store == nil {
+		return nil
+	}
+	if err := a.UnlockCodes.Send(ctx, u, true); err != nil && errs.KindOf(err) != errs.TooManyRequests {
+		return err
+	}
+	return nil
 }
 
 func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {

@@ -35,9 +35,21 @@ type Codes struct {
 	TTL      time.Duration
 	Cooldown time.Duration
 	MaxTries int
+	// Kind names what the codes are for, in their keys and SMS ids
+	// ("phone-code" if empty: phone verification); Text writes the SMS
+	// (codeText if nil).
+	Kind string
+	Text func(code string, ttl time.Duration) string
 }
 
-func codeKey(userID string) string { return "phone-code|" + userID }
+func (c Codes) kind() string {
+	if c.Kind == "" {
+		return "phone-code"
+	}
+	return c.Kind
+}
+
+func (c Codes) key(userID string) string { return c.kind() + "|" + userID }
 
 func hashCode(userID, code string) string {
 	mac := hmac.New(sha256.New, []byte(userID))
@@ -48,7 +60,11 @@ func hashCode(userID, code string) string {
 // Send makes a new code for u and texts it. resend: honour the cool-down.
 func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 	code := c.NewCode()
-	_, err := c.Store.Update(ctx, codeKey(u.ID), func(pc *PhoneCode, exists bool) (*daprx.Event, error) {
+	text := codeText
+	if c.Text != nil {
+		text = c.Text
+	}
+	_, err := c.Store.Update(ctx, c.key(u.ID), func(pc *PhoneCode, exists bool) (*daprx.Event, error) {
 		now := c.Now()
 		if resend && exists && now.Sub(pc.SentAt) < c.Cooldown {
 			wait := c.Cooldown - now.Sub(pc.SentAt)
@@ -56,9 +72,9 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 		}
 		*pc = PhoneCode{UserID: u.ID, Hash: hashCode(u.ID, code), Seq: pc.Seq + 1, SentAt: now, ExpiresAt: now.Add(c.TTL)}
 		return &daprx.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
-			MessageID:   fmt.Sprintf("phone-code-%s-%d", u.ID, pc.Seq),
+			MessageID:   fmt.Sprintf("%s-%s-%d", c.kind(), u.ID, pc.Seq),
 			PhoneNumber: u.PhoneNumber,
-			Text:        codeText(code, c.TTL),
+			Text:        text(code, c.TTL),
 		}}, nil
 	})
 	return err
@@ -71,11 +87,11 @@ func (c Codes) Check(ctx context.Context, userID, code string) error {
 		return errs.E(errs.Invalid, "code must be the 6 digits of the SMS")
 	}
 	var result error
-	_, err := c.Store.Update(ctx, codeKey(userID), func(pc *PhoneCode, exists bool) (*daprx.Event, error) {
+	_, err := c.Store.Update(ctx, c.key(userID), func(pc *PhoneCode, exists bool) (*daprx.Event, error) {
 		now := c.Now()
 		switch {
 		case !exists || now.After(pc.ExpiresAt):
-			result = errs.E(errs.Unprocessable, "no live code: ask for a new one (POST /user/phone/verification)")
+			result = errs.E(errs.Unprocessable, "no live code: ask for a new one")
 			return nil, daprx.ErrNoChange
 		case pc.Used:
 			result = errs.E(errs.Unprocessable, "this code was already used: ask for a new one")

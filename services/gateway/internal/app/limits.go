@@ -91,6 +91,9 @@ func (l Limits) Reserve(ctx context.Context, key string) (Try, error) {
 	return try, nil
 }
 
+// held tells a reserved try from the zero Try.
+func (t Try) held() bool { return t.l.Store != nil }
+
 // Succeeded settles the try and forgets the failures of its key.
 func (t Try) Succeeded(ctx context.Context) {
 	_, _ = t.l.Store.Update(ctx, limitKey(t.key), func(st *Strikes, exists bool) (*daprx.Event, error) {
@@ -111,6 +114,18 @@ func (t Try) Abandon(ctx context.Context) {
 			return nil, daprx.ErrNoChange
 		}
 		st.settle(t.until)
+		return nil, nil
+	})
+}
+
+// Lift ends the lock of key and forgets its failures (the owner proved
+// who they are another way: a code sent to their phone).
+func (l Limits) Lift(ctx context.Context, key string) {
+	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*daprx.Event, error) {
+		if !exists {
+			return nil, daprx.ErrNoChange
+		}
+		st.Failures, st.LockedUntil = 0, time.Time{}
 		return nil, nil
 	})
 }

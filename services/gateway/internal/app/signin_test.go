@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,7 +107,7 @@ func TestParallelSignInsCheckAtMostMaxFailuresPasswords(t *testing.T) {
 			pw = "the right password"
 		}
 		wg.Go(func() {
-			_, err := a.SignIn(context.Background(), "alice", pw)
+			_, err := a.SignIn(context.Background(), SignInInput{Username: "alice", Password: pw, Client: "203.0.113.7"})
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -132,20 +134,20 @@ func TestFailuresLockAndTheLockGrows(t *testing.T) {
 	addUser(t, a, "bob", "the right password")
 	ctx := context.Background()
 	for range 5 {
-		_, err := a.SignIn(ctx, "bob", "wrong password")
+		_, err := a.SignIn(ctx, SignInInput{Username: "bob", Password: "wrong password", Client: "c"})
 		require.Error(t, err)
 	}
-	_, err := a.SignIn(ctx, "bob", "the right password")
+	_, err := a.SignIn(ctx, SignInInput{Username: "bob", Password: "the right password", Client: "c"})
 	require.Equal(t, errs.TooManyRequests, errs.KindOf(err), "locked: %v", err)
 	assert.Equal(t, time.Minute, errs.RetryAfterOf(err))
 	clk.add(time.Minute + time.Second)
 	for range 5 {
-		_, _ = a.SignIn(ctx, "bob", "wrong password")
+		_, _ = a.SignIn(ctx, SignInInput{Username: "bob", Password: "wrong password", Client: "c"})
 	}
-	_, err = a.SignIn(ctx, "bob", "the right password")
+	_, err = a.SignIn(ctx, SignInInput{Username: "bob", Password: "the right password", Client: "c"})
 	assert.Equal(t, 2*time.Minute, errs.RetryAfterOf(err), "the second lock: %v", err)
 	clk.add(2*time.Minute + time.Second)
-	_, err = a.SignIn(ctx, "bob", "the right password")
+	_, err = a.SignIn(ctx, SignInInput{Username: "bob", Password: "the right password", Client: "c"})
 	assert.NoError(t, err, "after the lock")
 }
 
@@ -156,13 +158,13 @@ func TestAReservedTryOfADeadProcessLapses(t *testing.T) {
 	addUser(t, a, "carol", "the right password")
 	ctx := context.Background()
 	for range 5 {
-		_, err := a.Limits.Reserve(ctx, "signin|carol") // never settled
+		_, err := a.Limits.Reserve(ctx, "signin|carol|c") // never settled
 		require.NoError(t, err)
 	}
-	_, err := a.SignIn(ctx, "carol", "the right password")
+	_, err := a.SignIn(ctx, SignInInput{Username: "carol", Password: "the right password", Client: "c"})
 	require.Equal(t, errs.TooManyRequests, errs.KindOf(err), "five tries in progress: %v", err)
 	clk.add(reservationLife + time.Second)
-	_, err = a.SignIn(ctx, "carol", "the right password")
+	_, err = a.SignIn(ctx, SignInInput{Username: "carol", Password: "the right password", Client: "c"})
 	assert.NoError(t, err, "the dead tries lapsed")
 }
 
@@ -176,10 +178,13 @@ func TestHashingBeyondTheBoundIsRefusedAtOnce(t *testing.T) {
 	addUser(t, a, "dave", "the right password")
 	ctx := context.Background()
 	done := make(chan error)
-	go func() { _, err := a.SignIn(ctx, "dave", "wrong password"); done <- err }()
+	go func() {
+		_, err := a.SignIn(ctx, SignInInput{Username: "dave", Password: "wrong password", Client: "c"})
+		done <- err
+	}()
 	require.Eventually(t, func() bool { return h.verified.Load() == 1 }, 5*time.Second, time.Millisecond, "the first sign-in holds the slot")
 
-	_, err := a.SignIn(ctx, "dave", "the right password")
+	_, err := a.SignIn(ctx, SignInInput{Username: "dave", Password: "the right password", Client: "c"})
 	require.Equal(t, errs.Unavailable, errs.KindOf(err), "sign-in with no slot: %v", err)
 	assert.Equal(t, time.Second, errs.RetryAfterOf(err))
 	_, err = a.SignUp(ctx, SignUpInput{Username: "erin", PhoneNumber: "0909123457", Password: "long enough pw"})
@@ -188,7 +193,7 @@ func TestHashingBeyondTheBoundIsRefusedAtOnce(t *testing.T) {
 
 	close(h.gate)
 	require.Equal(t, errs.Unauthorized, errs.KindOf(<-done))
-	st, _, _, err := a.Limits.Store.Get(ctx, limitKey("signin|dave"))
+	st, _, _, err := a.Limits.Store.Get(ctx, limitKey("signin|dave|c"))
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Failures, "the refused try counted as a failure")
 	assert.Empty(t, st.Pending, "tries left reserved")
@@ -204,3 +209,89 @@ func TestSignUpWithATakenUsernameHashesNothing(t *testing.T) {
 	require.Equal(t, errs.Conflict, errs.KindOf(err), "%v", err)
 	assert.Zero(t, h.hashed.Load(), "hashes")
 }
+
+// withAccountLock gives a the account-wide backstop (limit failures from
+// every client) and unlock codes sent through mem's outbox; it returns the
+// texts sent.
+func withAccountLock(a *Accounts, limit int) *testkit.MemState {
+	mem := testkit.NewMemState()
+	a.AccountLimits = Limits{Store: daprx.Store[Strikes]{Client: mem, Name: "s"}, Now: a.Now,
+		MaxFailures: limit, Lock: 15 * time.Minute, MaxLock: time.Hour}
+	ob := daprx.NewOutbox(mem, "d", "pubsub", "test", 5*time.Second, nil)
+	code := 0
+	a.UnlockCodes = Codes{Store: daprx.Store[PhoneCode]{Client: mem, Name: "d", Outbox: ob}, Now: a.Now,
+		NewCode: func() string { code++; return fmt.Sprintf("%06d", 424240+code) },
+		TTL:     5 * time.Minute, Cooldown: time.Minute, MaxTries: 5, Kind: "unlock-code", Text: UnlockCodeText}
+	return mem
+}
+
+// TestAnotherClientsFailuresDoNotLockTheOwnerOut: an attacker that fails
+// five times is locked out of the username; the owner, from their own
+// client, signs in (issue 17 found five wrong passwords kept the owner out).
+func TestAnotherClientsFailuresDoNotLockTheOwnerOut(t *testing.T) {
+	a, _ := signInAccounts(&slowHasher{})
+	addUser(t, a, "gina", "the right password")
+	ctx := context.Background()
+	for range 5 {
+		_, _ = a.SignIn(ctx, SignInInput{Username: "gina", Password: "a guess", Client: "198.51.100.66"})
+	}
+	_, err := a.SignIn(ctx, SignInInput{Username: "gina", Password: "the right password", Client: "198.51.100.66"})
+	assert.Equal(t, errs.TooManyRequests, errs.KindOf(err), "the attacker's client: %v", err)
+	_, err = a.SignIn(ctx, SignInInput{Username: "gina", Password: "the right password", Client: "203.0.113.10"})
+	assert.NoError(t, err, "the owner's client")
+}
+
+// TestManyClientsLockTheAccountAndAnSMSCodeLiftsIt: failures from many
+// clients together lock the username for everyone; the owner asks for a
+// code, which goes to the verified phone, and signs in with it, which
+// lifts the lock.
+func TestManyClientsLockTheAccountAndAnSMSCodeLiftsIt(t *testing.T) {
+	a, _ := signInAccounts(&slowHasher{})
+	mem := withAccountLock(&a, 8)
+	ctx := context.Background()
+	verified := a.Now()
+	require.NoError(t, a.Users.Insert(ctx, userKey("hana"), User{ID: "u-hana", Username: "hana", PhoneNumber: "+84909123456",
+		PasswordHash: "hash:the right password", PhoneVerifiedAt: &verified}, nil))
+	for i := range 8 {
+		_, _ = a.SignIn(ctx, SignInInput{Username: "hana", Password: "a guess", Client: fmt.Sprint("198.51.100.", i%4)})
+	}
+	owner := SignInInput{Username: "hana", Password: "the right password", Client: "203.0.113.10"}
+	_, err := a.SignIn(ctx, owner)
+	require.Equal(t, errs.TooManyRequests, errs.KindOf(err), "the account is locked: %v", err)
+	assert.Contains(t, err.Error(), "unlock-code", "the lock says how the owner gets in")
+
+	require.NoError(t, a.RequestUnlockCode(ctx, "hana"))
+	texts := mem.Events("send-sms")
+	require.Len(t, texts, 1, "unlock SMS")
+	var sms struct{ PhoneNumber, Text string }
+	require.NoError(t, json.Unmarshal(texts[0].Data, &sms))
+	assert.Equal(t, "+84909123456", sms.PhoneNumber)
+	code := sixDigits.FindString(sms.Text)
+	require.NotEmpty(t, code, "code in %q", sms.Text)
+
+	wrong := owner
+	wrong.UnlockCode = "000000"
+	_, err = a.SignIn(ctx, wrong)
+	assert.Equal(t, errs.Unprocessable, errs.KindOf(err), "a wrong code: %v", err)
+	owner.UnlockCode = code
+	_, err = a.SignIn(ctx, owner)
+	require.NoError(t, err, "with the code")
+	owner.UnlockCode = ""
+	owner.Client = "192.0.2.44"
+	_, err = a.SignIn(ctx, owner)
+	assert.NoError(t, err, "the lock was lifted")
+}
+
+// TestUnlockCodeRequestsTellNothing: unknown usernames and accounts
+// without a verified phone get the same answer, and no text is sent.
+func TestUnlockCodeRequestsTellNothing(t *testing.T) {
+	a, _ := signInAccounts(&slowHasher{})
+	mem := withAccountLock(&a, 8)
+	addUser(t, a, "ivan", "the right password") // phone not verified
+	ctx := context.Background()
+	assert.NoError(t, a.RequestUnlockCode(ctx, "nobody-at-all"))
+	assert.NoError(t, a.RequestUnlockCode(ctx, "ivan"))
+	assert.Empty(t, mem.Events("send-sms"), "texts sent")
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)

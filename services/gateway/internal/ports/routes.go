@@ -41,9 +41,9 @@ const (
 // the topic deliveries and cron bindings for its sidecar, the dead-letter
 // tools for operators. ctx bounds background work. relay publishes what the
 // outboxes' writes left (nil: no relay route).
-func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) service.Faces {
+func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration, clients Clients) service.Faces {
 	return service.Faces{
-		Public:   Public(log, acc, pur),
+		Public:   Public(log, acc, pur, clients),
 		Sidecar:  Sidecar(ctx, log, pur, ops, relay, sweepLease),
 		Operator: Operator(log, ops),
 	}
@@ -51,11 +51,12 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 
 // Public is what customers reach (PUBLIC_PORT): the API, the web page and
 // the OpenAPI document. Anything else is 404.
-func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases) http.Handler {
+func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases, clients Clients) http.Handler {
 	auth := authenticated(log, acc)
 	mux := http.NewServeMux()
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
-	mux.Handle("POST /user/sign-in", handleSignIn(log, acc))
+	mux.Handle("POST /user/sign-in", handleSignIn(log, acc, clients))
+	mux.Handle("POST /user/sign-in/unlock-code", handleUnlockCode(log, acc))
 	mux.Handle("POST /user/sign-out", auth(handleSignOut(log, acc)))
 	mux.Handle("POST /user/sign-out-everywhere", auth(handleSignOutEverywhere(log, acc)))
 	mux.Handle("POST /user/password", auth(handleChangePassword(log, acc)))
@@ -245,23 +246,42 @@ func handleSignUp(log *slog.Logger, acc app.Accounts) http.Handler {
 }
 
 type signInInput struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
+	Username   string `json:"username"`
+	Password   string `json:"password"`
+	UnlockCode string `json:"unlockCode"`
 }
 
-func handleSignIn(log *slog.Logger, acc app.Accounts) http.Handler {
+func handleSignIn(log *slog.Logger, acc app.Accounts, clients Clients) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := httpx.Decode[signInInput](r)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		tok, err := acc.SignIn(r.Context(), in.Username, in.Password)
+		tok, err := acc.SignIn(r.Context(), app.SignInInput{Username: in.Username, Password: in.Password,
+			Client: clients.Of(r), UnlockCode: in.UnlockCode})
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
 		httpx.Encode(w, http.StatusOK, tok)
+	})
+}
+
+func handleUnlockCode(log *slog.Logger, acc app.Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := httpx.Decode[struct {
+			Username string `json:"username"`
+		}](r)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		if err := acc.RequestUnlockCode(r.Context(), in.Username); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
 	})
 }
 

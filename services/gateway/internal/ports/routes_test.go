@@ -211,7 +211,7 @@ func newEnvWith(t testing.TB, change func(*app.Purchases)) *env {
 		Publisher: e.published,
 		Now:       e.clock.now,
 	}}
-	e.faces = Routes(context.Background(), log, acc, pur, ops, e.outboxes, time.Minute)
+	e.faces = Routes(context.Background(), log, acc, pur, ops, e.outboxes, time.Minute, Clients{})
 	e.routes = joined(e.faces)
 	e.h = httpx.Middleware(log, e.routes)
 	if _, bench := t.(*testing.B); !bench { // benchmarks measure the gateway alone
