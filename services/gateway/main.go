@@ -63,13 +63,15 @@ type config struct {
 	AllowedNetworks []netip.Prefix  // WEBHOOK_ALLOWED_NETWORKS
 	AllowHTTP       bool            // WEBHOOK_ALLOW_HTTP
 	// Phone codes and abuse limits.
-	CodeTTL      time.Duration // PHONE_CODE_TTL
-	CodeCooldown time.Duration // PHONE_CODE_COOLDOWN
-	CodeTries    int           // PHONE_CODE_TRIES
-	MaxFailures  int           // LOCK_AFTER_FAILURES
-	Lock         time.Duration // LOCK_DURATION
-	MaxLock      time.Duration // LOCK_MAX_DURATION
-	MaxHashing   int           // MAX_HASHING
+	CodeTTL           time.Duration // PHONE_CODE_TTL
+	CodeCooldown      time.Duration // PHONE_CODE_COOLDOWN
+	CodeTries         int           // PHONE_CODE_TRIES
+	MaxFailures       int           // LOCK_AFTER_FAILURES
+	Lock              time.Duration // LOCK_DURATION
+	MaxLock           time.Duration // LOCK_MAX_DURATION
+	MaxHashing        int           // MAX_HASHING
+	TextsPerDay       int           // TEXTS_PER_ACCOUNT_PER_DAY
+	TextsPerNumberDay int           // TEXTS_PER_NUMBER_PER_DAY
 	// Failed sign-ins of one username from every client together.
 	AccountFailures int            // LOCK_ACCOUNT_AFTER_FAILURES
 	AccountLock     time.Duration  // LOCK_ACCOUNT_DURATION
@@ -148,6 +150,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.PositiveInt{Name: "MAX_PROCESSING", Default: "500", Dst: &c.MaxProcessing},
 		service.PositiveInt{Name: "DELIVERY_WORKERS", Default: "64", Dst: &c.DeliveryWorkers},
 		service.PositiveInt{Name: "MAX_HASHING", Default: "4", Dst: &c.MaxHashing},
+		service.PositiveInt{Name: "TEXTS_PER_ACCOUNT_PER_DAY", Default: "5", Dst: &c.TextsPerDay},
+		service.PositiveInt{Name: "TEXTS_PER_NUMBER_PER_DAY", Default: "10", Dst: &c.TextsPerNumberDay},
 		service.PositiveInt{Name: "LOCK_ACCOUNT_AFTER_FAILURES", Default: "20", Dst: &c.AccountFailures},
 	); err != nil {
 		return c, err
@@ -195,6 +199,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Confirmer: adapters.SMSConfirmer{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}, AppID: cfg.SMSAppID},
 		}}
 		outboxes := daprx.Outboxes{requestEvents, smsEvents}
+		// Code texts (verification, unlock) and sign-up notices share one cap
+		// a day per account and per number.
+		daily := &app.DailyCaps{Store: daprx.Store[app.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}, Now: time.Now,
+			PerAccount: cfg.TextsPerDay, PerNumber: cfg.TextsPerNumberDay}
 		acc := app.Accounts{
 			Users:  daprx.Store[app.User]{Client: c, Name: cfg.StateStore},
 			Phones: daprx.Store[app.PhoneClaim]{Client: c, Name: cfg.StateStore},
@@ -205,6 +213,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 				TTL:      cfg.CodeTTL,
 				Cooldown: cfg.CodeCooldown,
 				MaxTries: cfg.CodeTries,
+				Daily:    daily,
 			},
 			Limits: app.Limits{
 				Store:       daprx.Store[app.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
@@ -228,6 +237,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 				Cooldown: cfg.CodeCooldown,
 				MaxTries: cfg.CodeTries,
 				Kind:     "unlock-code",
+				Daily:    daily,
 				Text:     app.UnlockCodeText,
 			},
 			Sessions: daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},

@@ -179,37 +179,79 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	}
 	u := User{ID: a.NewID(), Username: in.Username, PhoneNumber: phone, PasswordHash: hash,
 		WebhookSecret: a.NewSecret(), CreatedAt: a.Now()}
-	// The number first (first write wins), then the account; the claim is
-	// given back if the username turns out to be taken.
-	if err := a.claimPhone(ctx, phone, u.Username); err != nil {
-		return Token{}, err
-	}
+	// The number is not claimed here: it belongs to the account that
+	// verifies it (VerifyPhone), so an account that never verifies blocks
+	// nobody, and the answer is the same whether or not the number already
+	// has an owner.
 	if err := a.Users.Insert(ctx, userKey(u.Username), u, nil); err != nil {
-		a.releasePhone(ctx, phone, u.Username)
 		if errors.Is(err, daprx.ErrExists) {
 			return Token{}, errs.E(errs.Conflict, "username is already taken")
 		}
 		return Token{}, err
 	}
-	if err := a.Codes.Send(ctx, u, false); err != nil {
+	if err := a.firstText(ctx, u); err != nil {
 		return Token{}, err
 	}
 	return a.startSession(ctx, u)
+}
+
+// firstText is the text a sign-up sends: a verification code, or, when
+// another account already verified the number, a notice to the number's
+// owner instead (who can verify nothing with it). A daily cap reached is
+// not the caller's business here: the account exists, and asking for a
+// code again says when one can be sent.
+func (a Accounts) firstText(ctx context.Context, u User) error {
+	owner, err := a.phoneOwner(ctx, u.PhoneNumber)
+	if err != nil {
+		return err
+	}
+	if owner != "" && owner != u.Username {
+		err = a.Codes.Notify(ctx, u, "signup-notice-"+u.ID, signUpNoticeText)
+	} else {
+		err = a.Codes.Send(ctx, u, false)
+	}
+	if errs.KindOf(err) == errs.TooManyRequests {
+		return nil
+	}
+	return err
+}
+
+// phoneOwner is the username that verified phone, or "" (a claim left by
+// a verification that died halfway is no owner: claimAbandonedAfter).
+func (a Accounts) phoneOwner(ctx context.Context, phone string) (string, error) {
+	c, _, found, err := a.Phones.Get(ctx, phoneKey(phone))
+	if err != nil || !found {
+		return "", err
+	}
+	owner, _, ok, err := a.Users.Get(ctx, userKey(c.Username))
+	if err != nil {
+		return "", err
+	}
+	if ok && owner.PhoneNumber == phone && owner.PhoneVerifiedAt != nil || a.Now().Sub(c.ClaimedAt) < claimAbandonedAfter {
+		return c.Username, nil
+	}
+	return "", nil
 }
 
 // claimAbandonedAfter: a claim whose account never came (a crash between the
 // two writes) may be taken over after this long.
 const claimAbandonedAfter = time.Minute
 
+// claimPhone makes phone username's, unless another account verified it
+// (first verification wins; told only to whoever proved they hold the
+// phone, by the code it received).
 func (a Accounts) claimPhone(ctx context.Context, phone, username string) error {
-	taken := errs.E(errs.Conflict, "phoneNumber is already registered to another account")
+	taken := errs.E(errs.Conflict, "this phone number is already verified by another account: sign in to that one, or ask the bank to release the number")
 	_, err := a.Phones.Update(ctx, phoneKey(phone), func(c *PhoneClaim, exists bool) (*daprx.Event, error) {
 		if exists {
 			owner, _, found, err := a.Users.Get(ctx, userKey(c.Username))
 			if err != nil {
 				return nil, err
 			}
-			if found && owner.PhoneNumber == phone || a.Now().Sub(c.ClaimedAt) < claimAbandonedAfter {
+			if c.Username == username {
+				return nil, daprx.ErrNoChange
+			}
+			if found && owner.PhoneNumber == phone && owner.PhoneVerifiedAt != nil || a.Now().Sub(c.ClaimedAt) < claimAbandonedAfter {
 				return nil, taken
 			}
 		}
@@ -217,17 +259,6 @@ func (a Accounts) claimPhone(ctx context.Context, phone, username string) error 
 		return nil, nil
 	})
 	return err
-}
-
-func (a Accounts) releasePhone(ctx context.Context, phone, username string) {
-	_, _ = a.Phones.Update(ctx, phoneKey(phone), func(c *PhoneClaim, exists bool) (*daprx.Event, error) {
-		if !exists || c.Username != username {
-			return nil, daprx.ErrNoChange
-		}
-		// Backdated: free for the next sign-up at once.
-		c.ClaimedAt = time.Time{}
-		return nil, nil
-	})
 }
 
 // dummyHash keeps a sign-in for an unknown username as slow as one for a
@@ -471,6 +502,12 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 		return s, err
 	}
 	a.Limits.Reset(ctx, limitKey)
+	// The number becomes this account's now, unless another verified it
+	// first: claim, then mark the account (a crash in between leaves a
+	// claim that lapses after claimAbandonedAfter).
+	if err := a.claimPhone(ctx, s.PhoneNumber, s.Username); err != nil {
+		return s, err
+	}
 	now := a.Now()
 	if _, err := a.Users.Update(ctx, userKey(s.Username), func(u *User, exists bool) (*daprx.Event, error) {
 		if !exists {

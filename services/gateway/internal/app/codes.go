@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,6 +41,8 @@ type Codes struct {
 	// (codeText if nil).
 	Kind string
 	Text func(code string, ttl time.Duration) string
+	// Daily caps the texts a day (nil: no cap).
+	Daily *DailyCaps
 }
 
 func (c Codes) kind() string {
@@ -64,6 +67,17 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 	if c.Text != nil {
 		text = c.Text
 	}
+	if resend {
+		// The cool-down is checked first below; a refused resend must not
+		// spend the day's cap, so look before taking.
+		if pc, _, found, err := c.Store.Get(ctx, c.key(u.ID)); err == nil && found && c.Now().Sub(pc.SentAt) < c.Cooldown {
+			wait := c.Cooldown - c.Now().Sub(pc.SentAt)
+			return errs.Later(wait, "a code was sent %s ago: ask again in %s", c.Now().Sub(pc.SentAt).Round(time.Second), wait.Round(time.Second))
+		}
+	}
+	if err := c.Daily.take(ctx, u); err != nil {
+		return err
+	}
 	_, err := c.Store.Update(ctx, c.key(u.ID), func(pc *PhoneCode, exists bool) (*daprx.Event, error) {
 		now := c.Now()
 		if resend && exists && now.Sub(pc.SentAt) < c.Cooldown {
@@ -78,6 +92,75 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 		}}, nil
 	})
 	return err
+}
+
+// Notify texts u a message that carries no code, once per id (within
+// the codes' TTL), under the same daily caps as the codes.
+func (c Codes) Notify(ctx context.Context, u User, id string, text func() string) error {
+	if err := c.Daily.take(ctx, u); err != nil {
+		return err
+	}
+	now := c.Now()
+	err := c.Store.Insert(ctx, "notice|"+id, PhoneCode{UserID: u.ID, SentAt: now, ExpiresAt: now.Add(c.TTL), Used: true},
+		&daprx.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
+			MessageID: id, PhoneNumber: u.PhoneNumber, Text: text()}})
+	if errors.Is(err, daprx.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+// Count is how many of something happened in one period (a day).
+type Count struct {
+	N int `json:"n"`
+}
+
+// DailyCaps bounds the texts with codes (and notices) a day: per account
+// and per phone number (zero: no cap). Texts are money and a nuisance:
+// without a cap, a sign-up loop or a resend loop texts a number all day.
+type DailyCaps struct {
+	// Store has a TTL of two days.
+	Store      Store[Count]
+	Now        func() time.Time
+	PerAccount int
+	PerNumber  int
+}
+
+func (d *DailyCaps) take(ctx context.Context, u User) error {
+	if d == nil {
+		return nil
+	}
+	day := d.Now().UTC().Format("2006-01-02")
+	for _, limit := range []struct {
+		key, what string
+		max       int
+	}{
+		{"texts-account|" + u.ID + "|" + day, "this account", d.PerAccount},
+		{"texts-number|" + u.PhoneNumber + "|" + day, "this phone number", d.PerNumber},
+	} {
+		if limit.max <= 0 {
+			continue
+		}
+		full := false
+		if _, err := d.Store.Update(ctx, limit.key, func(n *Count, _ bool) (*daprx.Event, error) {
+			if full = n.N >= limit.max; full {
+				return nil, daprx.ErrNoChange
+			}
+			n.N++
+			return nil, nil
+		}); err != nil {
+			return err
+		}
+		if full {
+			return errs.Later(untilTomorrow(d.Now()), "%d texts to %s today already: try again tomorrow", limit.max, limit.what)
+		}
+	}
+	return nil
+}
+
+func untilTomorrow(now time.Time) time.Duration {
+	now = now.UTC()
+	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Sub(now)
 }
 
 // Check spends one try of the live code: nil if code is right. A wrong code

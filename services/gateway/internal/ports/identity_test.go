@@ -2,12 +2,16 @@ package ports
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/services/gateway/internal/app"
 )
 
 func TestPhoneVerification(t *testing.T) {
@@ -65,16 +69,57 @@ func TestPhoneCodeExpires(t *testing.T) {
 	assert.Contains(t, problemOf(t, rec).Detail, "no live code", "expired code")
 }
 
-func TestPhoneNumbersAreUnique(t *testing.T) {
+// TestAPhoneNumberBelongsToTheAccountThatVerifiesIt (issue 17): a sign-up
+// does not tell whether its number has an account (the number's owner is
+// told by SMS instead); an account that never verifies blocks nobody; the
+// first verification wins, and a later one is told so.
+func TestAPhoneNumberBelongsToTheAccountThatVerifiesIt(t *testing.T) {
 	e := newEnv(t)
 	e.signUp(t, "alice", "0909123456")
+	texts := len(e.dmem.Events(events.TopicSendSMS))
 	rec := e.do("POST", "/user/sign-up", `{"username":"bob","phoneNumber":"+84 909 123 456","password":"long enough pw"}`, nil)
-	assert.Equal(t, 409, rec.Code, "same number, other spelling: %s", rec.Body)
-	assert.Contains(t, problemOf(t, rec).Detail, "phoneNumber", "same number, other spelling")
-	// A sign-up refused for its username gives its number back at once.
-	require.Equal(t, 409, e.do("POST", "/user/sign-up", `{"username":"alice","phoneNumber":"0909000002","password":"long enough pw"}`, nil).Code, "taken username")
-	rec = e.do("POST", "/user/sign-up", `{"username":"carol","phoneNumber":"0909000002","password":"long enough pw"}`, nil)
-	assert.Equal(t, 201, rec.Code, "number of a refused sign-up: %s", rec.Body)
+	require.Equal(t, 201, rec.Code, "same number, other spelling: the same answer as a new one: %s", rec.Body)
+	sent := e.dmem.Events(events.TopicSendSMS)[texts:]
+	require.Len(t, sent, 1, "texts on bob's sign-up")
+	var notice events.SendSMS
+	require.NoError(t, json.Unmarshal(sent[0].Data, &notice))
+	assert.Equal(t, "+84909123456", notice.PhoneNumber)
+	assert.True(t, strings.HasPrefix(notice.MessageID, "signup-notice-"), "the owner gets a notice, not a code: %+v", notice)
+	assert.Empty(t, sixDigits.FindString(notice.Text), "the notice carries no code: %q", notice.Text)
+
+	// Squatting: mallory signs up with carol's number and never verifies;
+	// carol signs up with it, verifies, and buys.
+	e.signUpOnly(t, "mallory", "0909000002")
+	carol := e.signUp(t, "carol", "0909000002")
+	assert.Equal(t, 202, e.do("POST", "/voucher", `{"phoneNumber":"0909000002"}`, bearer(carol)).Code, "carol buys")
+
+	// Had mallory the code of a text to that number, her verification
+	// would be refused: carol verified first.
+	var tok app.Token
+	require.NoError(t, json.Unmarshal(e.do("POST", "/user/sign-in", `{"username":"mallory","password":"long enough pw"}`, nil).Body.Bytes(), &tok))
+	e.clock.add(2 * time.Minute) // past the resend cool-down
+	require.Equal(t, 202, e.do("POST", "/user/phone/verification", "", bearer(tok.AccessToken)).Code, "mallory asks for a code")
+	rec = e.do("POST", "/user/phone/verify", `{"code":"`+e.lastCode(t)+`"}`, bearer(tok.AccessToken))
+	assert.Equal(t, 409, rec.Code, "a second verification: %s", rec.Body)
+	assert.Contains(t, problemOf(t, rec).Detail, "already verified by another account")
+}
+
+// TestCodeTextsAreCappedPerDay: asking again and again stops at the day's
+// cap for the account, with 429 and when to come back.
+func TestCodeTextsAreCappedPerDay(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUpOnly(t, "alice", "0909123456") // the first text
+	var rec *httptest.ResponseRecorder
+	for range 5 {
+		e.clock.add(2 * time.Minute)
+		rec = e.do("POST", "/user/phone/verification", "", bearer(tok))
+		if rec.Code != 202 {
+			break
+		}
+	}
+	require.Equal(t, 429, rec.Code, "past the cap: %s", rec.Body)
+	assert.Contains(t, problemOf(t, rec).Detail, "today")
+	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
 }
 
 func TestFailedSignInsLockTheUsername(t *testing.T) {

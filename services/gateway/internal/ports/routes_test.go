@@ -166,6 +166,8 @@ func newEnvWith(t testing.TB, change func(*app.Purchases)) *env {
 			Store: daprx.Store[app.PhoneCode]{Client: e.dmem, Name: "gateway-deliveries", Outbox: smsEvents},
 			Now:   e.clock.now, NewCode: adapters.NewSixDigitCode,
 			TTL: 5 * time.Minute, Cooldown: time.Minute, MaxTries: 5,
+			Daily: &app.DailyCaps{Store: daprx.Store[app.Count]{Client: e.mem, Name: "gateway-store"}, Now: e.clock.now,
+				PerAccount: 5, PerNumber: 10},
 		},
 		Limits: app.Limits{
 			Store: daprx.Store[app.Strikes]{Client: e.mem, Name: "gateway-store"},
