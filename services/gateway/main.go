@@ -71,6 +71,9 @@ type config struct {
 	MaxLock           time.Duration // LOCK_MAX_DURATION
 	MaxHashing        int           // MAX_HASHING
 	TextsPerDay       int           // TEXTS_PER_ACCOUNT_PER_DAY
+	TextRegions       []string      // SMS_REGIONS
+	TextBudgetHour    int           // TEXT_BUDGET_PER_HOUR
+	TextBudgetClient  int           // TEXT_BUDGET_PER_CLIENT_PER_HOUR
 	TextsPerNumberDay int           // TEXTS_PER_NUMBER_PER_DAY
 	// Failed sign-ins of one username from every client together.
 	AccountFailures int            // LOCK_ACCOUNT_AFTER_FAILURES
@@ -136,6 +139,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.TrustedProxies, err = adapters.ParseNetworks(getenv("TRUSTED_PROXIES")); err != nil {
 		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
+	switch v := strings.TrimSpace(getenv("SMS_REGIONS")); v {
+	case "":
+		c.TextRegions = []string{"VN"}
+	case "*":
+		c.TextRegions = nil // any region's mobiles
+	default:
+		for _, r := range strings.Split(v, ",") {
+			c.TextRegions = append(c.TextRegions, strings.ToUpper(strings.TrimSpace(r)))
+		}
+	}
 	switch v := getenv("WEBHOOK_ALLOW_HTTP"); v {
 	case "", "false":
 	case "true":
@@ -152,6 +165,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.PositiveInt{Name: "MAX_HASHING", Default: "4", Dst: &c.MaxHashing},
 		service.PositiveInt{Name: "TEXTS_PER_ACCOUNT_PER_DAY", Default: "5", Dst: &c.TextsPerDay},
 		service.PositiveInt{Name: "TEXTS_PER_NUMBER_PER_DAY", Default: "10", Dst: &c.TextsPerNumberDay},
+		service.PositiveInt{Name: "TEXT_BUDGET_PER_HOUR", Default: "1000", Dst: &c.TextBudgetHour},
+		service.PositiveInt{Name: "TEXT_BUDGET_PER_CLIENT_PER_HOUR", Default: "20", Dst: &c.TextBudgetClient},
 		service.PositiveInt{Name: "LOCK_ACCOUNT_AFTER_FAILURES", Default: "20", Dst: &c.AccountFailures},
 	); err != nil {
 		return c, err
@@ -251,6 +266,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			NewID:         httpx.NewID,
 			NewSecret:     adapters.NewWebhookSecret,
 			IdleTimeout:   cfg.SessionIdle,
+			SMSPolicy: app.SMSPolicy{Regions: cfg.TextRegions, Budget: &app.TextBudget{
+				Store: daprx.Store[app.Count]{Client: c, Name: cfg.StateStore, TTL: 2 * time.Hour}, Now: time.Now,
+				PerHour: cfg.TextBudgetHour, PerClientPerHour: cfg.TextBudgetClient}},
 		}
 		guard := adapters.NetGuard{Allowed: cfg.AllowedNetworks}
 		deliveries := app.Deliveries{

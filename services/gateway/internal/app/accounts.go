@@ -103,13 +103,16 @@ type Accounts struct {
 	// out.
 	AccountLimits Limits
 	UnlockCodes   Codes
+	// SMSPolicy: which numbers get texts, and the anonymous text budget.
+	SMSPolicy SMSPolicy
 }
 
-// SignUpInput is the sign-up body.
+// SignUpInput is the sign-up body, and who sent it (for the text budget).
 type SignUpInput struct {
 	Username    string `json:"username"`
 	PhoneNumber string `json:"phoneNumber"`
 	Password    string `json:"password"`
+	Client      string `json:"-"`
 }
 
 // Token is what sign-up and sign-in answer.
@@ -158,6 +161,9 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
+	if err := a.SMSPolicy.Check(phone); err != nil {
+		return Token{}, err
+	}
 	if n := utf8.RuneCountInString(in.Password); n < minPasswordLen || n > maxPasswordLen {
 		return Token{}, errs.E(errs.Invalid, "password must be %d to %d characters", minPasswordLen, maxPasswordLen)
 	}
@@ -167,6 +173,11 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 		return Token{}, err
 	} else if found {
 		return Token{}, errs.E(errs.Conflict, "username is already taken")
+	}
+	// A sign-up texts: it spends the anonymous text budget before anything
+	// is made.
+	if err := a.SMSPolicy.Budget.Spend(ctx, in.Client); err != nil {
+		return Token{}, err
 	}
 	release, err := a.Hashing.Take()
 	if err != nil {
@@ -361,9 +372,13 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 // to the account's verified phone. The answer never tells whether the
 // username exists or has a verified phone; asking again within the codes'
 // cool-down sends nothing.
-func (a Accounts) RequestUnlockCode(ctx context.Context, username string) error {
+func (a Accounts) RequestUnlockCode(ctx context.Context, username, client string) error {
 	if len(username) > 64 {
 		return nil
+	}
+	// Spent whether or not a text goes: the budget must not tell either.
+	if err := a.SMSPolicy.Budget.Spend(ctx, client); err != nil {
+		return err
 	}
 	u, _, found, err := a.Users.Get(ctx, userKey(username))
 	if err != nil {

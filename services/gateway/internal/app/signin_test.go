@@ -260,7 +260,7 @@ func TestManyClientsLockTheAccountAndAnSMSCodeLiftsIt(t *testing.T) {
 	require.Equal(t, errs.TooManyRequests, errs.KindOf(err), "the account is locked: %v", err)
 	assert.Contains(t, err.Error(), "unlock-code", "the lock says how the owner gets in")
 
-	require.NoError(t, a.RequestUnlockCode(ctx, "hana"))
+	require.NoError(t, a.RequestUnlockCode(ctx, "hana", "c"))
 	texts := mem.Events("send-sms")
 	require.Len(t, texts, 1, "unlock SMS")
 	var sms struct{ PhoneNumber, Text string }
@@ -289,8 +289,8 @@ func TestUnlockCodeRequestsTellNothing(t *testing.T) {
 	mem := withAccountLock(&a, 8)
 	addUser(t, a, "ivan", "the right password") // phone not verified
 	ctx := context.Background()
-	assert.NoError(t, a.RequestUnlockCode(ctx, "nobody-at-all"))
-	assert.NoError(t, a.RequestUnlockCode(ctx, "ivan"))
+	assert.NoError(t, a.RequestUnlockCode(ctx, "nobody-at-all", "c"))
+	assert.NoError(t, a.RequestUnlockCode(ctx, "ivan", "c"))
 	assert.Empty(t, mem.Events("send-sms"), "texts sent")
 }
 

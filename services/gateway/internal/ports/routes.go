@@ -54,9 +54,9 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases, clients Clients) http.Handler {
 	auth := authenticated(log, acc)
 	mux := http.NewServeMux()
-	mux.Handle("POST /user/sign-up", handleSignUp(log, acc))
+	mux.Handle("POST /user/sign-up", handleSignUp(log, acc, clients))
 	mux.Handle("POST /user/sign-in", handleSignIn(log, acc, clients))
-	mux.Handle("POST /user/sign-in/unlock-code", handleUnlockCode(log, acc))
+	mux.Handle("POST /user/sign-in/unlock-code", handleUnlockCode(log, acc, clients))
 	mux.Handle("POST /user/sign-out", auth(handleSignOut(log, acc)))
 	mux.Handle("POST /user/sign-out-everywhere", auth(handleSignOutEverywhere(log, acc)))
 	mux.Handle("POST /user/password", auth(handleChangePassword(log, acc)))
@@ -229,13 +229,14 @@ func authenticated(log *slog.Logger, acc app.Accounts) func(http.Handler) http.H
 	}
 }
 
-func handleSignUp(log *slog.Logger, acc app.Accounts) http.Handler {
+func handleSignUp(log *slog.Logger, acc app.Accounts, clients Clients) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := httpx.Decode[app.SignUpInput](r)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
+		in.Client = clients.Of(r)
 		tok, err := acc.SignUp(r.Context(), in)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
@@ -268,7 +269,7 @@ func handleSignIn(log *slog.Logger, acc app.Accounts, clients Clients) http.Hand
 	})
 }
 
-func handleUnlockCode(log *slog.Logger, acc app.Accounts) http.Handler {
+func handleUnlockCode(log *slog.Logger, acc app.Accounts, clients Clients) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := httpx.Decode[struct {
 			Username string `json:"username"`
@@ -277,7 +278,7 @@ func handleUnlockCode(log *slog.Logger, acc app.Accounts) http.Handler {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		if err := acc.RequestUnlockCode(r.Context(), in.Username); err != nil {
+		if err := acc.RequestUnlockCode(r.Context(), in.Username, clients.Of(r)); err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}

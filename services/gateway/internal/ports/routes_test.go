@@ -176,6 +176,7 @@ func newEnvWith(t testing.TB, change func(*app.Purchases)) *env {
 		Sessions:      daprx.Store[app.Session]{Client: e.mem, Name: "gateway-store"},
 		SessionLists:  daprx.Store[app.SessionList]{Client: e.mem, Name: "gateway-store"},
 		SessionMaxAge: 24 * time.Hour,
+		SMSPolicy:     app.SMSPolicy{Regions: []string{"VN"}},
 		Hasher:        adapters.Argon2id{Time: 1, MemoryK: 64, Threads: 1},
 		Tokens:        adapters.JWT{KeyID: "k1", Key: e.key, Lifetime: 24 * time.Hour},
 		Now:           e.clock.now,
@@ -319,6 +320,9 @@ func TestSignUpValidation(t *testing.T) {
 		{"bad_username_states_the_rule", `{"username":"B o b","phoneNumber":"0909000001","password":"long enough pw"}`, 400, "username must be"},
 		{"unknown_field_is_refused", `{"username":"bob","phoneNumber":"0909000001","password":"long enough pw","admin":true}`, 400, `unknown field "admin"`},
 		{"wrong_type_names_the_field", `{"username":5,"phoneNumber":"0909000001","password":"long enough pw"}`, 400, `field "username"`},
+		{"premium_rate_number_is_not_texted", `{"username":"bob","phoneNumber":"+1 900 555 0123","password":"long enough pw"}`, 400, "mobile number of VN"},
+		{"foreign_mobile_is_not_texted", `{"username":"bob","phoneNumber":"+234 803 123 4567","password":"long enough pw"}`, 400, "mobile number of VN"},
+		{"fixed_line_is_not_texted", `{"username":"bob","phoneNumber":"+84 24 3825 1234","password":"long enough pw"}`, 400, "fixed-line"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

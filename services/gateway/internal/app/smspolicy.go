@@ -1,0 +1,93 @@
+package app
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// SMSPolicy says which numbers may receive the bank's texts, and how many
+// texts anonymous callers (sign-up, unlock codes) may cause an hour, in all
+// and per client. Every text goes to an account's number, so the number is
+// checked when the account is made. Without it, anyone could make the bank
+// text premium-rate and foreign numbers at its expense (SMS pumping).
+type SMSPolicy struct {
+	// Regions are the regions (ISO 3166 codes, "VN") whose numbers may get
+	// texts; empty: any.
+	Regions []string
+	// Budget counts texts per hour (nil: no budget).
+	Budget *TextBudget
+}
+
+// textTypes are the number types that receive texts: mobiles, and the
+// numbers a region does not tell apart from mobiles. Premium-rate, toll-free,
+// shared-cost, VoIP, pagers and fixed lines never do.
+var textTypes = []phonenumbers.PhoneNumberType{phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE}
+
+// Check refuses a number (E.164) the bank does not text, saying why.
+func (p SMSPolicy) Check(phone string) error {
+	n, err := phonenumbers.Parse(phone, "VN")
+	if err != nil {
+		return errs.E(errs.Invalid, "phoneNumber %q is not a valid number", phone)
+	}
+	region := phonenumbers.GetRegionCodeForNumber(n)
+	if len(p.Regions) > 0 && !slices.Contains(p.Regions, region) {
+		return errs.E(errs.Invalid, "phoneNumber must be a mobile number of %s: the bank texts only those", strings.Join(p.Regions, ", "))
+	}
+	if !slices.Contains(textTypes, phonenumbers.GetNumberType(n)) {
+		return errs.E(errs.Invalid, "phoneNumber must be a mobile number: the bank does not text premium-rate, toll-free, VoIP or fixed-line numbers")
+	}
+	return nil
+}
+
+// TextBudget bounds the texts anonymous callers cause an hour: in all
+// (PerHour) and per client (PerClientPerHour); zero: no bound.
+type TextBudget struct {
+	// Store has a TTL of two hours.
+	Store            Store[Count]
+	Now              func() time.Time
+	PerHour          int
+	PerClientPerHour int
+}
+
+// Spend takes one text of the hour's budget for client, or refuses with
+// 429 and when the next hour begins.
+func (b *TextBudget) Spend(ctx context.Context, client string) error {
+	if b == nil {
+		return nil
+	}
+	now := b.Now().UTC()
+	hour := now.Format("2006-01-02T15")
+	next := now.Truncate(time.Hour).Add(time.Hour).Sub(now)
+	for _, limit := range []struct {
+		key, what string
+		max       int
+	}{
+		{"text-budget|" + client + "|" + hour, "texts from your address this hour", b.PerClientPerHour},
+		{"text-budget|" + hour, "texts the bank sends to new accounts this hour", b.PerHour},
+	} {
+		if limit.max <= 0 {
+			continue
+		}
+		full := false
+		if _, err := b.Store.Update(ctx, limit.key, func(n *Count, _ bool) (*daprx.Event, error) {
+			if full = n.N >= limit.max; full {
+				return nil, daprx.ErrNoChange
+			}
+			n.N++
+			return nil, nil
+		}); err != nil {
+			return err
+		}
+		if full {
+			return errs.Later(next, "the budget of %s is spent: try again in %s", limit.what, next.Round(time.Minute))
+		}
+	}
+	return nil
+}
