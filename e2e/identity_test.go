@@ -186,3 +186,61 @@ func waitForCode(t *testing.T, phone, kind string) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestAnUnverifiedAccountSquatsNoNumber (issue 17): an account made with
+// someone else's number and never verified blocks nobody: the number's
+// holder signs up with it (the same 201 whether the number is taken or
+// not), verifies with the code the phone got, and buys. A sign-up with a
+// number another account verified is answered 201 too, and the number's
+// owner gets a notice, not a code.
+func TestAnUnverifiedAccountSquatsNoNumber(t *testing.T) {
+	phone := uniquePhone(0)
+	squatter := newClient(t)
+	squatter.signUpOnly(uniqueName("squatter"), phone)
+
+	owner := newClient(t)
+	before := textsTo(phone, "phone-code")
+	owner.signUpOnly(uniqueName("holder"), phone)
+	code := sixDigits.FindStringSubmatch(newText(t, phone, "phone-code", before))[1]
+	r := owner.do("POST", "/user/phone/verify", map[string]string{"code": code}, nil)
+	require.Equal(t, http.StatusOK, r.Status, "the holder verifies: %s", r.Body)
+	final := owner.waitFinal(owner.buy(phone, ""))
+	assert.Equal(t, "SUCCESS", final.Status, "the holder's purchase: %+v", final)
+
+	late := newClient(t)
+	before = textsTo(phone, "signup-notice")
+	late.signUpOnly(uniqueName("late"), phone) // 201, as for a new number
+	notice := newText(t, phone, "signup-notice", before)
+	assert.NotRegexp(t, sixDigits, notice, "the owner's notice carries no code")
+}
+
+// textsTo is the set of texts of kind (their message id's prefix) sent to
+// phone so far.
+func textsTo(phone, kind string) map[string]bool {
+	files, _ := filepath.Glob(filepath.Join(dataDir, "sms", phone+"_"+kind+"-*.txt"))
+	seen := map[string]bool{}
+	for _, f := range files {
+		seen[f] = true
+	}
+	return seen
+}
+
+// newText waits for a text of kind to phone that is not in before, and
+// returns it.
+func newText(t *testing.T, phone, kind string, before map[string]bool) string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for f := range textsTo(phone, kind) {
+			if !before[f] {
+				if b, err := os.ReadFile(f); err == nil && len(b) > 0 {
+					return string(b)
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new %s text to %s", kind, phone)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
