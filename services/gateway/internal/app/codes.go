@@ -131,31 +131,44 @@ func (d *DailyCaps) take(ctx context.Context, u User) error {
 		return nil
 	}
 	day := d.Now().UTC().Format("2006-01-02")
-	for _, limit := range []struct {
-		key, what string
-		max       int
-	}{
+	limit, err := spend(ctx, d.Store, []quota{
 		{"texts-account|" + u.ID + "|" + day, "this account", d.PerAccount},
 		{"texts-number|" + u.PhoneNumber + "|" + day, "this phone number", d.PerNumber},
-	} {
-		if limit.max <= 0 {
+	})
+	if err != nil || limit == nil {
+		return err
+	}
+	return errs.Later(untilTomorrow(d.Now()), "%d texts to %s today already: try again tomorrow", limit.max, limit.what)
+}
+
+// quota is one count of a period and its bound (zero: none).
+type quota struct {
+	key, what string
+	max       int
+}
+
+// spend counts one against each quota in turn, and returns the first that
+// was already full (nothing more is counted then), or nil.
+func spend(ctx context.Context, store Store[Count], quotas []quota) (*quota, error) {
+	for i, q := range quotas {
+		if q.max <= 0 {
 			continue
 		}
 		full := false
-		if _, err := d.Store.Update(ctx, limit.key, func(n *Count, _ bool) (*daprx.Event, error) {
-			if full = n.N >= limit.max; full {
+		if _, err := store.Update(ctx, q.key, func(n *Count, _ bool) (*daprx.Event, error) {
+			if full = n.N >= q.max; full {
 				return nil, daprx.ErrNoChange
 			}
 			n.N++
 			return nil, nil
 		}); err != nil {
-			return err
+			return nil, err
 		}
 		if full {
-			return errs.Later(untilTomorrow(d.Now()), "%d texts to %s today already: try again tomorrow", limit.max, limit.what)
+			return &quotas[i], nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func untilTomorrow(now time.Time) time.Duration {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
@@ -65,29 +64,12 @@ func (b *TextBudget) Spend(ctx context.Context, client string) error {
 	now := b.Now().UTC()
 	hour := now.Format("2006-01-02T15")
 	next := now.Truncate(time.Hour).Add(time.Hour).Sub(now)
-	for _, limit := range []struct {
-		key, what string
-		max       int
-	}{
+	limit, err := spend(ctx, b.Store, []quota{
 		{"text-budget|" + client + "|" + hour, "texts from your address this hour", b.PerClientPerHour},
 		{"text-budget|" + hour, "texts the bank sends to new accounts this hour", b.PerHour},
-	} {
-		if limit.max <= 0 {
-			continue
-		}
-		full := false
-		if _, err := b.Store.Update(ctx, limit.key, func(n *Count, _ bool) (*daprx.Event, error) {
-			if full = n.N >= limit.max; full {
-				return nil, daprx.ErrNoChange
-			}
-			n.N++
-			return nil, nil
-		}); err != nil {
-			return err
-		}
-		if full {
-			return errs.Later(next, "the budget of %s is spent: try again in %s", limit.what, next.Round(time.Minute))
-		}
+	})
+	if err != nil || limit == nil {
+		return err
 	}
-	return nil
+	return errs.Later(next, "the budget of %s is spent: try again in %s", limit.what, next.Round(time.Minute))
 }
