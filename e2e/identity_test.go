@@ -157,6 +157,14 @@ func TestOwnerEndsEverySessionAndGetsBackIn(t *testing.T) {
 	r = newClient(t).do("POST", "/user/sign-in", map[string]string{"username": name, "password": password}, nil)
 	assert.Equal(t, http.StatusUnauthorized, r.Status, "the old password")
 
+	// Someone guesses: the account locks for everyone (3 failures in
+	// this suite), the owner included.
+	for range 3 {
+		_, _ = newClient(t).try("POST", "/user/sign-in", map[string]string{"username": name, "password": "a guess at it"}, nil)
+	}
+	r = newClient(t).do("POST", "/user/sign-in", map[string]string{"username": name, "password": newPassword}, nil)
+	require.Equal(t, http.StatusTooManyRequests, r.Status, "the owner while the account is locked: %s", r.Body)
+	assert.Contains(t, string(r.Body), "unlock-code", "the lock says how the owner gets in")
 	r = newClient(t).do("POST", "/user/sign-in/unlock-code", map[string]string{"username": name}, nil)
 	require.Equal(t, http.StatusAccepted, r.Status, "unlock code: %s", r.Body)
 	r = newClient(t).do("POST", "/user/sign-in/unlock-code", map[string]string{"username": uniqueName("nobody")}, nil)

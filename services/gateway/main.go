@@ -218,6 +218,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		// a day per account and per number.
 		daily := &app.DailyCaps{Store: daprx.Store[app.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}, Now: time.Now,
 			PerAccount: cfg.TextsPerDay, PerNumber: cfg.TextsPerNumberDay}
+		// Unlock codes have caps of their own: anyone can ask for one, and
+		// must not spend the codes an owner needs to verify a number.
+		unlockDaily := &app.DailyCaps{Name: "unlock-texts", Store: daily.Store, Now: time.Now, PerAccount: 3, PerNumber: 3}
 		acc := app.Accounts{
 			Users:  daprx.Store[app.User]{Client: c, Name: cfg.StateStore},
 			Phones: daprx.Store[app.PhoneClaim]{Client: c, Name: cfg.StateStore},
@@ -252,7 +255,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 				Cooldown: cfg.CodeCooldown,
 				MaxTries: cfg.CodeTries,
 				Kind:     "unlock-code",
-				Daily:    daily,
+				Daily:    unlockDaily,
 				Text:     app.UnlockCodeText,
 			},
 			Sessions: daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
@@ -260,7 +263,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			SessionLists:  daprx.Store[app.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
 			SessionMaxAge: cfg.TokenLifetime,
 			Hasher:        adapters.DefaultArgon2id,
-			Hashing:       app.NewSlots(cfg.MaxHashing),
+			Hashing:       app.NewSlots(cfg.MaxHashing, 1),
 			Tokens:        tokens,
 			Now:           time.Now,
 			NewID:         httpx.NewID,

@@ -86,7 +86,7 @@ type Accounts struct {
 	Hasher        Hasher
 	// Hashing bounds the password hashes computed at once (sign-up,
 	// sign-in); nil: no bound.
-	Hashing     Slots
+	Hashing     *Slots
 	Tokens      Tokens
 	Now         func() time.Time
 	NewID       func() string
@@ -105,6 +105,8 @@ type Accounts struct {
 	UnlockCodes   Codes
 	// SMSPolicy: which numbers get texts, and the anonymous text budget.
 	SMSPolicy SMSPolicy
+	// Later runs work the answer does not wait for (nil: a goroutine).
+	Later func(func())
 }
 
 // SignUpInput is the sign-up body, and who sent it (for the text budget).
@@ -179,7 +181,7 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	if err := a.SMSPolicy.Budget.Spend(ctx, in.Client); err != nil {
 		return Token{}, err
 	}
-	release, err := a.Hashing.Take()
+	release, err := a.Hashing.Take(in.Client)
 	if err != nil {
 		return Token{}, err
 	}
@@ -295,7 +297,12 @@ type SignInInput struct {
 // with a code sent to their verified phone (RequestUnlockCode).
 func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	bad := errs.E(errs.Unauthorized, "wrong username or password")
-	if len(in.Username) > 64 || len(in.Password) > maxPasswordLen {
+	// A name sign-up would refuse cannot exist: answered at once, it
+	// counts against nobody (and cannot reach another key: '|').
+	if !usernamePattern.MatchString(in.Username) || len(in.Password) > maxPasswordLen {
+		return Token{}, bad
+	}
+	if in.UnlockCode != "" && !sixDigitsOnly.MatchString(in.UnlockCode) {
 		return Token{}, bad
 	}
 	// Tries are reserved before any hash is computed: however many come
@@ -304,30 +311,10 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	u, _, found, err := a.Users.Get(ctx, userKey(in.Username))
-	if err != nil {
-		try.Abandon(ctx)
-		return Token{}, err
-	}
-	unlocked := false
-	if in.UnlockCode != "" {
-		// A wrong code is a failed try of this client, like a wrong
-		// password.
-		if !found {
-			return Token{}, try.Failed(ctx, bad)
-		}
-		if err := a.UnlockCodes.Check(ctx, u.ID, in.UnlockCode); err != nil {
-			if errs.KindOf(err) == errs.Unprocessable {
-				return Token{}, try.Failed(ctx, err)
-			}
-			try.Abandon(ctx)
-			return Token{}, err
-		}
-		unlocked = true
-	}
+	accountKey := "signin-account|" + in.Username
 	var account Try
-	if a.AccountLimits.MaxFailures > 0 && !unlocked {
-		if account, err = a.AccountLimits.Reserve(ctx, "signin|"+in.Username); err != nil {
+	if a.AccountLimits.MaxFailures > 0 && in.UnlockCode == "" {
+		if account, err = a.AccountLimits.Reserve(ctx, accountKey); err != nil {
 			try.Abandon(ctx)
 			if errs.KindOf(err) == errs.TooManyRequests {
 				return Token{}, &errs.Error{Kind: errs.TooManyRequests, RetryAfter: errs.RetryAfterOf(err),
@@ -336,12 +323,20 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 			return Token{}, err
 		}
 	}
-	release, err := a.Hashing.Take()
-	if err != nil {
+	abandon := func() {
 		try.Abandon(ctx)
 		if account.held() {
 			account.Abandon(ctx)
 		}
+	}
+	u, _, found, err := a.Users.Get(ctx, userKey(in.Username))
+	if err != nil {
+		abandon()
+		return Token{}, err
+	}
+	release, err := a.Hashing.Take(in.Client)
+	if err != nil {
+		abandon()
 		return Token{}, err
 	}
 	var ok bool
@@ -358,39 +353,69 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 		}
 		return Token{}, try.Failed(ctx, bad)
 	}
+	// The password is right. An unlock code is looked at only now, so that
+	// nobody without the password can spend its tries or learn anything
+	// from it.
+	if in.UnlockCode != "" {
+		if err := a.UnlockCodes.Check(ctx, u.ID, in.UnlockCode); err != nil {
+			if errs.KindOf(err) == errs.Unprocessable {
+				return Token{}, try.Failed(ctx, err)
+			}
+			try.Abandon(ctx)
+			return Token{}, err
+		}
+		a.AccountLimits.Lift(ctx, accountKey)
+	}
 	try.Succeeded(ctx)
-	switch {
-	case unlocked:
-		a.AccountLimits.Lift(ctx, "signin|"+in.Username)
-	case account.held():
+	if account.held() {
 		account.Succeeded(ctx)
 	}
 	return a.startSession(ctx, u)
 }
 
+var sixDigitsOnly = regexp.MustCompile(`^[0-9]{6}$`)
+
 // RequestUnlockCode texts a code that lifts an account-wide sign-in lock
-// to the account's verified phone. The answer never tells whether the
-// username exists or has a verified phone; asking again within the codes'
-// cool-down sends nothing.
+// to the account's verified phone, while the account is locked. The
+// answer is the same, and as quick, whatever the username: the caller's
+// text budget is spent at once, the rest is done after the answer. A live
+// code is not replaced (nobody can spoil the owner's code by asking for
+// another), and unlock codes have a daily cap of their own.
 func (a Accounts) RequestUnlockCode(ctx context.Context, username, client string) error {
-	if len(username) > 64 {
+	if !usernamePattern.MatchString(username) {
 		return nil
 	}
-	// Spent whether or not a text goes: the budget must not tell either.
-	if err := a.SMSPolicy.Budget.Spend(ctx, client); err != nil {
+	if err := a.SMSPolicy.Budget.SpendClient(ctx, client); err != nil {
 		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	later := a.Later
+	if later == nil {
+		later = func(f func()) { go f() }
+	}
+	later(func() {
+		defer cancel()
+		_ = a.sendUnlockCode(ctx, username)
+	})
+	return nil
+}
+
+func (a Accounts) sendUnlockCode(ctx context.Context, username string) error {
+	if a.UnlockCodes.Store == nil || a.AccountLimits.Store == nil {
+		return nil
+	}
+	st, _, _, err := a.AccountLimits.Store.Get(ctx, limitKey("signin-account|"+username))
+	if err != nil || !st.LockedUntil.After(a.Now()) {
+		return err // not locked: nothing to unlock
 	}
 	u, _, found, err := a.Users.Get(ctx, userKey(username))
-	if err != nil {
+	if err != nil || !found || u.PhoneVerifiedAt == nil {
 		return err
 	}
-	if !found || u.PhoneVerifiedAt == nil || a.UnlockCodes.Store == nil {
-		return nil
-	}
-	if err := a.UnlockCodes.Send(ctx, u, true); err != nil && errs.KindOf(err) != errs.TooManyRequests {
+	if err := a.SMSPolicy.Budget.SpendAll(ctx); err != nil {
 		return err
 	}
-	return nil
+	return a.UnlockCodes.SendUnlessLive(ctx, u)
 }
 
 func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
@@ -406,6 +431,15 @@ func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
 	}
 	if err := a.Sessions.Insert(ctx, sessionKey(s.ID), s, nil); err != nil {
 		return Token{}, err
+	}
+	// A password change that read the session list before this session was
+	// on it did not end it: if the password changed since u was read, the
+	// session ends now.
+	if cur, _, found, err := a.Users.Get(ctx, userKey(u.Username)); err != nil {
+		return Token{}, err
+	} else if !found || cur.PasswordHash != u.PasswordHash {
+		_ = a.SignOut(ctx, s)
+		return Token{}, errs.E(errs.Unauthorized, "wrong username or password")
 	}
 	for _, id := range evicted {
 		if err := a.SignOut(ctx, Session{ID: id}); err != nil {

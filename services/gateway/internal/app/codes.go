@@ -94,6 +94,20 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 	return err
 }
 
+// SendUnlessLive sends a new code unless a live, unused one with tries
+// left is there: asking again and again cannot replace the one the owner
+// is typing in.
+func (c Codes) SendUnlessLive(ctx context.Context, u User) error {
+	pc, _, found, err := c.Store.Get(ctx, c.key(u.ID))
+	if err != nil {
+		return err
+	}
+	if found && !pc.Used && pc.Tries < c.MaxTries && c.Now().Before(pc.ExpiresAt) {
+		return nil
+	}
+	return c.Send(ctx, u, false)
+}
+
 // Notify texts u a message that carries no code, once per id (within
 // the codes' TTL), under the same daily caps as the codes.
 func (c Codes) Notify(ctx context.Context, u User, id string, text func() string) error {
@@ -119,6 +133,9 @@ type Count struct {
 // and per phone number (zero: no cap). Texts are money and a nuisance:
 // without a cap, a sign-up loop or a resend loop texts a number all day.
 type DailyCaps struct {
+	// Name keeps these caps apart from others in the same store ("texts"
+	// if empty).
+	Name string
 	// Store has a TTL of two days.
 	Store      Store[Count]
 	Now        func() time.Time
@@ -131,9 +148,13 @@ func (d *DailyCaps) take(ctx context.Context, u User) error {
 		return nil
 	}
 	day := d.Now().UTC().Format("2006-01-02")
+	name := d.Name
+	if name == "" {
+		name = "texts"
+	}
 	limit, err := spend(ctx, d.Store, []quota{
-		{"texts-account|" + u.ID + "|" + day, "this account", d.PerAccount},
-		{"texts-number|" + u.PhoneNumber + "|" + day, "this phone number", d.PerNumber},
+		{name + "-account|" + u.ID + "|" + day, "this account", d.PerAccount},
+		{name + "-number|" + u.PhoneNumber + "|" + day, "this phone number", d.PerNumber},
 	})
 	if err != nil || limit == nil {
 		return err

@@ -96,6 +96,8 @@ func (t Try) held() bool { return t.l.Store != nil }
 
 // Succeeded settles the try and forgets the failures of its key.
 func (t Try) Succeeded(ctx context.Context) {
+	ctx, cancel := settling(ctx)
+	defer cancel()
 	_, _ = t.l.Store.Update(ctx, limitKey(t.key), func(st *Strikes, exists bool) (*daprx.Event, error) {
 		if !exists {
 			return nil, daprx.ErrNoChange
@@ -109,6 +111,8 @@ func (t Try) Succeeded(ctx context.Context) {
 // Abandon settles a try that was not made (the store failed, or no hashing
 // slot was free): it counts neither way.
 func (t Try) Abandon(ctx context.Context) {
+	ctx, cancel := settling(ctx)
+	defer cancel()
 	_, _ = t.l.Store.Update(ctx, limitKey(t.key), func(st *Strikes, exists bool) (*daprx.Event, error) {
 		if !exists {
 			return nil, daprx.ErrNoChange
@@ -121,6 +125,8 @@ func (t Try) Abandon(ctx context.Context) {
 // Lift ends the lock of key and forgets its failures (the owner proved
 // who they are another way: a code sent to their phone).
 func (l Limits) Lift(ctx context.Context, key string) {
+	ctx, cancel := settling(ctx)
+	defer cancel()
 	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*daprx.Event, error) {
 		if !exists {
 			return nil, daprx.ErrNoChange
@@ -133,6 +139,8 @@ func (l Limits) Lift(ctx context.Context, key string) {
 // Failed settles the try as a failure and returns cause, or the lock it set
 // off.
 func (t Try) Failed(ctx context.Context, cause error) error {
+	ctx, cancel := settling(ctx)
+	defer cancel()
 	return t.l.fail(ctx, t.key, cause, t.until)
 }
 
@@ -194,4 +202,11 @@ func (l Limits) Reset(ctx context.Context, key string) {
 		st.Failures = 0
 		return nil, nil
 	})
+}
+
+// settling is the context a try is settled in: not the request's, which
+// ends when the client goes away, so that a client that hangs up halfway
+// neither holds its reservation nor escapes its failure.
+func settling(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }

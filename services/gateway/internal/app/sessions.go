@@ -114,7 +114,7 @@ func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChan
 		}
 		return Token{}, err
 	}
-	release, err := a.Hashing.Take()
+	release, err := a.Hashing.Take("password|" + s.Username)
 	if err != nil {
 		try.Abandon(ctx)
 		return Token{}, err

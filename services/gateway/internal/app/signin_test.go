@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -174,7 +175,7 @@ func TestAReservedTryOfADeadProcessLapses(t *testing.T) {
 func TestHashingBeyondTheBoundIsRefusedAtOnce(t *testing.T) {
 	h := &slowHasher{gate: make(chan struct{})}
 	a, _ := signInAccounts(h)
-	a.Hashing = NewSlots(1)
+	a.Hashing = NewSlots(1, 0)
 	addUser(t, a, "dave", "the right password")
 	ctx := context.Background()
 	done := make(chan error)
@@ -219,6 +220,7 @@ func withAccountLock(a *Accounts, limit int) *testkit.MemState {
 		MaxFailures: limit, Lock: 15 * time.Minute, MaxLock: time.Hour}
 	ob := daprx.NewOutbox(mem, "d", "pubsub", "test", 5*time.Second, nil)
 	code := 0
+	a.Later = func(f func()) { f() } // the unlock code's work, before the answer
 	a.UnlockCodes = Codes{Store: daprx.Store[PhoneCode]{Client: mem, Name: "d", Outbox: ob}, Now: a.Now,
 		NewCode: func() string { code++; return fmt.Sprintf("%06d", 424240+code) },
 		TTL:     5 * time.Minute, Cooldown: time.Minute, MaxTries: 5, Kind: "unlock-code", Text: UnlockCodeText}
@@ -289,9 +291,117 @@ func TestUnlockCodeRequestsTellNothing(t *testing.T) {
 	mem := withAccountLock(&a, 8)
 	addUser(t, a, "ivan", "the right password") // phone not verified
 	ctx := context.Background()
+	for range 8 {
+		_, _ = a.SignIn(ctx, SignInInput{Username: "ivan", Password: "a guess", Client: fmt.Sprint("c", rand.IntN(1000))})
+	}
 	assert.NoError(t, a.RequestUnlockCode(ctx, "nobody-at-all", "c"))
 	assert.NoError(t, a.RequestUnlockCode(ctx, "ivan", "c"))
 	assert.Empty(t, mem.Events("send-sms"), "texts sent")
 }
 
 var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
+
+// TestAUsernameCannotReachAnotherKey: a name sign-up would refuse (a '|'
+// in it could have named another client's or the account's strikes
+// record) is answered 401 at once and counts against nobody.
+func TestAUsernameCannotReachAnotherKey(t *testing.T) {
+	h := &slowHasher{}
+	a, _ := signInAccounts(h)
+	withAccountLock(&a, 8)
+	addUser(t, a, "jane", "the right password")
+	ctx := context.Background()
+	for range 30 {
+		_, err := a.SignIn(ctx, SignInInput{Username: "jane|203.0.113.7", Password: "a guess", Client: "198.51.100.9"})
+		require.Equal(t, errs.Unauthorized, errs.KindOf(err), "%v", err)
+	}
+	assert.Zero(t, h.verified.Load(), "passwords checked for an impossible name")
+	_, err := a.SignIn(ctx, SignInInput{Username: "jane", Password: "the right password", Client: "203.0.113.7"})
+	assert.NoError(t, err, "jane from her own address")
+}
+
+// TestUnlockCodesGoOnlyToLockedAccountsAndAreNotReplaced: asking for an
+// unlock code for an account that is not locked sends nothing; while it
+// is locked, the first request sends one, and later requests do not
+// replace it (nobody can spoil the code the owner is typing in).
+func TestUnlockCodesGoOnlyToLockedAccountsAndAreNotReplaced(t *testing.T) {
+	a, clk := signInAccounts(&slowHasher{})
+	mem := withAccountLock(&a, 8)
+	ctx := context.Background()
+	verified := a.Now()
+	require.NoError(t, a.Users.Insert(ctx, userKey("kim"), User{ID: "u-kim", Username: "kim", PhoneNumber: "+84909123456",
+		PasswordHash: "hash:the right password", PhoneVerifiedAt: &verified}, nil))
+	require.NoError(t, a.RequestUnlockCode(ctx, "kim", "c"))
+	assert.Empty(t, mem.Events("send-sms"), "a code for an account that is not locked")
+	for i := range 8 {
+		_, _ = a.SignIn(ctx, SignInInput{Username: "kim", Password: "a guess", Client: fmt.Sprint("198.51.100.", i)})
+	}
+	for range 3 {
+		require.NoError(t, a.RequestUnlockCode(ctx, "kim", "c"))
+		clk.add(70 * time.Second) // past the cool-down: still not replaced
+	}
+	texts := mem.Events("send-sms")
+	require.Len(t, texts, 1, "one code while it is live")
+	var sms struct{ Text string }
+	require.NoError(t, json.Unmarshal(texts[0].Data, &sms))
+	_, err := a.SignIn(ctx, SignInInput{Username: "kim", Password: "the right password", Client: "203.0.113.1", UnlockCode: sixDigits.FindString(sms.Text)})
+	assert.NoError(t, err, "the first code still works")
+}
+
+// TestAWrongPasswordSpendsNoCodeTry: without the password, an unlock
+// code's tries cannot be spent and nothing tells whether the code is
+// right.
+func TestAWrongPasswordSpendsNoCodeTry(t *testing.T) {
+	a, _ := signInAccounts(&slowHasher{})
+	mem := withAccountLock(&a, 8)
+	ctx := context.Background()
+	verified := a.Now()
+	require.NoError(t, a.Users.Insert(ctx, userKey("lan"), User{ID: "u-lan", Username: "lan", PhoneNumber: "+84909123456",
+		PasswordHash: "hash:the right password", PhoneVerifiedAt: &verified}, nil))
+	for i := range 8 {
+		_, _ = a.SignIn(ctx, SignInInput{Username: "lan", Password: "a guess", Client: fmt.Sprint("198.51.100.", i)})
+	}
+	require.NoError(t, a.RequestUnlockCode(ctx, "lan", "c"))
+	var sms struct{ Text string }
+	require.NoError(t, json.Unmarshal(mem.Events("send-sms")[0].Data, &sms))
+	for i := range 10 {
+		_, err := a.SignIn(ctx, SignInInput{Username: "lan", Password: "a guess", Client: fmt.Sprint("192.0.2.", i), UnlockCode: "000000"})
+		require.Equal(t, errs.Unauthorized, errs.KindOf(err), "a wrong password with a code: %v", err)
+	}
+	_, err := a.SignIn(ctx, SignInInput{Username: "lan", Password: "the right password", Client: "203.0.113.1", UnlockCode: sixDigits.FindString(sms.Text)})
+	assert.NoError(t, err, "the owner's code kept its tries")
+}
+
+// TestASessionStartedAcrossAPasswordChangeEnds: a sign-in that checked the
+// old password before a change, and starts its session after it, gets no
+// session.
+func TestASessionStartedAcrossAPasswordChangeEnds(t *testing.T) {
+	a, _ := signInAccounts(&slowHasher{})
+	addUser(t, a, "mai", "the old password")
+	ctx := context.Background()
+	stale, _, _, err := a.Users.Get(ctx, userKey("mai")) // read by a sign-in before the change
+	require.NoError(t, err)
+	_, err = a.Users.Update(ctx, userKey("mai"), func(u *User, _ bool) (*daprx.Event, error) {
+		u.PasswordHash = "hash:the new password"
+		return nil, nil
+	})
+	require.NoError(t, err)
+	_, err = a.startSession(ctx, stale)
+	assert.Equal(t, errs.Unauthorized, errs.KindOf(err), "%v", err)
+}
+
+// TestOneClientCannotTakeEveryHashingSlot: a client holding its share is
+// refused another slot while others still get one.
+func TestOneClientCannotTakeEveryHashingSlot(t *testing.T) {
+	s := NewSlots(4, 1)
+	release, err := s.Take("198.51.100.1")
+	require.NoError(t, err)
+	_, err = s.Take("198.51.100.1")
+	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "the same client's second slot")
+	other, err := s.Take("203.0.113.2")
+	require.NoError(t, err, "another client")
+	other()
+	release()
+	again, err := s.Take("198.51.100.1")
+	require.NoError(t, err, "after giving it back")
+	again()
+}

@@ -55,21 +55,38 @@ type TextBudget struct {
 	PerClientPerHour int
 }
 
-// Spend takes one text of the hour's budget for client, or refuses with
-// 429 and when the next hour begins.
+// Spend takes one text of the hour's budget, for client and in all, or
+// refuses with 429 and when the next hour begins.
 func (b *TextBudget) Spend(ctx context.Context, client string) error {
+	if err := b.SpendClient(ctx, client); err != nil {
+		return err
+	}
+	return b.SpendAll(ctx)
+}
+
+// SpendClient takes one of client's texts of the hour.
+func (b *TextBudget) SpendClient(ctx context.Context, client string) error {
 	if b == nil {
 		return nil
 	}
+	return b.spend(ctx, quota{"text-budget|" + client + "|", "texts from your address this hour", b.PerClientPerHour})
+}
+
+// SpendAll takes one text of the hour's budget of all, when one is sent.
+func (b *TextBudget) SpendAll(ctx context.Context) error {
+	if b == nil {
+		return nil
+	}
+	return b.spend(ctx, quota{"text-budget|", "texts the bank sends to new accounts this hour", b.PerHour})
+}
+
+func (b *TextBudget) spend(ctx context.Context, q quota) error {
 	now := b.Now().UTC()
-	hour := now.Format("2006-01-02T15")
-	next := now.Truncate(time.Hour).Add(time.Hour).Sub(now)
-	limit, err := spend(ctx, b.Store, []quota{
-		{"text-budget|" + client + "|" + hour, "texts from your address this hour", b.PerClientPerHour},
-		{"text-budget|" + hour, "texts the bank sends to new accounts this hour", b.PerHour},
-	})
+	q.key += now.Format("2006-01-02T15")
+	limit, err := spend(ctx, b.Store, []quota{q})
 	if err != nil || limit == nil {
 		return err
 	}
+	next := now.Truncate(time.Hour).Add(time.Hour).Sub(now)
 	return errs.Later(next, "the budget of %s is spent: try again in %s", limit.what, next.Round(time.Minute))
 }

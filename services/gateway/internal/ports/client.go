@@ -16,8 +16,8 @@ type Clients struct {
 	TrustedProxies []netip.Prefix
 }
 
-// Of is r's client: an IPv4 address, or the /64 of an IPv6 one (one
-// subscriber usually holds a whole /64).
+// Of is r's client: an IPv4 address, or the /56 of an IPv6 one (one
+// subscriber is usually given a /64 at least, often a /56).
 func (c Clients) Of(r *http.Request) string {
 	peer := peerAddr(r.RemoteAddr)
 	if c.trusted(peer) {
@@ -37,7 +37,7 @@ func (c Clients) Of(r *http.Request) string {
 		return "unknown"
 	}
 	if peer.Is6() {
-		p, _ := peer.Prefix(64)
+		p, _ := peer.Prefix(56)
 		return p.String()
 	}
 	return peer.String()

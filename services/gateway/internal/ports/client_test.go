@@ -22,7 +22,7 @@ func TestClientsTrustXForwardedForOnlyFromTheirProxies(t *testing.T) {
 		{"through the proxy: the hop before it", "10.1.2.3:443", "203.0.113.1", behind, "203.0.113.1"},
 		{"a forged first hop does not count", "10.1.2.3:443", "1.2.3.4, 203.0.113.1", behind, "203.0.113.1"},
 		{"through two proxies", "10.1.2.3:443", "203.0.113.1, 10.9.9.9", behind, "203.0.113.1"},
-		{"IPv6: the /64", "[2001:db8:1:2:3:4:5:6]:443", "", Clients{}, "2001:db8:1:2::/64"},
+		{"IPv6: the /56", "[2001:db8:1:2:3:4:5:6]:443", "", Clients{}, "2001:db8:1::/56"},
 		{"garbage in the header stops there", "10.1.2.3:443", "junk, 10.9.9.9", behind, "10.9.9.9"},
 	}
 	for _, tt := range tests {

@@ -22,9 +22,10 @@ import (
 // fast as they like) have slots of their own, a quarter of limit, so that a
 // flood of them cannot take the slots of signed-in customers (measured: 200
 // anonymous sign-ins at a time left a signed-in customer nothing but 503).
-// A request that only carries an Authorization header is refused within
-// microseconds if its token is not valid, so it holds a slot of the
-// signed-in share only that long.
+// Sign-up, sign-in and unlock codes always count as anonymous, whatever
+// headers they carry; any other request with an Authorization header is
+// refused within microseconds if its token is not valid, so it holds a
+// slot of the signed-in share only that long.
 func Shed(next http.Handler, limit int) http.Handler {
 	if limit <= 0 {
 		return next
@@ -37,7 +38,7 @@ func Shed(next http.Handler, limit int) http.Handler {
 			return
 		}
 		slots := signedIn
-		if r.Header.Get("Authorization") == "" {
+		if r.Header.Get("Authorization") == "" || anonymousRoute(r.URL.Path) {
 			slots = anonymous
 		}
 		select {
@@ -49,6 +50,12 @@ func Shed(next http.Handler, limit int) http.Handler {
 			httpx.WriteProblem(w, r, errs.E(errs.Unavailable, "the service is busy: try again in a second"))
 		}
 	})
+}
+
+// anonymousRoute: the routes anyone may call, with or without a token;
+// an Authorization header does not take them into the signed-in share.
+func anonymousRoute(path string) bool {
+	return path == "/user/sign-up" || path == "/user/sign-in" || path == "/user/sign-in/unlock-code"
 }
 
 func customerFacing(path string) bool {
