@@ -63,18 +63,19 @@ type config struct {
 	AllowedNetworks []netip.Prefix  // WEBHOOK_ALLOWED_NETWORKS
 	AllowHTTP       bool            // WEBHOOK_ALLOW_HTTP
 	// Phone codes and abuse limits.
-	CodeTTL           time.Duration // PHONE_CODE_TTL
-	CodeCooldown      time.Duration // PHONE_CODE_COOLDOWN
-	CodeTries         int           // PHONE_CODE_TRIES
-	MaxFailures       int           // LOCK_AFTER_FAILURES
-	Lock              time.Duration // LOCK_DURATION
-	MaxLock           time.Duration // LOCK_MAX_DURATION
-	MaxHashing        int           // MAX_HASHING
-	TextsPerDay       int           // TEXTS_PER_ACCOUNT_PER_DAY
-	TextRegions       []string      // SMS_REGIONS
-	TextBudgetHour    int           // TEXT_BUDGET_PER_HOUR
-	TextBudgetClient  int           // TEXT_BUDGET_PER_CLIENT_PER_HOUR
-	TextsPerNumberDay int           // TEXTS_PER_NUMBER_PER_DAY
+	CodeTTL             time.Duration // PHONE_CODE_TTL
+	CodeCooldown        time.Duration // PHONE_CODE_COOLDOWN
+	CodeTries           int           // PHONE_CODE_TRIES
+	MaxFailures         int           // LOCK_AFTER_FAILURES
+	Lock                time.Duration // LOCK_DURATION
+	MaxLock             time.Duration // LOCK_MAX_DURATION
+	MaxHashing          int           // MAX_HASHING
+	MaxHashingPerClient int           // MAX_HASHING_PER_CLIENT
+	TextsPerDay         int           // TEXTS_PER_ACCOUNT_PER_DAY
+	TextRegions         []string      // SMS_REGIONS
+	TextBudgetHour      int           // TEXT_BUDGET_PER_HOUR
+	TextBudgetClient    int           // TEXT_BUDGET_PER_CLIENT_PER_HOUR
+	TextsPerNumberDay   int           // TEXTS_PER_NUMBER_PER_DAY
 	// Failed sign-ins of one username from every client together.
 	AccountFailures int            // LOCK_ACCOUNT_AFTER_FAILURES
 	AccountLock     time.Duration  // LOCK_ACCOUNT_DURATION
@@ -163,6 +164,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service.PositiveInt{Name: "MAX_PROCESSING", Default: "500", Dst: &c.MaxProcessing},
 		service.PositiveInt{Name: "DELIVERY_WORKERS", Default: "64", Dst: &c.DeliveryWorkers},
 		service.PositiveInt{Name: "MAX_HASHING", Default: "4", Dst: &c.MaxHashing},
+		service.PositiveInt{Name: "MAX_HASHING_PER_CLIENT", Default: "1", Dst: &c.MaxHashingPerClient},
 		service.PositiveInt{Name: "TEXTS_PER_ACCOUNT_PER_DAY", Default: "5", Dst: &c.TextsPerDay},
 		service.PositiveInt{Name: "TEXTS_PER_NUMBER_PER_DAY", Default: "10", Dst: &c.TextsPerNumberDay},
 		service.PositiveInt{Name: "TEXT_BUDGET_PER_HOUR", Default: "1000", Dst: &c.TextBudgetHour},
@@ -263,7 +265,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			SessionLists:  daprx.Store[app.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
 			SessionMaxAge: cfg.TokenLifetime,
 			Hasher:        adapters.DefaultArgon2id,
-			Hashing:       app.NewSlots(cfg.MaxHashing, 1),
+			Hashing:       app.NewSlots(cfg.MaxHashing, cfg.MaxHashingPerClient),
 			Tokens:        tokens,
 			Now:           time.Now,
 			NewID:         httpx.NewID,
