@@ -96,28 +96,28 @@ func (t Try) held() bool { return t.l.Store != nil }
 
 // Succeeded settles the try and forgets the failures of its key.
 func (t Try) Succeeded(ctx context.Context) {
-	ctx, cancel := settling(ctx)
-	defer cancel()
-	_, _ = t.l.Store.Update(ctx, limitKey(t.key), func(st *Strikes, exists bool) (*daprx.Event, error) {
-		if !exists {
-			return nil, daprx.ErrNoChange
-		}
+	t.l.change(ctx, t.key, func(st *Strikes) {
 		st.settle(t.until)
 		st.Failures = 0
-		return nil, nil
 	})
 }
 
 // Abandon settles a try that was not made (the store failed, or no hashing
 // slot was free): it counts neither way.
 func (t Try) Abandon(ctx context.Context) {
+	t.l.change(ctx, t.key, func(st *Strikes) { st.settle(t.until) })
+}
+
+// change applies fn to key's strikes, if there are any, in a settling
+// context; a failure leaves the reservation to lapse.
+func (l Limits) change(ctx context.Context, key string, fn func(*Strikes)) {
 	ctx, cancel := settling(ctx)
 	defer cancel()
-	_, _ = t.l.Store.Update(ctx, limitKey(t.key), func(st *Strikes, exists bool) (*daprx.Event, error) {
+	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*daprx.Event, error) {
 		if !exists {
 			return nil, daprx.ErrNoChange
 		}
-		st.settle(t.until)
+		fn(st)
 		return nil, nil
 	})
 }
@@ -125,15 +125,7 @@ func (t Try) Abandon(ctx context.Context) {
 // Lift ends the lock of key and forgets its failures (the owner proved
 // who they are another way: a code sent to their phone).
 func (l Limits) Lift(ctx context.Context, key string) {
-	ctx, cancel := settling(ctx)
-	defer cancel()
-	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*daprx.Event, error) {
-		if !exists {
-			return nil, daprx.ErrNoChange
-		}
-		st.Failures, st.LockedUntil = 0, time.Time{}
-		return nil, nil
-	})
+	l.change(ctx, key, func(st *Strikes) { st.Failures, st.LockedUntil = 0, time.Time{} })
 }
 
 // Failed settles the try as a failure and returns cause, or the lock it set

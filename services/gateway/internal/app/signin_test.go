@@ -251,12 +251,7 @@ func TestManyClientsLockTheAccountAndAnSMSCodeLiftsIt(t *testing.T) {
 	a, _ := signInAccounts(&slowHasher{})
 	mem := withAccountLock(&a, 8)
 	ctx := context.Background()
-	verified := a.Now()
-	require.NoError(t, a.Users.Insert(ctx, userKey("hana"), User{ID: "u-hana", Username: "hana", PhoneNumber: "+84909123456",
-		PasswordHash: "hash:the right password", PhoneVerifiedAt: &verified}, nil))
-	for i := range 8 {
-		_, _ = a.SignIn(ctx, SignInInput{Username: "hana", Password: "a guess", Client: fmt.Sprint("198.51.100.", i%4)})
-	}
+	lockedOwner(t, a, "hana", 8)
 	owner := SignInInput{Username: "hana", Password: "the right password", Client: "203.0.113.10"}
 	_, err := a.SignIn(ctx, owner)
 	require.Equal(t, errs.TooManyRequests, errs.KindOf(err), "the account is locked: %v", err)
@@ -354,12 +349,7 @@ func TestAWrongPasswordSpendsNoCodeTry(t *testing.T) {
 	a, _ := signInAccounts(&slowHasher{})
 	mem := withAccountLock(&a, 8)
 	ctx := context.Background()
-	verified := a.Now()
-	require.NoError(t, a.Users.Insert(ctx, userKey("lan"), User{ID: "u-lan", Username: "lan", PhoneNumber: "+84909123456",
-		PasswordHash: "hash:the right password", PhoneVerifiedAt: &verified}, nil))
-	for i := range 8 {
-		_, _ = a.SignIn(ctx, SignInInput{Username: "lan", Password: "a guess", Client: fmt.Sprint("198.51.100.", i)})
-	}
+	lockedOwner(t, a, "lan", 8)
 	require.NoError(t, a.RequestUnlockCode(ctx, "lan", "c"))
 	var sms struct{ Text string }
 	require.NoError(t, json.Unmarshal(mem.Events("send-sms")[0].Data, &sms))
@@ -404,4 +394,17 @@ func TestOneClientCannotTakeEveryHashingSlot(t *testing.T) {
 	again, err := s.Take("198.51.100.1")
 	require.NoError(t, err, "after giving it back")
 	again()
+}
+
+// lockedOwner adds name with a verified phone and locks the account with
+// limit failures from as many clients.
+func lockedOwner(t *testing.T, a Accounts, name string, limit int) {
+	t.Helper()
+	ctx := context.Background()
+	verified := a.Now()
+	require.NoError(t, a.Users.Insert(ctx, userKey(name), User{ID: "u-" + name, Username: name, PhoneNumber: "+84909123456",
+		PasswordHash: "hash:the right password", PhoneVerifiedAt: &verified}, nil))
+	for i := range limit {
+		_, _ = a.SignIn(ctx, SignInInput{Username: name, Password: "a guess", Client: fmt.Sprint("198.51.100.", i)})
+	}
 }
