@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/dapr/go-sdk/service/common"
@@ -148,6 +150,11 @@ func TestTopicAnswers(t *testing.T) {
 		{"invalid_event_is_dropped", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Invalid, "bad phone"), false, statusDrop},
 		{"transient_failure_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Unavailable, "store down"), false, statusRetry},
 		{"unclassified_failure_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errors.New("boom"), false, statusRetry},
+		{"unprocessable_event_is_dropped", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Unprocessable, "wrong code"), false, statusDrop},
+		{"lost_etag_races_are_retried", `{"id":"e1","data":{"id":"r1"}}`, fmt.Errorf("update: %w", ErrExists), false, statusRetry},
+		{"not_found_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.NotFound, "not there yet"), false, statusRetry},
+		{"refused_by_a_peer_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Forbidden, "refused"), false, statusRetry},
+		{"busy_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errs.Later(time.Second, "busy"), false, statusRetry},
 		{"panic_is_retried", `{"id":"e1","data":{"id":"r1"}}`, nil, true, statusRetry},
 	}
 	for _, tt := range tests {

@@ -70,18 +70,29 @@ func handle[T any](ctx context.Context, log *slog.Logger, env Envelope, fn func(
 		return statusDrop, err
 	}
 	err = safeCall(func() error { return fn(ctx, env, data) })
-	switch errs.KindOf(err) {
-	case errs.Internal, errs.Unavailable, errs.TooManyRequests:
-		if err != nil {
-			log.WarnContext(ctx, "event will be retried", "event_id", env.ID, "topic", env.Topic, "error", err)
-			return statusRetry, err
-		}
+	switch {
+	case err == nil:
 		log.DebugContext(ctx, "event handled", "event_id", env.ID, "topic", env.Topic, "type", env.Type)
 		return statusSuccess, nil
-	default:
+	case permanent(err):
 		log.ErrorContext(ctx, "event dropped to dead letter", "event_id", env.ID, "topic", env.Topic, "reason", err)
 		return statusDrop, err
+	default:
+		log.WarnContext(ctx, "event will be retried", "event_id", env.ID, "topic", env.Topic, "error", err)
+		return statusRetry, err
 	}
+}
+
+// permanent tells the failures the same event would meet again, whatever
+// the retry: the event itself is wrong. Everything else may pass on a
+// retry, a lost ETag race (Conflict) among it, so it is retried: dropping
+// it would dead-letter a good event.
+func permanent(err error) bool {
+	switch errs.KindOf(err) {
+	case errs.Invalid, errs.Unprocessable:
+		return true
+	}
+	return false
 }
 
 // traceparent is the event's trace context: the traceparent attribute, or
