@@ -8,10 +8,10 @@ COPY go.work go.work.sum ./
 COPY api/go.mod api/go.sum api/
 COPY kit/go.mod kit/go.sum kit/
 COPY services/gateway/go.mod services/gateway/go.sum services/gateway/
-COPY services/sms/go.mod services/sms/
-COPY services/voucher/go.mod services/voucher/
-COPY services/voucher-int/go.mod services/voucher-int/
-COPY services/voucher-provider/go.mod services/voucher-provider/
+COPY services/sms/go.mod services/sms/go.sum services/sms/
+COPY services/voucher/go.mod services/voucher/go.sum services/voucher/
+COPY services/voucher-int/go.mod services/voucher-int/go.sum services/voucher-int/
+COPY services/voucher-provider/go.mod services/voucher-provider/go.sum services/voucher-provider/
 COPY tools/runner/go.mod tools/runner/go.sum tools/runner/
 COPY tools/bench/go.mod tools/bench/
 COPY e2e/go.mod e2e/go.sum e2e/
