@@ -205,6 +205,9 @@ func TestAnUnverifiedAccountSquatsNoNumber(t *testing.T) {
 	phone := uniquePhone(0)
 	squatter := newClient(t)
 	squatter.signUpOnly(uniqueName("squatter"), phone)
+	// Texts arrive after the answer: the squatter's must be in before the
+	// holder's can be told from it.
+	newText(t, phone, "phone-code", nil)
 
 	owner := newClient(t)
 	before := textsTo(phone, "phone-code")
