@@ -223,44 +223,38 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		// Unlock codes have caps of their own: anyone can ask for one, and
 		// must not spend the codes an owner needs to verify a number.
 		unlockDaily := &app.DailyCaps{Name: "unlock-texts", Store: daily.Store, Now: time.Now, PerAccount: 3, PerNumber: 3}
+		codes := app.Codes{
+			Store:    daprx.Store[app.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents},
+			Now:      time.Now,
+			NewCode:  adapters.NewSixDigitCode,
+			TTL:      cfg.CodeTTL,
+			Cooldown: cfg.CodeCooldown,
+			MaxTries: cfg.CodeTries,
+			Daily:    daily,
+		}
+		// Unlock codes: the same store and rules, their own keys, text and
+		// daily caps.
+		unlockCodes := codes
+		unlockCodes.Kind, unlockCodes.Text, unlockCodes.Daily = "unlock-code", app.UnlockCodeText, unlockDaily
+		limits := app.Limits{
+			Store:       daprx.Store[app.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
+			Now:         time.Now,
+			MaxFailures: cfg.MaxFailures,
+			Lock:        cfg.Lock,
+			MaxLock:     cfg.MaxLock,
+		}
+		// Failures of a username from every client together: the same
+		// store, its own bound and first lock.
+		accountLimits := limits
+		accountLimits.MaxFailures, accountLimits.Lock = cfg.AccountFailures, cfg.AccountLock
 		acc := app.Accounts{
-			Users:  daprx.Store[app.User]{Client: c, Name: cfg.StateStore},
-			Phones: daprx.Store[app.PhoneClaim]{Client: c, Name: cfg.StateStore},
-			Codes: app.Codes{
-				Store:    daprx.Store[app.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents},
-				Now:      time.Now,
-				NewCode:  adapters.NewSixDigitCode,
-				TTL:      cfg.CodeTTL,
-				Cooldown: cfg.CodeCooldown,
-				MaxTries: cfg.CodeTries,
-				Daily:    daily,
-			},
-			Limits: app.Limits{
-				Store:       daprx.Store[app.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
-				Now:         time.Now,
-				MaxFailures: cfg.MaxFailures,
-				Lock:        cfg.Lock,
-				MaxLock:     cfg.MaxLock,
-			},
-			AccountLimits: app.Limits{
-				Store:       daprx.Store[app.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
-				Now:         time.Now,
-				MaxFailures: cfg.AccountFailures,
-				Lock:        cfg.AccountLock,
-				MaxLock:     cfg.MaxLock,
-			},
-			UnlockCodes: app.Codes{
-				Store:    daprx.Store[app.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents},
-				Now:      time.Now,
-				NewCode:  adapters.NewSixDigitCode,
-				TTL:      cfg.CodeTTL,
-				Cooldown: cfg.CodeCooldown,
-				MaxTries: cfg.CodeTries,
-				Kind:     "unlock-code",
-				Daily:    unlockDaily,
-				Text:     app.UnlockCodeText,
-			},
-			Sessions: daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
+			Users:         daprx.Store[app.User]{Client: c, Name: cfg.StateStore},
+			Phones:        daprx.Store[app.PhoneClaim]{Client: c, Name: cfg.StateStore},
+			Codes:         codes,
+			Limits:        limits,
+			AccountLimits: accountLimits,
+			UnlockCodes:   unlockCodes,
+			Sessions:      daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
 			// A list outlives its newest session by at most a token's life.
 			SessionLists:  daprx.Store[app.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
 			SessionMaxAge: cfg.TokenLifetime,

@@ -54,7 +54,7 @@ func (s *system) signInFlood(workers int, d time.Duration) Flood {
 	tok := s.users[0].token
 	n, _ := offer(20, d, func(int, time.Time) {
 		start := time.Now()
-		if err := s.get("/user/me", tok); err != nil {
+		if err := s.call("GET", "/user/me", tok, nil, http.StatusOK, nil); err != nil {
 			if errCount.Add(1) == 1 {
 				firstErr = err.Error()
 			}
@@ -88,20 +88,4 @@ func (s *system) anonymousSignIn() string {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return fmt.Sprint(resp.StatusCode)
-}
-
-// get is a GET with a bearer token; anything but 200 is an error.
-func (s *system) get(path, token string) error {
-	req, _ := http.NewRequest(http.MethodGet, s.gateway+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	return nil
 }

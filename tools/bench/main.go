@@ -445,9 +445,15 @@ func (s *system) signUpOne(name, phone string) (user, error) {
 }
 
 func (s *system) call(method, path, token string, body any, want int, out any) error {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, s.gateway+path, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.gateway+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -236,14 +236,21 @@ func (a Accounts) phoneOwner(ctx context.Context, phone string) (string, error) 
 	if err != nil || !found {
 		return "", err
 	}
-	owner, _, ok, err := a.Users.Get(ctx, userKey(c.Username))
-	if err != nil {
+	if holds, err := a.claimHolds(ctx, c, phone); err != nil || !holds {
 		return "", err
 	}
-	if ok && owner.PhoneNumber == phone && owner.PhoneVerifiedAt != nil || a.Now().Sub(c.ClaimedAt) < claimAbandonedAfter {
-		return c.Username, nil
+	return c.Username, nil
+}
+
+// claimHolds tells whether claim c on phone still stands: its account
+// verified the number, or the claim is too fresh to be called abandoned
+// (a verification may be between its two writes).
+func (a Accounts) claimHolds(ctx context.Context, c PhoneClaim, phone string) (bool, error) {
+	owner, _, found, err := a.Users.Get(ctx, userKey(c.Username))
+	if err != nil {
+		return false, err
 	}
-	return "", nil
+	return found && owner.PhoneNumber == phone && owner.PhoneVerifiedAt != nil || a.Now().Sub(c.ClaimedAt) < claimAbandonedAfter, nil
 }
 
 // claimAbandonedAfter: a claim whose account never came (a crash between the
@@ -257,15 +264,14 @@ func (a Accounts) claimPhone(ctx context.Context, phone, username string) error 
 	taken := errs.E(errs.Conflict, "this phone number is already verified by another account: sign in to that one, or ask the bank to release the number")
 	_, err := a.Phones.Update(ctx, phoneKey(phone), func(c *PhoneClaim, exists bool) (*daprx.Event, error) {
 		if exists {
-			owner, _, found, err := a.Users.Get(ctx, userKey(c.Username))
-			if err != nil {
-				return nil, err
-			}
 			if c.Username == username {
 				return nil, daprx.ErrNoChange
 			}
-			if found && owner.PhoneNumber == phone && owner.PhoneVerifiedAt != nil || a.Now().Sub(c.ClaimedAt) < claimAbandonedAfter {
-				return nil, taken
+			if holds, err := a.claimHolds(ctx, *c, phone); err != nil || holds {
+				if err == nil {
+					err = taken
+				}
+				return nil, err
 			}
 		}
 		c.Username, c.ClaimedAt = username, a.Now()
@@ -311,7 +317,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	accountKey := "signin-account|" + in.Username
+	accountKey := accountSignInKey(in.Username)
 	var account Try
 	if a.AccountLimits.MaxFailures > 0 && in.UnlockCode == "" {
 		if account, err = a.AccountLimits.Reserve(ctx, accountKey); err != nil {
@@ -375,6 +381,9 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 
 var sixDigitsOnly = regexp.MustCompile(`^[0-9]{6}$`)
 
+// accountSignInKey names the account-wide strikes of username's sign-ins.
+func accountSignInKey(username string) string { return "signin-account|" + username }
+
 // RequestUnlockCode texts a code that lifts an account-wide sign-in lock
 // to the account's verified phone, while the account is locked. The
 // answer is the same, and as quick, whatever the username: the caller's
@@ -404,7 +413,7 @@ func (a Accounts) sendUnlockCode(ctx context.Context, username string) error {
 	if a.UnlockCodes.Store == nil || a.AccountLimits.Store == nil {
 		return nil
 	}
-	st, _, _, err := a.AccountLimits.Store.Get(ctx, limitKey("signin-account|"+username))
+	st, _, _, err := a.AccountLimits.Store.Get(ctx, limitKey(accountSignInKey(username)))
 	if err != nil || !st.LockedUntil.After(a.Now()) {
 		return err // not locked: nothing to unlock
 	}

@@ -68,11 +68,12 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 		text = c.Text
 	}
 	if resend {
-		// The cool-down is checked first below; a refused resend must not
-		// spend the day's cap, so look before taking.
-		if pc, _, found, err := c.Store.Get(ctx, c.key(u.ID)); err == nil && found && c.Now().Sub(pc.SentAt) < c.Cooldown {
-			wait := c.Cooldown - c.Now().Sub(pc.SentAt)
-			return errs.Later(wait, "a code was sent %s ago: ask again in %s", c.Now().Sub(pc.SentAt).Round(time.Second), wait.Round(time.Second))
+		// Checked again in the write below; looked at first too, so that a
+		// refused resend does not spend the day's cap.
+		if pc, _, found, err := c.Store.Get(ctx, c.key(u.ID)); err == nil && found {
+			if err := c.coolingDown(pc, c.Now()); err != nil {
+				return err
+			}
 		}
 	}
 	if err := c.Daily.take(ctx, u); err != nil {
@@ -80,9 +81,10 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 	}
 	_, err := c.Store.Update(ctx, c.key(u.ID), func(pc *PhoneCode, exists bool) (*daprx.Event, error) {
 		now := c.Now()
-		if resend && exists && now.Sub(pc.SentAt) < c.Cooldown {
-			wait := c.Cooldown - now.Sub(pc.SentAt)
-			return nil, errs.Later(wait, "a code was sent %s ago: ask again in %s", now.Sub(pc.SentAt).Round(time.Second), wait.Round(time.Second))
+		if resend && exists {
+			if err := c.coolingDown(*pc, now); err != nil {
+				return nil, err
+			}
 		}
 		*pc = PhoneCode{UserID: u.ID, Hash: hashCode(u.ID, code), Seq: pc.Seq + 1, SentAt: now, ExpiresAt: now.Add(c.TTL)}
 		return &daprx.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
@@ -92,6 +94,16 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 		}}, nil
 	})
 	return err
+}
+
+// coolingDown refuses a new code while the cool-down since pc was sent runs.
+func (c Codes) coolingDown(pc PhoneCode, now time.Time) error {
+	since := now.Sub(pc.SentAt)
+	if since >= c.Cooldown {
+		return nil
+	}
+	wait := c.Cooldown - since
+	return errs.Later(wait, "a code was sent %s ago: ask again in %s", since.Round(time.Second), wait.Round(time.Second))
 }
 
 // SendUnlessLive sends a new code unless a live, unused one with tries

@@ -57,8 +57,8 @@ func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases, clients Clien
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc, clients))
 	mux.Handle("POST /user/sign-in", handleSignIn(log, acc, clients))
 	mux.Handle("POST /user/sign-in/unlock-code", handleUnlockCode(log, acc, clients))
-	mux.Handle("POST /user/sign-out", auth(handleSignOut(log, acc)))
-	mux.Handle("POST /user/sign-out-everywhere", auth(handleSignOutEverywhere(log, acc)))
+	mux.Handle("POST /user/sign-out", auth(handleSignOut(log, acc.SignOut)))
+	mux.Handle("POST /user/sign-out-everywhere", auth(handleSignOut(log, acc.SignOutEverywhere)))
 	mux.Handle("POST /user/password", auth(handleChangePassword(log, acc)))
 	mux.Handle("GET /user/me", auth(http.HandlerFunc(handleMe)))
 	mux.Handle("POST /user/phone/verify", auth(handleVerifyPhone(log, acc)))
@@ -286,19 +286,11 @@ func handleUnlockCode(log *slog.Logger, acc app.Accounts, clients Clients) http.
 	})
 }
 
-func handleSignOut(log *slog.Logger, acc app.Accounts) http.Handler {
+// handleSignOut ends sessions of the caller's (signOut: this one, or every
+// one of the account).
+func handleSignOut(log *slog.Logger, signOut func(context.Context, app.Session) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := acc.SignOut(r.Context(), sessionOf(r)); err != nil {
-			httpx.WriteError(w, r, log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-}
-
-func handleSignOutEverywhere(log *slog.Logger, acc app.Accounts) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := acc.SignOutEverywhere(r.Context(), sessionOf(r)); err != nil {
+		if err := signOut(r.Context(), sessionOf(r)); err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
