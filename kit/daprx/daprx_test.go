@@ -56,6 +56,10 @@ func (downStore) GetState(context.Context, string, string, map[string]string) (*
 	return nil, errors.New("down")
 }
 
+func (downStore) GetBulkState(context.Context, string, []string, map[string]string, int32) ([]*dapr.BulkStateItem, error) {
+	return nil, errors.New("down")
+}
+
 func (downStore) SaveBulkState(context.Context, string, ...*dapr.SetStateItem) error {
 	return errors.New("down")
 }

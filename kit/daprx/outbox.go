@@ -208,55 +208,73 @@ func (o *Outbox) Settle() { o.removals.wait() }
 // unconfirmed) by the writes whose relay time came.
 func (o *Outbox) Relay(ctx context.Context) (OutboxSummary, error) {
 	var sum OutboxSummary
-	s, err := o.Intents.Sweep(ctx, func(ctx context.Context, id string) error {
-		rec, _, found, err := o.Records.Get(ctx, outboxKey(id))
-		if err != nil || !found {
-			return err // gone: published and removed, or never committed
+	s, err := o.Intents.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
+		out := make([]error, len(ids))
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = outboxKey(id)
 		}
-		c, confirmed := o.Confirm[rec.Topic]
-		if confirmed {
-			done, err := c.Confirmer.Confirmed(ctx, rec)
+		recs, err := o.Records.GetMany(ctx, keys)
+		for i, id := range ids {
 			if err != nil {
-				return err
+				out[i] = err
+				continue
 			}
-			if done {
-				sum.Confirmed++
-				o.remove(id)
-				return nil
+			rec, found := recs[keys[i]]
+			if !found {
+				continue // gone: published and removed, or never committed
 			}
-			if age := o.Intents.Now().Sub(rec.CreatedAt); age > maxConfirmWait {
-				o.Log.ErrorContext(ctx, "event never confirmed by its consumer: given up", "event_id", rec.ID,
-					"topic", rec.Topic, "age", age.Round(time.Second).String(), "sends", rec.Resent+1)
-				o.remove(id)
-				return nil
-			}
+			out[i] = o.relay(ctx, &sum, id, rec)
 		}
-		if err := o.publish(ctx, rec); err != nil {
-			return err
-		}
-		sum.Published++
-		o.Log.InfoContext(ctx, "outbox relay published", "event_id", rec.ID, "topic", rec.Topic,
-			"age_ms", o.Intents.Now().Sub(rec.CreatedAt).Milliseconds())
-		if confirmed {
-			// Ask again later, backing off: a consumer that is down for
-			// hours gets a few sends, not one every After.
-			sent, err := o.Records.Update(ctx, outboxKey(id), func(r *OutboxRecord, exists bool) (*Event, error) {
-				if !exists {
-					return nil, ErrNoChange
-				}
-				r.Resent++
-				return nil, nil
-			})
-			if err != nil {
-				return err
-			}
-			return o.Intents.Add(ctx, id, resendDelay(c.After, sent.Resent))
-		}
-		o.remove(id)
-		return nil
+		return out
 	})
 	sum.SweepSummary = s
 	return sum, err
+}
+
+// relay publishes the record of id, still there when its time came.
+func (o *Outbox) relay(ctx context.Context, sum *OutboxSummary, id string, rec OutboxRecord) error {
+	c, confirmed := o.Confirm[rec.Topic]
+	if confirmed {
+		done, err := c.Confirmer.Confirmed(ctx, rec)
+		if err != nil {
+			return err
+		}
+		if done {
+			sum.Confirmed++
+			o.remove(id)
+			return nil
+		}
+		if age := o.Intents.Now().Sub(rec.CreatedAt); age > maxConfirmWait {
+			o.Log.ErrorContext(ctx, "event never confirmed by its consumer: given up", "event_id", rec.ID,
+				"topic", rec.Topic, "age", age.Round(time.Second).String(), "sends", rec.Resent+1)
+			o.remove(id)
+			return nil
+		}
+	}
+	if err := o.publish(ctx, rec); err != nil {
+		return err
+	}
+	sum.Published++
+	o.Log.InfoContext(ctx, "outbox relay published", "event_id", rec.ID, "topic", rec.Topic,
+		"age_ms", o.Intents.Now().Sub(rec.CreatedAt).Milliseconds())
+	if confirmed {
+		// Ask again later, backing off: a consumer that is down for
+		// hours gets a few sends, not one every After.
+		sent, err := o.Records.Update(ctx, outboxKey(id), func(r *OutboxRecord, exists bool) (*Event, error) {
+			if !exists {
+				return nil, ErrNoChange
+			}
+			r.Resent++
+			return nil, nil
+		})
+		if err != nil {
+			return err
+		}
+		return o.Intents.Add(ctx, id, resendDelay(c.After, sent.Resent))
+	}
+	o.remove(id)
+	return nil
 }
 
 // Outboxes relays several outboxes in one pass (an app with several stores).

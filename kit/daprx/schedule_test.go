@@ -3,9 +3,11 @@ package daprx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	dapr "github.com/dapr/go-sdk/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -62,4 +64,63 @@ func TestAnAddDueNowLandsWhereNoSweepHasBeen(t *testing.T) {
 	_, err = s.Sweep(ctx, work)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"late"}, done)
+}
+
+// countingState counts the reads and writes a schedule makes.
+type countingState struct {
+	*testkit.MemState
+	gets, bulkGets, saves int
+}
+
+func (c *countingState) GetState(ctx context.Context, store, key string, meta map[string]string) (*dapr.StateItem, error) {
+	c.gets++
+	return c.MemState.GetState(ctx, store, key, meta)
+}
+
+func (c *countingState) GetBulkState(ctx context.Context, store string, keys []string, meta map[string]string, p int32) ([]*dapr.BulkStateItem, error) {
+	c.bulkGets++
+	return c.MemState.GetBulkState(ctx, store, keys, meta, p)
+}
+
+func (c *countingState) SaveBulkState(ctx context.Context, store string, items ...*dapr.SetStateItem) error {
+	c.saves++
+	return c.MemState.SaveBulkState(ctx, store, items...)
+}
+
+// TestAddsInsertIntoSlotsOfTheirOwnAndTwoReplicasLoseNothing: each round
+// of adds is one write without a read while its second has a slot this
+// replica has not tried; past that it appends (read and write). Two
+// replicas on one store, each unaware of the other's slots, lose no id, and
+// a sweep reads each second in one call.
+func TestAddsInsertIntoSlotsOfTheirOwnAndTwoReplicasLoseNothing(t *testing.T) {
+	ctx := context.Background()
+	clk := &testClock{now: time.Unix(1_700_000_000, 0)}
+	mem := &countingState{MemState: testkit.NewMemState()}
+	replica := func(holder string) *Schedule {
+		s := NewSchedule(mem, "s", "test", holder, time.Minute)
+		s.Now, s.Shards = clk.Now, 4
+		return s
+	}
+	a, b := replica("replica-a"), replica("replica-b")
+	var want []string
+	for i := range 6 {
+		for _, s := range []*Schedule{a, b} {
+			id := fmt.Sprintf("%s-%d", s.Holder, i)
+			want = append(want, id)
+			require.NoError(t, s.Add(ctx, id, 5*time.Second)) // one round each
+		}
+	}
+	// 12 rounds into 4 slots: the first 4 inserts find free slots; the
+	// replicas also collide on slots the other took (a failed insert, then
+	// the next slot), and once a replica has tried all 4 it appends.
+	assert.Greater(t, mem.saves, 12, "a collision costs a failed insert")
+	assert.Less(t, mem.gets, 12, "only appends read first (%d reads)", mem.gets)
+
+	clk.Add(10 * time.Second)
+	mem.bulkGets = 0
+	var got []string
+	sum, err := a.Sweep(ctx, func(_ context.Context, id string) error { got = append(got, id); return nil })
+	require.NoError(t, err)
+	assert.ElementsMatch(t, want, got, "every id of both replicas, once")
+	assert.Equal(t, sum.Seconds, mem.bulkGets, "one read per second swept")
 }

@@ -19,6 +19,7 @@ import (
 // StateClient is the part of the Dapr client a Store needs.
 type StateClient interface {
 	GetState(ctx context.Context, storeName, key string, meta map[string]string) (*dapr.StateItem, error)
+	GetBulkState(ctx context.Context, storeName string, keys []string, meta map[string]string, parallelism int32) ([]*dapr.BulkStateItem, error)
 	SaveBulkState(ctx context.Context, storeName string, items ...*dapr.SetStateItem) error
 	ExecuteStateTransaction(ctx context.Context, storeName string, meta map[string]string, ops []*dapr.StateOperation) error
 }
@@ -63,6 +64,41 @@ func (s Store[T]) Get(ctx context.Context, key string) (v T, etag string, found 
 	}
 	return v, item.Etag, true, nil
 }
+
+// GetMany reads keys in one call (one query where the component reads in
+// bulk, parallel reads inside the sidecar where it does not). It returns
+// the values found, by key; a key with no value is absent.
+func (s Store[T]) GetMany(ctx context.Context, keys []string) (map[string]T, error) {
+	out := make(map[string]T, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	items, err := s.Client.GetBulkState(ctx, s.Name, keys, nil, bulkParallelism)
+	if err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "state store unavailable")
+	}
+	for _, item := range items {
+		if item == nil {
+			continue
+		}
+		if item.Error != "" {
+			return nil, errs.E(errs.Unavailable, "state store unavailable: %s/%s: %s", s.Name, item.Key, item.Error)
+		}
+		if len(item.Value) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(item.Value, &v); err != nil {
+			return nil, fmt.Errorf("decode %s/%s: %w", s.Name, item.Key, err)
+		}
+		out[item.Key] = v
+	}
+	return out, nil
+}
+
+// bulkParallelism bounds the sidecar's parallel reads of a GetMany on a
+// component that does not read in bulk.
+const bulkParallelism = 16
 
 // Insert writes v under key only if key holds nothing yet (first write wins),
 // publishing ev with it when ev is not nil. It returns ErrExists otherwise.

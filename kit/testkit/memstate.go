@@ -53,6 +53,15 @@ func (m *MemState) GetState(_ context.Context, _, key string, _ map[string]strin
 	return &dapr.StateItem{Key: key, Value: v, Etag: string(rune('0' + m.tags[key]))}, nil
 }
 
+func (m *MemState) GetBulkState(ctx context.Context, store string, keys []string, meta map[string]string, _ int32) ([]*dapr.BulkStateItem, error) {
+	out := make([]*dapr.BulkStateItem, 0, len(keys))
+	for _, k := range keys {
+		it, _ := m.GetState(ctx, store, k, meta)
+		out = append(out, &dapr.BulkStateItem{Key: k, Value: it.Value, Etag: it.Etag})
+	}
+	return out, nil
+}
+
 func (m *MemState) check(it *dapr.SetStateItem) error {
 	_, exists := m.data[it.Key]
 	switch {
