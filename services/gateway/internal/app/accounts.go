@@ -52,6 +52,8 @@ type Session struct {
 // Store is a typed state store view (daprx.Store satisfies it).
 type Store[T any] interface {
 	Get(ctx context.Context, key string) (T, string, bool, error)
+	// GetMany reads keys in one call; a key with no value is absent.
+	GetMany(ctx context.Context, keys []string) (map[string]T, error)
 	Insert(ctx context.Context, key string, v T, ev *daprx.Event) error
 	// InsertAfter is Insert once before succeeded, before running
 	// alongside the outbox's preparation of ev.

@@ -115,26 +115,34 @@ type WebhookMetrics interface {
 
 func deliveryKey(requestID string) string { return "delivery|" + requestID }
 
-// Start begins the delivery of a completed request, once.
+// Start begins the delivery of a completed request, once: a delivery that
+// exists already is only made sure of (restarted). For a request whose end
+// was just recorded, Begin saves the read.
 func (d Deliveries) Start(ctx context.Context, req Request) error {
 	if req.State != StateSuccess {
-		return nil // a failed request has nothing to deliver; its status says why
+		return nil
 	}
-	// A redelivered event finds its delivery: no second attempt at a
-	// transaction whose outbox message daprd would hold, then drop. A
-	// webhook still pending is put in the sweep's index again (adding twice
-	// is harmless): gateway killed between the insert below and the index
-	// left it out, and the sweep, which reads only the index, never sent
-	// it (seen in the fault suite).
 	existing, err := d.Of(ctx, req.RequestID)
 	if err != nil {
 		return err
 	}
+	return d.startOver(ctx, req, existing)
+}
+
+// startOver is Start once the request's delivery, if any, was read.
+func (d Deliveries) startOver(ctx context.Context, req Request, existing *Delivery) error {
 	if existing != nil {
-		if existing.Channel == ChannelWebhook && existing.Status == DeliveryPending {
-			return d.Pending.Add(ctx, req.RequestID)
-		}
-		return nil
+		return d.restarted(ctx, req.RequestID, existing)
+	}
+	return d.Begin(ctx, req)
+}
+
+// Begin is Start without the read first: the delivery is inserted, and one
+// that exists already (ErrExists: a redelivered event, a redrive) is only
+// made sure of.
+func (d Deliveries) Begin(ctx context.Context, req Request) error {
+	if req.State != StateSuccess {
+		return nil // a failed request has nothing to deliver; its status says why
 	}
 	now := d.Now()
 	del := Delivery{RequestID: req.RequestID, Username: req.Username, PhoneNumber: req.PhoneNumber,
@@ -149,7 +157,9 @@ func (d Deliveries) Start(ctx context.Context, req Request) error {
 		del.Channel, del.Status, del.CallbackURL = ChannelWebhook, DeliveryPending, req.CallbackURL
 		del.WebhookID, del.Body, del.NextAttemptAt = "msg_"+req.RequestID, body, now
 		if d.FirstAttemptLease <= 0 {
-			if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); err != nil && !errors.Is(err, daprx.ErrExists) {
+			if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, daprx.ErrExists) {
+				return d.restartedUnread(ctx, req.RequestID)
+			} else if err != nil {
 				return err
 			}
 			return d.Pending.Add(ctx, req.RequestID)
@@ -160,7 +170,7 @@ func (d Deliveries) Start(ctx context.Context, req Request) error {
 		// the redrive finds it and indexes it (Redrive.resend).
 		del.ClaimedUntil = now.Add(d.FirstAttemptLease)
 		if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, daprx.ErrExists) {
-			return d.Pending.Add(ctx, req.RequestID)
+			return d.restartedUnread(ctx, req.RequestID)
 		} else if err != nil {
 			return err
 		}
@@ -171,11 +181,32 @@ func (d Deliveries) Start(ctx context.Context, req Request) error {
 		return err
 	}
 	del.Channel, del.Status, del.DeliveredAt = ChannelSMS, DeliverySMSQueued, &now
-	err = d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, req.Status, req.VoucherCode))
+	err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, req.Status, req.VoucherCode))
 	if errors.Is(err, daprx.ErrExists) {
 		return nil
 	}
 	return err
+}
+
+// restarted handles the start of a delivery that exists already (a
+// redelivered event). A webhook still pending is put in the sweep's index
+// again (adding twice is harmless): gateway killed between the insert and
+// the index left it out, and the sweep, which reads only the index, never
+// sent it (seen in the fault suite).
+func (d Deliveries) restarted(ctx context.Context, requestID string, existing *Delivery) error {
+	if existing.Channel == ChannelWebhook && existing.Status == DeliveryPending {
+		return d.Pending.Add(ctx, requestID)
+	}
+	return nil
+}
+
+// restartedUnread is restarted for a delivery found by a failed insert.
+func (d Deliveries) restartedUnread(ctx context.Context, requestID string) error {
+	existing, err := d.Of(ctx, requestID)
+	if err != nil || existing == nil {
+		return err
+	}
+	return d.restarted(ctx, requestID, existing)
 }
 
 func smsEvent(requestID, phone, status, code string) *daprx.Event {
@@ -190,6 +221,26 @@ func (d Deliveries) Of(ctx context.Context, requestID string) (*Delivery, error)
 		return nil, err
 	}
 	return &del, nil
+}
+
+// OfMany returns the deliveries of several requests in one read, by
+// request id; a request with none is absent.
+func (d Deliveries) OfMany(ctx context.Context, requestIDs []string) (map[string]Delivery, error) {
+	keys := make([]string, len(requestIDs))
+	for i, id := range requestIDs {
+		keys[i] = deliveryKey(id)
+	}
+	got, err := d.Store.GetMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Delivery, len(got))
+	for i, id := range requestIDs {
+		if del, ok := got[keys[i]]; ok {
+			out[id] = del
+		}
+	}
+	return out, nil
 }
 
 // SweepSummary counts what one sweep did.

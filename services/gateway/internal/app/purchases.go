@@ -300,7 +300,11 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 				"after_ms", req.UpdatedAt.Sub(req.CreatedAt).Milliseconds())
 		}
 	}
-	return p.Work.Hand(ctx, func(ctx context.Context) error { return p.Deliveries.Start(ctx, req) },
+	start := p.Deliveries.Start
+	if recorded {
+		start = p.Deliveries.Begin // this write ended the request: no delivery yet
+	}
+	return p.Work.Hand(ctx, func(ctx context.Context) error { return start(ctx, req) },
 		func(ctx context.Context, err error) {
 			if p.Log != nil {
 				p.Log.WarnContext(ctx, "delivery left to the redrive", "purchase_id", req.RequestID, "error", err)

@@ -35,7 +35,8 @@ type Redrive struct {
 	// Deliveries makes sure a finished request's delivery exists (nil: no
 	// such check).
 	Deliveries interface {
-		Start(ctx context.Context, req Request) error
+		OfMany(ctx context.Context, requestIDs []string) (map[string]Delivery, error)
+		startOver(ctx context.Context, req Request, existing *Delivery) error
 	}
 }
 
@@ -62,29 +63,60 @@ func (r Redrive) Track(ctx context.Context, requestID string) error {
 // rather than skipped; a repeat only re-sends, which is harmless.
 func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 	var sum RedriveSummary
-	s, err := r.Schedule.Sweep(ctx, func(ctx context.Context, id string) error {
-		sum.Checked++
-		resent, err := r.resend(ctx, id)
-		if resent {
-			sum.Resent++
+	// The requests of one second, and the deliveries of those finished,
+	// are read in one call each.
+	s, err := r.Schedule.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
+		out := make([]error, len(ids))
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = requestKey(id)
 		}
-		return err
+		reqs, err := r.Requests.GetMany(ctx, keys)
+		var finished []string
+		for i := range ids {
+			if req, ok := reqs[keys[i]]; ok && req.State != StateProcessing {
+				finished = append(finished, req.RequestID)
+			}
+		}
+		var dels map[string]Delivery
+		if err == nil && r.Deliveries != nil && len(finished) > 0 {
+			dels, err = r.Deliveries.OfMany(ctx, finished)
+		}
+		for i, id := range ids {
+			if err != nil {
+				out[i] = err
+				continue
+			}
+			sum.Checked++
+			req, found := reqs[keys[i]]
+			if !found {
+				continue // gone (the insert failed): nothing to do
+			}
+			var del *Delivery
+			if d, ok := dels[id]; ok {
+				del = &d
+			}
+			resent, err := r.resend(ctx, req, del)
+			if resent {
+				sum.Resent++
+			}
+			out[i] = err
+		}
+		return out
 	})
 	sum.Seconds, sum.Held = s.Seconds, s.Held
 	return sum, err
 }
 
-// resend sends request-code again for a request still processing.
-func (r Redrive) resend(ctx context.Context, id string) (bool, error) {
-	req, _, found, err := r.Requests.Get(ctx, requestKey(id))
-	if err != nil || !found {
-		return false, err // gone (the insert failed): nothing to do
-	}
+// resend sends request-code again for a request still processing, and
+// makes sure a finished one has its delivery (del, if it has one).
+func (r Redrive) resend(ctx context.Context, req Request, del *Delivery) (bool, error) {
+	id := req.RequestID
 	if req.State != StateProcessing {
 		if r.Deliveries == nil {
 			return false, nil
 		}
-		return false, r.Deliveries.Start(ctx, req) // a no-op when it exists
+		return false, r.Deliveries.startOver(ctx, req, del)
 	}
 	ev := events.RequestCode{RequestID: req.RequestID, UserID: req.UserID, PhoneNumber: req.PhoneNumber, RequestedAt: req.CreatedAt}
 	pubCtx := ctx // in the purchase's trace, not the sweep's

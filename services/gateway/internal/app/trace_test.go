@@ -39,7 +39,7 @@ func TestRedriveContinuesThePurchasesTrace(t *testing.T) {
 	sched.Now = clock.now
 	r := Redrive{Schedule: sched, Requests: p.Requests, Events: pub, After: time.Minute}
 	sweep, _ := tracing.Continue(context.Background(), "", 0)
-	resent, err := r.resend(sweep, req.RequestID)
+	resent, err := r.resend(sweep, req, nil)
 	require.NoError(t, err, "resend")
 	require.True(t, resent, "resend")
 	assert.Equal(t, []string{purchaseTrace}, pub.traces, "sent again in")
