@@ -111,9 +111,10 @@ func run() error {
 	fmt.Printf(">> end to end: %d purchases/s for %s, each with a webhook\n", cfg.e2eRate, cfg.e2eFor)
 	if err := withSystem(cfg, func(s *system) error {
 		var err error
-		before := s.usage()
+		before, calls := s.usage(), s.sidecarCalls()
 		res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor)
 		res.EndToEndProcesses = s.usageSince(before)
+		res.EndToEndSidecarCalls = s.sidecarCalls().since(calls)
 		if err != nil || cfg.burst == 0 {
 			return err
 		}
@@ -128,6 +129,7 @@ func run() error {
 	if cfg.e2eOnly {
 		fmt.Println(res.EndToEnd)
 		fmt.Print(res.EndToEndCPU())
+		fmt.Print(res.EndToEndCalls())
 		if res.Burst != nil {
 			fmt.Println(res.Burst.BurstString())
 		}

@@ -25,9 +25,12 @@ type Result struct {
 	// EndToEndProcesses: CPU and memory per process over the end-to-end
 	// phase (the purchases carried to their end, and the wait for them).
 	EndToEndProcesses []Process `json:"processesDuringEndToEnd"`
-	BareProcesses     []Process `json:"processesDuringBarePublish"`
-	AcceptRequests    int       `json:"acceptRequests"`
-	BareRequests      int       `json:"barePublishRequests"`
+	// EndToEndSidecarCalls: the calls each sidecar's API answered over the
+	// end-to-end phase (daprd's metrics).
+	EndToEndSidecarCalls []AppCalls `json:"sidecarCallsDuringEndToEnd,omitempty"`
+	BareProcesses        []Process  `json:"processesDuringBarePublish"`
+	AcceptRequests       int        `json:"acceptRequests"`
+	BareRequests         int        `json:"barePublishRequests"`
 
 	// GatewayProfile is the top of gateway's CPU profile during the accept
 	// run at profileRate (go tool pprof -top).
@@ -194,6 +197,7 @@ func (r *Result) Table() string {
 		fmt.Fprintf(&b, "\n%s\n", r.Burst.BurstString())
 	}
 	b.WriteString(r.EndToEndCPU())
+	b.WriteString(r.EndToEndCalls())
 	if r.SignInFlood != nil {
 		fmt.Fprintf(&b, "\n%s\n", r.SignInFlood)
 	}
