@@ -8,16 +8,18 @@ GO       ?= go
 
 DAPR_VERSION   := 1.18.3
 DAPRD          := .bin/daprd
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK    := .bin/staticcheck-$(STATICCHECK_VERSION)
 SERVICES       := voucher-provider voucher-int voucher sms gateway
 BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet test test-unit test-daprd test-e2e test-faults test-profiles bench compose-secrets clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-faults test-profiles bench compose-secrets clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
-	@echo "make test    go vet, unit tests with -race, and the end-to-end suite through real sidecars"
+	@echo "make test    go vet, staticcheck, unit tests with -race, and the end-to-end suite through real sidecars"
 	@echo "make test-faults  the fault-injection suite: crashes, outages and duplicates under 100 concurrent purchases"
 	@echo "make test-profiles  both suites on every profile (embedded, redis, postgres-rabbitmq) whose servers answer"
 	@echo "make run PROFILE=redis|postgres-rabbitmq  the same system on Redis, or on PostgreSQL and RabbitMQ"
@@ -52,6 +54,17 @@ FORCE:
 run: daprd build
 	@echo ">> starting the system on the $(PROFILE) profile (data in $(DATA_DIR))"
 	@bin/runner -f dapr.yaml -profile $(PROFILE) -data-dir $(DATA_DIR) -daprd $(DAPRD)
+
+## lint: staticcheck (from the Go module proxy, pinned, installed into
+## .bin once) on every module, the fault suite's build tag included.
+lint: $(STATICCHECK)
+	@for m in $(UNIT_MODULES) e2e; do echo ">> staticcheck $$m"; (cd $$m && $(CURDIR)/$(STATICCHECK) ./...); done
+	@echo ">> staticcheck e2e -tags faults"; cd e2e && $(CURDIR)/$(STATICCHECK) -tags faults ./...
+
+$(STATICCHECK):
+	@echo ">> installing staticcheck $(STATICCHECK_VERSION) into .bin"
+	@mkdir -p .bin && GOBIN=$(CURDIR)/.bin/tmp-staticcheck $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) \
+		&& mv .bin/tmp-staticcheck/staticcheck $@ && rmdir .bin/tmp-staticcheck
 
 vet:
 	@for m in $(UNIT_MODULES) e2e; do echo ">> go vet $$m"; (cd $$m && $(GO) vet ./...); done
@@ -95,7 +108,7 @@ test-faults: daprd build
 	@echo ">> fault-injection suite (profile $(PROFILE))"
 	cd e2e && E2E_PROFILE=$(PROFILE) FAULTS_REPORT_DIR=$(CURDIR)/bench/results GO=$(GO) ../tools/scripts/go-test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
 
-test: vet test-unit test-daprd test-e2e
+test: vet lint test-unit test-daprd test-e2e
 
 ## Both suites, unchanged, on every profile whose servers answer here; the
 ## profiles whose servers do not are skipped with the reason. PROFILES=…

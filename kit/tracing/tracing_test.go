@@ -73,11 +73,14 @@ func TestContinueKeepsAValidTraceAndStartsOneOtherwise(t *testing.T) {
 	assert.Empty(t, TraceID(context.Background()), "a bare context has no trace")
 }
 
+// handlerKey is a context key of a handler's own.
+type handlerKey struct{}
+
 func TestAdoptReplacesOnlyATraceStartedHere(t *testing.T) {
 	const other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
 	ctx, _ := Continue(context.Background(), "", 0)
 	seenByOuter := ctx // the middleware keeps the ctx it made
-	inner := context.WithValue(ctx, struct{}{}, "handler")
+	inner := context.WithValue(ctx, handlerKey{}, "handler")
 	assert.True(t, Adopt(inner, other), "adopt")
 	assert.Equal(t, other, Traceparent(seenByOuter), "adopt: outer sees")
 	assert.False(t, Adopt(inner, sample), "a trace that came in must not be replaced")
