@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bankabc/vouchers/kit/errs"
 )
 
 // Schedule keeps ids in time buckets, by the second each comes due, so that
@@ -43,8 +45,12 @@ type Schedule struct {
 	// Holder names this replica in the lease.
 	Holder string
 	Now    func() time.Time
-	// Log, if set, reports seconds skipped because nobody swept them in time.
+	// Log, if set, reports seconds skipped because nobody swept them in
+	// time, and each id whose work failed.
 	Log *slog.Logger
+	// Failures, if set, counts the ids whose work failed in a sweep, by
+	// reason, under the schedule's name (kit/metrics.Sweeps).
+	Failures FailureCounter
 
 	adds batcher[scheduled]
 	once sync.Once
@@ -71,6 +77,17 @@ func (s *Schedule) LogTo(log *slog.Logger) *Schedule {
 	return s
 }
 
+// CountTo sets Failures and returns s.
+func (s *Schedule) CountTo(c FailureCounter) *Schedule {
+	s.Failures = c
+	return s
+}
+
+// FailureCounter counts the failures of one pass of a sweep, by reason.
+type FailureCounter interface {
+	Failed(sweep string, reasons map[string]int)
+}
+
 // Bucket holds the ids due in one second (one shard of it).
 type Bucket struct {
 	IDs []string `json:"ids"`
@@ -87,8 +104,10 @@ type SweepCursor struct {
 // SweepSummary counts what one sweep did.
 type SweepSummary struct {
 	Seconds, IDs int
-	// Failed counts the ids whose work failed; each was scheduled again.
-	Failed int
+	// Failed counts the ids whose work failed; each was scheduled again
+	// (and logged). Reasons counts them by reason (errs.Reason).
+	Failed  int
+	Reasons errs.Reasons
 	// Held is true when another replica held the schedule: nothing was done.
 	Held bool
 }
@@ -257,14 +276,14 @@ sweep:
 				}
 			}
 		}
-		var errs []error
+		var failures []error
 		if len(ids) > 0 {
-			errs = fn(ctx, ids)
+			failures = fn(ctx, ids)
 		}
 		for i, id := range ids {
 			var err error
-			if i < len(errs) {
-				err = errs[i]
+			if i < len(failures) {
+				err = failures[i]
 			}
 			if err == nil {
 				sum.IDs++
@@ -274,7 +293,12 @@ sweep:
 			// looked at again later, and the sweep goes on. Only an id
 			// that cannot be put back stops it, where it stands.
 			sum.Failed++
+			sum.Reasons = sum.Reasons.Add(err)
 			workErr = err
+			if s.Log != nil {
+				s.Log.WarnContext(ctx, "scheduled work failed; looked at again later", "schedule", s.Name, "id", id,
+					"reason", errs.Reason(err), "error", err, "retry_in", retryAfter.String())
+			}
 			if err := s.Add(ctx, id, retryAfter); err != nil {
 				workErr = err
 				break sweep
@@ -286,6 +310,9 @@ sweep:
 		if time.Since(start) > s.Lease/2 {
 			break
 		}
+	}
+	if s.Failures != nil && len(sum.Reasons) > 0 {
+		s.Failures.Failed(s.Name, sum.Reasons)
 	}
 	// A cancelled sweep still gives the schedule back.
 	relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -4,6 +4,7 @@
 package errs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -102,4 +103,42 @@ func RetryAfterOf(err error) time.Duration {
 		return e.RetryAfter
 	}
 	return 0
+}
+
+// Reason names why err happened, for a log field or a metric label: its
+// kind, or "timeout" and "cancelled" for a context that ended.
+func Reason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	}
+	return KindOf(err).String()
+}
+
+// Reasons counts errors by Reason. The zero value is ready to use.
+type Reasons map[string]int
+
+// Add counts err (nil is not counted) and returns r, made if it was nil.
+func (r Reasons) Add(err error) Reasons {
+	if err == nil {
+		return r
+	}
+	if r == nil {
+		r = Reasons{}
+	}
+	r[Reason(err)]++
+	return r
+}
+
+// Total is the number of errors counted.
+func (r Reasons) Total() int {
+	n := 0
+	for _, v := range r {
+		n += v
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package errs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -29,4 +30,25 @@ func TestKindOf(t *testing.T) {
 func TestPublicHidesInternalDetails(t *testing.T) {
 	assert.Equal(t, "internal error", Public(errors.New("db password=secret")), "Public leaked an internal error's words")
 	assert.Equal(t, "phoneNumber is required", Public(Wrap(Invalid, errors.New("detail"), "phoneNumber is required")), "Public")
+}
+
+func TestReasonNamesTheKindOrTheContext(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{E(Unavailable, "store down"), "unavailable"},
+		{Wrap(Conflict, errors.New("etag"), "lost the race"), "conflict"},
+		{errors.New("plain"), "internal"},
+		{fmt.Errorf("call: %w", context.DeadlineExceeded), "timeout"},
+		{context.Canceled, "cancelled"},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, Reason(c.err), "%v", c.err)
+	}
+	var r Reasons
+	r = r.Add(nil).Add(E(Unavailable, "a")).Add(E(Unavailable, "b")).Add(context.DeadlineExceeded)
+	assert.Equal(t, Reasons{"unavailable": 2, "timeout": 1}, r)
+	assert.Equal(t, 3, r.Total())
 }

@@ -186,3 +186,25 @@ func NewSMS(reg prometheus.Registerer) SMS {
 
 // Sent counts one message of kind.
 func (m SMS) Sent(kind string) { m.SentTotal.WithLabelValues(kind).Inc() }
+
+// Sweeps counts the work the cron sweeps could not do, by sweep and reason.
+type Sweeps struct {
+	FailuresTotal *prometheus.CounterVec
+}
+
+// NewSweeps registers vouchers_sweep_failures_total.
+func NewSweeps(reg prometheus.Registerer) Sweeps {
+	m := Sweeps{FailuresTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "sweep_failures_total",
+		Help: "Items a cron sweep (outbox relay, request redrive, webhook sweep, reconciler) could not handle in a pass, by sweep and reason (the error's kind, timeout, cancelled), and whole passes that failed; each is looked at again by a later pass.",
+	}, []string{"sweep", "reason"})}
+	reg.MustRegister(m.FailuresTotal)
+	return m
+}
+
+// Failed counts the failures of one pass of sweep, by reason.
+func (m Sweeps) Failed(sweep string, reasons map[string]int) {
+	for reason, n := range reasons {
+		m.FailuresTotal.WithLabelValues(sweep, reason).Add(float64(n))
+	}
+}

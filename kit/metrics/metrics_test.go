@@ -19,6 +19,7 @@ func TestEveryMetricOfOursIsPrefixedAndMoves(t *testing.T) {
 	d := NewDeadLetters(reg)
 	v := NewProvider(reg)
 	s := NewSMS(reg)
+	sw := NewSweeps(reg)
 
 	h.ObserveRequest("POST /voucher", "POST", 202, 15*time.Millisecond)
 	p.Accepted()
@@ -27,6 +28,7 @@ func TestEveryMetricOfOursIsPrefixedAndMoves(t *testing.T) {
 	d.DeadLetter("receive-code")
 	v.ProviderCall("order", "code", 40*time.Millisecond)
 	s.Sent("voucher")
+	sw.Failed("reconcile", map[string]int{"unavailable": 1})
 
 	for name, got := range map[string]float64{
 		"requests": testutil.ToFloat64(h.RequestsTotal.WithLabelValues("POST /voucher", "POST", "202")),
@@ -35,12 +37,13 @@ func TestEveryMetricOfOursIsPrefixedAndMoves(t *testing.T) {
 		"webhooks": testutil.ToFloat64(w.AttemptsTotal.WithLabelValues("delivered")),
 		"dead":     testutil.ToFloat64(d.Total.WithLabelValues("receive-code")),
 		"sms":      testutil.ToFloat64(s.SentTotal.WithLabelValues("voucher")),
+		"sweeps":   testutil.ToFloat64(sw.FailuresTotal.WithLabelValues("reconcile", "unavailable")),
 	} {
 		assert.Equal(t, float64(1), got, name)
 	}
 	fams, err := reg.Gather()
 	require.NoError(t, err)
-	assert.Len(t, fams, 8, "families")
+	assert.Len(t, fams, 9, "families")
 	for _, f := range fams {
 		assert.True(t, strings.HasPrefix(f.GetName(), Namespace+"_"), "%s: not under %s_", f.GetName(), Namespace)
 		assert.NotEmpty(t, f.GetHelp(), "%s: without help", f.GetName())

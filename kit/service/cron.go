@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/tracing"
 )
@@ -51,7 +52,8 @@ func OutboxRelay(log *slog.Logger, r Relayer) func(context.Context) {
 		s, err := r.Relay(ctx)
 		switch {
 		case err != nil:
-			log.WarnContext(ctx, "outbox relay failed", "error", err, "published", s.Published)
+			log.WarnContext(ctx, "outbox relay: some events not relayed yet", "published", s.Published, "failed", s.Failed,
+				"reason", errs.Reason(err), "error", err)
 		case s.Published > 0:
 			log.InfoContext(ctx, "outbox relay", "checked", s.IDs, "published", s.Published, "confirmed", s.Confirmed)
 		}

@@ -201,6 +201,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		TraceSampleRate: cfg.TraceSampleRate,
 	}
 	purchaseMetrics, webhookMetrics, deadLetterMetrics := metrics.NewPurchases(reg), metrics.NewWebhooks(reg), metrics.NewDeadLetters(reg)
+	sweeps := metrics.NewSweeps(reg)
 	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (service.Faces, error) {
 		tokens, err := signingKey(ctx, c, cfg)
 		if err != nil {
@@ -211,6 +212,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		holder := service.InstanceName("gateway")
 		requestEvents := daprx.NewOutbox(c, cfg.StateStore, events.PubSub, holder, cfg.RelayAfter, log)
 		smsEvents := daprx.NewOutbox(c, cfg.DeliveryStore, events.PubSub, holder, cfg.RelayAfter, log)
+		requestEvents.Intents.CountTo(sweeps)
+		smsEvents.Intents.CountTo(sweeps)
 		smsEvents.Confirm = map[string]daprx.Confirmation{events.TopicSendSMS: {
 			After:     cfg.SMSConfirmAfter,
 			Confirmer: adapters.SMSConfirmer{Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}, AppID: cfg.SMSAppID},
@@ -280,6 +283,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Schedule:      cfg.WebhookSchedule,
 			MaxRetryAfter: cfg.MaxRetryAfter,
 			Metrics:       webhookMetrics,
+			Failures:      sweeps,
+			Log:           log,
 			// A claim outlives one webhook attempt.
 			FirstAttemptLease: cfg.WebhookTimeout + 5*time.Second,
 		}
@@ -293,7 +298,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Callbacks:  guard,
 			AllowHTTP:  cfg.AllowHTTP,
 			Redrive: app.Redrive{
-				Schedule:   daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter).LogTo(log),
+				Schedule:   daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter).LogTo(log).CountTo(sweeps),
 				Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
 				Events:     daprx.Publisher{Client: c, PubSub: events.PubSub},
 				After:      cfg.RedriveAfter,

@@ -97,6 +97,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	service.StartPprof(ctx, log, getenv("PPROF_ADDR"))
 	reg := metrics.NewRegistry()
 	providerMetrics := metrics.NewProvider(reg)
+	sweeps := metrics.NewSweeps(reg)
 	svc := service.App{
 		Log: log, Addr: service.ListenAddr(getenv, cfg.Port), AppToken: cfg.AppToken, Sidecar: cfg.Sidecar, Metrics: reg,
 		Needs: service.Needs{
@@ -110,10 +111,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (service.Faces, error) {
 		instance := service.InstanceName("voucher-int")
 		outbox := daprx.NewOutbox(c, cfg.StateStore, events.PubSub, instance, cfg.RelayAfter, log)
+		outbox.Intents.Failures = sweeps
 		a := app.App{
 			Orders:  daprx.Store[app.Order]{Client: c, Name: cfg.StateStore, Outbox: outbox},
 			Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
-			Due:     daprx.NewSchedule(c, cfg.StateStore, "due-orders", instance, cfg.RecheckEvery).LogTo(log),
+			Due:     daprx.NewSchedule(c, cfg.StateStore, "due-orders", instance, cfg.RecheckEvery).LogTo(log).CountTo(sweeps),
 			Provider: adapters.Provider{
 				Invoker:     daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token},
 				AppID:       cfg.ProviderAppID,
@@ -132,8 +134,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Instance: httpx.NewID(),
 			// Provider calls in flight at once, beyond the one the broker
 			// is delivering; each ends within the provider's budget.
-			Work: work.NewPool(cfg.OrderWorkers, 2*cfg.ProviderBudget+5*time.Second),
-			Log:  log,
+			Work:     work.NewPool(cfg.OrderWorkers, 2*cfg.ProviderBudget+5*time.Second),
+			Log:      log,
+			Failures: sweeps,
 		}
 		return ports.Routes(ctx, log, a, daprx.Outboxes{outbox}, cfg.ReconcileWorkers), nil
 	})

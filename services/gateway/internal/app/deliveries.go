@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -100,10 +101,20 @@ type Deliveries struct {
 	MaxRetryAfter time.Duration
 	// Metrics counts webhook attempts (nil: none).
 	Metrics WebhookMetrics
+	// Failures counts what each sweep could not do, by reason (nil: none),
+	// and Log notes each (nil: none).
+	Failures FailureCounter
+	Log      *slog.Logger
 	// FirstAttemptLease, when set, makes the first webhook attempt as soon
 	// as the delivery is stored, claimed this long, instead of at the next
 	// sweep.
 	FirstAttemptLease time.Duration
+}
+
+// FailureCounter counts the failures of one pass of a sweep, by reason
+// (kit/metrics.Sweeps).
+type FailureCounter interface {
+	Failed(sweep string, reasons map[string]int)
 }
 
 // WebhookMetrics counts webhook attempts by outcome: delivered, retry
@@ -244,7 +255,12 @@ func (d Deliveries) OfMany(ctx context.Context, requestIDs []string) (map[string
 }
 
 // SweepSummary counts what one sweep did.
-type SweepSummary struct{ Attempted, Delivered, FellBack int }
+type SweepSummary struct {
+	Attempted, Delivered, FellBack int
+	// Errors counts, by reason, the deliveries this sweep could not attempt
+	// or record (each logged): the next sweep tries them again.
+	Errors errs.Reasons
+}
 
 // Sweep makes the due webhook attempts. Each delivery is claimed with its
 // ETag first, so two replicas (or two passes) never send the same attempt.
@@ -257,7 +273,13 @@ func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummar
 	for _, id := range ids {
 		outcome, err := d.attempt(ctx, id, lease)
 		if err != nil {
-			continue // left for the next sweep
+			// Left for the next sweep.
+			s.Errors = s.Errors.Add(err)
+			if d.Log != nil {
+				d.Log.WarnContext(ctx, "webhook delivery not attempted or not recorded in this sweep; tried again later",
+					"purchase_id", id, "reason", errs.Reason(err), "error", err)
+			}
+			continue
 		}
 		switch outcome {
 		case "delivered":
@@ -269,6 +291,9 @@ func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummar
 		case "retry":
 			s.Attempted++
 		}
+	}
+	if d.Failures != nil && len(s.Errors) > 0 {
+		d.Failures.Failed("webhook-sweep", s.Errors)
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -79,4 +80,54 @@ func TestWebhookStoredButNotIndexedIsIndexedOnRedelivery(t *testing.T) {
 	s, err := p.Deliveries.Sweep(ctx, 0)
 	require.NoError(t, err, "sweep")
 	assert.Equal(t, 1, s.Delivered, "sweep %+v, want the webhook delivered", s)
+}
+
+// unreadableDeliveries is a state store that cannot read deliveries.
+type unreadableDeliveries struct {
+	daprx.StateClient
+	down bool
+}
+
+func (u *unreadableDeliveries) GetState(ctx context.Context, store, key string, meta map[string]string) (*dapr.StateItem, error) {
+	if u.down && strings.HasPrefix(key, "delivery|") {
+		return nil, errors.New("rpc error: code = Unavailable desc = store down")
+	}
+	return u.StateClient.GetState(ctx, store, key, meta)
+}
+
+// TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt: a delivery the
+// sweep cannot read stays pending for the next sweep, and the sweep says
+// so: in its summary by reason, in the failure counter, and in the log.
+func TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt(t *testing.T) {
+	p, _ := metricsSetup(&answering{answer: func(int) WebhookResult { return WebhookResult{Delivered: true} }})
+	store := &unreadableDeliveries{StateClient: testkit.NewMemState()}
+	p.Deliveries.Store = daprx.Store[Delivery]{Client: store, Name: "gateway-deliveries"}
+	p.Deliveries.Pending = daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: store, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2}
+	var logged strings.Builder
+	p.Deliveries.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	counted := &countedFailures{}
+	p.Deliveries.Failures = counted
+	ctx := context.Background()
+	require.NoError(t, p.Deliveries.Pending.Add(ctx, "r1"))
+	store.down = true
+	s, err := p.Deliveries.Sweep(ctx, 0)
+	require.NoError(t, err, "the sweep goes on")
+	assert.Equal(t, errs.Reasons{"unavailable": 1}, s.Errors, "summary")
+	assert.Equal(t, map[string]int{"webhook-sweep/unavailable": 1}, counted.by, "counted")
+	assert.Contains(t, logged.String(), "purchase_id=r1", "logged with the purchase")
+	assert.Contains(t, logged.String(), "reason=unavailable", "logged with its reason")
+	ids, _ := p.Deliveries.Pending.All(ctx)
+	assert.Equal(t, []string{"r1"}, ids, "still pending for the next sweep")
+}
+
+// countedFailures remembers what a FailureCounter was told.
+type countedFailures struct{ by map[string]int }
+
+func (f *countedFailures) Failed(sweep string, reasons map[string]int) {
+	if f.by == nil {
+		f.by = map[string]int{}
+	}
+	for r, n := range reasons {
+		f.by[sweep+"/"+r] += n
+	}
 }

@@ -48,6 +48,9 @@ type EventPublisher interface {
 // RedriveSummary counts what one sweep did.
 type RedriveSummary struct {
 	Seconds, Checked, Resent int
+	// Failed: requests whose look failed (each logged and counted by the
+	// schedule), looked at again later.
+	Failed int
 	// Held: another replica was sweeping.
 	Held bool
 }
@@ -104,7 +107,7 @@ func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 		}
 		return out
 	})
-	sum.Seconds, sum.Held = s.Seconds, s.Held
+	sum.Seconds, sum.Held, sum.Failed = s.Seconds, s.Held, s.Failed
 	return sum, err
 }
 

@@ -142,7 +142,8 @@ func redrivePass(log *slog.Logger, r app.Redriver) func(context.Context) {
 		s, err := r.Sweep(ctx)
 		switch {
 		case err != nil:
-			log.WarnContext(ctx, "request redrive failed", "error", err)
+			log.WarnContext(ctx, "request redrive: some requests not looked at yet", "checked", s.Checked, "resent", s.Resent,
+				"failed", s.Failed, "reason", errs.Reason(err), "error", err)
 		case s.Resent > 0:
 			log.InfoContext(ctx, "request redrive: request-code sent again", "checked", s.Checked, "resent", s.Resent)
 		}
@@ -155,9 +156,10 @@ func sweepPass(log *slog.Logger, d app.Deliveries, lease time.Duration) func(con
 		s, err := d.Sweep(ctx, lease)
 		switch {
 		case err != nil:
-			log.WarnContext(ctx, "webhook sweep failed", "error", err)
-		case s.Attempted > 0:
-			log.InfoContext(ctx, "webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack)
+			log.WarnContext(ctx, "webhook sweep failed", "reason", errs.Reason(err), "error", err)
+		case s.Attempted+s.Errors.Total() > 0:
+			log.InfoContext(ctx, "webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack,
+				"errors", s.Errors.Total())
 		}
 	}
 }

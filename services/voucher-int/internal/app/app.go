@@ -63,6 +63,11 @@ type Orders interface {
 	Update(ctx context.Context, key string, fn func(*Order, bool) (*daprx.Event, error)) (Order, error)
 }
 
+// FailureCounter counts the failures of one pass of a sweep, by reason.
+type FailureCounter interface {
+	Failed(sweep string, reasons map[string]int)
+}
+
 // Pending is the set of orders the reconciler must look at.
 type Pending interface {
 	Add(ctx context.Context, id string) error
@@ -121,6 +126,9 @@ type App struct {
 	// orders end before they come due, so they never touch Pending's
 	// shards, which every add and remove would otherwise contend on.
 	Due *daprx.Schedule
+	// Failures, if set, counts what each reconcile pass could not do, by
+	// reason (kit/metrics.Sweeps).
+	Failures FailureCounter
 	// Work runs the provider call of a new order once the order is stored,
 	// so the broker hands over the next request-code meanwhile (nil: in the
 	// handler). An order whose call dies with the process is the
@@ -365,6 +373,9 @@ func (a App) fail(ctx context.Context, requestID, reason string) error {
 // Summary counts what one reconciler pass did.
 type Summary struct {
 	Looked, Completed, Failed, Waiting int
+	// Errors counts, by reason, the orders this pass could not move on
+	// (each logged): they are looked at again by a later pass.
+	Errors errs.Reasons
 }
 
 // Reconcile looks at every pending order that is due: it claims it, asks the
@@ -402,7 +413,11 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	results := make(chan string, len(ids))
+	type result struct {
+		outcome string
+		err     error
+	}
+	results := make(chan result, len(ids))
 	sem := make(chan struct{}, max(workers, 1))
 	for _, id := range ids {
 		sem <- struct{}{}
@@ -410,14 +425,22 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 			defer func() { <-sem }()
 			outcome, err := a.reconcileOne(ctx, id)
 			if err != nil {
-				outcome = "waiting"
+				if a.Log != nil {
+					a.Log.WarnContext(ctx, "order not moved on in this reconcile pass; looked at again later",
+						"purchase_id", id, "reason", errs.Reason(err), "error", err)
+				}
+				if outcome == "" {
+					outcome = "waiting"
+				}
 			}
-			results <- outcome
+			results <- result{outcome, err}
 		}()
 	}
 	var s Summary
 	for range ids {
-		switch <-results {
+		r := <-results
+		s.Errors = s.Errors.Add(r.err)
+		switch r.outcome {
 		case "completed":
 			s.Completed++
 		case "failed":
@@ -426,6 +449,9 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 			s.Waiting++
 		}
 		s.Looked++
+	}
+	if a.Failures != nil && len(s.Errors) > 0 {
+		a.Failures.Failed("reconcile", s.Errors)
 	}
 	return s, nil
 }
@@ -457,7 +483,8 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 	if tc, ok := tracing.Parse(o.TraceParent); ok {
 		ctx = tracing.With(ctx, tc)
 	}
-	st, err := a.Provider.Status(ctx, id)
+	st, statusErr := a.Provider.Status(ctx, id)
+	err = statusErr
 	if now.After(o.Deadline) && (err != nil || st.VoucherCode == "") {
 		// Asked one last time first: a code the provider did issue is never
 		// dropped for a deadline.
@@ -484,5 +511,8 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 		cur.NextCheckAt, cur.ClaimedUntil = a.Now().Add(a.RecheckEvery), time.Time{}
 		return nil, nil
 	})
+	if err == nil && statusErr != nil {
+		err = fmt.Errorf("provider status: %w", statusErr)
+	}
 	return "waiting", err
 }

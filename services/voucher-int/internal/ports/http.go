@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
@@ -75,9 +76,10 @@ func reconcilePass(log *slog.Logger, a app.App, workers int) func(context.Contex
 		s, err := a.Reconcile(ctx, workers)
 		switch {
 		case err != nil:
-			log.WarnContext(ctx, "reconcile pass failed", "error", err)
-		case s.Completed+s.Failed > 0:
-			log.InfoContext(ctx, "reconcile pass", "looked", s.Looked, "completed", s.Completed, "failed", s.Failed, "waiting", s.Waiting)
+			log.WarnContext(ctx, "reconcile pass failed", "reason", errs.Reason(err), "error", err)
+		case s.Completed+s.Failed+s.Errors.Total() > 0:
+			log.InfoContext(ctx, "reconcile pass", "looked", s.Looked, "completed", s.Completed, "failed", s.Failed,
+				"waiting", s.Waiting, "errors", s.Errors.Total())
 		}
 	}
 }
