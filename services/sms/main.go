@@ -16,6 +16,7 @@ import (
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/services/sms/internal/adapters"
 	"github.com/bankabc/vouchers/services/sms/internal/app"
 	"github.com/bankabc/vouchers/services/sms/internal/ports"
 )
@@ -78,25 +79,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	return service.Run(ctx, svc, func(_ context.Context, c dapr.Client) (service.Faces, error) {
 		a := app.App{
 			Log:     daprx.Store[app.Sent]{Client: c, Name: cfg.StateStore},
-			Gateway: bindingGateway{client: c, name: cfg.Binding},
+			Gateway: adapters.Binding{Client: c, Name: cfg.Binding},
 			Now:     time.Now,
 			Metrics: sent,
 		}
 		return service.Faces{Sidecar: ports.Routes(log, a)}, nil
-	})
-}
-
-// bindingGateway sends through the output binding. The metadata carries what
-// both bindings we ship need: localstorage's fileName (one file per message,
-// so a resend overwrites) and Twilio's toNumber.
-type bindingGateway struct {
-	client dapr.Client
-	name   string
-}
-
-func (b bindingGateway) Send(ctx context.Context, messageID, phone, text string) error {
-	return b.client.InvokeOutputBinding(ctx, &dapr.InvokeBindingRequest{
-		Name: b.name, Operation: "create", Data: []byte(text),
-		Metadata: map[string]string{"fileName": phone + "_" + messageID + ".txt", "toNumber": phone},
 	})
 }
