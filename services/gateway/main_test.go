@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/testkit"
+)
+
+const (
+	appToken  = "app-token-of-the-test-0123456789"
+	daprToken = "dapr-token-of-the-test-012345678"
+)
+
+// TestRunWiresTheApp starts gateway's real wiring (run) beside a fake
+// sidecar holding the JWT key: a customer signs up on the public port,
+// verifies the phone with the code texted (send-sms, through the outbox),
+// and buys a voucher, whose request-code is published; the internal routes
+// are not on the public port.
+func TestRunWiresTheApp(t *testing.T) {
+	sidecar := testkit.StartSidecar(t, daprToken)
+	sidecar.Secrets["secretstore"] = map[string]map[string]string{
+		"jwt-signing-key": {"jwt-signing-key": base64.RawStdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))},
+		"jwt-key-id":      {"jwt-key-id": "test-key"},
+	}
+	public := testkit.FreePort(t)
+	testkit.RunApp(t, run, sidecar, appToken, map[string]string{"PUBLIC_PORT": public})
+	api := "http://127.0.0.1:" + public
+
+	call := func(method, path, token string, body any) (int, []byte) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, api+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, out
+	}
+	status, body := call("POST", "/user/sign-up", "", map[string]string{
+		"username": "alice", "phoneNumber": "+84909123450", "password": "a long enough password"})
+	require.Equal(t, http.StatusCreated, status, "sign-up: %s", body)
+	var tok struct{ AccessToken string }
+	require.NoError(t, json.Unmarshal(body, &tok))
+
+	var code string
+	require.Eventually(t, func() bool {
+		for _, e := range sidecar.State.Events(events.TopicSendSMS) {
+			if m := regexp.MustCompile(`\b\d{6}\b`).Find(e.Data); m != nil {
+				code = string(m)
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, "the verification code texted")
+	status, body = call("POST", "/user/phone/verify", tok.AccessToken, map[string]string{"code": code})
+	require.Equal(t, http.StatusOK, status, "verify: %s", body)
+
+	status, body = call("POST", "/voucher", tok.AccessToken, map[string]string{"phoneNumber": "+84909123450"})
+	require.Equal(t, http.StatusAccepted, status, "purchase: %s", body)
+	require.Eventually(t, func() bool { return len(sidecar.State.Events(events.TopicRequestCode)) == 1 },
+		10*time.Second, 20*time.Millisecond, "request-code published")
+
+	status, _ = call("POST", "/events/receive-code", "", map[string]string{})
+	assert.Equal(t, http.StatusNotFound, status, "an internal route on the public port")
+}
