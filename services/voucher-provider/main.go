@@ -16,6 +16,8 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
+	"github.com/bankabc/vouchers/services/voucher-provider/internal/adapters"
+	"github.com/bankabc/vouchers/services/voucher-provider/internal/ports"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
@@ -75,12 +77,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := service.Logger(stdout, "voucher-provider", cfg.LogLevel)
-	cb := &callbacks{
-		ctx: ctx, log: log, invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token},
-		appID: cfg.CallbackAppID, path: cfg.CallbackPath,
+	cb := &adapters.Callbacks{
+		Ctx: ctx, Log: log, Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token},
+		AppID: cfg.CallbackAppID, Path: cfg.CallbackPath,
 	}
-	p := vps.New(cfg.VPS, time.Now, cb.schedule)
-	cb.delivered = p.CallbackDelivered
+	p := vps.New(cfg.VPS, time.Now, cb.Schedule)
+	cb.Delivered = p.CallbackDelivered
 	log.Info("provider fake", "mode", string(cfg.VPS.Mode), "ack_after", cfg.VPS.AckAfter.String(),
 		"late_after", cfg.VPS.LateAfter.String(), "very_late_after", cfg.VPS.VeryLateAfter.String(),
 		"recover_after", cfg.VPS.RecoverAfter.String())
@@ -94,6 +96,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	reg := metrics.NewRegistry()
 	h := httpx.Observe(httpx.Observed{Log: log, Metrics: metrics.NewHTTP(reg), SampleRate: cfg.TraceSampleRate},
-		service.Probes(reg, ready, routes(log, p)))
+		service.Probes(reg, ready, ports.Routes(log, p)))
 	return httpx.Serve(ctx, service.ListenAddr(getenv, cfg.Port), h, log, nil)
 }

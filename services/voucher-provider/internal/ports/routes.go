@@ -1,4 +1,6 @@
-package main
+// Package ports holds the provider fake's inbound doors: its whole HTTP
+// surface.
+package ports
 
 import (
 	"log/slog"
@@ -11,8 +13,8 @@ import (
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
-// routes is the whole surface of the fake provider.
-func routes(log *slog.Logger, p *vps.Provider) http.Handler {
+// Routes is the whole surface of the fake provider.
+func Routes(log *slog.Logger, p *vps.Provider) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/request/voucher", handleRequestVoucher(log, p))
 	mux.Handle("GET /api/request/voucher/{requestId}", handleGetOrder(log, p))

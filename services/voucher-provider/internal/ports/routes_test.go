@@ -1,4 +1,4 @@
-package main
+package ports
 
 import (
 	"encoding/json"
@@ -18,7 +18,7 @@ import (
 )
 
 func TestRoutes(t *testing.T) {
-	h := routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Immediate}, time.Now, nil))
+	h := Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Immediate}, time.Now, nil))
 	do := func(method, path, body string) (int, vpsapi.OrderAnswer) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
@@ -44,7 +44,7 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestAckModeAnswers202WithChallenge(t *testing.T) {
-	h := routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Late, AckAfter: time.Millisecond, LateAfter: time.Hour}, time.Now, nil))
+	h := Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Late, AckAfter: time.Millisecond, LateAfter: time.Hour}, time.Now, nil))
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/api/request/voucher", strings.NewReader(`{"requestId":"r1","phoneNumber":"+84909123455"}`))
 	h.ServeHTTP(rec, req)
@@ -57,7 +57,7 @@ func TestAckModeAnswers202WithChallenge(t *testing.T) {
 }
 
 func TestErrorModeAnswers503(t *testing.T) {
-	h := routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Down}, time.Now, nil))
+	h := Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Down}, time.Now, nil))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/request/voucher", strings.NewReader(`{"requestId":"r1","phoneNumber":"+1"}`)))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
