@@ -12,47 +12,18 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
-	"github.com/bankabc/vouchers/kit/pkce"
 	"github.com/bankabc/vouchers/kit/tracing"
 	"github.com/bankabc/vouchers/kit/vpsapi"
 	"github.com/bankabc/vouchers/kit/work"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
 // StatusPending is an order without its outcome yet.
-const StatusPending = "PENDING"
+const StatusPending = domain.StatusPending
 
-// Order is one purchase from the provider, keyed by requestId.
-type Order struct {
-	RequestID   string    `json:"requestId"`
-	PhoneNumber string    `json:"phoneNumber"`
-	Status      string    `json:"status"`
-	VoucherCode string    `json:"voucherCode,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	RequestedAt time.Time `json:"requestedAt"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
-	// Deadline: no code by then and the order ends FAILED.
-	Deadline time.Time `json:"deadline"`
-	// The acknowledgement's challenge, which a late callback must match.
-	CodeChallenge   string `json:"codeChallenge,omitempty"`
-	TransformMethod string `json:"transformMethod,omitempty"`
-	// How the code came: "answer", "callback" or "reconciler".
-	Via string `json:"via,omitempty"`
-	// The reconciler's bookkeeping: when to look again, and who holds the
-	// order meanwhile (claimed with the ETag, so two replicas never both work
-	// on one order).
-	NextCheckAt  time.Time `json:"nextCheckAt"`
-	ClaimedBy    string    `json:"claimedBy,omitempty"`
-	ClaimedUntil time.Time `json:"claimedUntil"`
-	Checks       int       `json:"checks"`
-	// TraceParent is the trace of the purchase (W3C traceparent of the
-	// request-code event), so that a code that comes later, by callback or
-	// through the reconciler, is published in the purchase's trace.
-	TraceParent string `json:"traceparent,omitempty"`
-}
-
-// Final tells whether the order has its outcome.
-func (o Order) Final() bool { return o.Status != StatusPending && o.Status != "" }
+// Order is one purchase from the provider (domain.Order: its rules live
+// there).
+type Order = domain.Order
 
 // Orders is the order store (first write wins; Update is ETag-checked and
 // publishes its event in the same transaction).
@@ -84,11 +55,7 @@ type Answer struct {
 }
 
 // ProviderStatus is what the provider says of an order it was asked about.
-type ProviderStatus struct {
-	Found       bool
-	Status      string
-	VoucherCode string
-}
+type ProviderStatus = domain.ProviderStatus
 
 // Provider orders vouchers; requestID is its idempotency key. An error of
 // kind Unavailable (no answer in time, 5xx) is not a failure of the order.
@@ -163,10 +130,14 @@ type Publisher interface {
 
 func orderKey(requestID string) string { return "order|" + requestID }
 
-// outcome is the receive-code event of a finished order.
-func (o Order) outcome() events.ReceiveCode {
-	return events.ReceiveCode{RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: o.Status,
-		VoucherCode: o.VoucherCode, Reason: o.Reason, RequestedAt: o.RequestedAt, IssuedAt: o.UpdatedAt}
+// rules are the times the app's orders live by.
+func (a App) rules() domain.Rules {
+	return domain.Rules{LateAfter: a.LateAfter, Deadline: a.Deadline, RecheckEvery: a.RecheckEvery, Lease: a.Lease}
+}
+
+// receiveCode is the outbox event of an order's outcome.
+func receiveCode(ev *events.ReceiveCode) *daprx.Event {
+	return &daprx.Event{Topic: events.TopicReceiveCode, Type: events.TypeReceiveCode, Data: *ev}
 }
 
 // HandleRequestCode orders one voucher for the event. A redelivered event
@@ -174,31 +145,26 @@ func (o Order) outcome() events.ReceiveCode {
 // the provider has not answered yet it is asked again with the same
 // requestId, which it treats as the same order.
 func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error {
-	if ev.RequestID == "" || ev.PhoneNumber == "" {
-		return errs.E(errs.Invalid, "request-code event without requestId or phoneNumber")
+	o, err := a.rules().Open(ev, tracing.Traceparent(ctx), a.Now())
+	if err != nil {
+		return err
 	}
-	now := a.Now()
-	o := Order{RequestID: ev.RequestID, PhoneNumber: ev.PhoneNumber, Status: StatusPending,
-		RequestedAt: ev.RequestedAt, CreatedAt: now, UpdatedAt: now,
-		Deadline: ev.RequestedAt.Add(a.Deadline), NextCheckAt: now.Add(a.RecheckEvery),
-		TraceParent: tracing.Traceparent(ctx)}
-	err := a.Orders.Insert(ctx, orderKey(ev.RequestID), o, nil)
+	err = a.Orders.Insert(ctx, orderKey(ev.RequestID), o, nil)
 	if errors.Is(err, daprx.ErrExists) {
 		existing, _, _, gerr := a.Orders.Get(ctx, orderKey(ev.RequestID))
 		if gerr != nil {
 			return gerr
 		}
 		ctx = inTrace(ctx, existing)
-		if existing.Final() {
-			// Asked again for a finished order: its outcome may never have
-			// reached gateway. Consumers are idempotent on requestId.
+		switch existing.Again() {
+		case domain.AgainPublish:
+			// Consumers are idempotent on requestId.
 			if a.Outcomes == nil {
 				return nil
 			}
 			a.info(ctx, "order asked for again: outcome published again", "purchase_id", existing.RequestID, "status", existing.Status)
-			return a.Outcomes.Publish(ctx, events.TopicReceiveCode, events.TypeReceiveCode, existing.outcome())
-		}
-		if existing.CodeChallenge != "" {
+			return a.Outcomes.Publish(ctx, events.TopicReceiveCode, events.TypeReceiveCode, existing.Outcome())
+		case domain.AgainNothing:
 			return nil
 		}
 		o = existing
@@ -239,14 +205,15 @@ func (a App) order(ctx context.Context, o Order) error {
 		a.info(ctx, "order without answer: the reconciler takes over", "purchase_id", o.RequestID, "error", err)
 		return nil
 	case ans.VoucherCode != "":
-		return a.complete(ctx, o.RequestID, ans.VoucherCode, "answer")
+		return a.complete(ctx, o.RequestID, ans.VoucherCode, domain.ViaAnswer)
 	case ans.CodeChallenge != "":
 		a.info(ctx, "order acknowledged: the code comes by callback", "purchase_id", o.RequestID)
 		_, err := a.Orders.Update(ctx, orderKey(o.RequestID), func(cur *Order, exists bool) (*daprx.Event, error) {
-			if !exists || cur.Final() || cur.CodeChallenge != "" {
+			next, changed := cur.Acknowledge(ans.CodeChallenge, ans.TransformMethod, a.Now())
+			if !exists || !changed {
 				return nil, daprx.ErrNoChange
 			}
-			cur.CodeChallenge, cur.TransformMethod, cur.UpdatedAt = ans.CodeChallenge, ans.TransformMethod, a.Now()
+			*cur = next
 			return nil, nil
 		})
 		return err
@@ -254,10 +221,6 @@ func (a App) order(ctx context.Context, o Order) error {
 		return nil // an answer with neither: treat as no answer
 	}
 }
-
-// errNotVerified is the one answer for an unknown request and a wrong
-// verifier alike, so a caller learns nothing from which it was.
-var errNotVerified = errs.E(errs.Unauthorized, "callback not verified")
 
 // HandleCallback accepts a late code only if BASE64URL(SHA256(codeVerifier))
 // equals the stored challenge (compared in constant time), and only once.
@@ -268,26 +231,23 @@ func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 	if len(cb.CodeVerifier) > 128 || len(cb.VoucherCode) > 64 {
 		return errs.E(errs.Invalid, "codeVerifier or voucherCode too long")
 	}
-	o, _, found, err := a.Orders.Get(ctx, orderKey(cb.RequestID))
+	o, _, _, err := a.Orders.Get(ctx, orderKey(cb.RequestID))
 	if err != nil {
 		return err
 	}
-	if !found || o.CodeChallenge == "" || !pkce.Verify(cb.CodeVerifier, o.CodeChallenge, o.TransformMethod) {
-		return errNotVerified
+	if err := o.VerifyCallback(cb.CodeVerifier); err != nil {
+		return err
 	}
 	ctx = inTrace(ctx, o)
-	if o.Final() {
-		return errs.E(errs.Conflict, "this order already has its outcome")
-	}
 	if cb.Status != "" && cb.Status != events.StatusSuccess {
 		return a.fail(ctx, cb.RequestID, "the provider reported "+cb.Status+": "+cb.Message)
 	}
 	if cb.VoucherCode == "" {
 		return errs.E(errs.Invalid, "voucherCode is required")
 	}
-	done, err := a.completed(ctx, cb.RequestID, cb.VoucherCode, "callback")
+	done, err := a.completed(ctx, cb.RequestID, cb.VoucherCode, domain.ViaCallback)
 	if err == nil && !done {
-		return errs.E(errs.Conflict, "this order already has its outcome")
+		return domain.ErrHasOutcome
 	}
 	return err
 }
@@ -306,20 +266,12 @@ func (a App) completed(ctx context.Context, requestID, code, via string) (bool, 
 		if !exists {
 			return nil, errs.E(errs.NotFound, "no order %s", requestID)
 		}
-		if o.Final() {
+		next, ev, changed := a.rules().Complete(*o, code, via, a.Now())
+		if !changed {
 			return nil, daprx.ErrNoChange
 		}
-		now := a.Now()
-		o.Status = events.StatusSuccess
-		if a.LateAfter > 0 && now.Sub(o.RequestedAt) > a.LateAfter {
-			o.Status = events.StatusLateSuccess
-		}
-		o.VoucherCode, o.Via, o.UpdatedAt = code, via, now
-		done = true
-		return &daprx.Event{Topic: events.TopicReceiveCode, Type: events.TypeReceiveCode, Data: events.ReceiveCode{
-			RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: o.Status,
-			VoucherCode: code, RequestedAt: o.RequestedAt, IssuedAt: now,
-		}}, nil
+		*o, done = next, true
+		return receiveCode(ev), nil
 	})
 	if err != nil {
 		return false, err
@@ -347,16 +299,12 @@ func (a App) fail(ctx context.Context, requestID, reason string) error {
 	failed := false
 	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*daprx.Event, error) {
 		failed = false
-		if !exists || o.Final() {
+		next, ev, changed := o.Fail(reason, a.Now())
+		if !exists || !changed {
 			return nil, daprx.ErrNoChange
 		}
-		failed = true
-		now := a.Now()
-		o.Status, o.Reason, o.UpdatedAt = events.StatusFailed, reason, now
-		return &daprx.Event{Topic: events.TopicReceiveCode, Type: events.TypeReceiveCode, Data: events.ReceiveCode{
-			RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: events.StatusFailed,
-			Reason: reason, RequestedAt: o.RequestedAt, IssuedAt: now,
-		}}, nil
+		*o, failed = next, true
+		return receiveCode(ev), nil
 	})
 	if err != nil {
 		return err
@@ -458,24 +406,24 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 
 func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 	now := a.Now()
-	claimed := false
+	rules := a.rules()
+	claim := domain.NotDue
 	o, err := a.Orders.Update(ctx, orderKey(id), func(o *Order, exists bool) (*daprx.Event, error) {
-		claimed = false
-		if !exists || o.Final() || now.Before(o.NextCheckAt) ||
-			(o.ClaimedBy != a.Instance && now.Before(o.ClaimedUntil)) {
+		next, c := rules.Claim(*o, a.Instance, now)
+		claim = c
+		if !exists || c != domain.Claimed {
 			return nil, daprx.ErrNoChange
 		}
-		o.ClaimedBy, o.ClaimedUntil, o.Checks = a.Instance, now.Add(a.Lease), o.Checks+1
-		claimed = true
+		*o = next
 		return nil, nil
 	})
 	if err != nil {
 		return "", err
 	}
-	if o.RequestID == "" || o.Final() {
+	switch claim {
+	case domain.Finished:
 		return "done", a.Pending.Remove(ctx, id)
-	}
-	if !claimed {
+	case domain.NotDue:
 		return "skipped", nil
 	}
 	// Each order in its purchase's trace; never Adopt here: the orders of
@@ -484,17 +432,12 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 		ctx = tracing.With(ctx, tc)
 	}
 	st, statusErr := a.Provider.Status(ctx, id)
-	err = statusErr
-	if now.After(o.Deadline) && (err != nil || st.VoucherCode == "") {
-		// Asked one last time first: a code the provider did issue is never
-		// dropped for a deadline.
-		return "failed", a.fail(ctx, id, fmt.Sprintf("no voucher code from the provider within %s", a.Deadline))
-	}
-	switch {
-	case err != nil:
-	case st.Found && st.VoucherCode != "":
-		return "completed", a.complete(ctx, id, st.VoucherCode, "reconciler")
-	case !st.Found:
+	switch rules.Decide(o, st, statusErr, now) {
+	case domain.StepFail:
+		return "failed", a.fail(ctx, id, rules.DeadlineReason())
+	case domain.StepComplete:
+		return "completed", a.complete(ctx, id, st.VoucherCode, domain.ViaReconciler)
+	case domain.StepOrderAgain:
 		// The provider never recorded it (it failed before it could): ask
 		// again with the same requestId.
 		if err := a.order(ctx, o); err != nil {
@@ -505,10 +448,11 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 		}
 	}
 	_, err = a.Orders.Update(ctx, orderKey(id), func(cur *Order, exists bool) (*daprx.Event, error) {
-		if !exists || cur.Final() {
+		next, changed := rules.Release(*cur, a.Now())
+		if !exists || !changed {
 			return nil, daprx.ErrNoChange
 		}
-		cur.NextCheckAt, cur.ClaimedUntil = a.Now().Add(a.RecheckEvery), time.Time{}
+		*cur = next
 		return nil, nil
 	})
 	if err == nil && statusErr != nil {
