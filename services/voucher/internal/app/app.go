@@ -6,33 +6,25 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
-	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )
 
-// Voucher is one issued code.
-type Voucher struct {
-	RequestID   string    `json:"requestId"`
-	PhoneNumber string    `json:"phoneNumber"`
-	VoucherCode string    `json:"voucherCode"`
-	Status      string    `json:"status"`
-	RequestedAt time.Time `json:"requestedAt"`
-	IssuedAt    time.Time `json:"issuedAt"`
-}
+// Voucher is one issued code (domain.Voucher: its rules live there).
+type Voucher = domain.Voucher
 
-// PhoneIndex lists the requestIds of the vouchers of one phone number.
-type PhoneIndex struct {
-	RequestIDs []string `json:"requestIds"`
-}
+// PhoneIndex lists the requestIds of one phone number's vouchers.
+type PhoneIndex = domain.PhoneIndex
 
 // Vouchers stores vouchers keyed by requestId, first write wins.
 type Vouchers interface {
 	Insert(ctx context.Context, key string, v Voucher, ev *daprx.Event) error
 	Get(ctx context.Context, key string) (Voucher, string, bool, error)
+	// GetMany reads keys in one call; a key with no value is absent.
+	GetMany(ctx context.Context, keys []string) (map[string]Voucher, error)
 }
 
 // Indexes keeps the phone number index; Update retries on ETag conflicts.
@@ -56,14 +48,10 @@ func phoneKey(phone string) string       { return "phone|" + phone }
 // event, or one replayed after a crash between the two writes, finds the
 // voucher there and only repairs the index.
 func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
-	if ev.Status != events.StatusSuccess && ev.Status != events.StatusLateSuccess {
-		return nil // a failed order has no voucher
+	v, issued, err := domain.Issued(ev)
+	if err != nil || !issued {
+		return err // a failed order has no voucher
 	}
-	if ev.RequestID == "" || ev.PhoneNumber == "" || ev.VoucherCode == "" {
-		return errs.E(errs.Invalid, "receive-code event without requestId, phoneNumber or voucherCode")
-	}
-	v := Voucher{RequestID: ev.RequestID, PhoneNumber: ev.PhoneNumber, VoucherCode: ev.VoucherCode,
-		Status: ev.Status, RequestedAt: ev.RequestedAt, IssuedAt: ev.IssuedAt}
 	switch err := a.Vouchers.Insert(ctx, voucherKey(ev.RequestID), v, nil); {
 	case err == nil:
 		if a.Log != nil {
@@ -72,11 +60,12 @@ func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 	case !errors.Is(err, daprx.ErrExists):
 		return err
 	}
-	_, err := a.Indexes.Update(ctx, phoneKey(ev.PhoneNumber), func(ix *PhoneIndex, _ bool) (*daprx.Event, error) {
-		if slices.Contains(ix.RequestIDs, ev.RequestID) {
+	_, err = a.Indexes.Update(ctx, phoneKey(ev.PhoneNumber), func(ix *PhoneIndex, _ bool) (*daprx.Event, error) {
+		next, added := ix.With(ev.RequestID)
+		if !added {
 			return nil, daprx.ErrNoChange
 		}
-		ix.RequestIDs = append(ix.RequestIDs, ev.RequestID)
+		*ix = next
 		return nil, nil
 	})
 	return err
@@ -103,16 +92,21 @@ func (a App) ByPhone(ctx context.Context, phone string) ([]Voucher, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Voucher, 0, len(ix.RequestIDs))
-	for _, id := range ix.RequestIDs {
-		v, _, found, err := a.Vouchers.Get(ctx, voucherKey(id))
-		if err != nil {
-			return nil, err
-		}
-		if found {
+	// One read for all of them.
+	keys := make([]string, len(ix.RequestIDs))
+	for i, id := range ix.RequestIDs {
+		keys[i] = voucherKey(id)
+	}
+	got, err := a.Vouchers.GetMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Voucher, 0, len(keys))
+	for _, k := range keys {
+		if v, found := got[k]; found {
 			out = append(out, v)
 		}
 	}
-	slices.SortFunc(out, func(a, b Voucher) int { return b.IssuedAt.Compare(a.IssuedAt) })
+	out = domain.Newest(out)
 	return out, nil
 }
