@@ -3,21 +3,16 @@ package app
 
 import (
 	"context"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/services/sms/internal/domain"
 )
 
-// Sent is the outgoing log entry of one message.
-type Sent struct {
-	MessageID   string    `json:"messageId"`
-	PhoneNumber string    `json:"phoneNumber"`
-	SentAt      time.Time `json:"sentAt"`
-}
+// Sent records that a message went out (domain.Sent).
+type Sent = domain.Sent
 
 // Log is the outgoing SMS log.
 type Log interface {
@@ -45,26 +40,16 @@ type SentMetrics interface {
 	Sent(kind string)
 }
 
-// KindOf names the kind of a message from its id: gateway names voucher
-// deliveries voucher-<requestId> and verification codes
-// phone-code-<user>-<n>.
-func KindOf(messageID string) string {
-	switch {
-	case strings.HasPrefix(messageID, "voucher-"):
-		return "voucher"
-	case strings.HasPrefix(messageID, "phone-code-"):
-		return "phone_code"
-	default:
-		return "other"
-	}
-}
+// KindOf is what a text is for, from its message id (domain.KindOf).
+func KindOf(messageID string) string { return domain.KindOf(messageID) }
 
 // Send sends the message unless the log says it was sent. A crash between
 // sending and logging sends it again on redelivery: at least once, which is
 // what an SMS gateway offers anyway.
 func (a App) Send(ctx context.Context, m events.SendSMS) error {
-	if m.MessageID == "" || m.PhoneNumber == "" || m.Text == "" {
-		return errs.E(errs.Invalid, "send-sms event without messageId, phoneNumber or text")
+	msg, err := domain.NewMessage(m)
+	if err != nil {
+		return err
 	}
 	key := sentKey(m.MessageID)
 	if _, _, found, err := a.Log.Get(ctx, key); err != nil || found {
@@ -74,17 +59,17 @@ func (a App) Send(ctx context.Context, m events.SendSMS) error {
 		return errs.Wrap(errs.Unavailable, err, "sms binding failed")
 	}
 	if a.Metrics != nil {
-		a.Metrics.Sent(KindOf(m.MessageID))
+		a.Metrics.Sent(msg.Kind())
 	}
-	err := a.Log.Insert(ctx, key, Sent{MessageID: m.MessageID, PhoneNumber: m.PhoneNumber, SentAt: a.Now()}, nil)
+	err = a.Log.Insert(ctx, key, msg.SentAt(a.Now()), nil)
 	if err == daprx.ErrExists {
 		return nil
 	}
 	return err
 }
 
-// MaxMessageIDLen bounds the message id Sent looks up, in characters.
-const MaxMessageIDLen = 200
+// MaxMessageIDLen bounds a message id (domain.MaxMessageIDLen).
+const MaxMessageIDLen = domain.MaxMessageIDLen
 
 func sentKey(messageID string) string { return "sent|" + messageID }
 
@@ -92,8 +77,8 @@ func sentKey(messageID string) string { return "sent|" + messageID }
 // gateway's outbox relay asks it to tell a send-sms event a broker lost
 // after acknowledging it (not found: publish again) from one that was done.
 func (a App) Sent(ctx context.Context, messageID string) (Sent, bool, error) {
-	if messageID == "" || utf8.RuneCountInString(messageID) > MaxMessageIDLen {
-		return Sent{}, false, errs.E(errs.Invalid, "messageId must be 1 to %d characters", MaxMessageIDLen)
+	if err := domain.CheckID(messageID); err != nil {
+		return Sent{}, false, err
 	}
 	s, _, found, err := a.Log.Get(ctx, sentKey(messageID))
 	if err != nil || !found {

@@ -1,0 +1,68 @@
+// Package domain holds sms's rules: what a text to send must carry, what
+// kind it is, and the record that it went out (sent once per message id).
+// No I/O, no Dapr, no clock.
+package domain
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
+)
+
+// MaxMessageIDLen bounds a message id, as the route that confirms it does.
+const MaxMessageIDLen = 200
+
+// Kinds of text, for the sent counter.
+const (
+	KindVoucher   = "voucher"
+	KindPhoneCode = "phone_code"
+	KindOther     = "other"
+)
+
+// Message is a text to send once: its id is the idempotency key.
+type Message struct{ events.SendSMS }
+
+// NewMessage checks a send-sms event: an id, a number and a text.
+func NewMessage(ev events.SendSMS) (Message, error) {
+	if ev.MessageID == "" || ev.PhoneNumber == "" || ev.Text == "" {
+		return Message{}, errs.E(errs.Invalid, "send-sms event without messageId, phoneNumber or text")
+	}
+	return Message{ev}, nil
+}
+
+// CheckID refuses a message id no message can have.
+func CheckID(id string) error {
+	if id == "" || utf8.RuneCountInString(id) > MaxMessageIDLen {
+		return errs.E(errs.Invalid, "messageId must be 1 to %d characters", MaxMessageIDLen)
+	}
+	return nil
+}
+
+// Kind is what the text is for, read from its id's prefix.
+func (m Message) Kind() string { return KindOf(m.MessageID) }
+
+// KindOf is the kind of the text with that id.
+func KindOf(messageID string) string {
+	switch {
+	case strings.HasPrefix(messageID, "voucher-"):
+		return KindVoucher
+	case strings.HasPrefix(messageID, "phone-code-"):
+		return KindPhoneCode
+	}
+	return KindOther
+}
+
+// Sent records that a message went out.
+type Sent struct {
+	MessageID   string    `json:"messageId"`
+	PhoneNumber string    `json:"phoneNumber"`
+	SentAt      time.Time `json:"sentAt"`
+}
+
+// SentAt is the record of m sent at now.
+func (m Message) SentAt(now time.Time) Sent {
+	return Sent{MessageID: m.MessageID, PhoneNumber: m.PhoneNumber, SentAt: now}
+}
