@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -13,65 +12,31 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
 
-// Delivery channels and statuses.
+// Delivery channels and statuses (domain's).
 const (
-	ChannelWebhook = "webhook"
-	ChannelSMS     = "sms"
+	ChannelWebhook = domain.ChannelWebhook
+	ChannelSMS     = domain.ChannelSMS
 
-	DeliveryPending   = "PENDING"   // webhook attempts go on
-	DeliveryDelivered = "DELIVERED" // webhook answered 2xx
-	DeliverySMSQueued = "SMS_SENT"  // handed to the sms service (send-sms)
+	DeliveryPending   = domain.DeliveryPending
+	DeliveryDelivered = domain.DeliveryDelivered
+	DeliverySMSQueued = domain.DeliverySMSQueued
 )
 
-// Delivery is how one request's code reaches the customer.
-type Delivery struct {
-	RequestID   string `json:"requestId"`
-	Username    string `json:"username"`
-	PhoneNumber string `json:"phoneNumber"`
-	Channel     string `json:"channel"`
-	Status      string `json:"status"`
-	// Webhook: where, what (the exact body, so every attempt sends the same
-	// bytes) and its stable id, which receivers deduplicate by.
-	CallbackURL string          `json:"callbackUrl,omitempty"`
-	WebhookID   string          `json:"webhookId,omitempty"`
-	Body        json.RawMessage `json:"body,omitempty"`
-	Attempts    int             `json:"attempts"`
-	LastError   string          `json:"lastError,omitempty"`
-	// FellBack is true when the webhook gave up and the code went by SMS.
-	FellBack      bool       `json:"fellBack,omitempty"`
-	NextAttemptAt time.Time  `json:"nextAttemptAt"`
-	ClaimedUntil  time.Time  `json:"claimedUntil"`
-	CreatedAt     time.Time  `json:"createdAt"`
-	UpdatedAt     time.Time  `json:"updatedAt"`
-	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
-}
+// Delivery is how one request's code reaches the customer (domain.Delivery:
+// its rules live there).
+type Delivery = domain.Delivery
 
 // WebhookPayload is the body POSTed to a callbackUrl.
-type WebhookPayload struct {
-	Type      string      `json:"type"`
-	Timestamp time.Time   `json:"timestamp"`
-	Data      WebhookData `json:"data"`
-}
+type WebhookPayload = domain.WebhookPayload
 
 // WebhookData is the voucher part of a webhook.
-type WebhookData struct {
-	RequestID   string `json:"requestId"`
-	Status      string `json:"status"`
-	State       int    `json:"state"`
-	PhoneNumber string `json:"phoneNumber"`
-	VoucherCode string `json:"voucherCode"`
-	Message     string `json:"message"`
-}
+type WebhookData = domain.WebhookData
 
 // WebhookResult is what one attempt got.
-type WebhookResult struct {
-	Delivered bool
-	// RetryAfter is the receiver's Retry-After, if it sent one.
-	RetryAfter time.Duration
-	Err        string
-}
+type WebhookResult = domain.WebhookResult
 
 // Webhooks sends one signed webhook attempt.
 type Webhooks interface {
@@ -302,11 +267,11 @@ func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration)
 	now := d.Now()
 	claimed := false
 	del, err := d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*daprx.Event, error) {
-		claimed = false
-		if !exists || cur.Status != DeliveryPending || now.Before(cur.NextAttemptAt) || now.Before(cur.ClaimedUntil) {
+		next, ok := cur.Claim(now, lease)
+		if claimed = exists && ok; !claimed {
 			return nil, daprx.ErrNoChange
 		}
-		cur.ClaimedUntil, claimed = now.Add(lease), true
+		*cur = next
 		return nil, nil
 	})
 	if err != nil {
@@ -338,36 +303,24 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (string, 
 		res = d.Webhooks.Send(ctx, del.CallbackURL, del.WebhookID, u.WebhookSecret, del.Body)
 	}
 	outcome := "retry"
+	rules := domain.WebhookRules{Schedule: d.Schedule, MaxRetryAfter: d.MaxRetryAfter}
 	_, err = d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*daprx.Event, error) {
-		if !exists || cur.Status != DeliveryPending {
+		if !exists {
 			return nil, daprx.ErrNoChange
 		}
-		at := d.Now()
-		cur.Attempts++
-		cur.UpdatedAt, cur.ClaimedUntil = at, time.Time{}
-		if res.Delivered {
-			cur.Status, cur.DeliveredAt, cur.LastError, outcome = DeliveryDelivered, &at, "", "delivered"
-			return nil, nil
+		next, attempt, fallback, err := rules.Record(*cur, res, d.Now(), rand.Int64N)
+		if err != nil {
+			return nil, err
 		}
-		cur.LastError = res.Err
-		if cur.Attempts > len(d.Schedule) {
+		if attempt == domain.AttemptNone {
+			return nil, daprx.ErrNoChange
+		}
+		*cur, outcome = next, attemptOutcomes[attempt]
+		if fallback != nil {
 			// The schedule ran out: the code goes by SMS, in the same
 			// transaction that records the fallback.
-			cur.Channel, cur.Status, cur.FellBack, cur.DeliveredAt, outcome = ChannelSMS, DeliverySMSQueued, true, &at, "fell-back"
-			var data WebhookPayload
-			if err := json.Unmarshal(cur.Body, &data); err != nil {
-				return nil, fmt.Errorf("delivery %s: %w", id, err)
-			}
-			return smsEvent(id, cur.PhoneNumber, data.Data.Status, data.Data.VoucherCode), nil
+			return smsEvent(id, cur.PhoneNumber, fallback.Status, fallback.VoucherCode), nil
 		}
-		wait := d.Schedule[cur.Attempts-1]
-		if res.RetryAfter > wait {
-			wait = min(res.RetryAfter, d.MaxRetryAfter)
-		}
-		// Up to 10% jitter, so receivers that fail together are not retried
-		// in lockstep.
-		wait += time.Duration(rand.Int64N(int64(wait)/10 + 1))
-		cur.NextAttemptAt = at.Add(wait)
 		return nil, nil
 	})
 	if err != nil {
@@ -377,6 +330,11 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (string, 
 		d.Metrics.Attempt(strings.ReplaceAll(outcome, "-", "_"))
 	}
 	return outcome, nil
+}
+
+// attemptOutcomes names the attempts as the sweep and the metrics do.
+var attemptOutcomes = map[domain.Attempt]string{
+	domain.AttemptDelivered: "delivered", domain.AttemptRetry: "retry", domain.AttemptFellBack: "fell-back",
 }
 
 // ErrNoAccount is returned when the session's account is gone.

@@ -14,35 +14,19 @@ import (
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/tracing"
 	"github.com/bankabc/vouchers/kit/work"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
 
-// Request states, as the original design numbers them.
+// Request states, as the original design numbers them (domain's).
 const (
-	StateProcessing = 0
-	StateSuccess    = 1
-	StateFailed     = 2
+	StateProcessing = domain.StateProcessing
+	StateSuccess    = domain.StateSuccess
+	StateFailed     = domain.StateFailed
 )
 
-// Request is one purchase request, keyed by requestId.
-type Request struct {
-	RequestID   string     `json:"requestId"`
-	UserID      string     `json:"userId"`
-	Username    string     `json:"username"`
-	PhoneNumber string     `json:"phoneNumber"`
-	CallbackURL string     `json:"callbackUrl,omitempty"`
-	Fingerprint string     `json:"fingerprint"`
-	Status      string     `json:"status"`
-	State       int        `json:"state"`
-	Progress    int        `json:"progress"`
-	VoucherCode string     `json:"voucherCode,omitempty"`
-	Reason      string     `json:"reason,omitempty"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
-	CompletedAt *time.Time `json:"completedAt,omitempty"`
-	// TraceParent is the trace the request was accepted in, so that a
-	// request-code sent again later (the redrive) continues it.
-	TraceParent string `json:"traceparent,omitempty"`
-}
+// Request is one purchase request, keyed by requestId (domain.Request: its
+// rules live there).
+type Request = domain.Request
 
 // PurchaseInput is what the customer asks for.
 type PurchaseInput struct {
@@ -269,20 +253,14 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 		if !exists {
 			return nil, errs.E(errs.Invalid, "receive-code for unknown request %q", ev.RequestID)
 		}
-		if r.State != StateProcessing {
+		next, changed, err := r.Finish(ev, p.Now())
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
 			return nil, daprx.ErrNoChange // redelivered: the outcome is already recorded
 		}
-		recorded = true
-		now := p.Now()
-		switch ev.Status {
-		case events.StatusSuccess, events.StatusLateSuccess:
-			r.State, r.VoucherCode = StateSuccess, ev.VoucherCode
-		case events.StatusFailed:
-			r.State, r.Reason = StateFailed, ev.Reason
-		default:
-			return nil, errs.E(errs.Invalid, "receive-code with status %q", ev.Status)
-		}
-		r.Status, r.Progress, r.UpdatedAt, r.CompletedAt = ev.Status, 100, now, &now
+		*r, recorded = next, true
 		return nil, nil
 	})
 	if err != nil {

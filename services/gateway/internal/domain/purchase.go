@@ -1,0 +1,191 @@
+// Package domain holds gateway's purchase rules: a request's end, and the
+// life of the delivery that carries its code to the customer (a webhook
+// attempted on a schedule, then an SMS). Methods take the value as it is
+// and return it as it becomes. No I/O, no Dapr, no clock, no randomness:
+// the time and the jitter are passed in.
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
+)
+
+// Request states, as the original design numbers them.
+const (
+	StateProcessing = 0
+	StateSuccess    = 1
+	StateFailed     = 2
+)
+
+// Request is one purchase request, keyed by requestId.
+type Request struct {
+	RequestID   string     `json:"requestId"`
+	UserID      string     `json:"userId"`
+	Username    string     `json:"username"`
+	PhoneNumber string     `json:"phoneNumber"`
+	CallbackURL string     `json:"callbackUrl,omitempty"`
+	Fingerprint string     `json:"fingerprint"`
+	Status      string     `json:"status"`
+	State       int        `json:"state"`
+	Progress    int        `json:"progress"`
+	VoucherCode string     `json:"voucherCode,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	// TraceParent is the trace the request was accepted in, so that a
+	// request-code sent again later (the redrive) continues it.
+	TraceParent string `json:"traceparent,omitempty"`
+}
+
+// Finish records the outcome ev brings, at now, on a request still
+// processing. A request that has its outcome keeps it (false): a
+// redelivered or repeated receive-code changes nothing.
+func (r Request) Finish(ev events.ReceiveCode, now time.Time) (Request, bool, error) {
+	if r.State != StateProcessing {
+		return r, false, nil
+	}
+	switch ev.Status {
+	case events.StatusSuccess, events.StatusLateSuccess:
+		r.State, r.VoucherCode = StateSuccess, ev.VoucherCode
+	case events.StatusFailed:
+		r.State, r.Reason = StateFailed, ev.Reason
+	default:
+		return r, false, errs.E(errs.Invalid, "receive-code with status %q", ev.Status)
+	}
+	r.Status, r.Progress, r.UpdatedAt, r.CompletedAt = ev.Status, 100, now, &now
+	return r, true, nil
+}
+
+// Delivery channels and statuses.
+const (
+	ChannelWebhook = "webhook"
+	ChannelSMS     = "sms"
+
+	DeliveryPending   = "PENDING"   // webhook attempts go on
+	DeliveryDelivered = "DELIVERED" // webhook answered 2xx
+	DeliverySMSQueued = "SMS_SENT"  // handed to the sms service (send-sms)
+)
+
+// Delivery is how one request's code reaches the customer.
+type Delivery struct {
+	RequestID   string `json:"requestId"`
+	Username    string `json:"username"`
+	PhoneNumber string `json:"phoneNumber"`
+	Channel     string `json:"channel"`
+	Status      string `json:"status"`
+	// Webhook: where, what (the exact body, so every attempt sends the same
+	// bytes) and its stable id, which receivers deduplicate by.
+	CallbackURL string          `json:"callbackUrl,omitempty"`
+	WebhookID   string          `json:"webhookId,omitempty"`
+	Body        json.RawMessage `json:"body,omitempty"`
+	Attempts    int             `json:"attempts"`
+	LastError   string          `json:"lastError,omitempty"`
+	// FellBack is true when the webhook gave up and the code went by SMS.
+	FellBack      bool       `json:"fellBack,omitempty"`
+	NextAttemptAt time.Time  `json:"nextAttemptAt"`
+	ClaimedUntil  time.Time  `json:"claimedUntil"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	UpdatedAt     time.Time  `json:"updatedAt"`
+	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
+}
+
+// WebhookPayload is the body POSTed to a callbackUrl.
+type WebhookPayload struct {
+	Type      string      `json:"type"`
+	Timestamp time.Time   `json:"timestamp"`
+	Data      WebhookData `json:"data"`
+}
+
+// WebhookData is the voucher part of a webhook.
+type WebhookData struct {
+	RequestID   string `json:"requestId"`
+	Status      string `json:"status"`
+	State       int    `json:"state"`
+	PhoneNumber string `json:"phoneNumber"`
+	VoucherCode string `json:"voucherCode"`
+	Message     string `json:"message"`
+}
+
+// WebhookResult is what one attempt got.
+type WebhookResult struct {
+	Delivered bool
+	// RetryAfter is the receiver's Retry-After, if it sent one.
+	RetryAfter time.Duration
+	Err        string
+}
+
+// Claim takes a pending webhook for one attempt at now, for lease, if it is
+// due and nobody holds it. false: not pending, not due, or held.
+func (d Delivery) Claim(now time.Time, lease time.Duration) (Delivery, bool) {
+	if d.Status != DeliveryPending || now.Before(d.NextAttemptAt) || now.Before(d.ClaimedUntil) {
+		return d, false
+	}
+	d.ClaimedUntil = now.Add(lease)
+	return d, true
+}
+
+// Attempt is what one webhook attempt made of a delivery.
+type Attempt int
+
+const (
+	// AttemptNone: the delivery was not pending (already recorded).
+	AttemptNone Attempt = iota
+	// AttemptDelivered: the receiver answered 2xx.
+	AttemptDelivered
+	// AttemptRetry: it did not; another attempt is scheduled.
+	AttemptRetry
+	// AttemptFellBack: it did not and the schedule ran out: the code goes
+	// by SMS.
+	AttemptFellBack
+)
+
+// WebhookRules are the retry schedule of webhooks.
+type WebhookRules struct {
+	// Schedule is the wait before each retry; when it runs out, SMS.
+	Schedule []time.Duration
+	// MaxRetryAfter caps how long a receiver's Retry-After may hold us.
+	MaxRetryAfter time.Duration
+}
+
+// Fallback is the SMS a webhook that ran out of attempts sends instead.
+type Fallback struct {
+	Status, VoucherCode string
+}
+
+// Record records one attempt's result at at. jitter(n) returns a number in
+// [0, n) and spreads retries of receivers that fail together (up to 10% of
+// the wait). A failure waits the schedule's next step, or the receiver's
+// Retry-After when longer (capped); past the last step the code goes by
+// SMS, with what the webhook carried.
+func (w WebhookRules) Record(d Delivery, res WebhookResult, at time.Time, jitter func(n int64) int64) (Delivery, Attempt, *Fallback, error) {
+	if d.Status != DeliveryPending {
+		return d, AttemptNone, nil, nil
+	}
+	d.Attempts++
+	d.UpdatedAt, d.ClaimedUntil = at, time.Time{}
+	if res.Delivered {
+		d.Status, d.DeliveredAt, d.LastError = DeliveryDelivered, &at, ""
+		return d, AttemptDelivered, nil, nil
+	}
+	d.LastError = res.Err
+	if d.Attempts > len(w.Schedule) {
+		var data WebhookPayload
+		if err := json.Unmarshal(d.Body, &data); err != nil {
+			return d, AttemptNone, nil, fmt.Errorf("delivery %s: %w", d.RequestID, err)
+		}
+		d.Channel, d.Status, d.FellBack, d.DeliveredAt = ChannelSMS, DeliverySMSQueued, true, &at
+		return d, AttemptFellBack, &Fallback{Status: data.Data.Status, VoucherCode: data.Data.VoucherCode}, nil
+	}
+	wait := w.Schedule[d.Attempts-1]
+	if res.RetryAfter > wait {
+		wait = min(res.RetryAfter, w.MaxRetryAfter)
+	}
+	wait += time.Duration(jitter(int64(wait)/10 + 1))
+	d.NextAttemptAt = at.Add(wait)
+	return d, AttemptRetry, nil, nil
+}
