@@ -68,6 +68,7 @@ $(STATICCHECK):
 
 vet:
 	@for m in $(UNIT_MODULES) e2e; do echo ">> go vet $$m"; (cd $$m && $(GO) vet ./...); done
+	@echo ">> services' use cases and rules free of Dapr (tools/scripts/check-layers)"; GO=$(GO) tools/scripts/check-layers
 	@# Each service declares what it needs: it builds without go.work too.
 	@for s in $(SERVICES); do echo ">> GOWORK=off go build services/$$s"; (cd services/$$s && GOWORK=off $(GO) build ./...); done
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
 )
 
 // Schedule keeps ids in time buckets, by the second each comes due, so that
@@ -101,16 +102,8 @@ type SweepCursor struct {
 	Until  time.Time `json:"until,omitzero"`
 }
 
-// SweepSummary counts what one sweep did.
-type SweepSummary struct {
-	Seconds, IDs int
-	// Failed counts the ids whose work failed; each was scheduled again
-	// (and logged). Reasons counts them by reason (errs.Reason).
-	Failed  int
-	Reasons errs.Reasons
-	// Held is true when another replica held the schedule: nothing was done.
-	Held bool
-}
+// SweepSummary counts what one sweep did (persist.SweepSummary).
+type SweepSummary = persist.SweepSummary
 
 // BucketLife is how long a bucket outlives the second it came due (the
 // Buckets store's TTL is the longest delay plus this): a sweep that was away

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
 )
 
 // StateClient is the part of the Dapr client a Store needs.
@@ -25,10 +26,10 @@ type StateClient interface {
 }
 
 // ErrExists is returned by Insert when the key already holds a value.
-var ErrExists = errs.E(errs.Conflict, "already exists")
+var ErrExists = persist.ErrExists
 
 // ErrNoChange, returned by an Update closure, ends the update without a write.
-var ErrNoChange = errors.New("no change")
+var ErrNoChange = persist.ErrNoChange
 
 // Store is a typed view of one Dapr state store component. Values are JSON.
 type Store[T any] struct {
@@ -42,13 +43,8 @@ type Store[T any] struct {
 }
 
 // Event asks a write to publish Data to Topic once the write has committed,
-// through the store's Outbox.
-type Event struct {
-	Topic string
-	Data  any
-	// Type becomes the CloudEvent type of the published event.
-	Type string
-}
+// through the store's Outbox (persist.Event).
+type Event = persist.Event
 
 // Get reads key. found is false when there is no value.
 func (s Store[T]) Get(ctx context.Context, key string) (v T, etag string, found bool, err error) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
 )
 
 // User is an account.
@@ -54,11 +54,11 @@ type Store[T any] interface {
 	Get(ctx context.Context, key string) (T, string, bool, error)
 	// GetMany reads keys in one call; a key with no value is absent.
 	GetMany(ctx context.Context, keys []string) (map[string]T, error)
-	Insert(ctx context.Context, key string, v T, ev *daprx.Event) error
+	Insert(ctx context.Context, key string, v T, ev *persist.Event) error
 	// InsertAfter is Insert once before succeeded, before running
 	// alongside the outbox's preparation of ev.
-	InsertAfter(ctx context.Context, key string, v T, ev *daprx.Event, before func(context.Context) error) error
-	Update(ctx context.Context, key string, fn func(*T, bool) (*daprx.Event, error)) (T, error)
+	InsertAfter(ctx context.Context, key string, v T, ev *persist.Event, before func(context.Context) error) error
+	Update(ctx context.Context, key string, fn func(*T, bool) (*persist.Event, error)) (T, error)
 }
 
 // Hasher hashes and checks passwords.
@@ -199,7 +199,7 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	// nobody, and the answer is the same whether or not the number already
 	// has an owner.
 	if err := a.Users.Insert(ctx, userKey(u.Username), u, nil); err != nil {
-		if errors.Is(err, daprx.ErrExists) {
+		if errors.Is(err, persist.ErrExists) {
 			return Token{}, errs.E(errs.Conflict, "username is already taken")
 		}
 		return Token{}, err
@@ -264,10 +264,10 @@ const claimAbandonedAfter = time.Minute
 // phone, by the code it received).
 func (a Accounts) claimPhone(ctx context.Context, phone, username string) error {
 	taken := errs.E(errs.Conflict, "this phone number is already verified by another account: sign in to that one, or ask the bank to release the number")
-	_, err := a.Phones.Update(ctx, phoneKey(phone), func(c *PhoneClaim, exists bool) (*daprx.Event, error) {
+	_, err := a.Phones.Update(ctx, phoneKey(phone), func(c *PhoneClaim, exists bool) (*persist.Event, error) {
 		if exists {
 			if c.Username == username {
-				return nil, daprx.ErrNoChange
+				return nil, persist.ErrNoChange
 			}
 			if holds, err := a.claimHolds(ctx, *c, phone); err != nil || holds {
 				if err == nil {
@@ -486,9 +486,9 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (Session, erro
 	// minus slideEvery and IdleTimeout after its last request. The write is
 	// conditional (ETag): a sign-out in between is never undone.
 	if now.Sub(s.LastSeen) >= a.slideEvery() {
-		_, err := a.Sessions.Update(ctx, sessionKey(sid), func(cur *Session, exists bool) (*daprx.Event, error) {
+		_, err := a.Sessions.Update(ctx, sessionKey(sid), func(cur *Session, exists bool) (*persist.Event, error) {
 			if !exists || cur.LastSeen.IsZero() || now.Sub(cur.LastSeen) < a.slideEvery() {
-				return nil, daprx.ErrNoChange // signed out, or slid meanwhile
+				return nil, persist.ErrNoChange // signed out, or slid meanwhile
 			}
 			cur.LastSeen = now
 			return nil, nil
@@ -508,9 +508,9 @@ func (a Accounts) slideEvery() time.Duration {
 
 // SignOut ends the session: the token is refused from now on.
 func (a Accounts) SignOut(ctx context.Context, s Session) error {
-	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*daprx.Event, error) {
+	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*persist.Event, error) {
 		if !exists {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		// A session seen long ago is idle by every check; its TTL removes it.
 		cur.LastSeen = time.Time{}
@@ -534,7 +534,7 @@ func (a Accounts) WebhookSecret(ctx context.Context, s Session) (string, error) 
 // RotateWebhookSecret replaces the secret; webhooks sent from now on are
 // signed with the new one only.
 func (a Accounts) RotateWebhookSecret(ctx context.Context, s Session) (string, error) {
-	u, err := a.Users.Update(ctx, userKey(s.Username), func(u *User, exists bool) (*daprx.Event, error) {
+	u, err := a.Users.Update(ctx, userKey(s.Username), func(u *User, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, ErrNoAccount
 		}
@@ -569,7 +569,7 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 		return s, err
 	}
 	now := a.Now()
-	if _, err := a.Users.Update(ctx, userKey(s.Username), func(u *User, exists bool) (*daprx.Event, error) {
+	if _, err := a.Users.Update(ctx, userKey(s.Username), func(u *User, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, ErrNoAccount
 		}
@@ -583,7 +583,7 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 	// Conditional, like every later write of a session: a sign-out in
 	// between is not undone (and some stores refuse an unconditional write
 	// to a key once it was written conditionally).
-	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*daprx.Event, error) {
+	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*persist.Event, error) {
 		if !exists || cur.LastSeen.IsZero() {
 			return nil, errs.E(errs.Unauthorized, "session expired or signed out: sign in again")
 		}

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/persist"
 )
 
 // PhoneCode is the live verification code of one account. Only its hash is
@@ -79,7 +79,7 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 	if err := c.Daily.take(ctx, u); err != nil {
 		return err
 	}
-	_, err := c.Store.Update(ctx, c.key(u.ID), func(pc *PhoneCode, exists bool) (*daprx.Event, error) {
+	_, err := c.Store.Update(ctx, c.key(u.ID), func(pc *PhoneCode, exists bool) (*persist.Event, error) {
 		now := c.Now()
 		if resend && exists {
 			if err := c.coolingDown(*pc, now); err != nil {
@@ -87,7 +87,7 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 			}
 		}
 		*pc = PhoneCode{UserID: u.ID, Hash: hashCode(u.ID, code), Seq: pc.Seq + 1, SentAt: now, ExpiresAt: now.Add(c.TTL)}
-		return &daprx.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
+		return &persist.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
 			MessageID:   fmt.Sprintf("%s-%s-%d", c.kind(), u.ID, pc.Seq),
 			PhoneNumber: u.PhoneNumber,
 			Text:        text(code, c.TTL),
@@ -128,9 +128,9 @@ func (c Codes) Notify(ctx context.Context, u User, id string, text func() string
 	}
 	now := c.Now()
 	err := c.Store.Insert(ctx, "notice|"+id, PhoneCode{UserID: u.ID, SentAt: now, ExpiresAt: now.Add(c.TTL), Used: true},
-		&daprx.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
+		&persist.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
 			MessageID: id, PhoneNumber: u.PhoneNumber, Text: text()}})
-	if errors.Is(err, daprx.ErrExists) {
+	if errors.Is(err, persist.ErrExists) {
 		return nil
 	}
 	return err
@@ -188,9 +188,9 @@ func spend(ctx context.Context, store Store[Count], quotas []quota) (*quota, err
 			continue
 		}
 		full := false
-		if _, err := store.Update(ctx, q.key, func(n *Count, _ bool) (*daprx.Event, error) {
+		if _, err := store.Update(ctx, q.key, func(n *Count, _ bool) (*persist.Event, error) {
 			if full = n.N >= q.max; full {
-				return nil, daprx.ErrNoChange
+				return nil, persist.ErrNoChange
 			}
 			n.N++
 			return nil, nil
@@ -216,18 +216,18 @@ func (c Codes) Check(ctx context.Context, userID, code string) error {
 		return errs.E(errs.Invalid, "code must be the 6 digits of the SMS")
 	}
 	var result error
-	_, err := c.Store.Update(ctx, c.key(userID), func(pc *PhoneCode, exists bool) (*daprx.Event, error) {
+	_, err := c.Store.Update(ctx, c.key(userID), func(pc *PhoneCode, exists bool) (*persist.Event, error) {
 		now := c.Now()
 		switch {
 		case !exists || now.After(pc.ExpiresAt):
 			result = errs.E(errs.Unprocessable, "no live code: ask for a new one")
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		case pc.Used:
 			result = errs.E(errs.Unprocessable, "this code was already used: ask for a new one")
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		case pc.Tries >= c.MaxTries:
 			result = errs.E(errs.Unprocessable, "this code had %d wrong tries: ask for a new one", c.MaxTries)
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		if hmac.Equal([]byte(hashCode(userID, code)), []byte(pc.Hash)) {
 			pc.Used, result = true, nil

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
 )
 
 // DeadLetter is an event a subscriber could not handle: it answered DROP
@@ -59,7 +59,7 @@ func (d DeadLetters) Keep(ctx context.Context, id, topic string, data json.RawMe
 		if d.Metrics != nil {
 			d.Metrics.DeadLetter(topic) // the first time only: redeliveries find it kept
 		}
-	case !errors.Is(err, daprx.ErrExists):
+	case !errors.Is(err, persist.ErrExists):
 		return err
 	}
 	return d.Index.Add(ctx, id)
@@ -109,7 +109,7 @@ func (d DeadLetters) Replay(ctx context.Context, id string) (DeadLetter, error) 
 	if err := d.Publisher.Publish(ctx, dl.Topic, "", dl.Data); err != nil {
 		return DeadLetter{}, errs.Wrap(errs.Unavailable, err, "replay could not be published")
 	}
-	dl, err = d.Store.Update(ctx, deadKey(id), func(cur *DeadLetter, _ bool) (*daprx.Event, error) {
+	dl, err = d.Store.Update(ctx, deadKey(id), func(cur *DeadLetter, _ bool) (*persist.Event, error) {
 		now := d.Now()
 		cur.Replays++
 		cur.ReplayedAt = &now

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
 
@@ -133,7 +133,7 @@ func (d Deliveries) Begin(ctx context.Context, req Request) error {
 		del.Channel, del.Status, del.CallbackURL = ChannelWebhook, DeliveryPending, req.CallbackURL
 		del.WebhookID, del.Body, del.NextAttemptAt = "msg_"+req.RequestID, body, now
 		if d.FirstAttemptLease <= 0 {
-			if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, daprx.ErrExists) {
+			if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, persist.ErrExists) {
 				return d.restartedUnread(ctx, req.RequestID)
 			} else if err != nil {
 				return err
@@ -145,7 +145,7 @@ func (d Deliveries) Begin(ctx context.Context, req Request) error {
 		// crash before that leaves it pending and claimed for a while:
 		// the redrive finds it and indexes it (Redrive.resend).
 		del.ClaimedUntil = now.Add(d.FirstAttemptLease)
-		if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, daprx.ErrExists) {
+		if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, persist.ErrExists) {
 			return d.restartedUnread(ctx, req.RequestID)
 		} else if err != nil {
 			return err
@@ -158,7 +158,7 @@ func (d Deliveries) Begin(ctx context.Context, req Request) error {
 	}
 	del.Channel, del.Status, del.DeliveredAt = ChannelSMS, DeliverySMSQueued, &now
 	err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, req.Status, req.VoucherCode))
-	if errors.Is(err, daprx.ErrExists) {
+	if errors.Is(err, persist.ErrExists) {
 		return nil
 	}
 	return err
@@ -185,8 +185,8 @@ func (d Deliveries) restartedUnread(ctx context.Context, requestID string) error
 	return d.restarted(ctx, requestID, existing)
 }
 
-func smsEvent(requestID, phone, status, code string) *daprx.Event {
-	return &daprx.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
+func smsEvent(requestID, phone, status, code string) *persist.Event {
+	return &persist.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
 		MessageID: "voucher-" + requestID, PhoneNumber: phone, Text: smsText(status, code)}}
 }
 
@@ -266,10 +266,10 @@ func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummar
 func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration) (string, error) {
 	now := d.Now()
 	claimed := false
-	del, err := d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*daprx.Event, error) {
+	del, err := d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
 		next, ok := cur.Claim(now, lease)
 		if claimed = exists && ok; !claimed {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		*cur = next
 		return nil, nil
@@ -304,16 +304,16 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (string, 
 	}
 	outcome := "retry"
 	rules := domain.WebhookRules{Schedule: d.Schedule, MaxRetryAfter: d.MaxRetryAfter}
-	_, err = d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*daprx.Event, error) {
+	_, err = d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
 		if !exists {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		next, attempt, fallback, err := rules.Record(*cur, res, d.Now(), rand.Int64N)
 		if err != nil {
 			return nil, err
 		}
 		if attempt == domain.AttemptNone {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		*cur, outcome = next, attemptOutcomes[attempt]
 		if fallback != nil {

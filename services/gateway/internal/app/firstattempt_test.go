@@ -15,6 +15,7 @@ import (
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/work"
 )
@@ -316,7 +317,7 @@ func TestRedriveIndexesAWebhookWhoseFirstAttemptDied(t *testing.T) {
 	req, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: "https://shop.example/hook"}, "")
 	require.NoError(t, err)
 	now := clock.now()
-	_, err = p.Requests.Update(ctx, requestKey(req.RequestID), func(r *Request, _ bool) (*daprx.Event, error) {
+	_, err = p.Requests.Update(ctx, requestKey(req.RequestID), func(r *Request, _ bool) (*persist.Event, error) {
 		r.State, r.Status, r.VoucherCode, r.Progress, r.CompletedAt = StateSuccess, events.StatusSuccess, "CODE", 100, &now
 		return nil, nil
 	})
@@ -352,7 +353,7 @@ type insertRace struct {
 	other Delivery
 }
 
-func (s *insertRace) Insert(ctx context.Context, key string, v Delivery, ev *daprx.Event) error {
+func (s *insertRace) Insert(ctx context.Context, key string, v Delivery, ev *persist.Event) error {
 	s.once.Do(func() { _ = s.Store.Insert(ctx, key, s.other, nil) })
 	return s.Store.Insert(ctx, key, v, ev)
 }

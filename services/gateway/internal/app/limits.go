@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
 )
 
 // Strikes counts failures of one kind for one key (a username, an account).
@@ -64,21 +64,21 @@ func (l Limits) Reserve(ctx context.Context, key string) (Try, error) {
 	now := l.Now()
 	try := Try{l: l, key: key, until: now.Add(reservationLife)}
 	var refusal error
-	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*daprx.Event, error) {
+	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*persist.Event, error) {
 		refusal = nil
 		if wait := st.LockedUntil.Sub(now); wait > 0 {
 			refusal = errs.Later(wait, "too many failed tries: locked for %s", wait.Round(time.Second))
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		st.live(now)
 		if st.Failures+len(st.Pending) >= l.MaxFailures {
 			refusal = errs.Later(time.Second, "too many tries at once: try again in a second")
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		st.Pending = append(st.Pending, try.until)
 		return nil, nil
 	})
-	if errors.Is(err, daprx.ErrExists) {
+	if errors.Is(err, persist.ErrExists) {
 		// Lost every ETag race: many tries at once for this key.
 		return Try{}, errs.Later(time.Second, "too many tries at once: try again in a second")
 	}
@@ -113,9 +113,9 @@ func (t Try) Abandon(ctx context.Context) {
 func (l Limits) change(ctx context.Context, key string, fn func(*Strikes)) {
 	ctx, cancel := settling(ctx)
 	defer cancel()
-	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*daprx.Event, error) {
+	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*persist.Event, error) {
 		if !exists {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		fn(st)
 		return nil, nil
@@ -165,7 +165,7 @@ func (l Limits) Fail(ctx context.Context, key string, cause error) error {
 
 func (l Limits) fail(ctx context.Context, key string, cause error, reserved time.Time) error {
 	var lock time.Duration
-	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*daprx.Event, error) {
+	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*persist.Event, error) {
 		lock = 0
 		st.settle(reserved)
 		st.Failures++
@@ -187,9 +187,9 @@ func (l Limits) fail(ctx context.Context, key string, cause error, reserved time
 
 // Reset forgets the failures of key after a success.
 func (l Limits) Reset(ctx context.Context, key string) {
-	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*daprx.Event, error) {
+	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*persist.Event, error) {
 		if !exists || st.Failures == 0 {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		st.Failures = 0
 		return nil, nil

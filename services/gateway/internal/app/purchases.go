@@ -9,9 +9,9 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/tracing"
 	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/gateway/internal/domain"
@@ -138,7 +138,7 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 	req = Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone, CallbackURL: in.CallbackURL,
 		Fingerprint: fp, Status: events.StatusProcessing, State: StateProcessing, CreatedAt: now, UpdatedAt: now,
 		TraceParent: tracing.Traceparent(ctx)}
-	ev := &daprx.Event{Topic: events.TopicRequestCode, Type: events.TypeRequestCode, Data: events.RequestCode{
+	ev := &persist.Event{Topic: events.TopicRequestCode, Type: events.TypeRequestCode, Data: events.RequestCode{
 		RequestID: id, UserID: s.UserID, PhoneNumber: phone, RequestedAt: now}}
 	// Tracked before it is stored: a crash in between leaves a bucket entry
 	// for a request that does not exist, which the sweep skips; the other
@@ -149,7 +149,7 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 		track = func(ctx context.Context) error { return p.Redrive.Track(ctx, id) }
 	}
 	err = p.Requests.InsertAfter(ctx, requestKey(id), req, ev, track)
-	if errors.Is(err, daprx.ErrExists) && idempotencyKey != "" {
+	if errors.Is(err, persist.ErrExists) && idempotencyKey != "" {
 		// The same id as the one that won: it counts once, until done.
 		prev, _, err := p.replay(ctx, id, fp)
 		return prev, true, err
@@ -248,7 +248,7 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 		}
 	}
 	recorded := false
-	req, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *Request, exists bool) (*daprx.Event, error) {
+	req, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *Request, exists bool) (*persist.Event, error) {
 		recorded = false
 		if !exists {
 			return nil, errs.E(errs.Invalid, "receive-code for unknown request %q", ev.RequestID)
@@ -258,7 +258,7 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 			return nil, err
 		}
 		if !changed {
-			return nil, daprx.ErrNoChange // redelivered: the outcome is already recorded
+			return nil, persist.ErrNoChange // redelivered: the outcome is already recorded
 		}
 		*r, recorded = next, true
 		return nil, nil

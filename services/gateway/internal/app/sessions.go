@@ -6,8 +6,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
 )
 
 // SessionList is the sessions an account started that may still be alive,
@@ -34,7 +34,7 @@ func sessionListKey(userID string) string { return "sessions-of|" + userID }
 // a session nobody can end). It returns the sessions pushed out by the cap.
 func (a Accounts) listSession(ctx context.Context, userID string, ref SessionRef) ([]string, error) {
 	var evicted []string
-	_, err := a.SessionLists.Update(ctx, sessionListKey(userID), func(l *SessionList, _ bool) (*daprx.Event, error) {
+	_, err := a.SessionLists.Update(ctx, sessionListKey(userID), func(l *SessionList, _ bool) (*persist.Event, error) {
 		evicted = nil
 		// A session older than a token's lifetime cannot be used: forget it.
 		l.Sessions = slices.DeleteFunc(l.Sessions, func(r SessionRef) bool {
@@ -69,9 +69,9 @@ func (a Accounts) endSessions(ctx context.Context, userID string) error {
 		}
 		ended[r.ID] = true
 	}
-	_, err = a.SessionLists.Update(ctx, sessionListKey(userID), func(l *SessionList, exists bool) (*daprx.Event, error) {
+	_, err = a.SessionLists.Update(ctx, sessionListKey(userID), func(l *SessionList, exists bool) (*persist.Event, error) {
 		if !exists {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		l.Sessions = slices.DeleteFunc(l.Sessions, func(r SessionRef) bool { return ended[r.ID] })
 		return nil, nil
@@ -132,7 +132,7 @@ func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChan
 	if err != nil {
 		return Token{}, err
 	}
-	u, err = a.Users.Update(ctx, userKey(s.Username), func(cur *User, exists bool) (*daprx.Event, error) {
+	u, err = a.Users.Update(ctx, userKey(s.Username), func(cur *User, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, ErrNoAccount
 		}

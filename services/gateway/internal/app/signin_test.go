@@ -16,6 +16,7 @@ import (
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 
@@ -370,7 +371,7 @@ func TestASessionStartedAcrossAPasswordChangeEnds(t *testing.T) {
 	ctx := context.Background()
 	stale, _, _, err := a.Users.Get(ctx, userKey("mai")) // read by a sign-in before the change
 	require.NoError(t, err)
-	_, err = a.Users.Update(ctx, userKey("mai"), func(u *User, _ bool) (*daprx.Event, error) {
+	_, err = a.Users.Update(ctx, userKey("mai"), func(u *User, _ bool) (*persist.Event, error) {
 		u.PasswordHash = "hash:the new password"
 		return nil, nil
 	})

@@ -5,9 +5,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/sms/internal/domain"
 )
 
@@ -17,7 +17,7 @@ type Sent = domain.Sent
 // Log is the outgoing SMS log.
 type Log interface {
 	Get(ctx context.Context, key string) (Sent, string, bool, error)
-	Insert(ctx context.Context, key string, v Sent, ev *daprx.Event) error
+	Insert(ctx context.Context, key string, v Sent, ev *persist.Event) error
 }
 
 // Gateway sends one SMS (the Dapr output binding "sms").
@@ -62,7 +62,7 @@ func (a App) Send(ctx context.Context, m events.SendSMS) error {
 		a.Metrics.Sent(msg.Kind())
 	}
 	err = a.Log.Insert(ctx, key, msg.SentAt(a.Now()), nil)
-	if err == daprx.ErrExists {
+	if err == persist.ErrExists {
 		return nil
 	}
 	return err

@@ -16,6 +16,7 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/metrics"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 
@@ -72,7 +73,7 @@ func (failingLog) Get(context.Context, string) (Sent, string, bool, error) {
 	return Sent{}, "", false, errs.E(errs.Unavailable, "state store unavailable")
 }
 
-func (failingLog) Insert(context.Context, string, Sent, *daprx.Event) error {
+func (failingLog) Insert(context.Context, string, Sent, *persist.Event) error {
 	return errs.E(errs.Unavailable, "state store unavailable")
 }
 

@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/tracing"
 	"github.com/bankabc/vouchers/kit/vpsapi"
 	"github.com/bankabc/vouchers/kit/work"
@@ -28,15 +28,22 @@ type Order = domain.Order
 // Orders is the order store (first write wins; Update is ETag-checked and
 // publishes its event in the same transaction).
 type Orders interface {
-	Insert(ctx context.Context, key string, o Order, ev *daprx.Event) error
+	Insert(ctx context.Context, key string, o Order, ev *persist.Event) error
 	Get(ctx context.Context, key string) (Order, string, bool, error)
 	GetMany(ctx context.Context, keys []string) (map[string]Order, error)
-	Update(ctx context.Context, key string, fn func(*Order, bool) (*daprx.Event, error)) (Order, error)
+	Update(ctx context.Context, key string, fn func(*Order, bool) (*persist.Event, error)) (Order, error)
 }
 
 // FailureCounter counts the failures of one pass of a sweep, by reason.
 type FailureCounter interface {
 	Failed(sweep string, reasons map[string]int)
+}
+
+// Schedule looks at ids again after a delay, in time buckets swept by a
+// cron, one sweeper at a time (kit/daprx.Schedule).
+type Schedule interface {
+	Add(ctx context.Context, id string, after time.Duration) error
+	SweepEach(ctx context.Context, fn func(ctx context.Context, ids []string) []error) (persist.SweepSummary, error)
 }
 
 // Pending is the set of orders the reconciler must look at.
@@ -92,7 +99,7 @@ type App struct {
 	// reconciler. Adds are group-committed into time buckets, and most
 	// orders end before they come due, so they never touch Pending's
 	// shards, which every add and remove would otherwise contend on.
-	Due *daprx.Schedule
+	Due Schedule
 	// Failures, if set, counts what each reconcile pass could not do, by
 	// reason (kit/metrics.Sweeps).
 	Failures FailureCounter
@@ -136,8 +143,8 @@ func (a App) rules() domain.Rules {
 }
 
 // receiveCode is the outbox event of an order's outcome.
-func receiveCode(ev *events.ReceiveCode) *daprx.Event {
-	return &daprx.Event{Topic: events.TopicReceiveCode, Type: events.TypeReceiveCode, Data: *ev}
+func receiveCode(ev *events.ReceiveCode) *persist.Event {
+	return &persist.Event{Topic: events.TopicReceiveCode, Type: events.TypeReceiveCode, Data: *ev}
 }
 
 // HandleRequestCode orders one voucher for the event. A redelivered event
@@ -150,7 +157,7 @@ func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error
 		return err
 	}
 	err = a.Orders.Insert(ctx, orderKey(ev.RequestID), o, nil)
-	if errors.Is(err, daprx.ErrExists) {
+	if errors.Is(err, persist.ErrExists) {
 		existing, _, _, gerr := a.Orders.Get(ctx, orderKey(ev.RequestID))
 		if gerr != nil {
 			return gerr
@@ -208,10 +215,10 @@ func (a App) order(ctx context.Context, o Order) error {
 		return a.complete(ctx, o.RequestID, ans.VoucherCode, domain.ViaAnswer)
 	case ans.CodeChallenge != "":
 		a.info(ctx, "order acknowledged: the code comes by callback", "purchase_id", o.RequestID)
-		_, err := a.Orders.Update(ctx, orderKey(o.RequestID), func(cur *Order, exists bool) (*daprx.Event, error) {
+		_, err := a.Orders.Update(ctx, orderKey(o.RequestID), func(cur *Order, exists bool) (*persist.Event, error) {
 			next, changed := cur.Acknowledge(ans.CodeChallenge, ans.TransformMethod, a.Now())
 			if !exists || !changed {
-				return nil, daprx.ErrNoChange
+				return nil, persist.ErrNoChange
 			}
 			*cur = next
 			return nil, nil
@@ -261,14 +268,14 @@ func (a App) complete(ctx context.Context, requestID, code, via string) error {
 // completed is complete that also tells whether this call recorded it.
 func (a App) completed(ctx context.Context, requestID, code, via string) (bool, error) {
 	done := false
-	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*daprx.Event, error) {
+	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*persist.Event, error) {
 		done = false
 		if !exists {
 			return nil, errs.E(errs.NotFound, "no order %s", requestID)
 		}
 		next, ev, changed := a.rules().Complete(*o, code, via, a.Now())
 		if !changed {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		*o, done = next, true
 		return receiveCode(ev), nil
@@ -297,11 +304,11 @@ func (a App) untrack(ctx context.Context, o Order) error {
 // fail ends the order FAILED with reason and publishes it.
 func (a App) fail(ctx context.Context, requestID, reason string) error {
 	failed := false
-	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*daprx.Event, error) {
+	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*persist.Event, error) {
 		failed = false
 		next, ev, changed := o.Fail(reason, a.Now())
 		if !exists || !changed {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		*o, failed = next, true
 		return receiveCode(ev), nil
@@ -408,11 +415,11 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 	now := a.Now()
 	rules := a.rules()
 	claim := domain.NotDue
-	o, err := a.Orders.Update(ctx, orderKey(id), func(o *Order, exists bool) (*daprx.Event, error) {
+	o, err := a.Orders.Update(ctx, orderKey(id), func(o *Order, exists bool) (*persist.Event, error) {
 		next, c := rules.Claim(*o, a.Instance, now)
 		claim = c
 		if !exists || c != domain.Claimed {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		*o = next
 		return nil, nil
@@ -447,10 +454,10 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 			return "completed", nil
 		}
 	}
-	_, err = a.Orders.Update(ctx, orderKey(id), func(cur *Order, exists bool) (*daprx.Event, error) {
+	_, err = a.Orders.Update(ctx, orderKey(id), func(cur *Order, exists bool) (*persist.Event, error) {
 		next, changed := rules.Release(*cur, a.Now())
 		if !exists || !changed {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		*cur = next
 		return nil, nil

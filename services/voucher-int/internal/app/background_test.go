@@ -44,8 +44,9 @@ func (s *addsSeen) everAdded(id string) bool {
 // Pending set notes its adds.
 func withDue(p *fakeProvider, c *clock, mem *testkit.MemState, workers int) (App, *work.Pool, *addsSeen) {
 	a := setup(p, c, "a", mem)
-	a.Due = daprx.NewSchedule(mem, "voucher-int-store", "due-orders", "a", a.RecheckEvery)
-	a.Due.Now = c.now
+	due := daprx.NewSchedule(mem, "voucher-int-store", "due-orders", "a", a.RecheckEvery)
+	due.Now = c.now
+	a.Due = due
 	pending := &addsSeen{Pending: a.Pending}
 	a.Pending = pending
 	pool := work.NewPool(workers, time.Minute)

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )
 
@@ -21,7 +21,7 @@ type PhoneIndex = domain.PhoneIndex
 
 // Vouchers stores vouchers keyed by requestId, first write wins.
 type Vouchers interface {
-	Insert(ctx context.Context, key string, v Voucher, ev *daprx.Event) error
+	Insert(ctx context.Context, key string, v Voucher, ev *persist.Event) error
 	Get(ctx context.Context, key string) (Voucher, string, bool, error)
 	// GetMany reads keys in one call; a key with no value is absent.
 	GetMany(ctx context.Context, keys []string) (map[string]Voucher, error)
@@ -30,7 +30,7 @@ type Vouchers interface {
 // Indexes keeps the phone number index; Update retries on ETag conflicts.
 type Indexes interface {
 	Get(ctx context.Context, key string) (PhoneIndex, string, bool, error)
-	Update(ctx context.Context, key string, fn func(*PhoneIndex, bool) (*daprx.Event, error)) (PhoneIndex, error)
+	Update(ctx context.Context, key string, fn func(*PhoneIndex, bool) (*persist.Event, error)) (PhoneIndex, error)
 }
 
 // App is the voucher service's use cases.
@@ -57,13 +57,13 @@ func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 		if a.Log != nil {
 			a.Log.InfoContext(ctx, "voucher stored", "purchase_id", ev.RequestID, "status", ev.Status)
 		}
-	case !errors.Is(err, daprx.ErrExists):
+	case !errors.Is(err, persist.ErrExists):
 		return err
 	}
-	_, err = a.Indexes.Update(ctx, phoneKey(ev.PhoneNumber), func(ix *PhoneIndex, _ bool) (*daprx.Event, error) {
+	_, err = a.Indexes.Update(ctx, phoneKey(ev.PhoneNumber), func(ix *PhoneIndex, _ bool) (*persist.Event, error) {
 		next, added := ix.With(ev.RequestID)
 		if !added {
-			return nil, daprx.ErrNoChange
+			return nil, persist.ErrNoChange
 		}
 		*ix = next
 		return nil, nil

@@ -1,0 +1,40 @@
+// Package persist holds the words the services' use cases speak to their
+// stores in, free of Dapr: the event a write publishes, the answers of a
+// first write and of an update that changes nothing, and what a sweep of a
+// schedule did. kit/daprx implements the stores and schedules in these
+// words (its names for them are aliases of these), so an app's use cases
+// depend on this package and not on the Dapr SDK.
+package persist
+
+import (
+	"errors"
+
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// Event asks a write to publish Data to Topic once the write has committed
+// (through the store's outbox).
+type Event struct {
+	Topic string
+	Data  any
+	// Type becomes the CloudEvent type of the published event.
+	Type string
+}
+
+// ErrExists is returned by an insert when the key already holds a value.
+var ErrExists = errs.E(errs.Conflict, "already exists")
+
+// ErrNoChange, returned by an update's closure, ends the update without a
+// write.
+var ErrNoChange = errors.New("no change")
+
+// SweepSummary counts what one sweep of a schedule did.
+type SweepSummary struct {
+	Seconds, IDs int
+	// Failed counts the ids whose work failed; each was scheduled again
+	// (and logged). Reasons counts them by reason (errs.Reason).
+	Failed  int
+	Reasons errs.Reasons
+	// Held is true when another replica held the schedule: nothing was done.
+	Held bool
+}
