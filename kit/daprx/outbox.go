@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
@@ -210,10 +211,7 @@ func (o *Outbox) Relay(ctx context.Context) (OutboxSummary, error) {
 	var sum OutboxSummary
 	s, err := o.Intents.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
 		out := make([]error, len(ids))
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = outboxKey(id)
-		}
+		keys := persist.Keys(ids, outboxKey)
 		recs, err := o.Records.GetMany(ctx, keys)
 		for i, id := range ids {
 			if err != nil {

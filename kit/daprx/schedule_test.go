@@ -36,7 +36,7 @@ func TestSweepGoesOnPastAnIDThatFailsAndComesBackToIt(t *testing.T) {
 		done = append(done, id)
 		return nil
 	}
-	counted := &failureCount{}
+	counted := &testkit.Failures{}
 	s.CountTo(counted)
 	clk.Add(10 * time.Second)
 	sum, err := s.Sweep(ctx, work)
@@ -44,7 +44,7 @@ func TestSweepGoesOnPastAnIDThatFailsAndComesBackToIt(t *testing.T) {
 	assert.Equal(t, []string{"good"}, done, "and does not hold up the others")
 	assert.Equal(t, 1, sum.Failed)
 	assert.Equal(t, errs.Reasons{"internal": 1}, sum.Reasons, "with its reason")
-	assert.Equal(t, map[string]int{"test/internal": 1}, counted.by, "and counted under the schedule's name")
+	assert.Equal(t, map[string]int{"test/internal": 1}, counted.By(), "and counted under the schedule's name")
 
 	failing = false
 	clk.Add(retryAfter + 2*time.Second)
@@ -128,16 +128,4 @@ func TestAddsInsertIntoSlotsOfTheirOwnAndTwoReplicasLoseNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.ElementsMatch(t, want, got, "every id of both replicas, once")
 	assert.Equal(t, sum.Seconds, mem.bulkGets, "one read per second swept")
-}
-
-// failureCount is a FailureCounter that remembers.
-type failureCount struct{ by map[string]int }
-
-func (f *failureCount) Failed(sweep string, reasons map[string]int) {
-	if f.by == nil {
-		f.by = map[string]int{}
-	}
-	for r, n := range reasons {
-		f.by[sweep+"/"+r] += n
-	}
 }

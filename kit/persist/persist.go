@@ -38,3 +38,12 @@ type SweepSummary struct {
 	// Held is true when another replica held the schedule: nothing was done.
 	Held bool
 }
+
+// Keys is the store key of each id, in order (for a bulk read).
+func Keys(ids []string, key func(id string) string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = key(id)
+	}
+	return out
+}

@@ -17,24 +17,19 @@ import (
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 
-const (
-	appToken  = "app-token-of-the-test-0123456789"
-	daprToken = "dapr-token-of-the-test-012345678"
-)
-
 // TestRunWiresTheApp starts gateway's real wiring (run) beside a fake
 // sidecar holding the JWT key: a customer signs up on the public port,
 // verifies the phone with the code texted (send-sms, through the outbox),
 // and buys a voucher, whose request-code is published; the internal routes
 // are not on the public port.
 func TestRunWiresTheApp(t *testing.T) {
-	sidecar := testkit.StartSidecar(t, daprToken)
+	sidecar := testkit.StartSidecar(t, testkit.DaprToken)
 	sidecar.Secrets["secretstore"] = map[string]map[string]string{
 		"jwt-signing-key": {"jwt-signing-key": base64.RawStdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))},
 		"jwt-key-id":      {"jwt-key-id": "test-key"},
 	}
 	public := testkit.FreePort(t)
-	testkit.RunApp(t, run, sidecar, appToken, map[string]string{"PUBLIC_PORT": public})
+	testkit.RunApp(t, run, sidecar, testkit.AppToken, map[string]string{"PUBLIC_PORT": public})
 	api := "http://127.0.0.1:" + public
 
 	call := func(method, path, token string, body any) (int, []byte) {

@@ -16,11 +16,6 @@ import (
 	"github.com/bankabc/vouchers/kit/vpsapi"
 )
 
-const (
-	appToken  = "app-token-of-the-test-0123456789"
-	daprToken = "dapr-token-of-the-test-012345678"
-)
-
 // TestRunWiresTheApp starts voucher-int's real wiring (run) beside a fake
 // sidecar: a request-code delivered to it orders the voucher from the
 // provider through the sidecar's service invocation, and the order's
@@ -39,11 +34,11 @@ func TestRunWiresTheApp(t *testing.T) {
 	}))
 	t.Cleanup(sidecarHTTP.Close)
 	u, _ := url.Parse(sidecarHTTP.URL)
-	sidecar := testkit.StartSidecar(t, daprToken)
-	base := testkit.RunApp(t, run, sidecar, appToken, map[string]string{"DAPR_HTTP_PORT": u.Port()})
+	sidecar := testkit.StartSidecar(t, testkit.DaprToken)
+	base := testkit.RunApp(t, run, sidecar, testkit.AppToken, map[string]string{"DAPR_HTTP_PORT": u.Port()})
 
 	ev := events.RequestCode{RequestID: "r1", UserID: "u1", PhoneNumber: "+84909123450", RequestedAt: time.Now().UTC()}
-	require.Equal(t, http.StatusOK, testkit.Deliver(t, base, "/events/request-code", appToken, events.TopicRequestCode, events.TypeRequestCode, ev))
+	require.Equal(t, http.StatusOK, testkit.Deliver(t, base, "/events/request-code", testkit.AppToken, events.TopicRequestCode, events.TypeRequestCode, ev))
 	select {
 	case got := <-asked:
 		assert.Equal(t, "POST /v1.0/invoke/vps/method/api/request/voucher", got)

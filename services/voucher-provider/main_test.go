@@ -18,8 +18,6 @@ import (
 	"github.com/bankabc/vouchers/kit/vpsapi"
 )
 
-const daprToken = "dapr-token-of-the-test-012345678"
-
 // TestRunWiresTheFake starts the provider fake's real wiring (run) in late
 // mode: an order is acknowledged with a code challenge, and the code comes
 // later through the sidecar's service invocation to voucher-int's
@@ -37,7 +35,7 @@ func TestRunWiresTheFake(t *testing.T) {
 	}))
 	t.Cleanup(sidecarHTTP.Close)
 	u, _ := url.Parse(sidecarHTTP.URL)
-	base := testkit.RunApp(t, run, testkit.StartSidecar(t, daprToken), "", map[string]string{
+	base := testkit.RunApp(t, run, testkit.StartSidecar(t, testkit.DaprToken), "", map[string]string{
 		"DAPR_HTTP_PORT": u.Port(), "PROVIDER_MODE": "late", "ACK_AFTER": "10ms", "LATE_CALLBACK_AFTER": "100ms",
 	})
 
@@ -55,7 +53,7 @@ func TestRunWiresTheFake(t *testing.T) {
 	case r := <-callbacks:
 		cb := <-bodies
 		assert.Equal(t, "/v1.0/invoke/voucher-int/method/api/voucher-code/vps/response", r.URL.Path)
-		assert.Equal(t, daprToken, r.Header.Get("dapr-api-token"))
+		assert.Equal(t, testkit.DaprToken, r.Header.Get("dapr-api-token"))
 		assert.Equal(t, "r1", cb.RequestID)
 		assert.NotEmpty(t, cb.VoucherCode)
 		sum := sha256.Sum256([]byte(cb.CodeVerifier))

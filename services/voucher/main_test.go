@@ -14,29 +14,24 @@ import (
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 
-const (
-	appToken  = "app-token-of-the-test-0123456789"
-	daprToken = "dapr-token-of-the-test-012345678"
-)
-
 // TestRunWiresTheApp starts voucher's real wiring (run) beside a fake
 // sidecar: a receive-code delivered to it is stored, gateway's listing
 // finds it, a call without the app token is refused, and run returns when
 // its context ends.
 func TestRunWiresTheApp(t *testing.T) {
-	sidecar := testkit.StartSidecar(t, daprToken)
-	base := testkit.RunApp(t, run, sidecar, appToken, nil)
+	sidecar := testkit.StartSidecar(t, testkit.DaprToken)
+	base := testkit.RunApp(t, run, sidecar, testkit.AppToken, nil)
 
 	now := time.Now().UTC()
 	ev := events.ReceiveCode{RequestID: "r1", PhoneNumber: "+84909123450", Status: events.StatusSuccess,
 		VoucherCode: "CODE-1", RequestedAt: now, IssuedAt: now}
-	require.Equal(t, http.StatusOK, testkit.Deliver(t, base, "/events/receive-code", appToken,
+	require.Equal(t, http.StatusOK, testkit.Deliver(t, base, "/events/receive-code", testkit.AppToken,
 		events.TopicReceiveCode, events.TypeReceiveCode, ev))
 	assert.Equal(t, http.StatusUnauthorized, testkit.Deliver(t, base, "/events/receive-code", "wrong",
 		events.TopicReceiveCode, events.TypeReceiveCode, ev), "without the app token")
 
 	req, _ := http.NewRequest(http.MethodGet, base+"/vouchers?phoneNumber=%2B84909123450", nil)
-	req.Header.Set("dapr-api-token", appToken)
+	req.Header.Set("dapr-api-token", testkit.AppToken)
 	req.Header.Set("dapr-caller-app-id", "gateway")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

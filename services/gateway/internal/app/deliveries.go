@@ -202,10 +202,7 @@ func (d Deliveries) Of(ctx context.Context, requestID string) (*Delivery, error)
 // OfMany returns the deliveries of several requests in one read, by
 // request id; a request with none is absent.
 func (d Deliveries) OfMany(ctx context.Context, requestIDs []string) (map[string]Delivery, error) {
-	keys := make([]string, len(requestIDs))
-	for i, id := range requestIDs {
-		keys[i] = deliveryKey(id)
-	}
+	keys := persist.Keys(requestIDs, deliveryKey)
 	got, err := d.Store.GetMany(ctx, keys)
 	if err != nil {
 		return nil, err

@@ -105,7 +105,7 @@ func TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt(t *testing.T) {
 	p.Deliveries.Pending = daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: store, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2}
 	var logged strings.Builder
 	p.Deliveries.Log = slog.New(slog.NewTextHandler(&logged, nil))
-	counted := &countedFailures{}
+	counted := &testkit.Failures{}
 	p.Deliveries.Failures = counted
 	ctx := context.Background()
 	require.NoError(t, p.Deliveries.Pending.Add(ctx, "r1"))
@@ -113,21 +113,9 @@ func TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt(t *testing.T) {
 	s, err := p.Deliveries.Sweep(ctx, 0)
 	require.NoError(t, err, "the sweep goes on")
 	assert.Equal(t, errs.Reasons{"unavailable": 1}, s.Errors, "summary")
-	assert.Equal(t, map[string]int{"webhook-sweep/unavailable": 1}, counted.by, "counted")
+	assert.Equal(t, map[string]int{"webhook-sweep/unavailable": 1}, counted.By(), "counted")
 	assert.Contains(t, logged.String(), "purchase_id=r1", "logged with the purchase")
 	assert.Contains(t, logged.String(), "reason=unavailable", "logged with its reason")
 	ids, _ := p.Deliveries.Pending.All(ctx)
 	assert.Equal(t, []string{"r1"}, ids, "still pending for the next sweep")
-}
-
-// countedFailures remembers what a FailureCounter was told.
-type countedFailures struct{ by map[string]int }
-
-func (f *countedFailures) Failed(sweep string, reasons map[string]int) {
-	if f.by == nil {
-		f.by = map[string]int{}
-	}
-	for r, n := range reasons {
-		f.by[sweep+"/"+r] += n
-	}
 }

@@ -77,10 +77,7 @@ func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 	// are read in one call each.
 	s, err := r.Schedule.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
 		out := make([]error, len(ids))
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = requestKey(id)
-		}
+		keys := persist.Keys(ids, requestKey)
 		reqs, err := r.Requests.GetMany(ctx, keys)
 		var finished []string
 		for i := range ids {

@@ -345,10 +345,7 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 		// The orders of one second are read in one call.
 		if _, err := a.Due.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
 			out := make([]error, len(ids))
-			keys := make([]string, len(ids))
-			for i, id := range ids {
-				keys[i] = orderKey(id)
-			}
+			keys := persist.Keys(ids, orderKey)
 			orders, err := a.Orders.GetMany(ctx, keys)
 			for i, id := range ids {
 				if err != nil {

@@ -314,23 +314,6 @@ func TestACodeIssuedJustBeforeTheDeadlineIsNotDropped(t *testing.T) {
 	assert.Equal(t, "JUST-IN-TIME", pub[0].VoucherCode, "published %+v", pub)
 }
 
-// countedFailures remembers what a FailureCounter was told.
-type countedFailures struct {
-	mu sync.Mutex
-	by map[string]int
-}
-
-func (f *countedFailures) Failed(sweep string, reasons map[string]int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.by == nil {
-		f.by = map[string]int{}
-	}
-	for r, n := range reasons {
-		f.by[sweep+"/"+r] += n
-	}
-}
-
 // TestAReconcilePassCountsAndLogsWhatItCouldNotDo: a provider that cannot
 // say where an order stands leaves it waiting, and the pass says so: in
 // its summary by reason, in the failure counter, and in the log.
@@ -342,7 +325,7 @@ func TestAReconcilePassCountsAndLogsWhatItCouldNotDo(t *testing.T) {
 	a := setup(p, c, "a", mem)
 	var logged strings.Builder
 	a.Log = slog.New(slog.NewTextHandler(&logged, nil))
-	counted := &countedFailures{}
+	counted := &testkit.Failures{}
 	a.Failures = counted
 	require.NoError(t, a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123458", RequestedAt: c.now()}))
 	c.add(3 * time.Second)
@@ -350,7 +333,7 @@ func TestAReconcilePassCountsAndLogsWhatItCouldNotDo(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, s.Waiting, "left waiting: %+v", s)
 	assert.Equal(t, errs.Reasons{"unavailable": 1}, s.Errors, "summary")
-	assert.Equal(t, map[string]int{"reconcile/unavailable": 1}, counted.by, "counted")
+	assert.Equal(t, map[string]int{"reconcile/unavailable": 1}, counted.By(), "counted")
 	assert.Contains(t, logged.String(), "purchase_id=r1", "logged with the order")
 	assert.Contains(t, logged.String(), "reason=unavailable", "logged with its reason")
 }

@@ -93,10 +93,7 @@ func (a App) ByPhone(ctx context.Context, phone string) ([]Voucher, error) {
 		return nil, err
 	}
 	// One read for all of them.
-	keys := make([]string, len(ix.RequestIDs))
-	for i, id := range ix.RequestIDs {
-		keys[i] = voucherKey(id)
-	}
+	keys := persist.Keys(ix.RequestIDs, voucherKey)
 	got, err := a.Vouchers.GetMany(ctx, keys)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,40 @@
+package testkit
+
+import "sync"
+
+// Failures is a sweep's failure counter (kit/metrics.Sweeps' shape) that
+// remembers, by "sweep/reason".
+type Failures struct {
+	mu sync.Mutex
+	by map[string]int
+}
+
+// Failed counts one pass's failures of sweep.
+func (f *Failures) Failed(sweep string, reasons map[string]int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.by == nil {
+		f.by = map[string]int{}
+	}
+	for r, n := range reasons {
+		f.by[sweep+"/"+r] += n
+	}
+}
+
+// By is what was counted, by "sweep/reason".
+func (f *Failures) By() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range f.by {
+		out[k] = v
+	}
+	return out
+}
+
+// Tokens of the tests that start an app beside a StartSidecar: long enough
+// for the apps' checks, and never a deployment's.
+const (
+	AppToken  = "app-token-of-the-test-0123456789"
+	DaprToken = "dapr-token-of-the-test-012345678"
+)
