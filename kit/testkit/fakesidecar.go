@@ -28,7 +28,7 @@ import (
 // daprd refuses them.
 type FakeSidecar struct {
 	runtimev1.UnimplementedDaprServer
-	State *MemState
+	Mem *MemState
 	// Secrets answers GetSecret: store name → secret name → its values.
 	Secrets map[string]map[string]map[string]string
 	Token   string
@@ -54,7 +54,7 @@ func StartSidecar(t testing.TB, token string) *FakeSidecar {
 		t.Fatalf("sidecar: %v", err)
 	}
 	_, port, _ := net.SplitHostPort(l.Addr().String())
-	s := &FakeSidecar{State: NewMemState(), Secrets: map[string]map[string]map[string]string{}, Token: token, Port: port}
+	s := &FakeSidecar{Mem: NewMemState(), Secrets: map[string]map[string]map[string]string{}, Token: token, Port: port}
 	srv := grpc.NewServer(grpc.UnaryInterceptor(s.authenticate))
 	runtimev1.RegisterDaprServer(srv, s)
 	go func() { _ = srv.Serve(l) }()
@@ -78,7 +78,7 @@ func (s *FakeSidecar) Bindings() []Binding {
 }
 
 func (s *FakeSidecar) GetState(ctx context.Context, req *runtimev1.GetStateRequest) (*runtimev1.GetStateResponse, error) {
-	it, err := s.State.GetState(ctx, req.GetStoreName(), req.GetKey(), nil)
+	it, err := s.Mem.GetState(ctx, req.GetStoreName(), req.GetKey(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (s *FakeSidecar) GetState(ctx context.Context, req *runtimev1.GetStateReque
 }
 
 func (s *FakeSidecar) GetBulkState(ctx context.Context, req *runtimev1.GetBulkStateRequest) (*runtimev1.GetBulkStateResponse, error) {
-	items, err := s.State.GetBulkState(ctx, req.GetStoreName(), req.GetKeys(), nil, 0)
+	items, err := s.Mem.GetBulkState(ctx, req.GetStoreName(), req.GetKeys(), nil, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (s *FakeSidecar) SaveState(ctx context.Context, req *runtimev1.SaveStateReq
 	for _, it := range req.GetStates() {
 		items = append(items, setItem(it))
 	}
-	return &emptypb.Empty{}, s.State.SaveBulkState(ctx, req.GetStoreName(), items...)
+	return &emptypb.Empty{}, s.Mem.SaveBulkState(ctx, req.GetStoreName(), items...)
 }
 
 func (s *FakeSidecar) ExecuteStateTransaction(ctx context.Context, req *runtimev1.ExecuteStateTransactionRequest) (*emptypb.Empty, error) {
@@ -110,7 +110,7 @@ func (s *FakeSidecar) ExecuteStateTransaction(ctx context.Context, req *runtimev
 	for _, op := range req.GetOperations() {
 		ops = append(ops, &dapr.StateOperation{Type: dapr.OperationType(operationType(op.GetOperationType())), Item: setItem(op.GetRequest())})
 	}
-	return &emptypb.Empty{}, s.State.ExecuteStateTransaction(ctx, req.GetStoreName(), nil, ops)
+	return &emptypb.Empty{}, s.Mem.ExecuteStateTransaction(ctx, req.GetStoreName(), nil, ops)
 }
 
 func (s *FakeSidecar) DeleteBulkState(ctx context.Context, req *runtimev1.DeleteBulkStateRequest) (*emptypb.Empty, error) {
@@ -118,11 +118,11 @@ func (s *FakeSidecar) DeleteBulkState(ctx context.Context, req *runtimev1.Delete
 	for _, it := range req.GetStates() {
 		keys = append(keys, it.GetKey())
 	}
-	return &emptypb.Empty{}, s.State.DeleteBulkState(ctx, req.GetStoreName(), keys, nil)
+	return &emptypb.Empty{}, s.Mem.DeleteBulkState(ctx, req.GetStoreName(), keys, nil)
 }
 
 func (s *FakeSidecar) PublishEvent(ctx context.Context, req *runtimev1.PublishEventRequest) (*emptypb.Empty, error) {
-	return &emptypb.Empty{}, s.State.PublishEvent(ctx, req.GetPubsubName(), req.GetTopic(), req.GetData(),
+	return &emptypb.Empty{}, s.Mem.PublishEvent(ctx, req.GetPubsubName(), req.GetTopic(), req.GetData(),
 		dapr.PublishEventWithMetadata(req.GetMetadata()), dapr.PublishEventWithContentType(req.GetDataContentType()))
 }
 

@@ -54,7 +54,7 @@ func TestRunWiresTheApp(t *testing.T) {
 
 	var code string
 	require.Eventually(t, func() bool {
-		for _, e := range sidecar.State.Events(events.TopicSendSMS) {
+		for _, e := range sidecar.Mem.Events(events.TopicSendSMS) {
 			if m := regexp.MustCompile(`\b\d{6}\b`).Find(e.Data); m != nil {
 				code = string(m)
 				return true
@@ -67,7 +67,7 @@ func TestRunWiresTheApp(t *testing.T) {
 
 	status, body = call("POST", "/voucher", tok.AccessToken, map[string]string{"phoneNumber": "+84909123450"})
 	require.Equal(t, http.StatusAccepted, status, "purchase: %s", body)
-	require.Eventually(t, func() bool { return len(sidecar.State.Events(events.TopicRequestCode)) == 1 },
+	require.Eventually(t, func() bool { return len(sidecar.Mem.Events(events.TopicRequestCode)) == 1 },
 		10*time.Second, 20*time.Millisecond, "request-code published")
 
 	status, _ = call("POST", "/events/receive-code", "", map[string]string{})

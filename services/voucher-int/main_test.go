@@ -45,10 +45,10 @@ func TestRunWiresTheApp(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the provider was not asked")
 	}
-	require.Eventually(t, func() bool { return len(sidecar.State.Events(events.TopicReceiveCode)) == 1 },
+	require.Eventually(t, func() bool { return len(sidecar.Mem.Events(events.TopicReceiveCode)) == 1 },
 		10*time.Second, 20*time.Millisecond, "receive-code published")
 	var out events.ReceiveCode
-	require.NoError(t, json.Unmarshal(sidecar.State.Events(events.TopicReceiveCode)[0].Data, &out))
+	require.NoError(t, json.Unmarshal(sidecar.Mem.Events(events.TopicReceiveCode)[0].Data, &out))
 	assert.Equal(t, "r1", out.RequestID)
 	assert.Equal(t, events.StatusSuccess, out.Status)
 	assert.Equal(t, "CODE-1", out.VoucherCode)
