@@ -3,7 +3,6 @@ package daprx
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"slices"
 )
 
@@ -24,9 +23,7 @@ type Index struct {
 func (ix Index) shardKey(i int) string { return fmt.Sprintf("index|%s|%d", ix.Name, i) }
 
 func (ix Index) shardOf(id string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(id))
-	return int(h.Sum32() % uint32(max(ix.Shards, 1)))
+	return int(fnv32(id) % uint32(max(ix.Shards, 1)))
 }
 
 // Add puts id in the set; adding it twice is harmless.

@@ -209,22 +209,12 @@ func (o *Outbox) Settle() { o.removals.wait() }
 // unconfirmed) by the writes whose relay time came.
 func (o *Outbox) Relay(ctx context.Context) (OutboxSummary, error) {
 	var sum OutboxSummary
+	// The records of one second are read in one call; an id without one
+	// was published and removed, or its transaction never committed.
 	s, err := o.Intents.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
-		out := make([]error, len(ids))
-		keys := persist.Keys(ids, outboxKey)
-		recs, err := o.Records.GetMany(ctx, keys)
-		for i, id := range ids {
-			if err != nil {
-				out[i] = err
-				continue
-			}
-			rec, found := recs[keys[i]]
-			if !found {
-				continue // gone: published and removed, or never committed
-			}
-			out[i] = o.relay(ctx, &sum, id, rec)
-		}
-		return out
+		return persist.EachFound(ctx, o.Records, ids, outboxKey, func(ctx context.Context, id string, rec OutboxRecord) error {
+			return o.relay(ctx, &sum, id, rec)
+		})
 	})
 	sum.SweepSummary = s
 	return sum, err

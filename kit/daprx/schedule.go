@@ -200,6 +200,8 @@ func (s *Schedule) store(ctx context.Context, second int64, ids []string) error 
 	return s.append(ctx, second, int(s.shard.Add(1))%n, ids)
 }
 
+// fnv32 is v's FNV-1a hash: where a replica's slots start, and an Index
+// shard.
 func fnv32(v string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(v))

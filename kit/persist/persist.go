@@ -7,6 +7,7 @@
 package persist
 
 import (
+	"context"
 	"errors"
 
 	"github.com/bankabc/vouchers/kit/errs"
@@ -44,6 +45,32 @@ func Keys(ids []string, key func(id string) string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = key(id)
+	}
+	return out
+}
+
+// BulkReader reads several keys in one call; a key with no value is absent
+// from the map.
+type BulkReader[T any] interface {
+	GetMany(ctx context.Context, keys []string) (map[string]T, error)
+}
+
+// EachFound reads what ids name (key(id)) in one bulk read and hands each
+// value found to fn, in order. It returns one error per id: fn's, nil for
+// an id with no value, or the read's error for every id when it failed.
+func EachFound[T any](ctx context.Context, r BulkReader[T], ids []string, key func(id string) string,
+	fn func(ctx context.Context, id string, v T) error) []error {
+	out := make([]error, len(ids))
+	keys := Keys(ids, key)
+	got, err := r.GetMany(ctx, keys)
+	for i, id := range ids {
+		if err != nil {
+			out[i] = err
+			continue
+		}
+		if v, found := got[keys[i]]; found {
+			out[i] = fn(ctx, id, v)
+		}
 	}
 	return out
 }

@@ -344,19 +344,12 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 		// the orders already in the set are looked at all the same.
 		// The orders of one second are read in one call.
 		if _, err := a.Due.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
-			out := make([]error, len(ids))
-			keys := persist.Keys(ids, orderKey)
-			orders, err := a.Orders.GetMany(ctx, keys)
-			for i, id := range ids {
-				if err != nil {
-					out[i] = err
-					continue
+			return persist.EachFound(ctx, a.Orders, ids, orderKey, func(ctx context.Context, id string, o Order) error {
+				if o.Final() {
+					return nil
 				}
-				if o, found := orders[keys[i]]; found && !o.Final() {
-					out[i] = a.Pending.Add(ctx, id)
-				}
-			}
-			return out
+				return a.Pending.Add(ctx, id)
+			})
 		}); err != nil && a.Log != nil {
 			a.Log.WarnContext(ctx, "new orders not handed to the reconciler yet", "error", err)
 		}
