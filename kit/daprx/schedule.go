@@ -84,10 +84,9 @@ func (s *Schedule) CountTo(c FailureCounter) *Schedule {
 	return s
 }
 
-// FailureCounter counts the failures of one pass of a sweep, by reason.
-type FailureCounter interface {
-	Failed(sweep string, reasons map[string]int)
-}
+// FailureCounter counts the failures of one pass of a sweep, by reason
+// (persist.FailureCounter).
+type FailureCounter = persist.FailureCounter
 
 // Bucket holds the ids due in one second (one shard of it).
 type Bucket struct {

@@ -9,6 +9,7 @@ package persist
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
 )
@@ -73,4 +74,19 @@ func EachFound[T any](ctx context.Context, r BulkReader[T], ids []string, key fu
 		}
 	}
 	return out
+}
+
+// FailureCounter counts the failures of one pass of a sweep, by reason
+// (kit/metrics.Sweeps).
+type FailureCounter interface {
+	Failed(sweep string, reasons map[string]int)
+}
+
+// Schedule looks at ids again after a delay, in time buckets a cron sweeps,
+// one sweeper at a time across replicas (kit/daprx.Schedule). SweepEach
+// hands fn the ids of one second at a time; fn returns one error (or nil)
+// per id, and an id whose work failed is looked at again later.
+type Schedule interface {
+	Add(ctx context.Context, id string, after time.Duration) error
+	SweepEach(ctx context.Context, fn func(ctx context.Context, ids []string) []error) (SweepSummary, error)
 }

@@ -68,18 +68,12 @@ type Deliveries struct {
 	Metrics WebhookMetrics
 	// Failures counts what each sweep could not do, by reason (nil: none),
 	// and Log notes each (nil: none).
-	Failures FailureCounter
+	Failures persist.FailureCounter
 	Log      *slog.Logger
 	// FirstAttemptLease, when set, makes the first webhook attempt as soon
 	// as the delivery is stored, claimed this long, instead of at the next
 	// sweep.
 	FirstAttemptLease time.Duration
-}
-
-// FailureCounter counts the failures of one pass of a sweep, by reason
-// (kit/metrics.Sweeps).
-type FailureCounter interface {
-	Failed(sweep string, reasons map[string]int)
 }
 
 // WebhookMetrics counts webhook attempts by outcome: delivered, retry

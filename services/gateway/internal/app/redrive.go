@@ -26,7 +26,7 @@ import (
 // adds, one sweeper at a time): a sweep reads only the buckets that came due
 // since the last one, whatever the number of open requests.
 type Redrive struct {
-	Schedule Schedule
+	Schedule persist.Schedule
 	Requests Store[Request]
 	Events   EventPublisher
 	// After: a request still processing this long after it was tracked is
@@ -43,13 +43,6 @@ type Redrive struct {
 // EventPublisher publishes an event outside the outbox.
 type EventPublisher interface {
 	Publish(ctx context.Context, topic, ceType string, data any) error
-}
-
-// Schedule looks at ids again after a delay, in time buckets swept by a
-// cron, one sweeper at a time (kit/daprx.Schedule).
-type Schedule interface {
-	Add(ctx context.Context, id string, after time.Duration) error
-	SweepEach(ctx context.Context, fn func(ctx context.Context, ids []string) []error) (persist.SweepSummary, error)
 }
 
 // RedriveSummary counts what one sweep did.

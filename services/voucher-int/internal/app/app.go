@@ -34,18 +34,6 @@ type Orders interface {
 	Update(ctx context.Context, key string, fn func(*Order, bool) (*persist.Event, error)) (Order, error)
 }
 
-// FailureCounter counts the failures of one pass of a sweep, by reason.
-type FailureCounter interface {
-	Failed(sweep string, reasons map[string]int)
-}
-
-// Schedule looks at ids again after a delay, in time buckets swept by a
-// cron, one sweeper at a time (kit/daprx.Schedule).
-type Schedule interface {
-	Add(ctx context.Context, id string, after time.Duration) error
-	SweepEach(ctx context.Context, fn func(ctx context.Context, ids []string) []error) (persist.SweepSummary, error)
-}
-
 // Pending is the set of orders the reconciler must look at.
 type Pending interface {
 	Add(ctx context.Context, id string) error
@@ -99,10 +87,10 @@ type App struct {
 	// reconciler. Adds are group-committed into time buckets, and most
 	// orders end before they come due, so they never touch Pending's
 	// shards, which every add and remove would otherwise contend on.
-	Due Schedule
+	Due persist.Schedule
 	// Failures, if set, counts what each reconcile pass could not do, by
 	// reason (kit/metrics.Sweeps).
-	Failures FailureCounter
+	Failures persist.FailureCounter
 	// Work runs the provider call of a new order once the order is stored,
 	// so the broker hands over the next request-code meanwhile (nil: in the
 	// handler). An order whose call dies with the process is the
