@@ -157,9 +157,13 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
+	if len(rf.Ignored) > 0 {
+		opts.Logf("%s: not used by the runner (the Dapr CLI's): %s", filepath.Base(opts.RunFile), strings.Join(rf.Ignored, ", "))
+	}
 	s := &System{opts: opts, byID: map[string]*appRun{}}
 	for _, a := range rf.Apps {
 		a.ResourcesPaths = withProfile(a.ResourcesPaths, opts.Profile)
+		a.ConfigFilePath = configFor(a.ConfigFilePath, opts.Profile)
 		ar := &appRun{App: a, appToken: randomToken(), daprToken: randomToken()}
 		if p := a.Env["PUBLIC_PORT"]; p != "" {
 			n, err := strconv.Atoi(p)
@@ -185,19 +189,49 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	return s, nil
 }
 
-// withProfile swaps components/<x> for components/<profile>, except
-// components/common and components/local, which every local profile shares.
+// CLIProfile is the profile folder the run file names for the Dapr CLI
+// (components/cli: Redis on localhost:6379, as after `dapr init`, with
+// every value written out, since daprd fills in no placeholders). It holds
+// what components/local holds for the runner's profiles, and its own
+// Configuration. Generated: WriteCLIProfile.
+const CLIProfile = "cli"
+
+// withProfile gives the resources paths of a profile: components/common
+// stays, and the profile folder the run file names (and components/local,
+// if named) gives way to components/local and components/<profile>.
+// CLIProfile is whole by itself. An empty profile keeps the run file's.
 func withProfile(paths []string, profile string) []string {
-	out := append([]string(nil), paths...)
 	if profile == "" {
-		return out
+		return append([]string(nil), paths...)
 	}
-	for i, p := range out {
-		if filepath.Base(filepath.Dir(p)) == "components" && filepath.Base(p) != "common" && filepath.Base(p) != "local" {
-			out[i] = filepath.Join(filepath.Dir(p), profile)
+	var out []string
+	replaced := false
+	for _, p := range paths {
+		dir := filepath.Dir(p)
+		if filepath.Base(dir) != "components" || filepath.Base(p) == "common" {
+			out = append(out, p)
+			continue
+		}
+		if !replaced {
+			replaced = true
+			if profile != CLIProfile {
+				out = append(out, filepath.Join(dir, "local"))
+			}
+			out = append(out, filepath.Join(dir, profile))
 		}
 	}
 	return out
+}
+
+// configFor is the Configuration of a profile: components/config.yaml, with
+// placeholders the runner fills in, in place of a profile folder's own
+// (components/cli/config.yaml, written out for the CLI).
+func configFor(path, profile string) string {
+	dir := filepath.Dir(path)
+	if profile == "" || profile == CLIProfile || filepath.Base(filepath.Dir(dir)) != "components" {
+		return path
+	}
+	return filepath.Join(filepath.Dir(dir), filepath.Base(path))
 }
 
 // assignPorts picks free ports when asked to, and otherwise checks that the
@@ -490,7 +524,25 @@ func (s *System) startPart(a *appRun, part Part) error {
 		}
 		if a.EnableAppHealthCheck {
 			args = append(args, "--enable-app-health-check", "--app-health-check-path", orDefault(a.AppHealthCheckPath, "/healthz"),
-				"--app-health-probe-interval", "1")
+				"--app-health-probe-interval", strconv.Itoa(max(a.AppHealthProbeInterval, 1)))
+			if a.AppHealthProbeTimeout > 0 {
+				args = append(args, "--app-health-probe-timeout", strconv.Itoa(a.AppHealthProbeTimeout))
+			}
+			if a.AppHealthThreshold > 0 {
+				args = append(args, "--app-health-threshold", strconv.Itoa(a.AppHealthThreshold))
+			}
+		}
+		if a.AppMaxConcurrency > 0 {
+			args = append(args, "--app-max-concurrency", strconv.Itoa(a.AppMaxConcurrency))
+		}
+		if a.MaxBodySize != "" {
+			args = append(args, "--max-body-size", a.MaxBodySize)
+		}
+		if a.ReadBufferSize != "" {
+			args = append(args, "--read-buffer-size", a.ReadBufferSize)
+		}
+		if a.EnableAPILogging {
+			args = append(args, "--enable-api-logging")
 		}
 		for _, r := range s.resources {
 			args = append(args, "--resources-path", r)

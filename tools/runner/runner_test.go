@@ -43,6 +43,7 @@ apps:
 	assert.Equal(t, "debug", a.Env["LOG_LEVEL"], "the app did not override the common env")
 	assert.Equal(t, filepath.Join(dir, "components/config.yaml"), a.ConfigFilePath, "the app did not inherit the common config")
 	assert.Equal(t, []string{want[0], want[1], filepath.Join(dir, "components/redis")}, withProfile(a.ResourcesPaths, "redis"), "withProfile")
+	assert.Equal(t, want, withProfile(a.ResourcesPaths, ""), "withProfile without a profile")
 }
 
 func TestLoadRunFileRejectsMistakes(t *testing.T) {
