@@ -4,6 +4,8 @@ SHELL := bash
 
 PROFILE  ?= embedded
 DATA_DIR ?= .data
+# The Dapr CLI's run keeps its files here (components/cli names it).
+CLI_DATA_DIR := .data/cli
 GO       ?= go
 
 DAPR_VERSION   := 1.18.3
@@ -15,7 +17,7 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-faults test-profiles bench compose-secrets clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles bench compose-secrets cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -23,6 +25,8 @@ help:
 	@echo "make test-faults  the fault-injection suite: crashes, outages and duplicates under 100 concurrent purchases"
 	@echo "make test-profiles  both suites on every profile (embedded, redis, postgres-rabbitmq) whose servers answer"
 	@echo "make run PROFILE=redis|postgres-rabbitmq  the same system on Redis, or on PostgreSQL and RabbitMQ"
+	@echo "make cli     what \`dapr run -f .\` (the Dapr CLI, after dapr init) needs first: the binaries and .data/cli/secrets.json"
+	@echo "make cli-profile  rewrite components/cli (the CLI's profile) from components/redis, components/local and components/config.yaml"
 	@echo "make compose-secrets  the secrets file and per-app token files docker-compose.yml reads (random, git-ignored)"
 	@echo "make bench   the benchmark (docs/performance.md): accept path, end to end, CPU and memory, baselines"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
@@ -54,6 +58,23 @@ FORCE:
 run: daprd build
 	@echo ">> starting the system on the $(PROFILE) profile (data in $(DATA_DIR))"
 	@bin/runner -f dapr.yaml -profile $(PROFILE) -data-dir $(DATA_DIR) -daprd $(DAPRD)
+
+## cli: what `dapr run -f .` needs that the Dapr CLI does not make: the
+## apps' binaries (bin/) and this checkout's local secrets
+## (.data/cli/secrets.json, random, kept when there). The CLI's profile is
+## components/cli; the tokens come from the shell (README).
+cli: build
+	@bin/runner -make-secrets $(CLI_DATA_DIR)/secrets.json
+	@echo "bin/ and $(CLI_DATA_DIR)/secrets.json are ready. With Redis on localhost:6379 (dapr init):"
+	@echo '  export APP_API_TOKEN=$$(openssl rand -hex 32) DAPR_API_TOKEN=$$(openssl rand -hex 32)'
+	@echo '  dapr run -f .'
+
+## cli-profile: components/cli is written, not edited: the Dapr CLI fills
+## in no placeholder, so the runner writes the redis profile, components/
+## local and components/config.yaml out with every value in place
+## (tools/runner/cliprofile.go; a unit test fails when it is stale).
+cli-profile: bin/runner
+	@bin/runner -f dapr.yaml -write-cli-profile components/cli
 
 ## lint: staticcheck (from the Go module proxy, pinned, installed into
 ## .bin once) on every module, the fault suite's build tag included.
@@ -100,7 +121,16 @@ chromium:
 ## real daprd sidecars, on the embedded profile.
 test-e2e: daprd build chromium
 	@echo ">> end-to-end suite (profile $(PROFILE))"
-	cd e2e && E2E_PROFILE=$(PROFILE) GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 30m -v ./...
+	cd e2e && E2E_PROFILE=$(PROFILE) GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 30m -v .
+
+## test-cli: the run file under the real Dapr CLI (e2e/cli): every sidecar
+## healthy, a purchase through it, the CLI stopped cleanly. It needs the
+## CLI (DAPR_CLI, dapr on PATH, or shared/tools/dapr beside an ancestor
+## folder) and Redis on 127.0.0.1:6379, as after dapr init; without either
+## it is skipped, saying which.
+test-cli: daprd build
+	@echo ">> the run file under the Dapr CLI (e2e/cli)"
+	cd e2e && GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 10m -v ./cli
 
 ## Each fault case starts its own system, runs 100 purchases at once while
 ## the fault strikes, and checks that nothing is lost, bought twice, left
@@ -109,7 +139,7 @@ test-faults: daprd build
 	@echo ">> fault-injection suite (profile $(PROFILE))"
 	cd e2e && E2E_PROFILE=$(PROFILE) FAULTS_REPORT_DIR=$(CURDIR)/bench/results GO=$(GO) ../tools/scripts/go-test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
 
-test: vet lint test-unit test-daprd test-e2e
+test: vet lint test-unit test-daprd test-e2e test-cli
 
 ## Both suites, unchanged, on every profile whose servers answer here; the
 ## profiles whose servers do not are skipped with the reason. PROFILES=…

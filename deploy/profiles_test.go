@@ -34,6 +34,8 @@ func TestEveryProfileHasTheSameResources(t *testing.T) {
 	for _, p := range localProfiles[1:] {
 		assert.Equal(t, want, shape(profileObjects(t, p)), "profile %s", p)
 	}
+	// The Dapr CLI's profile (dapr.yaml) is whole by itself.
+	assert.Equal(t, want, shape(decodeDir(t, filepath.Join(root, "components", "cli"))), "components/cli")
 	compose := decodeDir(t, filepath.Join(root, "deploy", "compose", "components"))
 	assert.Equal(t, want, shape(compose), "deploy/compose/components")
 	// Compose runs the component types the postgres-rabbitmq profile tests.
@@ -104,6 +106,7 @@ func TestTheCheckCatchesANamedBroker(t *testing.T) {
 func TestNoStateStoreUsesDaprdsOutbox(t *testing.T) {
 	sets := map[string]*objects{
 		"components/common":         decodeDir(t, filepath.Join(root, "components", "common")),
+		"components/cli":            decodeDir(t, filepath.Join(root, "components", "cli")),
 		"deploy/compose/components": decodeDir(t, filepath.Join(root, "deploy", "compose", "components")),
 	}
 	for _, p := range localProfiles {
@@ -121,7 +124,7 @@ func TestNoStateStoreUsesDaprdsOutbox(t *testing.T) {
 		}
 		assert.Empty(t, outboxSettings(o), "%s: daprd's outbox settings; use kit/daprx's", where)
 	}
-	require.GreaterOrEqual(t, stores, 5*(len(localProfiles)+1+len(kustomizations)),
+	require.GreaterOrEqual(t, stores, 5*(len(localProfiles)+2+len(kustomizations)),
 		"only %d state components found: is the check looking in the right place?", stores)
 }
 

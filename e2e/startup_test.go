@@ -18,22 +18,28 @@ import (
 )
 
 // variant writes a copy of dapr.yaml (paths made absolute) after edit has
-// changed it, with its own copy of the component folders, and returns the
-// run file's path and the copied embedded profile's folder.
+// changed it, with its own copy of the embedded profile's folders (common,
+// local, embedded) and Configuration in place of the CLI's profile, and
+// returns the run file's path and the copied embedded profile's folder.
 func variant(t *testing.T, edit func(*runner.RunFile)) (runFile, profileDir string) {
 	t.Helper()
 	dir := t.TempDir()
 	rf, err := runner.LoadRunFile(filepath.Join(repoRoot, "dapr.yaml"))
 	require.NoError(t, err)
 	var paths []string
-	for _, p := range rf.Common.ResourcesPaths {
-		dst := filepath.Join(dir, "components", filepath.Base(p))
-		require.NoError(t, os.CopyFS(dst, os.DirFS(p)))
+	for _, p := range []string{"common", "local", "embedded"} {
+		dst := filepath.Join(dir, "components", p)
+		require.NoError(t, os.CopyFS(dst, os.DirFS(filepath.Join(repoRoot, "components", p))))
 		paths = append(paths, dst)
 	}
+	config, err := os.ReadFile(filepath.Join(repoRoot, "components", "config.yaml"))
+	require.NoError(t, err)
+	rf.Common.ConfigFilePath = filepath.Join(dir, "components", "config.yaml")
+	require.NoError(t, os.WriteFile(rf.Common.ConfigFilePath, config, 0o644))
 	rf.Common.ResourcesPaths = paths
 	for i := range rf.Apps {
 		rf.Apps[i].ResourcesPaths = nil
+		rf.Apps[i].ConfigFilePath = ""
 		rf.Apps[i].Env = nil
 	}
 	edit(rf)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -35,12 +36,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	entry := fs.String("entry", "gateway", "the app whose URL to print as the way in")
 	freePorts := fs.Bool("free-ports", false, "give every app and sidecar a free port instead of dapr.yaml's")
 	secrets := fs.String("make-secrets", "", "only write a secrets file (random JWT key, key id, operator token) at this path, keeping what it has, and exit")
+	cliProfile := fs.String("write-cli-profile", "", "only write the Dapr CLI's profile (the redis profile, components/local and components/config.yaml with every placeholder filled in) into this folder, and exit")
 	check := fs.Bool("check", false, "only check that the servers the profile needs answer, and exit (1 naming each one that does not)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *secrets != "" {
+		if err := os.MkdirAll(filepath.Dir(*secrets), 0o755); err != nil {
+			return err
+		}
 		return runner.EnsureLocalSecrets(*secrets)
+	}
+	if *cliProfile != "" {
+		return runner.WriteCLIProfile(*runFile, *cliProfile)
 	}
 	if *check {
 		if err := runner.CheckProfile(*runFile, *profile); err != nil {
