@@ -59,6 +59,17 @@ type Options struct {
 	AppEnv map[string]map[string]string
 	// Logf receives the runner's own progress lines.
 	Logf func(format string, args ...any)
+	// Replicas is how many instances of each app to start (0 or 1: one),
+	// and AppReplicas overrides it for one app. Every instance has its own
+	// daprd, ports and tokens, and the same app id: they share the app's
+	// stores, its consumer group on the broker and its service-invocation
+	// name, as replicas of a Deployment do. Instances after the first take
+	// free ports and are named <app>#2, <app>#3… (Kill, Restart and the
+	// URLs take these names); PublicURL of an app with several is a
+	// round-robin TCP balancer in front of their public ports, as an
+	// ingress would be. The run file is untouched: the Dapr CLI runs one.
+	Replicas    int
+	AppReplicas map[string]int
 }
 
 // System is a running set of apps and sidecars.
@@ -69,6 +80,8 @@ type System struct {
 	broker  *broker
 	proxy   *proxy
 	servers []*backend
+	// balancers front the public ports of apps with several instances.
+	balancers map[string]*balancer
 	// rabbitURL and queues: on a RabbitMQ profile, the queues daprd must
 	// consume before the system is up.
 	rabbitURL string
@@ -83,6 +96,9 @@ type System struct {
 
 type appRun struct {
 	App
+	// name is the instance's: the app id, or <app id>#<n> for the n-th
+	// replica (n from 2).
+	name         string
 	internalPort int
 	// publicPort is the app's PUBLIC_PORT (its env in the run file), 0
 	// when it has none.
@@ -160,22 +176,36 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	if len(rf.Ignored) > 0 {
 		opts.Logf("%s: not used by the runner (the Dapr CLI's): %s", filepath.Base(opts.RunFile), strings.Join(rf.Ignored, ", "))
 	}
-	s := &System{opts: opts, byID: map[string]*appRun{}}
+	s := &System{opts: opts, byID: map[string]*appRun{}, balancers: map[string]*balancer{}}
 	for _, a := range rf.Apps {
 		a.ResourcesPaths = withProfile(a.ResourcesPaths, opts.Profile)
 		a.ConfigFilePath = configFor(a.ConfigFilePath, opts.Profile)
-		ar := &appRun{App: a, appToken: randomToken(), daprToken: randomToken()}
+		publicPort := 0
 		if p := a.Env["PUBLIC_PORT"]; p != "" {
 			n, err := strconv.Atoi(p)
 			if err != nil {
 				return nil, fmt.Errorf("app %s: PUBLIC_PORT %q is not a port", a.AppID, p)
 			}
-			ar.publicPort = n
+			publicPort = n
 		}
-		s.apps = append(s.apps, ar)
-		s.byID[a.AppID] = ar
+		for i := range opts.replicas(a.AppID) {
+			ar := &appRun{App: a, name: a.AppID, publicPort: publicPort, appToken: randomToken(), daprToken: randomToken()}
+			if i > 0 {
+				// Another instance: the same app on ports of its own.
+				ar.name = fmt.Sprintf("%s#%d", a.AppID, i+1)
+				ar.AppPort, ar.DaprHTTPPort, ar.DaprGRPCPort, ar.MetricsPort = 0, 0, 0, 0
+				if ar.publicPort != 0 {
+					ar.publicPort = -1 // a free one
+				}
+			}
+			s.apps = append(s.apps, ar)
+			s.byID[ar.name] = ar
+		}
 	}
 	if err := s.assignPorts(); err != nil {
+		return nil, err
+	}
+	if err := s.startBalancers(); err != nil {
 		return nil, err
 	}
 	if err := s.prepare(ctx); err != nil {
@@ -244,7 +274,7 @@ func (s *System) assignPorts() error {
 			ports, names = append(ports, &a.publicPort), append(names, "public port (PUBLIC_PORT)")
 		}
 		for i, p := range ports {
-			if s.opts.FreePorts || *p == 0 {
+			if s.opts.FreePorts || *p <= 0 {
 				port, err := FreePort()
 				if err != nil {
 					return err
@@ -253,7 +283,7 @@ func (s *System) assignPorts() error {
 				continue
 			}
 			if err := portFree(*p); err != nil {
-				return &StartError{Process: a.AppID, Reason: fmt.Sprintf("%s %d is already in use (%v); stop what holds it or change dapr.yaml", names[i], *p, err)}
+				return &StartError{Process: a.name, Reason: fmt.Sprintf("%s %d is already in use (%v); stop what holds it or change dapr.yaml", names[i], *p, err)}
 			}
 		}
 	}
@@ -307,7 +337,9 @@ func portFree(port int) error {
 func (s *System) prepare(ctx context.Context) error {
 	vars := placeholderValues(s.opts.DataDir, s.opts.Vars)
 	for _, a := range s.apps {
-		vars["APP_PORT_"+envName(a.AppID)] = strconv.Itoa(a.AppPort)
+		if a.name == a.AppID { // the first instance's (the provider fake runs one)
+			vars["APP_PORT_"+envName(a.AppID)] = strconv.Itoa(a.AppPort)
+		}
 	}
 	dirs := resourceDirs(s.apps)
 	embedded, err := usesPlaceholder(dirs, "NATS_URL")
@@ -500,9 +532,9 @@ func (s *System) startPart(a *appRun, part Part) error {
 		for k, v := range a.appEnv(s.opts) {
 			env[k] = v
 		}
-		p, err := startProc(a.AppID, a.AppDirPath, a.Command, environ(env), out, &s.outMu)
+		p, err := startProc(a.name, a.AppDirPath, a.Command, environ(env), out, &s.outMu)
 		if err != nil {
-			return &StartError{Process: a.AppID, Reason: err.Error()}
+			return &StartError{Process: a.name, Reason: err.Error()}
 		}
 		a.app = p
 	case PartDapr:
@@ -555,9 +587,9 @@ func (s *System) startPart(a *appRun, part Part) error {
 		appEnv := a.appEnv(s.opts)
 		env := map[string]string{"NAMESPACE": daprNamespace, "DAPR_HOST_IP": "127.0.0.1",
 			"APP_API_TOKEN": appEnv["APP_API_TOKEN"], "DAPR_API_TOKEN": appEnv["DAPR_API_TOKEN"]}
-		p, err := startProc(a.AppID+".daprd", a.AppDirPath, args, environ(env), out, &s.outMu)
+		p, err := startProc(a.name+".daprd", a.AppDirPath, args, environ(env), out, &s.outMu)
 		if err != nil {
-			return &StartError{Process: a.AppID + ".daprd", Reason: err.Error()}
+			return &StartError{Process: a.name + ".daprd", Reason: err.Error()}
 		}
 		a.dapr = p
 	}
@@ -630,7 +662,7 @@ func (s *System) waitHealthy(ctx context.Context, apps []*appRun) error {
 	client := &http.Client{Timeout: time.Second}
 	pending := map[string]*appRun{}
 	for _, a := range apps {
-		pending[a.AppID] = a
+		pending[a.name] = a
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -708,6 +740,9 @@ func (s *System) Stop() {
 	if s.proxy != nil {
 		s.proxy.stop()
 	}
+	for _, b := range s.balancers {
+		b.stop()
+	}
 }
 
 // Exited reports, once, the first process that exits while the system runs.
@@ -746,6 +781,22 @@ func (s *System) Kill(appID string, part Part) error {
 	return nil
 }
 
+// Terminate stops one part of an app as an orchestrator does in a rolling
+// restart: SIGTERM, then SIGKILL after grace. The app part drains first
+// (it stops taking requests and finishes the ones it has).
+func (s *System) Terminate(appID string, part Part, grace time.Duration) error {
+	a, err := s.app(appID)
+	if err != nil {
+		return err
+	}
+	p := a.app
+	if part == PartDapr {
+		p = a.dapr
+	}
+	p.stop(grace)
+	return nil
+}
+
 // Restart starts killed parts of an app again (app before daprd, whatever
 // the order given) and waits until its sidecar is healthy.
 func (s *System) Restart(ctx context.Context, appID string, parts ...Part) error {
@@ -777,8 +828,13 @@ func (s *System) AppURL(id string) string {
 }
 
 // PublicURL is the base URL of an app's public port (PUBLIC_PORT), or of
-// its own port when it has none.
+// its own port when it has none. For an app with several instances it is
+// the balancer in front of them all; an instance's name (<app>#2) gives
+// that instance's.
 func (s *System) PublicURL(id string) string {
+	if b := s.balancers[id]; b != nil {
+		return "http://" + b.addr
+	}
 	if a := s.byID[id]; a.publicPort != 0 {
 		return fmt.Sprintf("http://127.0.0.1:%d", a.publicPort)
 	}
@@ -841,9 +897,31 @@ func (s *System) BrokerURL() string {
 func (s *System) AppIDs() []string {
 	var ids []string
 	for _, a := range s.apps {
-		ids = append(ids, a.AppID)
+		if a.name == a.AppID {
+			ids = append(ids, a.AppID)
+		}
 	}
 	return ids
+}
+
+// Instances lists the instances of an app: its id, then <id>#2….
+func (s *System) Instances(appID string) []string {
+	var names []string
+	for _, a := range s.apps {
+		if a.AppID == appID {
+			names = append(names, a.name)
+		}
+	}
+	return names
+}
+
+// replicas is how many instances of appID to start.
+func (o Options) replicas(appID string) int {
+	n := o.Replicas
+	if r, ok := o.AppReplicas[appID]; ok {
+		n = r
+	}
+	return max(n, 1)
 }
 
 // Processes maps each running process ("gateway", "gateway.daprd"...) to

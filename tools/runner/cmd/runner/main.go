@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	freePorts := fs.Bool("free-ports", false, "give every app and sidecar a free port instead of dapr.yaml's")
 	secrets := fs.String("make-secrets", "", "only write a secrets file (random JWT key, key id, operator token) at this path, keeping what it has, and exit")
 	cliProfile := fs.String("write-cli-profile", "", "only write the Dapr CLI's profile (the redis profile, components/local and components/config.yaml with every placeholder filled in) into this folder, and exit")
+	replicas := fs.Int("replicas", 1, "instances of each app but the provider fake (each with its own daprd and free ports; gateway's public port behind a round-robin balancer)")
 	check := fs.Bool("check", false, "only check that the servers the profile needs answer, and exit (1 naming each one that does not)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sys, err := runner.Start(ctx, runner.Options{
 		RunFile: *runFile, Profile: *profile, DataDir: *dataDir, Daprd: *daprd,
 		Output: stdout, StartTimeout: *timeout, Logf: logf, FreePorts: *freePorts,
+		Replicas: *replicas, AppReplicas: map[string]int{"voucher-provider": 1},
 	})
 	if err != nil {
 		var se *runner.StartError
