@@ -3,6 +3,8 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 PROFILE  ?= embedded
+# Instances of each service (not the provider fake) the suites start.
+REPLICAS ?= 1
 DATA_DIR ?= .data
 # The Dapr CLI's run keeps its files here (components/cli names it).
 CLI_DATA_DIR := .data/cli
@@ -17,13 +19,14 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles bench compose-secrets cli cli-profile clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas bench compose-secrets cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
 	@echo "make test    go vet, staticcheck, unit tests with -race, and the end-to-end suite through real sidecars"
 	@echo "make test-faults  the fault-injection suite: crashes, outages and duplicates under 100 concurrent purchases"
 	@echo "make test-profiles  both suites on every profile (embedded, redis, postgres-rabbitmq) whose servers answer"
+	@echo "make test-replicas  the end-to-end suite with two instances of every service, on every profile whose servers answer"
 	@echo "make run PROFILE=redis|postgres-rabbitmq  the same system on Redis, or on PostgreSQL and RabbitMQ"
 	@echo "make cli     what \`dapr run -f .\` (the Dapr CLI, after dapr init) needs first: the binaries and .data/cli/secrets.json"
 	@echo "make cli-profile  rewrite components/cli (the CLI's profile) from components/redis, components/local and components/config.yaml"
@@ -120,8 +123,8 @@ chromium:
 ## The end-to-end suite starts the whole system through the runner, with
 ## real daprd sidecars, on the embedded profile.
 test-e2e: daprd build chromium
-	@echo ">> end-to-end suite (profile $(PROFILE))"
-	cd e2e && E2E_PROFILE=$(PROFILE) GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 30m -v .
+	@echo ">> end-to-end suite (profile $(PROFILE), $(REPLICAS) instance(s) of each service)"
+	cd e2e && E2E_PROFILE=$(PROFILE) E2E_REPLICAS=$(REPLICAS) GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 30m -v .
 
 ## test-cli: the run file under the real Dapr CLI (e2e/cli): every sidecar
 ## healthy, a purchase through it, the CLI stopped cleanly. It needs the
@@ -136,8 +139,8 @@ test-cli: daprd build
 ## the fault strikes, and checks that nothing is lost, bought twice, left
 ## undelivered or stuck. It prints a table and keeps it in bench/results/.
 test-faults: daprd build
-	@echo ">> fault-injection suite (profile $(PROFILE))"
-	cd e2e && E2E_PROFILE=$(PROFILE) FAULTS_REPORT_DIR=$(CURDIR)/bench/results GO=$(GO) ../tools/scripts/go-test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
+	@echo ">> fault-injection suite (profile $(PROFILE), $(REPLICAS) instance(s) of each service)"
+	cd e2e && E2E_PROFILE=$(PROFILE) E2E_REPLICAS=$(REPLICAS) FAULTS_REPORT_DIR=$(CURDIR)/bench/results GO=$(GO) ../tools/scripts/go-test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
 
 test: vet lint test-unit test-daprd test-e2e test-cli
 
@@ -146,6 +149,13 @@ test: vet lint test-unit test-daprd test-e2e test-cli
 ## narrows the list.
 test-profiles: daprd build
 	@tools/scripts/test-profiles
+
+## test-replicas: the end-to-end suite with two instances of every service
+## (each beside its own daprd; gateway's public port behind the runner's
+## round-robin balancer) on every profile whose servers answer.
+## SUITES="e2e faults" adds the fault suite.
+test-replicas: daprd build
+	@REPLICAS=2 SUITES="$${SUITES:-e2e}" tools/scripts/test-profiles
 
 ## The benchmark of docs/performance.md, on PROFILE; BENCH_FLAGS=… passes
 ## flags (-rates, -step, -e2e-rate, -e2e-for, -users). It writes

@@ -102,7 +102,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	logPath := filepath.Join(dataDir, "system.log")
-	fmt.Printf("e2e: profile %s\n", profile())
+	fmt.Printf("e2e: profile %s, %d instance(s) of each service\n", profile(), replicas())
 	s, release, err := startSystem(dataDir, logPath, scaled)
 	if err != nil {
 		fmt.Println("e2e: could not start the system:", err)
@@ -162,6 +162,8 @@ func startSystem(dataDir, logPath string, env map[string]string) (s *runner.Syst
 		StartTimeout: 3 * time.Minute,
 		Env:          env,
 		Logf:         func(f string, a ...any) { fmt.Fprintf(out, "runner | "+f+"\n", a...) },
+		Replicas:     replicas(),
+		AppReplicas:  map[string]int{"voucher-provider": 1}, // a third party's server, one
 	})
 	if err != nil {
 		_ = iso.close()

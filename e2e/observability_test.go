@@ -50,7 +50,8 @@ func appLogs(t *testing.T) []logLine {
 		if json.Unmarshal([]byte(rest), &l) != nil {
 			continue
 		}
-		l.App = strings.TrimSpace(prefix)
+		// The app, whichever instance wrote the line ("gateway#2").
+		l.App, _, _ = strings.Cut(strings.TrimSpace(prefix), "#")
 		out = append(out, l)
 	}
 	return out
@@ -237,14 +238,21 @@ func TestObservabilityMetricsMoveWithPurchases(t *testing.T) {
 	}
 }
 
+// scrape reads the app's /metrics, of every instance: series.value sums
+// the samples of them all.
 func scrape(t *testing.T, app string) string {
 	t.Helper()
-	resp, err := http.Get(sys.AppURL(app) + "/metrics")
-	require.NoError(t, err, app)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s /metrics", app)
-	return string(b)
+	var all strings.Builder
+	for _, inst := range sys.Instances(app) {
+		resp, err := http.Get(sys.AppURL(inst) + "/metrics")
+		require.NoError(t, err, inst)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s /metrics", inst)
+		all.Write(b)
+		all.WriteString("\n")
+	}
+	return all.String()
 }
 
 // series names a metric and some of its labels.

@@ -3,12 +3,22 @@ package e2e
 import (
 	"context"
 	"os"
+	"strconv"
 
 	"github.com/bankabc/vouchers/tools/runner"
 )
 
 // profile is the component profile the suite runs on (E2E_PROFILE, default
 // embedded).
+// replicas is how many instances of each service the suites run
+// (E2E_REPLICAS, default 1): with 2, every service but the provider fake
+// runs twice, each instance beside its own daprd, gateway's public port
+// behind the runner's round-robin balancer (runner.Options.Replicas).
+func replicas() int {
+	n, _ := strconv.Atoi(os.Getenv("E2E_REPLICAS"))
+	return max(n, 1)
+}
+
 func profile() string {
 	if p := os.Getenv("E2E_PROFILE"); p != "" {
 		return p

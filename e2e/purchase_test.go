@@ -369,16 +369,20 @@ func TestSameRequestCodeEventTwiceMakesOneOrder(t *testing.T) {
 	assert.Len(t, c.vouchers(phone).Vouchers, 1, "provider order before %+v after %+v", before, after)
 }
 
-// eventsTaken is how many events of topic the app's sidecar has delivered
+// eventsTaken is how many events of topic the app's sidecars have delivered
 // to it and settled (handled or dropped), read from daprd's own metrics:
 // the same on every broker.
 func eventsTaken(t *testing.T, app, topic string) int {
 	t.Helper()
-	resp, err := http.Get(sys.MetricsURL(app))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	var b []byte
+	for _, inst := range sys.Instances(app) { // every instance's sidecar
+		resp, err := http.Get(sys.MetricsURL(inst))
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		b = append(append(b, body...), '\n')
+	}
 	n := 0
 	for _, line := range strings.Split(string(b), "\n") {
 		if !strings.HasPrefix(line, "dapr_component_pubsub_ingress_count{") ||
