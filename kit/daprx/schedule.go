@@ -88,6 +88,22 @@ func (s *Schedule) CountTo(c FailureCounter) *Schedule {
 // (persist.FailureCounter).
 type FailureCounter = persist.FailureCounter
 
+// PassCounter, when the FailureCounter is one too (kit/metrics.Sweeps),
+// counts every pass of a sweep by outcome: "swept" (this replica held the
+// schedule and looked at items ids), "held" (another replica held it:
+// nothing done), "failed" (the schedule could not be taken). With
+// replicas, each cron tick fires on every one: the counts tell how many
+// passes did the work and how many stood aside.
+type PassCounter interface {
+	Passed(sweep, outcome string, items int)
+}
+
+func (s *Schedule) passed(outcome string, items int) {
+	if c, ok := s.Failures.(PassCounter); ok {
+		c.Passed(s.Name, outcome, items)
+	}
+}
+
 // Bucket holds the ids due in one second (one shard of it).
 type Bucket struct {
 	IDs []string `json:"ids"`
@@ -239,9 +255,11 @@ func (s *Schedule) SweepEach(ctx context.Context, fn func(ctx context.Context, i
 	from, err := s.claim(ctx, now)
 	if errors.Is(err, errHeld) {
 		sum.Held = true
+		s.passed("held", 0)
 		return sum, nil
 	}
 	if err != nil {
+		s.passed("failed", 0)
 		return sum, err
 	}
 	// The seconds still taking adds are left for the next sweep (write
@@ -308,6 +326,7 @@ sweep:
 	if s.Failures != nil && len(sum.Reasons) > 0 {
 		s.Failures.Failed(s.Name, sum.Reasons)
 	}
+	s.passed("swept", sum.IDs+sum.Failed)
 	// A cancelled sweep still gives the schedule back.
 	relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

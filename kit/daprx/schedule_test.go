@@ -44,7 +44,7 @@ func TestSweepGoesOnPastAnIDThatFailsAndComesBackToIt(t *testing.T) {
 	assert.Equal(t, []string{"good"}, done, "and does not hold up the others")
 	assert.Equal(t, 1, sum.Failed)
 	assert.Equal(t, errs.Reasons{"internal": 1}, sum.Reasons, "with its reason")
-	assert.Equal(t, map[string]int{"test/internal": 1}, counted.By(), "and counted under the schedule's name")
+	assert.Equal(t, map[string]int{"test/internal": 1, "test/pass/swept": 1, "test/items": 2}, counted.By(), "and counted under the schedule's name")
 
 	failing = false
 	clk.Add(retryAfter + 2*time.Second)

@@ -187,19 +187,40 @@ func NewSMS(reg prometheus.Registerer) SMS {
 // Sent counts one message of kind.
 func (m SMS) Sent(kind string) { m.SentTotal.WithLabelValues(kind).Inc() }
 
-// Sweeps counts the work the cron sweeps could not do, by sweep and reason.
+// Sweeps counts the passes of the cron sweeps, the items they looked at,
+// and the work they could not do, by sweep and reason.
 type Sweeps struct {
 	FailuresTotal *prometheus.CounterVec
+	PassesTotal   *prometheus.CounterVec
+	ItemsTotal    *prometheus.CounterVec
 }
 
-// NewSweeps registers vouchers_sweep_failures_total.
+// NewSweeps registers vouchers_sweep_failures_total,
+// vouchers_sweep_passes_total and vouchers_sweep_items_total.
 func NewSweeps(reg prometheus.Registerer) Sweeps {
 	m := Sweeps{FailuresTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "sweep_failures_total",
 		Help: "Items a cron sweep (outbox relay, request redrive, webhook sweep, reconciler) could not handle in a pass, by sweep and reason (the error's kind, timeout, cancelled), and whole passes that failed; each is looked at again by a later pass.",
-	}, []string{"sweep", "reason"})}
-	reg.MustRegister(m.FailuresTotal)
+	}, []string{"sweep", "reason"}),
+		PassesTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "sweep_passes_total",
+			Help: "Passes of a scheduled sweep, by outcome: swept (this replica held the schedule), held (another replica did: nothing done), failed (the schedule could not be taken). Every replica's cron fires each tick.",
+		}, []string{"sweep", "outcome"}),
+		ItemsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "sweep_items_total",
+			Help: "Items a scheduled sweep looked at (done or failed and put back).",
+		}, []string{"sweep"}),
+	}
+	reg.MustRegister(m.FailuresTotal, m.PassesTotal, m.ItemsTotal)
 	return m
+}
+
+// Passed counts one pass of sweep and the items it looked at.
+func (m Sweeps) Passed(sweep, outcome string, items int) {
+	m.PassesTotal.WithLabelValues(sweep, outcome).Inc()
+	if items > 0 {
+		m.ItemsTotal.WithLabelValues(sweep).Add(float64(items))
+	}
 }
 
 // Failed counts the failures of one pass of sweep, by reason.

@@ -21,7 +21,19 @@ func (f *Failures) Failed(sweep string, reasons map[string]int) {
 	}
 }
 
-// By is what was counted, by "sweep/reason".
+// Passed counts one pass of sweep under "sweep/pass/outcome", and its
+// items under "sweep/items".
+func (f *Failures) Passed(sweep, outcome string, items int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.by == nil {
+		f.by = map[string]int{}
+	}
+	f.by[sweep+"/pass/"+outcome]++
+	f.by[sweep+"/items"] += items
+}
+
+// By is what was counted, by "sweep/reason" (and the passes).
 func (f *Failures) By() map[string]int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
