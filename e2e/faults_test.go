@@ -441,3 +441,111 @@ func TestFaultEventsTwiceAndOutOfOrder(t *testing.T) {
 	}
 	settle(t, "events twice, out of order", ps, nil, started)
 }
+
+// needReplicas skips a case that is about one instance of several.
+func needReplicas(t *testing.T) {
+	t.Helper()
+	if replicas() < 2 {
+		t.Skip("needs two instances of each service: make test-replicas SUITES=\"e2e faults\" (E2E_REPLICAS=2)")
+	}
+}
+
+// TestFaultKillOneReplicaOfGatewayAndVoucherInt: with two instances of
+// each service, one gateway and one voucher-int (app and sidecar) are
+// killed with SIGKILL mid-flight and stay down while the rest of the load
+// comes in: the other instances serve it, and take over what the killed
+// ones had in flight (their sweeps claim it once the leases run out).
+func TestFaultKillOneReplicaOfGatewayAndVoucherInt(t *testing.T) {
+	needReplicas(t)
+	startCase(t)
+	started := time.Now()
+	ps := load(t, "", func(accepted *atomic.Int32) {
+		waitAccepted(accepted, 30)
+		kill(t, "gateway#2")
+		kill(t, "voucher-int#2")
+		waitAccepted(accepted, faultUsers*faultPerUser)
+		time.Sleep(2 * time.Second)
+		restart(t, "gateway#2")
+		restart(t, "voucher-int#2")
+	})
+	settle(t, "kill -9 one of two gateways and voucher-ints", ps, nil, started)
+}
+
+// TestFaultRollingRestartUnderLoad restarts every instance of every
+// service, one at a time (SIGTERM to app and sidecar together, as a
+// Deployment's rolling update does, then start and wait until healthy),
+// while customers keep buying. A purchase may be answered 503 (retryable:
+// the customer tries again with the same Idempotency-Key), never anything
+// else, and nothing is lost.
+func TestFaultRollingRestartUnderLoad(t *testing.T) {
+	needReplicas(t)
+	startCase(t)
+	users := make([]*client, faultUsers)
+	phones := make([]string, faultUsers)
+	for i := range users {
+		users[i], phones[i] = newClient(t), uniquePhone(0)
+		users[i].signUp(uniqueName("rolling"), phones[i])
+	}
+	started := time.Now()
+	stop := make(chan struct{})
+	var (
+		mu        sync.Mutex
+		ps        []purchase
+		refused   []string
+		retryable atomic.Int32
+		wg        sync.WaitGroup
+	)
+	for u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Second):
+				}
+				key := fmt.Sprintf("rolling-%d-%d", u, n)
+				for {
+					r, err := users[u].try("POST", "/voucher", map[string]string{"phoneNumber": phones[u]}, map[string]string{"Idempotency-Key": key})
+					if err == nil && r.Status == http.StatusAccepted {
+						mu.Lock()
+						ps = append(ps, purchase{user: users[u], phone: phones[u], location: r.Header.Get("Location")})
+						mu.Unlock()
+						break
+					}
+					mu.Lock()
+					switch {
+					case err == nil && r.Status == http.StatusServiceUnavailable:
+						retryable.Add(1)
+					case err != nil:
+						refused = append(refused, key+": "+err.Error())
+					default:
+						refused = append(refused, fmt.Sprintf("%s: %d %s", key, r.Status, r.Body))
+					}
+					mu.Unlock()
+					time.Sleep(200 * time.Millisecond) // and again, with the same key
+				}
+			}
+		}()
+	}
+	time.Sleep(3 * time.Second) // the load is going
+	for _, app := range []string{"gateway", "voucher-int", "voucher", "sms"} {
+		for _, inst := range sys.Instances(app) {
+			var stopping sync.WaitGroup
+			for _, part := range []runner.Part{runner.PartApp, runner.PartDapr} {
+				stopping.Add(1)
+				go func() { defer stopping.Done(); assert.NoError(t, sys.Terminate(inst, part, 10*time.Second)) }()
+			}
+			stopping.Wait()
+			restart(t, inst)
+			t.Logf("%s restarted (%s into the case)", inst, time.Since(started).Round(time.Millisecond))
+		}
+	}
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d purchases accepted during the rolling restart; %d answers were 503 (retried)", len(ps), retryable.Load())
+	assert.Empty(t, refused, "answers other than 202 or a retryable 503")
+	settle(t, "rolling restart of every instance under load", ps, nil, started)
+}
