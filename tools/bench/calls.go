@@ -25,11 +25,22 @@ var (
 func (s *system) sidecarCalls() callCounts {
 	out := callCounts{}
 	for _, id := range s.sys.AppIDs() {
-		resp, err := http.Get(s.sys.MetricsURL(id))
-		if err != nil {
-			continue
-		}
 		m := map[string]float64{}
+		for _, inst := range s.sys.Instances(id) { // summed over instances
+			s.readCalls(inst, m)
+		}
+		out[id] = m
+	}
+	return out
+}
+
+// readCalls adds one sidecar's API calls to m.
+func (s *system) readCalls(inst string, m map[string]float64) {
+	{
+		resp, err := http.Get(s.sys.MetricsURL(inst))
+		if err != nil {
+			return
+		}
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -43,9 +54,7 @@ func (s *system) sidecarCalls() callCounts {
 			}
 		}
 		_ = resp.Body.Close()
-		out[id] = m
 	}
-	return out
 }
 
 // since is c less before, per app and method.

@@ -48,6 +48,7 @@ type config struct {
 	flood              int
 	floodFor           time.Duration
 	floodOnly          bool
+	gateways           int
 }
 
 func run() error {
@@ -66,6 +67,7 @@ func run() error {
 	flag.IntVar(&cfg.flood, "flood", 200, "anonymous sign-ins at a time in the sign-in flood (0: none)")
 	flag.DurationVar(&cfg.floodFor, "flood-for", 10*time.Second, "how long the sign-in flood lasts")
 	flag.BoolVar(&cfg.floodOnly, "flood-only", false, "run the sign-in flood alone, print it, write nothing")
+	flag.IntVar(&cfg.gateways, "gateways", 1, "instances of gateway, each beside its own daprd, behind the runner's round-robin balancer")
 	flag.Parse()
 	for _, r := range strings.Split(rates, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
@@ -277,8 +279,11 @@ func withSystem(cfg config, f func(*system) error) (err error) {
 		AppEnv: map[string]map[string]string{
 			"voucher-provider": {"PROVIDER_MODE": "immediate"},
 			"gateway":          {"PPROF_ADDR": pprofAddr},
+			"gateway#2":        {"PPROF_ADDR": ""}, // the first instance is profiled
+			"gateway#3":        {"PPROF_ADDR": ""},
 		},
-		Logf: func(f string, a ...any) { fmt.Fprintf(logf, "runner | "+f+"\n", a...) },
+		AppReplicas: map[string]int{"gateway": cfg.gateways},
+		Logf:        func(f string, a ...any) { fmt.Fprintf(logf, "runner | "+f+"\n", a...) },
 	})
 	if err != nil {
 		return err

@@ -54,7 +54,9 @@ type Options struct {
 	// baseline): the embedded broker gets a stream for each up front.
 	Topics []string
 	// Env is added to every app's environment (after the run file's), and
-	// AppEnv to one app's: tests use them to scale durations down.
+	// AppEnv to one app's (every instance's; an instance's name, such as
+	// "gateway#2", to that instance's alone): tests use them to scale
+	// durations down.
 	Env    map[string]string
 	AppEnv map[string]map[string]string
 	// Logf receives the runner's own progress lines.
@@ -613,6 +615,11 @@ func (a *appRun) appEnv(opts Options) map[string]string {
 	}
 	for k, v := range opts.AppEnv[a.AppID] {
 		env[k] = v
+	}
+	if a.name != a.AppID { // one instance's own (AppEnv["gateway#2"])
+		for k, v := range opts.AppEnv[a.name] {
+			env[k] = v
+		}
 	}
 	return env
 }
