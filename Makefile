@@ -26,7 +26,7 @@ help:
 	@echo "make test    go vet, staticcheck, unit tests with -race, and the end-to-end suite through real sidecars"
 	@echo "make test-faults  the fault-injection suite: crashes, outages and duplicates under 100 concurrent purchases"
 	@echo "make test-profiles  both suites on every profile (embedded, redis, postgres-rabbitmq) whose servers answer"
-	@echo "make test-replicas  the end-to-end suite with two instances of every service, on every profile whose servers answer"
+	@echo "make test-replicas  both suites with two instances of every service, on every profile whose servers answer"
 	@echo "make run PROFILE=redis|postgres-rabbitmq  the same system on Redis, or on PostgreSQL and RabbitMQ"
 	@echo "make cli     what \`dapr run -f .\` (the Dapr CLI, after dapr init) needs first: the binaries and .data/cli/secrets.json"
 	@echo "make cli-profile  rewrite components/cli (the CLI's profile) from components/redis, components/local and components/config.yaml"
@@ -150,12 +150,13 @@ test: vet lint test-unit test-daprd test-e2e test-cli
 test-profiles: daprd build
 	@tools/scripts/test-profiles
 
-## test-replicas: the end-to-end suite with two instances of every service
-## (each beside its own daprd; gateway's public port behind the runner's
-## round-robin balancer) on every profile whose servers answer.
-## SUITES="e2e faults" adds the fault suite.
+## test-replicas: the end-to-end and fault suites with two instances of
+## every service (each beside its own daprd; gateway's public port behind
+## the runner's round-robin balancer) on every profile whose servers
+## answer; the fault suite's replica cases (one instance killed, a rolling
+## restart) run only here. SUITES=e2e narrows it.
 test-replicas: daprd build
-	@REPLICAS=2 SUITES="$${SUITES:-e2e}" tools/scripts/test-profiles
+	@REPLICAS=2 SUITES="$${SUITES:-e2e faults}" tools/scripts/test-profiles
 
 ## The benchmark of docs/performance.md, on PROFILE; BENCH_FLAGS=… passes
 ## flags (-rates, -step, -e2e-rate, -e2e-for, -users). It writes

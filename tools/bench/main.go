@@ -82,7 +82,7 @@ func run() error {
 	}
 	cfg.root = root
 
-	res := Result{Date: time.Now().UTC().Format(time.RFC3339), Profile: cfg.profile, Machine: machine(), StepSeconds: cfg.step.Seconds()}
+	res := Result{Date: time.Now().UTC().Format(time.RFC3339), Profile: cfg.profile, Machine: machine(), StepSeconds: cfg.step.Seconds(), Gateways: cfg.gateways}
 
 	// 1. The baseline without the sidecar: the gateway's own benchmark.
 	if !cfg.e2eOnly && !cfg.floodOnly {
@@ -114,7 +114,10 @@ func run() error {
 	if err := withSystem(cfg, func(s *system) error {
 		var err error
 		before, calls := s.usage(), s.sidecarCalls()
-		res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor)
+		res.EndToEndWork, err = s.measureWork(func() (err error) {
+			res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor)
+			return err
+		})
 		res.EndToEndProcesses = s.usageSince(before)
 		res.EndToEndSidecarCalls = s.sidecarCalls().since(calls)
 		if err != nil || cfg.burst == 0 {
@@ -132,6 +135,7 @@ func run() error {
 		fmt.Println(res.EndToEnd)
 		fmt.Print(res.EndToEndCPU())
 		fmt.Print(res.EndToEndCalls())
+		fmt.Print(res.EndToEndWorkTable())
 		if res.Burst != nil {
 			fmt.Println(res.Burst.BurstString())
 		}

@@ -28,9 +28,14 @@ type Result struct {
 	// EndToEndSidecarCalls: the calls each sidecar's API answered over the
 	// end-to-end phase (daprd's metrics).
 	EndToEndSidecarCalls []AppCalls `json:"sidecarCallsDuringEndToEnd,omitempty"`
-	BareProcesses        []Process  `json:"processesDuringBarePublish"`
-	AcceptRequests       int        `json:"acceptRequests"`
-	BareRequests         int        `json:"barePublishRequests"`
+	// EndToEndWork: events taken and sweep passes over the end-to-end
+	// phase, summed over instances (work.go); Gateways is how many
+	// instances of gateway ran (bench -gateways).
+	EndToEndWork   *Work     `json:"workDuringEndToEnd,omitempty"`
+	Gateways       int       `json:"gateways,omitempty"`
+	BareProcesses  []Process `json:"processesDuringBarePublish"`
+	AcceptRequests int       `json:"acceptRequests"`
+	BareRequests   int       `json:"barePublishRequests"`
 
 	// GatewayProfile is the top of gateway's CPU profile during the accept
 	// run at profileRate (go tool pprof -top).
@@ -198,6 +203,7 @@ func (r *Result) Table() string {
 	}
 	b.WriteString(r.EndToEndCPU())
 	b.WriteString(r.EndToEndCalls())
+	b.WriteString(r.EndToEndWorkTable())
 	if r.SignInFlood != nil {
 		fmt.Fprintf(&b, "\n%s\n", r.SignInFlood)
 	}
