@@ -100,7 +100,9 @@ type FailureCounter = persist.FailureCounter
 // PassCounter, when the FailureCounter is one too (kit/metrics.Sweeps),
 // counts every pass of a sweep by outcome: "swept" (this replica held the
 // schedule and looked at items ids), "held" (another replica held it:
-// nothing done), "failed" (the schedule could not be taken). With
+// nothing done), "idle" (another replica's pass had swept it up to now:
+// nothing done, nothing written), "failed" (the schedule could not be
+// taken). With
 // replicas, each cron tick fires on every one: the counts tell how many
 // passes did the work and how many stood aside.
 type PassCounter interface {
@@ -147,6 +149,11 @@ const sweepGrace = 1
 const retryAfter = 5 * time.Second
 
 var errHeld = errors.New("schedule held by another sweep")
+
+// errUpToDate: the schedule was swept up to the last second a sweep may
+// take (another replica's pass of the same tick did it). Nothing is
+// written, not even the lease.
+var errUpToDate = errors.New("schedule swept up to now")
 
 type scheduled struct {
 	id   string
@@ -267,6 +274,10 @@ func (s *Schedule) SweepEach(ctx context.Context, fn func(ctx context.Context, i
 		s.passed("held", 0)
 		return sum, nil
 	}
+	if errors.Is(err, errUpToDate) {
+		s.passed("idle", 0)
+		return sum, nil
+	}
 	if err != nil {
 		s.passed("failed", 0)
 		return sum, err
@@ -351,6 +362,9 @@ func (s *Schedule) claim(ctx context.Context, now time.Time) (int64, error) {
 	c, err := s.Cursors.Update(ctx, s.cursorKey(), func(c *SweepCursor, exists bool) (*Event, error) {
 		if c.Holder != "" && c.Holder != s.Holder && now.Before(c.Until) {
 			return nil, errHeld
+		}
+		if exists && c.Second >= now.Unix()-sweepGrace {
+			return nil, errUpToDate
 		}
 		if !exists {
 			// A first sweep looks back as far as one sweep reaches.

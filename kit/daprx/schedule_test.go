@@ -129,3 +129,38 @@ func TestAddsInsertIntoSlotsOfTheirOwnAndTwoReplicasLoseNothing(t *testing.T) {
 	assert.ElementsMatch(t, want, got, "every id of both replicas, once")
 	assert.Equal(t, sum.Seconds, mem.bulkGets, "one read per second swept")
 }
+
+// TestASecondPassInTheSameTickWritesNothing: every replica's cron fires
+// each tick; the pass after the one that swept the schedule up to now is
+// idle, and takes no lease (no write).
+func TestASecondPassInTheSameTickWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	clk := &testClock{now: time.Unix(1_700_000_000, 0)}
+	mem := &countingState{MemState: testkit.NewMemState()}
+	a := NewSchedule(mem, "s", "test", "replica-a", time.Minute)
+	b := NewSchedule(mem, "s", "test", "replica-b", time.Minute)
+	counted := &testkit.Failures{}
+	for _, s := range []*Schedule{a, b} {
+		s.Now = clk.Now
+		s.CountTo(counted)
+	}
+	require.NoError(t, a.Add(ctx, "x", time.Second))
+	clk.Add(5 * time.Second)
+	var got []string
+	work := func(_ context.Context, id string) error { got = append(got, id); return nil }
+	_, err := a.Sweep(ctx, work)
+	require.NoError(t, err)
+	saves := mem.saves
+	sum, err := b.Sweep(ctx, work)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"x"}, got, "swept once")
+	assert.Zero(t, sum.Seconds, "b had nothing to sweep")
+	assert.Equal(t, saves, mem.saves, "the idle pass wrote nothing")
+	assert.Equal(t, 1, counted.By()["test/pass/idle"], "and was counted idle")
+
+	clk.Add(time.Second) // the next tick: a second to sweep again
+	sum, err = b.Sweep(ctx, work)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Seconds, "b sweeps the new second")
+	assert.Equal(t, 2, counted.By()["test/pass/swept"], "a's pass and b's")
+}
