@@ -140,7 +140,7 @@ test-cli: daprd build
 ## undelivered or stuck. It prints a table and keeps it in bench/results/.
 test-faults: daprd build
 	@echo ">> fault-injection suite (profile $(PROFILE), $(REPLICAS) instance(s) of each service)"
-	cd e2e && E2E_PROFILE=$(PROFILE) E2E_REPLICAS=$(REPLICAS) FAULTS_REPORT_DIR=$(CURDIR)/bench/results GO=$(GO) ../tools/scripts/go-test -tags faults -run '^TestFault' -count=1 -timeout 40m -v ./...
+	cd e2e && E2E_PROFILE=$(PROFILE) E2E_REPLICAS=$(REPLICAS) FAULTS_REPORT_DIR=$(CURDIR)/bench/results GO=$(GO) ../tools/scripts/go-test -tags faults -run '^TestFault' -count=1 -timeout 40m -v .
 
 test: vet lint test-unit test-daprd test-e2e test-cli
 

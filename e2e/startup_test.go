@@ -132,6 +132,19 @@ func TestStartUpFailuresNameTheCulprit(t *testing.T) {
 		assert.Contains(t, se.Lines, "broken-store", "err %v, want gateway.daprd named with its log about broken-store", err)
 	})
 
+	t.Run("component_fails_and_daprd_goes_on", func(t *testing.T) {
+		// ignoreErrors: daprd logs the failure, skips the component and
+		// reports healthy; the runner refuses to call that a start.
+		rf, profile := variant(t, func(*runner.RunFile) {})
+		bad := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: bad-cron\nspec:\n  type: bindings.cron\n  version: v1\n  ignoreErrors: true\n  metadata:\n    - name: schedule\n      value: \"not a schedule\"\nscopes: [sms]\n"
+		require.NoError(t, os.WriteFile(filepath.Join(profile, "bad-cron.yaml"), []byte(bad), 0o644))
+		err := startVariant(t, rf, true)
+		var se *runner.StartError
+		require.ErrorAs(t, err, &se, "want sms.daprd named with the component it went on without")
+		assert.Equal(t, "sms.daprd", se.Process, "err %v", err)
+		assert.Contains(t, se.Lines, "bad-cron", "err %v", err)
+	})
+
 	t.Run("port_taken", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)

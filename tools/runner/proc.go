@@ -22,6 +22,10 @@ type proc struct {
 
 	mu   sync.Mutex
 	tail []string
+	// initFailure is the first line in which daprd reported a component it
+	// could not initialize and went on without (name resolution among
+	// them: then nothing can invoke its app, though it reports healthy).
+	initFailure string
 }
 
 const tailLines = 25
@@ -52,6 +56,9 @@ func startProc(name, dir string, argv, env []string, out io.Writer, outMu *sync.
 			line := sc.Text()
 			p.mu.Lock()
 			p.tail = append(p.tail, line)
+			if p.initFailure == "" && strings.Contains(line, "INIT_COMPONENT_FAILURE") {
+				p.initFailure = line
+			}
 			if len(p.tail) > tailLines {
 				p.tail = p.tail[len(p.tail)-tailLines:]
 			}
@@ -79,6 +86,14 @@ func (p *proc) exited() bool {
 	default:
 		return false
 	}
+}
+
+// failedInit is the line in which the process reported a component it
+// could not initialize, or "".
+func (p *proc) failedInit() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.initFailure
 }
 
 // lastLines returns the last lines the process printed.

@@ -488,18 +488,36 @@ func EnsureLocalSecrets(path string) error {
 	return os.WriteFile(path, b, 0o600)
 }
 
+// startAll starts every app and sidecar. The first instance of each app
+// comes up before the others start: a sidecar creates its stores' tables
+// on a fresh database, and two doing it at once can fail (PostgreSQL:
+// "type ... already exists" from a concurrent CREATE TABLE IF NOT EXISTS,
+// and daprd exits), where an orchestrator would restart the loser.
 func (s *System) startAll(ctx context.Context) error {
+	var first, others []*appRun
 	for _, a := range s.apps {
-		if err := s.startPart(a, PartApp); err != nil {
-			return err
-		}
-		if err := s.startPart(a, PartDapr); err != nil {
-			return err
+		if a.name == a.AppID {
+			first = append(first, a)
+		} else {
+			others = append(others, a)
 		}
 	}
-	s.opts.Logf("waiting for %d sidecars to report healthy", len(s.apps))
-	if err := s.waitHealthy(ctx, s.apps); err != nil {
-		return err
+	for _, group := range [][]*appRun{first, others} {
+		if len(group) == 0 {
+			continue
+		}
+		for _, a := range group {
+			if err := s.startPart(a, PartApp); err != nil {
+				return err
+			}
+			if err := s.startPart(a, PartDapr); err != nil {
+				return err
+			}
+		}
+		s.opts.Logf("waiting for %d sidecars to report healthy", len(group))
+		if err := s.waitHealthy(ctx, group); err != nil {
+			return err
+		}
 	}
 	return s.waitSubscribed(ctx)
 }
@@ -677,6 +695,9 @@ func (s *System) waitHealthy(ctx context.Context, apps []*appRun) error {
 		for id, a := range pending {
 			if p := culprit(a, sidecarGrace); p != nil {
 				return &StartError{Process: p.name, Reason: "exited (" + exitText(p.err) + ")", Lines: p.lastLines()}
+			}
+			if line := a.dapr.failedInit(); line != "" {
+				return &StartError{Process: a.dapr.name, Reason: "a component failed to initialize and daprd went on without it", Lines: line}
 			}
 			if healthy(client, fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.DaprHTTPPort)) &&
 				(!a.EnableAppHealthCheck || healthy(client, fmt.Sprintf("http://127.0.0.1:%d%s", a.AppPort, orDefault(a.AppHealthCheckPath, "/healthz")))) {
