@@ -24,7 +24,7 @@ func TestBalancerSpreadsAndSkipsADeadInstance(t *testing.T) {
 		servers = append(servers, srv)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	s := &System{opts: Options{Logf: t.Logf}, balancers: map[string]*balancer{}}
+	s := &System{opts: Options{Logf: t.Logf}, balancers: map[string]*relay{}}
 	for i, p := range ports {
 		s.apps = append(s.apps, &appRun{App: App{AppID: "gateway"}, name: fmt.Sprintf("gateway#%d", i+1), publicPort: p})
 	}

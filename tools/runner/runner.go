@@ -80,10 +80,10 @@ type System struct {
 	apps    []*appRun
 	byID    map[string]*appRun
 	broker  *broker
-	proxy   *proxy
+	proxy   *relay
 	servers []*backend
 	// balancers front the public ports of apps with several instances.
-	balancers map[string]*balancer
+	balancers map[string]*relay
 	// rabbitURL and queues: on a RabbitMQ profile, the queues daprd must
 	// consume before the system is up.
 	rabbitURL string
@@ -178,7 +178,7 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	if len(rf.Ignored) > 0 {
 		opts.Logf("%s: not used by the runner (the Dapr CLI's): %s", filepath.Base(opts.RunFile), strings.Join(rf.Ignored, ", "))
 	}
-	s := &System{opts: opts, byID: map[string]*appRun{}, balancers: map[string]*balancer{}}
+	s := &System{opts: opts, byID: map[string]*appRun{}, balancers: map[string]*relay{}}
 	for _, a := range rf.Apps {
 		a.ResourcesPaths = withProfile(a.ResourcesPaths, opts.Profile)
 		a.ConfigFilePath = configFor(a.ConfigFilePath, opts.Profile)
@@ -381,7 +381,7 @@ func (s *System) prepare(ctx context.Context) error {
 	for _, srv := range s.servers {
 		s.opts.Logf("%s at %s answers (for %s)", srv.kind, srv.addr, strings.Join(srv.users, ", "))
 		if srv.pubsub && s.opts.ProxyBroker {
-			if s.proxy, err = startProxy(srv.addr); err != nil {
+			if s.proxy, err = startRelay(srv.addr); err != nil {
 				return &StartError{Process: "broker proxy", Reason: err.Error()}
 			}
 			if err := pointAt(srv.file, srv.component, srv.addr, s.proxy.addr); err != nil {

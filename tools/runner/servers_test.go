@@ -97,7 +97,7 @@ func TestProxyStopsAndStartsOnTheSamePort(t *testing.T) {
 			go func() { _, _ = io.Copy(c, c); c.Close() }()
 		}
 	}()
-	p, err := startProxy(echo.Addr().String())
+	p, err := startRelay(echo.Addr().String())
 	require.NoError(t, err)
 	defer p.stop()
 	roundTrip := func(c net.Conn) error {
