@@ -120,14 +120,17 @@ func TestDaprRunFile(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	started := time.Now()
 	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
+	// exited is closed when the CLI has exited; exitErr is then its error.
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
 	defer func() {
 		if t.Failed() {
 			printLogs(t, logPath, rf)
 		}
-		if !stopped { // as Ctrl-C would, then harder
+		select {
+		case <-exited:
+		default: // as Ctrl-C would, then harder
 			_ = cmd.Process.Signal(syscall.SIGINT)
 			select {
 			case <-exited:
@@ -151,8 +154,7 @@ func TestDaprRunFile(t *testing.T) {
 		} {
 			require.Eventually(t, func() bool {
 				select {
-				case err := <-exited:
-					exited <- err
+				case <-exited:
 					return true
 				default:
 				}
@@ -164,8 +166,8 @@ func TestDaprRunFile(t *testing.T) {
 				return resp.StatusCode/100 == 2
 			}, 3*time.Minute, 250*time.Millisecond, "%s's %s never turned healthy (%s)", a.AppID, what, url)
 			select {
-			case err := <-exited:
-				t.Fatalf("dapr run exited early: %v", err)
+			case <-exited:
+				t.Fatalf("dapr run exited early: %v", exitErr)
 			default:
 			}
 		}
@@ -209,9 +211,8 @@ func TestDaprRunFile(t *testing.T) {
 	stopAt := time.Now()
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	select {
-	case err := <-exited:
-		stopped = true
-		t.Logf("dapr run stopped %s after Ctrl-C (exit: %v)", time.Since(stopAt).Round(time.Millisecond), err)
+	case <-exited:
+		t.Logf("dapr run stopped %s after Ctrl-C (exit: %v)", time.Since(stopAt).Round(time.Millisecond), exitErr)
 	case <-time.After(2 * time.Minute):
 		t.Fatal("dapr run still running 2 minutes after Ctrl-C")
 	}

@@ -106,6 +106,9 @@ func TestTheRunFileAvoidsDaprInitsPorts(t *testing.T) {
 	for _, a := range rf.Apps {
 		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort} {
 			assert.NotContains(t, daprInitPorts, p, "app %s: port %d is one dapr init takes", a.AppID, p)
+			// Linux hands out 32768-60999 as the local ports of outgoing
+			// connections: one there may be taken at any moment.
+			assert.Less(t, p, 32768, "app %s: port %d is in the ephemeral range", a.AppID, p)
 		}
 	}
 	assert.Equal(t, []string{filepath.Join(rf.Apps[0].AppDirPath, "..", "..", "components", "common"), filepath.Join(rf.Apps[0].AppDirPath, "..", "..", "components", CLIProfile)},
