@@ -110,6 +110,9 @@ type appRun struct {
 	// daprd with: random for each app and run.
 	appToken, daprToken string
 	app, dapr           *proc
+	// initRetries counts the starts of daprd again after a component
+	// failed to initialize (waitHealthy).
+	initRetries int
 }
 
 // Part names one of the two processes of an app.
@@ -697,6 +700,19 @@ func (s *System) waitHealthy(ctx context.Context, apps []*appRun) error {
 				return &StartError{Process: p.name, Reason: "exited (" + exitText(p.err) + ")", Lines: p.lastLines()}
 			}
 			if line := a.dapr.failedInit(); line != "" {
+				// Sidecars starting together can race on name resolution's
+				// SQLite file ("database is locked" while one creates its
+				// tables): started again, as an orchestrator would, up to
+				// three times; past that the failure is real.
+				if a.initRetries < 3 {
+					a.initRetries++
+					s.opts.Logf("%s: %s; starting it again (%d of 3)", a.dapr.name, "a component failed to initialize", a.initRetries)
+					a.dapr.kill()
+					if err := s.startPart(a, PartDapr); err != nil {
+						return err
+					}
+					continue
+				}
 				return &StartError{Process: a.dapr.name, Reason: "a component failed to initialize and daprd went on without it", Lines: line}
 			}
 			if healthy(client, fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.DaprHTTPPort)) &&
