@@ -813,13 +813,9 @@ func (s *System) Exited(ctx context.Context) (string, error) {
 
 // Kill is kill -9 of one part of an app, for fault injection.
 func (s *System) Kill(appID string, part Part) error {
-	a, err := s.app(appID)
+	p, err := s.part(appID, part)
 	if err != nil {
 		return err
-	}
-	p := a.app
-	if part == PartDapr {
-		p = a.dapr
 	}
 	p.kill()
 	return nil
@@ -829,16 +825,24 @@ func (s *System) Kill(appID string, part Part) error {
 // restart: SIGTERM, then SIGKILL after grace. The app part drains first
 // (it stops taking requests and finishes the ones it has).
 func (s *System) Terminate(appID string, part Part, grace time.Duration) error {
-	a, err := s.app(appID)
+	p, err := s.part(appID, part)
 	if err != nil {
 		return err
 	}
-	p := a.app
-	if part == PartDapr {
-		p = a.dapr
-	}
 	p.stop(grace)
 	return nil
+}
+
+// part is the process of one part of an app (or instance).
+func (s *System) part(appID string, part Part) (*proc, error) {
+	a, err := s.app(appID)
+	if err != nil {
+		return nil, err
+	}
+	if part == PartDapr {
+		return a.dapr, nil
+	}
+	return a.app, nil
 }
 
 // Restart starts killed parts of an app again (app before daprd, whatever
