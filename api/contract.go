@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,8 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // Spec checks HTTP requests and responses against the OpenAPI document.
@@ -462,10 +462,10 @@ func describeRead(err error) string {
 	return "could not be read"
 }
 
-var english = message.NewPrinter(language.English)
-
-// describe says what broke, one rule per field, in the words the handlers
-// use. Never the validator's whole message: it can print the value checked.
+// describe says what broke, one rule per field, worded from the document:
+// a field whose description states its rule ("must be …") is answered
+// with it; any other rule is said from the kind of check that failed and
+// the limit the document sets. Never the value checked (a password).
 func describe(err error, name string, body *openapi3.Schema) string {
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
@@ -477,10 +477,10 @@ func describe(err error, name string, body *openapi3.Schema) string {
 		if field == "" {
 			field = name
 		}
-		causes = append(causes, plainRule(field, leaf.ErrorKind.LocalizedString(english), body))
+		causes = append(causes, rule(field, leaf.ErrorKind, body))
 	}
 	sort.Strings(causes)
-	return strings.Join(causes, "; ")
+	return strings.Join(slices.Compact(causes), "; ")
 }
 
 func leaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
@@ -494,56 +494,85 @@ func leaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
 	return out
 }
 
-// plainRule says a broken rule as the handlers would: a field whose
-// description states its rule ("must be …") is answered with it; the
-// validator's terse words are put in plain ones.
-func plainRule(field, rule string, body *openapi3.Schema) string {
+// rule says one broken rule of field ("" for the body itself).
+func rule(field string, k jsonschema.ErrorKind, body *openapi3.Schema) string {
 	name := field
 	if name == "" {
 		name = "the body"
 	}
-	if body != nil && field != "" && !strings.Contains(field, "/") {
-		if p := body.Properties[field]; p != nil && p.Value != nil && strings.HasPrefix(p.Value.Description, "must ") &&
-			(strings.HasPrefix(rule, "minLength") || strings.HasPrefix(rule, "maxLength") || strings.Contains(rule, "does not match pattern")) {
-			return field + " " + strings.TrimSuffix(p.Value.Description, ".")
+	switch k.(type) {
+	case *kind.MinLength, *kind.MaxLength, *kind.Pattern:
+		if says := statedRule(field, body); says != "" {
+			return field + " " + says
 		}
 	}
-	for _, r := range plainRules {
-		if m := r.re.FindStringSubmatch(rule); m != nil {
-			return r.say(name, m)
+	switch k := k.(type) {
+	case *kind.AdditionalProperties:
+		return "unknown " + plural(len(k.Properties), "field ", "fields ") + quoted(k.Properties)
+	case *kind.Required:
+		return strings.Join(k.Missing, ", ") + plural(len(k.Missing), " is", " are") + " required"
+	case *kind.Type:
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = article(w)
 		}
+		if field == "" {
+			return fmt.Sprintf("the body must be %s, not %s", strings.Join(want, " or "), k.Got)
+		}
+		return fmt.Sprintf("field %q must be %s, not %s", field, strings.Join(want, " or "), k.Got)
+	case *kind.MinLength:
+		return fmt.Sprintf("%s must be at least %d characters", name, k.Want)
+	case *kind.MaxLength:
+		return fmt.Sprintf("%s must be at most %d characters", name, k.Want)
+	case *kind.Pattern:
+		return fmt.Sprintf("%s must match %s", name, k.Want)
+	case *kind.Enum:
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = fmt.Sprint(w)
+		}
+		return fmt.Sprintf("%s must be one of %s", name, strings.Join(want, ", "))
+	case *kind.Const:
+		return fmt.Sprintf("%s must be %v", name, k.Want)
+	case *kind.Format:
+		return fmt.Sprintf("%s must be a %s", name, k.Want)
+	case *kind.Minimum:
+		return fmt.Sprintf("%s must be at least %s", name, k.Want.RatString())
+	case *kind.Maximum:
+		return fmt.Sprintf("%s must be at most %s", name, k.Want.RatString())
 	}
-	if field == "" {
-		return rule
-	}
-	return field + ": " + rule
+	return fmt.Sprintf("%s breaks the document's rule %q", name, strings.Join(k.KeywordPath(), "/"))
 }
 
-var plainRules = []struct {
-	re  *regexp.Regexp
-	say func(name string, m []string) string
-}{
-	{regexp.MustCompile(`^additional properties? (.+) not allowed$`), func(_ string, m []string) string {
-		return "unknown field " + strings.ReplaceAll(m[1], "'", `"`)
-	}},
-	{regexp.MustCompile(`^missing property (.+)$`), func(_ string, m []string) string {
-		return strings.ReplaceAll(m[1], "'", "") + " is required"
-	}},
-	{regexp.MustCompile(`^missing properties (.+)$`), func(_ string, m []string) string {
-		return strings.ReplaceAll(m[1], "'", "") + " are required"
-	}},
-	{regexp.MustCompile(`^got (\w+), want (\w+)$`), func(name string, m []string) string {
-		if name == "the body" {
-			return fmt.Sprintf("the body must be %s, not %s", article(m[2]), m[1])
-		}
-		return fmt.Sprintf("field %q must be %s, not %s", name, article(m[2]), m[1])
-	}},
-	{regexp.MustCompile(`^minLength: got (\d+), want (\d+)$`), func(name string, m []string) string {
-		return fmt.Sprintf("%s must be at least %s characters", name, m[2])
-	}},
-	{regexp.MustCompile(`^maxLength: got (\d+), want (\d+)$`), func(name string, m []string) string {
-		return fmt.Sprintf("%s must be at most %s characters", name, m[2])
-	}},
+// statedRule is the rule a top-level field of body states in its
+// description ("must be 10 to 128 characters."), or "".
+func statedRule(field string, body *openapi3.Schema) string {
+	if body == nil || field == "" || strings.Contains(field, "/") {
+		return ""
+	}
+	p := body.Properties[field]
+	if p == nil || p.Value == nil || !strings.HasPrefix(p.Value.Description, "must ") {
+		return ""
+	}
+	return strings.TrimSuffix(p.Value.Description, ".")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// quoted lists names quoted, sorted (the validator finds them in a map's
+// order).
+func quoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	slices.Sort(q)
+	return strings.Join(q, ", ")
 }
 
 func article(jsonType string) string {
@@ -557,4 +586,32 @@ func article(jsonType string) string {
 	default:
 		return "a " + jsonType
 	}
+}
+
+// TextRule is what the document says a string property of one of its
+// component schemas must be: its pattern ("" for any), its length in
+// characters (zero MaxLength: no bound) and its description, which states
+// the rule in words when it starts with "must".
+type TextRule struct {
+	Pattern              string
+	MinLength, MaxLength int
+	Description          string
+}
+
+// TextRule reads the rule of property in the component schema named
+// schema, for code that must keep the same rule beyond the API's edge.
+func (s *Spec) TextRule(schema, property string) (TextRule, error) {
+	sch, ok := s.doc.Components.Schemas[schema]
+	if !ok || sch.Value == nil {
+		return TextRule{}, fmt.Errorf("openapi.yaml has no schema %q", schema)
+	}
+	p, ok := sch.Value.Properties[property]
+	if !ok || p.Value == nil || !p.Value.Type.Is("string") {
+		return TextRule{}, fmt.Errorf("openapi.yaml: schema %s has no string property %q", schema, property)
+	}
+	r := TextRule{Pattern: p.Value.Pattern, MinLength: int(p.Value.MinLength), Description: p.Value.Description}
+	if p.Value.MaxLength != nil {
+		r.MaxLength = int(*p.Value.MaxLength)
+	}
+	return r, nil
 }

@@ -183,3 +183,30 @@ func TestCheckAnswerWhateverTheRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestErrorsAreWordedFromTheDocument: each kind of broken rule is said
+// in the caller's words, from the kind of check and the limit the document
+// sets (or the field's own "must …" description), never in the
+// validator's English.
+func TestRequestErrorsAreWordedFromTheDocument(t *testing.T) {
+	s := mustLoad(t)
+	cases := []struct {
+		name, path, body, want string
+	}{
+		{"a wrong type", "/user/sign-up", `{"username":5,"phoneNumber":"0909123456","password":"long enough pw"}`,
+			`request body: field "username" must be a string, not number`},
+		{"not an object", "/user/sign-in", `[]`, "request body: the body must be a JSON object, not array"},
+		{"a pattern the field's description states", "/user/sign-up", `{"username":"Al","phoneNumber":"0909123456","password":"long enough pw"}`,
+			"request body: username must be 3 to 32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"},
+		{"a length with no description", "/user/sign-in", `{"username":"` + strings.Repeat("a", 65) + `","password":"x"}`,
+			"request body: username must be at most 64 characters"},
+		{"two fields missing", "/user/sign-in", `{}`, "request body: username, password are required"},
+		{"two unknown fields", "/user/sign-in", `{"username":"a","password":"b","x":1,"y":2}`, `request body: unknown fields "x", "y"`},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest("POST", c.path, strings.NewReader(c.body))
+		r.Header.Set("Content-Type", "application/json")
+		_, err := s.CheckRequest(context.Background(), r)
+		assert.EqualError(t, err, c.want, c.name)
+	}
+}

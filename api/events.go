@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 //go:embed events/*.schema.json
@@ -116,3 +118,7 @@ func Examples(topic string) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// english words the validator's findings for the events' checks, which
+// only the project's own code and logs read.
+var english = message.NewPrinter(language.English)
