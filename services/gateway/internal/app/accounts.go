@@ -3,6 +3,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"regexp"
@@ -10,44 +11,26 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
 
-// User is an account.
-type User struct {
-	ID           string `json:"id"`
-	Username     string `json:"username"`
-	PhoneNumber  string `json:"phoneNumber"`
-	PasswordHash string `json:"passwordHash"`
-	// WebhookSecret signs the webhooks of this account's purchases
-	// (Standard Webhooks: "whsec_" + base64 of 24 random bytes).
-	WebhookSecret   string     `json:"webhookSecret"`
-	PhoneVerifiedAt *time.Time `json:"phoneVerifiedAt,omitempty"`
-	CreatedAt       time.Time  `json:"createdAt"`
-}
+// The account's values and their rules are the domain's; app names them
+// for its callers.
+type (
+	User        = domain.User
+	PhoneClaim  = domain.PhoneClaim
+	Session     = domain.Session
+	SessionList = domain.SessionList
+	SessionRef  = domain.SessionRef
+	Strikes     = domain.Strikes
+	PhoneCode   = domain.PhoneCode
+	Count       = domain.Count
+)
 
-// PhoneClaim makes a phone number belong to one account.
-type PhoneClaim struct {
-	Username  string    `json:"username"`
-	ClaimedAt time.Time `json:"claimedAt"`
-}
-
-// Session is the server side of an access token. It ends after IdleTimeout
-// without a request (to within slideEvery: the store's TTL, renewed when a
-// request slides it) or on sign-out.
-type Session struct {
-	ID          string `json:"id"`
-	UserID      string `json:"userId"`
-	Username    string `json:"username"`
-	PhoneNumber string `json:"phoneNumber"`
-	// PhoneVerified: purchases and voucher lists need it.
-	PhoneVerified bool      `json:"phoneVerified"`
-	CreatedAt     time.Time `json:"createdAt"`
-	LastSeen      time.Time `json:"lastSeen"`
-}
+// MaxSessions is how many sessions an account may have at once.
+const MaxSessions = domain.MaxSessions
 
 // Store is a typed state store view (daprx.Store satisfies it).
 type Store[T any] interface {
@@ -94,6 +77,9 @@ type Accounts struct {
 	NewID       func() string
 	NewSecret   func() string
 	IdleTimeout time.Duration
+	// Rules: what a username and a password must be (from the OpenAPI
+	// document).
+	Rules domain.AccountRules
 	// Phone verification codes and the limits on guessing.
 	Codes  Codes
 	Limits Limits
@@ -126,50 +112,27 @@ type Token struct {
 	ExpiresIn   int    `json:"expiresIn"` // seconds of inactivity before the session ends
 }
 
-var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,31}$`)
-
-const (
-	minPasswordLen = 10
-	maxPasswordLen = 128
-)
-
 func userKey(username string) string { return "user|" + username }
 func phoneKey(phone string) string   { return "phone|" + phone }
 func sessionKey(id string) string    { return "session|" + id }
 
-// NormalizePhone returns the number in E.164; numbers without a country code
-// are read as Vietnamese (0909123456 is +84909123456).
-func NormalizePhone(raw string) (string, error) {
-	if raw == "" {
-		return "", errs.E(errs.Invalid, "phoneNumber is required")
-	}
-	if len(raw) > 32 {
-		return "", errs.E(errs.Invalid, "phoneNumber is too long")
-	}
-	n, err := phonenumbers.Parse(raw, "VN")
-	if err != nil {
-		return "", errs.E(errs.Invalid, "phoneNumber %q is not a phone number", raw)
-	}
-	if !phonenumbers.IsValidNumber(n) {
-		return "", errs.E(errs.Invalid, "phoneNumber %q is not a valid number", raw)
-	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
-}
+// NormalizePhone returns the number in E.164 (domain.NormalizePhone).
+func NormalizePhone(raw string) (string, error) { return domain.NormalizePhone(raw) }
 
 // SignUp creates the account; the username is unique (first write wins).
 func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
-	if !usernamePattern.MatchString(in.Username) {
-		return Token{}, errs.E(errs.Invalid, "username must be 3 to 32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
+	if err := a.Rules.Username.Check(in.Username); err != nil {
+		return Token{}, err
 	}
-	phone, err := NormalizePhone(in.PhoneNumber)
+	phone, err := domain.NormalizePhone(in.PhoneNumber)
 	if err != nil {
 		return Token{}, err
 	}
 	if err := a.SMSPolicy.Check(phone); err != nil {
 		return Token{}, err
 	}
-	if n := utf8.RuneCountInString(in.Password); n < minPasswordLen || n > maxPasswordLen {
-		return Token{}, errs.E(errs.Invalid, "password must be %d to %d characters", minPasswordLen, maxPasswordLen)
+	if err := a.Rules.Password.Check(in.Password); err != nil {
+		return Token{}, err
 	}
 	// The cheap refusal before the costly hash (the insert below still
 	// decides a race).
@@ -232,7 +195,7 @@ func (a Accounts) firstText(ctx context.Context, u User) error {
 }
 
 // phoneOwner is the username that verified phone, or "" (a claim left by
-// a verification that died halfway is no owner: claimAbandonedAfter).
+// a verification that died halfway is no owner: domain.ClaimAbandonedAfter).
 func (a Accounts) phoneOwner(ctx context.Context, phone string) (string, error) {
 	c, _, found, err := a.Phones.Get(ctx, phoneKey(phone))
 	if err != nil || !found {
@@ -244,39 +207,31 @@ func (a Accounts) phoneOwner(ctx context.Context, phone string) (string, error) 
 	return c.Username, nil
 }
 
-// claimHolds tells whether claim c on phone still stands: its account
-// verified the number, or the claim is too fresh to be called abandoned
-// (a verification may be between its two writes).
+// claimHolds tells whether claim c on phone still stands (PhoneClaim.Holds).
 func (a Accounts) claimHolds(ctx context.Context, c PhoneClaim, phone string) (bool, error) {
 	owner, _, found, err := a.Users.Get(ctx, userKey(c.Username))
 	if err != nil {
 		return false, err
 	}
-	return found && owner.PhoneNumber == phone && owner.PhoneVerifiedAt != nil || a.Now().Sub(c.ClaimedAt) < claimAbandonedAfter, nil
+	return c.Holds(owner, found, phone, a.Now()), nil
 }
 
-// claimAbandonedAfter: a claim whose account never came (a crash between the
-// two writes) may be taken over after this long.
-const claimAbandonedAfter = time.Minute
-
 // claimPhone makes phone username's, unless another account verified it
-// (first verification wins; told only to whoever proved they hold the
-// phone, by the code it received).
+// (PhoneClaim.Take).
 func (a Accounts) claimPhone(ctx context.Context, phone, username string) error {
-	taken := errs.E(errs.Conflict, "this phone number is already verified by another account: sign in to that one, or ask the bank to release the number")
 	_, err := a.Phones.Update(ctx, phoneKey(phone), func(c *PhoneClaim, exists bool) (*persist.Event, error) {
-		if exists {
-			if c.Username == username {
-				return nil, persist.ErrNoChange
-			}
-			if holds, err := a.claimHolds(ctx, *c, phone); err != nil || holds {
-				if err == nil {
-					err = taken
-				}
+		holds := false
+		if exists && c.Username != username {
+			var err error
+			if holds, err = a.claimHolds(ctx, *c, phone); err != nil {
 				return nil, err
 			}
 		}
-		c.Username, c.ClaimedAt = username, a.Now()
+		next, changed, err := c.Take(username, exists, holds, a.Now())
+		if err != nil || !changed {
+			return nil, cmp.Or(err, persist.ErrNoChange)
+		}
+		*c = next
 		return nil, nil
 	})
 	return err
@@ -307,7 +262,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	bad := errs.E(errs.Unauthorized, "wrong username or password")
 	// A name sign-up would refuse cannot exist: answered at once, it
 	// counts against nobody (and cannot reach another key: '|').
-	if !usernamePattern.MatchString(in.Username) || len(in.Password) > maxPasswordLen {
+	if !a.Rules.Username.Fits(in.Username) || utf8.RuneCountInString(in.Password) > a.Rules.Password.Max {
 		return Token{}, bad
 	}
 	if in.UnlockCode != "" && !sixDigitsOnly.MatchString(in.UnlockCode) {
@@ -393,7 +348,7 @@ func accountSignInKey(username string) string { return "signin-account|" + usern
 // code is not replaced (nobody can spoil the owner's code by asking for
 // another), and unlock codes have a daily cap of their own.
 func (a Accounts) RequestUnlockCode(ctx context.Context, username, client string) error {
-	if !usernamePattern.MatchString(username) {
+	if !a.Rules.Username.Fits(username) {
 		return nil
 	}
 	if err := a.SMSPolicy.Budget.SpendClient(ctx, client); err != nil {
@@ -416,7 +371,7 @@ func (a Accounts) sendUnlockCode(ctx context.Context, username string) error {
 		return nil
 	}
 	st, _, _, err := a.AccountLimits.Store.Get(ctx, limitKey(accountSignInKey(username)))
-	if err != nil || !st.LockedUntil.After(a.Now()) {
+	if err != nil || st.Locked(a.Now()) == nil {
 		return err // not locked: nothing to unlock
 	}
 	u, _, found, err := a.Users.Get(ctx, userKey(username))
@@ -431,8 +386,7 @@ func (a Accounts) sendUnlockCode(ctx context.Context, username string) error {
 
 func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
 	now := a.Now()
-	s := Session{ID: a.NewID(), UserID: u.ID, Username: u.Username, PhoneNumber: u.PhoneNumber,
-		PhoneVerified: u.PhoneVerifiedAt != nil, CreatedAt: now, LastSeen: now}
+	s := domain.NewSession(a.NewID(), u, now)
 	var evicted []string
 	if a.SessionLists != nil {
 		var err error
@@ -477,20 +431,18 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (Session, erro
 	}
 	// The store's TTL removes idle sessions; the check covers the moment
 	// before its sweep runs.
-	if !found || now.Sub(s.LastSeen) > a.IdleTimeout {
-		return Session{}, errs.E(errs.Unauthorized, "session expired or signed out: sign in again")
+	if !found || !s.Live(now, a.IdleTimeout) {
+		return Session{}, domain.ErrSessionEnded
 	}
-	// Slide the session, but not on every request: a write per request
-	// doubled the state traffic of the accept path. LastSeen lags real use
-	// by less than slideEvery, so an idle session ends between IdleTimeout
-	// minus slideEvery and IdleTimeout after its last request. The write is
-	// conditional (ETag): a sign-out in between is never undone.
-	if now.Sub(s.LastSeen) >= a.slideEvery() {
+	// The slide is written only every domain.SlideEvery, and conditionally
+	// (ETag): a sign-out in between is never undone.
+	if _, slides := s.Slide(now, a.IdleTimeout); slides {
 		_, err := a.Sessions.Update(ctx, sessionKey(sid), func(cur *Session, exists bool) (*persist.Event, error) {
-			if !exists || cur.LastSeen.IsZero() || now.Sub(cur.LastSeen) < a.slideEvery() {
+			next, slides := cur.Slide(now, a.IdleTimeout)
+			if !exists || !slides {
 				return nil, persist.ErrNoChange // signed out, or slid meanwhile
 			}
-			cur.LastSeen = now
+			*cur = next
 			return nil, nil
 		})
 		if err != nil {
@@ -500,20 +452,14 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (Session, erro
 	return s, nil
 }
 
-// slideEvery is how stale a session's LastSeen may get before a request
-// writes it again: a twentieth of the idle timeout, at most 30 s.
-func (a Accounts) slideEvery() time.Duration {
-	return min(a.IdleTimeout/20, 30*time.Second)
-}
-
 // SignOut ends the session: the token is refused from now on.
 func (a Accounts) SignOut(ctx context.Context, s Session) error {
 	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*persist.Event, error) {
-		if !exists {
+		next, ended := cur.End()
+		if !exists || !ended {
 			return nil, persist.ErrNoChange
 		}
-		// A session seen long ago is idle by every check; its TTL removes it.
-		cur.LastSeen = time.Time{}
+		*cur = next
 		return nil, nil
 	})
 	return err
@@ -564,7 +510,7 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 	a.Limits.Reset(ctx, limitKey)
 	// The number becomes this account's now, unless another verified it
 	// first: claim, then mark the account (a crash in between leaves a
-	// claim that lapses after claimAbandonedAfter).
+	// claim that lapses after domain.ClaimAbandonedAfter).
 	if err := a.claimPhone(ctx, s.PhoneNumber, s.Username); err != nil {
 		return s, err
 	}
@@ -573,9 +519,11 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 		if !exists {
 			return nil, ErrNoAccount
 		}
-		if u.PhoneVerifiedAt == nil {
-			u.PhoneVerifiedAt = &now
+		next, verified := u.VerifyPhone(now)
+		if !verified {
+			return nil, persist.ErrNoChange
 		}
+		*u = next
 		return nil, nil
 	}); err != nil {
 		return s, err
@@ -584,10 +532,14 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 	// between is not undone (and some stores refuse an unconditional write
 	// to a key once it was written conditionally).
 	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*persist.Event, error) {
-		if !exists || cur.LastSeen.IsZero() {
-			return nil, errs.E(errs.Unauthorized, "session expired or signed out: sign in again")
+		if !exists {
+			return nil, domain.ErrSessionEnded
 		}
-		cur.PhoneVerified = true
+		next, err := cur.MarkPhoneVerified()
+		if err != nil {
+			return nil, err
+		}
+		*cur = next
 		return nil, nil
 	})
 	s.PhoneVerified = true

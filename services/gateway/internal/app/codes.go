@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -12,19 +9,8 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
-
-// PhoneCode is the live verification code of one account. Only its hash is
-// kept; the store's TTL removes it when it expires.
-type PhoneCode struct {
-	UserID    string    `json:"userId"`
-	Hash      string    `json:"hash"`
-	Seq       int       `json:"seq"`
-	Tries     int       `json:"tries"`
-	Used      bool      `json:"used"`
-	SentAt    time.Time `json:"sentAt"`
-	ExpiresAt time.Time `json:"expiresAt"`
-}
 
 // Codes sends and checks phone verification codes. A new code and its SMS
 // are one state transaction (the deliveries store's outbox to send-sms).
@@ -54,12 +40,6 @@ func (c Codes) kind() string {
 
 func (c Codes) key(userID string) string { return c.kind() + "|" + userID }
 
-func hashCode(userID, code string) string {
-	mac := hmac.New(sha256.New, []byte(userID))
-	mac.Write([]byte(code))
-	return hex.EncodeToString(mac.Sum(nil))
-}
-
 // Send makes a new code for u and texts it. resend: honour the cool-down.
 func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 	code := c.NewCode()
@@ -71,7 +51,7 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 		// Checked again in the write below; looked at first too, so that a
 		// refused resend does not spend the day's cap.
 		if pc, _, found, err := c.Store.Get(ctx, c.key(u.ID)); err == nil && found {
-			if err := c.coolingDown(pc, c.Now()); err != nil {
+			if err := pc.CoolingDown(c.Now(), c.Cooldown); err != nil {
 				return err
 			}
 		}
@@ -82,11 +62,11 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 	_, err := c.Store.Update(ctx, c.key(u.ID), func(pc *PhoneCode, exists bool) (*persist.Event, error) {
 		now := c.Now()
 		if resend && exists {
-			if err := c.coolingDown(*pc, now); err != nil {
+			if err := pc.CoolingDown(now, c.Cooldown); err != nil {
 				return nil, err
 			}
 		}
-		*pc = PhoneCode{UserID: u.ID, Hash: hashCode(u.ID, code), Seq: pc.Seq + 1, SentAt: now, ExpiresAt: now.Add(c.TTL)}
+		*pc = pc.Replace(u.ID, code, now, c.TTL)
 		return &persist.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
 			MessageID:   fmt.Sprintf("%s-%s-%d", c.kind(), u.ID, pc.Seq),
 			PhoneNumber: u.PhoneNumber,
@@ -94,16 +74,6 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 		}}, nil
 	})
 	return err
-}
-
-// coolingDown refuses a new code while the cool-down since pc was sent runs.
-func (c Codes) coolingDown(pc PhoneCode, now time.Time) error {
-	since := now.Sub(pc.SentAt)
-	if since >= c.Cooldown {
-		return nil
-	}
-	wait := c.Cooldown - since
-	return errs.Later(wait, "a code was sent %s ago: ask again in %s", since.Round(time.Second), wait.Round(time.Second))
 }
 
 // SendUnlessLive sends a new code unless a live, unused one with tries
@@ -114,7 +84,7 @@ func (c Codes) SendUnlessLive(ctx context.Context, u User) error {
 	if err != nil {
 		return err
 	}
-	if found && !pc.Used && pc.Tries < c.MaxTries && c.Now().Before(pc.ExpiresAt) {
+	if found && pc.Live(c.Now(), c.MaxTries) {
 		return nil
 	}
 	return c.Send(ctx, u, false)
@@ -136,11 +106,6 @@ func (c Codes) Notify(ctx context.Context, u User, id string, text func() string
 	return err
 }
 
-// Count is how many of something happened in one period (a day).
-type Count struct {
-	N int `json:"n"`
-}
-
 // DailyCaps bounds the texts with codes (and notices) a day: per account
 // and per phone number (zero: no cap). Texts are money and a nuisance:
 // without a cap, a sign-up loop or a resend loop texts a number all day.
@@ -159,7 +124,7 @@ func (d *DailyCaps) take(ctx context.Context, u User) error {
 	if d == nil {
 		return nil
 	}
-	day := d.Now().UTC().Format("2006-01-02")
+	day := domain.Day(d.Now())
 	name := d.Name
 	if name == "" {
 		name = "texts"
@@ -171,7 +136,7 @@ func (d *DailyCaps) take(ctx context.Context, u User) error {
 	if err != nil || limit == nil {
 		return err
 	}
-	return errs.Later(untilTomorrow(d.Now()), "%d texts to %s today already: try again tomorrow", limit.max, limit.what)
+	return errs.Later(domain.UntilTomorrow(d.Now()), "%d texts to %s today already: try again tomorrow", limit.max, limit.what)
 }
 
 // quota is one count of a period and its bound (zero: none).
@@ -189,10 +154,11 @@ func spend(ctx context.Context, store Store[Count], quotas []quota) (*quota, err
 		}
 		full := false
 		if _, err := store.Update(ctx, q.key, func(n *Count, _ bool) (*persist.Event, error) {
-			if full = n.N >= q.max; full {
+			var next Count
+			if next, full = n.Take(q.max); full {
 				return nil, persist.ErrNoChange
 			}
-			n.N++
+			*n = next
 			return nil, nil
 		}); err != nil {
 			return nil, err
@@ -204,37 +170,21 @@ func spend(ctx context.Context, store Store[Count], quotas []quota) (*quota, err
 	return nil, nil
 }
 
-func untilTomorrow(now time.Time) time.Duration {
-	now = now.UTC()
-	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Sub(now)
-}
-
-// Check spends one try of the live code: nil if code is right. A wrong code
-// is Unprocessable; an expired, used-up or missing code says so.
+// Check spends one try of the live code (PhoneCode.Check): nil if code is
+// right. A wrong code is Unprocessable; an expired, used-up or missing code
+// says so.
 func (c Codes) Check(ctx context.Context, userID, code string) error {
 	if len(code) != 6 {
-		return errs.E(errs.Invalid, "code must be the 6 digits of the SMS")
+		return domain.ErrCodeFormat
 	}
 	var result error
 	_, err := c.Store.Update(ctx, c.key(userID), func(pc *PhoneCode, exists bool) (*persist.Event, error) {
-		now := c.Now()
-		switch {
-		case !exists || now.After(pc.ExpiresAt):
-			result = errs.E(errs.Unprocessable, "no live code: ask for a new one")
-			return nil, persist.ErrNoChange
-		case pc.Used:
-			result = errs.E(errs.Unprocessable, "this code was already used: ask for a new one")
-			return nil, persist.ErrNoChange
-		case pc.Tries >= c.MaxTries:
-			result = errs.E(errs.Unprocessable, "this code had %d wrong tries: ask for a new one", c.MaxTries)
+		var next PhoneCode
+		var changed bool
+		if next, changed, result = pc.Check(exists, userID, code, c.Now(), c.MaxTries); !changed {
 			return nil, persist.ErrNoChange
 		}
-		if hmac.Equal([]byte(hashCode(userID, code)), []byte(pc.Hash)) {
-			pc.Used, result = true, nil
-			return nil, nil
-		}
-		pc.Tries++
-		result = errs.E(errs.Unprocessable, "wrong code: %d tries left", c.MaxTries-pc.Tries)
+		*pc = next
 		return nil, nil
 	})
 	if err != nil {

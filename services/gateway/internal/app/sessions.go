@@ -2,30 +2,11 @@ package app
 
 import (
 	"context"
-	"slices"
-	"time"
 	"unicode/utf8"
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
 )
-
-// SessionList is the sessions an account started that may still be alive,
-// oldest first, so that all of them can be ended at once (sign-out
-// everywhere, a password change).
-type SessionList struct {
-	Sessions []SessionRef `json:"sessions"`
-}
-
-// SessionRef names one session of a SessionList.
-type SessionRef struct {
-	ID        string    `json:"id"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-// MaxSessions is how many sessions an account may have at once; a sign-in
-// beyond it ends the oldest.
-const MaxSessions = 20
 
 func sessionListKey(userID string) string { return "sessions-of|" + userID }
 
@@ -35,18 +16,7 @@ func sessionListKey(userID string) string { return "sessions-of|" + userID }
 func (a Accounts) listSession(ctx context.Context, userID string, ref SessionRef) ([]string, error) {
 	var evicted []string
 	_, err := a.SessionLists.Update(ctx, sessionListKey(userID), func(l *SessionList, _ bool) (*persist.Event, error) {
-		evicted = nil
-		// A session older than a token's lifetime cannot be used: forget it.
-		l.Sessions = slices.DeleteFunc(l.Sessions, func(r SessionRef) bool {
-			return a.SessionMaxAge > 0 && ref.CreatedAt.Sub(r.CreatedAt) > a.SessionMaxAge
-		})
-		l.Sessions = append(l.Sessions, ref)
-		if n := len(l.Sessions) - MaxSessions; n > 0 {
-			for _, r := range l.Sessions[:n] {
-				evicted = append(evicted, r.ID)
-			}
-			l.Sessions = l.Sessions[n:]
-		}
+		*l, evicted = l.Add(ref, a.SessionMaxAge)
 		return nil, nil
 	})
 	return evicted, err
@@ -73,7 +43,7 @@ func (a Accounts) endSessions(ctx context.Context, userID string) error {
 		if !exists {
 			return nil, persist.ErrNoChange
 		}
-		l.Sessions = slices.DeleteFunc(l.Sessions, func(r SessionRef) bool { return ended[r.ID] })
+		*l = l.Without(ended)
 		return nil, nil
 	})
 	return err
@@ -96,10 +66,12 @@ type PasswordChange struct {
 // Wrong current passwords count like failed sign-ins (their own count), so
 // a stolen session cannot be used to guess the password.
 func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChange) (Token, error) {
-	if n := utf8.RuneCountInString(in.NewPassword); n < minPasswordLen || n > maxPasswordLen {
-		return Token{}, errs.E(errs.Invalid, "newPassword must be %d to %d characters", minPasswordLen, maxPasswordLen)
+	newPassword := a.Rules.Password
+	newPassword.Field = "newPassword"
+	if err := newPassword.Check(in.NewPassword); err != nil {
+		return Token{}, err
 	}
-	if len(in.CurrentPassword) > maxPasswordLen {
+	if utf8.RuneCountInString(in.CurrentPassword) > a.Rules.Password.Max {
 		return Token{}, errs.E(errs.Forbidden, "the current password is wrong")
 	}
 	try, err := a.Limits.Reserve(ctx, "password|"+s.Username)

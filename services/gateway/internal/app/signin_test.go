@@ -14,10 +14,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bankabc/vouchers/api"
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/gateway/internal/adapters/openapi"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
 
 // slowHasher counts the passwords it checks and hashes; each takes a
@@ -47,6 +50,16 @@ func (h *slowHasher) wait() {
 	time.Sleep(h.took)
 }
 
+// documentRules are the account rules of the OpenAPI document, as the
+// wiring reads them.
+var documentRules = func() domain.AccountRules {
+	r, err := openapi.AccountRules(api.MustLoad())
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()
+
 type plainTokens struct{}
 
 func (plainTokens) Issue(sessionID, _ string, _ time.Time) (string, error) {
@@ -71,7 +84,8 @@ func signInAccounts(h Hasher) (Accounts, *signinClock) {
 		NewSecret:   func() string { return "whsec_x" },
 		IdleTimeout: 10 * time.Minute,
 		Limits: Limits{Store: daprx.Store[Strikes]{Client: mem, Name: "gateway-store"}, Now: clk.now,
-			MaxFailures: 5, Lock: time.Minute, MaxLock: time.Hour},
+			LockRules: domain.LockRules{MaxFailures: 5, Lock: time.Minute, MaxLock: time.Hour}},
+		Rules: documentRules,
 	}, clk
 }
 
@@ -218,7 +232,7 @@ func TestSignUpWithATakenUsernameHashesNothing(t *testing.T) {
 func withAccountLock(a *Accounts, limit int) *testkit.MemState {
 	mem := testkit.NewMemState()
 	a.AccountLimits = Limits{Store: daprx.Store[Strikes]{Client: mem, Name: "s"}, Now: a.Now,
-		MaxFailures: limit, Lock: 15 * time.Minute, MaxLock: time.Hour}
+		LockRules: domain.LockRules{MaxFailures: limit, Lock: 15 * time.Minute, MaxLock: time.Hour}}
 	ob := daprx.NewOutbox(mem, "d", "pubsub", "test", 5*time.Second, nil)
 	code := 0
 	a.Later = func(f func()) { f() } // the unlock code's work, before the answer

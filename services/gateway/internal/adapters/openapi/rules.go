@@ -1,0 +1,48 @@
+// Package openapi reads the rules the OpenAPI document states for the
+// fields the domain checks too, so that they are written once.
+package openapi
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/bankabc/vouchers/api"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
+)
+
+// AccountRules reads what a username and a password must be from the
+// OpenAPI document, the one place they are written: the contract checks
+// requests against it at the edge, and the domain keeps the same rules
+// beyond it (a username becomes part of state keys).
+func AccountRules(spec *api.Spec) (domain.AccountRules, error) {
+	username, err := textRule(spec, "SignUp", "username")
+	if err != nil {
+		return domain.AccountRules{}, err
+	}
+	password, err := textRule(spec, "SignUp", "password")
+	if err != nil {
+		return domain.AccountRules{}, err
+	}
+	if username.Pattern == nil || password.Max == 0 {
+		return domain.AccountRules{}, fmt.Errorf("openapi.yaml: SignUp must bound the username by a pattern and the password's length")
+	}
+	return domain.AccountRules{Username: username, Password: password}, nil
+}
+
+func textRule(spec *api.Spec, schema, property string) (domain.TextRule, error) {
+	r, err := spec.TextRule(schema, property)
+	if err != nil {
+		return domain.TextRule{}, err
+	}
+	rule := domain.TextRule{Field: property, Min: r.MinLength, Max: r.MaxLength, Says: strings.TrimSuffix(r.Description, ".")}
+	if r.Pattern != "" {
+		if rule.Pattern, err = regexp.Compile(r.Pattern); err != nil {
+			return domain.TextRule{}, fmt.Errorf("openapi.yaml: %s.%s: %w", schema, property, err)
+		}
+	}
+	if !strings.HasPrefix(rule.Says, "must ") {
+		return domain.TextRule{}, fmt.Errorf("openapi.yaml: %s.%s: its description must state its rule (\"must …\")", schema, property)
+	}
+	return rule, nil
+}

@@ -1,0 +1,50 @@
+package openapi
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bankabc/vouchers/api"
+)
+
+// TestTheDomainKeepsTheDocumentsRules: what the contract refuses at the
+// edge, the domain refuses in the same words, because both read one
+// document.
+func TestTheDomainKeepsTheDocumentsRules(t *testing.T) {
+	spec := api.MustLoad()
+	rules, err := AccountRules(spec)
+	require.NoError(t, err)
+	cases := []struct {
+		name, username, password   string
+		usernameFits, passwordFits bool
+	}{
+		{"both fit", "alice", "long enough pw", true, true},
+		{"a username with upper case", "Alice", "long enough pw", false, true},
+		{"a username with a key separator", "al|ce", "long enough pw", false, true},
+		{"too short a password", "alice", "short", true, false},
+		{"too long a password", "alice", strings.Repeat("p", 129), true, false},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.usernameFits, rules.Username.Fits(c.username), "%s: username", c.name)
+		assert.Equal(t, c.passwordFits, rules.Password.Fits(c.password), "%s: password", c.name)
+		body := `{"username":"` + c.username + `","phoneNumber":"0909123456","password":"` + c.password + `"}`
+		r := httptest.NewRequest("POST", "/user/sign-up", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		_, contractErr := spec.CheckRequest(context.Background(), r)
+		if c.usernameFits && c.passwordFits {
+			assert.NoError(t, contractErr, c.name)
+			continue
+		}
+		require.Error(t, contractErr, "%s: the contract lets it through", c.name)
+		for _, domainErr := range []error{rules.Username.Check(c.username), rules.Password.Check(c.password)} {
+			if domainErr != nil {
+				assert.Contains(t, contractErr.Error(), domainErr.Error(), "%s: the same words at the edge and in the domain", c.name)
+			}
+		}
+	}
+}
