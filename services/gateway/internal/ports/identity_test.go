@@ -76,10 +76,10 @@ func TestPhoneCodeExpires(t *testing.T) {
 func TestAPhoneNumberBelongsToTheAccountThatVerifiesIt(t *testing.T) {
 	e := newEnv(t)
 	e.signUp(t, "alice", "0909123456")
-	texts := len(e.dmem.Events(events.TopicSendSMS))
+	texts := len(e.bus.Events(events.TopicSendSMS))
 	rec := e.do("POST", "/user/sign-up", `{"username":"bob","phoneNumber":"+84 909 123 456","password":"long enough pw"}`, nil)
 	require.Equal(t, 201, rec.Code, "same number, other spelling: the same answer as a new one: %s", rec.Body)
-	sent := e.dmem.Events(events.TopicSendSMS)[texts:]
+	sent := e.bus.Events(events.TopicSendSMS)[texts:]
 	require.Len(t, sent, 1, "texts on bob's sign-up")
 	var notice events.SendSMS
 	require.NoError(t, json.Unmarshal(sent[0].Data, &notice))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -25,8 +25,10 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
 	"github.com/bankabc/vouchers/services/gateway/internal/app"
+	"github.com/bankabc/vouchers/services/gateway/internal/wiring"
 )
 
 // fakeVouchers answers for the voucher service with function fields.
@@ -84,6 +86,8 @@ type env struct {
 	routes     http.Handler      // the faces joined, without the middleware
 	mem        *testkit.MemState // gateway-store
 	dmem       *testkit.MemState // gateway-deliveries
+	bus        *testkit.MemState // what is published
+	work       *work.Pool        // deliveries started in the background
 	clock      *clock
 	key        []byte
 	vouchers   *fakeVouchers
@@ -139,82 +143,72 @@ func newEnv(t testing.TB) *env {
 	return newEnvWith(t, nil)
 }
 
-// newEnvWith is newEnv with its Purchases changed by change first.
+// testEnv is the configuration of the handler tests: run's defaults, with
+// webhook retries scaled down and http callbacks allowed (as locally; the
+// https rule has its own test).
+var testEnv = map[string]string{
+	"APP_API_TOKEN":                   "handler-tests-app-token",
+	"WEBHOOK_RETRY_SCHEDULE":          "1s,2s",
+	"WEBHOOK_MAX_RETRY_AFTER":         "1m",
+	"WEBHOOK_ALLOW_HTTP":              "true",
+	"MAX_HASHING_PER_CLIENT":          "4",
+	"TEXT_BUDGET_PER_CLIENT_PER_HOUR": "1000",
+}
+
+// newEnvWith is newEnv with its Purchases changed by change first. The
+// graph is run's (wiring.Build) over in-memory stores, with doubles for
+// what lies outside the process: the voucher and sms services, webhook
+// receivers, DNS, and a cheap password hash.
 func newEnvWith(t testing.TB, change func(*app.Purchases)) *env {
 	t.Helper()
-	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), logs: &syncBuffer{}, clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)},
-		key: []byte(strings.Repeat("k", 32))}
+	return newEnvFrom(t, nil, change)
+}
+
+// newEnvFrom is newEnvWith with settings of its own over testEnv's.
+func newEnvFrom(t testing.TB, settings map[string]string, change func(*app.Purchases)) *env {
+	t.Helper()
+	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), bus: testkit.NewMemState(), logs: &syncBuffer{},
+		clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}, key: []byte(strings.Repeat("k", 32))}
 	e.vouchers = &fakeVouchers{
 		byPhone: func(phone string) (app.VoucherList, error) {
 			return app.VoucherList(`{"phoneNumber":"` + phone + `","vouchers":[]}`), nil
 		},
 		stored: func(string) (bool, error) { return true, nil },
 	}
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	requestEvents := daprx.NewOutbox(e.mem, "gateway-store", "pubsub", "gateway-a", 5*time.Second, quiet)
-	smsEvents := daprx.NewOutbox(e.dmem, "gateway-deliveries", "pubsub", "gateway-a", 5*time.Second, quiet)
-	smsEvents.Confirm = map[string]daprx.Confirmation{events.TopicSendSMS: {After: 30 * time.Second, Confirmer: smsConfirmed{}}}
-	requestEvents.Intents.Now, smsEvents.Intents.Now = e.clock.now, e.clock.now
-	e.outboxes = daprx.Outboxes{requestEvents, smsEvents}
+	e.webhooks = &fakeWebhooks{answer: func(int) app.WebhookResult { return app.WebhookResult{Delivered: true} }}
+	cfg, err := wiring.LoadConfig(func(k string) string {
+		if v, ok := settings[k]; ok {
+			return v
+		}
+		return testEnv[k]
+	})
+	require.NoError(t, err)
 	ids := 0
 	var mu sync.Mutex
 	newID := func() string { mu.Lock(); defer mu.Unlock(); ids++; return "id" + string(rune('a'+ids)) }
-	acc := app.Accounts{
-		Users:  daprx.Store[app.User]{Client: e.mem, Name: "gateway-store"},
-		Phones: daprx.Store[app.PhoneClaim]{Client: e.mem, Name: "gateway-store"},
-		Codes: app.Codes{
-			Store: daprx.Store[app.PhoneCode]{Client: e.dmem, Name: "gateway-deliveries", Outbox: smsEvents},
-			Now:   e.clock.now, NewCode: adapters.NewSixDigitCode,
-			TTL: 5 * time.Minute, Cooldown: time.Minute, MaxTries: 5,
-			Daily: &app.DailyCaps{Store: daprx.Store[app.Count]{Client: e.mem, Name: "gateway-store"}, Now: e.clock.now,
-				PerAccount: 5, PerNumber: 10},
-		},
-		Limits: app.Limits{
-			Store: daprx.Store[app.Strikes]{Client: e.mem, Name: "gateway-store"},
-			Now:   e.clock.now, MaxFailures: 5, Lock: time.Minute, MaxLock: time.Hour,
-		},
-		Sessions:      daprx.Store[app.Session]{Client: e.mem, Name: "gateway-store"},
-		SessionLists:  daprx.Store[app.SessionList]{Client: e.mem, Name: "gateway-store"},
-		SessionMaxAge: 24 * time.Hour,
-		SMSPolicy:     app.SMSPolicy{Regions: []string{"VN"}},
-		Hasher:        adapters.Argon2id{Time: 1, MemoryK: 64, Threads: 1},
-		Tokens:        adapters.JWT{KeyID: "k1", Key: e.key, Lifetime: 24 * time.Hour},
-		Now:           e.clock.now,
-		NewID:         newID,
-		NewSecret:     adapters.NewWebhookSecret,
-		IdleTimeout:   10 * time.Minute,
-	}
-	e.webhooks = &fakeWebhooks{answer: func(int) app.WebhookResult { return app.WebhookResult{Delivered: true} }}
-	e.deliveries = app.Deliveries{
-		Store:         daprx.Store[app.Delivery]{Client: e.dmem, Name: "gateway-deliveries", Outbox: smsEvents},
-		Pending:       daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: e.dmem, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2},
-		Users:         acc.Users,
-		Webhooks:      e.webhooks,
-		Now:           e.clock.now,
-		Schedule:      []time.Duration{time.Second, 2 * time.Second},
-		MaxRetryAfter: time.Minute,
-	}
-	pur := app.Purchases{
-		Requests:   daprx.Store[app.Request]{Client: e.mem, Name: "gateway-store", Outbox: requestEvents},
-		Vouchers:   e.vouchers,
-		Deliveries: e.deliveries,
-		Callbacks:  literalGuard{},
-		AllowHTTP:  true, // as locally: the https rule has its own test
-		Now:        e.clock.now,
-		NewID:      newID,
-	}
+	stores := testkit.Stores{Bus: e.bus, ByName: map[string]*testkit.MemState{cfg.StateStore: e.mem, cfg.DeliveryStore: e.dmem}}
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g, err := wiring.Build(stores, cfg, wiring.Externals{
+		Tokens:    adapters.JWT{KeyID: "k1", Key: e.key, Lifetime: cfg.TokenLifetime},
+		Vouchers:  e.vouchers,
+		SMS:       smsConfirmed{},
+		Webhooks:  e.webhooks,
+		Callbacks: literalGuard{},
+		Hasher:    adapters.Argon2id{Time: 1, MemoryK: 64, Threads: 1},
+		Now:       e.clock.now,
+		NewID:     newID,
+	}, log, prometheus.NewRegistry())
+	require.NoError(t, err)
+	e.outboxes, e.deliveries = g.Outboxes, g.Deliveries
+	pur := g.Purchases
+	e.work = pur.Work
 	if change != nil {
 		change(&pur)
 	}
-	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.published = &fakePublisher{}
-	ops := Ops{Token: "ops-secret", DeadLetters: app.DeadLetters{
-		Store:     daprx.Store[app.DeadLetter]{Client: e.mem, Name: "gateway-store"},
-		Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: e.mem, Name: "gateway-store"}, Name: "dead-letters", Shards: 2},
-		Publisher: e.published,
-		Now:       e.clock.now,
-	}}
-	e.faces = Routes(context.Background(), log, acc, pur, ops, e.outboxes, time.Minute, Clients{})
+	g.DeadLetters.Publisher = e.published
+	ops := Ops{Token: "ops-secret", DeadLetters: g.DeadLetters}
+	e.faces = Routes(context.Background(), log, g.Accounts, pur, ops, e.outboxes, g.SweepLease, Clients{})
 	e.routes = joined(e.faces)
 	e.h = httpx.Middleware(log, e.routes)
 	if _, bench := t.(*testing.B); !bench { // benchmarks measure the gateway alone
@@ -248,6 +242,11 @@ func (e *env) do(method, path, body string, header map[string]string) *httptest.
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
+	if strings.HasPrefix(path, "/events/") {
+		// What the event handed to the background is done, as it would be
+		// by the next look from outside.
+		e.work.Idle()
+	}
 	return rec
 }
 
@@ -285,7 +284,7 @@ var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
 // lastCode is the code of the last verification SMS published.
 func (e *env) lastCode(t testing.TB) string {
 	t.Helper()
-	sent := e.dmem.Events(events.TopicSendSMS)
+	sent := e.bus.Events(events.TopicSendSMS)
 	for i := len(sent) - 1; i >= 0; i-- {
 		var m events.SendSMS
 		if json.Unmarshal(sent[i].Data, &m) == nil && strings.HasPrefix(m.MessageID, "phone-code-") {
@@ -459,7 +458,7 @@ func TestPurchase(t *testing.T) {
 	require.Len(t, last, 2, "the last transaction")
 	assert.Equal(t, "request|"+v.RequestID, last[0].Item.Key, "the transaction's first write")
 	assert.True(t, strings.HasPrefix(last[1].Item.Key, "outbox|"), "the transaction's second write %q, want an outbox record", last[1].Item.Key)
-	sent := e.mem.Events(events.TopicRequestCode)
+	sent := e.bus.Events(events.TopicRequestCode)
 	require.NotEmpty(t, sent, "request-code published")
 	var ev events.RequestCode
 	require.NoError(t, json.Unmarshal(sent[len(sent)-1].Data, &ev), "published %v", sent)
@@ -513,6 +512,15 @@ func TestPurchase(t *testing.T) {
 		c := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://x.example/"}`, h)
 		assert.Equal(t, 422, c.Code, "other body: %s", c.Body)
 	})
+	t.Run("too_long_an_idempotency_key_is_refused_with_the_documents_bound", func(t *testing.T) {
+		h := bearer(tok)
+		h["Idempotency-Key"] = strings.Repeat("k", 256)
+		txns := len(e.mem.Txns)
+		rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h)
+		assert.Equal(t, 400, rec.Code, "%s", rec.Body)
+		assert.Contains(t, problemOf(t, rec).Detail, "Idempotency-Key must be at most 255 characters")
+		assert.Len(t, e.mem.Txns, txns, "nothing stored")
+	})
 	t.Run("others_cannot_read_it", func(t *testing.T) {
 		bobTok := e.do("POST", "/user/sign-in", `{"username":"bob","password":"long enough pw"}`, nil)
 		var bt app.Token
@@ -545,7 +553,7 @@ func TestPurchase(t *testing.T) {
 func (e *env) smsSent(t *testing.T) []events.SendSMS {
 	t.Helper()
 	var out []events.SendSMS
-	for _, p := range e.dmem.Events(events.TopicSendSMS) {
+	for _, p := range e.bus.Events(events.TopicSendSMS) {
 		var m events.SendSMS
 		require.NoError(t, json.Unmarshal(p.Data, &m))
 		if strings.HasPrefix(m.MessageID, "voucher-") {
@@ -579,14 +587,13 @@ func TestDelivery(t *testing.T) {
 		e := newEnv(t)
 		tok := e.signUp(t, "alice", "0909123456")
 		v := e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
-		s, _ := e.deliveries.Sweep(context.Background(), time.Minute)
-		assert.Equal(t, 1, s.Delivered, "sweep %+v", s)
+		// The first attempt is made as soon as the outcome is recorded.
 		got := e.request(t, tok, v.RequestID)
 		require.NotNil(t, got.Delivery, "delivery")
 		assert.Equal(t, "webhook", got.Delivery.Channel, "delivery %+v", got.Delivery)
 		assert.Equal(t, "DELIVERED", got.Delivery.Status, "delivery %+v", got.Delivery)
 		assert.Equal(t, 1, got.Delivery.Attempts, "delivery %+v", got.Delivery)
-		s, _ = e.deliveries.Sweep(context.Background(), time.Minute)
+		s, _ := e.deliveries.Sweep(context.Background(), time.Minute)
 		assert.Zero(t, s.Attempted, "delivered twice: %+v", s)
 		assert.Empty(t, e.smsSent(t), "delivered twice: SMS")
 	})
