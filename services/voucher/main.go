@@ -11,17 +11,16 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
-	"github.com/bankabc/vouchers/services/voucher/internal/app"
 	"github.com/bankabc/vouchers/services/voucher/internal/ports"
+	"github.com/bankabc/vouchers/services/voucher/internal/wiring"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(service.Healthcheck(os.Getenv, "8083", os.Args[2:]))
+		os.Exit(service.Healthcheck(os.Getenv, wiring.DefaultAppPort, os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -31,32 +30,8 @@ func main() {
 	}
 }
 
-type config struct {
-	Port            string // APP_PORT
-	AppToken        string // APP_API_TOKEN
-	Sidecar         service.Sidecar
-	StateStore      string  // STATE_STORE
-	LogLevel        string  // LOG_LEVEL
-	TraceSampleRate float64 // TRACING_SAMPLING_RATE
-}
-
-func loadConfig(getenv func(string) string) (config, error) {
-	c := config{
-		Port:       service.Env(getenv, "APP_PORT", "8083"),
-		Sidecar:    service.SidecarOf(getenv),
-		StateStore: service.Env(getenv, "STATE_STORE", "voucher-store"),
-		LogLevel:   getenv("LOG_LEVEL"),
-	}
-	var err error
-	if c.AppToken, err = service.AppToken(getenv); err != nil {
-		return c, err
-	}
-	c.TraceSampleRate, err = service.SampleRate(getenv)
-	return c, err
-}
-
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
+	cfg, err := wiring.LoadConfig(getenv)
 	if err != nil {
 		return err
 	}
@@ -71,11 +46,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		TraceSampleRate: cfg.TraceSampleRate,
 	}
 	return service.Run(ctx, svc, func(_ context.Context, c dapr.Client) (service.Faces, error) {
-		a := app.App{
-			Vouchers: daprx.Store[app.Voucher]{Client: c, Name: cfg.StateStore},
-			Indexes:  daprx.Store[app.PhoneIndex]{Client: c, Name: cfg.StateStore},
-			Log:      log,
-		}
-		return service.Faces{Sidecar: ports.Routes(log, a)}, nil
+		return service.Faces{Sidecar: ports.Routes(log, wiring.Build(c, cfg, log))}, nil
 	})
 }

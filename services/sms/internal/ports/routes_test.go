@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -21,7 +22,9 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/sms/internal/adapters"
 	"github.com/bankabc/vouchers/services/sms/internal/app"
+	"github.com/bankabc/vouchers/services/sms/internal/wiring"
 )
 
 const phone = "+84909123456"
@@ -39,6 +42,22 @@ func (downLog) Get(context.Context, string) (app.Sent, string, bool, error) {
 
 func (downLog) Insert(context.Context, string, app.Sent, *daprx.Event) error {
 	return errs.E(errs.Unavailable, "state store unavailable")
+}
+
+// stateOnly is in-memory state without an output binding: the tests pass
+// a Gateway of their own, so the binding is never called.
+type stateOnly struct {
+	*testkit.MemState
+	adapters.BindingInvoker
+}
+
+// newApp is sms's graph as run wires it (wiring.Build) over mem, with gw
+// for the output binding.
+func newApp(t *testing.T, mem *testkit.MemState, gw app.Gateway, now func() time.Time) (app.App, wiring.Config) {
+	t.Helper()
+	cfg, err := wiring.LoadConfig(testkit.Env(map[string]string{"APP_API_TOKEN": "the-app-token-of-this-test"}))
+	require.NoError(t, err)
+	return wiring.Build(stateOnly{MemState: mem}, cfg, wiring.Externals{Gateway: gw, Now: now}, slog.New(slog.DiscardHandler), prometheus.NewRegistry()), cfg
 }
 
 func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
@@ -64,7 +83,7 @@ func TestGetSentAnswersTheLogWithoutThePhoneNumber(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	a := app.App{Log: daprx.Store[app.Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: nopGateway{}, Now: func() time.Time { return at }}
+	a, _ := newApp(t, testkit.NewMemState(), nopGateway{}, func() time.Time { return at })
 	h := Routes(log, a)
 
 	problemOf(t, get(t, h, "/sent/voucher-r1"), http.StatusNotFound, errs.NotFound)
@@ -83,13 +102,14 @@ func TestGetSentAnswersTheLogWithoutThePhoneNumber(t *testing.T) {
 
 func TestGetSentRefusesBadIDsAndReportsAStoreDown(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	a := app.App{Log: daprx.Store[app.Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: nopGateway{}, Now: time.Now}
+	a, _ := newApp(t, testkit.NewMemState(), nopGateway{}, time.Now)
 	h := Routes(log, a)
 	problemOf(t, get(t, h, "/sent/"), http.StatusBadRequest, errs.Invalid)
 	problemOf(t, get(t, h, "/sent/"+strings.Repeat("x", app.MaxMessageIDLen+1)), http.StatusBadRequest, errs.Invalid)
 	problemOf(t, get(t, h, "/sent/"+strings.Repeat("x", app.MaxMessageIDLen)), http.StatusNotFound, errs.NotFound)
 
-	down := Routes(log, app.App{Log: downLog{}, Gateway: nopGateway{}, Now: time.Now})
+	a.Log = downLog{}
+	down := Routes(log, a)
 	problemOf(t, get(t, down, "/sent/voucher-r1"), http.StatusServiceUnavailable, errs.Unavailable)
 }
 
@@ -102,10 +122,10 @@ func (g *countingGateway) Send(context.Context, string, string, string) error { 
 // with a wrong one, or invoked by another app through its sidecar sends
 // nothing and logs nothing; only gateway may ask what was sent.
 func TestOnlyTheSidecarGetsThrough(t *testing.T) {
-	const token = "the-app-token-of-this-test"
 	gw := &countingGateway{}
 	mem := testkit.NewMemState()
-	a := app.App{Log: daprx.Store[app.Sent]{Client: mem, Name: "sms-store"}, Gateway: gw, Now: time.Now}
+	a, cfg := newApp(t, mem, gw, time.Now)
+	token := cfg.AppToken
 	h := service.SidecarOnly(slog.New(slog.DiscardHandler), token, Routes(slog.New(slog.DiscardHandler), a))
 	event := `{"id":"e1","topic":"send-sms","data":{"messageId":"forged-1","phoneNumber":"` + phone + `","text":"call 1900 now"}}`
 	do := func(method, path, body, tok, caller string) *httptest.ResponseRecorder {

@@ -5,24 +5,43 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/wiring"
 )
+
+// refusingProvider stands for the provider, which no refused call may
+// reach.
+type refusingProvider struct{ t *testing.T }
+
+func (p refusingProvider) Request(context.Context, string, string) (app.Answer, error) {
+	p.t.Error("a refused call reached the provider")
+	return app.Answer{}, errs.E(errs.Unavailable, "no provider here")
+}
+
+func (p refusingProvider) Status(context.Context, string) (app.ProviderStatus, error) {
+	p.t.Error("a refused call reached the provider")
+	return app.ProviderStatus{}, errs.E(errs.Unavailable, "no provider here")
+}
 
 // TestOnlyTheSidecarGetsThrough: a forged request-code orders nothing and
 // a forged cron call runs no pass; the callback comes through the provider
 // fake's sidecar, or on the public port, where nothing else exists.
 func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	const token = "the-app-token-of-this-test"
+	cfg, err := wiring.LoadConfig(testkit.Env(map[string]string{"APP_API_TOKEN": token}))
+	require.NoError(t, err)
 	mem := testkit.NewMemState()
-	a := app.App{Orders: daprx.Store[app.Order]{Client: mem, Name: "voucher-int-store"}}
 	log := slog.New(slog.DiscardHandler)
-	faces := Routes(context.Background(), log, a, nil, 1)
-	h := service.SidecarOnly(log, token, faces.Sidecar)
+	g := wiring.Build(mem, cfg, wiring.Externals{Provider: refusingProvider{t}}, log, prometheus.NewRegistry())
+	faces := Routes(context.Background(), log, g.App, g.Outboxes, 1)
+	h := service.SidecarOnly(log, cfg.AppToken, faces.Sidecar)
 	event := `{"id":"e1","topic":"request-code","data":{"requestId":"r1","phoneNumber":"+84909123456","requestedAt":"2026-11-21T09:00:00Z"}}`
 	callback := `{"requestId":"r1","codeVerifier":"forged-verifier-forged-verifier-forged-verifier","voucherCode":"FORGED"}`
 	testkit.Expect(t, h,

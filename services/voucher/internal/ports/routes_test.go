@@ -5,24 +5,22 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
-	"github.com/bankabc/vouchers/services/voucher/internal/app"
+	"github.com/bankabc/vouchers/services/voucher/internal/wiring"
 )
 
 // TestOnlyTheSidecarGetsThrough: a forged receive-code stores nothing, and
 // a customer's vouchers are read by gateway alone, through its sidecar.
 func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	const token = "the-app-token-of-this-test"
+	cfg, err := wiring.LoadConfig(testkit.Env(map[string]string{"APP_API_TOKEN": token}))
+	require.NoError(t, err)
 	mem := testkit.NewMemState()
-	a := app.App{
-		Vouchers: daprx.Store[app.Voucher]{Client: mem, Name: "voucher-store"},
-		Indexes:  daprx.Store[app.PhoneIndex]{Client: mem, Name: "voucher-store"},
-	}
 	log := slog.New(slog.DiscardHandler)
-	h := service.SidecarOnly(log, token, Routes(log, a))
+	h := service.SidecarOnly(log, cfg.AppToken, Routes(log, wiring.Build(mem, cfg, log)))
 	event := `{"id":"e1","topic":"receive-code","data":{"requestId":"r1","phoneNumber":"+84909123456","status":"SUCCESS","voucherCode":"FORGED-CODE","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
 	list := "/vouchers?phoneNumber=%2B84909123456"
 	testkit.Expect(t, h,

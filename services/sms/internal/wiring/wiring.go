@@ -1,0 +1,46 @@
+// Package wiring builds sms's object graph from its settings, for run and
+// for the tests alike.
+package wiring
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/metrics"
+	"github.com/bankabc/vouchers/services/sms/internal/adapters"
+	"github.com/bankabc/vouchers/services/sms/internal/app"
+)
+
+// Client is the part of the Dapr client sms uses: its state store and the
+// output binding that sends texts.
+type Client interface {
+	daprx.StateClient
+	adapters.BindingInvoker
+}
+
+// Externals are what lies outside the process; a nil field gets the real
+// adapter.
+type Externals struct {
+	// Gateway sends texts (the output binding).
+	Gateway app.Gateway
+	Now     func() time.Time
+}
+
+// Build wires the use cases over c, reporting to reg.
+func Build(c Client, cfg Config, ext Externals, _ *slog.Logger, reg prometheus.Registerer) app.App {
+	if ext.Gateway == nil {
+		ext.Gateway = adapters.Binding{Client: c, Name: cfg.Binding}
+	}
+	if ext.Now == nil {
+		ext.Now = time.Now
+	}
+	return app.App{
+		Log:     daprx.Store[app.Sent]{Client: c, Name: cfg.StateStore},
+		Gateway: ext.Gateway,
+		Now:     ext.Now,
+		Metrics: metrics.NewSMS(reg),
+	}
+}
