@@ -97,10 +97,10 @@ type HostGuard interface {
 func requestKey(id string) string { return "request|" + id }
 
 // Create stores the request and publishes request-code in one state
-// transaction (the outbox). The key's length is the contract's to bound
-// (openapi.yaml); the key is hashed into the request's id. With an idempotency key, the same user sending
+// transaction (the outbox). With an idempotency key, the same user sending
 // the same key gets the first request back (replayed true); a different body
-// with the same key is refused.
+// with the same key is refused. The key's length is the contract's to bound
+// (openapi.yaml): it is hashed into the request's id.
 func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idempotencyKey string) (req Request, replayed bool, err error) {
 	phone, err := NormalizePhone(in.PhoneNumber)
 	if err != nil {
