@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -422,4 +423,16 @@ func lockedOwner(t *testing.T, a Accounts, name string, limit int) {
 	for i := range limit {
 		_, _ = a.SignIn(ctx, SignInInput{Username: name, Password: "a guess", Client: fmt.Sprint("198.51.100.", i)})
 	}
+}
+
+// TestALongPasswordOfWideCharactersSignsIn: sign-up counts a password's
+// length in characters, as the OpenAPI document does; sign-in once counted
+// bytes, so 70 two-byte characters (allowed) could never sign in.
+func TestALongPasswordOfWideCharactersSignsIn(t *testing.T) {
+	a, _ := signInAccounts(&slowHasher{})
+	password := strings.Repeat("é", 70)
+	require.True(t, a.Rules.Password.Fits(password), "a password sign-up takes")
+	addUser(t, a, "erin", password)
+	_, err := a.SignIn(context.Background(), SignInInput{Username: "erin", Password: password, Client: "c"})
+	assert.NoError(t, err)
 }
