@@ -42,6 +42,7 @@ type config struct {
 	profile, root, out string
 	rates              []int
 	step, e2eFor       time.Duration
+	e2eWarmup          time.Duration
 	e2eRate, users     int
 	e2eOnly            bool
 	burst              int
@@ -61,6 +62,7 @@ func run() error {
 	flag.DurationVar(&cfg.step, "step", 10*time.Second, "how long each offered rate lasts")
 	flag.IntVar(&cfg.e2eRate, "e2e-rate", 100, "offered rate of the end-to-end phase")
 	flag.DurationVar(&cfg.e2eFor, "e2e-for", 5*time.Second, "how long the end-to-end phase offers purchases")
+	flag.DurationVar(&cfg.e2eWarmup, "e2e-warmup", 0, "purchases offered at the end-to-end rate before the phase, carried to their end and not counted (0: the phase starts on a cold system)")
 	flag.IntVar(&cfg.users, "users", 40, "signed-up, verified users the load spreads over")
 	flag.BoolVar(&cfg.e2eOnly, "e2e-only", false, "run the end-to-end phases alone, print them, write nothing")
 	flag.IntVar(&cfg.burst, "burst", 200, "purchases sent at once after the end-to-end phase (0: none)")
@@ -113,9 +115,20 @@ func run() error {
 	fmt.Printf(">> end to end: %d purchases/s for %s, each with a webhook\n", cfg.e2eRate, cfg.e2eFor)
 	if err := withSystem(cfg, func(s *system) error {
 		var err error
+		if cfg.e2eWarmup > 0 {
+			// Connections, channels and prepared statements are opened by
+			// the first purchases: with a warm-up, the phase measures the
+			// system as it runs, not as it starts.
+			w, err := s.endToEnd(cfg.e2eRate, cfg.e2eWarmup)
+			if err != nil {
+				return err
+			}
+			fmt.Println("   warm-up, not counted:", w)
+		}
 		before, calls := s.usage(), s.sidecarCalls()
 		res.EndToEndWork, err = s.measureWork(func() (err error) {
 			res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor)
+			res.EndToEnd.WarmupSeconds = cfg.e2eWarmup.Seconds()
 			return err
 		})
 		res.EndToEndProcesses = s.usageSince(before)

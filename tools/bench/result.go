@@ -74,11 +74,18 @@ type E2E struct {
 	Completed     int     `json:"completed"`
 	WaitedSeconds float64 `json:"waitedSeconds"`
 	Latency       Stats   `json:"latency"`
+	// WarmupSeconds: purchases were offered at the same rate this long
+	// before the phase, and not counted (0: a cold start).
+	WarmupSeconds float64 `json:"warmupSeconds,omitempty"`
 }
 
 func (e E2E) String() string {
-	return fmt.Sprintf("End to end (request to webhook received) at %d/s: %d sent, %d errors, %d completed in %.0f s; p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms.",
-		e.Offered, e.Sent, e.Errors, e.Completed, e.WaitedSeconds, e.Latency.P50, e.Latency.P95, e.Latency.P99, e.Latency.Max)
+	warm := ""
+	if e.WarmupSeconds > 0 {
+		warm = fmt.Sprintf(" (after a %g s warm-up)", e.WarmupSeconds)
+	}
+	return fmt.Sprintf("End to end (request to webhook received) at %d/s%s: %d sent, %d errors, %d completed in %.0f s; p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms.",
+		e.Offered, warm, e.Sent, e.Errors, e.Completed, e.WaitedSeconds, e.Latency.P50, e.Latency.P95, e.Latency.P99, e.Latency.Max)
 }
 
 // BurstString reads a burst's figures: latency counts from the burst's start.
