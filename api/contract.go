@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
@@ -94,14 +95,18 @@ func Load() (*Spec, error) {
 }
 
 // MustLoad is Load for the document embedded in the binary: a document that
-// does not load is a bug the tests catch, not a condition to handle.
+// does not load is a bug the tests catch, not a condition to handle. It is
+// loaded and compiled once per process; a Spec is read-only once loaded,
+// so every caller shares it.
 func MustLoad() *Spec {
-	s, err := Load()
+	s, err := loadOnce()
 	if err != nil {
 		panic(err)
 	}
 	return s
 }
+
+var loadOnce = sync.OnceValues(Load)
 
 // Operations lists every operation of the document as "METHOD /path",
 // sorted.
