@@ -174,8 +174,8 @@ func spend(ctx context.Context, store Store[Count], quotas []quota) (*quota, err
 // right. A wrong code is Unprocessable; an expired, used-up or missing code
 // says so.
 func (c Codes) Check(ctx context.Context, userID, code string) error {
-	if len(code) != 6 {
-		return domain.ErrCodeFormat
+	if err := domain.CheckCodeFormat(code); err != nil {
+		return err
 	}
 	var result error
 	_, err := c.Store.Update(ctx, c.key(userID), func(pc *PhoneCode, exists bool) (*persist.Event, error) {

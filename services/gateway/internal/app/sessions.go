@@ -66,9 +66,7 @@ type PasswordChange struct {
 // Wrong current passwords count like failed sign-ins (their own count), so
 // a stolen session cannot be used to guess the password.
 func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChange) (Token, error) {
-	newPassword := a.Rules.Password
-	newPassword.Field = "newPassword"
-	if err := newPassword.Check(in.NewPassword); err != nil {
+	if err := a.Rules.NewPassword.Check(in.NewPassword); err != nil {
 		return Token{}, err
 	}
 	if utf8.RuneCountInString(in.CurrentPassword) > a.Rules.Password.Max {

@@ -73,6 +73,8 @@ func (r TextRule) Check(v string) error {
 type AccountRules struct {
 	Username TextRule
 	Password TextRule
+	// NewPassword is a password change's new password.
+	NewPassword TextRule
 }
 
 // NormalizePhone returns the number in E.164; numbers without a country code
@@ -378,13 +380,22 @@ func (pc PhoneCode) Live(now time.Time, maxTries int) bool {
 // ErrCodeFormat refuses what cannot be a code.
 var ErrCodeFormat = errs.E(errs.Invalid, "code must be the 6 digits of the SMS")
 
+// CheckCodeFormat refuses what cannot be a code (ErrCodeFormat), before
+// any code is read.
+func CheckCodeFormat(code string) error {
+	if len(code) != 6 {
+		return ErrCodeFormat
+	}
+	return nil
+}
+
 // Check spends one try of the code (exists: there is one) at now. A right
 // code is used up (nil). A wrong one costs a try; an expired, used or
 // tried-out code is refused unchanged; each is Unprocessable. changed:
 // pc must be written.
 func (pc PhoneCode) Check(exists bool, userID, code string, now time.Time, maxTries int) (next PhoneCode, changed bool, err error) {
-	if len(code) != 6 {
-		return pc, false, ErrCodeFormat
+	if err := CheckCodeFormat(code); err != nil {
+		return pc, false, err
 	}
 	switch {
 	case !exists || now.After(pc.ExpiresAt):

@@ -20,6 +20,7 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
 	"github.com/bankabc/vouchers/services/gateway/internal/adapters/openapi"
 	"github.com/bankabc/vouchers/services/gateway/internal/app"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
 
 // Client is the part of the Dapr client the graph uses: state, the
@@ -126,10 +127,10 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 	unlockCodes := codes
 	unlockCodes.Kind, unlockCodes.Text, unlockCodes.Daily = "unlock-code", app.UnlockCodeText, unlockDaily
 	limits := app.Limits{
-		Store: daprx.Store[app.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
-		Now:   now,
+		Store:     daprx.Store[app.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
+		Now:       now,
+		LockRules: domain.LockRules{MaxFailures: cfg.MaxFailures, Lock: cfg.Lock, MaxLock: cfg.MaxLock},
 	}
-	limits.MaxFailures, limits.Lock, limits.MaxLock = cfg.MaxFailures, cfg.Lock, cfg.MaxLock
 	// Failures of a username from every client together: the same store,
 	// its own bound and first lock.
 	accountLimits := limits

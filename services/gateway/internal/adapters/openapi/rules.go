@@ -24,10 +24,14 @@ func AccountRules(spec *api.Spec) (domain.AccountRules, error) {
 	if err != nil {
 		return domain.AccountRules{}, err
 	}
-	if username.Pattern == nil || password.Max == 0 {
-		return domain.AccountRules{}, fmt.Errorf("openapi.yaml: SignUp must bound the username by a pattern and the password's length")
+	newPassword, err := textRule(spec, "PasswordChange", "newPassword")
+	if err != nil {
+		return domain.AccountRules{}, err
 	}
-	return domain.AccountRules{Username: username, Password: password}, nil
+	if username.Pattern == nil || password.Max == 0 || newPassword.Max == 0 {
+		return domain.AccountRules{}, fmt.Errorf("openapi.yaml: the username must be bound by a pattern, and the passwords' lengths")
+	}
+	return domain.AccountRules{Username: username, Password: password, NewPassword: newPassword}, nil
 }
 
 func textRule(spec *api.Spec, schema, property string) (domain.TextRule, error) {

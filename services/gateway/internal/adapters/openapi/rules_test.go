@@ -48,3 +48,24 @@ func TestTheDomainKeepsTheDocumentsRules(t *testing.T) {
 		}
 	}
 }
+
+// TestANewPasswordKeepsTheDocumentsRule: the same for a password change's
+// new password, which the document states on its own.
+func TestANewPasswordKeepsTheDocumentsRule(t *testing.T) {
+	spec := api.MustLoad()
+	rules, err := AccountRules(spec)
+	require.NoError(t, err)
+	for _, pw := range []string{"short", "long enough pw", strings.Repeat("p", 129)} {
+		body := `{"currentPassword":"the current one","newPassword":"` + pw + `"}`
+		r := httptest.NewRequest("POST", "/user/password", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		_, contractErr := spec.CheckRequest(context.Background(), r)
+		domainErr := rules.NewPassword.Check(pw)
+		if domainErr == nil {
+			assert.NoError(t, contractErr, "%d characters", len(pw))
+			continue
+		}
+		require.Error(t, contractErr, "%d characters: the contract lets it through", len(pw))
+		assert.Contains(t, contractErr.Error(), domainErr.Error(), "%d characters: the same words", len(pw))
+	}
+}
