@@ -178,7 +178,7 @@ func RunApp(t testing.TB, run func(context.Context, func(string) string, io.Writ
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return vars[k] }, io.Discard) }()
+	go func() { done <- run(ctx, Env(vars), io.Discard) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -244,4 +244,10 @@ func FreePort(t testing.TB) string {
 	defer l.Close()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
+}
+
+// Env is a getenv that reads vars, for loading a service's configuration
+// in a test as run loads it.
+func Env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
 }

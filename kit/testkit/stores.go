@@ -66,9 +66,3 @@ func (s Stores) DeleteBulkState(ctx context.Context, store string, keys []string
 func (s Stores) PublishEvent(ctx context.Context, pubsub, topic string, data interface{}, opts ...dapr.PublishEventOption) error {
 	return s.Bus.PublishEvent(ctx, pubsub, topic, data, opts...)
 }
-
-// Env is a getenv that reads vars, for loading a service's configuration
-// in a test as run loads it.
-func Env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}

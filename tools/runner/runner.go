@@ -115,6 +115,10 @@ type appRun struct {
 	initRetries int
 }
 
+// maxInitRetries is how often a daprd that went on without a component is
+// started again before the start fails.
+const maxInitRetries = 3
+
 // Part names one of the two processes of an app.
 type Part string
 
@@ -703,10 +707,10 @@ func (s *System) waitHealthy(ctx context.Context, apps []*appRun) error {
 				// Sidecars starting together can race on name resolution's
 				// SQLite file ("database is locked" while one creates its
 				// tables): started again, as an orchestrator would, up to
-				// three times; past that the failure is real.
-				if a.initRetries < 3 {
+				// maxInitRetries times; past that the failure is real.
+				if a.initRetries < maxInitRetries {
 					a.initRetries++
-					s.opts.Logf("%s: %s; starting it again (%d of 3)", a.dapr.name, "a component failed to initialize", a.initRetries)
+					s.opts.Logf("%s: a component failed to initialize; starting it again (%d of %d)", a.dapr.name, a.initRetries, maxInitRetries)
 					a.dapr.kill()
 					if err := s.startPart(a, PartDapr); err != nil {
 						return err
