@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -176,12 +177,9 @@ func newEnvFrom(t testing.TB, settings map[string]string, change func(*app.Purch
 		stored: func(string) (bool, error) { return true, nil },
 	}
 	e.webhooks = &fakeWebhooks{answer: func(int) app.WebhookResult { return app.WebhookResult{Delivered: true} }}
-	cfg, err := wiring.LoadConfig(func(k string) string {
-		if v, ok := settings[k]; ok {
-			return v
-		}
-		return testEnv[k]
-	})
+	vars := maps.Clone(testEnv)
+	maps.Copy(vars, settings)
+	cfg, err := wiring.LoadConfig(testkit.Env(vars))
 	require.NoError(t, err)
 	ids := 0
 	var mu sync.Mutex
