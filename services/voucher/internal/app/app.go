@@ -44,21 +44,17 @@ type App struct {
 func voucherKey(requestID string) string { return "voucher|" + requestID }
 func phoneKey(phone string) string       { return "phone|" + phone }
 
-// Store records the voucher of a receive-code event once. A redelivered
-// event, or one replayed after a crash between the two writes, finds the
-// voucher there and only repairs the index.
+// Store records the voucher of a receive-code event once. The phone's
+// index is written first and the voucher second, so a voucher that can be
+// read (gateway asks for it before it tells the customer SUCCESS) is
+// always in its phone's list too; a listing skips an indexed id whose
+// voucher is not there yet. A redelivered event, or one replayed after a
+// crash between the two writes, finds the index done and writes the
+// voucher, or finds both and changes nothing.
 func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 	v, issued, err := domain.Issued(ev)
 	if err != nil || !issued {
 		return err // a failed order has no voucher
-	}
-	switch err := a.Vouchers.Insert(ctx, voucherKey(ev.RequestID), v, nil); {
-	case err == nil:
-		if a.Log != nil {
-			a.Log.InfoContext(ctx, "voucher stored", "purchase_id", ev.RequestID, "status", ev.Status)
-		}
-	case !errors.Is(err, persist.ErrExists):
-		return err
 	}
 	_, err = a.Indexes.Update(ctx, phoneKey(ev.PhoneNumber), func(ix *PhoneIndex, _ bool) (*persist.Event, error) {
 		next, added := ix.With(ev.RequestID)
@@ -68,7 +64,18 @@ func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 		*ix = next
 		return nil, nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	switch err := a.Vouchers.Insert(ctx, voucherKey(ev.RequestID), v, nil); {
+	case err == nil:
+		if a.Log != nil {
+			a.Log.InfoContext(ctx, "voucher stored", "purchase_id", ev.RequestID, "status", ev.Status)
+		}
+	case !errors.Is(err, persist.ErrExists):
+		return err
+	}
+	return nil
 }
 
 // ByRequest returns the voucher issued for one request.

@@ -11,6 +11,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 
@@ -66,4 +67,53 @@ func TestFailedOrderStoresNothingAndBadEventIsInvalid(t *testing.T) {
 	assert.Empty(t, vs, "failed order stored")
 	err := a.Store(ctx, events.ReceiveCode{RequestID: "r2", Status: events.StatusSuccess})
 	assert.Equal(t, errs.Invalid, errs.KindOf(err), "err %v, want Invalid (dead letter)", err)
+}
+
+// failingInsert and failingIndex fail every write of one of the two
+// stores, as a service killed between the two writes of Store leaves them.
+type failingInsert struct{ Vouchers }
+
+func (failingInsert) Insert(context.Context, string, Voucher, *persist.Event) error {
+	return errs.E(errs.Unavailable, "store down")
+}
+
+type failingIndex struct{ Indexes }
+
+func (failingIndex) Update(context.Context, string, func(*PhoneIndex, bool) (*persist.Event, error)) (PhoneIndex, error) {
+	return PhoneIndex{}, errs.E(errs.Unavailable, "store down")
+}
+
+// gateway tells the customer SUCCESS once voucher answers the voucher by
+// its request: whichever write fails, a voucher that can be read is
+// listed, and the redelivery finishes the job.
+func TestAVoucherThatCanBeReadIsListed(t *testing.T) {
+	for name, breakIt := range map[string]func(*App){
+		"voucher write fails": func(a *App) { a.Vouchers = failingInsert{a.Vouchers} },
+		"index write fails":   func(a *App) { a.Indexes = failingIndex{a.Indexes} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, ctx := newApp(), context.Background()
+			ev := received("r1", "+84909123456", "AAAA-BBBB-CCCC", time.Now())
+			broken := a
+			breakIt(&broken)
+			require.Error(t, broken.Store(ctx, ev))
+			vs, err := a.ByPhone(ctx, "+84909123456")
+			require.NoError(t, err)
+			if _, err := a.ByRequest(ctx, "r1"); err == nil {
+				assert.Len(t, vs, 1, "readable but not listed: gateway would say SUCCESS before the list shows it")
+			} else {
+				assert.Equal(t, errs.NotFound, errs.KindOf(err))
+				assert.Empty(t, vs, "listed but not readable")
+			}
+
+			require.NoError(t, a.Store(ctx, ev)) // the redelivery
+			got, err := a.ByRequest(ctx, "r1")
+			require.NoError(t, err)
+			assert.Equal(t, "AAAA-BBBB-CCCC", got.VoucherCode)
+			vs, err = a.ByPhone(ctx, "+84909123456")
+			require.NoError(t, err)
+			require.Len(t, vs, 1)
+			assert.Equal(t, "r1", vs[0].RequestID)
+		})
+	}
 }
