@@ -213,7 +213,7 @@ func (s *Spec) CheckMatched(r *http.Request, ex Exchange) error {
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return fmt.Errorf("request body: %s", describeRead(err))
+		return readError{msg: "request body: " + describeRead(err), cause: err}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rb := ex.op.RequestBody
@@ -458,6 +458,17 @@ func schemaOf(mt *openapi3.MediaType) *openapi3.Schema {
 	}
 	return mt.Schema.Value
 }
+
+// readError is a body that could not be read, worded for the caller; it
+// unwraps to the reader's error, so a body over the limit can be told
+// apart (*http.MaxBytesError).
+type readError struct {
+	msg   string
+	cause error
+}
+
+func (e readError) Error() string { return e.msg }
+func (e readError) Unwrap() error { return e.cause }
 
 func describeRead(err error) string {
 	var tooBig *http.MaxBytesError

@@ -89,7 +89,7 @@ func handle[T any](ctx context.Context, log *slog.Logger, env Envelope, fn func(
 // it would dead-letter a good event.
 func permanent(err error) bool {
 	switch errs.KindOf(err) {
-	case errs.Invalid, errs.Unprocessable:
+	case errs.Invalid, errs.Unprocessable, errs.TooLarge:
 		return true
 	}
 	return false

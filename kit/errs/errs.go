@@ -32,6 +32,8 @@ const (
 	TooManyRequests
 	// MethodNotAllowed: the resource exists, not with this method.
 	MethodNotAllowed
+	// TooLarge: the request's body is over the size we read.
+	TooLarge
 )
 
 var kindNames = map[Kind]string{
@@ -39,6 +41,7 @@ var kindNames = map[Kind]string{
 	Forbidden: "forbidden", NotFound: "not-found", Conflict: "conflict",
 	Unprocessable: "unprocessable", Unavailable: "unavailable",
 	TooManyRequests: "too-many-requests", MethodNotAllowed: "method-not-allowed",
+	TooLarge: "too-large",
 }
 
 func (k Kind) String() string { return kindNames[k] }

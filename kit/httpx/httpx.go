@@ -35,7 +35,11 @@ func Decode[T any](r *http.Request) (T, error) {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
-		return v, errs.Wrap(errs.Invalid, err, "invalid JSON body: "+describeJSONError(err))
+		kind := errs.Invalid
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+			kind = errs.TooLarge
+		}
+		return v, errs.Wrap(kind, err, "invalid JSON body: "+describeJSONError(err))
 	}
 	if dec.More() {
 		return v, errs.E(errs.Invalid, "invalid JSON body: more than one JSON value")
@@ -106,6 +110,8 @@ func statusOf(k errs.Kind) int {
 		return http.StatusTooManyRequests
 	case errs.MethodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case errs.TooLarge:
+		return http.StatusRequestEntityTooLarge
 	default:
 		return http.StatusInternalServerError
 	}
@@ -294,7 +300,9 @@ func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, r
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// A request must arrive whole in ReadTimeout: a client sending its
+	// body a byte at a time holds a connection that long, not for ever.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, IdleTimeout: 2 * time.Minute}
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -26,18 +26,19 @@ type body struct {
 
 func TestDecode(t *testing.T) {
 	tests := []struct {
-		name    string
-		body    string
-		wantErr string
+		name     string
+		body     string
+		wantErr  string
+		wantKind errs.Kind
 	}{
-		{"valid_body_decodes", `{"name":"a","age":3}`, ""},
-		{"unknown_field_is_rejected", `{"name":"a","role":"admin"}`, `unknown field "role"`},
-		{"wrong_type_names_the_field", `{"age":"three"}`, `field "age" must be int`},
-		{"empty_body_is_rejected", ``, "empty body"},
-		{"two_values_are_rejected", `{} {}`, "more than one JSON value"},
-		{"oversized_body_is_rejected", `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "larger than"},
-		{"truncated_body_is_rejected", `{"name":`, "truncated JSON"},
-		{"syntax_error_is_located", `{"name" 1}`, "syntax error at byte"},
+		{"valid_body_decodes", `{"name":"a","age":3}`, "", errs.Invalid},
+		{"unknown_field_is_rejected", `{"name":"a","role":"admin"}`, `unknown field "role"`, errs.Invalid},
+		{"wrong_type_names_the_field", `{"age":"three"}`, `field "age" must be int`, errs.Invalid},
+		{"empty_body_is_rejected", ``, "empty body", errs.Invalid},
+		{"two_values_are_rejected", `{} {}`, "more than one JSON value", errs.Invalid},
+		{"oversized_body_is_rejected", `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "larger than", errs.TooLarge},
+		{"truncated_body_is_rejected", `{"name":`, "truncated JSON", errs.Invalid},
+		{"syntax_error_is_located", `{"name" 1}`, "syntax error at byte", errs.Invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,7 +49,7 @@ func TestDecode(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			assert.Equal(t, errs.Invalid, errs.KindOf(err), "kind of %v", err)
+			assert.Equal(t, tt.wantKind, errs.KindOf(err), "kind of %v", err)
 			assert.Contains(t, errs.Public(err), tt.wantErr)
 		})
 	}
@@ -63,6 +64,7 @@ func TestWriteErrorMapsKindToStatusAndHidesInternals(t *testing.T) {
 	}{
 		{errs.E(errs.Forbidden, "not your phone number"), 403, "not your phone number"},
 		{errs.E(errs.NotFound, "no such request"), 404, "no such request"},
+		{errs.E(errs.TooLarge, "request body: larger than 65536 bytes"), 413, "request body: larger than 65536 bytes"},
 		{errors.New("sql: password=hunter2"), 500, "internal error"},
 	}
 	for _, tt := range tests {

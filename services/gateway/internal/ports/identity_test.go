@@ -152,7 +152,7 @@ func TestHostileBodies(t *testing.T) {
 		auth                     bool
 		status                   int
 	}{
-		{"oversized_body", "POST", "/user/sign-up", `{"username":"` + strings.Repeat("a", 70_000) + `"}`, false, 400},
+		{"oversized_body", "POST", "/user/sign-up", `{"username":"` + strings.Repeat("a", 70_000) + `"}`, false, 413},
 		{"array_instead_of_object", "POST", "/user/sign-up", `[1,2,3]`, false, 400},
 		{"number_for_password", "POST", "/user/sign-in", `{"username":"alice","password":12345678901}`, false, 400},
 		{"null_body", "POST", "/user/sign-in", `null`, false, 400}, // not an object: refused before any credentials check

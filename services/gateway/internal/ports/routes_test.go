@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -858,4 +859,44 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	assert.NotEqual(t, "FAILED", after.Status, "status after forged events")
 	assert.Equal(t, keys, e.mem.Len(), "gateway-store keys after forged calls")
 	assert.Equal(t, dkeys, e.dmem.Len(), "gateway-deliveries keys after forged calls")
+}
+
+// TestABodyStillArrivingHoldsNoSlot: clients whose bodies never finish
+// (the slow-body attack) take no slot of either share, so the customers
+// behind them are served; a body over the limit is 413.
+func TestABodyStillArrivingHoldsNoSlot(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	})
+	h := Shed(ok, 4) // 1 anonymous slot, 4 signed-in
+	var (
+		wg      sync.WaitGroup
+		writers []*io.PipeWriter
+	)
+	for _, path := range []string{"/user/sign-in", "/user/sign-up", "/voucher", "/voucher", "/voucher", "/voucher", "/voucher"} {
+		pr, pw := io.Pipe()
+		writers = append(writers, pw)
+		req := httptest.NewRequest("POST", path, pr)
+		if path == "/voucher" {
+			req.Header.Set("Authorization", "Bearer forged.garbage.token")
+		}
+		wg.Go(func() { h.ServeHTTP(httptest.NewRecorder(), req) })
+		wg.Go(func() { _, _ = pw.Write([]byte(`{"phoneNumber":`)) }) // and never the rest
+	}
+	for _, path := range []string{"/user/sign-in", "/voucher"} {
+		req := httptest.NewRequest("POST", path, strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer a-customer")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusOK, rec.Code, "%s behind seven unfinished bodies: %s", path, rec.Body)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/user/sign-up", strings.NewReader(strings.Repeat("x", httpx.MaxBodyBytes+1))))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, "%s", rec.Body)
+	assert.Equal(t, 413, problemOf(t, rec).Status)
+	for _, pw := range writers {
+		_ = pw.CloseWithError(io.ErrUnexpectedEOF)
+	}
+	wg.Wait()
 }

@@ -1,6 +1,10 @@
 package ports
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -26,6 +30,11 @@ import (
 // headers they carry; any other request with an Authorization header is
 // refused within microseconds if its token is not valid, so it holds a
 // slot of the signed-in share only that long.
+//
+// A request's body is read before it takes a slot: a client that sends its
+// body slowly, or never finishes it, holds a connection (until the
+// server's read timeout) but no slot, so a few dozen such connections
+// cannot refuse everybody else.
 func Shed(next http.Handler, limit int) http.Handler {
 	if limit <= 0 {
 		return next
@@ -36,6 +45,14 @@ func Shed(next http.Handler, limit int) http.Handler {
 		if !customerFacing(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes))
+			if err != nil {
+				httpx.WriteProblem(w, r, bodyError(err))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		slots := signedIn
 		if r.Header.Get("Authorization") == "" || anonymousRoute(r.URL.Path) {
@@ -50,6 +67,13 @@ func Shed(next http.Handler, limit int) http.Handler {
 			httpx.WriteProblem(w, r, errs.E(errs.Unavailable, "the service is busy: try again in a second"))
 		}
 	})
+}
+
+func bodyError(err error) error {
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		return errs.Wrap(errs.TooLarge, err, fmt.Sprintf("request body: larger than %d bytes", tooBig.Limit))
+	}
+	return errs.Wrap(errs.Invalid, err, "request body: could not be read")
 }
 
 // anonymousRoute: the routes anyone may call, with or without a token;
