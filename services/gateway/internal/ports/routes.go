@@ -75,6 +75,13 @@ func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases, clients Clien
 	checked := enforceContract(log, mux)
 	// The spec lists the operator's /ops/ too; here they do not exist.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Answers carry tokens, codes and vouchers: no cache keeps them
+		// (the web page and the document set their own), and no browser
+		// guesses their type.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if customerFacing(r.URL.Path) {
+			w.Header().Set("Cache-Control", "no-store")
+		}
 		if strings.HasPrefix(r.URL.Path, "/ops/") {
 			handleNotFound(w, r)
 			return

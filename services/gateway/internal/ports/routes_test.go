@@ -900,3 +900,22 @@ func TestABodyStillArrivingHoldsNoSlot(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAnswersWithTokensOrCodesAreNotCached: sign-in's token, a request's
+// code, the voucher list and refusals alike: no cache keeps them, and no
+// browser sniffs their type.
+func TestAnswersWithTokensOrCodesAreNotCached(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/user/sign-in", `{"username":"alice","password":"long enough pw"}`},
+		{"POST", "/user/sign-in", `{"username":"alice","password":"wrong password"}`},
+		{"GET", "/user/me", ""},
+		{"GET", "/voucher?phoneNumber=0909123456", ""},
+		{"GET", "/voucher/requests/nope", ""},
+	} {
+		rec := e.do(c.method, c.path, c.body, bearer(tok))
+		assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"), "%s %s (%d)", c.method, c.path, rec.Code)
+		assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"), "%s %s (%d)", c.method, c.path, rec.Code)
+	}
+}
