@@ -18,18 +18,24 @@ type broker struct {
 	opts server.Options
 	srv  *server.Server
 	url  string
+	// token is what a client must present: a random one per run, so that
+	// nothing else on the host publishes or reads events (the sidecars
+	// get it through ${NATS_TOKEN} in the component).
+	token string
 }
 
-// startBroker runs JetStream on 127.0.0.1:port with file storage in dir.
-func startBroker(dir string, port int) (*broker, error) {
-	b := &broker{opts: server.Options{
-		ServerName: "vouchers-embedded",
-		Host:       "127.0.0.1",
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   filepath.Join(dir, "jetstream"),
-		NoSigs:     true,
-		NoLog:      true,
+// startBroker runs JetStream on 127.0.0.1:port with file storage in dir,
+// refusing clients without token.
+func startBroker(dir string, port int, token string) (*broker, error) {
+	b := &broker{token: token, opts: server.Options{
+		ServerName:    "vouchers-embedded",
+		Host:          "127.0.0.1",
+		Port:          port,
+		JetStream:     true,
+		StoreDir:      filepath.Join(dir, "jetstream"),
+		NoSigs:        true,
+		NoLog:         true,
+		Authorization: token,
 	}}
 	if err := b.start(); err != nil {
 		return nil, err
@@ -68,8 +74,8 @@ func StreamName(topic string) string { return streamNameUnsafe.ReplaceAllString(
 // ensureStreams creates one stream per topic. One stream per topic, not one
 // for all: daprd's JetStream component uses one durable name for every topic
 // an app subscribes to, which collides inside a single stream.
-func ensureStreams(ctx context.Context, url string, topics []string) error {
-	nc, err := nats.Connect(url, nats.Name("runner"))
+func ensureStreams(ctx context.Context, url, token string, topics []string) error {
+	nc, err := nats.Connect(url, nats.Name("runner"), nats.Token(token))
 	if err != nil {
 		return err
 	}

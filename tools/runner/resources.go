@@ -117,7 +117,7 @@ func renderResources(srcDirs []string, outDir string, vars map[string]string) (*
 	topics := map[string]bool{}
 	for i, src := range srcDirs {
 		dst := filepath.Join(outDir, fmt.Sprintf("%d-%s", i, filepath.Base(src)))
-		if err := os.MkdirAll(dst, 0o755); err != nil {
+		if err := os.MkdirAll(dst, 0o700); err != nil {
 			return nil, err
 		}
 		r.dirs = append(r.dirs, dst)
@@ -145,7 +145,7 @@ func renderResources(srcDirs []string, outDir string, vars map[string]string) (*
 				}
 				r.docs = append(r.docs, renderedDoc{res: d, file: out})
 			}
-			if err := os.WriteFile(out, text, 0o644); err != nil {
+			if err := os.WriteFile(out, text, 0o600); err != nil { // may hold a token
 				return nil, err
 			}
 		}

@@ -179,7 +179,13 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 		return nil, err
 	}
 	opts.DataDir = dataDir
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	// The data folder holds the stores (password hashes, sessions, codes),
+	// the texts sent and the rendered components (the broker's token):
+	// the user's alone.
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dataDir, 0o700); err != nil {
 		return nil, err
 	}
 	if len(rf.Ignored) > 0 {
@@ -361,10 +367,11 @@ func (s *System) prepare(ctx context.Context) error {
 			return err
 		}
 		s.opts.Logf("starting embedded NATS JetStream on 127.0.0.1:%d (storage %s)", port, filepath.Join(s.opts.DataDir, "nats"))
-		if s.broker, err = startBroker(filepath.Join(s.opts.DataDir, "nats"), port); err != nil {
+		token := randomToken()
+		if s.broker, err = startBroker(filepath.Join(s.opts.DataDir, "nats"), port, token); err != nil {
 			return &StartError{Process: "nats", Reason: err.Error()}
 		}
-		vars["NATS_URL"] = s.broker.url
+		vars["NATS_URL"], vars["NATS_TOKEN"] = s.broker.url, token
 	}
 	if err := EnsureLocalSecrets(filepath.Join(s.opts.DataDir, "secrets.json")); err != nil {
 		return err
@@ -400,7 +407,7 @@ func (s *System) prepare(ctx context.Context) error {
 	if s.broker != nil {
 		topics := append(append([]string(nil), rendered.topics...), s.opts.Topics...)
 		s.opts.Logf("creating %d JetStream streams: %s", len(topics), strings.Join(topics, ", "))
-		if err := ensureStreams(ctx, s.broker.url, topics); err != nil {
+		if err := ensureStreams(ctx, s.broker.url, s.broker.token, topics); err != nil {
 			return &StartError{Process: "nats", Reason: err.Error()}
 		}
 	}

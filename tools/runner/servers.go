@@ -181,7 +181,7 @@ func CheckProfile(runFile, profile string) error {
 	}
 	defer os.RemoveAll(tmp)
 	// No NATS_URL: the embedded broker is the runner's own, not checked.
-	vars := placeholderValues(tmp, map[string]string{"NATS_URL": ""})
+	vars := placeholderValues(tmp, map[string]string{"NATS_URL": "", "NATS_TOKEN": ""})
 	var apps []*appRun
 	for _, a := range rf.Apps {
 		vars["APP_PORT_"+envName(a.AppID)] = "0"
