@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -21,9 +22,15 @@ import (
 // finished ones; only then does it refuse. An entry is forgotten Forget
 // after it was admitted, finished or not, which bounds the memory.
 //
+// PerCustomer bounds one customer's share the same way (0: no bound), so
+// that one account cannot fill Max alone and refuse everybody else: past
+// it the customer is told 429, after Admit has asked Finished about that
+// customer's own open purchases. Like Max it is this replica's count.
+//
 // A nil *Backlog admits everything.
 type Backlog struct {
-	Max    int
+	Max         int
+	PerCustomer int
 	Forget time.Duration
 	// RetryAfter is what a refused customer is told to wait.
 	RetryAfter time.Duration
@@ -35,8 +42,9 @@ type Backlog struct {
 	RecheckEvery time.Duration
 
 	mu        sync.Mutex
-	open      map[string]time.Time
-	order     []admitted // admission order, for forgetting; may hold finished ids
+	open      map[string]openEntry
+	byUser    map[string]int // open purchases per customer
+	order     []admitted     // admission order, for forgetting; may hold finished ids
 	checking  bool
 	checkedAt time.Time
 }
@@ -46,55 +54,127 @@ type admitted struct {
 	at time.Time
 }
 
-// Admit counts requestID in, or refuses it when Max are open.
-func (b *Backlog) Admit(ctx context.Context, requestID string) error {
+type openEntry struct {
+	at   time.Time
+	user string
+}
+
+// admission is what admit decided.
+type admission int
+
+const (
+	admittedNow admission = iota
+	backlogFull
+	customerFull
+)
+
+// Admit counts requestID of userID in, or refuses it when Max are open, or
+// PerCustomer of userID's.
+func (b *Backlog) Admit(ctx context.Context, requestID, userID string) error {
 	if b == nil {
 		return nil
 	}
-	if b.admit(requestID) {
-		return nil
+	got := b.admit(requestID, userID)
+	switch {
+	case got == backlogFull && b.recheck(ctx, b.oldest()):
+		got = b.admit(requestID, userID)
+	case got == customerFull && b.recheck(ctx, b.ofUser(userID)):
+		got = b.admit(requestID, userID)
 	}
-	if b.recheck(ctx) && b.admit(requestID) {
-		return nil
+	switch got {
+	case backlogFull:
+		return &errs.Error{Kind: errs.Unavailable, RetryAfter: b.RetryAfter,
+			Message: "too many purchases are being processed: try again shortly, nothing was bought"}
+	case customerFull:
+		return &errs.Error{Kind: errs.TooManyRequests, RetryAfter: b.RetryAfter,
+			Message: fmt.Sprintf("you have %d purchases in progress: try again once one has finished, nothing was bought", b.PerCustomer)}
 	}
-	return &errs.Error{Kind: errs.Unavailable, RetryAfter: b.RetryAfter,
-		Message: "too many purchases are being processed: try again shortly, nothing was bought"}
+	return nil
 }
 
-// admit counts requestID in if fewer than Max are open.
-func (b *Backlog) admit(requestID string) bool {
+// admit counts requestID in if fewer than Max are open, and fewer than
+// PerCustomer of userID's.
+func (b *Backlog) admit(requestID, userID string) admission {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.Now()
 	if b.open == nil {
-		b.open = map[string]time.Time{}
+		b.open, b.byUser = map[string]openEntry{}, map[string]int{}
 	}
 	// Forget the oldest entries past Forget, and drop finished ones from
 	// the front of the order.
 	for len(b.order) > 0 {
 		first := b.order[0]
-		at, stillOpen := b.open[first.id]
-		if stillOpen && at.Equal(first.at) && now.Sub(first.at) < b.Forget {
+		e, stillOpen := b.open[first.id]
+		if stillOpen && e.at.Equal(first.at) && now.Sub(first.at) < b.Forget {
 			break
 		}
-		if stillOpen && at.Equal(first.at) {
-			delete(b.open, first.id)
+		if stillOpen && e.at.Equal(first.at) {
+			b.drop(first.id)
 		}
 		b.order[0] = admitted{}
 		b.order = b.order[1:]
 	}
 	if len(b.open) >= b.Max {
-		return false
+		return backlogFull
 	}
-	b.open[requestID] = now
+	if b.PerCustomer > 0 && b.byUser[userID] >= b.PerCustomer {
+		return customerFull
+	}
+	if _, again := b.open[requestID]; again {
+		b.drop(requestID) // counted once, from now
+	}
+	b.open[requestID] = openEntry{at: now, user: userID}
+	b.byUser[userID]++
 	b.order = append(b.order, admitted{id: requestID, at: now})
-	return true
+	return admittedNow
 }
 
-// recheck asks Finished about the oldest open purchases and drops the
-// finished ones. It reports whether it ran: one caller at a time, at most
-// once per RecheckEvery; the others are refused meanwhile.
-func (b *Backlog) recheck(ctx context.Context) bool {
+// drop counts id out; b.mu is held.
+func (b *Backlog) drop(id string) {
+	e, ok := b.open[id]
+	if !ok {
+		return
+	}
+	delete(b.open, id)
+	if b.byUser[e.user]--; b.byUser[e.user] <= 0 {
+		delete(b.byUser, e.user)
+	}
+}
+
+// oldest names the oldest open purchases, at most Recheck of them.
+func (b *Backlog) oldest() func() []string {
+	return func() []string {
+		var ids []string
+		for _, a := range b.order {
+			if len(ids) == b.Recheck {
+				break
+			}
+			if e, ok := b.open[a.id]; ok && e.at.Equal(a.at) {
+				ids = append(ids, a.id)
+			}
+		}
+		return ids
+	}
+}
+
+// ofUser names userID's open purchases (at most PerCustomer).
+func (b *Backlog) ofUser(userID string) func() []string {
+	return func() []string {
+		var ids []string
+		for id, e := range b.open {
+			if e.user == userID {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+}
+
+// recheck asks Finished about the purchases pick names (read under b.mu)
+// and drops the finished ones. It reports whether it ran: one caller at a
+// time, at most once per RecheckEvery; the others are refused meanwhile.
+func (b *Backlog) recheck(ctx context.Context, pick func() []string) bool {
 	if b.Finished == nil || b.Recheck <= 0 {
 		return false
 	}
@@ -105,15 +185,7 @@ func (b *Backlog) recheck(ctx context.Context) bool {
 		return false
 	}
 	b.checking, b.checkedAt = true, now
-	var ids []string
-	for _, a := range b.order {
-		if len(ids) == b.Recheck {
-			break
-		}
-		if at, ok := b.open[a.id]; ok && at.Equal(a.at) {
-			ids = append(ids, a.id)
-		}
-	}
+	ids := pick()
 	b.mu.Unlock()
 
 	done := make([]bool, len(ids))
@@ -131,7 +203,7 @@ func (b *Backlog) recheck(ctx context.Context) bool {
 	b.mu.Lock()
 	for i, id := range ids {
 		if done[i] {
-			delete(b.open, id)
+			b.drop(id)
 		}
 	}
 	b.checking = false
@@ -146,7 +218,7 @@ func (b *Backlog) Done(requestID string) {
 		return
 	}
 	b.mu.Lock()
-	delete(b.open, requestID)
+	b.drop(requestID)
 	b.mu.Unlock()
 }
 

@@ -23,19 +23,19 @@ func TestBacklogRefusesPastMaxAndFreesOnDone(t *testing.T) {
 	b := &Backlog{Max: 3, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: clock.now}
 	ctx := context.Background()
 	for i := range 3 {
-		require.NoError(t, b.Admit(ctx, fmt.Sprint("r", i)), "r%d", i)
+		require.NoError(t, b.Admit(ctx, fmt.Sprint("r", i), "u"), "r%d", i)
 	}
-	err := b.Admit(ctx, "r3")
+	err := b.Admit(ctx, "r3", "u")
 	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "past Max: %v", err)
 	assert.Equal(t, 2*time.Second, errs.RetryAfterOf(err), "past Max: %v", err)
 	b.Done("r1")
-	require.NoError(t, b.Admit(ctx, "r3"), "after one finished")
+	require.NoError(t, b.Admit(ctx, "r3", "u"), "after one finished")
 	// Entries are forgotten a minute after they were admitted.
 	clock.t = clock.t.Add(time.Minute)
-	require.NoError(t, b.Admit(ctx, "r4"), "after a minute")
+	require.NoError(t, b.Admit(ctx, "r4", "u"), "after a minute")
 	assert.Equal(t, 1, b.Open(), "open after a minute")
 	var none *Backlog
-	require.NoError(t, none.Admit(ctx, "x"))
+	require.NoError(t, none.Admit(ctx, "x", "u"))
 	none.Done("x")
 }
 
@@ -55,14 +55,14 @@ func TestBacklogAsksAboutPurchasesOtherReplicasFinished(t *testing.T) {
 			return finished[id], nil
 		}}
 	ctx := context.Background()
-	_ = b.Admit(ctx, "r0")
-	_ = b.Admit(ctx, "r1")
-	require.NoError(t, b.Admit(ctx, "r2"), "r0 was finished elsewhere")
+	_ = b.Admit(ctx, "r0", "u")
+	_ = b.Admit(ctx, "r1", "u")
+	require.NoError(t, b.Admit(ctx, "r2", "u"), "r0 was finished elsewhere")
 	assert.Equal(t, 2, asked, "asked once r0 was finished elsewhere")
-	assert.Error(t, b.Admit(ctx, "r3"), "within RecheckEvery r3 is refused")
+	assert.Error(t, b.Admit(ctx, "r3", "u"), "within RecheckEvery r3 is refused")
 	assert.Equal(t, 2, asked, "within RecheckEvery nothing is asked")
 	clock.t = clock.t.Add(time.Second)
-	assert.Error(t, b.Admit(ctx, "r3"), "nothing finished: r3 is refused")
+	assert.Error(t, b.Admit(ctx, "r3", "u"), "nothing finished: r3 is refused")
 	assert.Equal(t, 4, asked, "asked when nothing finished")
 }
 
@@ -88,4 +88,41 @@ func TestPurchasesPastTheBacklogAreRefused(t *testing.T) {
 	finished, err := p.Finished(ctx, first.RequestID)
 	require.NoError(t, err, "Finished(first)")
 	assert.True(t, finished, "Finished(first)")
+}
+
+// TestOneCustomerCannotFillTheBacklog: past PerCustomer a customer is
+// refused with 429 while others are still admitted; the customer's own
+// purchases that finished on another replica are asked about first, and
+// one finished here frees a place at once.
+func TestOneCustomerCannotFillTheBacklog(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	var mu sync.Mutex
+	finished := map[string]bool{}
+	b := &Backlog{Max: 10, PerCustomer: 2, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: clock.now,
+		Recheck: 8, RecheckEvery: time.Second,
+		Finished: func(_ context.Context, id string) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return finished[id], nil
+		}}
+	ctx := context.Background()
+	require.NoError(t, b.Admit(ctx, "m1", "mallory"))
+	require.NoError(t, b.Admit(ctx, "m2", "mallory"))
+	err := b.Admit(ctx, "m3", "mallory")
+	require.Error(t, err)
+	assert.Equal(t, errs.TooManyRequests, errs.KindOf(err), "%v", err)
+	assert.Equal(t, 2*time.Second, errs.RetryAfterOf(err))
+	require.NoError(t, b.Admit(ctx, "a1", "alice"), "another customer")
+	assert.Equal(t, 3, b.Open())
+
+	b.Done("m1")
+	require.NoError(t, b.Admit(ctx, "m3", "mallory"), "one of hers finished here")
+	mu.Lock()
+	finished["m2"] = true // finished on another replica
+	mu.Unlock()
+	clock.t = clock.t.Add(time.Second)
+	require.NoError(t, b.Admit(ctx, "m4", "mallory"), "one of hers finished elsewhere")
+	assert.Error(t, b.Admit(ctx, "m5", "mallory"))
+	clock.t = clock.t.Add(time.Minute)
+	require.NoError(t, b.Admit(ctx, "m5", "mallory"), "forgotten after a minute")
 }

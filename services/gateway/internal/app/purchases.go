@@ -127,7 +127,7 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 			return prev, found, err
 		}
 	}
-	if err := p.Backlog.Admit(ctx, id); err != nil {
+	if err := p.Backlog.Admit(ctx, id, s.UserID); err != nil {
 		return Request{}, false, err
 	}
 	now := p.Now()

@@ -66,6 +66,8 @@ type Config struct {
 	MaxInFlight int // MAX_IN_FLIGHT
 	// Purchases accepted here and still processing; more are answered 503.
 	MaxProcessing int // MAX_PROCESSING
+	// One customer's share of them; more are answered 429.
+	MaxProcessingPerCustomer int // MAX_PROCESSING_PER_CUSTOMER
 	// Deliveries started in the background at once.
 	DeliveryWorkers int // DELIVERY_WORKERS
 	// The chance that a trace started here is sampled.
@@ -136,6 +138,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		service.PositiveInt{Name: "LOCK_AFTER_FAILURES", Default: "5", Dst: &c.MaxFailures},
 		service.PositiveInt{Name: "MAX_IN_FLIGHT", Default: "128", Dst: &c.MaxInFlight},
 		service.PositiveInt{Name: "MAX_PROCESSING", Default: "500", Dst: &c.MaxProcessing},
+		service.PositiveInt{Name: "MAX_PROCESSING_PER_CUSTOMER", Default: "50", Dst: &c.MaxProcessingPerCustomer},
 		service.PositiveInt{Name: "DELIVERY_WORKERS", Default: "64", Dst: &c.DeliveryWorkers},
 		service.PositiveInt{Name: "MAX_HASHING", Default: "4", Dst: &c.MaxHashing},
 		service.PositiveInt{Name: "MAX_HASHING_PER_CLIENT", Default: "1", Dst: &c.MaxHashingPerClient},

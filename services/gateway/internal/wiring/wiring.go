@@ -173,7 +173,7 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		// A claim outlives one webhook attempt.
 		FirstAttemptLease: cfg.WebhookTimeout + 5*time.Second,
 	}
-	backlog := &app.Backlog{Max: cfg.MaxProcessing, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: now,
+	backlog := &app.Backlog{Max: cfg.MaxProcessing, PerCustomer: cfg.MaxProcessingPerCustomer, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: now,
 		Recheck: 64, RecheckEvery: 250 * time.Millisecond}
 	redrive := daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter).LogTo(log).CountTo(sweeps)
 	redrive.Now = now
