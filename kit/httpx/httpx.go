@@ -69,6 +69,22 @@ func describeJSONError(err error) string {
 	}
 }
 
+// NotFound answers problem+json 404: a mux's catch-all ("/"), so that no
+// path answers Go's plain-text page.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteProblem(w, r, errs.E(errs.NotFound, "no such resource: %s %s", r.Method, r.URL.Path))
+}
+
+// OnlyMethods answers problem+json 405 with Allow: register it for a path
+// without a method, beside the path's routes with theirs.
+func OnlyMethods(allowed ...string) http.Handler {
+	allow := strings.Join(allowed, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		WriteProblem(w, r, errs.E(errs.MethodNotAllowed, "%s is not allowed here; allowed: %s", r.Method, allow))
+	})
+}
+
 // Encode writes v as JSON with the given status.
 func Encode(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

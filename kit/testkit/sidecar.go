@@ -38,5 +38,8 @@ func Expect(t testing.TB, h http.Handler, calls ...Call) {
 		if rec.Code != c.Want {
 			t.Errorf("%s %s (token %q, caller %q): %d, want %d: %s", c.Method, c.Path, c.Token, c.Caller, rec.Code, c.Want, rec.Body)
 		}
+		if ct := rec.Header().Get("Content-Type"); rec.Code >= 400 && ct != "application/problem+json" {
+			t.Errorf("%s %s: a %d answered as %q, not problem+json: %s", c.Method, c.Path, rec.Code, ct, rec.Body)
+		}
 	}
 }

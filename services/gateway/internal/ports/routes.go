@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -82,12 +83,24 @@ func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases, clients Clien
 		if customerFacing(r.URL.Path) {
 			w.Header().Set("Cache-Control", "no-store")
 		}
-		if strings.HasPrefix(r.URL.Path, "/ops/") {
+		// The mux would redirect a path with "//", "." or ".." segments to
+		// its clean form with an HTML body; no route of ours is named so.
+		if strings.HasPrefix(r.URL.Path, "/ops/") || unclean(r.URL.Path) {
 			handleNotFound(w, r)
 			return
 		}
 		checked.ServeHTTP(w, r)
 	})
+}
+
+// unclean tells a path that is not in its clean form (the mux's rule: a
+// trailing slash is kept).
+func unclean(p string) bool {
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean != p
 }
 
 // Sidecar is what gateway's sidecar calls (the app port, behind the app

@@ -853,6 +853,12 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath, outboxRelayPath, "/metrics", "/readyz"} {
 		testkit.Expect(t, e.faces.Public, testkit.Call{Method: "POST", Path: path, Body: forged, Token: token, Want: 404})
 	}
+	// Not redirected to their clean form either (the mux's 307, with HTML).
+	testkit.Expect(t, e.faces.Public,
+		testkit.Call{Method: "POST", Path: "/user/.." + receiveCodePath, Body: forged, Token: token, Want: 404},
+		testkit.Call{Method: "POST", Path: "/" + receiveCodePath, Body: forged, Token: token, Want: 404},
+		testkit.Call{Method: "GET", Path: "/voucher/./requests/x", Want: 404},
+	)
 	after := e.request(t, tok, v.RequestID)
 	e.outboxes.Settle()
 	assert.Equal(t, before.Status, after.Status, "status after forged events")

@@ -49,6 +49,8 @@ func Routes(ctx context.Context, log *slog.Logger, a app.App, relay service.Rela
 	}
 	public := http.NewServeMux()
 	public.Handle("POST "+callbackPath, handleCallback(log, a))
+	public.Handle(callbackPath, httpx.OnlyMethods(http.MethodPost))
+	public.HandleFunc("/", httpx.NotFound)
 	return service.Faces{Sidecar: r, Public: public}
 }
 

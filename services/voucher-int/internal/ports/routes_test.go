@@ -61,6 +61,8 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 		testkit.Call{Method: "POST", Path: reconcilePath, Want: 404},
 		testkit.Call{Method: "POST", Path: outboxRelayPath, Want: 404},
 		testkit.Call{Method: "POST", Path: callbackPath, Body: callback, Want: 401},
+		testkit.Call{Method: "GET", Path: callbackPath, Want: 405},
+		testkit.Call{Method: "POST", Path: "/anything-else", Want: 404},
 	)
 	assert.Zero(t, mem.Len(), "refused requests left keys")
 }
