@@ -18,6 +18,8 @@ import (
 	"github.com/dapr/go-sdk/service/common"
 	daprhttp "github.com/dapr/go-sdk/service/http"
 	"github.com/go-chi/chi/v5"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
@@ -125,6 +127,25 @@ func TestStoreUpdateUnderConcurrencyLosesNoIncrement(t *testing.T) {
 	wg.Wait()
 	got, _, _, _ := s.Get(ctx, "k")
 	assert.Equal(t, 10, got.N, "N")
+}
+
+// alwaysRaced loses every conditional write, as a key with many writers
+// at once does.
+type alwaysRaced struct{ *testkit.MemState }
+
+func (alwaysRaced) SaveBulkState(context.Context, string, ...*dapr.SetStateItem) error {
+	return status.Error(codes.Aborted, "possible etag mismatch")
+}
+
+// TestStoreUpdateThatLosesEveryRaceIsUnavailable: past its retries an
+// update is "try again" (503 to a customer, a retry for an event), never
+// the caller's conflict ("already exists", 409).
+func TestStoreUpdateThatLosesEveryRaceIsUnavailable(t *testing.T) {
+	s := Store[order]{Client: alwaysRaced{testkit.NewMemState()}, Name: "s"}
+	_, err := s.Update(context.Background(), "k", func(o *order, _ bool) (*Event, error) { o.N++; return nil, nil })
+	require.Error(t, err)
+	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "%v", err)
+	assert.ErrorIs(t, err, ErrExists)
 }
 
 func TestStoreUpdateNoChangeWritesNothing(t *testing.T) {

@@ -137,8 +137,13 @@ func (s Store[T]) Update(ctx context.Context, key string, fn func(v *T, exists b
 		if err == nil {
 			return cur, nil
 		}
-		if !errors.Is(err, ErrExists) || attempt == maxAttempts {
+		if !errors.Is(err, ErrExists) {
 			return cur, err
+		}
+		if attempt == maxAttempts {
+			// Not the caller's conflict: too many writers on one key. Its
+			// refusal is "try again" (it still unwraps to ErrExists).
+			return cur, errs.Wrap(errs.Unavailable, err, "too many changes to the same record at once: try again")
 		}
 		// Someone else wrote first: back off a little, read again, redo fn.
 		select {

@@ -309,8 +309,16 @@ func (st Strikes) Succeed(until time.Time) Strikes {
 
 // Fail settles a try reserved for until (zero: none was) as a failure at
 // now, and returns how long the lock it set off lasts (zero: none).
+//
+// A failure that lands while a lock holds (a try checked before the lock
+// began, in parallel with the one that set it off) is answered by that
+// lock and counts for nothing more: parallel tries must not double the
+// lock once per try.
 func (r LockRules) Fail(st Strikes, until, now time.Time) (Strikes, time.Duration) {
 	st = st.Settle(until)
+	if now.Before(st.LockedUntil) {
+		return st, st.LockedUntil.Sub(now)
+	}
 	st.Failures++
 	if st.Failures < r.MaxFailures {
 		return st, 0

@@ -240,10 +240,26 @@ func TestLockRules(t *testing.T) {
 				locks = append(locks, lock)
 				assert.Equal(t, now.Add(lock), st.LockedUntil)
 				assert.Zero(t, st.Failures, "the count starts again after a lock")
+				now = st.LockedUntil // the next tries come once it ends
 			}
 		}
 		assert.Equal(t, []time.Duration{time.Minute, 2 * time.Minute, 3 * time.Minute, 3 * time.Minute}, locks)
 		assert.Equal(t, 4, st.Locks)
+	})
+	t.Run("failures landing during a lock are answered by it and double nothing", func(t *testing.T) {
+		var st Strikes
+		for range r.MaxFailures {
+			st, _ = r.Fail(st, time.Time{}, t0)
+		}
+		require.Equal(t, t0.Add(time.Minute), st.LockedUntil)
+		for range 50 { // tries checked in parallel with the one that locked
+			var lock time.Duration
+			st, lock = r.Fail(st, until, t0.Add(10*time.Second))
+			assert.Equal(t, 50*time.Second, lock, "what is left of the lock")
+		}
+		assert.Equal(t, t0.Add(time.Minute), st.LockedUntil, "the lock did not grow")
+		assert.Equal(t, 1, st.Locks)
+		assert.Zero(t, st.Failures)
 	})
 	t.Run("settling", func(t *testing.T) {
 		st, err := r.Reserve(Strikes{Failures: 2}, t0, until)
