@@ -435,10 +435,19 @@ func handleCreatePurchase(log *slog.Logger, pur app.Purchases) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in app.PurchaseInput
 		var err error
-		if r.ContentLength == 0 && r.URL.Query().Has("phoneNumber") {
-			q := r.URL.Query()
+		q := r.URL.Query()
+		inQuery := q.Has("phoneNumber") || q.Has("callbackUrl")
+		switch {
+		case r.ContentLength == 0 && inQuery:
 			in = app.PurchaseInput{PhoneNumber: q.Get("phoneNumber"), CallbackURL: q.Get("callbackUrl")}
-		} else if in, err = httpx.Decode[app.PurchaseInput](r); err != nil {
+		case inQuery:
+			// One of the two would be ignored: say so rather than guess.
+			httpx.WriteProblem(w, r, errs.E(errs.Invalid, "send phoneNumber and callbackUrl in the JSON body or in the query string, not both"))
+			return
+		default:
+			in, err = httpx.Decode[app.PurchaseInput](r)
+		}
+		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}

@@ -470,6 +470,9 @@ func TestPurchase(t *testing.T) {
 	t.Run("query_string_form", func(t *testing.T) {
 		rec := e.do("POST", "/voucher?phoneNumber=0909123456", "", bearer(tok))
 		assert.Equal(t, 202, rec.Code, "%s", rec.Body)
+		rec = e.do("POST", "/voucher?phoneNumber=0909123456", `{"phoneNumber":"0909123456"}`, bearer(tok))
+		assert.Equal(t, 400, rec.Code, "query and body both: %s", rec.Body)
+		assert.Contains(t, problemOf(t, rec).Detail, "not both")
 	})
 	t.Run("someone_elses_phone_is_403", func(t *testing.T) {
 		rec := e.do("POST", "/voucher", `{"phoneNumber":"0909000001"}`, bearer(tok))
