@@ -178,7 +178,9 @@ func TestTheSidecarsAreReallyInThePath(t *testing.T) {
 		if sys.BrokerURL() == "" {
 			t.Skip("reads the embedded broker's streams; on " + profile() + " the sidecars' metrics above stand for it")
 		}
-		nc, err := nats.Connect(sys.BrokerURL())
+		_, err := nats.Connect(sys.BrokerURL())
+		require.Error(t, err, "the broker took a client without its token")
+		nc, err := nats.Connect(sys.BrokerURL(), nats.Token(sys.BrokerToken()))
 		require.NoError(t, err)
 		defer nc.Close()
 		js, _ := jetstream.New(nc)

@@ -952,6 +952,15 @@ func (s *System) BrokerURL() string {
 	return s.broker.url
 }
 
+// BrokerToken is what the embedded broker asks of a client ("" without
+// one).
+func (s *System) BrokerToken() string {
+	if s.broker == nil {
+		return ""
+	}
+	return s.broker.token
+}
+
 // AppIDs lists the apps in run-file order.
 func (s *System) AppIDs() []string {
 	var ids []string
