@@ -328,7 +328,7 @@ func kill(t *testing.T, app string) {
 func outage(t *testing.T, mode string, seconds float64) {
 	t.Helper()
 	body := fmt.Sprintf(`{"mode":%q,"seconds":%g}`, mode, seconds)
-	resp, err := http.Post(sys.AppURL("voucher-provider")+"/api/admin/outage", "application/json", strings.NewReader(body))
+	resp, err := providerControl("POST", "/api/admin/outage", body)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, "outage")

@@ -165,9 +165,21 @@ func (c *client) vouchers(phone string) voucherList {
 	return l
 }
 
+// providerControl calls one of the provider fake's test controls, which
+// take its app token.
+func providerControl(method, path, body string) (*http.Response, error) {
+	req, err := http.NewRequest(method, sys.AppURL("voucher-provider")+path, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("dapr-api-token", sys.AppToken("voucher-provider"))
+	return http.DefaultClient.Do(req)
+}
+
 func providerOrders(t *testing.T) []providerOrderFull {
 	t.Helper()
-	resp, err := http.Get(sys.AppURL("voucher-provider") + "/api/orders")
+	resp, err := providerControl("GET", "/api/orders", "")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var orders []providerOrderFull
@@ -303,6 +315,11 @@ func TestForgedLateCallbacksChangeNothing(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The verifiers the fake keeps are not anybody's to read.
+	resp, err := http.Get(sys.AppURL("voucher-provider") + "/api/orders")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the provider fake's orders without its token")
 	assert.Equal(t, 401, postCallback(t, map[string]string{"requestId": id, "codeVerifier": "forged-verifier-forged-verifier-forged-ver", "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}),
 		"wrong verifier")
 	assert.Equal(t, 401, postCallback(t, map[string]string{"requestId": "no-such-request", "codeVerifier": "x", "voucherCode": "EVIL-EVIL-EVIL", "status": "SUCCESS"}),

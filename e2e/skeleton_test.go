@@ -73,7 +73,7 @@ func TestSignUpBuyAndListThroughSidecars(t *testing.T) {
 
 func providerOrderOf(t *testing.T, requestID string) providerOrder {
 	t.Helper()
-	resp, err := http.Get(sys.AppURL("voucher-provider") + "/api/orders")
+	resp, err := providerControl("GET", "/api/orders", "")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var orders []providerOrder

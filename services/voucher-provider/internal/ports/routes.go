@@ -9,17 +9,24 @@ import (
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
-// Routes is the whole surface of the fake provider.
-func Routes(log *slog.Logger, p *vps.Provider) http.Handler {
+// Routes is the whole surface of the fake provider. The provider's API
+// takes anyone, as a real provider's would take the bank; the test
+// controls (the orders with their code verifiers, outages) only a caller
+// with the fake's app token (adminToken, its APP_API_TOKEN, sent in
+// dapr-api-token): with the verifiers anyone on the host could forge a
+// late callback. An empty adminToken leaves them open (a fake started by
+// hand).
+func Routes(log *slog.Logger, p *vps.Provider, adminToken string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/request/voucher", handleRequestVoucher(log, p))
 	mux.Handle("GET /api/request/voucher/{requestId}", handleGetOrder(log, p))
-	mux.Handle("GET /api/orders", handleListOrders(p))
-	mux.Handle("POST /api/admin/outage", handleOutage(log, p))
+	mux.Handle("GET /api/orders", service.SidecarOnly(log, adminToken, handleListOrders(p)))
+	mux.Handle("POST /api/admin/outage", service.SidecarOnly(log, adminToken, handleOutage(log, p)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }

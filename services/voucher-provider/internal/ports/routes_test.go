@@ -13,12 +13,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
 func TestRoutes(t *testing.T) {
-	h := Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Immediate}, time.Now, nil))
+	h := Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Immediate}, time.Now, nil), "")
 	do := func(method, path, body string) (int, vpsapi.OrderAnswer) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
@@ -43,8 +44,22 @@ func TestRoutes(t *testing.T) {
 	assert.Equal(t, 400, code, "missing fields")
 }
 
+// TestTheTestControlsTakeTheAppToken: the orders (with their code
+// verifiers) and outages answer only the fake's app token.
+func TestTheTestControlsTakeTheAppToken(t *testing.T) {
+	const token = "the-fakes-app-token-of-this-test"
+	h := Routes(slog.New(slog.DiscardHandler), vps.New(vps.Config{Mode: vps.Immediate}, time.Now, nil), token)
+	testkit.Expect(t, h,
+		testkit.Call{Method: "GET", Path: "/api/orders", Want: 401},
+		testkit.Call{Method: "GET", Path: "/api/orders", Token: "not-the-token", Want: 401},
+		testkit.Call{Method: "POST", Path: "/api/admin/outage", Body: `{"mode":"error","seconds":5}`, Want: 401},
+		testkit.Call{Method: "GET", Path: "/api/orders", Token: token, Want: 200},
+		testkit.Call{Method: "POST", Path: "/api/request/voucher", Body: `{"requestId":"r1","phoneNumber":"+84909123456"}`, Want: 200},
+	)
+}
+
 func TestAckModeAnswers202WithChallenge(t *testing.T) {
-	h := Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Late, AckAfter: time.Millisecond, LateAfter: time.Hour}, time.Now, nil))
+	h := Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Late, AckAfter: time.Millisecond, LateAfter: time.Hour}, time.Now, nil), "")
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/api/request/voucher", strings.NewReader(`{"requestId":"r1","phoneNumber":"+84909123455"}`))
 	h.ServeHTTP(rec, req)
@@ -57,7 +72,7 @@ func TestAckModeAnswers202WithChallenge(t *testing.T) {
 }
 
 func TestErrorModeAnswers503(t *testing.T) {
-	h := Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Down}, time.Now, nil))
+	h := Routes(slog.New(slog.NewJSONHandler(io.Discard, nil)), vps.New(vps.Config{Mode: vps.Down}, time.Now, nil), "")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/request/voucher", strings.NewReader(`{"requestId":"r1","phoneNumber":"+1"}`)))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
