@@ -31,7 +31,7 @@ import (
 type Backlog struct {
 	Max         int
 	PerCustomer int
-	Forget time.Duration
+	Forget      time.Duration
 	// RetryAfter is what a refused customer is told to wait.
 	RetryAfter time.Duration
 	Now        func() time.Time
