@@ -35,16 +35,22 @@ func Decode[T any](r *http.Request) (T, error) {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
-		kind := errs.Invalid
-		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-			kind = errs.TooLarge
-		}
-		return v, errs.Wrap(kind, err, "invalid JSON body: "+describeJSONError(err))
+		return v, errs.Wrap(BodyKind(err), err, "invalid JSON body: "+describeJSONError(err))
 	}
 	if dec.More() {
 		return v, errs.E(errs.Invalid, "invalid JSON body: more than one JSON value")
 	}
 	return v, nil
+}
+
+// BodyKind is the kind of a request body that could not be read or
+// decoded: TooLarge when a limit cut it (a *http.MaxBytesError in err's
+// chain), Invalid otherwise.
+func BodyKind(err error) errs.Kind {
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		return errs.TooLarge
+	}
+	return errs.Invalid
 }
 
 func describeJSONError(err error) string {

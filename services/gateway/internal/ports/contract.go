@@ -40,11 +40,7 @@ func enforceContract(log *slog.Logger, next http.Handler) http.Handler {
 			// Refused before the mux: name the route in metrics as the mux
 			// would ("POST /voucher"), not as unmatched.
 			r.Pattern = ex.Operation
-			kind := errs.Invalid
-			if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-				kind = errs.TooLarge
-			}
-			httpx.WriteError(w, r, log, errs.E(kind, "%s", err.Error()))
+			httpx.WriteError(w, r, log, errs.E(httpx.BodyKind(err), "%s", err.Error()))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -2,7 +2,6 @@ package ports
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,8 +69,8 @@ func Shed(next http.Handler, limit int) http.Handler {
 }
 
 func bodyError(err error) error {
-	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-		return errs.Wrap(errs.TooLarge, err, fmt.Sprintf("request body: larger than %d bytes", tooBig.Limit))
+	if httpx.BodyKind(err) == errs.TooLarge {
+		return errs.Wrap(errs.TooLarge, err, fmt.Sprintf("request body: larger than %d bytes", httpx.MaxBodyBytes))
 	}
 	return errs.Wrap(errs.Invalid, err, "request body: could not be read")
 }
