@@ -176,6 +176,7 @@ func TestTopicAnswers(t *testing.T) {
 		{"transient_failure_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Unavailable, "store down"), false, statusRetry},
 		{"unclassified_failure_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errors.New("boom"), false, statusRetry},
 		{"unprocessable_event_is_dropped", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Unprocessable, "wrong code"), false, statusDrop},
+		{"too_large_event_is_dropped", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.TooLarge, "body too large"), false, statusDrop},
 		{"lost_etag_races_are_retried", `{"id":"e1","data":{"id":"r1"}}`, fmt.Errorf("update: %w", ErrExists), false, statusRetry},
 		{"not_found_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.NotFound, "not there yet"), false, statusRetry},
 		{"refused_by_a_peer_is_retried", `{"id":"e1","data":{"id":"r1"}}`, errs.E(errs.Forbidden, "refused"), false, statusRetry},

@@ -37,8 +37,8 @@ const (
 // decodes the event's data, recovers panics, logs with the event id, and
 // decides retry or drop from the error's kind in one place:
 //   - nil: SUCCESS;
-//   - undecodable data, Invalid, Unprocessable: DROP (dead letter): the same
-//     event would fail the same way again;
+//   - undecodable data, Invalid, Unprocessable, TooLarge: DROP (dead
+//     letter): the same event would fail the same way again;
 //   - anything else (Unavailable, Internal, a panic): RETRY.
 //
 // The handler works in the event's trace: the traceparent header daprd
