@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
@@ -145,7 +144,7 @@ func (d Deliveries) Begin(ctx context.Context, req Request) error {
 			return err
 		}
 		outcome, err := d.send(ctx, req.RequestID, del)
-		if err == nil && outcome == "retry" {
+		if err == nil && outcome == domain.AttemptRetry {
 			err = d.Pending.Add(ctx, req.RequestID)
 		}
 		return err
@@ -223,6 +222,10 @@ type SweepSummary struct {
 func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummary, error) {
 	ids, err := d.Pending.All(ctx)
 	if err != nil {
+		// Counted here and logged by the caller, with its reason.
+		if d.Failures != nil {
+			d.Failures.Failed("webhook-sweep", errs.Reasons{}.Add(err))
+		}
 		return SweepSummary{}, err
 	}
 	var s SweepSummary
@@ -238,13 +241,13 @@ func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummar
 			continue
 		}
 		switch outcome {
-		case "delivered":
+		case domain.AttemptDelivered:
 			s.Attempted++
 			s.Delivered++
-		case "fell-back":
+		case domain.AttemptFellBack:
 			s.Attempted++
 			s.FellBack++
-		case "retry":
+		case domain.AttemptRetry:
 			s.Attempted++
 		}
 	}
@@ -254,7 +257,10 @@ func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummar
 	return s, nil
 }
 
-func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration) (string, error) {
+// attempt makes id's due attempt, if it is due and this pass claims it:
+// AttemptNone when there was nothing to attempt (delivered already, not
+// due, or held by another pass).
+func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration) (domain.Attempt, error) {
 	now := d.Now()
 	claimed := false
 	del, err := d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
@@ -266,34 +272,35 @@ func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration)
 		return nil, nil
 	})
 	if err != nil {
-		return "", err
+		return domain.AttemptNone, err
 	}
 	if del.RequestID == "" || del.Status != DeliveryPending {
-		return "done", d.Pending.Remove(ctx, id)
+		return domain.AttemptNone, d.Pending.Remove(ctx, id)
 	}
 	if !claimed {
-		return "not-due", nil
+		return domain.AttemptNone, nil
 	}
 	outcome, err := d.send(ctx, id, del)
-	if err != nil || outcome == "retry" {
+	if err != nil || outcome == domain.AttemptRetry {
 		return outcome, err
 	}
 	return outcome, d.Pending.Remove(ctx, id)
 }
 
 // send makes one claimed attempt at del's webhook and records its outcome:
-// delivered, retry (the next attempt scheduled) or fell-back (the schedule
-// ran out: the code goes by SMS).
-func (d Deliveries) send(ctx context.Context, id string, del Delivery) (string, error) {
+// delivered, retry (the next attempt scheduled) or fell back (the schedule
+// ran out: the code goes by SMS). A failed attempt is logged with the
+// receiver's answer.
+func (d Deliveries) send(ctx context.Context, id string, del Delivery) (domain.Attempt, error) {
 	u, _, found, err := d.Users.Get(ctx, userKey(del.Username))
 	if err != nil {
-		return "", err
+		return domain.AttemptNone, err
 	}
 	res := WebhookResult{Err: "account not found"}
 	if found {
 		res = d.Webhooks.Send(ctx, del.CallbackURL, del.WebhookID, u.WebhookSecret, del.Body)
 	}
-	outcome := "retry"
+	outcome := domain.AttemptRetry
 	rules := domain.WebhookRules{Schedule: d.Schedule, MaxRetryAfter: d.MaxRetryAfter}
 	_, err = d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
 		if !exists {
@@ -306,7 +313,7 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (string, 
 		if attempt == domain.AttemptNone {
 			return nil, persist.ErrNoChange
 		}
-		*cur, outcome = next, attemptOutcomes[attempt]
+		*cur, outcome = next, attempt
 		if fallback != nil {
 			// The schedule ran out: the code goes by SMS, in the same
 			// transaction that records the fallback.
@@ -315,17 +322,16 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (string, 
 		return nil, nil
 	})
 	if err != nil {
-		return "", err
+		return domain.AttemptNone, err
 	}
 	if d.Metrics != nil {
-		d.Metrics.Attempt(strings.ReplaceAll(outcome, "-", "_"))
+		d.Metrics.Attempt(outcome.String())
+	}
+	if !res.Delivered && d.Log != nil {
+		d.Log.WarnContext(ctx, "webhook attempt failed", "purchase_id", id,
+			"outcome", outcome.String(), "reason", res.Err)
 	}
 	return outcome, nil
-}
-
-// attemptOutcomes names the attempts as the sweep and the metrics do.
-var attemptOutcomes = map[domain.Attempt]string{
-	domain.AttemptDelivered: "delivered", domain.AttemptRetry: "retry", domain.AttemptFellBack: "fell-back",
 }
 
 // ErrNoAccount is returned when the session's account is gone.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,11 +95,16 @@ func TestPurchasesAreCountedOnceEach(t *testing.T) {
 	}
 }
 
+// TestWebhookAttemptsAreCountedByOutcome: every attempt is counted by its
+// outcome, and every failed one is logged with the receiver's answer, so a
+// receiver that keeps failing is seen before its code goes by SMS.
 func TestWebhookAttemptsAreCountedByOutcome(t *testing.T) {
-	hooks := &answering{answer: func(n int) WebhookResult { return WebhookResult{Err: "503"} }}
+	hooks := &answering{answer: func(n int) WebhookResult { return WebhookResult{Err: "answered 503"} }}
 	p, clock := metricsSetup(hooks)
 	m := metrics.NewWebhooks(prometheus.NewRegistry())
 	p.Deliveries.Metrics = m
+	var logged strings.Builder
+	p.Deliveries.Log = slog.New(slog.NewTextHandler(&logged, nil))
 	ctx := context.Background()
 	sweep := func() {
 		t.Helper()
@@ -122,6 +128,10 @@ func TestWebhookAttemptsAreCountedByOutcome(t *testing.T) {
 	for outcome, want := range map[string]float64{"retry": 1, "fell_back": 1, "delivered": 1} {
 		assert.Equal(t, want, testutil.ToFloat64(m.AttemptsTotal.WithLabelValues(outcome)), outcome)
 	}
+	failed := strings.Count(logged.String(), `msg="webhook attempt failed"`)
+	assert.Equal(t, 2, failed, "each failed attempt logged once:\n%s", logged.String())
+	assert.Contains(t, logged.String(), `outcome=retry reason="answered 503"`)
+	assert.Contains(t, logged.String(), `outcome=fell_back reason="answered 503"`)
 }
 
 func TestDeadLettersAreCountedOnceByTopic(t *testing.T) {

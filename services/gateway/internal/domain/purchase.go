@@ -144,6 +144,19 @@ const (
 	AttemptFellBack
 )
 
+// String names the attempt as logs and metrics do.
+func (a Attempt) String() string {
+	switch a {
+	case AttemptDelivered:
+		return "delivered"
+	case AttemptRetry:
+		return "retry"
+	case AttemptFellBack:
+		return "fell_back"
+	}
+	return "none"
+}
+
 // WebhookRules are the retry schedule of webhooks.
 type WebhookRules struct {
 	// Schedule is the wait before each retry; when it runs out, SMS.
