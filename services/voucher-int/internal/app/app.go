@@ -338,16 +338,17 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 				}
 				return a.Pending.Add(ctx, id)
 			})
-		}); err != nil && a.Log != nil {
-			a.Log.WarnContext(ctx, "new orders not handed to the reconciler yet", "error", err)
+		}); err != nil {
+			a.failed(ctx, "new orders not handed to the reconciler yet", err)
 		}
 	}
 	ids, err := a.Pending.All(ctx)
 	if err != nil {
+		a.failed(ctx, "reconcile pass could not read its orders", err)
 		return Summary{}, err
 	}
 	type result struct {
-		outcome string
+		outcome reconciled
 		err     error
 	}
 	results := make(chan result, len(ids))
@@ -362,8 +363,8 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 					a.Log.WarnContext(ctx, "order not moved on in this reconcile pass; looked at again later",
 						"purchase_id", id, "reason", errs.Reason(err), "error", err)
 				}
-				if outcome == "" {
-					outcome = "waiting"
+				if outcome == reconciledNothing {
+					outcome = reconciledWaiting
 				}
 			}
 			results <- result{outcome, err}
@@ -374,11 +375,11 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 		r := <-results
 		s.Errors = s.Errors.Add(r.err)
 		switch r.outcome {
-		case "completed":
+		case reconciledCompleted:
 			s.Completed++
-		case "failed":
+		case reconciledFailed:
 			s.Failed++
-		case "waiting":
+		case reconciledWaiting:
 			s.Waiting++
 		}
 		s.Looked++
@@ -389,7 +390,30 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 	return s, nil
 }
 
-func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
+// failed logs and counts a failure of the reconcile pass as a whole (not
+// of one order), with its reason; the next pass tries again.
+func (a App) failed(ctx context.Context, msg string, err error) {
+	if a.Log != nil {
+		a.Log.WarnContext(ctx, msg, "reason", errs.Reason(err), "error", err)
+	}
+	if a.Failures != nil {
+		a.Failures.Failed("reconcile", errs.Reasons{}.Add(err))
+	}
+}
+
+// reconciled is what a reconcile pass made of one order.
+type reconciled int
+
+const (
+	// reconciledNothing: not due, or final already (and let go).
+	reconciledNothing reconciled = iota
+	reconciledCompleted
+	reconciledFailed
+	// reconciledWaiting: still open, looked at again by a later pass.
+	reconciledWaiting
+)
+
+func (a App) reconcileOne(ctx context.Context, id string) (reconciled, error) {
 	now := a.Now()
 	rules := a.rules()
 	claim := domain.NotDue
@@ -403,13 +427,13 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 		return nil, nil
 	})
 	if err != nil {
-		return "", err
+		return reconciledNothing, err
 	}
 	switch claim {
 	case domain.Finished:
-		return "done", a.Pending.Remove(ctx, id)
+		return reconciledNothing, a.Pending.Remove(ctx, id)
 	case domain.NotDue:
-		return "skipped", nil
+		return reconciledNothing, nil
 	}
 	// Each order in its purchase's trace; never Adopt here: the orders of
 	// one pass share the pass's context.
@@ -419,17 +443,17 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 	st, statusErr := a.Provider.Status(ctx, id)
 	switch rules.Decide(o, st, statusErr, now) {
 	case domain.StepFail:
-		return "failed", a.fail(ctx, id, rules.DeadlineReason())
+		return reconciledFailed, a.fail(ctx, id, rules.DeadlineReason())
 	case domain.StepComplete:
-		return "completed", a.complete(ctx, id, st.VoucherCode, domain.ViaReconciler)
+		return reconciledCompleted, a.complete(ctx, id, st.VoucherCode, domain.ViaReconciler)
 	case domain.StepOrderAgain:
 		// The provider never recorded it (it failed before it could): ask
 		// again with the same requestId.
 		if err := a.order(ctx, o); err != nil {
-			return "", err
+			return reconciledNothing, err
 		}
 		if cur, _, _, err := a.Orders.Get(ctx, orderKey(id)); err == nil && cur.Final() {
-			return "completed", nil
+			return reconciledCompleted, nil
 		}
 	}
 	_, err = a.Orders.Update(ctx, orderKey(id), func(cur *Order, exists bool) (*persist.Event, error) {
@@ -443,5 +467,5 @@ func (a App) reconcileOne(ctx context.Context, id string) (string, error) {
 	if err == nil && statusErr != nil {
 		err = fmt.Errorf("provider status: %w", statusErr)
 	}
-	return "waiting", err
+	return reconciledWaiting, err
 }

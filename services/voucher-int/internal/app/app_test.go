@@ -18,6 +18,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/pkce"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/vpsapi"
@@ -336,4 +337,39 @@ func TestAReconcilePassCountsAndLogsWhatItCouldNotDo(t *testing.T) {
 	assert.Equal(t, map[string]int{"reconcile/unavailable": 1}, counted.By(), "counted")
 	assert.Contains(t, logged.String(), "purchase_id=r1", "logged with the order")
 	assert.Contains(t, logged.String(), "reason=unavailable", "logged with its reason")
+}
+
+// broken fails whatever is asked of it: a store that is down.
+type broken struct{}
+
+func (broken) Add(context.Context, string) error    { return errs.E(errs.Unavailable, "store down") }
+func (broken) Remove(context.Context, string) error { return errs.E(errs.Unavailable, "store down") }
+func (broken) All(context.Context) ([]string, error) {
+	return nil, errs.E(errs.Unavailable, "store down")
+}
+
+// TestAReconcilePassThatCannotStartSaysWhy: when neither the orders coming
+// due nor the pending set can be read, the pass fails, and both failures
+// are logged and counted with their reason, not only returned.
+func TestAReconcilePassThatCannotStartSaysWhy(t *testing.T) {
+	c, mem := newClock(), testkit.NewMemState()
+	a := setup(&fakeProvider{request: unavailable}, c, "a", mem)
+	a.Pending, a.Due = broken{}, brokenSchedule{}
+	var logged strings.Builder
+	a.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	counted := &testkit.Failures{}
+	a.Failures = counted
+	_, err := a.Reconcile(context.Background(), 4)
+	require.Error(t, err)
+	assert.Equal(t, map[string]int{"reconcile/unavailable": 2}, counted.By(), "counted")
+	assert.Contains(t, logged.String(), `msg="new orders not handed to the reconciler yet" reason=unavailable`)
+	assert.Contains(t, logged.String(), `msg="reconcile pass could not read its orders" reason=unavailable`)
+}
+
+// brokenSchedule is a schedule whose sweep cannot read its buckets.
+type brokenSchedule struct{}
+
+func (brokenSchedule) Add(context.Context, string, time.Duration) error { return nil }
+func (brokenSchedule) SweepEach(context.Context, func(context.Context, []string) []error) (persist.SweepSummary, error) {
+	return persist.SweepSummary{}, errs.E(errs.Unavailable, "store down")
 }
