@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"regexp"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -265,7 +264,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	if !a.Rules.Username.Fits(in.Username) || utf8.RuneCountInString(in.Password) > a.Rules.Password.Max {
 		return Token{}, bad
 	}
-	if in.UnlockCode != "" && !sixDigitsOnly.MatchString(in.UnlockCode) {
+	if in.UnlockCode != "" && !a.Rules.Code.Fits(in.UnlockCode) {
 		return Token{}, bad
 	}
 	// Tries are reserved before any hash is computed: however many come
@@ -335,8 +334,6 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	}
 	return a.startSession(ctx, u)
 }
-
-var sixDigitsOnly = regexp.MustCompile(`^[0-9]{6}$`)
 
 // accountSignInKey names the account-wide strikes of username's sign-ins.
 func accountSignInKey(username string) string { return "signin-account|" + username }

@@ -22,6 +22,9 @@ type Codes struct {
 	TTL      time.Duration
 	Cooldown time.Duration
 	MaxTries int
+	// Rule is what a code looks like (the OpenAPI document's
+	// PhoneVerification.code): anything else is refused before a read.
+	Rule domain.TextRule
 	// Kind names what the codes are for, in their keys and SMS ids
 	// ("phone-code" if empty: phone verification); Text writes the SMS
 	// (codeText if nil).
@@ -174,7 +177,7 @@ func spend(ctx context.Context, store Store[Count], quotas []quota) (*quota, err
 // right. A wrong code is Unprocessable; an expired, used-up or missing code
 // says so.
 func (c Codes) Check(ctx context.Context, userID, code string) error {
-	if err := domain.CheckCodeFormat(code); err != nil {
+	if err := c.Rule.Check(code); err != nil {
 		return err
 	}
 	var result error

@@ -75,6 +75,9 @@ type AccountRules struct {
 	Password TextRule
 	// NewPassword is a password change's new password.
 	NewPassword TextRule
+	// Code is what a code sent by SMS (to verify a phone, to unlock an
+	// account) looks like.
+	Code TextRule
 }
 
 // NormalizePhone returns the number in E.164; numbers without a country code
@@ -385,26 +388,11 @@ func (pc PhoneCode) Live(now time.Time, maxTries int) bool {
 	return !pc.Used && pc.Tries < maxTries && now.Before(pc.ExpiresAt)
 }
 
-// ErrCodeFormat refuses what cannot be a code.
-var ErrCodeFormat = errs.E(errs.Invalid, "code must be the 6 digits of the SMS")
-
-// CheckCodeFormat refuses what cannot be a code (ErrCodeFormat), before
-// any code is read.
-func CheckCodeFormat(code string) error {
-	if len(code) != 6 {
-		return ErrCodeFormat
-	}
-	return nil
-}
-
 // Check spends one try of the code (exists: there is one) at now. A right
 // code is used up (nil). A wrong one costs a try; an expired, used or
 // tried-out code is refused unchanged; each is Unprocessable. changed:
 // pc must be written.
 func (pc PhoneCode) Check(exists bool, userID, code string, now time.Time, maxTries int) (next PhoneCode, changed bool, err error) {
-	if err := CheckCodeFormat(code); err != nil {
-		return pc, false, err
-	}
 	switch {
 	case !exists || now.After(pc.ExpiresAt):
 		return pc, false, errs.E(errs.Unprocessable, "no live code: ask for a new one")

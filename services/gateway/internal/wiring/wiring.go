@@ -120,6 +120,7 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		TTL:      cfg.CodeTTL,
 		Cooldown: cfg.CodeCooldown,
 		MaxTries: cfg.CodeTries,
+		Rule:     rules.Code,
 		Daily:    daily,
 	}
 	// Unlock codes: the same store and rules, their own keys, text and

@@ -28,10 +28,14 @@ func AccountRules(spec *api.Spec) (domain.AccountRules, error) {
 	if err != nil {
 		return domain.AccountRules{}, err
 	}
-	if username.Pattern == nil || password.Max == 0 || newPassword.Max == 0 {
-		return domain.AccountRules{}, fmt.Errorf("openapi.yaml: the username must be bound by a pattern, and the passwords' lengths")
+	code, err := textRule(spec, "PhoneVerification", "code")
+	if err != nil {
+		return domain.AccountRules{}, err
 	}
-	return domain.AccountRules{Username: username, Password: password, NewPassword: newPassword}, nil
+	if username.Pattern == nil || code.Pattern == nil || password.Max == 0 || newPassword.Max == 0 {
+		return domain.AccountRules{}, fmt.Errorf("openapi.yaml: the username and the SMS code must be bound by a pattern, and the passwords' lengths")
+	}
+	return domain.AccountRules{Username: username, Password: password, NewPassword: newPassword, Code: code}, nil
 }
 
 func textRule(spec *api.Spec, schema, property string) (domain.TextRule, error) {

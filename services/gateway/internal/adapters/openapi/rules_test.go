@@ -69,3 +69,16 @@ func TestANewPasswordKeepsTheDocumentsRule(t *testing.T) {
 		assert.Contains(t, contractErr.Error(), domainErr.Error(), "%d characters: the same words", len(pw))
 	}
 }
+
+// TestTheCodeRuleIsTheDocuments: the shape of a code sent by SMS is
+// written once, in the document (PhoneVerification.code); the contract
+// refuses a code of another shape at the edge, and the domain, which reads
+// the same rule, refuses it beyond (an unlock code at sign-in).
+func TestTheCodeRuleIsTheDocuments(t *testing.T) {
+	rules, err := AccountRules(api.MustLoad())
+	require.NoError(t, err)
+	for code, fits := range map[string]bool{"123456": true, "12345": false, "1234567": false, "12ab56": false, "": false, "１２３４５６": false} {
+		assert.Equal(t, fits, rules.Code.Fits(code), "%q", code)
+	}
+	assert.EqualError(t, rules.Code.Check("12ab56"), "code must be the 6 digits of the SMS")
+}
