@@ -212,9 +212,20 @@ func RunApp(t testing.TB, run func(context.Context, func(string) string, io.Writ
 	}
 }
 
+// Delivery is what an app answered a topic delivery: the HTTP status and,
+// on 200, the outcome daprd acts on (SUCCESS, RETRY or DROP: go-sdk's
+// topic handler always answers 200 and says which in the body).
+type Delivery struct {
+	Code   int
+	Status string
+}
+
+// Delivered is the answer of a delivery the app handled.
+var Delivered = Delivery{Code: http.StatusOK, Status: "SUCCESS"}
+
 // Deliver posts data as a CloudEvent of ceType to an app's topic route,
-// as its sidecar does, and returns the status.
-func Deliver(t testing.TB, base, path, appToken, topic, ceType string, data any) int {
+// as its sidecar does, and returns the app's answer.
+func Deliver(t testing.TB, base, path, appToken, topic, ceType string, data any) Delivery {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{
 		"id": "test-" + topic, "source": "test", "type": ceType, "specversion": "1.0",
@@ -230,8 +241,16 @@ func Deliver(t testing.TB, base, path, appToken, topic, ceType string, data any)
 	if err != nil {
 		t.Fatalf("deliver to %s: %v", path, err)
 	}
-	_ = resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	d := Delivery{Code: resp.StatusCode}
+	if d.Code == http.StatusOK {
+		var answer struct{ Status string }
+		if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+			t.Fatalf("deliver to %s: the answer is not daprd's JSON: %v", path, err)
+		}
+		d.Status = answer.Status
+	}
+	return d
 }
 
 // FreePort is a loopback port nothing listens on now.

@@ -38,7 +38,7 @@ func TestRunWiresTheApp(t *testing.T) {
 	base := testkit.RunApp(t, run, sidecar, testkit.AppToken, map[string]string{"DAPR_HTTP_PORT": u.Port()})
 
 	ev := events.RequestCode{RequestID: "r1", UserID: "u1", PhoneNumber: "+84909123450", RequestedAt: time.Now().UTC()}
-	require.Equal(t, http.StatusOK, testkit.Deliver(t, base, "/events/request-code", testkit.AppToken, events.TopicRequestCode, events.TypeRequestCode, ev))
+	require.Equal(t, testkit.Delivered, testkit.Deliver(t, base, "/events/request-code", testkit.AppToken, events.TopicRequestCode, events.TypeRequestCode, ev))
 	select {
 	case got := <-asked:
 		assert.Equal(t, "POST /v1.0/invoke/vps/method/api/request/voucher", got)
