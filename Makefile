@@ -99,9 +99,10 @@ vet:
 test-unit:
 	@for m in $(UNIT_MODULES); do echo ">> go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
-## test-daprd: the one component fix our daprd carries (tools/daprd/
-## build.sh), tested as daprd compiles it: JetStream in parallel mode
-## acknowledges a message only after its handler answered.
+## test-daprd: the JetStream fix our daprd carries (tools/daprd/patches),
+## tested as daprd compiles it: in parallel mode a message is acknowledged
+## only after its handler answered. (The RabbitMQ patch is covered by the
+## fault suite on postgres-rabbitmq.)
 test-daprd: daprd
 	@echo ">> go test -race tools/daprd (components-contrib as our daprd builds it)"
 	@cd tools/daprd && GOWORK=off $(GO) test -race -count=1 .
