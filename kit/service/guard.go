@@ -90,8 +90,10 @@ func Delivered(next http.Handler) http.Handler {
 // InvokedBy marks a route other apps call through service invocation: only
 // the apps named get through, everyone else 403. In Kubernetes the Dapr
 // access control policy refuses the others before they get here (mTLS
-// proves the caller); locally, with no mTLS, this check is the one that
-// holds.
+// proves the caller). Locally, with no mTLS, this check is the one that
+// holds against other apps, whose sidecars name them; a process that
+// speaks to daprd's internal API itself names any caller
+// (docs/security.md).
 func InvokedBy(next http.Handler, apps ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(apps, r.Header.Get(CallerHeader)) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,4 +104,69 @@ func (r *Routes) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if p := rctx.RoutePattern(); p != "" && !strings.HasSuffix(p, "/*") {
 		req.Pattern = req.Method + " " + p
 	}
+}
+
+// anyMethod is every method chi routes: a route registered for all of
+// them (go-sdk's topic and binding routes) takes any method.
+var anyMethod = []string{http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead,
+	http.MethodOptions, http.MethodPatch, http.MethodPost, http.MethodPut, http.MethodTrace}
+
+// Patterns lists the routes, walking the router (chi.Walk), each as
+// "METHOD pattern" with chi's pattern as registered ("GET
+// /vouchers/{requestId}"), sorted; a route that takes any method (a topic
+// or cron route) as "* /events/receive-code". A test compares them with
+// the routes its refusals reach (PatternOf), so that a route added without
+// a refusal test fails it.
+func (r *Routes) Patterns() []string {
+	methods := map[string][]string{}
+	_ = chi.Walk(r.mux, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		methods[route] = append(methods[route], method)
+		return nil
+	})
+	var out []string
+	for route, ms := range methods {
+		if anyOf(ms) {
+			out = append(out, "* "+route)
+			continue
+		}
+		for _, m := range ms {
+			out = append(out, m+" "+route)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// PatternOf names, as Patterns does, the route a request with method and
+// target (a path, with or without a query) reaches; "" when it reaches
+// none.
+func (r *Routes) PatternOf(method, target string) string {
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return ""
+	}
+	route := r.mux.Find(chi.NewRouteContext(), method, u.Path)
+	if route == "" {
+		return ""
+	}
+	var ms []string
+	for _, m := range anyMethod {
+		if r.mux.Find(chi.NewRouteContext(), m, u.Path) == route {
+			ms = append(ms, m)
+		}
+	}
+	if anyOf(ms) {
+		return "* " + route
+	}
+	return method + " " + route
+}
+
+// anyOf tells whether methods holds every method chi routes.
+func anyOf(methods []string) bool {
+	for _, m := range anyMethod {
+		if !slices.Contains(methods, m) {
+			return false
+		}
+	}
+	return true
 }

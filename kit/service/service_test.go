@@ -66,3 +66,26 @@ func TestPositiveIntsRefuseZeroAndWords(t *testing.T) {
 		assert.ErrorContains(t, PositiveInts(getenv, PositiveInt{bad, "1", &n}), bad)
 	}
 }
+
+// TestPatternsNameEveryRouteAsARequestReachesIt: the routes are listed by
+// method and pattern, a topic or cron route (any method) with "*", and a
+// request is named by the route it reaches, so a test can compare the two.
+func TestPatternsNameEveryRouteAsARequestReachesIt(t *testing.T) {
+	h := NewRoutes()
+	h.Cron(context.Background(), "/tick", time.Minute, func(context.Context) {})
+	h.Invoked(http.MethodGet, "/things/{id}", http.NotFoundHandler(), "gateway")
+	h.Invoked(http.MethodGet, "/things/", http.NotFoundHandler(), "gateway")
+	assert.Equal(t, []string{"* /tick", "GET /things/", "GET /things/{id}"}, h.Patterns())
+	for target, want := range map[string]string{
+		"/tick":          "* /tick",
+		"/things/a?b=c":  "GET /things/{id}",
+		"/things/":       "GET /things/",
+		"/things/a/b":    "",
+		"/no-such-route": "",
+		"relative/path":  "",
+	} {
+		assert.Equal(t, want, h.PatternOf(http.MethodGet, target), "GET %s", target)
+	}
+	assert.Equal(t, "* /tick", h.PatternOf(http.MethodPost, "/tick"), "POST /tick")
+	assert.Empty(t, h.PatternOf(http.MethodPost, "/things/a"), "POST /things/a (GET only)")
+}

@@ -51,6 +51,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	reg := metrics.NewRegistry()
 	h := httpx.Observe(httpx.Observed{Log: log, Metrics: metrics.NewHTTP(reg), SampleRate: cfg.TraceSampleRate},
-		service.Probes(reg, ready, ports.Routes(log, p, getenv("APP_API_TOKEN"))))
+		service.Probes(reg, ready, ports.Routes(log, p, cfg.AppToken)))
 	return httpx.Serve(ctx, service.ListenAddr(getenv, cfg.Port), h, log, nil)
 }

@@ -159,7 +159,7 @@ func TestEachRouteIsOnOneFaceOnly(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader("{}")))
 		return rec.Code == http.StatusNotFound && strings.Contains(rec.Body.String(), "not-found")
 	}
-	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, outboxRelayPath} {
+	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath, outboxRelayPath} {
 		assert.False(t, notFound(e.faces.Sidecar, http.MethodPost, path), "%s is not a route of the sidecar's face", path)
 		assert.True(t, notFound(e.faces.Public, http.MethodPost, path), "%s is answered on the public port", path)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -845,7 +846,7 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	forged := `{"id":"forged","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"FAILED","requestedAt":"2026-11-21T09:00:00Z"}}`
 	h := service.SidecarOnly(slog.New(slog.DiscardHandler), token, e.faces.Sidecar)
 	var calls []testkit.Call
-	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, outboxRelayPath} {
+	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath, outboxRelayPath} {
 		calls = append(calls,
 			testkit.Call{Method: "POST", Path: path, Body: forged, Want: 401},
 			testkit.Call{Method: "POST", Path: path, Body: forged, Token: "not-the-token", Want: 401},
@@ -853,6 +854,14 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 		)
 	}
 	testkit.Expect(t, h, calls...)
+	// Those are every route of the sidecar's face (walked on its router):
+	// a route added without a refusal here fails.
+	sidecar := e.faces.Sidecar.(*service.Routes)
+	reached := map[string]bool{}
+	for _, c := range calls {
+		reached[sidecar.PatternOf(c.Method, c.Path)] = true
+	}
+	assert.ElementsMatch(t, sidecar.Patterns(), slices.Collect(maps.Keys(reached)), "the sidecar's routes, and those the refusals reach")
 	for _, path := range []string{receiveCodePath, deadLetterPath, webhookSweepPath, requestRedrivePath, outboxRelayPath, "/metrics", "/readyz"} {
 		testkit.Expect(t, e.faces.Public, testkit.Call{Method: "POST", Path: path, Body: forged, Token: token, Want: 404})
 	}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,9 +128,12 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	mem := testkit.NewMemState()
 	a, cfg := newApp(t, mem, gw, time.Now)
 	token := cfg.AppToken
-	h := service.SidecarOnly(slog.New(slog.DiscardHandler), token, Routes(slog.New(slog.DiscardHandler), a))
+	sidecar := Routes(slog.New(slog.DiscardHandler), a).(*service.Routes)
+	h := service.SidecarOnly(slog.New(slog.DiscardHandler), token, sidecar)
 	event := `{"id":"e1","topic":"send-sms","data":{"messageId":"forged-1","phoneNumber":"` + phone + `","text":"call 1900 now"}}`
+	reached := map[string]bool{} // the routes the calls below reach
 	do := func(method, path, body, tok, caller string) *httptest.ResponseRecorder {
+		reached[sidecar.PatternOf(method, path)] = true
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		if tok != "" {
@@ -146,6 +151,11 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	problemOf(t, do("POST", "/events/send-sms", event, token, "gateway"), http.StatusForbidden, errs.Forbidden)
 	problemOf(t, do("GET", "/sent/forged-1", "", "", "gateway"), http.StatusUnauthorized, errs.Unauthorized)
 	problemOf(t, do("GET", "/sent/forged-1", "", token, "voucher"), http.StatusForbidden, errs.Forbidden)
+	problemOf(t, do("GET", "/sent/", "", "", "gateway"), http.StatusUnauthorized, errs.Unauthorized)
+	problemOf(t, do("GET", "/sent/", "", token, "voucher"), http.StatusForbidden, errs.Forbidden)
+	// Those are every route of the sidecar's face (walked on its router):
+	// a route added without a refusal here fails.
+	assert.ElementsMatch(t, sidecar.Patterns(), slices.Collect(maps.Keys(reached)), "the sidecar's routes, and those the refusals reach")
 	assert.Zero(t, gw.sent, "refused requests sent texts")
 	assert.Zero(t, mem.Len(), "refused requests left keys")
 	// The same event from the sidecar itself is sent.

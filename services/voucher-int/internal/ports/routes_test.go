@@ -3,6 +3,8 @@ package ports
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,18 +46,29 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	h := service.SidecarOnly(log, cfg.AppToken, faces.Sidecar)
 	event := `{"id":"e1","topic":"request-code","data":{"requestId":"r1","phoneNumber":"+84909123456","requestedAt":"2026-11-21T09:00:00Z"}}`
 	callback := `{"requestId":"r1","codeVerifier":"forged-verifier-forged-verifier-forged-verifier","voucherCode":"FORGED"}`
-	testkit.Expect(t, h,
-		testkit.Call{Method: "POST", Path: requestCodePath, Body: event, Want: 401},
-		testkit.Call{Method: "POST", Path: requestCodePath, Body: event, Token: "not-the-token", Want: 401},
-		testkit.Call{Method: "POST", Path: requestCodePath, Body: event, Token: token, Caller: "gateway", Want: 403},
-		testkit.Call{Method: "POST", Path: reconcilePath, Want: 401},
-		testkit.Call{Method: "POST", Path: reconcilePath, Token: token, Caller: "sms", Want: 403},
-		testkit.Call{Method: "POST", Path: callbackPath, Body: callback, Caller: ProviderAppID, Want: 401},
-		testkit.Call{Method: "POST", Path: callbackPath, Body: callback, Token: token, Caller: "gateway", Want: 403},
+	calls := []testkit.Call{
+		{Method: "POST", Path: requestCodePath, Body: event, Want: 401},
+		{Method: "POST", Path: requestCodePath, Body: event, Token: "not-the-token", Want: 401},
+		{Method: "POST", Path: requestCodePath, Body: event, Token: token, Caller: "gateway", Want: 403},
+		{Method: "POST", Path: reconcilePath, Want: 401},
+		{Method: "POST", Path: reconcilePath, Token: token, Caller: "sms", Want: 403},
+		{Method: "POST", Path: outboxRelayPath, Want: 401},
+		{Method: "POST", Path: outboxRelayPath, Token: token, Caller: "gateway", Want: 403},
+		{Method: "POST", Path: callbackPath, Body: callback, Caller: ProviderAppID, Want: 401},
+		{Method: "POST", Path: callbackPath, Body: callback, Token: token, Caller: "gateway", Want: 403},
 		// The provider fake's callback gets to the check of its verifier,
 		// which an unknown request fails.
-		testkit.Call{Method: "POST", Path: callbackPath, Body: callback, Token: token, Caller: ProviderAppID, Want: 401},
-	)
+		{Method: "POST", Path: callbackPath, Body: callback, Token: token, Caller: ProviderAppID, Want: 401},
+	}
+	testkit.Expect(t, h, calls...)
+	// Those are every route of the sidecar's face (walked on its router):
+	// a route added without a refusal here fails.
+	sidecar := faces.Sidecar.(*service.Routes)
+	reached := map[string]bool{}
+	for _, c := range calls {
+		reached[sidecar.PatternOf(c.Method, c.Path)] = true
+	}
+	assert.ElementsMatch(t, sidecar.Patterns(), slices.Collect(maps.Keys(reached)), "the sidecar's routes, and those the refusals reach")
 	testkit.Expect(t, faces.Public,
 		testkit.Call{Method: "POST", Path: requestCodePath, Body: event, Want: 404},
 		testkit.Call{Method: "POST", Path: reconcilePath, Want: 404},

@@ -19,8 +19,9 @@ import (
 // controls (the orders with their code verifiers, outages) only a caller
 // with the fake's app token (adminToken, its APP_API_TOKEN, sent in
 // dapr-api-token): with the verifiers anyone on the host could forge a
-// late callback. An empty adminToken leaves them open (a fake started by
-// hand).
+// late callback. The fake refuses to start without the token
+// (wiring.LoadConfig, service.AppToken); an empty adminToken, which only
+// ALLOW_NO_APP_TOKEN=true allows, leaves them open.
 func Routes(log *slog.Logger, p *vps.Provider, adminToken string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/request/voucher", handleRequestVoucher(log, p))

@@ -14,6 +14,7 @@ const DefaultAppPort = "8081"
 type Config struct {
 	Port          string // APP_PORT
 	Sidecar       service.Sidecar
+	AppToken      string // APP_API_TOKEN: guards the test controls (service.AppToken)
 	LogLevel      string // LOG_LEVEL
 	VPS           vps.Config
 	CallbackAppID string // CALLBACK_APP_ID
@@ -32,6 +33,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		CallbackPath:  service.Env(getenv, "CALLBACK_PATH", "api/voucher-code/vps/response"),
 	}
 	var err error
+	if c.AppToken, err = service.AppToken(getenv); err != nil {
+		return c, err
+	}
 	if c.TraceSampleRate, err = service.SampleRate(getenv); err != nil {
 		return c, err
 	}
