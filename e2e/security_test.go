@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,8 +11,12 @@ import (
 	"testing"
 	"time"
 
+	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
+	internalv1pb "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // sidecarRoute is a route of an app's own port that only its sidecar may
@@ -172,4 +177,33 @@ func TestCallbackURLsThatAreNotPublicAreRefused(t *testing.T) {
 	for i, w := range words {
 		assert.Equal(t, words[0], w, "answer %d differs from the first: an oracle", i)
 	}
+}
+
+// TestTheInternalAPIWithoutMTLSTakesAnyCaller measures what
+// docs/security.md says of a local run: daprd's internal gRPC API (sidecar
+// to sidecar) takes a call with no token and no certificate, adds the
+// app's token, and passes the caller the request names. A process on the
+// host that calls voucher's daprd there as "gateway" reads a number's
+// vouchers; named as another app it is refused by voucher's own check.
+// Only mTLS (Kubernetes, Sentry) closes this; if a daprd ever refuses
+// the call, this test fails and the document must be changed with it.
+func TestTheInternalAPIWithoutMTLSTakesAnyCaller(t *testing.T) {
+	conn, err := grpc.NewClient(sys.InternalAddr("voucher"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	ask := func(caller string) int32 {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := internalv1pb.NewServiceInvocationClient(conn).CallLocal(ctx, &internalv1pb.InternalInvokeRequest{
+			Ver: internalv1pb.APIVersion_V1,
+			Message: &commonv1pb.InvokeRequest{Method: "vouchers", HttpExtension: &commonv1pb.HTTPExtension{
+				Verb: commonv1pb.HTTPExtension_GET, Querystring: "phoneNumber=" + url.QueryEscape(uniquePhone(0))}},
+			Metadata: map[string]*internalv1pb.ListStringValue{"dapr-caller-app-id": {Values: []string{caller}}},
+		})
+		require.NoError(t, err, "voucher's daprd refused a plain gRPC call on its internal API: docs/security.md says it takes it")
+		return res.GetStatus().GetCode()
+	}
+	assert.Equal(t, int32(http.StatusOK), ask("gateway"), "named gateway, with no token and no certificate")
+	assert.Equal(t, int32(http.StatusForbidden), ask("sms"), "named sms: voucher's own caller check")
 }

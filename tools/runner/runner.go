@@ -907,6 +907,13 @@ func (s *System) DaprToken(id string) string { return s.byID[id].appEnv(s.opts)[
 // AppToken is what an app asks of its sidecar's calls (APP_API_TOKEN).
 func (s *System) AppToken(id string) string { return s.byID[id].appEnv(s.opts)["APP_API_TOKEN"] }
 
+// InternalAddr is the address of an app's daprd internal gRPC API (sidecar
+// to sidecar), which takes plain gRPC without a token when there is no
+// mTLS, as on every local run (docs/security.md).
+func (s *System) InternalAddr(id string) string {
+	return fmt.Sprintf("127.0.0.1:%d", s.byID[id].internalPort)
+}
+
 // SidecarURL is the base URL of an app's daprd HTTP API.
 func (s *System) SidecarURL(id string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d", s.byID[id].DaprHTTPPort)
