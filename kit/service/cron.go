@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -37,6 +38,21 @@ func oneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Co
 			defer cancel()
 			pass(passCtx)
 		}()
+	}
+}
+
+// recovered runs pass, and logs a panic in it as an error instead of
+// letting it end the app: the pass runs in its own goroutine, where a
+// panic would kill the process, and the next tick tries again.
+func recovered(log *slog.Logger, route string, pass func(context.Context)) func(context.Context) {
+	return func(ctx context.Context) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.ErrorContext(ctx, "cron pass panicked; the next tick tries again", "route", route,
+					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
+		pass(ctx)
 	}
 }
 

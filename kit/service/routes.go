@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -28,14 +29,16 @@ import (
 // Topic and cron routes refuse a request that came by service invocation
 // (Delivered); invocation targets take only the callers named (InvokedBy).
 type Routes struct {
+	log       *slog.Logger
 	mux       *chi.Mux
 	sdk       common.Service
 	delivered map[string]bool
 }
 
-// NewRoutes makes an empty sidecar face.
-func NewRoutes() *Routes {
-	r := &Routes{mux: chi.NewRouter(), delivered: map[string]bool{}}
+// NewRoutes makes an empty sidecar face; log takes what its cron passes
+// cannot report themselves (a panic).
+func NewRoutes(log *slog.Logger) *Routes {
+	r := &Routes{log: log, mux: chi.NewRouter(), delivered: map[string]bool{}}
 	r.mux.Use(func(next http.Handler) http.Handler {
 		delivered := Delivered(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -65,7 +68,7 @@ func (r *Routes) Topic(pubsub, route string, h common.TopicEventHandler, topics 
 // background, bounded by timeout (OneAtATime).
 func (r *Routes) Cron(ctx context.Context, route string, timeout time.Duration, pass func(context.Context)) {
 	r.delivered[route] = true
-	start := oneAtATime(ctx, timeout, pass)
+	start := oneAtATime(ctx, timeout, recovered(r.log, route, pass))
 	err := r.sdk.AddBindingInvocationHandler(route, func(ctx context.Context, _ *common.BindingEvent) ([]byte, error) {
 		start(ctx)
 		return nil, nil

@@ -2,13 +2,18 @@ package service
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestCronSkipsTicksWhileAPassRuns: a cron route (go-sdk's binding
@@ -18,7 +23,7 @@ import (
 func TestCronSkipsTicksWhileAPassRuns(t *testing.T) {
 	release := make(chan struct{})
 	var passes atomic.Int32
-	h := NewRoutes()
+	h := NewRoutes(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h.Cron(context.Background(), "/tick", time.Minute, func(context.Context) {
 		passes.Add(1)
 		<-release
@@ -71,7 +76,7 @@ func TestPositiveIntsRefuseZeroAndWords(t *testing.T) {
 // method and pattern, a topic or cron route (any method) with "*", and a
 // request is named by the route it reaches, so a test can compare the two.
 func TestPatternsNameEveryRouteAsARequestReachesIt(t *testing.T) {
-	h := NewRoutes()
+	h := NewRoutes(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h.Cron(context.Background(), "/tick", time.Minute, func(context.Context) {})
 	h.Invoked(http.MethodGet, "/things/{id}", http.NotFoundHandler(), "gateway")
 	h.Invoked(http.MethodGet, "/things/", http.NotFoundHandler(), "gateway")
@@ -89,3 +94,41 @@ func TestPatternsNameEveryRouteAsARequestReachesIt(t *testing.T) {
 	assert.Equal(t, "* /tick", h.PatternOf(http.MethodPost, "/tick"), "POST /tick")
 	assert.Empty(t, h.PatternOf(http.MethodPost, "/things/a"), "POST /things/a (GET only)")
 }
+
+// TestACronPassThatPanicsIsLoggedAndTheAppGoesOn: a pass runs in a
+// goroutine of its own, where a panic would end the process; it is logged
+// with its route instead, and the next tick runs a pass again.
+func TestACronPassThatPanicsIsLoggedAndTheAppGoesOn(t *testing.T) {
+	var logged syncBuffer
+	h := NewRoutes(slog.New(slog.NewTextHandler(&logged, nil)))
+	var passes atomic.Int32
+	h.Cron(context.Background(), "/tick", time.Minute, func(context.Context) {
+		if passes.Add(1) == 1 {
+			panic("a bug in the pass")
+		}
+	})
+	tick := func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/tick", nil))
+		require.Equal(t, http.StatusOK, rec.Code)
+	}
+	tick()
+	assert.Eventually(t, func() bool { return strings.Contains(logged.String(), "cron pass panicked") }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, logged.String(), "route=/tick")
+	assert.Contains(t, logged.String(), `panic="a bug in the pass"`)
+	// The pass's slot was released: the next tick runs one.
+	assert.Eventually(t, func() bool { tick(); return passes.Load() >= 2 }, 10*time.Second, 50*time.Millisecond)
+}
+
+// syncBuffer is a log sink a pass's goroutine and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

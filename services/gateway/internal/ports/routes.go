@@ -108,7 +108,7 @@ func unclean(p string) bool {
 // bindings, through go-sdk's service/http (service.Routes). None of them
 // is service invocation: a call through another app's sidecar is refused.
 func Sidecar(ctx context.Context, log *slog.Logger, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) http.Handler {
-	r := service.NewRoutes()
+	r := service.NewRoutes(log)
 	r.Topic(events.PubSub, receiveCodePath, daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
 		return pur.Complete(ctx, ev)
 	}), events.TopicReceiveCode)

@@ -19,7 +19,7 @@ import (
 // sidecar (service.Faces.Sidecar): the send-sms delivery, and the sent-log
 // that gateway alone asks through service invocation.
 func Routes(log *slog.Logger, a app.App) http.Handler {
-	r := service.NewRoutes()
+	r := service.NewRoutes(log)
 	r.Topic(events.PubSub, "/events/send-sms", daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, m events.SendSMS) error {
 		return a.Send(ctx, m)
 	}), events.TopicSendSMS)

@@ -38,7 +38,7 @@ const ProviderAppID = "voucher-provider"
 //   - Public (PUBLIC_PORT): the callback alone, for the real provider; its
 //     code verifier is what proves the caller.
 func Routes(ctx context.Context, log *slog.Logger, a app.App, relay service.Relayer, workers int) service.Faces {
-	r := service.NewRoutes()
+	r := service.NewRoutes(log)
 	r.Topic(events.PubSub, requestCodePath, daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
 		return a.HandleRequestCode(ctx, ev)
 	}), events.TopicRequestCode)

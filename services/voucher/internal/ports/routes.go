@@ -18,7 +18,7 @@ import (
 // its sidecar (service.Faces.Sidecar): the receive-code delivery, and the
 // voucher reads that gateway alone makes through service invocation.
 func Routes(log *slog.Logger, a app.App) http.Handler {
-	r := service.NewRoutes()
+	r := service.NewRoutes(log)
 	r.Topic(events.PubSub, "/events/receive-code", daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
 		return a.Store(ctx, ev)
 	}), events.TopicReceiveCode)
