@@ -71,7 +71,21 @@ step "downloading the modules it needs (the first time: a few hundred MB)"
 (cd "$here" && GOWORK=off go mod download)
 
 step "compiling (the first time: a few minutes on two cores)"
+# The compile says nothing until it ends: a line a minute shows it is
+# still going.
+started=$(date +%s)
+# (Its sleep writes nowhere, so nothing left of it holds make's output
+# open once it is stopped.)
+( trap 'exit 0' TERM
+  while :; do
+    sleep 60 >/dev/null 2>&1 &
+    wait $!
+    step "still compiling ($(( $(date +%s) - started )) s)"
+  done ) &
+ticker=$!
+trap 'kill "$ticker" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 (cd "$here" && GOWORK=off GOTOOLCHAIN=local go build -trimpath -tags allcomponents \
   -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$version" \
   -o "$out" github.com/dapr/dapr/cmd/daprd)
+kill "$ticker" 2>/dev/null || true
 step "built $("$out" --version)"
