@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -110,49 +109,38 @@ func (d Deliveries) startOver(ctx context.Context, req Request, existing *Delive
 // that exists already (ErrExists: a redelivered event, a redrive) is only
 // made sure of.
 func (d Deliveries) Begin(ctx context.Context, req Request) error {
-	if req.State != StateSuccess {
-		return nil // a failed request has nothing to deliver; its status says why
+	del, sms, ok, err := domain.BeginDelivery(req, d.Now())
+	if !ok || err != nil {
+		return err // a failed request has nothing to deliver; its status says why
 	}
-	now := d.Now()
-	del := Delivery{RequestID: req.RequestID, Username: req.Username, PhoneNumber: req.PhoneNumber,
-		CreatedAt: now, UpdatedAt: now}
-	if req.Status == events.StatusSuccess && req.CallbackURL != "" {
-		body, err := json.Marshal(WebhookPayload{Type: "voucher.issued", Timestamp: now, Data: WebhookData{
-			RequestID: req.RequestID, Status: req.Status, State: req.State, PhoneNumber: req.PhoneNumber,
-			VoucherCode: req.VoucherCode, Message: deliveryMessage(req.Status)}})
-		if err != nil {
-			return err
+	if sms != nil {
+		err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, *sms))
+		if errors.Is(err, persist.ErrExists) {
+			return nil
 		}
-		del.Channel, del.Status, del.CallbackURL = ChannelWebhook, DeliveryPending, req.CallbackURL
-		del.WebhookID, del.Body, del.NextAttemptAt = "msg_"+req.RequestID, body, now
-		if d.FirstAttemptLease <= 0 {
-			if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, persist.ErrExists) {
-				return d.restartedUnread(ctx, req.RequestID)
-			} else if err != nil {
-				return err
-			}
-			return d.Pending.Add(ctx, req.RequestID)
-		}
-		// The first attempt right away, claimed by the insert itself; the
-		// sweep's index only learns of a webhook that needs another. A
-		// crash before that leaves it pending and claimed for a while:
-		// the redrive finds it and indexes it (Redrive.resend).
-		del.ClaimedUntil = now.Add(d.FirstAttemptLease)
+		return err
+	}
+	if d.FirstAttemptLease <= 0 {
 		if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, persist.ErrExists) {
 			return d.restartedUnread(ctx, req.RequestID)
 		} else if err != nil {
 			return err
 		}
-		outcome, err := d.send(ctx, req.RequestID, del)
-		if err == nil && outcome == domain.AttemptRetry {
-			err = d.Pending.Add(ctx, req.RequestID)
-		}
+		return d.Pending.Add(ctx, req.RequestID)
+	}
+	// The first attempt right away, claimed by the insert itself; the
+	// sweep's index only learns of a webhook that needs another. A crash
+	// before that leaves it pending and claimed for a while: the redrive
+	// finds it and indexes it (Redrive.resend).
+	del.ClaimedUntil = del.CreatedAt.Add(d.FirstAttemptLease)
+	if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, persist.ErrExists) {
+		return d.restartedUnread(ctx, req.RequestID)
+	} else if err != nil {
 		return err
 	}
-	del.Channel, del.Status, del.DeliveredAt = ChannelSMS, DeliverySMSQueued, &now
-	err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, req.Status, req.VoucherCode))
-	if errors.Is(err, persist.ErrExists) {
-		return nil
+	outcome, err := d.send(ctx, req.RequestID, del)
+	if err == nil && outcome == domain.AttemptRetry {
+		err = d.Pending.Add(ctx, req.RequestID)
 	}
 	return err
 }
@@ -178,9 +166,10 @@ func (d Deliveries) restartedUnread(ctx context.Context, requestID string) error
 	return d.restarted(ctx, requestID, existing)
 }
 
-func smsEvent(requestID, phone, status, code string) *persist.Event {
+// smsEvent is the send-sms that carries sms to phone.
+func smsEvent(requestID, phone string, sms domain.CodeSMS) *persist.Event {
 	return &persist.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
-		MessageID: "voucher-" + requestID, PhoneNumber: phone, Text: smsText(status, code)}}
+		MessageID: "voucher-" + requestID, PhoneNumber: phone, Text: sms.Text()}}
 }
 
 // Of returns the delivery of a request, nil if it has none yet.
@@ -317,7 +306,7 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (domain.A
 		if fallback != nil {
 			// The schedule ran out: the code goes by SMS, in the same
 			// transaction that records the fallback.
-			return smsEvent(id, cur.PhoneNumber, fallback.Status, fallback.VoucherCode), nil
+			return smsEvent(id, cur.PhoneNumber, *fallback), nil
 		}
 		return nil, nil
 	})

@@ -4,29 +4,17 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
 
-// The customer-facing texts, in one place. The first three are word for word
-// from the original design.
+// The customer-facing texts, in one place (those that go with a code are
+// the domain's). The first three are word for word from the original
+// design.
 const (
 	AcceptedMessage    = "Your request is being processed within 30 seconds"
-	SuccessMessage     = "Thank you for using our services, your voucher code is ready."
-	LateSuccessMessage = "Thank you for your patience, your voucher code is ready."
+	SuccessMessage     = domain.SuccessMessage
+	LateSuccessMessage = domain.LateSuccessMessage
 )
-
-// deliveryMessage is the text that goes with a code of the given status.
-func deliveryMessage(status string) string {
-	if status == events.StatusLateSuccess {
-		return LateSuccessMessage
-	}
-	return SuccessMessage
-}
-
-// smsText is the SMS that carries a voucher code.
-func smsText(status, code string) string {
-	return deliveryMessage(status) + " Code: " + code
-}
 
 // codeText is the SMS with a phone verification code.
 func codeText(code string, ttl time.Duration) string {

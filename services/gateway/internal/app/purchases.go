@@ -130,12 +130,9 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 	if err := p.Backlog.Admit(ctx, id, s.UserID); err != nil {
 		return Request{}, false, err
 	}
-	now := p.Now()
-	req = Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone, CallbackURL: in.CallbackURL,
-		Fingerprint: fp, Status: events.StatusProcessing, State: StateProcessing, CreatedAt: now, UpdatedAt: now,
-		TraceParent: tracing.Traceparent(ctx)}
-	ev := &persist.Event{Topic: events.TopicRequestCode, Type: events.TypeRequestCode, Data: events.RequestCode{
-		RequestID: id, UserID: s.UserID, PhoneNumber: phone, RequestedAt: now}}
+	req, order := domain.Accept(Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone,
+		CallbackURL: in.CallbackURL, Fingerprint: fp, TraceParent: tracing.Traceparent(ctx)}, p.Now())
+	ev := &persist.Event{Topic: events.TopicRequestCode, Type: events.TypeRequestCode, Data: order}
 	// Tracked before it is stored: a crash in between leaves a bucket entry
 	// for a request that does not exist, which the sweep skips; the other
 	// order could leave a stored request nobody looks after. The tracking

@@ -2,8 +2,9 @@ package app
 
 import (
 	"context"
-	"github.com/bankabc/vouchers/kit/persist"
 	"time"
+
+	"github.com/bankabc/vouchers/kit/persist"
 
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/tracing"

@@ -42,6 +42,16 @@ type Request struct {
 	TraceParent string `json:"traceparent,omitempty"`
 }
 
+// Accept is a purchase request accepted at now: r names it (its id, its
+// customer, the number, the callbackUrl, its fingerprint and trace), and
+// comes back processing, with the request-code that orders its voucher.
+func Accept(r Request, now time.Time) (Request, events.RequestCode) {
+	r.Status, r.State, r.Progress = events.StatusProcessing, StateProcessing, 0
+	r.VoucherCode, r.Reason, r.CompletedAt = "", "", nil
+	r.CreatedAt, r.UpdatedAt = now, now
+	return r, events.RequestCode{RequestID: r.RequestID, UserID: r.UserID, PhoneNumber: r.PhoneNumber, RequestedAt: now}
+}
+
 // Finish records the outcome ev brings, at now, on a request still
 // processing. A request that has its outcome keeps it (false): a
 // redelivered or repeated receive-code changes nothing.
@@ -92,6 +102,56 @@ type Delivery struct {
 	CreatedAt     time.Time  `json:"createdAt"`
 	UpdatedAt     time.Time  `json:"updatedAt"`
 	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
+}
+
+// The texts that go with a code, word for word from the original design.
+const (
+	SuccessMessage     = "Thank you for using our services, your voucher code is ready."
+	LateSuccessMessage = "Thank you for your patience, your voucher code is ready."
+)
+
+// DeliveryMessage is the text that goes with a code of the given status.
+func DeliveryMessage(status string) string {
+	if status == events.StatusLateSuccess {
+		return LateSuccessMessage
+	}
+	return SuccessMessage
+}
+
+// CodeSMS is a text that carries a request's code to its number.
+type CodeSMS struct {
+	Status, VoucherCode string
+}
+
+// Text is what the SMS says.
+func (c CodeSMS) Text() string { return DeliveryMessage(c.Status) + " Code: " + c.VoucherCode }
+
+// BeginDelivery is how the code of req, just succeeded, starts out to the
+// customer at now. A SUCCESS with a callbackUrl goes by webhook: pending,
+// its first attempt due at once, with the exact body every attempt sends.
+// Anything else goes by SMS at once (sms non-nil): no callbackUrl, or a
+// LATE_SUCCESS, which the customer may have given up waiting for at the
+// callbackUrl. ok is false for a request with nothing to deliver (not
+// succeeded).
+func BeginDelivery(req Request, now time.Time) (d Delivery, sms *CodeSMS, ok bool, err error) {
+	if req.State != StateSuccess {
+		return Delivery{}, nil, false, nil
+	}
+	d = Delivery{RequestID: req.RequestID, Username: req.Username, PhoneNumber: req.PhoneNumber,
+		CreatedAt: now, UpdatedAt: now}
+	if req.Status == events.StatusSuccess && req.CallbackURL != "" {
+		body, err := json.Marshal(WebhookPayload{Type: "voucher.issued", Timestamp: now, Data: WebhookData{
+			RequestID: req.RequestID, Status: req.Status, State: req.State, PhoneNumber: req.PhoneNumber,
+			VoucherCode: req.VoucherCode, Message: DeliveryMessage(req.Status)}})
+		if err != nil {
+			return Delivery{}, nil, false, fmt.Errorf("delivery %s: %w", req.RequestID, err)
+		}
+		d.Channel, d.Status, d.CallbackURL = ChannelWebhook, DeliveryPending, req.CallbackURL
+		d.WebhookID, d.Body, d.NextAttemptAt = "msg_"+req.RequestID, body, now
+		return d, nil, true, nil
+	}
+	d.Channel, d.Status, d.DeliveredAt = ChannelSMS, DeliverySMSQueued, &now
+	return d, &CodeSMS{Status: req.Status, VoucherCode: req.VoucherCode}, true, nil
 }
 
 // WebhookPayload is the body POSTed to a callbackUrl.
@@ -166,9 +226,7 @@ type WebhookRules struct {
 }
 
 // Fallback is the SMS a webhook that ran out of attempts sends instead.
-type Fallback struct {
-	Status, VoucherCode string
-}
+type Fallback = CodeSMS
 
 // Record records one attempt's result at at. jitter(n) returns a number in
 // [0, n) and spreads retries of receivers that fail together (up to 10% of

@@ -155,3 +155,68 @@ func TestRecord(t *testing.T) {
 	_, _, _, err := rules.Record(broken, WebhookResult{Err: "no answer"}, t0, noJitter)
 	assert.Error(t, err, "a body that cannot be read cannot fall back")
 }
+
+func TestAccept(t *testing.T) {
+	// Whatever the value held, an accepted request starts processing.
+	stale := Request{RequestID: "r1", UserID: "u1", Username: "alice", PhoneNumber: "+84909123456",
+		CallbackURL: "https://shop.example/hook", Fingerprint: "fp", TraceParent: "00-abc-def-01",
+		Status: events.StatusSuccess, State: StateSuccess, Progress: 100, VoucherCode: "OLD", Reason: "old"}
+	got, order := Accept(stale, t0)
+	want := Request{RequestID: "r1", UserID: "u1", Username: "alice", PhoneNumber: "+84909123456",
+		CallbackURL: "https://shop.example/hook", Fingerprint: "fp", TraceParent: "00-abc-def-01",
+		Status: events.StatusProcessing, State: StateProcessing, CreatedAt: t0, UpdatedAt: t0}
+	assert.Equal(t, want, got)
+	assert.Equal(t, events.RequestCode{RequestID: "r1", UserID: "u1", PhoneNumber: "+84909123456", RequestedAt: t0}, order)
+}
+
+func TestBeginDelivery(t *testing.T) {
+	now := t0.Add(time.Second)
+	succeeded := Request{RequestID: "r1", Username: "alice", PhoneNumber: "+84909123456", Status: events.StatusSuccess,
+		State: StateSuccess, VoucherCode: "CODE"}
+	withHook := succeeded
+	withHook.CallbackURL = "https://shop.example/hook"
+	late := withHook
+	late.Status = events.StatusLateSuccess
+	failed := Request{RequestID: "r1", Status: events.StatusFailed, State: StateFailed}
+	processing := Request{RequestID: "r1", Status: events.StatusProcessing, State: StateProcessing}
+	cases := []struct {
+		name    string
+		req     Request
+		ok      bool
+		channel string
+		sms     string // the text, when it goes by SMS
+	}{
+		{"a success with a callbackUrl goes by webhook", withHook, true, ChannelWebhook, ""},
+		{"a success without one goes by SMS", succeeded, true, ChannelSMS, SuccessMessage + " Code: CODE"},
+		{"a late success goes by SMS even with a callbackUrl", late, true, ChannelSMS, LateSuccessMessage + " Code: CODE"},
+		{"a failed request has nothing to deliver", failed, false, "", ""},
+		{"a request still processing has nothing to deliver", processing, false, "", ""},
+	}
+	for _, c := range cases {
+		d, sms, ok, err := BeginDelivery(c.req, now)
+		require.NoError(t, err, c.name)
+		assert.Equal(t, c.ok, ok, c.name)
+		if !ok {
+			continue
+		}
+		assert.Equal(t, c.channel, d.Channel, c.name)
+		assert.Equal(t, now, d.CreatedAt, c.name)
+		switch c.channel {
+		case ChannelWebhook:
+			assert.Nil(t, sms, c.name)
+			assert.Equal(t, DeliveryPending, d.Status, c.name)
+			assert.Equal(t, now, d.NextAttemptAt, "%s: the first attempt is due at once", c.name)
+			assert.Equal(t, "msg_r1", d.WebhookID, c.name)
+			var body WebhookPayload
+			require.NoError(t, json.Unmarshal(d.Body, &body), c.name)
+			assert.Equal(t, WebhookData{RequestID: "r1", Status: events.StatusSuccess, State: StateSuccess,
+				PhoneNumber: "+84909123456", VoucherCode: "CODE", Message: SuccessMessage}, body.Data, c.name)
+		case ChannelSMS:
+			require.NotNil(t, sms, c.name)
+			assert.Equal(t, c.sms, sms.Text(), c.name)
+			assert.Equal(t, DeliverySMSQueued, d.Status, c.name)
+			require.NotNil(t, d.DeliveredAt, c.name)
+			assert.Empty(t, d.Body, c.name)
+		}
+	}
+}
