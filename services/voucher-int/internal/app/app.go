@@ -220,11 +220,8 @@ func (a App) order(ctx context.Context, o Order) error {
 // HandleCallback accepts a late code only if BASE64URL(SHA256(codeVerifier))
 // equals the stored challenge (compared in constant time), and only once.
 func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
-	if cb.RequestID == "" || cb.CodeVerifier == "" {
-		return errs.E(errs.Invalid, "requestId and codeVerifier are required")
-	}
-	if len(cb.CodeVerifier) > 128 || len(cb.VoucherCode) > 64 {
-		return errs.E(errs.Invalid, "codeVerifier or voucherCode too long")
+	if err := domain.CheckCallback(cb.RequestID, cb.CodeVerifier, cb.VoucherCode); err != nil {
+		return err
 	}
 	o, _, _, err := a.Orders.Get(ctx, orderKey(cb.RequestID))
 	if err != nil {
@@ -234,13 +231,14 @@ func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 		return err
 	}
 	ctx = inTrace(ctx, o)
-	if cb.Status != "" && cb.Status != events.StatusSuccess {
-		return a.fail(ctx, cb.RequestID, "the provider reported "+cb.Status+": "+cb.Message)
+	late, err := domain.ReadLate(cb.Status, cb.Message, cb.VoucherCode)
+	if err != nil {
+		return err
 	}
-	if cb.VoucherCode == "" {
-		return errs.E(errs.Invalid, "voucherCode is required")
+	if late.Failed {
+		return a.fail(ctx, cb.RequestID, late.Reason)
 	}
-	done, err := a.completed(ctx, cb.RequestID, cb.VoucherCode, domain.ViaCallback)
+	done, err := a.completed(ctx, cb.RequestID, late.Code, domain.ViaCallback)
 	if err == nil && !done {
 		return domain.ErrHasOutcome
 	}

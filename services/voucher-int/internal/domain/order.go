@@ -168,6 +168,47 @@ func (o Order) VerifyCallback(verifier string) error {
 	return nil
 }
 
+// A callback's fields are bounded: a PKCE verifier has at most 128
+// characters (RFC 7636), and a code no more than 64.
+const (
+	maxVerifier = 128
+	maxCode     = 64
+)
+
+// CheckCallback refuses what cannot be the provider's late answer, before
+// its order is read: no requestId or codeVerifier, or a field past its
+// bound.
+func CheckCallback(requestID, verifier, code string) error {
+	if requestID == "" || verifier == "" {
+		return errs.E(errs.Invalid, "requestId and codeVerifier are required")
+	}
+	if len(verifier) > maxVerifier || len(code) > maxCode {
+		return errs.E(errs.Invalid, "codeVerifier or voucherCode too long")
+	}
+	return nil
+}
+
+// Late is what a verified late answer reports: its code, or (Failed) that
+// the provider could not issue one, and why.
+type Late struct {
+	Failed bool
+	Reason string
+	Code   string
+}
+
+// ReadLate reads a verified late answer. A status other than SUCCESS (an
+// empty one counts as SUCCESS) fails the order with the provider's words;
+// a SUCCESS must carry its code.
+func ReadLate(status, message, code string) (Late, error) {
+	if status != "" && status != events.StatusSuccess {
+		return Late{Failed: true, Reason: "the provider reported " + status + ": " + message}, nil
+	}
+	if code == "" {
+		return Late{}, errs.E(errs.Invalid, "voucherCode is required")
+	}
+	return Late{Code: code}, nil
+}
+
 // Claim is what a reconciler's claim on an order found.
 type Claim int
 

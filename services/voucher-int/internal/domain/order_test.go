@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,4 +216,54 @@ func TestDecide(t *testing.T) {
 		assert.Equal(t, c.want, rules.Decide(o, c.st, c.err, c.at), c.name)
 	}
 	assert.Equal(t, "no voucher code from the provider within 2m0s", rules.DeadlineReason())
+}
+
+func TestCheckCallback(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("v", n) }
+	cases := []struct {
+		name                      string
+		requestID, verifier, code string
+		ok                        bool
+	}{
+		{"a full answer", "r1", long(43), "CODE", true},
+		{"a failure carries no code", "r1", long(43), "", true},
+		{"the longest verifier", "r1", long(128), "CODE", true},
+		{"no requestId", "", long(43), "CODE", false},
+		{"no verifier", "r1", "", "CODE", false},
+		{"a verifier past 128", "r1", long(129), "CODE", false},
+		{"a code past 64", "r1", long(43), long(65), false},
+	}
+	for _, c := range cases {
+		err := CheckCallback(c.requestID, c.verifier, c.code)
+		if c.ok {
+			assert.NoError(t, err, c.name)
+		} else {
+			assert.Equal(t, errs.Invalid, errs.KindOf(err), "%s: %v", c.name, err)
+		}
+	}
+}
+
+func TestReadLate(t *testing.T) {
+	cases := []struct {
+		name, status, message, code string
+		want                        Late
+		invalid                     bool
+	}{
+		{"a code", events.StatusSuccess, "", "CODE", Late{Code: "CODE"}, false},
+		{"no status is a success", "", "", "CODE", Late{Code: "CODE"}, false},
+		{"a success without its code", events.StatusSuccess, "", "", Late{}, true},
+		{"a failure, with the provider's words", events.StatusFailed, "out of stock", "",
+			Late{Failed: true, Reason: "the provider reported FAILED: out of stock"}, false},
+		{"any other status fails it too", "EXPIRED", "too late", "CODE",
+			Late{Failed: true, Reason: "the provider reported EXPIRED: too late"}, false},
+	}
+	for _, c := range cases {
+		got, err := ReadLate(c.status, c.message, c.code)
+		if c.invalid {
+			assert.Equal(t, errs.Invalid, errs.KindOf(err), "%s: %v", c.name, err)
+			continue
+		}
+		require.NoError(t, err, c.name)
+		assert.Equal(t, c.want, got, c.name)
+	}
 }
