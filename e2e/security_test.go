@@ -32,7 +32,8 @@ type sidecarRoute struct {
 // the callee's token, but names the caller). Every one is refused; the
 // customer's finished purchase stays SUCCESS, no forged text is sent, no
 // forged voucher is stored; the public ports answer 404 for every internal
-// path; a sidecar's own API refuses a caller without its token. (A process
+// path; a sidecar's own API refuses a caller without its token, and an
+// app's sidecar refuses to publish another app's events. (A process
 // that speaks to a daprd's internal gRPC API itself is not refused on a
 // local run: docs/security.md, "daprd's internal API without mTLS".)
 func TestForgedCallsToSidecarRoutesChangeNothing(t *testing.T) {
@@ -108,6 +109,18 @@ func TestForgedCallsToSidecarRoutesChangeNothing(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s's sidecar took a publish without its token", app)
+	}
+
+	// An app may publish only its own events (publishingScopes): with its
+	// own token, voucher's, sms's and the provider fake's sidecars refuse
+	// to publish a voucher's code or a text.
+	for _, app := range []string{"voucher", "sms", "voucher-provider"} {
+		for _, topic := range []string{"receive-code", "send-sms"} {
+			resp, err := sidecarCall(app, "POST", "/v1.0/publish/pubsub/"+topic, stolen)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode, "%s's sidecar published %s", app, topic)
+		}
 	}
 
 	// Nothing changed. The customer still sees the purchase succeed, with
