@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestStatsOfTakesNearestRankPercentiles(t *testing.T) {
@@ -11,12 +13,11 @@ func TestStatsOfTakesNearestRankPercentiles(t *testing.T) {
 		lat = append(lat, time.Duration(i)*time.Millisecond)
 	}
 	s := statsOf(lat)
-	if s.P50 != 50 || s.P95 != 95 || s.P99 != 99 || s.Max != 100 {
-		t.Fatalf("%+v", s)
-	}
-	if (statsOf(nil) != Stats{}) {
-		t.Fatal("no latencies must give zeros")
-	}
+	assert.EqualValues(t, 50, s.P50, "p50")
+	assert.EqualValues(t, 95, s.P95, "p95")
+	assert.EqualValues(t, 99, s.P99, "p99")
+	assert.EqualValues(t, 100, s.Max, "max")
+	assert.Equal(t, Stats{}, statsOf(nil), "no latencies must give zeros")
 }
 
 func TestSummaryHighestRateNeedsNoErrorsAndTheRateHeld(t *testing.T) {
@@ -32,12 +33,9 @@ func TestSummaryHighestRateNeedsNoErrorsAndTheRateHeld(t *testing.T) {
 			{Offered: 500, Achieved: 500}, {Offered: 700, Achieved: 700}, {Offered: 1000, Achieved: 1000, Errors: 1}},
 	}
 	r.summarize()
-	if r.Summary.HighestRateP99Under50ms != 300 {
-		t.Fatalf("highest rate %d, want 300", r.Summary.HighestRateP99Under50ms)
-	}
+	assert.Equal(t, 300, r.Summary.HighestRateP99Under50ms, "highest rate")
 	// Cost is compared at the highest rate both held: not 700 (the accept
 	// path fell behind) nor 1000 (the bare publish had an error).
-	if r.Summary.CostComparedAt != 300 || r.Summary.CPURatioToBarePublish != 2 {
-		t.Fatalf("compared at %d, ratio %v", r.Summary.CostComparedAt, r.Summary.CPURatioToBarePublish)
-	}
+	assert.Equal(t, 300, r.Summary.CostComparedAt, "compared at")
+	assert.EqualValues(t, 2, r.Summary.CPURatioToBarePublish, "ratio")
 }
