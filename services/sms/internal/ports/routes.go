@@ -25,7 +25,9 @@ func Routes(log *slog.Logger, a app.App) http.Handler {
 	}), events.TopicSendSMS)
 	r.Invoked(http.MethodGet, "/sent/{messageId}", handleGetSent(log, a), GatewayAppID)
 	// An empty id matches no {messageId}: answer it as the invalid id it is,
-	// not as an unknown route.
+	// not as an unknown route. (Through a sidecar it never comes as such:
+	// daprd cleans an invoked method's path, and "sent/" arrives as /sent,
+	// a 404. The route serves a caller on the app port itself.)
 	r.Invoked(http.MethodGet, "/sent/", handleGetSent(log, a), GatewayAppID)
 	return r
 }
