@@ -158,8 +158,8 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 // TestComposeTokens: each app and its daprd read the same env file,
 // deploy/compose/tokens/<app>.env (APP_API_TOKEN, DAPR_API_TOKEN), one per
 // app, required, and git-ignored; no token is written in the Compose file.
-// (The provider fake checks no app token, but sends its sidecar the Dapr
-// API token with its late callbacks.)
+// (The provider fake takes its app token on its test controls, and sends
+// its sidecar the Dapr API token with its late callbacks.)
 func TestComposeTokens(t *testing.T) {
 	p := loadCompose(t)
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {

@@ -38,6 +38,9 @@ type Routes struct {
 // NewRoutes makes an empty sidecar face; log takes what its cron passes
 // cannot report themselves (a panic).
 func NewRoutes(log *slog.Logger) *Routes {
+	if log == nil {
+		log = slog.Default()
+	}
 	r := &Routes{log: log, mux: chi.NewRouter(), delivered: map[string]bool{}}
 	r.mux.Use(func(next http.Handler) http.Handler {
 		delivered := Delivered(next)

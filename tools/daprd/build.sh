@@ -77,7 +77,7 @@ started=$(date +%s)
 # (Its sleep writes nowhere, so nothing left of it holds make's output
 # open once it is stopped.)
 ( trap 'exit 0' TERM
-  while :; do
+  while kill -0 $$ 2>/dev/null; do
     sleep 60 >/dev/null 2>&1 &
     wait $!
     step "still compiling ($(( $(date +%s) - started )) s)"

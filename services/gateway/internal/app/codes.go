@@ -177,6 +177,10 @@ func spend(ctx context.Context, store Store[Count], quotas []quota) (*quota, err
 // right. A wrong code is Unprocessable; an expired, used-up or missing code
 // says so.
 func (c Codes) Check(ctx context.Context, userID, code string) error {
+	if c.Rule.Pattern == nil {
+		// Fail closed: a zero rule would take any string as a code.
+		return errs.E(errs.Internal, "codes: no rule for what a code looks like")
+	}
 	if err := c.Rule.Check(code); err != nil {
 		return err
 	}

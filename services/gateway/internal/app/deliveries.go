@@ -292,6 +292,7 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (domain.A
 	outcome := domain.AttemptRetry
 	rules := domain.WebhookRules{Schedule: d.Schedule, MaxRetryAfter: d.MaxRetryAfter}
 	_, err = d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
+		outcome = domain.AttemptRetry // a retried update starts over
 		if !exists {
 			return nil, persist.ErrNoChange
 		}

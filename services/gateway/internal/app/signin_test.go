@@ -239,7 +239,7 @@ func withAccountLock(a *Accounts, limit int) *testkit.MemState {
 	a.Later = func(f func()) { f() } // the unlock code's work, before the answer
 	a.UnlockCodes = Codes{Store: daprx.Store[PhoneCode]{Client: mem, Name: "d", Outbox: ob}, Now: a.Now,
 		NewCode: func() string { code++; return fmt.Sprintf("%06d", 424240+code) },
-		TTL:     5 * time.Minute, Cooldown: time.Minute, MaxTries: 5, Kind: "unlock-code", Text: UnlockCodeText}
+		TTL:     5 * time.Minute, Cooldown: time.Minute, MaxTries: 5, Rule: documentRules.Code, Kind: "unlock-code", Text: UnlockCodeText}
 	return mem
 }
 

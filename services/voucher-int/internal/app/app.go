@@ -342,7 +342,10 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 	}
 	ids, err := a.Pending.All(ctx)
 	if err != nil {
-		a.failed(ctx, "reconcile pass could not read its orders", err)
+		// Counted here; the caller logs it, with its reason.
+		if a.Failures != nil {
+			a.Failures.Failed("reconcile", errs.Reasons{}.Add(err))
+		}
 		return Summary{}, err
 	}
 	type result struct {
@@ -403,8 +406,10 @@ func (a App) failed(ctx context.Context, msg string, err error) {
 type reconciled int
 
 const (
-	// reconciledNothing: not due, or final already (and let go).
+	// reconciledNothing: not due, or held by another replica.
 	reconciledNothing reconciled = iota
+	// reconciledFinished: final already, and let go of.
+	reconciledFinished
 	reconciledCompleted
 	reconciledFailed
 	// reconciledWaiting: still open, looked at again by a later pass.
@@ -429,7 +434,7 @@ func (a App) reconcileOne(ctx context.Context, id string) (reconciled, error) {
 	}
 	switch claim {
 	case domain.Finished:
-		return reconciledNothing, a.Pending.Remove(ctx, id)
+		return reconciledFinished, a.Pending.Remove(ctx, id)
 	case domain.NotDue:
 		return reconciledNothing, nil
 	}
