@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -99,7 +99,7 @@ func TestPatternsNameEveryRouteAsARequestReachesIt(t *testing.T) {
 // goroutine of its own, where a panic would end the process; it is logged
 // with its route instead, and the next tick runs a pass again.
 func TestACronPassThatPanicsIsLoggedAndTheAppGoesOn(t *testing.T) {
-	var logged syncBuffer
+	var logged testkit.Logs
 	h := NewRoutes(slog.New(slog.NewTextHandler(&logged, nil)))
 	var passes atomic.Int32
 	h.Cron(context.Background(), "/tick", time.Minute, func(context.Context) {
@@ -119,16 +119,3 @@ func TestACronPassThatPanicsIsLoggedAndTheAppGoesOn(t *testing.T) {
 	// The pass's slot was released: the next tick runs one.
 	assert.Eventually(t, func() bool { tick(); return passes.Load() >= 2 }, 10*time.Second, 50*time.Millisecond)
 }
-
-// syncBuffer is a log sink a pass's goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

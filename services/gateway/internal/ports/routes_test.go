@@ -96,7 +96,7 @@ type env struct {
 	vouchers   *fakeVouchers
 	webhooks   *fakeWebhooks
 	deliveries app.Deliveries
-	logs       *syncBuffer
+	logs       *testkit.Logs
 	published  *fakePublisher
 	outboxes   daprx.Outboxes
 }
@@ -121,24 +121,6 @@ func (f *fakePublisher) Publish(_ context.Context, topic, _ string, data any) er
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, topic+" "+string(b))
 	return nil
-}
-
-// syncBuffer is a log sink tests can read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newEnv(t testing.TB) *env {
@@ -170,7 +152,7 @@ func newEnvWith(t testing.TB, change func(*app.Purchases)) *env {
 // newEnvFrom is newEnvWith with settings of its own over testEnv's.
 func newEnvFrom(t testing.TB, settings map[string]string, change func(*app.Purchases)) *env {
 	t.Helper()
-	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), bus: testkit.NewMemState(), logs: &syncBuffer{},
+	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), bus: testkit.NewMemState(), logs: &testkit.Logs{},
 		clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}, key: []byte(strings.Repeat("k", 32))}
 	e.vouchers = &fakeVouchers{
 		byPhone: func(phone string) (app.VoucherList, error) {
