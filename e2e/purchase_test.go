@@ -262,7 +262,19 @@ func TestEachProviderModeEndsRight(t *testing.T) {
 			require.Len(t, list.Vouchers, 1, "code %s, provider %+v, listed %+v", v.VoucherCode, o, list)
 			require.Equal(t, v.VoucherCode, list.Vouchers[0].VoucherCode, "code %s, provider %+v, listed %+v", v.VoucherCode, o, list)
 			if tt.viaCallback {
-				require.Equal(t, 1, o.Callbacks, "callbacks the provider delivered")
+				// The code comes late, by the provider's callback, or by the
+				// reconciler's status read when that read comes first: the
+				// fake shows the code as it sends the callback, and with two
+				// voucher-int instances their passes often get there first
+				// (the callback then finds the outcome recorded, 409). Either
+				// way it is recorded once, with the provider's code (above).
+				require.LessOrEqual(t, o.Callbacks, 1, "callbacks the provider delivered")
+				if o.Callbacks == 0 {
+					l := waitLog(t, "voucher-int recorded "+v.RequestID+"'s code", func(l logLine) bool {
+						return l.App == "voucher-int" && l.Msg == "voucher code recorded" && l.Purchase == v.RequestID
+					})
+					require.Equal(t, "reconciler", l.Via, "no callback was delivered, so the reconciler must have found the code")
+				}
 			}
 			d := c.waitDelivered(loc)
 			require.Equal(t, tt.channel, d.Delivery.Channel, "delivered by %+v", d.Delivery)
