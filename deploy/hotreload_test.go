@@ -1,13 +1,10 @@
 package deploy
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/yaml"
 )
 
 // TestHotReloadIsOffEverywhere: daprd 1.18 reloads a changed Component by
@@ -21,8 +18,6 @@ func TestHotReloadIsOffEverywhere(t *testing.T) {
 		"deploy/compose/config.yaml",
 		"deploy/kubernetes/base/configuration.yaml",
 	} {
-		b, err := os.ReadFile(filepath.Join(root, path))
-		require.NoError(t, err)
 		var c struct {
 			Kind string
 			Spec struct {
@@ -32,7 +27,7 @@ func TestHotReloadIsOffEverywhere(t *testing.T) {
 				}
 			}
 		}
-		require.NoError(t, yaml.Unmarshal(b, &c), path)
+		unmarshalFile(t, path, &c)
 		require.Equal(t, "Configuration", c.Kind, path)
 		off := false
 		for _, f := range c.Spec.Features {

@@ -294,6 +294,15 @@ func checkCronBindings(t *testing.T, where string, o *objects, apps []string) {
 	}
 }
 
+// unmarshalFile decodes the one YAML document at rel (from the
+// repository's root) into v.
+func unmarshalFile(t *testing.T, rel string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, rel))
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(b, v), rel)
+}
+
 func decodeFile(t *testing.T, path string) []any {
 	t.Helper()
 	b, err := os.ReadFile(path)

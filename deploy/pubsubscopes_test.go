@@ -1,15 +1,12 @@
 package deploy
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/yaml"
 )
 
 // TestPublishingIsScoped: every pub/sub component, in every way of
@@ -19,14 +16,12 @@ import (
 // (receive-code) besides gateway, and voucher, sms and the provider fake
 // publish no event of their own (docs/security.md).
 func TestPublishingIsScoped(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(root, "dapr.yaml"))
-	require.NoError(t, err)
 	var run struct {
 		Apps []struct {
 			AppID string `json:"appID"`
 		} `json:"apps"`
 	}
-	require.NoError(t, yaml.Unmarshal(b, &run))
+	unmarshalFile(t, "dapr.yaml", &run)
 	var apps []string
 	for _, a := range run.Apps {
 		apps = append(apps, a.AppID)
@@ -42,14 +37,12 @@ func TestPublishingIsScoped(t *testing.T) {
 		"deploy/compose/components/pubsub.yaml",
 		"deploy/kubernetes/base/components/pubsub.yaml",
 	} {
-		b, err := os.ReadFile(filepath.Join(root, path))
-		require.NoError(t, err)
 		var c struct {
 			Spec struct {
 				Metadata []struct{ Name, Value string }
 			}
 		}
-		require.NoError(t, yaml.Unmarshal(b, &c), path)
+		unmarshalFile(t, path, &c)
 		got := ""
 		for _, m := range c.Spec.Metadata {
 			if m.Name == "publishingScopes" {
