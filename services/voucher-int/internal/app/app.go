@@ -337,15 +337,15 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 				return a.Pending.Add(ctx, id)
 			})
 		}); err != nil {
-			a.failed(ctx, "new orders not handed to the reconciler yet", err)
+			if a.Log != nil {
+				a.Log.WarnContext(ctx, "new orders not handed to the reconciler yet", "reason", errs.Reason(err), "error", err)
+			}
+			a.countFailure(err)
 		}
 	}
 	ids, err := a.Pending.All(ctx)
 	if err != nil {
-		// Counted here; the caller logs it, with its reason.
-		if a.Failures != nil {
-			a.Failures.Failed("reconcile", errs.Reasons{}.Add(err))
-		}
+		a.countFailure(err) // the caller logs it, with its reason
 		return Summary{}, err
 	}
 	type result struct {
@@ -391,12 +391,9 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 	return s, nil
 }
 
-// failed logs and counts a failure of the reconcile pass as a whole (not
-// of one order), with its reason; the next pass tries again.
-func (a App) failed(ctx context.Context, msg string, err error) {
-	if a.Log != nil {
-		a.Log.WarnContext(ctx, msg, "reason", errs.Reason(err), "error", err)
-	}
+// countFailure counts a failure of the reconcile pass as a whole (not of
+// one order) by its reason; the next pass tries again.
+func (a App) countFailure(err error) {
 	if a.Failures != nil {
 		a.Failures.Failed("reconcile", errs.Reasons{}.Add(err))
 	}
