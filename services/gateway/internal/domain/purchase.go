@@ -225,15 +225,12 @@ type WebhookRules struct {
 	MaxRetryAfter time.Duration
 }
 
-// Fallback is the SMS a webhook that ran out of attempts sends instead.
-type Fallback = CodeSMS
-
 // Record records one attempt's result at at. jitter(n) returns a number in
 // [0, n) and spreads retries of receivers that fail together (up to 10% of
 // the wait). A failure waits the schedule's next step, or the receiver's
 // Retry-After when longer (capped); past the last step the code goes by
 // SMS, with what the webhook carried.
-func (w WebhookRules) Record(d Delivery, res WebhookResult, at time.Time, jitter func(n int64) int64) (Delivery, Attempt, *Fallback, error) {
+func (w WebhookRules) Record(d Delivery, res WebhookResult, at time.Time, jitter func(n int64) int64) (Delivery, Attempt, *CodeSMS, error) {
 	if d.Status != DeliveryPending {
 		return d, AttemptNone, nil, nil
 	}
@@ -250,7 +247,7 @@ func (w WebhookRules) Record(d Delivery, res WebhookResult, at time.Time, jitter
 			return d, AttemptNone, nil, fmt.Errorf("delivery %s: %w", d.RequestID, err)
 		}
 		d.Channel, d.Status, d.FellBack, d.DeliveredAt = ChannelSMS, DeliverySMSQueued, true, &at
-		return d, AttemptFellBack, &Fallback{Status: data.Data.Status, VoucherCode: data.Data.VoucherCode}, nil
+		return d, AttemptFellBack, &CodeSMS{Status: data.Data.Status, VoucherCode: data.Data.VoucherCode}, nil
 	}
 	wait := w.Schedule[d.Attempts-1]
 	if res.RetryAfter > wait {

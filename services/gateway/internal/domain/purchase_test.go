@@ -146,7 +146,7 @@ func TestRecord(t *testing.T) {
 			assert.Equal(t, DeliverySMSQueued, got.Status, c.name)
 			assert.Equal(t, ChannelSMS, got.Channel, c.name)
 			assert.True(t, got.FellBack, c.name)
-			assert.Equal(t, &Fallback{Status: events.StatusLateSuccess, VoucherCode: "CODE"}, fallback, "%s: the SMS carries what the webhook did", c.name)
+			assert.Equal(t, &CodeSMS{Status: events.StatusLateSuccess, VoucherCode: "CODE"}, fallback, "%s: the SMS carries what the webhook did", c.name)
 		}
 	}
 
