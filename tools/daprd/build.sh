@@ -84,7 +84,10 @@ started=$(date +%s)
   done ) &
 ticker=$!
 trap 'kill "$ticker" 2>/dev/null || true; rm -rf "$tmp"' EXIT
-(cd "$here" && GOWORK=off GOTOOLCHAIN=local go build -trimpath -tags allcomponents \
+# Static (no cgo), as Dapr's own release builds are: the same binary runs
+# beside the local runner and, alone in a FROM scratch image, in Compose
+# (deploy/compose/images).
+(cd "$here" && CGO_ENABLED=0 GOWORK=off GOTOOLCHAIN=local go build -trimpath -tags allcomponents \
   -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$version" \
   -o "$out" github.com/dapr/dapr/cmd/daprd)
 kill "$ticker" 2>/dev/null || true
