@@ -1,8 +1,17 @@
-# One image per service: docker build --build-arg SERVICE=gateway -t vouchers/gateway .
+# One image per service: docker build --build-arg SERVICE=gateway -t vouchers/gateway:dev .
+# (and the Compose pods': --build-arg MAIN=./tools/runner/cmd/pod).
+# Where no registry can be reached, `make compose-images` makes the same
+# images FROM scratch around binaries built on the host
+# (deploy/compose/images).
+# The two base images are build arguments, for a mirror or a pinned digest.
+ARG GO_IMAGE=golang:1.26-bookworm
+ARG BASE_IMAGE=gcr.io/distroless/static-debian12:nonroot
+
 # Build stage: the whole workspace (go.work ties the modules together), a
 # static binary (no cgo), no debug symbols.
-FROM golang:1.26-bookworm AS build
+FROM ${GO_IMAGE} AS build
 ARG SERVICE
+ARG MAIN=./services/${SERVICE}
 WORKDIR /src
 COPY go.work go.work.sum ./
 COPY api/go.mod api/go.sum api/
@@ -20,13 +29,14 @@ RUN --mount=type=cache,target=/root/go/pkg/mod go mod download all
 COPY api api
 COPY kit kit
 COPY services services
+COPY tools/runner tools/runner
 RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    test -n "$SERVICE" && \
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/app ./services/$SERVICE
+    test "$MAIN" != ./services/ && \
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/app "$MAIN"
 
 # Run stage: distroless static (CA certificates, tzdata, no shell), as the
 # non-root user 65532. The binary is its own healthcheck: `app healthcheck`.
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM ${BASE_IMAGE}
 COPY --from=build /out/app /app
 USER 65532:65532
 ENTRYPOINT ["/app"]

@@ -13,13 +13,17 @@ GO       ?= go
 DAPR_VERSION   := 1.18.3
 DAPRD          := .bin/daprd
 STATICCHECK_VERSION := v0.8.2
+# The Compose CLI (docker compose v2 syntax) make test-compose and make
+# compose-up drive, built from the Go module proxy (tools/compose).
+COMPOSE_VERSION := v5.6.0
+COMPOSE        := .bin/docker-compose-$(COMPOSE_VERSION)
 STATICCHECK    := .bin/staticcheck-$(STATICCHECK_VERSION)
 SERVICES       := voucher-provider voucher-int voucher sms gateway
 BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas bench compose-secrets cli cli-profile clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -30,6 +34,7 @@ help:
 	@echo "make run PROFILE=redis|postgres-rabbitmq  the same system on Redis, or on PostgreSQL and RabbitMQ"
 	@echo "make cli     what \`dapr run -f .\` (the Dapr CLI, after dapr init) needs first: the binaries and .data/cli/secrets.json"
 	@echo "make cli-profile  rewrite components/cli (the CLI's profile) from components/redis, components/local and components/config.yaml"
+	@echo "make compose-up  the whole system in Docker containers, every image built here (no registry); make compose-down stops it"
 	@echo "make compose-secrets  the secrets file and per-app token files docker-compose.yml reads (random, git-ignored)"
 	@echo "make bench   the benchmark (docs/performance.md): accept path, end to end, CPU and memory, baselines"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
@@ -172,6 +177,11 @@ COMPOSE_TOKEN_APPS := gateway voucher-int voucher sms voucher-provider
 
 compose-secrets: build
 	@bin/runner -make-secrets deploy/compose/secrets.json
+	@# gateway's daprd reads it as the user daprd's images run as (65532).
+	@if [ "$$(id -u)" = 0 ]; then chown 65532:65532 deploy/compose/secrets.json; \
+	elif [ "$$(stat -c %u deploy/compose/secrets.json)" != 65532 ]; then \
+		echo ">> not root: deploy/compose/secrets.json is made readable by all (0644) for daprd's user 65532; chown 65532 it as root instead"; \
+		chmod 0644 deploy/compose/secrets.json; fi
 	@for app in $(COMPOSE_TOKEN_APPS); do \
 		f=deploy/compose/tokens/$$app.env; \
 		[ -s $$f ] || ( umask 077; printf 'APP_API_TOKEN=%s\nDAPR_API_TOKEN=%s\n' \
@@ -179,6 +189,32 @@ compose-secrets: build
 			"$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" > $$f ); \
 	done
 	@echo "deploy/compose/secrets.json and deploy/compose/tokens/*.env are ready (git-ignored); docker compose up --build"
+
+## compose-tool: the Compose CLI, once (tools/compose; Debian's
+## docker-compose 1.29 does not read a Compose file with a top-level name).
+compose-tool: $(COMPOSE)
+
+$(COMPOSE): tools/compose/go.mod tools/compose/go.sum
+	@echo ">> building docker compose $(COMPOSE_VERSION) into $@ (once, a minute or two)"
+	@cd tools/compose && GOWORK=off CGO_ENABLED=0 $(GO) build -trimpath \
+		-ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$(COMPOSE_VERSION)" \
+		-o $(CURDIR)/$@ github.com/docker/compose/v5/cmd
+
+## docker-engine: an engine that answers (as root on Debian: docker.io
+## installed and dockerd started when missing; tools/scripts/docker-engine).
+docker-engine:
+	@tools/scripts/docker-engine
+
+## compose-images: every image docker-compose.yml runs, built here with no
+## registry (deploy/compose/images/build.sh).
+compose-images: daprd docker-engine
+	@DAPR_VERSION=$(DAPR_VERSION) DAPRD=$(DAPRD) GO=$(GO) deploy/compose/images/build.sh
+
+compose-up: compose-tool compose-images compose-secrets
+	@COMPOSE=$(COMPOSE) tools/scripts/compose up
+
+compose-down: compose-tool
+	@COMPOSE=$(COMPOSE) tools/scripts/compose down
 
 clean:
 	rm -rf bin $(DATA_DIR)

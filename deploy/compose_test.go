@@ -65,7 +65,24 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 			continue
 		}
 		assert.Equal(t, "daprio/daprd:"+daprVersion(t), side.Image, "%s-dapr: image (the Makefile's DAPR_VERSION, which make run builds)", app)
-		assert.Equal(t, "service:"+app, side.NetworkMode, "%s-dapr: network_mode (the app's network namespace)", app)
+		// App and daprd share their pod's network namespace, so that
+		// either can restart into it (docker-compose.yml, "Pods").
+		pod, ok := p.Services[app+"-pod"]
+		if assert.True(t, ok, "%s has no pod service %s-pod", app, app) {
+			assert.Equal(t, "vouchers/pod:dev", pod.Image, "%s-pod: image", app)
+			assert.NotNil(t, pod.HealthCheck, "%s-pod: no healthcheck", app)
+			assert.Equal(t, "unless-stopped", pod.Restart, "%s-pod: restart", app)
+		}
+		for _, name := range []string{app, app + "-dapr"} {
+			svc := p.Services[name]
+			assert.Equal(t, "service:"+app+"-pod", svc.NetworkMode, "%s: network_mode (the pod's network namespace)", name)
+			assert.Equal(t, "unless-stopped", svc.Restart, "%s: restart", name)
+			// restart: true keeps `docker compose restart` in dependency
+			// order (a daprd restarted before its pod cannot join it).
+			if dep, ok := svc.DependsOn[app+"-pod"]; assert.True(t, ok, "%s does not depend on %s-pod", name, app) {
+				assert.True(t, dep.Restart, "%s: depends_on %s-pod without restart: true", name, app)
+			}
+		}
 		flags := map[string]string{}
 		var resources []string
 		for _, a := range side.Command {
@@ -126,6 +143,10 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 		if host == nil || *host != "0.0.0.0" || u.Port() != composeApps[u.Hostname()] {
 			t.Errorf("http endpoint %s calls %s, whose service does not listen there", e.Name, e.Spec.BaseURL)
 		}
+		// The name resolves to the pod, which holds the app's network.
+		if n := p.Services[u.Hostname()+"-pod"].Networks["vouchers"]; n == nil || !slices.Contains(n.Aliases, u.Hostname()) {
+			t.Errorf("http endpoint %s calls %s, but %s-pod has no network alias %s", e.Name, e.Spec.BaseURL, u.Hostname(), u.Hostname())
+		}
 	}
 	for _, app := range apps {
 		if endpointHosts[app] {
@@ -144,14 +165,16 @@ func TestComposeEveryAppHasItsSidecar(t *testing.T) {
 	}
 	// Only gateway's public port is published to the host: never an app
 	// port, a sidecar's port or a server's.
+	// (The pod holds the network, so gateway's pod publishes it.)
 	for name, svc := range p.Services {
-		if name == "gateway" {
+		if name == "gateway-pod" {
 			continue
 		}
 		assert.Empty(t, svc.Ports, "%s publishes ports; only gateway's public port is published", name)
 	}
-	if assert.Len(t, gw.Ports, 1, "gateway must publish its public port 8080 and nothing else") {
-		assert.Equal(t, uint32(8080), gw.Ports[0].Target, "gateway must publish its public port 8080 and nothing else")
+	gwPod := p.Services["gateway-pod"]
+	if assert.Len(t, gwPod.Ports, 1, "gateway-pod must publish gateway's public port 8080 and nothing else") {
+		assert.Equal(t, uint32(8080), gwPod.Ports[0].Target, "gateway-pod must publish gateway's public port 8080 and nothing else")
 	}
 }
 
@@ -206,7 +229,16 @@ func TestDockerfileBuildsSmallStaticNonRootImages(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, len(froms), 2, "not multi-stage: FROM %v", froms)
-	if last := froms[len(froms)-1]; !strings.HasPrefix(last, "gcr.io/distroless/static") && last != "scratch" {
+	// The bases are build arguments (ARG NAME=default before the first FROM).
+	args := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^ARG (\w+)=(\S+)$`).FindAllStringSubmatch(string(b), -1) {
+		args["${"+m[1]+"}"] = m[2]
+	}
+	last := froms[len(froms)-1]
+	if v, ok := args[last]; ok {
+		last = v
+	}
+	if !strings.HasPrefix(last, "gcr.io/distroless/static") && last != "scratch" {
 		t.Errorf("final stage %s is not a static base", last)
 	}
 	if user == "" || strings.HasPrefix(user, "0") || strings.HasPrefix(user, "root") {
@@ -267,4 +299,51 @@ func daprVersion(t *testing.T) string {
 	m := regexp.MustCompile(`(?m)^DAPR_VERSION\s*:=\s*(\S+)`).FindSubmatch(b)
 	require.NotNil(t, m, "no DAPR_VERSION in the Makefile")
 	return string(m[1])
+}
+
+// TestComposeImagesAreOverridable: every image a registry would give is a
+// variable whose default is the official image, and
+// deploy/compose/local-images.env swaps in the ones
+// deploy/compose/images/build.sh tags, so the same file runs with a
+// registry and without one.
+func TestComposeImagesAreOverridable(t *testing.T) {
+	official := map[string]string{
+		"postgres": "postgres:16-alpine",
+		"rabbitmq": "rabbitmq:3.13-alpine",
+	}
+	for app := range composeApps {
+		official[app+"-dapr"] = "daprio/daprd:" + daprVersion(t)
+	}
+	p := loadCompose(t)
+	for name, want := range official {
+		assert.Equal(t, want, p.Services[name].Image, "%s: the default image", name)
+	}
+
+	envFile := filepath.Join(root, "deploy", "compose", "local-images.env")
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+		cli.WithName("vouchers"), cli.WithWorkingDirectory(root), cli.WithEnvFiles(envFile), cli.WithDotEnv,
+		cli.WithoutEnvironmentResolution,
+	)
+	require.NoError(t, err)
+	local, err := opts.LoadProject(context.Background())
+	require.NoError(t, err)
+	script, err := os.ReadFile(filepath.Join(root, "deploy", "compose", "images", "build.sh"))
+	require.NoError(t, err)
+	for name := range official {
+		img := local.Services[name].Image
+		assert.True(t, strings.HasPrefix(img, "vouchers/"), "%s: local-images.env gives %s, not an image of ours", name, img)
+		repo, _, _ := strings.Cut(img, ":")
+		assert.Contains(t, string(script), repo, "%s: build.sh does not build %s", name, img)
+	}
+	assert.Equal(t, "vouchers/daprd:"+daprVersion(t), local.Services["gateway-dapr"].Image, "the local daprd image is `make daprd`'s version")
+
+	// The apps' build stage and run stage come from variables too.
+	for app := range composeApps {
+		args := p.Services[app].Build.Args
+		for k, want := range map[string]string{"GO_IMAGE": "golang:1.26-bookworm", "BASE_IMAGE": "gcr.io/distroless/static-debian12:nonroot"} {
+			if assert.NotNil(t, args[k], "%s: build arg %s", app, k) {
+				assert.Equal(t, want, *args[k], "%s: build arg %s", app, k)
+			}
+		}
+	}
 }
