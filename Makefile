@@ -23,7 +23,7 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -35,6 +35,7 @@ help:
 	@echo "make cli     what \`dapr run -f .\` (the Dapr CLI, after dapr init) needs first: the binaries and .data/cli/secrets.json"
 	@echo "make cli-profile  rewrite components/cli (the CLI's profile) from components/redis, components/local and components/config.yaml"
 	@echo "make compose-up  the whole system in Docker containers, every image built here (no registry); make compose-down stops it"
+	@echo "make test-compose  docker-compose.yml for real: the customer's journey, forged calls, a crash, a restart, the teardown"
 	@echo "make compose-secrets  the secrets file and per-app token files docker-compose.yml reads (random, git-ignored)"
 	@echo "make bench   the benchmark (docs/performance.md): accept path, end to end, CPU and memory, baselines"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
@@ -215,6 +216,14 @@ compose-up: compose-tool compose-images compose-secrets
 
 compose-down: compose-tool
 	@COMPOSE=$(COMPOSE) tools/scripts/compose down
+
+## test-compose: the Compose test (e2e/compose) on its own project
+## (vouchers-test), with the peer image it needs; a stack of yours
+## (project vouchers) is left alone.
+test-compose: compose-tool daprd docker-engine compose-secrets
+	@DAPR_VERSION=$(DAPR_VERSION) DAPRD=$(DAPRD) GO=$(GO) deploy/compose/images/build.sh --with-peer
+	@echo ">> the Compose test (e2e/compose)"
+	cd e2e && COMPOSE=$(CURDIR)/$(COMPOSE) COMPOSE_TEST_REQUIRED=1 GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 25m -v ./compose
 
 clean:
 	rm -rf bin $(DATA_DIR)
