@@ -17,13 +17,16 @@ STATICCHECK_VERSION := v0.8.2
 # compose-up drive, built from the Go module proxy (tools/compose).
 COMPOSE_VERSION := v5.6.0
 COMPOSE        := .bin/docker-compose-$(COMPOSE_VERSION)
+# Dapr's control plane (sentry, operator, injector), from the dapr module
+# daprd is built from.
+DAPR_CONTROL_PLANE := $(addprefix .bin/dapr/,sentry operator injector)
 STATICCHECK    := .bin/staticcheck-$(STATICCHECK_VERSION)
 SERVICES       := voucher-provider voucher-int voucher sms gateway
 BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose dapr-control-plane bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -224,6 +227,16 @@ test-compose: compose-tool daprd docker-engine compose-secrets
 	@DAPR_VERSION=$(DAPR_VERSION) DAPRD=$(DAPRD) GO=$(GO) deploy/compose/images/build.sh --with-peer
 	@echo ">> the Compose test (e2e/compose)"
 	cd e2e && COMPOSE=$(CURDIR)/$(COMPOSE) COMPOSE_TEST_REQUIRED=1 GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 25m -v ./compose
+
+## dapr-control-plane: Dapr's sentry, operator and sidecar injector at
+## DAPR_VERSION, from the copy of the dapr module make daprd made.
+dapr-control-plane: $(DAPR_CONTROL_PLANE)
+
+$(DAPR_CONTROL_PLANE) &: $(DAPRD)
+	@echo ">> building Dapr $(DAPR_VERSION)'s sentry, operator and injector into .bin/dapr"
+	@cd tools/daprd && GOWORK=off CGO_ENABLED=0 GOTOOLCHAIN=local $(GO) build -trimpath \
+		-ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
+		-o $(CURDIR)/.bin/dapr/ github.com/dapr/dapr/cmd/sentry github.com/dapr/dapr/cmd/operator github.com/dapr/dapr/cmd/injector
 
 clean:
 	rm -rf bin $(DATA_DIR)
