@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bankabc/vouchers/e2e/internal/repo"
 	"github.com/bankabc/vouchers/tools/runner"
 )
 
@@ -71,19 +72,7 @@ var scaled = map[string]string{
 const sessionIdle = 20 * time.Second
 
 // repoRoot is the folder holding go.work.
-var repoRoot = func() string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			panic("go.work not found above the test folder")
-		}
-		dir = parent
-	}
-}()
+var repoRoot = repo.Root()
 
 func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))

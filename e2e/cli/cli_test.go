@@ -27,23 +27,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bankabc/vouchers/e2e/internal/repo"
 	"github.com/bankabc/vouchers/tools/runner"
 )
 
-// repoRoot is the folder holding go.work and dapr.yaml.
-var repoRoot = func() string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			panic("go.work not found above the test folder")
-		}
-		dir = parent
-	}
-}()
+// repoRoot is the folder holding go.work.
+var repoRoot = repo.Root()
 
 // findCLI finds the Dapr CLI: DAPR_CLI, dapr on PATH, or shared/tools/dapr
 // beside the repository or one of its ancestors (where this project's

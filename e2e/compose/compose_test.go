@@ -480,6 +480,39 @@ func tokenOf(t *testing.T, app, name string) string {
 	return ""
 }
 
+// bought is one purchase of buyPaced.
+type bought struct {
+	buyer    *customer
+	location string
+	err      error
+}
+
+// buyPaced makes n purchases without a webhook, one every interval, each
+// in a goroutine of its own, the buyers taking turns; before(i), when
+// given, runs before the i-th is sent. It returns when every one has its
+// answer.
+func buyPaced(buyers []*customer, n int, every time.Duration, before func(i int)) []bought {
+	results := make([]bought, n)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	for i := range n {
+		<-tick.C
+		if before != nil {
+			before(i)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := buyers[i%len(buyers)]
+			loc, err := b.tryBuy()
+			results[i] = bought{b, loc, err}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
 // crashDuringBurst: 50 purchases at once from two customers; voucher-int's
 // app process is killed (SIGKILL, as the kernel's OOM killer would) while
 // they are in flight. Its restart policy brings it back, and every
@@ -499,27 +532,11 @@ func crashDuringBurst(t *testing.T, s *stack) {
 	// One purchase every 40 ms, so that the crash lands mid-burst: some
 	// are done, some in voucher-int's hands, and the rest arrive while it
 	// is down and wait in RabbitMQ.
-	type bought struct {
-		buyer    *customer
-		location string
-		err      error
-	}
-	results := make([]bought, n)
-	var wg sync.WaitGroup
-	for i := range n {
+	results := buyPaced(buyers, n, 40*time.Millisecond, func(i int) {
 		if i == n/3 {
 			require.NoError(t, syscall.Kill(before.Pid, syscall.SIGKILL), "kill voucher-int's process")
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b := buyers[i%len(buyers)]
-			loc, err := b.tryBuy()
-			results[i] = bought{b, loc, err}
-		}()
-		time.Sleep(40 * time.Millisecond)
-	}
-	wg.Wait()
+	})
 	for _, r := range results {
 		require.NoError(t, r.err)
 	}
@@ -603,27 +620,8 @@ func steadyLoad(t *testing.T, s *stack) {
 		}
 	}()
 
-	type bought struct {
-		buyer    *customer
-		location string
-		err      error
-	}
 	n := int(span.Seconds() * float64(rate))
-	results := make([]bought, n)
-	tick := time.NewTicker(time.Second / time.Duration(rate))
-	var wg sync.WaitGroup
-	for i := range n {
-		<-tick.C
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b := buyers[i%len(buyers)]
-			loc, err := b.tryBuy()
-			results[i] = bought{b, loc, err}
-		}()
-	}
-	tick.Stop()
-	wg.Wait()
+	results := buyPaced(buyers, n, time.Second/time.Duration(rate), nil)
 	for _, r := range results {
 		require.NoError(t, r.err)
 	}

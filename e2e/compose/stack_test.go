@@ -19,22 +19,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bankabc/vouchers/e2e/internal/repo"
 )
 
-// repoRoot is the folder holding go.work and docker-compose.yml.
-var repoRoot = func() string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			panic("go.work not found above the test folder")
-		}
-		dir = parent
-	}
-}()
+// repoRoot is the folder holding go.work.
+var repoRoot = repo.Root()
 
 // project is the Compose project the test owns: its containers, network
 // and volumes are removed before and after, so it never touches a stack a
