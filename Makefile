@@ -17,8 +17,11 @@ STATICCHECK_VERSION := v0.8.2
 # compose-up drive, built from the Go module proxy (tools/compose).
 COMPOSE_VERSION := v5.6.0
 COMPOSE        := .bin/docker-compose-$(COMPOSE_VERSION)
-# Dapr's control plane (sentry, operator, injector), from the dapr module
-# daprd is built from.
+# Kubernetes' control plane and etcd for make test-k8s (tools/k8s), and
+# Dapr's (sentry, operator, injector) from the dapr module daprd is built
+# from.
+K8S_VERSION    := $(shell awk '$$1 == "k8s.io/kubernetes" {print $$2; exit}' tools/k8s/go.mod)
+K8S_TOOLS      := $(addprefix .bin/k8s/,kube-apiserver kube-controller-manager kubectl etcd)
 DAPR_CONTROL_PLANE := $(addprefix .bin/dapr/,sentry operator injector)
 STATICCHECK    := .bin/staticcheck-$(STATICCHECK_VERSION)
 SERVICES       := voucher-provider voucher-int voucher sms gateway
@@ -26,7 +29,7 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose dapr-control-plane bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose test-k8s k8s-tools dapr-control-plane bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -39,6 +42,7 @@ help:
 	@echo "make cli-profile  rewrite components/cli (the CLI's profile) from components/redis, components/local and components/config.yaml"
 	@echo "make compose-up  the whole system in Docker containers, every image built here (no registry); make compose-down stops it"
 	@echo "make test-compose  docker-compose.yml for real: the customer's journey, forged calls, a crash, a restart, the teardown"
+	@echo "make test-k8s  deploy/kubernetes applied to a real API server with Dapr's control plane: 0 errors, daprd injected as asked, mistakes caught"
 	@echo "make compose-secrets  the secrets file and per-app token files docker-compose.yml reads (random, git-ignored)"
 	@echo "make bench   the benchmark (docs/performance.md): accept path, end to end, CPU and memory, baselines"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
@@ -228,6 +232,17 @@ test-compose: compose-tool daprd docker-engine compose-secrets
 	@echo ">> the Compose test (e2e/compose)"
 	cd e2e && COMPOSE=$(CURDIR)/$(COMPOSE) COMPOSE_TEST_REQUIRED=1 GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 25m -v ./compose
 
+## k8s-tools: kube-apiserver, kube-controller-manager and kubectl at
+## K8S_VERSION, and etcd, into .bin/k8s (once; tools/k8s).
+k8s-tools: $(K8S_TOOLS)
+
+$(K8S_TOOLS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/cmd/etcd/main.go
+	@echo ">> building kube-apiserver, kube-controller-manager and kubectl $(K8S_VERSION), and etcd, into .bin/k8s (once: minutes on two cores)"
+	@cd tools/k8s && GOWORK=off CGO_ENABLED=0 $(GO) build -trimpath \
+		-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)" \
+		-o $(CURDIR)/.bin/k8s/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+		k8s.io/kubernetes/cmd/kubectl ./cmd/etcd
+
 ## dapr-control-plane: Dapr's sentry, operator and sidecar injector at
 ## DAPR_VERSION, from the copy of the dapr module make daprd made.
 dapr-control-plane: $(DAPR_CONTROL_PLANE)
@@ -237,6 +252,14 @@ $(DAPR_CONTROL_PLANE) &: $(DAPRD)
 	@cd tools/daprd && GOWORK=off CGO_ENABLED=0 GOTOOLCHAIN=local $(GO) build -trimpath \
 		-ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
 		-o $(CURDIR)/.bin/dapr/ github.com/dapr/dapr/cmd/sentry github.com/dapr/dapr/cmd/operator github.com/dapr/dapr/cmd/injector
+
+## test-k8s: deploy/kubernetes on etcd, kube-apiserver and
+## kube-controller-manager with Dapr's sentry, operator and injector
+## (e2e/k8s). As root: each Dapr process runs as the user 65532 with its
+## Sentry token in a mount namespace of its own.
+test-k8s: k8s-tools dapr-control-plane
+	@echo ">> Kubernetes with Dapr injection (e2e/k8s)"
+	cd e2e && K8S_TEST_REQUIRED=1 GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 20m -v ./k8s
 
 clean:
 	rm -rf bin $(DATA_DIR)
