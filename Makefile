@@ -29,7 +29,7 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose test-k8s k8s-tools dapr-control-plane bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose bench-compose test-k8s k8s-tools dapr-control-plane bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -44,6 +44,7 @@ help:
 	@echo "make test-compose  docker-compose.yml for real: the customer's journey, forged calls, a crash, a restart, the teardown"
 	@echo "make test-k8s  deploy/kubernetes applied to a real API server with Dapr's control plane: 0 errors, daprd injected as asked, mistakes caught"
 	@echo "make compose-secrets  the secrets file and per-app token files docker-compose.yml reads (random, git-ignored)"
+	@echo "make bench-compose  the Compose stack under load: purchase-to-webhook times and every container's RSS"
 	@echo "make bench   the benchmark (docs/performance.md): accept path, end to end, CPU and memory, baselines"
 	@echo "make daprd   build daprd $(DAPR_VERSION) into $(DAPRD) (once)"
 	@echo "make build   build the services and the runner into bin/"
@@ -231,6 +232,15 @@ test-compose: compose-tool daprd docker-engine compose-secrets
 	@DAPR_VERSION=$(DAPR_VERSION) DAPRD=$(DAPRD) GO=$(GO) deploy/compose/images/build.sh --with-peer
 	@echo ">> the Compose test (e2e/compose)"
 	cd e2e && COMPOSE=$(CURDIR)/$(COMPOSE) COMPOSE_TEST_REQUIRED=1 GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 25m -v ./compose
+
+## bench-compose: the Compose stack under load, e2e/compose's steady load
+## alone: COMPOSE_LOAD_RATE purchases/s (50) for COMPOSE_LOAD_FOR (30s),
+## each with a webhook to a receiver on the Compose network; it prints the
+## time from purchase to webhook and every container's RSS.
+bench-compose: compose-tool daprd docker-engine compose-secrets
+	@DAPR_VERSION=$(DAPR_VERSION) DAPRD=$(DAPRD) GO=$(GO) deploy/compose/images/build.sh --with-peer
+	cd e2e && COMPOSE=$(CURDIR)/$(COMPOSE) COMPOSE_TEST_REQUIRED=1 COMPOSE_LOAD_RATE=$${COMPOSE_LOAD_RATE:-50} \
+		COMPOSE_LOAD_FOR=$${COMPOSE_LOAD_FOR:-30s} $(GO) test -count=1 -timeout 25m -v -run '^TestCompose$$/^steady_load$$' ./compose
 
 ## k8s-tools: kube-apiserver, kube-controller-manager and kubectl at
 ## K8S_VERSION, and etcd, into .bin/k8s (once; tools/k8s).

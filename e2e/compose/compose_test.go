@@ -219,10 +219,18 @@ type requestView struct {
 	} `json:"delivery"`
 }
 
-// tryBuy is a purchase without a webhook from any goroutine: it fails
-// nothing itself, and tells what went wrong.
-func (c *customer) tryBuy() (string, error) {
-	req, err := http.NewRequest("POST", c.s.gateway+"/voucher", strings.NewReader(`{"phoneNumber":"`+c.phone+`"}`))
+// tryBuy is a purchase from any goroutine, with a webhook to callback
+// when it is not empty: it fails nothing itself, and tells what went wrong.
+func (c *customer) tryBuy(callback string) (string, error) {
+	body := map[string]string{"phoneNumber": c.phone}
+	if callback != "" {
+		body["callbackUrl"] = callback
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequest("POST", c.s.gateway+"/voucher", bytes.NewReader(b))
 	if err != nil {
 		return "", err
 	}
@@ -233,7 +241,7 @@ func (c *customer) tryBuy() (string, error) {
 		return "", err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, _ = io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusAccepted {
 		return "", fmt.Errorf("purchase: %d %s", resp.StatusCode, b)
 	}
@@ -307,6 +315,7 @@ type delivery struct {
 	Path   string      `json:"path"`
 	Header http.Header `json:"header"`
 	Body   string      `json:"body"`
+	At     time.Time   `json:"at"`
 }
 
 func (s *stack) received(t *testing.T) []delivery {
@@ -484,14 +493,15 @@ func tokenOf(t *testing.T, app, name string) string {
 type bought struct {
 	buyer    *customer
 	location string
+	sent     time.Time
 	err      error
 }
 
-// buyPaced makes n purchases without a webhook, one every interval, each
-// in a goroutine of its own, the buyers taking turns; before(i), when
-// given, runs before the i-th is sent. It returns when every one has its
-// answer.
-func buyPaced(buyers []*customer, n int, every time.Duration, before func(i int)) []bought {
+// buyPaced makes n purchases, one every interval, each in a goroutine of
+// its own, the buyers taking turns; callback(i), when given, is the i-th's
+// webhook, and before(i), when given, runs before the i-th is sent. It
+// returns when every one has its answer.
+func buyPaced(buyers []*customer, n int, every time.Duration, callback func(i int) string, before func(i int)) []bought {
 	results := make([]bought, n)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -505,8 +515,13 @@ func buyPaced(buyers []*customer, n int, every time.Duration, before func(i int)
 		go func() {
 			defer wg.Done()
 			b := buyers[i%len(buyers)]
-			loc, err := b.tryBuy()
-			results[i] = bought{b, loc, err}
+			hook := ""
+			if callback != nil {
+				hook = callback(i)
+			}
+			sent := time.Now()
+			loc, err := b.tryBuy(hook)
+			results[i] = bought{b, loc, sent, err}
 		}()
 	}
 	wg.Wait()
@@ -532,7 +547,7 @@ func crashDuringBurst(t *testing.T, s *stack) {
 	// One purchase every 40 ms, so that the crash lands mid-burst: some
 	// are done, some in voucher-int's hands, and the rest arrive while it
 	// is down and wait in RabbitMQ.
-	results := buyPaced(buyers, n, 40*time.Millisecond, func(i int) {
+	results := buyPaced(buyers, n, 40*time.Millisecond, nil, func(i int) {
 		if i == n/3 {
 			require.NoError(t, syscall.Kill(before.Pid, syscall.SIGKILL), "kill voucher-int's process")
 		}
@@ -588,9 +603,11 @@ func crashDuringBurst(t *testing.T, s *stack) {
 }
 
 // steadyLoad offers purchases at COMPOSE_LOAD_RATE a second (20) for
-// COMPOSE_LOAD_FOR (15s) and samples every container's memory meanwhile:
-// the figures docs/deploy.md gives for Compose under load. It asserts
-// only that every purchase ends SUCCESS; speed is the bench's business.
+// COMPOSE_LOAD_FOR (15s), each with a webhook to the peer, and samples
+// every container's memory meanwhile: the figures docs/deploy.md gives for
+// Compose under load (make bench-compose runs it alone, harder). It
+// asserts only that every purchase ends SUCCESS and its webhook arrives;
+// the times from purchase to webhook are printed, not checked.
 func steadyLoad(t *testing.T, s *stack) {
 	rate, err := strconv.Atoi(envOr("COMPOSE_LOAD_RATE", "20"))
 	require.NoError(t, err)
@@ -621,7 +638,9 @@ func steadyLoad(t *testing.T, s *stack) {
 	}()
 
 	n := int(span.Seconds() * float64(rate))
-	results := buyPaced(buyers, n, time.Second/time.Duration(rate), nil)
+	run := time.Now().UnixNano()
+	hook := func(i int) string { return fmt.Sprintf("http://peer:8099/load/%d/%d", run, i) }
+	results := buyPaced(buyers, n, time.Second/time.Duration(rate), hook, nil)
 	for _, r := range results {
 		require.NoError(t, r.err)
 	}
@@ -630,7 +649,21 @@ func steadyLoad(t *testing.T, s *stack) {
 	}
 	close(stop)
 	<-sampled
-	t.Logf("measured: %d purchases at %d/s, all SUCCESS; peak RSS meanwhile (MiB): %s", n, rate, table(peak))
+	// From each purchase sent to its webhook's arrival at the receiver.
+	arrived := map[string]time.Time{}
+	for _, d := range s.received(t) {
+		if _, seen := arrived[d.Path]; !seen {
+			arrived[d.Path] = d.At
+		}
+	}
+	var lat []time.Duration
+	for i, r := range results {
+		if at, ok := arrived[strings.TrimPrefix(hook(i), "http://peer:8099")]; ok {
+			lat = append(lat, at.Sub(r.sent))
+		}
+	}
+	assert.Len(t, lat, n, "every purchase's webhook arrived")
+	t.Logf("measured: %d purchases at %d/s, each with a webhook, all SUCCESS; from purchase to webhook %s; peak RSS meanwhile (MiB): %s", n, rate, percentiles(lat), table(peak))
 }
 
 func envOr(name, def string) string {
@@ -671,6 +704,17 @@ func down(t *testing.T, s *stack) {
 		conn.Close()
 		t.Errorf("%s still accepts connections after down", host)
 	}
+}
+
+// percentiles reads p50, p95, p99 and the maximum of ds.
+func percentiles(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "(none)"
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	at := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+	return fmt.Sprintf("p50 %s, p95 %s, p99 %s, max %s", ms(at(0.50)), ms(at(0.95)), ms(at(0.99)), ms(ds[len(ds)-1]))
 }
 
 func table(m map[string]float64) string {

@@ -50,6 +50,7 @@ type Delivery struct {
 	Path   string      `json:"path"`
 	Header http.Header `json:"header"`
 	Body   string      `json:"body"`
+	At     time.Time   `json:"at"` // when it arrived
 }
 
 func serve(addr string) error {
@@ -71,7 +72,7 @@ func serve(addr string) error {
 			return
 		}
 		mu.Lock()
-		seen = append(seen, Delivery{Path: r.URL.Path, Header: r.Header, Body: string(b)})
+		seen = append(seen, Delivery{Path: r.URL.Path, Header: r.Header, Body: string(b), At: time.Now()})
 		mu.Unlock()
 	})
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
