@@ -186,11 +186,14 @@ COMPOSE_TOKEN_APPS := gateway voucher-int voucher sms voucher-provider
 
 compose-secrets: build
 	@bin/runner -make-secrets deploy/compose/secrets.json
-	@# gateway's daprd reads it as the user daprd's images run as (65532).
-	@if [ "$$(id -u)" = 0 ]; then chown 65532:65532 deploy/compose/secrets.json; \
-	elif [ "$$(stat -c %u deploy/compose/secrets.json)" != 65532 ]; then \
-		echo ">> not root: deploy/compose/secrets.json is made readable by all (0644) for daprd's user 65532; chown 65532 it as root instead"; \
-		chmod 0644 deploy/compose/secrets.json; fi
+	@# gateway's daprd reads it as the user daprd's images run as (65532):
+	@# that user's, mode 0600, as root; otherwise an ACL for that user, and
+	@# only without setfacl readable by all, said out loud.
+	@f=deploy/compose/secrets.json; chmod 0600 $$f; \
+	if [ "$$(id -u)" = 0 ]; then chown 65532:65532 $$f; \
+	elif [ "$$(stat -c %u $$f)" != 65532 ] && ! setfacl -m u:65532:r $$f 2>/dev/null; then \
+		echo ">> not root and no setfacl: $$f is made readable by all (0644) for daprd's user 65532; chown 65532 it as root instead"; \
+		chmod 0644 $$f; fi
 	@for app in $(COMPOSE_TOKEN_APPS); do \
 		f=deploy/compose/tokens/$$app.env; \
 		[ -s $$f ] || ( umask 077; printf 'APP_API_TOKEN=%s\nDAPR_API_TOKEN=%s\n' \
@@ -269,7 +272,7 @@ $(DAPR_CONTROL_PLANE) &: $(DAPRD)
 ## Sentry token in a mount namespace of its own.
 test-k8s: k8s-tools dapr-control-plane
 	@echo ">> Kubernetes with Dapr injection (e2e/k8s)"
-	cd e2e && K8S_TEST_REQUIRED=1 GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 20m -v ./k8s
+	cd e2e && K8S_TEST_REQUIRED=1 DAPR_VERSION=$(DAPR_VERSION) GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 20m -v ./k8s
 
 clean:
 	rm -rf bin $(DATA_DIR)

@@ -387,6 +387,7 @@ func lateSuccess(t *testing.T, s *stack) {
 // public port answers 404 for every internal path. The customer's
 // purchase is unchanged afterwards.
 func forged(t *testing.T, s *stack, victim *customer) {
+	victim.t = t // its journey's subtest has ended
 	before := victim.vouchers()
 	require.Len(t, before, 1)
 	var calls []probeCall
@@ -547,6 +548,12 @@ func crashDuringBurst(t *testing.T, s *stack) {
 	// One purchase every 40 ms, so that the crash lands mid-burst: some
 	// are done, some in voucher-int's hands, and the rest arrive while it
 	// is down and wait in RabbitMQ.
+	// The process must be the container's as this machine sees it: with
+	// an engine in another PID namespace (rootless, a VM) the number
+	// would name some other process here.
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", before.Pid))
+	require.NoError(t, err)
+	require.Contains(t, string(cg), id, "process %d is not voucher-int's container's on this machine", before.Pid)
 	results := buyPaced(buyers, n, 40*time.Millisecond, nil, func(i int) {
 		if i == n/3 {
 			require.NoError(t, syscall.Kill(before.Pid, syscall.SIGKILL), "kill voucher-int's process")
@@ -618,11 +625,15 @@ func steadyLoad(t *testing.T, s *stack) {
 		buyers = append(buyers, signUp(t, s, name("load"), phone(0)))
 	}
 
+	// A sample a second: each reads every container's processes, which
+	// must not load the machine it measures.
 	peak := map[string]float64{}
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
 		for {
 			if mem, err := s.memory(); err == nil {
 				for k, mib := range mem {
@@ -632,10 +643,19 @@ func steadyLoad(t *testing.T, s *stack) {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-tick.C:
 			}
 		}
 	}()
+	stopped := false
+	stopSampling := func() {
+		if !stopped {
+			stopped = true
+			close(stop)
+			<-sampled
+		}
+	}
+	defer stopSampling()
 
 	n := int(span.Seconds() * float64(rate))
 	run := time.Now().UnixNano()
@@ -647,8 +667,7 @@ func steadyLoad(t *testing.T, s *stack) {
 	for _, r := range results {
 		assert.Equal(t, "SUCCESS", r.buyer.waitDelivered(r.location).Status)
 	}
-	close(stop)
-	<-sampled
+	stopSampling()
 	// From each purchase sent to its webhook's arrival at the receiver.
 	arrived := map[string]time.Time{}
 	for _, d := range s.received(t) {
@@ -676,6 +695,7 @@ func envOr(name, def string) string {
 // restart: `docker compose restart` of the whole stack keeps accounts,
 // sessions' owners and vouchers (named volumes).
 func restart(t *testing.T, s *stack, c *customer) {
+	c.t = t // its journey's subtest has ended
 	before := c.vouchers()
 	started := time.Now()
 	_, err := s.run(5*time.Minute, "restart", "--timeout", "20")

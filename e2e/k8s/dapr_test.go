@@ -18,7 +18,7 @@ func daprBin(name string) string { return filepath.Join(repoRoot, ".bin", "dapr"
 // daprCRDs is the folder of Dapr's CRDs in the dapr module the control
 // plane is built from (the module cache).
 func daprCRDs() (string, error) {
-	out, err := exec.Command("go", "mod", "download", "-json", "github.com/dapr/dapr@v"+daprVersion).Output()
+	out, err := exec.Command(goCmd(), "mod", "download", "-json", "github.com/dapr/dapr@v"+daprVersion).Output()
 	if err != nil {
 		return "", fmt.Errorf("go mod download github.com/dapr/dapr: %w", err)
 	}
@@ -30,11 +30,24 @@ func daprCRDs() (string, error) {
 	return "", fmt.Errorf("go mod download named no folder for github.com/dapr/dapr")
 }
 
-const daprVersion = "1.18.3"
+// daprVersion is the Makefile's DAPR_VERSION (make test-k8s passes it).
+var daprVersion = func() string {
+	if v := os.Getenv("DAPR_VERSION"); v != "" {
+		return v
+	}
+	return "1.18.3"
+}()
+
+func goCmd() string {
+	if g := os.Getenv("GO"); g != "" {
+		return g
+	}
+	return "go"
+}
 
 // sidecarImage is the daprd image the injector puts in every pod: the one
 // make compose-images builds (no pod here pulls it; see docs/deploy.md).
-const sidecarImage = "vouchers/daprd:" + daprVersion
+var sidecarImage = "vouchers/daprd:" + daprVersion
 
 // tokenMount is where Dapr's injector and operator read the token they
 // present to Sentry (a constant in Dapr's source, the projected volume of
@@ -49,7 +62,7 @@ const tokenMount = "/var/run/secrets/dapr.io/sentrytoken"
 // Sentry checks that the token presented to it is bound to a Pod with the
 // control-plane annotation, so each process here runs under its Pod's
 // identity.
-const controlPlaneFmt = `apiVersion: v1
+var controlPlaneFmt = `apiVersion: v1
 kind: Namespace
 metadata: {name: dapr-system}
 ---
@@ -127,10 +140,13 @@ webhooks:
     apiVersions: [v1]
     resources: [pods]
     operations: [CREATE]
+  # As Dapr's chart: a pod the injector cannot answer for is stored
+  # without daprd (mistakes() below looks for such pods).
   failurePolicy: Ignore
   sideEffects: None
   admissionReviewVersions: [v1, v1beta1]
-  timeoutSeconds: 10
+  # The most the API allows: a loaded machine must not fail open.
+  timeoutSeconds: 30
   objectSelector:
     matchExpressions:
     - {key: dapr.io/sidecar-injector, operator: NotIn, values: ["false"]}
@@ -292,10 +308,11 @@ func (c *cluster) startAs(pod, sa, name string, env []string, path string, args 
 	if err := os.Chown(file, controlPlaneUID, controlPlaneUID); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(tokenMount, 0o755); err != nil {
-		return fmt.Errorf("%s (make test-k8s runs as root): %w", tokenMount, err)
-	}
-	script := `mount --bind "$1" ` + tokenMount + ` && shift && exec "$@"`
+	// A tmpfs over /run (where /var/run points) in the process's own
+	// mount namespace gives the path a place without making it on the
+	// machine; Dapr's control plane needs nothing else of /run.
+	script := `mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p ` + tokenMount +
+		` && mount --bind "$1" ` + tokenMount + ` && shift && exec "$@"`
 	return c.start(name, env, "unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", dir, "setpriv"}, asControlPlane(path, args...)...)...)
 }
 
@@ -303,10 +320,12 @@ func (c *cluster) startAs(pod, sa, name string, env []string, path string, args 
 // chart's pods: Dapr refuses root in Kubernetes mode.
 const controlPlaneUID = 65532
 
-// asControlPlane is setpriv's arguments to run path as that user.
+// asControlPlane is setpriv's arguments to run path as that user. The
+// parent-death signal the test set is cleared by the change of user, so
+// setpriv sets it again: the process dies with the test, whatever ends it.
 func asControlPlane(path string, args ...string) []string {
 	uid := fmt.Sprint(controlPlaneUID)
-	return append([]string{"--reuid=" + uid, "--regid=" + uid, "--clear-groups", path}, args...)
+	return append([]string{"--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--pdeathsig=KILL", path}, args...)
 }
 
 func mkdirOwned(dir string) error {

@@ -45,6 +45,8 @@ func run(m *testing.M) int {
 		fmt.Println(err)
 		return 1
 	}
+	// Stopped, then removed, whatever happens (deferred in that order).
+	defer os.RemoveAll(dir)
 	started := time.Now()
 	cl, err := startCluster(dir, log)
 	if cl != nil {
@@ -58,6 +60,7 @@ func run(m *testing.M) int {
 	if err != nil {
 		fmt.Println("k8s: could not start the control plane:", err)
 		printTail(logPath, 80)
+		keepLog(logPath)
 		return 1
 	}
 	fmt.Printf("k8s: Dapr's sentry, operator and injector ready in %.1f s (the injector's webhook holds Sentry's trust anchors)\n", time.Since(started).Seconds())
@@ -70,12 +73,22 @@ func run(m *testing.M) int {
 	}
 	if code != 0 {
 		printTail(logPath, 120)
-		fmt.Println("k8s: the control plane's log is kept at", logPath)
-		return code
+		keepLog(logPath)
 	}
-	cl.stop()
-	_ = os.RemoveAll(dir)
 	return code
+}
+
+// keepLog copies the control plane's log out of the test's folder, which
+// goes whatever the outcome: it holds the cluster's keys and tokens.
+func keepLog(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	kept := filepath.Join(os.TempDir(), fmt.Sprintf("vouchers-k8s-%d.log", time.Now().Unix()))
+	if os.WriteFile(kept, b, 0o600) == nil {
+		fmt.Println("k8s: the control plane's log is kept at", kept)
+	}
 }
 
 func skip(msg string) int {
@@ -225,7 +238,13 @@ func TestTheInjectorAddsDaprdToEveryAppPod(t *testing.T) {
 	}
 	for _, app := range mapsKeys(apps) {
 		t.Run(app, func(t *testing.T) {
-			ps := pods(t, "vouchers", app, 1)
+			replicas, err := c.kubectl("get", "deployment", app, "-n", "vouchers", "-o", "jsonpath={.spec.replicas}")
+			require.NoError(t, err)
+			var want int
+			_, err = fmt.Sscan(replicas, &want)
+			require.NoError(t, err, "replicas %q", replicas)
+			ps := pods(t, "vouchers", app, want)
+			assert.Len(t, ps, want, "one pod per replica")
 			for _, p := range ps {
 				require.NotEmpty(t, p.Metadata.OwnerReferences, "pod %s", p.Metadata.Name)
 				assert.Equal(t, "ReplicaSet", p.Metadata.OwnerReferences[0].Kind, "pod %s was not made by a ReplicaSet", p.Metadata.Name)

@@ -81,7 +81,13 @@ build "vouchers/daprd:$DAPR_VERSION" "$here/daprd.Dockerfile" "$work/daprd"
 
 if ! docker image inspect "$debian_image" >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || fail "making $debian_image needs root (debootstrap): run this as root once"
-  command -v debootstrap >/dev/null || fail "debootstrap is missing: apt-get install debootstrap"
+  if ! command -v debootstrap >/dev/null; then
+    command -v apt-get >/dev/null || fail "debootstrap is missing: install it, or set DEBIAN_MIRROR and run this on Debian"
+    step "installing Debian's debootstrap"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >"$log" 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >"$log" 2>&1; } ||
+      { cat "$log" >&2; fail "apt-get install debootstrap failed (above)"; }
+  fi
   step "$debian_image: debootstrap --variant=minbase bookworm (once, about a minute)"
   rootfs=$work/rootfs
   debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$log" 2>&1 ||
