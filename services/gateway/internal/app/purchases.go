@@ -7,7 +7,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
@@ -184,9 +187,20 @@ func fingerprint(phone, callback string) string {
 // checkCallbackURL accepts an absolute http(s) URL whose host does not
 // resolve to an internal address (checked again at every delivery).
 func (p Purchases) checkCallbackURL(ctx context.Context, raw string) error {
+	// url.Parse lets a space or a tab through in places; a URL the
+	// customer pasted with one is not the URL they meant.
+	if strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return errs.E(errs.Invalid, "callbackUrl must not contain spaces or control characters")
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || len(raw) > 2048 {
 		return errs.E(errs.Invalid, "callbackUrl must be an absolute http or https URL without credentials")
+	}
+	// url.Parse takes any digits as a port (0, 99999) and an empty one.
+	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return errs.E(errs.Invalid, "callbackUrl's port must be 1 to 65535")
+		}
 	}
 	if u.Scheme != "https" && !p.AllowHTTP {
 		return errs.E(errs.Invalid, "callbackUrl must be an https URL")
