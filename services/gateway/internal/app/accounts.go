@@ -130,7 +130,11 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	if err := a.SMSPolicy.Check(phone); err != nil {
 		return Token{}, err
 	}
+	in.Password = domain.NormalizePassword(in.Password)
 	if err := a.Rules.Password.Check(in.Password); err != nil {
+		return Token{}, err
+	}
+	if err := domain.CheckPasswordText("password", in.Password); err != nil {
 		return Token{}, err
 	}
 	// The cheap refusal before the costly hash (the insert below still
@@ -306,7 +310,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 		dummyOnce.Do(func() { dummyHash, _ = a.Hasher.Hash("not a real password") })
 		a.Hasher.Verify(dummyHash, in.Password)
 	} else {
-		ok = a.Hasher.Verify(u.PasswordHash, in.Password)
+		ok = a.verifyPassword(u.PasswordHash, in.Password)
 	}
 	release()
 	if !ok {
@@ -556,4 +560,13 @@ func (a Accounts) ResendCode(ctx context.Context, s Session) error {
 		return ErrNoAccount
 	}
 	return a.Codes.Send(ctx, u, true)
+}
+
+// verifyPassword checks password, normalized, against hash. An account made
+// before passwords were normalized may hold the hash of another form of
+// the same text: the password as typed is tried too, and only then (a
+// second hash only for text that normalizing changes).
+func (a Accounts) verifyPassword(hash, password string) bool {
+	n := domain.NormalizePassword(password)
+	return a.Hasher.Verify(hash, n) || (n != password && a.Hasher.Verify(hash, password))
 }

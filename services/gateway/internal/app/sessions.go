@@ -6,6 +6,7 @@ import (
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
 
 func sessionListKey(userID string) string { return "sessions-of|" + userID }
@@ -66,7 +67,11 @@ type PasswordChange struct {
 // Wrong current passwords count like failed sign-ins (their own count), so
 // a stolen session cannot be used to guess the password.
 func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChange) (Token, error) {
+	in.NewPassword = domain.NormalizePassword(in.NewPassword)
 	if err := a.Rules.NewPassword.Check(in.NewPassword); err != nil {
+		return Token{}, err
+	}
+	if err := domain.CheckPasswordText("newPassword", in.NewPassword); err != nil {
 		return Token{}, err
 	}
 	if utf8.RuneCountInString(in.CurrentPassword) > a.Rules.Password.Max {
@@ -89,7 +94,7 @@ func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChan
 		try.Abandon(ctx)
 		return Token{}, err
 	}
-	ok := a.Hasher.Verify(u.PasswordHash, in.CurrentPassword)
+	ok := a.verifyPassword(u.PasswordHash, in.CurrentPassword)
 	var hash string
 	if ok {
 		hash, err = a.Hasher.Hash(in.NewPassword)
