@@ -450,6 +450,41 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (Session, erro
 			return Session{}, err
 		}
 	}
+	if !s.PhoneVerified {
+		return a.catchUpVerification(ctx, s)
+	}
+	return s, nil
+}
+
+// catchUpVerification: a session still unverified may belong to an account
+// another of its sessions has verified since (each session keeps a copy of
+// the flag). The account is the truth: read it, and note it on the session
+// once. Only unverified sessions pay the read.
+func (a Accounts) catchUpVerification(ctx context.Context, s Session) (Session, error) {
+	u, _, found, err := a.Users.Get(ctx, userKey(s.Username))
+	if err != nil {
+		return Session{}, err
+	}
+	if !found || u.PhoneVerifiedAt == nil || u.PhoneNumber != s.PhoneNumber {
+		return s, nil
+	}
+	if _, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*persist.Event, error) {
+		if !exists {
+			return nil, domain.ErrSessionEnded
+		}
+		if cur.PhoneVerified {
+			return nil, persist.ErrNoChange
+		}
+		next, err := cur.MarkPhoneVerified()
+		if err != nil {
+			return nil, err
+		}
+		*cur = next
+		return nil, nil
+	}); err != nil {
+		return Session{}, err
+	}
+	s.PhoneVerified = true
 	return s, nil
 }
 
