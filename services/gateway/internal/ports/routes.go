@@ -461,9 +461,9 @@ func handleCreatePurchase(log *slog.Logger, pur app.Purchases) http.Handler {
 		}
 		w.Header().Set("Location", "/voucher/requests/"+req.RequestID)
 		w.Header().Set("Retry-After", "2")
-		v := viewOf(req, nil)
-		v.Message = app.AcceptedMessage
-		httpx.Encode(w, http.StatusAccepted, v)
+		// viewOf says "being processed" only of a request that is: a
+		// replay of a finished one tells its outcome, not a promise.
+		httpx.Encode(w, http.StatusAccepted, viewOf(req, nil))
 	})
 }
 

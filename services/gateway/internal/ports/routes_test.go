@@ -497,6 +497,25 @@ func TestPurchase(t *testing.T) {
 		c := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://x.example/"}`, h)
 		assert.Equal(t, 422, c.Code, "other body: %s", c.Body)
 	})
+	t.Run("replay_of_a_finished_request_promises_nothing", func(t *testing.T) {
+		// Issue 28, finding 9: the replay said SUCCESS and "being
+		// processed within 30 seconds" together.
+		h := bearer(tok)
+		h["Idempotency-Key"] = "finished-once"
+		first := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h)
+		require.Equal(t, 202, first.Code, "%s", first.Body)
+		var v requestView
+		require.NoError(t, json.Unmarshal(first.Body.Bytes(), &v))
+		assert.Equal(t, app.AcceptedMessage, v.Message, "a request being processed says so")
+		ev := `{"id":"e-replay","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"SUCCESS","voucherCode":"CODE-R","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
+		require.Contains(t, e.do("POST", "/events/receive-code", ev, nil).Body.String(), "SUCCESS")
+		replay := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h)
+		require.Equal(t, 202, replay.Code, "%s", replay.Body)
+		var r requestView
+		require.NoError(t, json.Unmarshal(replay.Body.Bytes(), &r))
+		assert.Equal(t, "SUCCESS", r.Status)
+		assert.NotContains(t, replay.Body.String(), "being processed", "a finished request promises no processing")
+	})
 	t.Run("too_long_an_idempotency_key_is_refused_with_the_documents_bound", func(t *testing.T) {
 		h := bearer(tok)
 		h["Idempotency-Key"] = strings.Repeat("k", 256)
