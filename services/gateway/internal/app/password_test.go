@@ -29,6 +29,18 @@ func TestPasswordsAreOneTextWhateverTheirUnicodeForm(t *testing.T) {
 	_, err = a.SignIn(ctx, SignInInput{Username: "ines", Password: decomposed, Client: "203.0.113.11"})
 	assert.NoError(t, err, "a hash of the decomposed form, from before")
 
+	// An unknown username costs the same hashes as a known one's wrong
+	// password, in either form: timing tells nothing about who exists.
+	for _, pw := range []string{composed, decomposed} {
+		h := &slowHasher{}
+		b, _ := signInAccounts(h)
+		addUser(t, b, "known", "another password")
+		_, _ = b.SignIn(ctx, SignInInput{Username: "known", Password: pw, Client: "203.0.113.30"})
+		known := h.verified.Load()
+		_, _ = b.SignIn(ctx, SignInInput{Username: "unknown", Password: pw, Client: "203.0.113.31"})
+		assert.Equal(t, known, h.verified.Load()-known, "checks for %q: a known username's vs an unknown one's", pw)
+	}
+
 	for name, pw := range map[string]string{"ten spaces": "          ", "ten NULs": "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", "a newline": "long enough\npassword"} {
 		h := &slowHasher{}
 		b, _ := signInAccounts(h)
