@@ -29,7 +29,7 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose bench-compose test-k8s k8s-tools dapr-control-plane bench compose-secrets compose-tool compose-images compose-up compose-down docker-engine cli cli-profile clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose bench-compose test-k8s k8s-tools dapr-control-plane bench compose-secrets compose-tool compose-images compose-test-images compose-up compose-down docker-engine cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -222,6 +222,10 @@ docker-engine:
 compose-images: daprd docker-engine
 	@DAPR_VERSION=$(DAPR_VERSION) DAPRD=$(DAPRD) GO=$(GO) deploy/compose/images/build.sh
 
+## compose-test-images: the images and the test's peer (e2e/compose/peer).
+compose-test-images: daprd docker-engine
+	@DAPR_VERSION=$(DAPR_VERSION) DAPRD=$(DAPRD) GO=$(GO) deploy/compose/images/build.sh --with-peer
+
 compose-up: compose-tool compose-images compose-secrets
 	@COMPOSE=$(COMPOSE) tools/scripts/compose up
 
@@ -231,8 +235,7 @@ compose-down: compose-tool
 ## test-compose: the Compose test (e2e/compose) on its own project
 ## (vouchers-test), with the peer image it needs; a stack of yours
 ## (project vouchers) is left alone.
-test-compose: compose-tool daprd docker-engine compose-secrets
-	@DAPR_VERSION=$(DAPR_VERSION) DAPRD=$(DAPRD) GO=$(GO) deploy/compose/images/build.sh --with-peer
+test-compose: compose-tool compose-test-images compose-secrets
 	@echo ">> the Compose test (e2e/compose)"
 	cd e2e && COMPOSE=$(CURDIR)/$(COMPOSE) COMPOSE_TEST_REQUIRED=1 GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 25m -v ./compose
 
@@ -240,8 +243,7 @@ test-compose: compose-tool daprd docker-engine compose-secrets
 ## alone: COMPOSE_LOAD_RATE purchases/s (50) for COMPOSE_LOAD_FOR (30s),
 ## each with a webhook to a receiver on the Compose network; it prints the
 ## time from purchase to webhook and every container's RSS.
-bench-compose: compose-tool daprd docker-engine compose-secrets
-	@DAPR_VERSION=$(DAPR_VERSION) DAPRD=$(DAPRD) GO=$(GO) deploy/compose/images/build.sh --with-peer
+bench-compose: compose-tool compose-test-images compose-secrets
 	cd e2e && COMPOSE=$(CURDIR)/$(COMPOSE) COMPOSE_TEST_REQUIRED=1 COMPOSE_LOAD_RATE=$${COMPOSE_LOAD_RATE:-50} \
 		COMPOSE_LOAD_FOR=$${COMPOSE_LOAD_FOR:-30s} $(GO) test -count=1 -timeout 25m -v -run '^TestCompose$$/^steady_load$$' ./compose
 

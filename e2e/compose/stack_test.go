@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/e2e/internal/repo"
+	"github.com/bankabc/vouchers/tools/runner"
 )
 
 // repoRoot is the folder holding go.work.
@@ -57,7 +57,7 @@ func composeCLI() string {
 func newStack() (*stack, error) {
 	ports := make([]int, 3)
 	for i := range ports {
-		p, err := freePort()
+		p, err := runner.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -76,15 +76,6 @@ func newStack() (*stack, error) {
 		"TEST_SUBNET="+testSubnet,
 	)
 	return s, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // run runs the compose CLI on the test's project and files; the error

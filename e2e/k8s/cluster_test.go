@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/e2e/internal/repo"
+	"github.com/bankabc/vouchers/tools/runner"
 )
 
 // repoRoot is the folder holding go.work.
@@ -58,19 +59,10 @@ type proc struct {
 
 func bin(name string) string { return filepath.Join(repoRoot, ".bin", "k8s", name) }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func freePorts(n int) ([]int, error) {
 	ports := make([]int, n)
 	for i := range ports {
-		p, err := freePort()
+		p, err := runner.FreePort()
 		if err != nil {
 			return nil, err
 		}

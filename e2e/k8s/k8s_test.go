@@ -3,6 +3,7 @@ package k8s
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -236,7 +237,7 @@ func TestTheInjectorAddsDaprdToEveryAppPod(t *testing.T) {
 	if _, err := c.kubectl("get", "namespace", "vouchers"); err != nil {
 		applyOverlay(t, "deploy/kubernetes/overlays/production", "vouchers")
 	}
-	for _, app := range mapsKeys(apps) {
+	for _, app := range slices.Sorted(maps.Keys(apps)) {
 		t.Run(app, func(t *testing.T) {
 			replicas, err := c.kubectl("get", "deployment", app, "-n", "vouchers", "-o", "jsonpath={.spec.replicas}")
 			require.NoError(t, err)
@@ -312,15 +313,6 @@ func valueOr(v, def string) string {
 		return def
 	}
 	return v
-}
-
-func mapsKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // mistakes reads what is deployed in namespace and names what Dapr would
