@@ -1,15 +1,18 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
 
@@ -72,6 +75,18 @@ type Deliveries struct {
 	// as the delivery is stored, claimed this long, instead of at the next
 	// sweep.
 	FirstAttemptLease time.Duration
+	// Lanes, when set, runs the attempts in the background, so many at
+	// once and a few of one customer's at most; an attempt that finds no
+	// place waits for a later sweep. Without it, a sweep makes its
+	// attempts one after another.
+	Lanes *work.Lanes
+	// OverdueAfter: a webhook whose attempt is this late goes by SMS
+	// (domain.WebhookRules.OverdueAfter; 0: never).
+	OverdueAfter time.Duration
+	// Counts keeps what the last sweep saw pending, by customer, and
+	// MaxPendingPerCustomer caps it (Crowded; 0: no cap).
+	Counts                *PendingCounts
+	MaxPendingPerCustomer int
 }
 
 // WebhookMetrics counts webhook attempts by outcome: delivered, retry
@@ -121,28 +136,58 @@ func (d Deliveries) Begin(ctx context.Context, req Request) error {
 		return err
 	}
 	if d.FirstAttemptLease <= 0 {
-		if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, persist.ErrExists) {
-			return d.restartedUnread(ctx, req.RequestID)
-		} else if err != nil {
-			return err
-		}
-		return d.Pending.Add(ctx, req.RequestID)
+		return d.insertPending(ctx, req.RequestID, del)
 	}
 	// The first attempt right away, claimed by the insert itself; the
 	// sweep's index only learns of a webhook that needs another. A crash
 	// before that leaves it pending and claimed for a while: the redrive
 	// finds it and indexes it (Redrive.resend).
+	var place *work.Place
+	if d.Lanes != nil {
+		var free bool
+		if place, free = d.Lanes.Take(req.Username); !free {
+			// No place for this customer now: the sweep makes the first
+			// attempt when its turn comes.
+			return d.insertPending(ctx, req.RequestID, del)
+		}
+	}
 	del.ClaimedUntil = del.CreatedAt.Add(d.FirstAttemptLease)
-	if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); errors.Is(err, persist.ErrExists) {
-		return d.restartedUnread(ctx, req.RequestID)
+	if err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, nil); err != nil {
+		if place != nil {
+			place.Release()
+		}
+		if errors.Is(err, persist.ErrExists) {
+			return d.restartedUnread(ctx, req.RequestID)
+		}
+		return err
+	}
+	first := func(ctx context.Context) error {
+		outcome, err := d.send(ctx, req.RequestID, del)
+		if err == nil && outcome == domain.AttemptRetry {
+			err = d.Pending.Add(ctx, req.RequestID)
+		}
+		return err
+	}
+	if place == nil {
+		return first(ctx)
+	}
+	place.Go(ctx, func(ctx context.Context) {
+		if err := first(ctx); err != nil && d.Log != nil {
+			d.Log.WarnContext(ctx, "first webhook attempt not recorded; the redrive indexes it for the sweep",
+				"purchase_id", req.RequestID, "reason", errs.Reason(err), "error", err)
+		}
+	})
+	return nil
+}
+
+// insertPending stores a webhook whose first attempt the sweep makes.
+func (d Deliveries) insertPending(ctx context.Context, id string, del Delivery) error {
+	if err := d.Store.Insert(ctx, deliveryKey(id), del, nil); errors.Is(err, persist.ErrExists) {
+		return d.restartedUnread(ctx, id)
 	} else if err != nil {
 		return err
 	}
-	outcome, err := d.send(ctx, req.RequestID, del)
-	if err == nil && outcome == domain.AttemptRetry {
-		err = d.Pending.Add(ctx, req.RequestID)
-	}
-	return err
+	return d.Pending.Add(ctx, id)
 }
 
 // restarted handles the start of a delivery that exists already (a
@@ -200,50 +245,166 @@ func (d Deliveries) OfMany(ctx context.Context, requestIDs []string) (map[string
 
 // SweepSummary counts what one sweep did.
 type SweepSummary struct {
-	Attempted, Delivered, FellBack int
+	// Attempted counts the attempts made in the sweep (no Lanes), Started
+	// those started in the background (Lanes), and Deferred the due ones
+	// left for a later sweep because every place was taken, or their
+	// customer's.
+	Attempted, Started, Deferred int
+	Delivered, FellBack          int
+	// Overdue counts webhooks whose code went by SMS because their attempt
+	// could not be made in time (counted in FellBack too).
+	Overdue int
 	// Errors counts, by reason, the deliveries this sweep could not attempt
 	// or record (each logged): the next sweep tries them again.
 	Errors errs.Reasons
 }
 
-// Sweep makes the due webhook attempts. Each delivery is claimed with its
-// ETag first, so two replicas (or two passes) never send the same attempt.
+// Sweep makes the due webhook attempts, fairly. It reads every pending
+// webhook in one bulk read, sends the code of any that is Overdue by SMS
+// at once, and takes the due ones in turns (domain.TakeTurns): with Lanes,
+// each starts in the background when a place is free for its customer and
+// is left for the next sweep otherwise, so a sweep never waits for a
+// receiver. Each delivery is claimed with its ETag first, so two replicas
+// (or two passes) never send the same attempt.
 func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummary, error) {
-	ids, err := d.Pending.All(ctx)
+	var s SweepSummary
+	due, err := d.pending(ctx, &s)
 	if err != nil {
 		// Counted here and logged by the caller, with its reason.
 		if d.Failures != nil {
 			d.Failures.Failed("webhook-sweep", errs.Reasons{}.Add(err))
 		}
-		return SweepSummary{}, err
+		return s, err
 	}
-	var s SweepSummary
-	for _, id := range ids {
-		outcome, err := d.attempt(ctx, id, lease)
-		if err != nil {
-			// Left for the next sweep.
-			s.Errors = s.Errors.Add(err)
-			if d.Log != nil {
-				d.Log.WarnContext(ctx, "webhook delivery not attempted or not recorded in this sweep; tried again later",
-					"purchase_id", id, "reason", errs.Reason(err), "error", err)
+	for _, del := range domain.TakeTurns(due) {
+		id := del.RequestID
+		if d.Lanes != nil {
+			started := d.Lanes.TryGo(ctx, del.Username, func(ctx context.Context) {
+				if _, err := d.attempt(ctx, id, lease); err != nil {
+					d.notAttempted(ctx, id, errs.Reasons{}.Add(err), err)
+				}
+			})
+			if started {
+				s.Started++
+			} else {
+				s.Deferred++
 			}
 			continue
 		}
-		switch outcome {
-		case domain.AttemptDelivered:
-			s.Attempted++
-			s.Delivered++
-		case domain.AttemptFellBack:
-			s.Attempted++
-			s.FellBack++
-		case domain.AttemptRetry:
-			s.Attempted++
+		outcome, err := d.attempt(ctx, id, lease)
+		if err != nil {
+			s.Errors = s.Errors.Add(err)
+			d.notAttempted(ctx, id, nil, err)
+			continue
 		}
+		s.tally(outcome)
 	}
 	if d.Failures != nil && len(s.Errors) > 0 {
 		d.Failures.Failed("webhook-sweep", s.Errors)
 	}
 	return s, nil
+}
+
+func (s *SweepSummary) tally(outcome domain.Attempt) {
+	switch outcome {
+	case domain.AttemptDelivered:
+		s.Attempted++
+		s.Delivered++
+	case domain.AttemptFellBack:
+		s.Attempted++
+		s.FellBack++
+	case domain.AttemptRetry:
+		s.Attempted++
+	}
+}
+
+// notAttempted logs a delivery left for the next sweep, and counts it
+// when counted is set (an attempt in the background counts its own).
+func (d Deliveries) notAttempted(ctx context.Context, id string, counted errs.Reasons, err error) {
+	if d.Failures != nil && len(counted) > 0 {
+		d.Failures.Failed("webhook-sweep", counted)
+	}
+	if d.Log != nil {
+		d.Log.WarnContext(ctx, "webhook delivery not attempted or not recorded in this sweep; tried again later",
+			"purchase_id", id, "reason", errs.Reason(err), "error", err)
+	}
+}
+
+// pending reads every indexed webhook and returns the due ones. It drops
+// from the index what is no longer pending, sends the overdue ones by SMS,
+// and notes how many each customer has pending (Crowded).
+func (d Deliveries) pending(ctx context.Context, s *SweepSummary) ([]Delivery, error) {
+	ids, err := d.Pending.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	got, err := d.OfMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	now := d.Now()
+	rules := d.rules()
+	perCustomer := map[string]int{}
+	var due []Delivery
+	for _, id := range ids {
+		del, ok := got[id]
+		switch {
+		case !ok || del.Status != DeliveryPending:
+			if err := d.Pending.Remove(ctx, id); err != nil {
+				s.Errors = s.Errors.Add(err)
+			}
+		case rules.Overdue(del, now):
+			if err := d.giveUp(ctx, id); err != nil {
+				s.Errors = s.Errors.Add(err)
+				d.notAttempted(ctx, id, nil, err)
+				continue
+			}
+			s.Overdue++
+			s.FellBack++
+		default:
+			perCustomer[del.Username]++
+			if _, claimable := del.Claim(now, time.Second); claimable {
+				due = append(due, del)
+			}
+		}
+	}
+	d.Counts.set(perCustomer)
+	return due, nil
+}
+
+func (d Deliveries) rules() domain.WebhookRules {
+	return domain.WebhookRules{Schedule: d.Schedule, MaxRetryAfter: d.MaxRetryAfter, OverdueAfter: d.OverdueAfter}
+}
+
+// giveUp sends an overdue webhook's code by SMS, in the transaction that
+// records it, and takes it out of the index.
+func (d Deliveries) giveUp(ctx context.Context, id string) error {
+	rules := d.rules()
+	fellBack := false
+	_, err := d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
+		fellBack = false
+		if !exists {
+			return nil, persist.ErrNoChange
+		}
+		next, attempt, sms, err := rules.GiveUp(*cur, d.Now())
+		if err != nil || attempt == domain.AttemptNone {
+			return nil, cmp.Or(err, persist.ErrNoChange)
+		}
+		*cur, fellBack = next, true
+		return smsEvent(id, cur.PhoneNumber, *sms), nil
+	})
+	if err != nil {
+		return err
+	}
+	if fellBack {
+		if d.Metrics != nil {
+			d.Metrics.Attempt(domain.AttemptFellBack.String())
+		}
+		if d.Log != nil {
+			d.Log.WarnContext(ctx, "webhook not attempted in time: the code goes by SMS", "purchase_id", id)
+		}
+	}
+	return d.Pending.Remove(ctx, id)
 }
 
 // attempt makes id's due attempt, if it is due and this pass claims it:
@@ -276,6 +437,45 @@ func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration)
 	return outcome, d.Pending.Remove(ctx, id)
 }
 
+// PendingCounts is how many webhooks each customer had pending at the last
+// sweep here (every replica sweeps every second, so it is about a second
+// old): the cap on one customer's pending webhooks reads it.
+type PendingCounts struct {
+	mu sync.Mutex
+	by map[string]int
+}
+
+func (c *PendingCounts) set(by map[string]int) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.by = by
+	c.mu.Unlock()
+}
+
+func (c *PendingCounts) of(username string) int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.by[username]
+}
+
+// Crowded refuses a purchase with a callbackUrl while its customer has
+// MaxPendingPerCustomer webhooks or more still pending: a receiver that
+// never answers must not pile up work for every sweep.
+func (d Deliveries) Crowded(username string) error {
+	if d.MaxPendingPerCustomer <= 0 {
+		return nil
+	}
+	if n := d.Counts.of(username); n >= d.MaxPendingPerCustomer {
+		return errs.Later(time.Minute, "%d webhooks to your callbackUrl are still waiting to be delivered: make sure your receiver answers, or buy without a callbackUrl (the code then comes by SMS)", n)
+	}
+	return nil
+}
+
 // send makes one claimed attempt at del's webhook and records its outcome:
 // delivered, retry (the next attempt scheduled) or fell back (the schedule
 // ran out: the code goes by SMS). A failed attempt is logged with the
@@ -290,7 +490,7 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (domain.A
 		res = d.Webhooks.Send(ctx, del.CallbackURL, del.WebhookID, u.WebhookSecret, del.Body)
 	}
 	outcome := domain.AttemptRetry
-	rules := domain.WebhookRules{Schedule: d.Schedule, MaxRetryAfter: d.MaxRetryAfter}
+	rules := d.rules()
 	_, err = d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
 		outcome = domain.AttemptRetry // a retried update starts over
 		if !exists {

@@ -95,8 +95,8 @@ func (u *unreadableDeliveries) GetState(ctx context.Context, store, key string, 
 	return u.StateClient.GetState(ctx, store, key, meta)
 }
 
-// TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt: a delivery the
-// sweep cannot read stays pending for the next sweep, and the sweep says
+// TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt: a due delivery the
+// sweep cannot claim stays pending for the next sweep, and the sweep says
 // so: in its summary by reason, in the failure counter, and in the log.
 func TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt(t *testing.T) {
 	p, _ := metricsSetup(&answering{answer: func(int) WebhookResult { return WebhookResult{Delivered: true} }})
@@ -108,8 +108,11 @@ func TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt(t *testing.T) {
 	counted := &testkit.Failures{}
 	p.Deliveries.Failures = counted
 	ctx := context.Background()
+	due := Delivery{RequestID: "r1", Username: "alice", Channel: ChannelWebhook, Status: DeliveryPending,
+		NextAttemptAt: p.Now()}
+	require.NoError(t, p.Deliveries.Store.Insert(ctx, deliveryKey("r1"), due, nil))
 	require.NoError(t, p.Deliveries.Pending.Add(ctx, "r1"))
-	store.down = true
+	store.down = true // its claim cannot be read
 	s, err := p.Deliveries.Sweep(ctx, 0)
 	require.NoError(t, err, "the sweep goes on")
 	assert.Equal(t, errs.Reasons{"unavailable": 1}, s.Errors, "summary")

@@ -119,6 +119,9 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 		if err := p.checkCallbackURL(ctx, in.CallbackURL); err != nil {
 			return Request{}, false, err
 		}
+		if err := p.Deliveries.Crowded(s.Username); err != nil {
+			return Request{}, false, err
+		}
 	}
 	fp := fingerprint(phone, in.CallbackURL)
 	id := p.NewID()

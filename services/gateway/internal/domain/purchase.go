@@ -8,6 +8,7 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
@@ -223,6 +224,70 @@ type WebhookRules struct {
 	Schedule []time.Duration
 	// MaxRetryAfter caps how long a receiver's Retry-After may hold us.
 	MaxRetryAfter time.Duration
+	// OverdueAfter: a webhook whose next attempt could not be made this
+	// long after it came due (every place to send from was taken) goes by
+	// SMS instead (0: it waits however long).
+	OverdueAfter time.Duration
+}
+
+// Overdue tells whether d's attempt is so late that its code goes by SMS
+// without it (GiveUp): the SMS must not wait for a place to send from.
+func (w WebhookRules) Overdue(d Delivery, now time.Time) bool {
+	return w.OverdueAfter > 0 && d.Status == DeliveryPending && !now.Before(d.ClaimedUntil) &&
+		now.Sub(d.NextAttemptAt) >= w.OverdueAfter
+}
+
+// GiveUp sends d's code by SMS at at without another attempt, when d is
+// Overdue (AttemptFellBack); AttemptNone when it is not (any more).
+func (w WebhookRules) GiveUp(d Delivery, at time.Time) (Delivery, Attempt, *CodeSMS, error) {
+	if !w.Overdue(d, at) {
+		return d, AttemptNone, nil, nil
+	}
+	d.UpdatedAt, d.ClaimedUntil = at, time.Time{}
+	d.LastError = "not attempted in time"
+	return fallBack(d, at)
+}
+
+// fallBack ends d's webhook: its code goes by SMS at at, with what the
+// webhook carried.
+func fallBack(d Delivery, at time.Time) (Delivery, Attempt, *CodeSMS, error) {
+	var data WebhookPayload
+	if err := json.Unmarshal(d.Body, &data); err != nil {
+		return d, AttemptNone, nil, fmt.Errorf("delivery %s: %w", d.RequestID, err)
+	}
+	d.Channel, d.Status, d.FellBack, d.DeliveredAt = ChannelSMS, DeliverySMSQueued, true, &at
+	return d, AttemptFellBack, &CodeSMS{Status: data.Data.Status, VoucherCode: data.Data.VoucherCode}, nil
+}
+
+// TakeTurns orders due webhooks so that customers take turns: the first
+// of every customer, then the second of every customer, and so on; each
+// customer's in the order they came due, and the customer whose oldest came
+// due first goes first in every round. One customer's many then never
+// stand in front of another's one.
+func TakeTurns(due []Delivery) []Delivery {
+	byCustomer := map[string][]Delivery{}
+	var customers []string
+	for _, d := range due {
+		if _, seen := byCustomer[d.Username]; !seen {
+			customers = append(customers, d.Username)
+		}
+		byCustomer[d.Username] = append(byCustomer[d.Username], d)
+	}
+	for _, c := range customers {
+		slices.SortStableFunc(byCustomer[c], func(a, b Delivery) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
+	}
+	slices.SortStableFunc(customers, func(a, b string) int {
+		return byCustomer[a][0].NextAttemptAt.Compare(byCustomer[b][0].NextAttemptAt)
+	})
+	out := make([]Delivery, 0, len(due))
+	for round := 0; len(out) < len(due); round++ {
+		for _, c := range customers {
+			if round < len(byCustomer[c]) {
+				out = append(out, byCustomer[c][round])
+			}
+		}
+	}
+	return out
 }
 
 // Record records one attempt's result at at. jitter(n) returns a number in
@@ -242,12 +307,7 @@ func (w WebhookRules) Record(d Delivery, res WebhookResult, at time.Time, jitter
 	}
 	d.LastError = res.Err
 	if d.Attempts > len(w.Schedule) {
-		var data WebhookPayload
-		if err := json.Unmarshal(d.Body, &data); err != nil {
-			return d, AttemptNone, nil, fmt.Errorf("delivery %s: %w", d.RequestID, err)
-		}
-		d.Channel, d.Status, d.FellBack, d.DeliveredAt = ChannelSMS, DeliverySMSQueued, true, &at
-		return d, AttemptFellBack, &CodeSMS{Status: data.Data.Status, VoucherCode: data.Data.VoucherCode}, nil
+		return fallBack(d, at)
 	}
 	wait := w.Schedule[d.Attempts-1]
 	if res.RetryAfter > wait {

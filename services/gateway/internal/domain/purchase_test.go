@@ -220,3 +220,35 @@ func TestBeginDelivery(t *testing.T) {
 		}
 	}
 }
+
+func TestCustomersTakeTurnsInTheOrderTheirWebhooksCameDue(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	due := func(id, user string, s int) Delivery {
+		return Delivery{RequestID: id, Username: user, NextAttemptAt: t0.Add(time.Duration(s) * time.Second)}
+	}
+	got := TakeTurns([]Delivery{due("m3", "mallory", 3), due("a2", "alice", 5), due("m1", "mallory", 1),
+		due("b1", "bob", 2), due("m2", "mallory", 2), due("a1", "alice", 4)})
+	var ids []string
+	for _, d := range got {
+		ids = append(ids, d.RequestID)
+	}
+	assert.Equal(t, []string{"m1", "b1", "a1", "m2", "a2", "m3"}, ids)
+}
+
+func TestAWebhookIsOverdueOnlyWhenPendingUnclaimedAndLate(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	w := WebhookRules{OverdueAfter: time.Minute}
+	d := Delivery{Status: DeliveryPending, NextAttemptAt: t0}
+	assert.False(t, w.Overdue(d, t0.Add(59*time.Second)), "not late enough")
+	assert.True(t, w.Overdue(d, t0.Add(time.Minute)), "late")
+	claimed := d
+	claimed.ClaimedUntil = t0.Add(2 * time.Minute)
+	assert.False(t, w.Overdue(claimed, t0.Add(90*time.Second)), "an attempt is under way")
+	done := d
+	done.Status = DeliveryDelivered
+	assert.False(t, w.Overdue(done, t0.Add(time.Hour)), "delivered")
+	assert.False(t, WebhookRules{}.Overdue(d, t0.Add(time.Hour)), "no OverdueAfter: never")
+	_, attempt, _, err := w.GiveUp(d, t0.Add(time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, AttemptNone, attempt, "GiveUp of one not overdue")
+}

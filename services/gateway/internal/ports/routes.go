@@ -177,9 +177,9 @@ func sweepPass(log *slog.Logger, d app.Deliveries, lease time.Duration) func(con
 		switch {
 		case err != nil:
 			log.WarnContext(ctx, "webhook sweep failed", "reason", errs.Reason(err), "error", err)
-		case s.Attempted+s.Errors.Total() > 0:
-			log.InfoContext(ctx, "webhook sweep", "attempted", s.Attempted, "delivered", s.Delivered, "fell_back_to_sms", s.FellBack,
-				"errors", s.Errors.Total())
+		case s.Attempted+s.Started+s.Deferred+s.Overdue+s.Errors.Total() > 0:
+			log.InfoContext(ctx, "webhook sweep", "attempted", s.Attempted, "started", s.Started, "deferred", s.Deferred,
+				"delivered", s.Delivered, "fell_back_to_sms", s.FellBack, "overdue", s.Overdue, "errors", s.Errors.Total())
 		}
 	}
 }

@@ -35,6 +35,14 @@ type Config struct {
 	MaxRetryAfter   time.Duration   // WEBHOOK_MAX_RETRY_AFTER
 	AllowedNetworks []netip.Prefix  // WEBHOOK_ALLOWED_NETWORKS
 	AllowHTTP       bool            // WEBHOOK_ALLOW_HTTP
+	// Webhook attempts at once, and one customer's share of them.
+	WebhookConcurrency            int // WEBHOOK_CONCURRENCY
+	WebhookConcurrencyPerCustomer int // WEBHOOK_CONCURRENCY_PER_CUSTOMER
+	// One customer's webhooks waiting for another attempt; more purchases
+	// with a callbackUrl are answered 429.
+	WebhookPendingPerCustomer int // WEBHOOK_PENDING_PER_CUSTOMER
+	// A webhook attempt this late (no place to send it from) goes by SMS.
+	WebhookOverdueAfter time.Duration // WEBHOOK_OVERDUE_AFTER
 	// Phone codes and abuse limits.
 	CodeTTL             time.Duration // PHONE_CODE_TTL
 	CodeCooldown        time.Duration // PHONE_CODE_COOLDOWN
@@ -92,6 +100,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		service.Duration{Name: "TOKEN_LIFETIME", Default: "24h", Dst: &c.TokenLifetime},
 		service.Duration{Name: "WEBHOOK_TIMEOUT", Default: "5s", Dst: &c.WebhookTimeout},
 		service.Duration{Name: "WEBHOOK_MAX_RETRY_AFTER", Default: "5m", Dst: &c.MaxRetryAfter},
+		service.Duration{Name: "WEBHOOK_OVERDUE_AFTER", Default: "2m", Dst: &c.WebhookOverdueAfter},
 		service.Duration{Name: "PHONE_CODE_TTL", Default: "5m", Dst: &c.CodeTTL},
 		service.Duration{Name: "PHONE_CODE_COOLDOWN", Default: "60s", Dst: &c.CodeCooldown},
 		service.Duration{Name: "LOCK_DURATION", Default: "1m", Dst: &c.Lock},
@@ -140,6 +149,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		service.PositiveInt{Name: "MAX_PROCESSING", Default: "500", Dst: &c.MaxProcessing},
 		service.PositiveInt{Name: "MAX_PROCESSING_PER_CUSTOMER", Default: "50", Dst: &c.MaxProcessingPerCustomer},
 		service.PositiveInt{Name: "DELIVERY_WORKERS", Default: "64", Dst: &c.DeliveryWorkers},
+		service.PositiveInt{Name: "WEBHOOK_CONCURRENCY", Default: "64", Dst: &c.WebhookConcurrency},
+		service.PositiveInt{Name: "WEBHOOK_CONCURRENCY_PER_CUSTOMER", Default: "4", Dst: &c.WebhookConcurrencyPerCustomer},
+		service.PositiveInt{Name: "WEBHOOK_PENDING_PER_CUSTOMER", Default: "100", Dst: &c.WebhookPendingPerCustomer},
 		service.PositiveInt{Name: "MAX_HASHING", Default: "4", Dst: &c.MaxHashing},
 		service.PositiveInt{Name: "MAX_HASHING_PER_CLIENT", Default: "1", Dst: &c.MaxHashingPerClient},
 		service.PositiveInt{Name: "TEXTS_PER_ACCOUNT_PER_DAY", Default: "5", Dst: &c.TextsPerDay},

@@ -173,6 +173,11 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		Log:           log,
 		// A claim outlives one webhook attempt.
 		FirstAttemptLease: cfg.WebhookTimeout + 5*time.Second,
+		Lanes: work.NewLanes(cfg.WebhookConcurrency, cfg.WebhookConcurrencyPerCustomer,
+			cfg.WebhookTimeout+10*time.Second),
+		OverdueAfter:          cfg.WebhookOverdueAfter,
+		Counts:                &app.PendingCounts{},
+		MaxPendingPerCustomer: cfg.WebhookPendingPerCustomer,
 	}
 	backlog := &app.Backlog{Max: cfg.MaxProcessing, PerCustomer: cfg.MaxProcessingPerCustomer, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: now,
 		Recheck: 64, RecheckEvery: 250 * time.Millisecond}
