@@ -64,6 +64,8 @@ type Purchases struct {
 	Redrive Redriver
 	Now     func() time.Time
 	NewID   func() string
+	// LateAfter is how long the acknowledgement's promise holds (Promise).
+	LateAfter time.Duration
 	// Metrics counts purchases (nil: none).
 	Metrics PurchaseMetrics
 	// Log, if set, notes each purchase accepted and finished.
@@ -214,6 +216,12 @@ func (p Purchases) checkCallbackURL(ctx context.Context, raw string) error {
 		}
 	}
 	return nil
+}
+
+// Promise is what req, still processing, says of itself now (the
+// function Promise).
+func (p Purchases) Promise(req Request) (message string, retryAfter int) {
+	return Promise(req, p.Now(), p.LateAfter)
 }
 
 // Get returns the request if s owns it, with its delivery if it has one.

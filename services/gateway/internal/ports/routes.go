@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -410,7 +411,9 @@ type deliveryView struct {
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-func viewOf(req app.Request, d *app.Delivery) requestView {
+// viewOf is req as its customer sees it, with its delivery if any, and
+// what it says while it is processing (app.Promise).
+func viewOf(req app.Request, d *app.Delivery, promise string) requestView {
 	v := requestView{RequestID: req.RequestID, Status: req.Status, State: req.State, Progress: req.Progress,
 		PhoneNumber: req.PhoneNumber, CallbackURL: req.CallbackURL, VoucherCode: req.VoucherCode, Reason: req.Reason,
 		CreatedAt: req.CreatedAt.UTC().Format(timeFormat), UpdatedAt: req.UpdatedAt.UTC().Format(timeFormat)}
@@ -418,7 +421,7 @@ func viewOf(req app.Request, d *app.Delivery) requestView {
 		v.CompletedAt = req.CompletedAt.UTC().Format(timeFormat)
 	}
 	if req.State == app.StateProcessing {
-		v.Message = app.AcceptedMessage
+		v.Message = promise
 	}
 	if d != nil {
 		v.Delivery = &deliveryView{Channel: d.Channel, Status: d.Status, Attempts: d.Attempts, FellBack: d.FellBack, LastError: d.LastError}
@@ -460,10 +463,11 @@ func handleCreatePurchase(log *slog.Logger, pur app.Purchases) http.Handler {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
 		w.Header().Set("Location", "/voucher/requests/"+req.RequestID)
-		w.Header().Set("Retry-After", "2")
 		// viewOf says "being processed" only of a request that is: a
 		// replay of a finished one tells its outcome, not a promise.
-		httpx.Encode(w, http.StatusAccepted, viewOf(req, nil))
+		promise, retry := pur.Promise(req)
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		httpx.Encode(w, http.StatusAccepted, viewOf(req, nil, promise))
 	})
 }
 
@@ -474,10 +478,11 @@ func handleGetRequest(log *slog.Logger, pur app.Purchases) http.Handler {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
+		promise, retry := pur.Promise(req)
 		if req.State == app.StateProcessing {
-			w.Header().Set("Retry-After", "2")
+			w.Header().Set("Retry-After", strconv.Itoa(retry))
 		}
-		httpx.Encode(w, http.StatusOK, viewOf(req, d))
+		httpx.Encode(w, http.StatusOK, viewOf(req, d, promise))
 	})
 }
 

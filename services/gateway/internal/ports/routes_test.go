@@ -947,3 +947,47 @@ func TestAnswersWithTokensOrCodesAreNotCached(t *testing.T) {
 		assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"), "%s %s (%d)", c.method, c.path, rec.Code)
 	}
 }
+
+// TestARequestPastItsPromiseSaysSo is issue 28, finding 2: voucher-int
+// was down, and every request read "being processed within 30 seconds"
+// for minutes. Past LATE_AFTER a request says it is late, when it was
+// accepted, and how its code will come (a late code is a LATE_SUCCESS,
+// which goes by SMS); the replay of its purchase says the same.
+func TestARequestPastItsPromiseSaysSo(t *testing.T) {
+	e := newEnv(t)
+	tok := e.signUp(t, "alice", "0909123456")
+	h := bearer(tok)
+	h["Idempotency-Key"] = "late-one"
+	rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, h)
+	require.Equal(t, 202, rec.Code, "purchase %s", rec.Body)
+	var v requestView
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v))
+	assert.Equal(t, app.AcceptedMessage, v.Message, "within its promise")
+	assert.Equal(t, "2", rec.Header().Get("Retry-After"))
+
+	e.clock.add(31 * time.Second)
+	get := e.do("GET", "/voucher/requests/"+v.RequestID, "", bearer(tok))
+	require.Equal(t, 200, get.Code, "%s", get.Body)
+	var late requestView
+	require.NoError(t, json.Unmarshal(get.Body.Bytes(), &late))
+	assert.Equal(t, "PROCESSING", late.Status)
+	assert.NotContains(t, late.Message, "within 30 seconds", "a promise it did not keep")
+	assert.Contains(t, late.Message, "accepted at 2026-11-21 09:00:", "when it was accepted")
+	assert.Contains(t, late.Message, "taking longer than the 30s", "that it is late")
+	assert.Contains(t, late.Message, "sent to +84909123456 by SMS", "how the code will come")
+	assert.Equal(t, "10", get.Header().Get("Retry-After"), "a late request is polled less often")
+
+	replay := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, h)
+	require.Equal(t, 202, replay.Code, "%s", replay.Body)
+	var r requestView
+	require.NoError(t, json.Unmarshal(replay.Body.Bytes(), &r))
+	assert.Equal(t, late.Message, r.Message, "the replay says the same")
+
+	// The code comes late, as voucher-int reports it: by SMS, not webhook.
+	ev := `{"id":"e-late","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"LATE_SUCCESS","voucherCode":"CODE-L","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:31Z"}}`
+	require.Equal(t, 200, e.do("POST", "/events/receive-code", ev, nil).Code)
+	assert.Empty(t, e.webhooks.attempts, "no webhook for a late code")
+	sms := e.smsSent(t)
+	require.Len(t, sms, 1, "the code by SMS, as the message said")
+	assert.Contains(t, sms[0].Text, "CODE-L")
+}

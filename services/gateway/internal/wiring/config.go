@@ -43,6 +43,10 @@ type Config struct {
 	WebhookPendingPerCustomer int // WEBHOOK_PENDING_PER_CUSTOMER
 	// A webhook attempt this late (no place to send it from) goes by SMS.
 	WebhookOverdueAfter time.Duration // WEBHOOK_OVERDUE_AFTER
+	// A request still processing this long after it was accepted is past
+	// the promise of its acknowledgement; its code then comes by SMS
+	// (voucher-int's LATE_AFTER: the same setting).
+	LateAfter time.Duration // LATE_AFTER
 	// Phone codes and abuse limits.
 	CodeTTL             time.Duration // PHONE_CODE_TTL
 	CodeCooldown        time.Duration // PHONE_CODE_COOLDOWN
@@ -101,6 +105,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		service.Duration{Name: "WEBHOOK_TIMEOUT", Default: "5s", Dst: &c.WebhookTimeout},
 		service.Duration{Name: "WEBHOOK_MAX_RETRY_AFTER", Default: "5m", Dst: &c.MaxRetryAfter},
 		service.Duration{Name: "WEBHOOK_OVERDUE_AFTER", Default: "2m", Dst: &c.WebhookOverdueAfter},
+		service.Duration{Name: "LATE_AFTER", Default: "30s", Dst: &c.LateAfter},
 		service.Duration{Name: "PHONE_CODE_TTL", Default: "5m", Dst: &c.CodeTTL},
 		service.Duration{Name: "PHONE_CODE_COOLDOWN", Default: "60s", Dst: &c.CodeCooldown},
 		service.Duration{Name: "LOCK_DURATION", Default: "1m", Dst: &c.Lock},

@@ -199,11 +199,12 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		},
 		// Deliveries started at once, beyond the receive-code the broker
 		// is delivering; each ends within a webhook attempt.
-		Work:    work.NewPool(cfg.DeliveryWorkers, cfg.WebhookTimeout+10*time.Second),
-		Now:     now,
-		NewID:   ext.NewID,
-		Metrics: purchaseMetrics,
-		Log:     log,
+		Work:      work.NewPool(cfg.DeliveryWorkers, cfg.WebhookTimeout+10*time.Second),
+		Now:       now,
+		NewID:     ext.NewID,
+		LateAfter: cfg.LateAfter,
+		Metrics:   purchaseMetrics,
+		Log:       log,
 	}
 	backlog.Finished = pur.Finished
 	return Graph{
