@@ -90,6 +90,11 @@ type Accounts struct {
 	// out.
 	AccountLimits Limits
 	UnlockCodes   Codes
+	// UnknownNames keeps the strikes of usernames without an account
+	// (nil: the state store, as for known ones), and Pace makes their
+	// steps as slow as a known name's.
+	UnknownNames *MemStrikes
+	Pace         *Pace
 	// SMSPolicy: which numbers get texts, and the anonymous text budget.
 	SMSPolicy SMSPolicy
 	// Later runs work the answer does not wait for (nil: a goroutine).
@@ -271,17 +276,41 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	if in.UnlockCode != "" && !a.Rules.Code.Fits(in.UnlockCode) {
 		return Token{}, bad
 	}
+	u, _, found, err := a.Users.Get(ctx, userKey(in.Username))
+	if err != nil {
+		return Token{}, err
+	}
+	// A name without an account keeps its strikes in memory: the same
+	// rules and answers, no stored write for a name anyone can make up.
+	// Each step for it waits as long as the store took for a known name.
+	limits, accountLimits, pace := a.Limits, a.AccountLimits, (*Pace)(nil)
+	if a.UnknownNames != nil {
+		pace = a.Pace
+		if !found {
+			limits.Store, accountLimits.Store = a.UnknownNames, a.UnknownNames
+		}
+	}
+	step := func(name string, start time.Time) {
+		if found {
+			pace.Took(name, time.Since(start))
+		} else {
+			pace.Wait(ctx, name, start)
+		}
+	}
 	// Tries are reserved before any hash is computed: however many come
 	// at once, at most MaxFailures passwords are checked per lock window.
-	try, err := a.Limits.Reserve(ctx, "signin|"+in.Username+"|"+in.Client)
+	start := time.Now()
+	try, err := limits.Reserve(ctx, "signin|"+in.Username+"|"+in.Client)
 	if err != nil {
+		step("reserve-refused", start)
 		return Token{}, err
 	}
 	accountKey := accountSignInKey(in.Username)
 	var account Try
-	if a.AccountLimits.MaxFailures > 0 && in.UnlockCode == "" {
-		if account, err = a.AccountLimits.Reserve(ctx, accountKey); err != nil {
+	if accountLimits.MaxFailures > 0 && in.UnlockCode == "" {
+		if account, err = accountLimits.Reserve(ctx, accountKey); err != nil {
 			try.Abandon(ctx)
+			step("reserve-refused-account", start)
 			if errs.KindOf(err) == errs.TooManyRequests {
 				return Token{}, &errs.Error{Kind: errs.TooManyRequests, RetryAfter: errs.RetryAfterOf(err),
 					Message: err.Error() + " (the account's owner can ask for an unlock code by SMS: POST /user/sign-in/unlock-code)"}
@@ -289,20 +318,15 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 			return Token{}, err
 		}
 	}
-	abandon := func() {
+	step("reserve", start)
+	release, err := a.Hashing.Take(in.Client)
+	if err != nil {
+		start := time.Now()
 		try.Abandon(ctx)
 		if account.held() {
 			account.Abandon(ctx)
 		}
-	}
-	u, _, found, err := a.Users.Get(ctx, userKey(in.Username))
-	if err != nil {
-		abandon()
-		return Token{}, err
-	}
-	release, err := a.Hashing.Take(in.Client)
-	if err != nil {
-		abandon()
+		step("abandon", start)
 		return Token{}, err
 	}
 	var ok bool
@@ -316,10 +340,13 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	}
 	release()
 	if !ok {
+		start := time.Now()
 		if account.held() {
 			_ = account.Failed(ctx, bad)
 		}
-		return Token{}, try.Failed(ctx, bad)
+		err := try.Failed(ctx, bad)
+		step("failed", start)
+		return Token{}, err
 	}
 	// The password is right. An unlock code is looked at only now, so that
 	// nobody without the password can spend its tries or learn anything

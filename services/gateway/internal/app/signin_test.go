@@ -86,7 +86,8 @@ func signInAccounts(h Hasher) (Accounts, *signinClock) {
 		IdleTimeout: 10 * time.Minute,
 		Limits: Limits{Store: daprx.Store[Strikes]{Client: mem, Name: "gateway-store"}, Now: clk.now,
 			LockRules: domain.LockRules{MaxFailures: 5, Lock: time.Minute, MaxLock: time.Hour}},
-		Rules: documentRules,
+		UnknownNames: NewMemStrikes(1000, time.Hour, clk.now),
+		Rules:        documentRules,
 	}, clk
 }
 

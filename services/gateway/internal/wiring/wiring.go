@@ -143,7 +143,11 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		Limits:        limits,
 		AccountLimits: accountLimits,
 		UnlockCodes:   unlockCodes,
-		Sessions:      daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
+		// A made-up name is remembered once its password was checked (a
+		// hash), as long as the store keeps a known name's strikes.
+		UnknownNames: app.NewMemStrikes(50_000, cfg.MaxLock, now),
+		Pace:         app.NewPace(),
+		Sessions:     daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
 		// A list outlives its newest session by at most a token's life.
 		SessionLists:  daprx.Store[app.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
 		SessionMaxAge: cfg.TokenLifetime,

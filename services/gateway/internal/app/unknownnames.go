@@ -1,0 +1,187 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/persist"
+)
+
+// MemStrikes keeps the strikes of sign-ins with usernames that have no
+// account, in memory. In the state store they cost two writes a try, and
+// an attacker who picks the names could grow the store without end. Here
+// the same lock rules run on them (Limits with this as its Store), so an
+// unknown name is answered and locked like a known one. A record lives
+// while it has failures, tries in progress or a lock, and at most Idle
+// after its last change; past Max records some are dropped at random.
+type MemStrikes struct {
+	Max  int
+	Idle time.Duration
+	Now  func() time.Time
+
+	mu   sync.Mutex
+	recs map[string]memStrike
+}
+
+type memStrike struct {
+	st      Strikes
+	changed time.Time
+}
+
+// NewMemStrikes holds at most max records, each idle at most idle.
+func NewMemStrikes(max int, idle time.Duration, now func() time.Time) *MemStrikes {
+	return &MemStrikes{Max: max, Idle: idle, Now: now, recs: map[string]memStrike{}}
+}
+
+// Len is how many records are held.
+func (m *MemStrikes) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.recs)
+}
+
+func (m *MemStrikes) get(key string, now time.Time) (Strikes, bool) {
+	r, ok := m.recs[key]
+	if !ok || now.Sub(r.changed) > m.Idle {
+		return Strikes{}, false
+	}
+	return r.st, true
+}
+
+// Get reads key's strikes.
+func (m *MemStrikes) Get(_ context.Context, key string) (Strikes, string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.get(key, m.Now())
+	return st, "", ok, nil
+}
+
+// GetMany reads keys' strikes.
+func (m *MemStrikes) GetMany(ctx context.Context, keys []string) (map[string]Strikes, error) {
+	out := map[string]Strikes{}
+	for _, k := range keys {
+		if st, _, ok, _ := m.Get(ctx, k); ok {
+			out[k] = st
+		}
+	}
+	return out, nil
+}
+
+// Insert writes v unless key holds strikes.
+func (m *MemStrikes) Insert(ctx context.Context, key string, v Strikes, _ *persist.Event) error {
+	_, err := m.Update(ctx, key, func(cur *Strikes, exists bool) (*persist.Event, error) {
+		if exists {
+			return nil, persist.ErrExists
+		}
+		*cur = v
+		return nil, nil
+	})
+	return err
+}
+
+// InsertAfter is Insert once before succeeded.
+func (m *MemStrikes) InsertAfter(ctx context.Context, key string, v Strikes, ev *persist.Event, before func(context.Context) error) error {
+	if before != nil {
+		if err := before(ctx); err != nil {
+			return err
+		}
+	}
+	return m.Insert(ctx, key, v, ev)
+}
+
+// Update changes key's strikes with fn, as the state store's Update does;
+// nothing runs concurrently with fn for this store.
+func (m *MemStrikes) Update(_ context.Context, key string, fn func(*Strikes, bool) (*persist.Event, error)) (Strikes, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.Now()
+	cur, exists := m.get(key, now)
+	if _, err := fn(&cur, exists); errors.Is(err, persist.ErrNoChange) {
+		return cur, nil
+	} else if err != nil {
+		return cur, err
+	}
+	if cur.Failures == 0 && cur.Locks == 0 && cur.LockedUntil.IsZero() && len(cur.Pending) == 0 {
+		delete(m.recs, key) // nothing left to remember
+		return cur, nil
+	}
+	if _, held := m.recs[key]; !held && len(m.recs) >= m.Max {
+		m.makeRoom(now)
+	}
+	m.recs[key] = memStrike{st: cur, changed: now}
+	return cur, nil
+}
+
+// makeRoom drops idle records, then, if that was not enough, a sixteenth
+// of the rest at random (map order), so that a flood of names pays for the
+// sweep once in many records.
+func (m *MemStrikes) makeRoom(now time.Time) {
+	for k, r := range m.recs {
+		if now.Sub(r.changed) > m.Idle {
+			delete(m.recs, k)
+		}
+	}
+	for k := range m.recs {
+		if len(m.recs) < m.Max-m.Max/16 {
+			break
+		}
+		delete(m.recs, k)
+	}
+}
+
+// Pace makes the work done in memory for an unknown username take as long
+// as the same step took in the state store for known ones lately: without
+// it, the writes a known name costs would tell it from an unknown one.
+// Each step keeps its last durations; an unknown name waits one of them,
+// picked at random. A nil *Pace waits nothing.
+type Pace struct {
+	mu    sync.Mutex
+	steps map[string]*[paceSamples]time.Duration
+	n     map[string]int
+}
+
+const paceSamples = 64
+
+// NewPace is a Pace with no durations yet.
+func NewPace() *Pace {
+	return &Pace{steps: map[string]*[paceSamples]time.Duration{}, n: map[string]int{}}
+}
+
+// Took records how long step took for a known username.
+func (p *Pace) Took(step string, d time.Duration) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.steps[step]
+	if s == nil {
+		s = new([paceSamples]time.Duration)
+		p.steps[step] = s
+	}
+	s[p.n[step]%paceSamples] = d
+	p.n[step]++
+}
+
+// Wait waits as long as step took once lately, less what already went by
+// since start.
+func (p *Pace) Wait(ctx context.Context, step string, start time.Time) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	var d time.Duration
+	if s, n := p.steps[step], min(p.n[step], paceSamples); n > 0 {
+		d = s[rand.IntN(n)]
+	}
+	p.mu.Unlock()
+	t := time.NewTimer(d - time.Since(start))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
