@@ -566,6 +566,7 @@ func (s *System) startPart(a *appRun, part Part) error {
 		for k, v := range a.appEnv(s.opts) {
 			env[k] = v
 		}
+		env["SYSTEM_PORTS"] = s.systemPorts(env["SYSTEM_PORTS"])
 		p, err := startProc(a.name, a.AppDirPath, a.Command, environ(env), out, &s.outMu)
 		if err != nil {
 			return &StartError{Process: a.name, Reason: err.Error()}

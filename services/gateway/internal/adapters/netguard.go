@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,8 +20,52 @@ import (
 // reserved, broadcast, multicast, NAT64 and 6to4 forms that embed an IPv4
 // address, ...), and IPv6 outside 2000::/3, unless an allowed network names
 // the address.
+//
+// An address reached only because an allowed network names it (a local
+// run's loopback receivers) is still refused on a port of the system's own
+// (SystemPorts: apps, sidecars, broker, stores) and on a privileged port
+// (below 1024): otherwise a webhook's "answered 401" or "no answer" maps
+// what listens there, and a callback could drive a sidecar's API.
 type NetGuard struct {
-	Allowed []netip.Prefix
+	Allowed     []netip.Prefix
+	SystemPorts Ports
+}
+
+// Ports is a set of TCP ports, as ranges.
+type Ports []PortRange
+
+// PortRange is the ports from Low to High, both included.
+type PortRange struct{ Low, High uint16 }
+
+// Contains tells whether port is in the set.
+func (ps Ports) Contains(port uint16) bool {
+	for _, r := range ps {
+		if port >= r.Low && port <= r.High {
+			return true
+		}
+	}
+	return false
+}
+
+// ParsePorts reads "3500-3514, 8080" (empty: none).
+func ParsePorts(s string) (Ports, error) {
+	var out Ports
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			hi = lo
+		}
+		l, errL := strconv.ParseUint(strings.TrimSpace(lo), 10, 16)
+		h, errH := strconv.ParseUint(strings.TrimSpace(hi), 10, 16)
+		if errL != nil || errH != nil || l == 0 || h < l {
+			return nil, fmt.Errorf("%q is neither a port nor a range of ports (low-high)", part)
+		}
+		out = append(out, PortRange{uint16(l), uint16(h)})
+	}
+	return out, nil
 }
 
 // ParseNetworks reads "127.0.0.0/8, ::1/128" (empty: none).
@@ -87,11 +132,42 @@ var globalUnicast6 = netip.MustParsePrefix("2000::/3")
 // for the logs: a customer is told only that the address is not public.
 func (g NetGuard) Refused(addr netip.Addr) string {
 	addr = addr.Unmap()
+	if g.allows(addr) {
+		return ""
+	}
+	return refused(addr)
+}
+
+// RefusedPort is Refused for a connection to ap: an address allowed only
+// by an allowed network is refused on the system's own and privileged
+// ports.
+func (g NetGuard) RefusedPort(ap netip.AddrPort) string {
+	addr := ap.Addr().Unmap()
+	if !g.allows(addr) {
+		return refused(addr)
+	}
+	if refused(addr) == "" {
+		return "" // public anyway: the ports are someone else's
+	}
+	switch {
+	case g.SystemPorts.Contains(ap.Port()):
+		return "a port of this system's own processes, on an allowed internal network"
+	case ap.Port() < 1024:
+		return "a privileged port, on an allowed internal network"
+	}
+	return ""
+}
+
+func (g NetGuard) allows(addr netip.Addr) bool {
 	for _, p := range g.Allowed {
 		if p.Contains(addr) {
-			return ""
+			return true
 		}
 	}
+	return false
+}
+
+func refused(addr netip.Addr) string {
 	if !addr.IsValid() {
 		return "no address"
 	}
@@ -141,7 +217,7 @@ func (g NetGuard) control(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("refused %q: %w", address, err)
 	}
-	if why := g.Refused(ap.Addr()); why != "" {
+	if why := g.RefusedPort(ap); why != "" {
 		return fmt.Errorf("refused to connect to %s: %s", address, why)
 	}
 	return nil

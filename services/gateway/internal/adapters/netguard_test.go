@@ -2,6 +2,8 @@ package adapters
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -55,4 +57,50 @@ func TestNetGuardChecksHostsAndConnections(t *testing.T) {
 	require.NoError(t, err, "allowed loopback")
 	resp.Body.Close()
 	assert.Equal(t, 204, resp.StatusCode, "allowed loopback")
+}
+
+// TestAnAllowedNetworkNeverReachesTheSystemsOwnPorts: a local run allows
+// the loopback for the tests' receivers, and a callback could reach every
+// sidecar and app port there; the webhook's status ("answered 401", "no
+// answer") made it a port and route scanner (issue 28, finding 8). The
+// dial itself is refused, whatever name the URL gave.
+func TestAnAllowedNetworkNeverReachesTheSystemsOwnPorts(t *testing.T) {
+	system := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(401) }))
+	defer system.Close()
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+	defer receiver.Close()
+	allowed, err := ParseNetworks("127.0.0.0/8, ::1/128")
+	require.NoError(t, err)
+	systemPort := system.Listener.Addr().(*net.TCPAddr).Port
+	ports, err := ParsePorts(fmt.Sprintf("3500-3514, %d", systemPort))
+	require.NoError(t, err)
+	client := GuardedWebhookClient(time.Second, NetGuard{Allowed: allowed, SystemPorts: ports})
+
+	for _, u := range []string{system.URL, fmt.Sprintf("http://localhost:%d/", systemPort)} {
+		_, err = client.Post(u, "application/json", nil)
+		assert.ErrorContains(t, err, "a port of this system", "%s", u)
+	}
+	_, err = client.Post("http://127.0.0.1:80/", "application/json", nil)
+	assert.ErrorContains(t, err, "a privileged port", "port 80 on the loopback")
+	resp, err := client.Post(receiver.URL, "application/json", nil)
+	require.NoError(t, err, "the allowed receiver")
+	resp.Body.Close()
+	assert.Equal(t, 204, resp.StatusCode, "the allowed receiver")
+
+	g := NetGuard{Allowed: allowed, SystemPorts: ports}
+	assert.NotEmpty(t, g.RefusedPort(netip.MustParseAddrPort("[::ffff:127.0.0.1]:3500")), "a mapped loopback address")
+	assert.NotEmpty(t, g.RefusedPort(netip.MustParseAddrPort("[::1]:3514")), "the IPv6 loopback")
+	assert.Empty(t, g.RefusedPort(netip.MustParseAddrPort("93.184.216.34:3500")), "a public host's port 3500 is its own")
+	assert.Empty(t, g.RefusedPort(netip.MustParseAddrPort("93.184.216.34:443")), "https on a public host")
+	assert.NotEmpty(t, (NetGuard{SystemPorts: ports}).RefusedPort(netip.MustParseAddrPort("127.0.0.1:40000")), "loopback without the allowance")
+}
+
+func TestParsePorts(t *testing.T) {
+	ps, err := ParsePorts(" 3500-3514, 8080 ,")
+	require.NoError(t, err)
+	assert.Equal(t, Ports{{3500, 3514}, {8080, 8080}}, ps)
+	for _, bad := range []string{"0", "x", "70000", "10-5", "1-2-3", "-5"} {
+		_, err := ParsePorts(bad)
+		assert.Error(t, err, "%q", bad)
+	}
 }

@@ -1,7 +1,9 @@
 package wiring
 
 import (
+	"cmp"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -47,6 +49,9 @@ type Config struct {
 	// the promise of its acknowledgement; its code then comes by SMS
 	// (voucher-int's LATE_AFTER: the same setting).
 	LateAfter time.Duration // LATE_AFTER
+	// Ports an allowed network's address is never reached on: SYSTEM_PORTS
+	// and gateway's own.
+	SystemPorts adapters.Ports
 	// Phone codes and abuse limits.
 	CodeTTL             time.Duration // PHONE_CODE_TTL
 	CodeCooldown        time.Duration // PHONE_CODE_COOLDOWN
@@ -127,6 +132,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.AllowedNetworks, err = adapters.ParseNetworks(getenv("WEBHOOK_ALLOWED_NETWORKS")); err != nil {
 		return c, fmt.Errorf("WEBHOOK_ALLOWED_NETWORKS: %w", err)
 	}
+	if c.SystemPorts, err = systemPorts(getenv, c); err != nil {
+		return c, err
+	}
 	if c.TrustedProxies, err = adapters.ParseNetworks(getenv("TRUSTED_PROXIES")); err != nil {
 		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
@@ -175,4 +183,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.WebhookSchedule = append(c.WebhookSchedule, d)
 	}
 	return c, nil
+}
+
+// systemPorts is SYSTEM_PORTS (the runner lists every port it gives out)
+// and gateway's own ports, which it knows however it was started.
+func systemPorts(getenv func(string) string, c Config) (adapters.Ports, error) {
+	ports, err := adapters.ParsePorts(getenv("SYSTEM_PORTS"))
+	if err != nil {
+		return nil, fmt.Errorf("SYSTEM_PORTS: %w", err)
+	}
+	_, public, _ := net.SplitHostPort(c.PublicAddr)
+	metrics := getenv("DAPR_METRICS_PORT")
+	for _, p := range []string{c.Port, public, cmp.Or(c.Sidecar.HTTPPort, "3500"), cmp.Or(c.Sidecar.GRPCPort, "50001"), metrics} {
+		own, err := adapters.ParsePorts(p)
+		if err != nil {
+			return nil, fmt.Errorf("gateway's own port %q: %w", p, err)
+		}
+		ports = append(ports, own...)
+	}
+	return ports, nil
 }

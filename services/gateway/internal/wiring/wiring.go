@@ -66,7 +66,7 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		return Graph{}, err
 	}
 	invoker := daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}
-	guard := adapters.NetGuard{Allowed: cfg.AllowedNetworks}
+	guard := adapters.NetGuard{Allowed: cfg.AllowedNetworks, SystemPorts: cfg.SystemPorts}
 	if ext.Vouchers == nil {
 		ext.Vouchers = adapters.Vouchers{Invoker: invoker, AppID: cfg.VoucherAppID}
 	}
