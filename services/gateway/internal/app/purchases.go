@@ -56,6 +56,9 @@ type Purchases struct {
 	// Callbacks refuses callbackUrls that reach internal addresses (nil:
 	// no check).
 	Callbacks HostGuard
+	// Texts counts the voucher codes a purchase without a callbackUrl will
+	// text (nil: no bound).
+	Texts *VoucherTexts
 	// AllowHTTP accepts http:// callbackUrls; otherwise only https://
 	// (local runs allow http, for receivers on this machine).
 	AllowHTTP bool
@@ -137,6 +140,12 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 	}
 	if err := p.Backlog.Admit(ctx, id, s.UserID); err != nil {
 		return Request{}, false, err
+	}
+	if in.CallbackURL == "" {
+		if err := p.Texts.Take(ctx, phone); err != nil {
+			p.Backlog.Done(id)
+			return Request{}, false, err
+		}
 	}
 	req, order := domain.Accept(Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone,
 		CallbackURL: in.CallbackURL, Fingerprint: fp, TraceParent: tracing.Traceparent(ctx)}, p.Now())

@@ -66,6 +66,9 @@ type Config struct {
 	TextBudgetHour      int           // TEXT_BUDGET_PER_HOUR
 	TextBudgetClient    int           // TEXT_BUDGET_PER_CLIENT_PER_HOUR
 	TextsPerNumberDay   int           // TEXTS_PER_NUMBER_PER_DAY
+	// Voucher codes texted to one number a day (purchases without a
+	// callbackUrl).
+	VoucherTextsPerDay int // VOUCHER_TEXTS_PER_NUMBER_PER_DAY
 	// Failed sign-ins of one username from every client together.
 	AccountFailures int            // LOCK_ACCOUNT_AFTER_FAILURES
 	AccountLock     time.Duration  // LOCK_ACCOUNT_DURATION
@@ -169,6 +172,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		service.PositiveInt{Name: "MAX_HASHING_PER_CLIENT", Default: "1", Dst: &c.MaxHashingPerClient},
 		service.PositiveInt{Name: "TEXTS_PER_ACCOUNT_PER_DAY", Default: "5", Dst: &c.TextsPerDay},
 		service.PositiveInt{Name: "TEXTS_PER_NUMBER_PER_DAY", Default: "10", Dst: &c.TextsPerNumberDay},
+		service.PositiveInt{Name: "VOUCHER_TEXTS_PER_NUMBER_PER_DAY", Default: "20", Dst: &c.VoucherTextsPerDay},
 		service.PositiveInt{Name: "TEXT_BUDGET_PER_HOUR", Default: "1000", Dst: &c.TextBudgetHour},
 		service.PositiveInt{Name: "TEXT_BUDGET_PER_CLIENT_PER_HOUR", Default: "20", Dst: &c.TextBudgetClient},
 		service.PositiveInt{Name: "LOCK_ACCOUNT_AFTER_FAILURES", Default: "20", Dst: &c.AccountFailures},

@@ -193,6 +193,7 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		Vouchers:   ext.Vouchers,
 		Deliveries: deliveries,
 		Callbacks:  ext.Callbacks,
+		Texts:      &app.VoucherTexts{Store: daily.Store, Now: now, PerNumber: cfg.VoucherTextsPerDay},
 		AllowHTTP:  cfg.AllowHTTP,
 		Redrive: app.Redrive{
 			Schedule:   redrive,

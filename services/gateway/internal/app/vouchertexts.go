@@ -1,0 +1,37 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/services/gateway/internal/domain"
+)
+
+// VoucherTexts bounds the voucher codes texted to one phone number a day.
+// A purchase without a callbackUrl is delivered by text, and every text is
+// money: no other budget counted these. Its text is counted when the
+// purchase is accepted, so that a refusal comes before anything is bought.
+// A nil *VoucherTexts bounds nothing.
+type VoucherTexts struct {
+	// Store has a TTL of two days.
+	Store     Store[Count]
+	Now       func() time.Time
+	PerNumber int
+}
+
+// Take counts one text to phone today, or refuses with 429 and
+// Retry-After until the next UTC day.
+func (v *VoucherTexts) Take(ctx context.Context, phone string) error {
+	if v == nil {
+		return nil
+	}
+	now := v.Now()
+	limit, err := spend(ctx, v.Store, []quota{{"voucher-texts|" + phone + "|" + domain.Day(now), "this number", v.PerNumber}})
+	if err != nil || limit == nil {
+		return err
+	}
+	wait := domain.UntilTomorrow(now)
+	return errs.Later(wait, "the daily text budget for this number is reached (%d voucher codes by SMS a day): give a callbackUrl, or try again after %s",
+		v.PerNumber, now.Add(wait).UTC().Format(time.RFC3339))
+}
