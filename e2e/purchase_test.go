@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -507,5 +508,108 @@ func TestPoisonEventIsDeadLetteredListedAndReplayed(t *testing.T) {
 			t.Fatal("the replayed event did not come back as a new dead letter")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestAHangingReceiverDoesNotDelayAnotherCustomersWebhook is issue 28,
+// finding 1, end to end: one customer's 100 webhooks go to a receiver that
+// accepts connections and never answers. Another customer's receiver
+// answers 500 once, then 204: its retry must arrive within the schedule's
+// first wait plus 5 s of its first attempt. Before the fix it waited
+// minutes behind the hanging ones.
+func TestAHangingReceiverDoesNotDelayAnotherCustomersWebhook(t *testing.T) {
+	hang := make(chan struct{})
+	var hangingNow atomic.Int32
+	hanging := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hangingNow.Add(1)
+		defer hangingNow.Add(-1)
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = hanging.Serve(ln) }()
+	t.Cleanup(func() {
+		// Answered and gone: the hanging webhooks end in a few fast
+		// retries and an SMS each, leaving the suite's system quiet.
+		close(hang)
+		_ = hanging.Close()
+	})
+	mallory := newClient(t)
+	malloryPhone := uniquePhone(0)
+	mallory.signUp(uniqueName("hanging"), malloryPhone)
+	hangURL := "http://" + ln.Addr().String() + "/never"
+	var locations []string
+	for range 100 {
+		locations = append(locations, mallory.buy(malloryPhone, hangURL))
+	}
+	for _, loc := range locations {
+		require.Equal(t, 1, mallory.waitFinal(loc).State, "mallory's purchase")
+	}
+	// Some of mallory's webhooks are past their first attempt, so they are
+	// where the sweep looks: the retries alice's must not wait behind.
+	waitRetried(t, mallory, locations, 8)
+
+	var mu sync.Mutex
+	var attempts []time.Time
+	var hangingAtRetry int32
+	flaky := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		attempts = append(attempts, time.Now())
+		first := len(attempts) == 1
+		if !first {
+			hangingAtRetry = hangingNow.Load()
+		}
+		mu.Unlock()
+		if first {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	fl, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = flaky.Serve(fl) }()
+	t.Cleanup(func() { _ = flaky.Close() })
+	alice := newClient(t)
+	alicePhone := uniquePhone(0)
+	alice.signUp(uniqueName("patient"), alicePhone)
+	v := alice.waitDelivered(alice.buy(alicePhone, "http://"+fl.Addr().String()+"/hook"))
+	require.Equal(t, "webhook", v.Delivery.Channel, "delivery %+v", v.Delivery)
+	require.Equal(t, "DELIVERED", v.Delivery.Status, "delivery %+v", v.Delivery)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, attempts, 2, "attempts: one answered 500, then one delivered")
+	firstWait, err := time.ParseDuration(strings.Split(scaled["WEBHOOK_RETRY_SCHEDULE"], ",")[0])
+	require.NoError(t, err)
+	gap := attempts[1].Sub(attempts[0])
+	t.Logf("retry %s after the first attempt, with mallory's webhooks hanging", gap.Round(time.Millisecond))
+	assert.LessOrEqual(t, gap, firstWait+5*time.Second, "the retry waited behind another customer's hanging webhooks")
+	assert.Positive(t, hangingAtRetry, "none of mallory's webhooks hung at the retry: the case proves nothing")
+}
+
+// waitRetried waits until n of the requests' webhooks have had an attempt
+// and are still pending.
+func waitRetried(t *testing.T, c *client, locations []string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		pending := 0
+		for _, loc := range locations {
+			var v requestView
+			c.do("GET", loc, nil, nil).json(t, &v)
+			if v.Delivery != nil && v.Delivery.Status == "PENDING" && v.Delivery.Attempts > 0 {
+				pending++
+			}
+		}
+		if pending >= n {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%d webhooks pending after an attempt, want %d", pending, n)
+		time.Sleep(500 * time.Millisecond)
 	}
 }
