@@ -46,6 +46,7 @@ type config struct {
 	e2eRate, users     int
 	e2eOnly            bool
 	burst              int
+	hanging            int
 	flood              int
 	floodFor           time.Duration
 	floodOnly          bool
@@ -66,6 +67,7 @@ func run() error {
 	flag.IntVar(&cfg.users, "users", 40, "signed-up, verified users the load spreads over")
 	flag.BoolVar(&cfg.e2eOnly, "e2e-only", false, "run the end-to-end phases alone, print them, write nothing")
 	flag.IntVar(&cfg.burst, "burst", 200, "purchases sent at once after the end-to-end phase (0: none)")
+	flag.IntVar(&cfg.hanging, "hanging", 100, "one customer's webhooks to a receiver that never answers, then others' purchases timed beside them (0: none)")
 	flag.IntVar(&cfg.flood, "flood", 200, "anonymous sign-ins at a time in the sign-in flood (0: none)")
 	flag.DurationVar(&cfg.floodFor, "flood-for", 10*time.Second, "how long the sign-in flood lasts")
 	flag.BoolVar(&cfg.floodOnly, "flood-only", false, "run the sign-in flood alone, print it, write nothing")
@@ -140,6 +142,13 @@ func run() error {
 		fmt.Printf(">> burst: %d purchases at once, each with a webhook; a 503 is retried 100 ms later, as a careful client would\n", cfg.burst)
 		b, err := s.burst(cfg.burst)
 		res.Burst = &b
+		if err != nil || cfg.hanging == 0 {
+			return err
+		}
+		fmt.Println("  ", b.BurstString())
+		fmt.Printf(">> beside hanging webhooks: one customer's %d to a receiver that never answers, then others' purchases at 10/s for 5 s\n", cfg.hanging)
+		h, err := s.besideHanging(cfg.hanging, 10, 5*time.Second)
+		res.BesideHanging = &h
 		return err
 	}); err != nil {
 		return err
@@ -151,6 +160,9 @@ func run() error {
 		fmt.Print(res.EndToEndWorkTable())
 		if res.Burst != nil {
 			fmt.Println(res.Burst.BurstString())
+		}
+		if res.BesideHanging != nil {
+			fmt.Println(res.BesideHanging)
 		}
 		return nil
 	}
@@ -658,6 +670,74 @@ func (s *system) burst(n int) (E2E, error) {
 	e := E2E{Offered: n, Sent: n, Errors: int(errCount.Load()), Completed: len(lat), WaitedSeconds: time.Since(start).Seconds()}
 	e.Latency = statsOf(lat)
 	return e, nil
+}
+
+// besideHanging has the first user buy n vouchers whose webhooks go to a
+// receiver that accepts connections and never answers, then times the
+// other users' purchases, offered at rate for d, from request to webhook
+// (issue 28, finding 1: they used to wait minutes behind the hanging ones).
+func (s *system) besideHanging(n, rate int, d time.Duration) (Hanging, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Hanging{}, err
+	}
+	hang := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { close(hang); _ = srv.Close() }()
+	if len(s.users) < 2 {
+		return Hanging{}, fmt.Errorf("beside hanging: needs 2 users or more, has %d", len(s.users))
+	}
+	mallory, others := s.users[0], s.users[1:]
+	hangURL := "http://" + ln.Addr().String() + "/never"
+	for bought := 0; bought < n; {
+		var v struct{ RequestID string }
+		err := s.call("POST", "/voucher", mallory.token, map[string]string{"phoneNumber": mallory.phone, "callbackUrl": hangURL}, http.StatusAccepted, &v)
+		switch {
+		case err == nil:
+			bought++
+		case strings.Contains(err.Error(), ": 429 ") || strings.Contains(err.Error(), ": 503 "):
+			time.Sleep(100 * time.Millisecond) // one customer's share of purchases in progress
+		default:
+			return Hanging{}, err
+		}
+	}
+	sent := make([]time.Time, int(float64(rate)*d.Seconds()))
+	ids := make([]string, len(sent))
+	var errCount atomic.Int64
+	start := time.Now()
+	sentN, _ := offer(rate, d, func(i int, at time.Time) {
+		u := others[i%len(others)]
+		var v struct{ RequestID string }
+		if err := s.call("POST", "/voucher", u.token, map[string]string{"phoneNumber": u.phone, "callbackUrl": s.hooks.url}, http.StatusAccepted, &v); err != nil {
+			errCount.Add(1)
+			return
+		}
+		sent[i], ids[i] = at, v.RequestID
+	})
+	deadline := time.Now().Add(2 * time.Minute)
+	var lat []time.Duration
+	for {
+		lat = lat[:0]
+		for i, id := range ids {
+			if got, ok := s.hooks.received(id); id != "" && ok {
+				lat = append(lat, got.Sub(sent[i]))
+			}
+		}
+		if len(lat) == sentN-int(errCount.Load()) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e := E2E{Offered: rate, Sent: sentN, Errors: int(errCount.Load()), Completed: len(lat), WaitedSeconds: time.Since(start).Seconds()}
+	e.Latency = statsOf(lat)
+	return Hanging{Hanging: n, Others: e}, nil
 }
 
 // hookServer is the customers' webhook endpoint: it records when each

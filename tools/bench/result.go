@@ -15,13 +15,16 @@ type Result struct {
 	Machine     string  `json:"machine"`
 	StepSeconds float64 `json:"stepSeconds"`
 
-	Accept      []Stats   `json:"accept"`
-	BarePublish []Stats   `json:"barePublish"`
-	EndToEnd    E2E       `json:"endToEnd"`
-	Burst       *E2E      `json:"burst,omitempty"`
-	SignInFlood *Flood    `json:"signInFlood,omitempty"`
-	InMemory    InMemory  `json:"inMemoryAcceptHandler"`
-	Processes   []Process `json:"processesDuringAccept"`
+	Accept      []Stats `json:"accept"`
+	BarePublish []Stats `json:"barePublish"`
+	EndToEnd    E2E     `json:"endToEnd"`
+	Burst       *E2E    `json:"burst,omitempty"`
+	// BesideHanging: other customers' purchases, from request to webhook,
+	// while one customer's webhooks hang (docs/reliability.md).
+	BesideHanging *Hanging  `json:"besideHanging,omitempty"`
+	SignInFlood   *Flood    `json:"signInFlood,omitempty"`
+	InMemory      InMemory  `json:"inMemoryAcceptHandler"`
+	Processes     []Process `json:"processesDuringAccept"`
 	// EndToEndProcesses: CPU and memory per process over the end-to-end
 	// phase (the purchases carried to their end, and the wait for them).
 	EndToEndProcesses []Process `json:"processesDuringEndToEnd"`
@@ -86,6 +89,20 @@ func (e E2E) String() string {
 	}
 	return fmt.Sprintf("End to end (request to webhook received) at %d/s%s: %d sent, %d errors, %d completed in %.0f s; p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms.",
 		e.Offered, warm, e.Sent, e.Errors, e.Completed, e.WaitedSeconds, e.Latency.P50, e.Latency.P95, e.Latency.P99, e.Latency.Max)
+}
+
+// Hanging is the phase beside one customer's hanging webhooks.
+type Hanging struct {
+	// Hanging: that customer's webhooks whose receiver never answers.
+	Hanging int `json:"hanging"`
+	// Others: the other customers' purchases, timed to their webhook.
+	Others E2E `json:"others"`
+}
+
+func (h Hanging) String() string {
+	e := h.Others
+	return fmt.Sprintf("Beside %d hanging webhooks of one customer: %d purchases of others at %d/s, %d errors, %d completed; request to webhook p50 %.0f ms, p99 %.0f ms, max %.0f ms.",
+		h.Hanging, e.Sent, e.Offered, e.Errors, e.Completed, e.Latency.P50, e.Latency.P99, e.Latency.Max)
 }
 
 // BurstString reads a burst's figures: latency counts from the burst's start.
@@ -207,6 +224,9 @@ func (r *Result) Table() string {
 	fmt.Fprintf(&b, "\n%s\n", r.EndToEnd)
 	if r.Burst != nil {
 		fmt.Fprintf(&b, "\n%s\n", r.Burst.BurstString())
+	}
+	if r.BesideHanging != nil {
+		fmt.Fprintf(&b, "\n%s\n", r.BesideHanging)
 	}
 	b.WriteString(r.EndToEndCPU())
 	b.WriteString(r.EndToEndCalls())
