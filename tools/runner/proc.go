@@ -19,6 +19,9 @@ type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // set before done is closed
+	// started is when it was started: the supervisor tells a crash at
+	// start from one after a healthy run by it.
+	started time.Time
 
 	mu   sync.Mutex
 	tail []string
@@ -38,7 +41,7 @@ func startProc(name, dir string, argv, env []string, out io.Writer, outMu *sync.
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{}), started: time.Now()}
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = pw

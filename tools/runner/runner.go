@@ -72,6 +72,10 @@ type Options struct {
 	// ingress would be. The run file is untouched: the Dapr CLI runs one.
 	Replicas    int
 	AppReplicas map[string]int
+	// Supervise, if set, has the runner start an app or daprd that exits
+	// again, with backoff (Supervision); nil leaves it down and reports it
+	// through Exited, for tests that kill and restart parts themselves.
+	Supervise *Supervision
 }
 
 // System is a running set of apps and sidecars.
@@ -92,8 +96,13 @@ type System struct {
 	config    string
 	outMu     sync.Mutex
 
+	// mu guards stopped and, once supervisors run, each app's app and dapr.
 	mu      sync.Mutex
 	stopped bool
+	// quit is closed by Stop; supervisors wait on it and Stop waits for
+	// them.
+	quit        chan struct{}
+	supervisors sync.WaitGroup
 }
 
 type appRun struct {
@@ -191,7 +200,7 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	if len(rf.Ignored) > 0 {
 		opts.Logf("%s: not used by the runner (the Dapr CLI's): %s", filepath.Base(opts.RunFile), strings.Join(rf.Ignored, ", "))
 	}
-	s := &System{opts: opts, byID: map[string]*appRun{}, balancers: map[string]*relay{}}
+	s := &System{opts: opts, byID: map[string]*appRun{}, balancers: map[string]*relay{}, quit: make(chan struct{})}
 	for _, a := range rf.Apps {
 		a.ResourcesPaths = withProfile(a.ResourcesPaths, opts.Profile)
 		a.ConfigFilePath = configFor(a.ConfigFilePath, opts.Profile)
@@ -230,6 +239,14 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	if err := s.startAll(ctx); err != nil {
 		s.Stop()
 		return nil, err
+	}
+	if opts.Supervise != nil {
+		sv := opts.Supervise.withDefaults()
+		for _, a := range s.apps {
+			s.supervisors.Add(2)
+			go s.supervise(a, PartApp, sv)
+			go s.supervise(a, PartDapr, sv)
+		}
 	}
 	return s, nil
 }
@@ -771,7 +788,7 @@ func exitText(err error) string {
 }
 
 // Stop stops every process (SIGTERM, then SIGKILL) and the broker. It is
-// safe to call more than once.
+// safe to call more than once. No supervisor starts anything after it.
 func (s *System) Stop() {
 	s.mu.Lock()
 	if s.stopped {
@@ -779,17 +796,23 @@ func (s *System) Stop() {
 		return
 	}
 	s.stopped = true
-	s.mu.Unlock()
-	var wg sync.WaitGroup
+	close(s.quit)
+	var procs []*proc
 	for _, a := range s.apps {
 		for _, p := range []*proc{a.dapr, a.app} {
 			if p != nil {
-				wg.Add(1)
-				go func() { defer wg.Done(); p.stop(10 * time.Second) }()
+				procs = append(procs, p)
 			}
 		}
 	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop(10 * time.Second) }()
+	}
 	wg.Wait()
+	s.supervisors.Wait()
 	if s.broker != nil {
 		s.broker.stop()
 	}
@@ -802,10 +825,12 @@ func (s *System) Stop() {
 }
 
 // Exited reports, once, the first process that exits while the system runs.
+// With Options.Supervise it sees the processes running when it is called,
+// not the ones started again since.
 func (s *System) Exited(ctx context.Context) (string, error) {
 	cases := make(chan string, 2*len(s.apps))
 	for _, a := range s.apps {
-		for _, p := range []*proc{a.app, a.dapr} {
+		for _, p := range []*proc{s.current(a, PartApp), s.current(a, PartDapr)} {
 			go func() {
 				select {
 				case <-p.done:
@@ -823,7 +848,8 @@ func (s *System) Exited(ctx context.Context) (string, error) {
 	}
 }
 
-// Kill is kill -9 of one part of an app, for fault injection.
+// Kill is kill -9 of one part of an app, for fault injection. With
+// Options.Supervise the runner starts it again by itself.
 func (s *System) Kill(appID string, part Part) error {
 	p, err := s.part(appID, part)
 	if err != nil {
@@ -851,15 +877,16 @@ func (s *System) part(appID string, part Part) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	if part == PartDapr {
-		return a.dapr, nil
-	}
-	return a.app, nil
+	return s.current(a, part), nil
 }
 
 // Restart starts killed parts of an app again (app before daprd, whatever
-// the order given) and waits until its sidecar is healthy.
+// the order given) and waits until its sidecar is healthy. With
+// Options.Supervise it refuses: the supervisor would start them too.
 func (s *System) Restart(ctx context.Context, appID string, parts ...Part) error {
+	if s.opts.Supervise != nil {
+		return errors.New("the runner restarts what exits itself (Options.Supervise)")
+	}
 	a, err := s.app(appID)
 	if err != nil {
 		return err
@@ -1004,6 +1031,8 @@ func (o Options) replicas(appID string) int {
 // its pid.
 func (s *System) Processes() map[string]int {
 	out := map[string]int{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, a := range s.apps {
 		for _, p := range []*proc{a.app, a.dapr} {
 			if p != nil && !p.exited() {
@@ -1017,6 +1046,8 @@ func (s *System) Processes() map[string]int {
 // PIDs lists the process ids of every app and sidecar still running.
 func (s *System) PIDs() []int {
 	var pids []int
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, a := range s.apps {
 		for _, p := range []*proc{a.app, a.dapr} {
 			if p != nil && !p.exited() {

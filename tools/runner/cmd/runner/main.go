@@ -38,6 +38,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	secrets := fs.String("make-secrets", "", "only write a secrets file (random JWT key, key id, operator token) at this path, keeping what it has, and exit")
 	cliProfile := fs.String("write-cli-profile", "", "only write the Dapr CLI's profile (the redis profile, components/local and components/config.yaml with every placeholder filled in) into this folder, and exit")
 	replicas := fs.Int("replicas", 1, "instances of each app but the provider fake (each with its own daprd and free ports; gateway's public port behind a round-robin balancer)")
+	restart := fs.Bool("restart", true, "start an app or daprd that exits again, after 1s, 2s, 4s… up to 30s, reporting a crash loop (false: report the first exit and leave it down)")
 	check := fs.Bool("check", false, "only check that the servers the profile needs answer, and exit (1 naming each one that does not)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -63,10 +64,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "runner                | "+format+"\n", a...) }
 	logf("profile %s, data dir %s, run file %s", *profile, *dataDir, *runFile)
+	var supervise *runner.Supervision
+	if *restart {
+		sv := runner.DefaultSupervision()
+		sv.HealthTimeout = *timeout
+		supervise = &sv
+	}
 	sys, err := runner.Start(ctx, runner.Options{
 		RunFile: *runFile, Profile: *profile, DataDir: *dataDir, Daprd: *daprd,
 		Output: stdout, StartTimeout: *timeout, Logf: logf, FreePorts: *freePorts,
 		Replicas: *replicas, AppReplicas: map[string]int{"voucher-provider": 1},
+		Supervise: supervise,
 	})
 	if err != nil {
 		var se *runner.StartError
@@ -91,6 +99,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 `, len(sys.AppIDs()), *profile, *entry, url, url)
 
+	if *restart {
+		// The runner starts again whatever exits, and says so, until
+		// Ctrl-C or SIGTERM.
+		logf("an app or sidecar that exits is started again after 1s, 2s, 4s… (30s at most); -restart=false leaves it down")
+		<-ctx.Done()
+		return nil
+	}
 	// Report the first process to exit after start-up; the rest keep
 	// running, as with the Dapr CLI, until Ctrl-C or SIGTERM.
 	if msg, err := sys.Exited(ctx); err == nil {
