@@ -56,6 +56,9 @@ func TestResponseChecks(t *testing.T) {
 		{"missing_required_field_fails", "GET", "/voucher/requests/x", 200, "application/json",
 			strings.Replace(requestBody, `"progress":100,`, ``, 1), "progress"},
 		{"undeclared_success_status_fails", "GET", "/voucher/requests/x", 201, "application/json", requestBody, "201"},
+		{"list_page_with_its_cursor", "GET", "/voucher?phoneNumber=x", 200, "application/json",
+			`{"phoneNumber":"+84901234560","vouchers":[],"nextCursor":"djEuMy40"}`, ""},
+		{"list_last_page", "GET", "/voucher?phoneNumber=x", 200, "application/json", `{"phoneNumber":"+84901234560","vouchers":[]}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +91,13 @@ func TestRequestChecks(t *testing.T) {
 		{"unknown_path", "GET", "/admin", "", ``, ErrNoOperation, ""},
 		{"wrong_method", "DELETE", "/voucher", "", ``, ErrMethodNotAllowed, ""},
 		{"list_without_phone", "GET", "/voucher", "", ``, nil, "phoneNumber"},
+		{"list_a_page", "GET", "/voucher?phoneNumber=%2B84901234560&limit=100&cursor=djEuMy40", "", ``, nil, ""},
+		{"list_limit_over_100", "GET", "/voucher?phoneNumber=%2B84901234560&limit=101", "", ``, nil, "limit"},
+		{"list_limit_zero", "GET", "/voucher?phoneNumber=%2B84901234560&limit=0", "", ``, nil, "limit"},
+		{"list_limit_not_whole", "GET", "/voucher?phoneNumber=%2B84901234560&limit=2.5", "", ``, nil, "limit"},
+		{"list_limit_not_a_number", "GET", "/voucher?phoneNumber=%2B84901234560&limit=ten", "", ``, nil, "limit"},
+		{"list_cursor_not_a_token", "GET", "/voucher?phoneNumber=%2B84901234560&cursor=a%2Fb", "", ``, nil, "cursor"},
+		{"list_cursor_empty", "GET", "/voucher?phoneNumber=%2B84901234560&cursor=", "", ``, nil, "cursor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

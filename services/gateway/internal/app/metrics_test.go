@@ -23,8 +23,10 @@ import (
 
 type storedVouchers struct{}
 
-func (storedVouchers) ByPhone(context.Context, string) (VoucherList, error) { return nil, nil }
-func (storedVouchers) Stored(context.Context, string) (bool, error)         { return true, nil }
+func (storedVouchers) ByPhone(context.Context, string, VoucherPage) (VoucherList, error) {
+	return nil, nil
+}
+func (storedVouchers) Stored(context.Context, string) (bool, error) { return true, nil }
 
 // answering webhooks answer attempt n (from 1) with answer(n).
 type answering struct {

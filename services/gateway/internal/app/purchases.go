@@ -41,9 +41,17 @@ type PurchaseInput struct {
 // through as it is.
 type VoucherList []byte
 
+// VoucherPage asks for one page of a voucher list: Limit vouchers at most
+// (0: the voucher service's default) from Cursor (the nextCursor of the
+// page before; "": the newest). The voucher service checks both.
+type VoucherPage struct {
+	Limit  int
+	Cursor string
+}
+
 // Vouchers asks the voucher service (through Dapr service invocation).
 type Vouchers interface {
-	ByPhone(ctx context.Context, phone string) (VoucherList, error)
+	ByPhone(ctx context.Context, phone string, page VoucherPage) (VoucherList, error)
 	// Stored tells whether the voucher of a request is stored (and so listed).
 	Stored(ctx context.Context, requestID string) (bool, error)
 }
@@ -329,7 +337,7 @@ func (p Purchases) Finished(ctx context.Context, requestID string) (bool, error)
 }
 
 // VouchersOf lists the vouchers of the caller's own phone number.
-func (p Purchases) VouchersOf(ctx context.Context, s Session, rawPhone string) (VoucherList, error) {
+func (p Purchases) VouchersOf(ctx context.Context, s Session, rawPhone string, page VoucherPage) (VoucherList, error) {
 	phone, err := NormalizePhone(rawPhone)
 	if err != nil {
 		return nil, err
@@ -340,7 +348,7 @@ func (p Purchases) VouchersOf(ctx context.Context, s Session, rawPhone string) (
 	if !s.PhoneVerified {
 		return nil, ErrPhoneNotVerified
 	}
-	return p.Vouchers.ByPhone(ctx, phone)
+	return p.Vouchers.ByPhone(ctx, phone, page)
 }
 
 // ErrPhoneNotVerified refuses purchases and lists until the phone is verified.

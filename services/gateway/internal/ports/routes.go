@@ -488,7 +488,18 @@ func handleGetRequest(log *slog.Logger, pur app.Purchases) http.Handler {
 
 func handleListVouchers(log *slog.Logger, pur app.Purchases) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		list, err := pur.VouchersOf(r.Context(), sessionOf(r), r.URL.Query().Get("phoneNumber"))
+		q := r.URL.Query()
+		page := app.VoucherPage{Cursor: q.Get("cursor")}
+		if q.Has("limit") {
+			// The document let only a whole number from 1 to 100 through.
+			n, err := strconv.Atoi(q.Get("limit"))
+			if err != nil {
+				httpx.WriteError(w, r, log, errs.E(errs.Invalid, "limit must be a whole number from 1 to 100"))
+				return
+			}
+			page.Limit = n
+		}
+		list, err := pur.VouchersOf(r.Context(), sessionOf(r), q.Get("phoneNumber"), page)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return

@@ -36,12 +36,12 @@ import (
 
 // fakeVouchers answers for the voucher service with function fields.
 type fakeVouchers struct {
-	byPhone func(phone string) (app.VoucherList, error)
+	byPhone func(phone string, page app.VoucherPage) (app.VoucherList, error)
 	stored  func(requestID string) (bool, error)
 }
 
-func (f fakeVouchers) ByPhone(_ context.Context, phone string) (app.VoucherList, error) {
-	return f.byPhone(phone)
+func (f fakeVouchers) ByPhone(_ context.Context, phone string, page app.VoucherPage) (app.VoucherList, error) {
+	return f.byPhone(phone, page)
 }
 func (f fakeVouchers) Stored(_ context.Context, id string) (bool, error) { return f.stored(id) }
 
@@ -155,7 +155,7 @@ func newEnvFrom(t testing.TB, settings map[string]string, change func(*app.Purch
 	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), bus: testkit.NewMemState(), logs: &testkit.Logs{},
 		clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}, key: []byte(strings.Repeat("k", 32))}
 	e.vouchers = &fakeVouchers{
-		byPhone: func(phone string) (app.VoucherList, error) {
+		byPhone: func(phone string, _ app.VoucherPage) (app.VoucherList, error) {
 			return app.VoucherList(`{"phoneNumber":"` + phone + `","vouchers":[]}`), nil
 		},
 		stored: func(string) (bool, error) { return true, nil },

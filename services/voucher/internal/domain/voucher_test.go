@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"encoding/base64"
+	"fmt"
 	"testing"
 	"time"
 
@@ -55,8 +57,47 @@ func TestPhoneIndexWith(t *testing.T) {
 	assert.Equal(t, []string{"r1", "r2"}, ix.RequestIDs)
 }
 
-func TestNewest(t *testing.T) {
-	t0 := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
-	vs := Newest([]Voucher{{RequestID: "old", IssuedAt: t0}, {RequestID: "new", IssuedAt: t0.Add(time.Hour)}, {RequestID: "mid", IssuedAt: t0.Add(time.Minute)}})
-	assert.Equal(t, []string{"new", "mid", "old"}, []string{vs[0].RequestID, vs[1].RequestID, vs[2].RequestID})
+func TestPhoneIndexIsFullAtPageSize(t *testing.T) {
+	var ix PhoneIndex
+	for i := range PageSize {
+		assert.False(t, ix.Full(), "after %d ids", i)
+		ix, _ = ix.With(fmt.Sprint("r", i))
+	}
+	assert.True(t, ix.Full())
+	assert.True(t, ix.Has("r0"))
+	assert.False(t, ix.Has("r-other"))
+}
+
+func TestLimit(t *testing.T) {
+	for _, c := range []struct {
+		asked, want int
+		kind        errs.Kind
+	}{
+		{0, DefaultLimit, 0}, {1, 1, 0}, {MaxLimit, MaxLimit, 0},
+		{MaxLimit + 1, 0, errs.Invalid}, {-1, 0, errs.Invalid},
+	} {
+		got, err := Limit(c.asked)
+		if c.kind != 0 {
+			assert.Equal(t, c.kind, errs.KindOf(err), "limit %d", c.asked)
+			continue
+		}
+		assert.NoError(t, err, "limit %d", c.asked)
+		assert.Equal(t, c.want, got, "limit %d", c.asked)
+	}
+}
+
+func TestCursorReadsBackOnlyWhatItWrote(t *testing.T) {
+	for _, c := range []Cursor{{0, 1}, {7, PageSize}, {LegacyPage, 1}, {LegacyPage, 20000}} {
+		got, err := ParseCursor(c.String())
+		assert.NoError(t, err, "%+v", c)
+		assert.Equal(t, c, got)
+	}
+	token := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	for _, bad := range []string{
+		"", "!!", token("v1.3"), token("v2.3.4"), token("v1.x.4"), token("v1.3.0"), token("v1.-2.4"),
+		token("v1.3.101"), token("v1.03.4"), token("v1.+3.4"), token("3.4"), token("v1.3.4") + "=",
+	} {
+		_, err := ParseCursor(bad)
+		assert.Equal(t, errs.Invalid, errs.KindOf(err), "cursor %q", bad)
+	}
 }

@@ -6,12 +6,15 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher/internal/app"
+	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )
 
 // Routes is the whole surface of the voucher service, all of it called by
@@ -34,19 +37,34 @@ const GatewayAppID = "gateway"
 type voucherList struct {
 	PhoneNumber string        `json:"phoneNumber"`
 	Vouchers    []app.Voucher `json:"vouchers"`
+	// NextCursor lists the older vouchers; absent on the last page.
+	NextCursor string `json:"nextCursor,omitempty"`
 }
 
 // handleListVouchers is called by gateway through service invocation, after
-// gateway has checked that the number is the caller's own.
+// gateway has checked that the number is the caller's own. It answers one
+// page: ?limit= (1 to 100, 50 by default) vouchers from ?cursor= (the
+// nextCursor of the page before).
 func handleListVouchers(log *slog.Logger, a app.App) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		phone := r.URL.Query().Get("phoneNumber")
-		vs, err := a.ByPhone(r.Context(), phone)
+		qs := r.URL.Query()
+		phone := qs.Get("phoneNumber")
+		q := app.ListQuery{Cursor: qs.Get("cursor")}
+		if qs.Has("limit") {
+			n, err := strconv.Atoi(qs.Get("limit"))
+			if err != nil || n == 0 {
+				// 0 would read as "not asked".
+				httpx.WriteError(w, r, log, errs.E(errs.Invalid, "limit must be a whole number from 1 to %d", domain.MaxLimit))
+				return
+			}
+			q.Limit = n
+		}
+		page, err := a.ByPhone(r.Context(), phone, q)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		httpx.Encode(w, http.StatusOK, voucherList{PhoneNumber: phone, Vouchers: vs})
+		httpx.Encode(w, http.StatusOK, voucherList{PhoneNumber: phone, Vouchers: page.Vouchers, NextCursor: page.Next})
 	})
 }
 

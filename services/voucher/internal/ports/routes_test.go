@@ -1,8 +1,12 @@
 package ports
 
 import (
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"maps"
+	"net/http/httptest"
+	"net/url"
 	"slices"
 	"testing"
 
@@ -51,4 +55,55 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 		testkit.Call{Method: "GET", Path: "/vouchers/r1", Token: token, Caller: "gateway", Want: 200},
 		testkit.Call{Method: "GET", Path: list, Token: token, Caller: "gateway", Want: 200},
 	)
+}
+
+// TestListIsPaged: gateway's ?limit= and ?cursor= reach the list, which
+// answers the next cursor until the last page; a bad one is a 400 problem.
+func TestListIsPaged(t *testing.T) {
+	const token = "the-app-token-of-this-test"
+	cfg, err := wiring.LoadConfig(testkit.Env(map[string]string{"APP_API_TOKEN": token}))
+	require.NoError(t, err)
+	log := slog.New(slog.DiscardHandler)
+	a := wiring.Build(testkit.NewMemState(), cfg, log)
+	h := service.SidecarOnly(log, cfg.AppToken, Routes(log, a).(*service.Routes))
+	for i := range 3 {
+		ev := fmt.Sprintf(`{"id":"e%d","topic":"receive-code","data":{"requestId":"r%d","phoneNumber":"+84909123456","status":"SUCCESS","voucherCode":"C-%d","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`, i, i, i)
+		testkit.Expect(t, h, testkit.Call{Method: "POST", Path: "/events/receive-code", Body: ev, Token: token, Want: 200})
+	}
+	get := func(query string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/vouchers?phoneNumber=%2B84909123456"+query, nil)
+		req.Header.Set("dapr-api-token", token)
+		req.Header.Set("dapr-caller-app-id", "gateway")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	type list struct {
+		Vouchers []struct {
+			RequestID string `json:"requestId"`
+		} `json:"vouchers"`
+		NextCursor *string `json:"nextCursor"`
+	}
+	var got []string
+	query := "&limit=2"
+	for range 3 {
+		rec := get(query)
+		require.Equal(t, 200, rec.Code, "%s", rec.Body)
+		var l list
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &l))
+		for _, v := range l.Vouchers {
+			got = append(got, v.RequestID)
+		}
+		if l.NextCursor == nil {
+			break
+		}
+		query = "&limit=2&cursor=" + url.QueryEscape(*l.NextCursor)
+	}
+	assert.Equal(t, []string{"r2", "r1", "r0"}, got, "newest first, two at a time")
+
+	for _, bad := range []string{"&limit=0", "&limit=101", "&limit=-3", "&limit=two", "&limit=", "&cursor=nope"} {
+		rec := get(bad)
+		assert.Equal(t, 400, rec.Code, "%s: %s", bad, rec.Body)
+		assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"), bad)
+	}
 }

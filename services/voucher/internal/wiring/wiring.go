@@ -14,6 +14,7 @@ func Build(c daprx.StateClient, cfg Config, log *slog.Logger) app.App {
 	return app.App{
 		Vouchers: daprx.Store[app.Voucher]{Client: c, Name: cfg.StateStore},
 		Indexes:  daprx.Store[app.PhoneIndex]{Client: c, Name: cfg.StateStore},
+		Heads:    daprx.Store[app.PhoneHead]{Client: c, Name: cfg.StateStore},
 		Log:      log,
 	}
 }
