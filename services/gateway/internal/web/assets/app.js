@@ -144,6 +144,10 @@
     store.setItem(KEY_USER, username);
   }
 
+  // The list comes a page at a time, newest first; the cursor of the
+  // older vouchers, "" when the page shown is the last.
+  let olderVouchers = "";
+
   function endSession() {
     stopFollowing();
     store.clear();
@@ -151,6 +155,8 @@
     $("buy").disabled = false;
     $("vouchers").replaceChildren();
     $("vouchers-empty").hidden = false;
+    olderVouchers = "";
+    $("vouchers-more").hidden = true;
   }
 
   function sessionEnded() {
@@ -407,10 +413,8 @@
     return Number.isNaN(d.getTime()) ? "" : d.toLocaleString();
   }
 
-  function renderVouchers(list) {
-    const items = (list || []).slice().sort((a, b) => String(b.issuedAt).localeCompare(String(a.issuedAt)));
-    const ul = $("vouchers");
-    ul.replaceChildren(...items.map((v) => {
+  function renderVouchers(list, more) {
+    const items = (list || []).map((v) => {
       const li = document.createElement("li");
       const code = document.createElement("span");
       code.className = "code";
@@ -420,21 +424,34 @@
       meta.textContent = (v.status === "LATE_SUCCESS" ? "Issued late, " : "Issued ") + dateOf(v.issuedAt);
       li.append(code, meta);
       return li;
-    }));
-    $("vouchers-empty").hidden = items.length > 0;
+    });
+    const ul = $("vouchers");
+    if (more) ul.append(...items);
+    else ul.replaceChildren(...items);
+    $("vouchers-empty").hidden = ul.children.length > 0;
+    $("vouchers-more").hidden = !olderVouchers;
   }
 
-  async function loadVouchers() {
+  // loadVouchers shows the newest page, or with more the next older one.
+  async function loadVouchers(more) {
     const phone = store.getItem(KEY_PHONE);
     if (!phone) return;
-    const { data } = await api("GET", "/voucher?phoneNumber=" + encodeURIComponent(phone));
-    renderVouchers(data && data.vouchers);
+    let path = "/voucher?phoneNumber=" + encodeURIComponent(phone);
+    if (more && olderVouchers) path += "&cursor=" + encodeURIComponent(olderVouchers);
+    const { data } = await api("GET", path);
+    olderVouchers = (data && data.nextCursor) || "";
+    renderVouchers(data && data.vouchers, more);
   }
 
   // refreshVouchers loads the list in the background, showing any error.
   function refreshVouchers() {
     loadVouchers().catch(fail);
   }
+
+  $("vouchers-more").addEventListener("click", () => {
+    clearMessages();
+    busy($("vouchers-more"), () => loadVouchers(true));
+  });
 
   $("refresh").addEventListener("click", () => {
     clearMessages();
