@@ -23,6 +23,7 @@ type voucherList struct {
 		VoucherCode string `json:"voucherCode"`
 		Status      string `json:"status"`
 	} `json:"vouchers"`
+	NextCursor string `json:"nextCursor"`
 }
 
 type providerOrder struct {
@@ -64,6 +65,17 @@ func TestSignUpBuyAndListThroughSidecars(t *testing.T) {
 	require.Len(t, list.Vouchers, 1, "list %+v, want the one code %s", list, final.VoucherCode)
 	assert.Equal(t, final.VoucherCode, list.Vouchers[0].VoucherCode, "list %+v", list)
 	assert.Equal(t, accepted.RequestID, list.Vouchers[0].RequestID, "list %+v", list)
+	assert.Empty(t, list.NextCursor, "the one page is the last")
+	// The page's parameters reach voucher through the invocation: a
+	// cursor it never gave is refused there.
+	var page voucherList
+	pr := c.do("GET", "/voucher?limit=1&phoneNumber="+url.QueryEscape(phone), nil, nil)
+	require.Equal(t, http.StatusOK, pr.Status, "a page of one: %s", pr.Body)
+	pr.json(t, &page)
+	assert.Len(t, page.Vouchers, 1, "a page of one: %s", pr.Body)
+	bad := c.do("GET", "/voucher?cursor=bm9wZQ&phoneNumber="+url.QueryEscape(phone), nil, nil)
+	assert.Equal(t, http.StatusBadRequest, bad.Status, "a cursor voucher never gave: %s", bad.Body)
+	assert.Contains(t, string(bad.Body), "cursor", "a cursor voucher never gave")
 
 	// The provider issued exactly that code, once.
 	o := providerOrderOf(t, accepted.RequestID)
