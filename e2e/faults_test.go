@@ -334,17 +334,75 @@ func outage(t *testing.T, mode string, seconds float64) {
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, "outage")
 }
 
+// TestFaultKillVoucherIntMidFlight kills voucher-int (every instance)
+// after 30 purchases and keeps it down past LATE_AFTER while the rest are accepted (issue 28,
+// finding 2): every status read meanwhile must be true (statusesTrue), the
+// late ones must say so, and once it is back nothing is lost.
 func TestFaultKillVoucherIntMidFlight(t *testing.T) {
 	startCase(t)
 	started := time.Now()
+	var killed time.Time
 	ps := load(t, "", func(accepted *atomic.Int32) {
 		waitAccepted(accepted, 30)
-		kill(t, "voucher-int")
-		time.Sleep(2 * time.Second)
-		restart(t, "voucher-int")
+		for _, inst := range sys.Instances("voucher-int") { // with replicas, every one: voucher-int is down
+			kill(t, inst)
+		}
+		killed = time.Now()
 	})
-	settle(t, "kill -9 voucher-int mid-flight", ps, nil, started)
+	loaded := time.Now()
+	lateAfter, err := time.ParseDuration(scaled["LATE_AFTER"])
+	require.NoError(t, err)
+	statusesTrue(t, ps, lateAfter)
+	// Every request still processing is then past LATE_AFTER and its
+	// margin, however fast the profile accepted them.
+	time.Sleep(time.Until(loaded.Add(lateAfter + statusMargin + time.Second)))
+	late, processing := statusesTrue(t, ps, lateAfter)
+	t.Logf("%d of %d requests still processing said they were late, voucher-int down %s", late, processing, time.Since(killed).Round(time.Second))
+	assert.Positive(t, processing, "no request was still processing with voucher-int down: the case proves nothing about late statuses")
+	assert.Equal(t, processing, late, "requests past LATE_AFTER that did not say they were late")
+	for _, inst := range sys.Instances("voucher-int") {
+		restart(t, inst)
+	}
+	settle(t, "kill -9 voucher-int, down past the promise", ps, nil, started)
 }
+
+// statusesTrue reads every purchase's status once and checks it says
+// what is true: a request still processing promises "within 30 seconds"
+// only before LATE_AFTER and says it is late after it (a margin either
+// side for the clocks of a loaded machine); a finished one promises
+// nothing. It returns how many said they were late, of how many were
+// still processing.
+func statusesTrue(t *testing.T, ps []purchase, lateAfter time.Duration) (late, processing int) {
+	t.Helper()
+	const margin = statusMargin
+	for _, p := range ps {
+		r := p.user.do("GET", p.location, nil, nil)
+		require.Equal(t, http.StatusOK, r.Status, "status %s", r.Body)
+		var v requestView
+		r.json(t, &v)
+		if v.State != 0 {
+			assert.Empty(t, v.Message, "a finished request promises nothing: %+v", v)
+			continue
+		}
+		processing++
+		accepted, err := time.Parse(time.RFC3339Nano, v.CreatedAt)
+		require.NoError(t, err, "createdAt %q", v.CreatedAt)
+		switch age := time.Since(accepted); {
+		case age < lateAfter-margin:
+			assert.Equal(t, "Your request is being processed within 30 seconds", v.Message, "%s old: %+v", age, v)
+		case age > lateAfter+margin:
+			assert.Contains(t, v.Message, "is taking longer than", "%s old, past LATE_AFTER: %+v", age, v)
+			assert.Contains(t, v.Message, "by SMS", "%s old: %+v", age, v)
+			assert.Equal(t, "10", r.Header.Get("Retry-After"), "a late request's Retry-After")
+			late++
+		}
+	}
+	return late, processing
+}
+
+// statusMargin is the room statusesTrue leaves either side of LATE_AFTER
+// for the clocks of a loaded machine.
+const statusMargin = 2 * time.Second
 
 func TestFaultKillGatewayWithDeliveriesPending(t *testing.T) {
 	startCase(t)

@@ -335,6 +335,7 @@ type requestView struct {
 	PhoneNumber string `json:"phoneNumber"`
 	VoucherCode string `json:"voucherCode"`
 	Reason      string `json:"reason"`
+	CreatedAt   string `json:"createdAt"`
 	Delivery    *struct {
 		Channel     string `json:"channel"`
 		Status      string `json:"status"`
