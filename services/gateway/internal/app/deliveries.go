@@ -87,6 +87,28 @@ type Deliveries struct {
 	// MaxPendingPerCustomer caps it (Crowded; 0: no cap).
 	Counts                *PendingCounts
 	MaxPendingPerCustomer int
+	// Texts counts the codes that go by SMS without having been counted
+	// when their purchase was accepted (a webhook that fell back, a late
+	// code of a purchase with a callbackUrl): every text spends the
+	// number's daily budget (nil: none counted).
+	Texts *VoucherTexts
+}
+
+// textSpent counts a code texted to phone for request id against the
+// number's daily budget, after its send-sms was stored. A count that
+// fails or goes over is logged: the text is the code of a voucher already
+// bought, and goes all the same.
+func (d Deliveries) textSpent(ctx context.Context, id, phone string) {
+	over, err := d.Texts.Spent(ctx, phone)
+	if d.Log == nil {
+		return
+	}
+	switch {
+	case err != nil:
+		d.Log.WarnContext(ctx, "voucher text not counted against its number's budget", "purchase_id", id, "error", err)
+	case over:
+		d.Log.WarnContext(ctx, "voucher text over its number's daily budget, sent: the voucher is bought", "purchase_id", id)
+	}
 }
 
 // WebhookMetrics counts webhook attempts by outcome: delivered, retry
@@ -132,6 +154,11 @@ func (d Deliveries) Begin(ctx context.Context, req Request) error {
 		err := d.Store.Insert(ctx, deliveryKey(req.RequestID), del, smsEvent(req.RequestID, req.PhoneNumber, *sms))
 		if errors.Is(err, persist.ErrExists) {
 			return nil
+		}
+		if err == nil && req.CallbackURL != "" {
+			// A late code of a purchase with a callbackUrl: its text was
+			// not counted when the purchase was accepted.
+			d.textSpent(ctx, req.RequestID, req.PhoneNumber)
 		}
 		return err
 	}
@@ -380,7 +407,7 @@ func (d Deliveries) rules() domain.WebhookRules {
 // records it, and takes it out of the index.
 func (d Deliveries) giveUp(ctx context.Context, id string) error {
 	rules := d.rules()
-	fellBack := false
+	fellBack, phone := false, ""
 	_, err := d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
 		fellBack = false
 		if !exists {
@@ -390,13 +417,14 @@ func (d Deliveries) giveUp(ctx context.Context, id string) error {
 		if err != nil || attempt == domain.AttemptNone {
 			return nil, cmp.Or(err, persist.ErrNoChange)
 		}
-		*cur, fellBack = next, true
+		*cur, fellBack, phone = next, true, next.PhoneNumber
 		return smsEvent(id, cur.PhoneNumber, *sms), nil
 	})
 	if err != nil {
 		return err
 	}
 	if fellBack {
+		d.textSpent(ctx, id, phone)
 		if d.Metrics != nil {
 			d.Metrics.Attempt(domain.AttemptFellBack.String())
 		}
@@ -513,6 +541,9 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (domain.A
 	})
 	if err != nil {
 		return domain.AttemptNone, err
+	}
+	if outcome == domain.AttemptFellBack {
+		d.textSpent(ctx, id, del.PhoneNumber)
 	}
 	if d.Metrics != nil {
 		d.Metrics.Attempt(outcome.String())

@@ -35,3 +35,19 @@ func (v *VoucherTexts) Take(ctx context.Context, phone string) error {
 	return errs.Later(wait, "the daily text budget for this number is reached (%d voucher codes by SMS a day): give a callbackUrl, or try again after %s",
 		v.PerNumber, now.Add(wait).UTC().Format(time.RFC3339))
 }
+
+// Spent counts a text to phone today that is sent whatever the budget
+// says: the code of a voucher already bought, going by SMS because its
+// webhook failed or came late. It still spends the number's budget, so
+// that the purchases after it that would be texted are refused; over the
+// budget it is logged by the caller and sent all the same.
+func (v *VoucherTexts) Spent(ctx context.Context, phone string) (overBudget bool, err error) {
+	if v == nil {
+		return false, nil
+	}
+	err = v.Take(ctx, phone)
+	if errs.KindOf(err) == errs.TooManyRequests {
+		return true, nil
+	}
+	return false, err
+}

@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/services/gateway/internal/app"
 )
 
 // TestVoucherTextsAreCappedPerNumberPerDay: a purchase without a
@@ -43,4 +45,24 @@ func TestVoucherTextsAreCappedPerNumberPerDay(t *testing.T) {
 	e.clock.add(15 * time.Hour)
 	tok = e.signIn(t, "alice", "long enough pw")
 	assert.Equal(t, 202, e.do("POST", "/voucher", bySMS, bearer(tok)).Code, "the next day")
+}
+
+// TestAFallbackTextSpendsTheNumbersBudget: a webhook that keeps failing
+// sends its code by SMS, which was not counted when its purchase was
+// accepted. It is sent (the voucher is bought) and spends the number's
+// budget: every text counts (issue 28, finding 4b).
+func TestAFallbackTextSpendsTheNumbersBudget(t *testing.T) {
+	e := newEnvFrom(t, map[string]string{"VOUCHER_TEXTS_PER_NUMBER_PER_DAY": "1"}, nil)
+	e.webhooks.answer = func(int) app.WebhookResult { return app.WebhookResult{Err: "answered 500"} }
+	tok := e.signUp(t, "alice", "0909123456")
+	e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
+	ctx := context.Background()
+	for range 4 { // the schedule's retries, then SMS
+		e.clock.add(time.Minute)
+		_, err := e.sweep(ctx)
+		require.NoError(t, err)
+	}
+	require.Len(t, e.smsSent(t), 1, "the code went by SMS")
+	rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, bearer(tok))
+	assert.Equal(t, 429, rec.Code, "the fallback spent the number's one text of the day: %s", rec.Body)
 }

@@ -163,6 +163,7 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 			Store: daprx.Store[app.Count]{Client: c, Name: cfg.StateStore, TTL: 2 * time.Hour}, Now: now,
 			PerHour: cfg.TextBudgetHour, PerClientPerHour: cfg.TextBudgetClient}},
 	}
+	texts := &app.VoucherTexts{Store: daily.Store, Now: now, PerNumber: cfg.VoucherTextsPerDay}
 	deliveries := app.Deliveries{
 		Store: daprx.Store[app.Delivery]{Client: c, Name: cfg.DeliveryStore, Outbox: smsEvents},
 		Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
@@ -182,6 +183,7 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		OverdueAfter:          cfg.WebhookOverdueAfter,
 		Counts:                &app.PendingCounts{},
 		MaxPendingPerCustomer: cfg.WebhookPendingPerCustomer,
+		Texts:                 texts,
 	}
 	backlog := &app.Backlog{Max: cfg.MaxProcessing, PerCustomer: cfg.MaxProcessingPerCustomer, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: now,
 		Recheck: 64, RecheckEvery: 250 * time.Millisecond}
@@ -193,7 +195,7 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		Vouchers:   ext.Vouchers,
 		Deliveries: deliveries,
 		Callbacks:  ext.Callbacks,
-		Texts:      &app.VoucherTexts{Store: daily.Store, Now: now, PerNumber: cfg.VoucherTextsPerDay},
+		Texts:      texts,
 		AllowHTTP:  cfg.AllowHTTP,
 		Redrive: app.Redrive{
 			Schedule:   redrive,
