@@ -390,7 +390,7 @@ func (d Deliveries) pending(ctx context.Context, s *SweepSummary) ([]Delivery, e
 			s.FellBack++
 		default:
 			perCustomer[del.Username]++
-			if _, claimable := del.Claim(now, time.Second); claimable {
+			if del.Due(now) {
 				due = append(due, del)
 			}
 		}

@@ -180,10 +180,16 @@ type WebhookResult struct {
 	Err        string
 }
 
+// Due tells whether d is a pending webhook whose attempt is due at now and
+// that nobody holds: one Claim would take.
+func (d Delivery) Due(now time.Time) bool {
+	return d.Status == DeliveryPending && !now.Before(d.NextAttemptAt) && !now.Before(d.ClaimedUntil)
+}
+
 // Claim takes a pending webhook for one attempt at now, for lease, if it is
 // due and nobody holds it. false: not pending, not due, or held.
 func (d Delivery) Claim(now time.Time, lease time.Duration) (Delivery, bool) {
-	if d.Status != DeliveryPending || now.Before(d.NextAttemptAt) || now.Before(d.ClaimedUntil) {
+	if !d.Due(now) {
 		return d, false
 	}
 	d.ClaimedUntil = now.Add(lease)
