@@ -604,23 +604,7 @@ func (s *system) endToEnd(rate int, d time.Duration) (E2E, error) {
 		}
 		sent[i], ids[i] = at, id
 	})
-	deadline := time.Now().Add(2 * time.Minute)
-	var lat []time.Duration
-	for {
-		lat = lat[:0]
-		for i, id := range ids {
-			if id == "" {
-				continue
-			}
-			if got, ok := s.hooks.received(id); ok {
-				lat = append(lat, got.Sub(sent[i]))
-			}
-		}
-		if len(lat) == n-int(errCount.Load()) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	lat := s.hookLatencies(ids, func(i int) time.Time { return sent[i] }, n-int(errCount.Load()), 200*time.Millisecond)
 	if first := firstErr.Load(); first != nil {
 		fmt.Printf("   %d purchases refused, the first with: %s\n", errCount.Load(), first)
 	}
@@ -653,20 +637,7 @@ func (s *system) burst(n int) (E2E, error) {
 		})
 	}
 	wg.Wait()
-	deadline := time.Now().Add(2 * time.Minute)
-	var lat []time.Duration
-	for {
-		lat = lat[:0]
-		for _, id := range ids {
-			if got, ok := s.hooks.received(id); id != "" && ok {
-				lat = append(lat, got.Sub(start))
-			}
-		}
-		if len(lat) == n-int(errCount.Load()) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	lat := s.hookLatencies(ids, func(int) time.Time { return start }, n-int(errCount.Load()), 100*time.Millisecond)
 	e := E2E{Offered: n, Sent: n, Errors: int(errCount.Load()), Completed: len(lat), WaitedSeconds: time.Since(start).Seconds()}
 	e.Latency = statsOf(lat)
 	return e, nil
@@ -721,23 +692,30 @@ func (s *system) besideHanging(n, rate int, d time.Duration) (Hanging, error) {
 		}
 		sent[i], ids[i] = at, v.RequestID
 	})
+	lat := s.hookLatencies(ids, func(i int) time.Time { return sent[i] }, sentN-int(errCount.Load()), 100*time.Millisecond)
+	e := E2E{Offered: rate, Sent: sentN, Errors: int(errCount.Load()), Completed: len(lat), WaitedSeconds: time.Since(start).Seconds()}
+	e.Latency = statsOf(lat)
+	return Hanging{Hanging: n, Others: e}, nil
+}
+
+// hookLatencies waits, polling every poll for up to two minutes, until
+// want of the purchases ids (an empty id was refused) have their webhook,
+// and returns each one's latency from from(i).
+func (s *system) hookLatencies(ids []string, from func(i int) time.Time, want int, poll time.Duration) []time.Duration {
 	deadline := time.Now().Add(2 * time.Minute)
 	var lat []time.Duration
 	for {
 		lat = lat[:0]
 		for i, id := range ids {
 			if got, ok := s.hooks.received(id); id != "" && ok {
-				lat = append(lat, got.Sub(sent[i]))
+				lat = append(lat, got.Sub(from(i)))
 			}
 		}
-		if len(lat) == sentN-int(errCount.Load()) || time.Now().After(deadline) {
-			break
+		if len(lat) == want || time.Now().After(deadline) {
+			return lat
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(poll)
 	}
-	e := E2E{Offered: rate, Sent: sentN, Errors: int(errCount.Load()), Completed: len(lat), WaitedSeconds: time.Since(start).Seconds()}
-	e.Latency = statsOf(lat)
-	return Hanging{Hanging: n, Others: e}, nil
 }
 
 // hookServer is the customers' webhook endpoint: it records when each
