@@ -17,11 +17,13 @@ STATICCHECK_VERSION := v0.8.2
 # compose-up drive, built from the Go module proxy (tools/compose).
 COMPOSE_VERSION := v5.6.0
 COMPOSE        := .bin/docker-compose-$(COMPOSE_VERSION)
-# Kubernetes' control plane and etcd for make test-k8s (tools/k8s), and
+# Kubernetes' control plane, a node and etcd for make test-k8s (tools/k8s),
+# CoreDNS (tools/coredns), and
 # Dapr's (sentry, operator, injector) from the dapr module daprd is built
 # from.
 K8S_VERSION    := $(shell awk '$$1 == "k8s.io/kubernetes" {print $$2; exit}' tools/k8s/go.mod)
-K8S_TOOLS      := $(addprefix .bin/k8s/,kube-apiserver kube-controller-manager kubectl etcd)
+K8S_TOOLS      := $(addprefix .bin/k8s/,kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl etcd)
+COREDNS        := .bin/k8s/coredns
 DAPR_CONTROL_PLANE := $(addprefix .bin/dapr/,sentry operator injector)
 STATICCHECK    := .bin/staticcheck-$(STATICCHECK_VERSION)
 SERVICES       := voucher-provider voucher-int voucher sms gateway
@@ -29,7 +31,7 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose bench-compose test-k8s k8s-tools dapr-control-plane bench compose-secrets compose-tool compose-images compose-test-images compose-up compose-down docker-engine cli cli-profile clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose bench-compose test-k8s k8s-tools k8s-node dapr-control-plane bench compose-secrets compose-tool compose-images compose-test-images compose-up compose-down docker-engine cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -42,7 +44,7 @@ help:
 	@echo "make cli-profile  rewrite components/cli (the CLI's profile) from components/redis, components/local and components/config.yaml"
 	@echo "make compose-up  the whole system in Docker containers, every image built here (no registry); make compose-down stops it"
 	@echo "make test-compose  docker-compose.yml for real: the customer's journey, forged calls, a crash, a restart, the teardown"
-	@echo "make test-k8s  deploy/kubernetes applied to a real API server with Dapr's control plane: 0 errors, daprd injected as asked, mistakes caught"
+	@echo "make test-k8s  deploy/kubernetes on a real API server with Dapr's control plane: 0 errors, daprd injected as asked, mistakes caught; then the pods run on a node and a customer buys through gateway's Service"
 	@echo "make compose-secrets  the secrets file and per-app token files docker-compose.yml reads (random, git-ignored)"
 	@echo "make bench-compose  the Compose stack under load: purchase-to-webhook times and every container's RSS"
 	@echo "make bench   the benchmark (docs/performance.md): accept path, end to end, CPU and memory, baselines"
@@ -247,16 +249,24 @@ bench-compose: compose-tool compose-test-images compose-secrets
 	cd e2e && COMPOSE=$(CURDIR)/$(COMPOSE) COMPOSE_TEST_REQUIRED=1 COMPOSE_LOAD_RATE=$${COMPOSE_LOAD_RATE:-50} \
 		COMPOSE_LOAD_FOR=$${COMPOSE_LOAD_FOR:-30s} $(GO) test -count=1 -timeout 25m -v -run '^TestCompose$$/^steady_load$$' ./compose
 
-## k8s-tools: kube-apiserver, kube-controller-manager and kubectl at
-## K8S_VERSION, and etcd, into .bin/k8s (once; tools/k8s).
-k8s-tools: $(K8S_TOOLS)
+## k8s-tools: the control plane (kube-apiserver, kube-controller-manager,
+## kube-scheduler), a node's kubelet and kube-proxy, and kubectl at
+## K8S_VERSION, with etcd and CoreDNS, into .bin/k8s (once; tools/k8s,
+## tools/coredns).
+k8s-tools: $(K8S_TOOLS) $(COREDNS)
 
 $(K8S_TOOLS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/cmd/etcd/main.go
-	@echo ">> building kube-apiserver, kube-controller-manager and kubectl $(K8S_VERSION), and etcd, into .bin/k8s (once: minutes on two cores)"
+	@echo ">> building Kubernetes $(K8S_VERSION) (control plane, kubelet, kube-proxy, kubectl) and etcd into .bin/k8s (once: about 10 minutes on two cores)"
 	@cd tools/k8s && GOWORK=off CGO_ENABLED=0 $(GO) build -trimpath \
 		-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)" \
 		-o $(CURDIR)/.bin/k8s/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy \
 		k8s.io/kubernetes/cmd/kubectl ./cmd/etcd
+
+## The node's cluster DNS: CoreDNS with the kubernetes plugin (tools/coredns).
+$(COREDNS): tools/coredns/go.mod tools/coredns/go.sum tools/coredns/main.go
+	@echo ">> building CoreDNS into $@ (once)"
+	@cd tools/coredns && GOWORK=off CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(CURDIR)/$@ .
 
 ## dapr-control-plane: Dapr's sentry, operator and sidecar injector at
 ## DAPR_VERSION, from the copy of the dapr module make daprd made.
