@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bankabc/vouchers/tools/runner"
@@ -47,6 +48,9 @@ type objects struct {
 	endpoints     []httpendpoint.HTTPEndpoint
 	resiliencies  []resiliency.Resiliency
 	subscriptions []subscriptions.Subscription
+	accounts      []corev1.ServiceAccount
+	roles         []rbacv1.Role
+	bindings      []rbacv1.RoleBinding
 }
 
 // decodeAll decodes every YAML document strictly into the API type of its
@@ -118,6 +122,18 @@ func decodeAll(t *testing.T, name string, text []byte) *objects {
 			var v subscriptions.Subscription
 			into(&v)
 			o.subscriptions = append(o.subscriptions, v)
+		case "v1/ServiceAccount":
+			var v corev1.ServiceAccount
+			into(&v)
+			o.accounts = append(o.accounts, v)
+		case "rbac.authorization.k8s.io/v1/Role":
+			var v rbacv1.Role
+			into(&v)
+			o.roles = append(o.roles, v)
+		case "rbac.authorization.k8s.io/v1/RoleBinding":
+			var v rbacv1.RoleBinding
+			into(&v)
+			o.bindings = append(o.bindings, v)
 		default:
 			t.Fatalf("%s document %d: unexpected %s %s", name, i+1, head.APIVersion, head.Kind)
 		}
