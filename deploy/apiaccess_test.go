@@ -21,7 +21,8 @@ import (
 // read. make test-k8s found the missing annotation: every daprd exited
 // with "stat /.kube/config: no such file or directory".
 func TestKubernetesAPIAccess(t *testing.T) {
-	for _, dir := range kustomizations {
+	// The local overlay too: its pods run on make test-k8s's node.
+	for _, dir := range append(slices.Clone(kustomizations), "deploy/kubernetes/overlays/local") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			o := decodeAll(t, dir, build(t, dir))
 			var allowed []string
