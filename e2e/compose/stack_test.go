@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bankabc/vouchers/e2e/internal/journey"
 	"github.com/bankabc/vouchers/e2e/internal/repo"
 	"github.com/bankabc/vouchers/tools/runner"
 )
@@ -43,6 +45,8 @@ type stack struct {
 	peer    string   // the receiver's record of webhooks
 	// provider is the provider fake's port, for its test controls.
 	provider string
+	// sys is the stack as its customers and the test see it.
+	sys *journey.System
 }
 
 // composeCLI is COMPOSE (make test-compose names the binary `make
@@ -75,7 +79,37 @@ func newStack() (*stack, error) {
 		fmt.Sprintf("PROVIDER_PUBLISH=%d", ports[2]),
 		"TEST_SUBNET="+testSubnet,
 	)
+	s.sys = &journey.System{
+		Gateway: s.gateway,
+		// The texts the sms sidecar wrote (the localstorage binding).
+		Texts: func() (map[string]string, error) {
+			id, err := s.container("sms-dapr")
+			if err != nil {
+				return nil, err
+			}
+			return files(id, "/data/sms")
+		},
+		Received: s.received,
+		ProviderOrders: func() (map[string]int, error) {
+			token, err := tokenOf("voucher-provider", "APP_API_TOKEN")
+			if err != nil {
+				return nil, err
+			}
+			return journey.ProviderOrders(s.provider, token)
+		},
+	}
 	return s, nil
+}
+
+// received is the peer's record of the webhooks it took.
+func (s *stack) received() ([]journey.Delivery, error) {
+	resp, err := http.Get(s.peer + "/received")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var got []journey.Delivery
+	return got, json.NewDecoder(resp.Body).Decode(&got)
 }
 
 // run runs the compose CLI on the test's project and files; the error
