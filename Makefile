@@ -278,13 +278,21 @@ $(DAPR_CONTROL_PLANE) &: $(DAPRD)
 		-ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
 		-o $(CURDIR)/.bin/dapr/ github.com/dapr/dapr/cmd/sentry github.com/dapr/dapr/cmd/operator github.com/dapr/dapr/cmd/injector
 
+## k8s-node: Debian's containerd, runc and CNI plugins for test-k8s's
+## node, installed as root when missing (tools/scripts/k8s-node).
+k8s-node:
+	@tools/scripts/k8s-node
+
 ## test-k8s: deploy/kubernetes on etcd, kube-apiserver and
 ## kube-controller-manager with Dapr's sentry, operator and injector
-## (e2e/k8s). As root: each Dapr process runs as the user 65532 with its
-## Sentry token in a mount namespace of its own.
-test-k8s: k8s-tools dapr-control-plane
+## (e2e/k8s); then a node of that cluster (kubelet, kube-proxy, the
+## scheduler, containerd, CoreDNS) runs the local overlay's pods from the
+## images compose-images built, and a customer uses them through
+## gateway's Service. As root: each Dapr process runs as the user 65532
+## with its Sentry token in a mount namespace of its own.
+test-k8s: k8s-tools dapr-control-plane compose-images k8s-node
 	@echo ">> Kubernetes with Dapr injection (e2e/k8s)"
-	cd e2e && K8S_TEST_REQUIRED=1 DAPR_VERSION=$(DAPR_VERSION) GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 20m -v ./k8s
+	cd e2e && K8S_TEST_REQUIRED=1 DAPR_VERSION=$(DAPR_VERSION) GO=$(GO) ../tools/scripts/go-test -count=1 -timeout 25m -v ./k8s
 
 clean:
 	rm -rf bin $(DATA_DIR)

@@ -1,8 +1,9 @@
 // Package k8s applies deploy/kubernetes to a real control plane on this
 // machine: etcd, kube-apiserver and kube-controller-manager, and Dapr
 // 1.18.3's sentry, operator and sidecar injector, the injector registered
-// as a MutatingWebhookConfiguration served over TLS. Every binary is built
-// from source with the Go module proxy (make k8s-tools, make
+// as a MutatingWebhookConfiguration served over TLS; then a node of that
+// cluster runs the local overlay's pods (pods_test.go). Every binary is
+// built from source with the Go module proxy (make k8s-tools, make
 // dapr-control-plane). `make test-k8s` runs it.
 package k8s
 
@@ -120,6 +121,7 @@ func (c *cluster) stop() {
 		}
 	}
 	c.procs = nil
+	cleanupNode(c.dir)
 }
 
 type prefixWriter struct {
@@ -205,7 +207,7 @@ func makePKI(dir string) (*pki, error) {
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1"), net.ParseIP(nodeIP)},
 	}); err != nil {
 		return nil, err
 	}
@@ -252,6 +254,11 @@ func startCluster(dir string, log *os.File) (*cluster, error) {
 		return nil, err
 	}
 	etcdClient, etcdPeer, api := ports[0], ports[1], ports[2]
+	// The API server advertises the node's address, which the pods reach
+	// it at through the kubernetes Service.
+	if err := makeBridge(); err != nil {
+		return nil, err
+	}
 	if err := c.start("etcd", nil, bin("etcd"),
 		"--name=default", "--data-dir="+filepath.Join(dir, "etcd"),
 		fmt.Sprintf("--listen-client-urls=http://127.0.0.1:%d", etcdClient),
@@ -281,14 +288,14 @@ func startCluster(dir string, log *os.File) (*cluster, error) {
 	if err := c.start("kube-apiserver", nil, "unshare", "--mount", "--propagation", "private",
 		"sh", "-c", `mount --bind "$1" /etc/hosts && shift && exec "$@"`, "sh", hostsFile, bin("kube-apiserver"),
 		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdClient),
-		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", api), "--advertise-address=127.0.0.1",
+		"--bind-address=0.0.0.0", fmt.Sprintf("--secure-port=%d", api), "--advertise-address="+nodeIP,
 		"--tls-cert-file="+p.serverCert, "--tls-private-key-file="+p.servKey, "--client-ca-file="+p.caCert,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+p.saPub, "--service-account-signing-key-file="+p.saKey,
-		"--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16",
-		// The API server's own endpoint is the loopback here, which the
-		// kubernetes Service may not name.
-		"--endpoint-reconciler-type=none",
+		"--authorization-mode=RBAC", "--service-cluster-ip-range="+serviceCIDR,
+		// kubectl logs and exec reach the kubelet as the admin.
+		"--kubelet-client-certificate="+p.adminCert, "--kubelet-client-key="+p.adminKey,
+		"--kubelet-preferred-address-types=InternalIP",
 		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
 		"--v=1",
 	); err != nil {

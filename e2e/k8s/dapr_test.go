@@ -46,7 +46,7 @@ func goCmd() string {
 }
 
 // sidecarImage is the daprd image the injector puts in every pod: the one
-// make compose-images builds (no pod here pulls it; see docs/deploy.md).
+// make compose-images builds, loaded into the node (nothing pulls it).
 var sidecarImage = "vouchers/daprd:" + daprVersion
 
 // tokenMount is where Dapr's injector and operator read the token they
@@ -58,7 +58,7 @@ const tokenMount = "/var/run/secrets/dapr.io/sentrytoken"
 // controlPlaneFmt is Dapr's namespace as its Helm chart makes it, less the
 // Deployments: service accounts, the trust bundle Sentry fills in, the
 // daprsystem Configuration, and one Pod object for each of the injector
-// and the operator. Those Pods never run (this cluster has no kubelet);
+// and the operator. Those Pods never run (no node matches their selector);
 // Sentry checks that the token presented to it is bound to a Pod with the
 // control-plane annotation, so each process here runs under its Pod's
 // identity.
@@ -107,6 +107,8 @@ metadata:
   annotations: {dapr.io/control-plane: injector}
 spec:
   serviceAccountName: dapr-injector
+  # Never scheduled: the process runs on this machine, not in this pod.
+  nodeSelector: {vouchers.test/never: "true"}
   containers: [{name: dapr-sidecar-injector, image: "daprio/dapr:` + daprVersion + `"}]
 ---
 apiVersion: v1
@@ -117,6 +119,8 @@ metadata:
   annotations: {dapr.io/control-plane: operator}
 spec:
   serviceAccountName: dapr-operator
+  # Never scheduled: the process runs on this machine, not in this pod.
+  nodeSelector: {vouchers.test/never: "true"}
   containers: [{name: dapr-operator, image: "daprio/dapr:` + daprVersion + `"}]
 `
 
@@ -189,7 +193,7 @@ func (c *cluster) startDapr() error {
 	}
 	if err := c.start("sentry", []string{ns}, "setpriv", asControlPlane(daprBin("sentry"),
 		"--mode=kubernetes", "--kubeconfig="+kubeconfig,
-		fmt.Sprintf("--port=%d", sentryPort), "--listen-address=127.0.0.1",
+		fmt.Sprintf("--port=%d", sentryPort), "--listen-address=0.0.0.0",
 		fmt.Sprintf("--healthz-port=%d", sentryHealth), "--healthz-listen-address=127.0.0.1",
 		"--issuer-credentials="+filepath.Join(c.dir, "sentry"), "--trust-domain=cluster.local",
 		"--enable-metrics=false", "--log-level=info",
@@ -220,7 +224,10 @@ func (c *cluster) startDapr() error {
 		fmt.Sprintf("DAPR_SENTRY_ADDRESS=127.0.0.1:%d", sentryPort),
 	}
 	if err := c.startAs("dapr-sidecar-injector-0", "dapr-injector", "injector",
-		append(common, "SIDECAR_IMAGE="+sidecarImage, "KUBE_CLUSTER_DOMAIN=cluster.local"),
+		append(common, "SIDECAR_IMAGE="+sidecarImage, "KUBE_CLUSTER_DOMAIN=cluster.local",
+			// The node holds the image and nothing can pull it; no app
+			// here has actors, and no placement service runs.
+			"SIDECAR_IMAGE_PULL_POLICY=IfNotPresent", "ACTORS_ENABLED=false"),
 		daprBin("injector"),
 		"--kubeconfig="+kubeconfig, fmt.Sprintf("--port=%d", injPort), "--listen-address=127.0.0.1",
 		fmt.Sprintf("--healthz-port=%d", injHealth), "--healthz-listen-address=127.0.0.1",
@@ -230,12 +237,17 @@ func (c *cluster) startDapr() error {
 	}
 	if err := c.startAs("dapr-operator-0", "dapr-operator", "operator", common,
 		daprBin("operator"),
-		"--kubeconfig="+kubeconfig, fmt.Sprintf("--port=%d", opPort), "--listen-address=127.0.0.1",
+		"--kubeconfig="+kubeconfig, fmt.Sprintf("--port=%d", opPort), "--listen-address=0.0.0.0",
 		fmt.Sprintf("--healthz-port=%d", opHealth), "--healthz-listen-address=127.0.0.1",
 		fmt.Sprintf("--webhook-server-port=%d", opWebhook), "--webhook-server-listen-address=127.0.0.1",
 		"--trust-anchors-file="+anchors, "--disable-leader-election",
 		"--enable-metrics=false", "--log-level=info",
 	); err != nil {
+		return err
+	}
+	// The sidecars find Sentry and the operator's API by their Services'
+	// names, as on any cluster; here the Services lead to this machine.
+	if _, err := c.kubectlIn(controlPlaneServices(sentryPort, opPort), "apply", "-f", "-"); err != nil {
 		return err
 	}
 	// Each answers its healthz once it holds its certificate from Sentry
@@ -282,6 +294,36 @@ func (c *cluster) waitHealthy(name, url string) error {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// controlPlaneServices are Sentry's and the operator's Services as Dapr's
+// chart names them, without selectors: their endpoints are the node's
+// address and the ports the processes listen on.
+func controlPlaneServices(sentryPort, apiPort int) string {
+	var b strings.Builder
+	for _, s := range []struct {
+		name string
+		port int
+	}{{"dapr-sentry", sentryPort}, {"dapr-api", apiPort}} {
+		fmt.Fprintf(&b, `---
+apiVersion: v1
+kind: Service
+metadata: {name: %[1]s, namespace: dapr-system}
+spec:
+  ports: [{name: grpc, port: 443, targetPort: %[2]d}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: %[1]s-node
+  namespace: dapr-system
+  labels: {kubernetes.io/service-name: %[1]s}
+addressType: IPv4
+ports: [{name: grpc, port: %[2]d, protocol: TCP}]
+endpoints: [{addresses: [%[3]q], conditions: {ready: true}}]
+`, s.name, s.port, nodeIP)
+	}
+	return b.String()
 }
 
 // startAs starts a control-plane process with a token bound to pod (in
