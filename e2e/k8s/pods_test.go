@@ -219,10 +219,12 @@ func TestPodsRun(t *testing.T) {
 	assert.Empty(t, mistakes(t, "vouchers"), "the local overlay, as it runs")
 	hooks := newReceiver(t)
 	sys := d.system(t, hooks)
+	var first *journey.Customer
 	ok := t.Run("journey_through_the_gateway_service", func(t *testing.T) {
-		journey.Walk(t, sys, "k8s", fmt.Sprintf("%s/hooks/%d", hooks.url, time.Now().UnixNano()))
+		first = journey.Walk(t, sys, "k8s", fmt.Sprintf("%s/hooks/%d", hooks.url, time.Now().UnixNano()))
 	})
 	ok = ok && t.Run("late_success_by_sms", func(t *testing.T) { journey.LateSuccess(t, sys) })
+	ok = ok && t.Run("forged_calls_from_the_pod_network", func(t *testing.T) { forged(t, first) })
 	_ = ok && t.Run("voucher_int_pods_deleted_during_a_burst_lose_nothing", func(t *testing.T) {
 		deletePodsDuringBurst(t, sys, "voucher-int")
 	})
@@ -322,4 +324,90 @@ func (r *receiver) received() ([]journey.Delivery, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.got), nil
+}
+
+// forged: from the pod network (the node's address, where any pod could
+// be), every app port refuses what has no app token, daprd's API listens
+// on its pod's loopback only, the provider fake's controls need its
+// token, and gateway's public port has none of the internal routes. The
+// victim's purchase is unchanged afterwards. No NetworkPolicy is enforced
+// on this node: this is what holds without one.
+func forged(t *testing.T, victim *journey.Customer) {
+	victim.T = t // its journey's subtest has ended
+	before := victim.Vouchers()
+	require.Len(t, before, 1)
+	type call struct{ name, method, url, token string }
+	var calls []call
+	refused := map[string]bool{}
+	for _, app := range []struct{ name, port, method, path string }{
+		{"gateway", "8090", "POST", "/events/receive-code"},
+		{"gateway", "8090", "POST", "/webhook-sweep"},
+		// The operator's tools take the operator's token.
+		{"gateway", "8090", "GET", "/ops/dead-letters"},
+		{"voucher-int", "8082", "POST", "/events/request-code"},
+		{"voucher", "8083", "POST", "/events/receive-code"},
+		{"sms", "8084", "POST", "/events/send-sms"},
+	} {
+		ips, err := c.kubectl("get", "pods", "-n", "vouchers", "-l", "app.kubernetes.io/name="+app.name, "-o", "jsonpath={.items[*].status.podIP}")
+		require.NoError(t, err)
+		for _, ip := range strings.Fields(ips) {
+			for _, token := range []string{"", "wrong-token-wrong-token-wrong-token"} {
+				calls = append(calls, call{fmt.Sprintf("%s %s app port %s token %q", app.name, ip, app.path, token), app.method, "http://" + ip + ":" + app.port + app.path, token})
+			}
+			name := fmt.Sprintf("%s %s daprd API", app.name, ip)
+			calls = append(calls, call{name, "POST", "http://" + ip + ":3500/v1.0/publish/pubsub/receive-code", ""})
+			refused[name] = true
+		}
+	}
+	provider, err := c.kubectl("get", "service", "voucher-provider", "-n", "vouchers", "-o", "jsonpath={.spec.clusterIP}")
+	require.NoError(t, err)
+	for _, token := range []string{"", "wrong-token-wrong-token-wrong-token"} {
+		calls = append(calls, call{fmt.Sprintf("provider orders token %q", token), "GET", "http://" + provider + ":8081/api/orders", token})
+		calls = append(calls, call{fmt.Sprintf("provider outage token %q", token), "POST", "http://" + provider + ":8081/api/admin/outage", token})
+	}
+	gateway, err := c.kubectl("get", "service", "gateway", "-n", "vouchers", "-o", "jsonpath={.spec.clusterIP}")
+	require.NoError(t, err)
+	for _, path := range []string{"/events/receive-code", "/webhook-sweep", "/outbox-relay", "/ops/dead-letters", "/dapr/subscribe"} {
+		calls = append(calls, call{"gateway public " + path, "POST", "http://" + gateway + path, ""})
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for _, cl := range calls {
+		var body io.Reader
+		if cl.method == "POST" {
+			body = strings.NewReader(`{"mode":"error","seconds":60}`)
+		}
+		req, err := http.NewRequest(cl.method, cl.url, body)
+		require.NoError(t, err)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if cl.token != "" {
+			req.Header.Set("dapr-api-token", cl.token)
+		}
+		resp, err := hc.Do(req)
+		if refused[cl.name] {
+			if assert.Error(t, err, "%s: answered", cl.name) {
+				assert.Contains(t, err.Error(), "connection refused", cl.name)
+			} else {
+				resp.Body.Close()
+			}
+			continue
+		}
+		if !assert.NoError(t, err, cl.name) {
+			continue
+		}
+		resp.Body.Close()
+		if strings.HasPrefix(cl.name, "gateway public") {
+			assert.Contains(t, []int{http.StatusNotFound, http.StatusMethodNotAllowed}, resp.StatusCode, cl.name)
+		} else {
+			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, cl.name)
+		}
+	}
+	t.Logf("measured: %d forged calls from the pod network, every one refused", len(calls))
+	assert.Equal(t, before, victim.Vouchers(), "the victim's vouchers changed")
+	for _, id := range victim.Requests {
+		var v journey.RequestView
+		victim.Do("GET", "/voucher/requests/"+id, nil).Decode(t, &v)
+		assert.Equal(t, "SUCCESS", v.Status, "request %s", id)
+	}
 }
