@@ -3,7 +3,7 @@
 #
 # dapr's own cmd/daprd (app.Run, unchanged) from a copy of the dapr module in
 # which cmd/daprd/components keeps only the registrations components.txt
-# lists: the rest of components-contrib (cloud SDKs, Kafka, Pulsar …) is
+# lists: the rest of components-contrib (cloud SDKs, Pulsar …) is
 # never compiled. That makes the first build minutes shorter, and it is what
 # makes it possible at all here: with every component, daprd needs modules
 # the Go module proxy does not serve (a Pulsar client fork and the Avro
