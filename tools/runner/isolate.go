@@ -51,7 +51,8 @@ var ownerName = regexp.MustCompile(`^[a-z][a-z0-9]{0,19}$`)
 // it was. ctx bounds the setting up, not Close.
 //
 // Per profile:
-//   - embedded: nothing to share, no Vars.
+//   - embedded, and kafka on the runner's own broker: nothing to share, no
+//     Vars.
 //   - redis: a free numbered database, 1 to 14 (0 is `make run`'s, 15
 //     `make bench`'s), marked taken by a key in database 0 that expires
 //     after 3 hours if the run dies, emptied before and after.
@@ -72,6 +73,13 @@ func Isolate(ctx context.Context, profile, owner string) (*Isolation, error) {
 	var steps []func(*Isolation, context.Context, string) error
 	switch profile {
 	case "embedded":
+	case "kafka":
+		// The runner's own broker, one per system. A team's cluster
+		// (KAFKA_BROKERS) has one set of topics and consumer groups,
+		// named in the components, which two systems would share.
+		if os.Getenv("KAFKA_BROKERS") != "" {
+			return nil, errors.New("no isolation on a shared Kafka (KAFKA_BROKERS is set): every system would use the same topics and consumer groups; unset it to run on the runner's own broker")
+		}
 	case "redis":
 		steps = append(steps, (*Isolation).redisDB)
 	case "postgres-rabbitmq":

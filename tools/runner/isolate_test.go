@@ -18,7 +18,7 @@ func TestIsolateNeedsNothingOnEmbedded(t *testing.T) {
 
 func TestIsolateRefusesWhatItCannotKeepApart(t *testing.T) {
 	for _, c := range []struct{ profile, owner, want string }{
-		{"kafka", "test", `no isolation known for profile "kafka"`},
+		{"pulsar", "test", `no isolation known for profile "pulsar"`},
 		{"embedded", "", "isolation owner"},
 		{"embedded", "e2e; DROP", "isolation owner"},
 		{"embedded", "Bench", "isolation owner"},

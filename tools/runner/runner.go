@@ -84,6 +84,7 @@ type System struct {
 	apps    []*appRun
 	byID    map[string]*appRun
 	broker  *broker
+	kafka   *kafkaBroker
 	proxy   *relay
 	servers []*backend
 	// balancers front the public ports of apps with several instances.
@@ -390,6 +391,24 @@ func (s *System) prepare(ctx context.Context) error {
 		}
 		vars["NATS_URL"], vars["NATS_TOKEN"] = s.broker.url, token
 	}
+	// The kafka profile's broker is the runner's own unless KAFKA_BROKERS
+	// names one (a team's cluster, checked below like any server).
+	kafka, err := usesPlaceholder(dirs, "KAFKA_BROKERS")
+	if err != nil {
+		return err
+	}
+	if kafka && vars["KAFKA_BROKERS"] == "" {
+		port, err := FreePort()
+		if err != nil {
+			return err
+		}
+		dir := filepath.Join(s.opts.DataDir, "kafka")
+		s.opts.Logf("starting embedded Kafka (kfake) on 127.0.0.1:%d (storage %s)", port, dir)
+		if s.kafka, err = startKafka(dir, filepath.Join(s.opts.DataDir, "kafka-password"), port); err != nil {
+			return &StartError{Process: "kafka", Reason: err.Error()}
+		}
+		vars["KAFKA_BROKERS"], vars["KAFKA_USER"], vars["KAFKA_PASSWORD"] = s.kafka.addr, KafkaUser, s.kafka.password
+	}
 	if err := EnsureLocalSecrets(filepath.Join(s.opts.DataDir, "secrets.json")); err != nil {
 		return err
 	}
@@ -399,7 +418,8 @@ func (s *System) prepare(ctx context.Context) error {
 	}
 	s.resources = rendered.dirs
 	for _, srv := range serversOf(rendered.docs) {
-		if s.broker == nil || !strings.HasSuffix(s.broker.url, "/"+srv.addr) {
+		own := (s.broker != nil && strings.HasSuffix(s.broker.url, "/"+srv.addr)) || (s.kafka != nil && s.kafka.addr == srv.addr)
+		if !own {
 			s.servers = append(s.servers, srv) // not the runner's own broker
 		}
 	}
@@ -426,6 +446,13 @@ func (s *System) prepare(ctx context.Context) error {
 		s.opts.Logf("creating %d JetStream streams: %s", len(topics), strings.Join(topics, ", "))
 		if err := ensureStreams(ctx, s.broker.url, s.broker.token, topics); err != nil {
 			return &StartError{Process: "nats", Reason: err.Error()}
+		}
+	}
+	if s.kafka != nil {
+		topics := append(append([]string(nil), rendered.topics...), s.opts.Topics...)
+		s.opts.Logf("creating %d Kafka topics of %d partitions: %s", len(topics), KafkaPartitions, strings.Join(topics, ", "))
+		if err := s.kafka.ensureTopics(ctx, topics); err != nil {
+			return &StartError{Process: "kafka", Reason: err.Error()}
 		}
 	}
 	if cfg := s.apps[0].ConfigFilePath; cfg != "" {
@@ -816,6 +843,9 @@ func (s *System) Stop() {
 	if s.broker != nil {
 		s.broker.stop()
 	}
+	if s.kafka != nil {
+		s.kafka.stop()
+	}
 	if s.proxy != nil {
 		s.proxy.stop()
 	}
@@ -953,12 +983,15 @@ func (s *System) MetricsURL(id string) string {
 }
 
 // StopBroker takes the broker away, for fault injection: publishers and
-// subscribers see it gone until StartBroker. It stops the embedded broker,
-// or for a shared one cuts the runner's proxy (Options.ProxyBroker).
+// subscribers see it gone until StartBroker. It stops the embedded broker
+// (NATS or Kafka, every connection closed), or for a shared one cuts the
+// runner's proxy (Options.ProxyBroker).
 func (s *System) StopBroker() error {
 	switch {
 	case s.broker != nil:
 		s.broker.stop()
+	case s.kafka != nil:
+		s.kafka.stop()
 	case s.proxy != nil:
 		s.proxy.stop()
 	default:
@@ -968,11 +1001,13 @@ func (s *System) StopBroker() error {
 }
 
 // StartBroker brings the broker back: the embedded one on the same port and
-// storage, or the proxy on the same port.
+// storage (its messages, consumer groups and offsets kept), or the proxy on the same port.
 func (s *System) StartBroker() error {
 	switch {
 	case s.broker != nil:
 		return s.broker.start()
+	case s.kafka != nil:
+		return s.kafka.start()
 	case s.proxy != nil:
 		return s.proxy.start()
 	}
@@ -994,6 +1029,23 @@ func (s *System) BrokerToken() string {
 		return ""
 	}
 	return s.broker.token
+}
+
+// KafkaBrokers is the embedded Kafka broker's address, empty when the
+// profile has none; KafkaPassword is its SASL/SCRAM-SHA-512 password for
+// KafkaUser.
+func (s *System) KafkaBrokers() string {
+	if s.kafka == nil {
+		return ""
+	}
+	return s.kafka.addr
+}
+
+func (s *System) KafkaPassword() string {
+	if s.kafka == nil {
+		return ""
+	}
+	return s.kafka.password
 }
 
 // AppIDs lists the apps in run-file order.

@@ -29,7 +29,9 @@ type backend struct {
 func addressOf(res resource) (kind, addr string) {
 	meta := map[string]string{}
 	for _, m := range res.Spec.Metadata {
-		meta[m.Name] = fmt.Sprint(m.Value)
+		if m.Value != nil { // an empty value (a placeholder with no value) is no address
+			meta[m.Name] = fmt.Sprint(m.Value)
+		}
 	}
 	typ := res.Spec.Type
 	switch {
