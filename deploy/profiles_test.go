@@ -14,7 +14,7 @@ import (
 
 // localProfiles are the folders of components/ that `make run PROFILE=…`
 // swaps; components/local and components/common come with every one.
-var localProfiles = []string{"embedded", "redis", "postgres-rabbitmq"}
+var localProfiles = []string{"embedded", "kafka", "redis", "postgres-rabbitmq"}
 
 func profileObjects(t *testing.T, profile string) *objects {
 	t.Helper()

@@ -31,6 +31,7 @@ func TestPublishingIsScoped(t *testing.T) {
 	want := ""
 	for _, path := range []string{
 		"components/embedded/pubsub.yaml",
+		"components/kafka/pubsub.yaml",
 		"components/redis/pubsub.yaml",
 		"components/postgres-rabbitmq/pubsub.yaml",
 		"components/cli/pubsub.yaml",
