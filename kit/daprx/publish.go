@@ -8,6 +8,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/events"
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
@@ -22,6 +23,12 @@ type EventPublisher interface {
 type Publisher struct {
 	Client EventPublisher
 	PubSub string
+	// Key gives an event its ordering key (the pub/sub component's
+	// partitionKey) from its data; nil means events.OrderingKey, the
+	// phone number every event of ours carries. A broker that partitions
+	// its topics keeps the events of one key in one partition, in order;
+	// the others ignore it.
+	Key func(data []byte) string
 }
 
 // Publish sends data as JSON to topic.
@@ -48,6 +55,13 @@ func (p Publisher) PublishRaw(ctx context.Context, topic, ceType, id string, dat
 	}
 	if tp := tracing.Traceparent(ctx); tp != "" {
 		meta["cloudevent.traceparent"] = tp
+	}
+	key := p.Key
+	if key == nil {
+		key = events.OrderingKey
+	}
+	if k := key(data); k != "" {
+		meta["partitionKey"] = k
 	}
 	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/json")}
 	if len(meta) > 0 {

@@ -118,6 +118,37 @@ func TestPublishPutsTheTraceInTheCloudEvent(t *testing.T) {
 	assert.Equal(t, "t", req.Metadata["cloudevent.type"], "metadata %v", req.Metadata)
 }
 
+// TestEveryEventIsPublishedUnderItsPhoneNumber: the outbox's publishes,
+// voucher-int's answers and gateway's dead-letter replays all go through
+// Publisher, so each carries its phone number as the partition key, and a
+// partitioned broker keeps one customer's events in order.
+func TestEveryEventIsPublishedUnderItsPhoneNumber(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		topic string
+		data  any
+		want  string
+	}{
+		{"request_code", events.TopicRequestCode, events.RequestCode{RequestID: "r1", PhoneNumber: "+84909000001"}, "+84909000001"},
+		{"receive_code", events.TopicReceiveCode, events.ReceiveCode{RequestID: "r1", PhoneNumber: "+84909000002"}, "+84909000002"},
+		{"send_sms", events.TopicSendSMS, events.SendSMS{MessageID: "m1", PhoneNumber: "+84909000003"}, "+84909000003"},
+		{"replayed_dead_letter", events.TopicReceiveCode, json.RawMessage(`{"requestId":"r1","phoneNumber":"+84909000004"}`), "+84909000004"},
+		{"no_phone_no_key", "bench-baseline", map[string]int{"n": 1}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := &recordingPublisher{}
+			require.NoError(t, (Publisher{Client: p, PubSub: "pubsub"}).Publish(context.Background(), c.topic, "t", c.data))
+			req := &runtimev1pb.PublishEventRequest{}
+			for _, o := range p.opts {
+				o(req)
+			}
+			key, ok := req.Metadata["partitionKey"]
+			assert.Equal(t, c.want != "", ok, "partitionKey set: metadata %v", req.Metadata)
+			assert.Equal(t, c.want, key)
+		})
+	}
+}
+
 func TestTopicWorksInTheEventsTrace(t *testing.T) {
 	tests := []struct {
 		name   string

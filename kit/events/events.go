@@ -3,7 +3,10 @@
 // of ours.
 package events
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The pub/sub component every service uses, and its topics.
 const (
@@ -56,4 +59,22 @@ type SendSMS struct {
 	MessageID   string `json:"messageId"`
 	PhoneNumber string `json:"phoneNumber"`
 	Text        string `json:"text"`
+}
+
+// OrderingKey is the key an event is published under: its phone number.
+// Every event of ours carries one. A broker that partitions its topics
+// keeps the events of one key in one partition, in the order they were
+// published, and hands them to one consumer at a time: a customer's texts
+// arrive in the order gateway sent them, and a request's events are
+// handled one after the other. Without a key such a broker spreads them
+// over the partitions, which are handled side by side. "" when data has
+// none.
+func OrderingKey(data []byte) string {
+	var ev struct {
+		PhoneNumber string `json:"phoneNumber"`
+	}
+	if json.Unmarshal(data, &ev) != nil {
+		return ""
+	}
+	return ev.PhoneNumber
 }
