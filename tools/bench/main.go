@@ -322,7 +322,7 @@ func withSystem(cfg config, f func(*system) error) (err error) {
 	sysMu.Unlock()
 	defer sys.Stop()
 	s := &system{sys: sys, dataDir: dir, gateway: sys.PublicURL("gateway"), hooks: hooks, pprof: "http://" + pprofAddr,
-		embedded: cfg.profile == "embedded", pathServers: pathServers[cfg.profile],
+		embedded: cfg.profile == "embedded" || cfg.profile == "kafka", pathServers: pathServers[cfg.profile],
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2000, MaxConnsPerHost: 0}}}
 	fmt.Printf("   signing up %d users\n", cfg.users)
 	if err := s.signUp(cfg.users); err != nil {
@@ -367,7 +367,8 @@ const benchRedisDB = "15"
 func benchSpace(profile string) (vars map[string]string, release func() error, err error) {
 	nothing := func() error { return nil }
 	switch profile {
-	case "embedded":
+	case "embedded", "kafka":
+		// The runner's own broker (NATS or Kafka), in this process.
 		return nil, nothing, nil
 	case "redis":
 		addr := os.Getenv("REDIS_HOST")
@@ -404,7 +405,7 @@ func benchSpace(profile string) (vars map[string]string, release func() error, e
 		}
 		return iso.Vars, iso.Close, nil
 	}
-	return nil, nil, fmt.Errorf("make bench runs on the embedded, redis and postgres-rabbitmq profiles, not %s", profile)
+	return nil, nil, fmt.Errorf("make bench runs on the embedded, kafka, redis and postgres-rabbitmq profiles, not %s", profile)
 }
 
 // pathServers are, per profile, the shared servers a request to gateway
