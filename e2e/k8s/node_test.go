@@ -398,27 +398,20 @@ func cleanupLeftovers() {
 }
 
 // removePodRules deletes the iptables rules that name the pod network
-// (the CNI plugins', which a killed run leaves), the chains only they
-// jumped to, and the kubelet's canary chains.
+// (the CNI plugins', which a killed run leaves), and the chains the
+// kubelet and the firewall plugin make for any node, with the jumps to
+// them (no other CNI user runs on this machine); then the chains only
+// those rules jumped to.
 func removePodRules() {
 	pods := strings.TrimSuffix(podCIDR, "0/24") // "10.244.0."
-	for _, table := range []string{"filter", "nat"} {
-		out, err := exec.Command("iptables-save", "-t", table).Output()
-		if err != nil {
-			continue
-		}
-		var chains []string
-		for _, line := range strings.Split(string(out), "\n") {
-			if !strings.HasPrefix(line, "-A ") || !strings.Contains(line, pods) {
-				continue
-			}
-			// iptables-restore reads a rule as iptables-save quotes it.
-			rule := "*" + table + "\n" + strings.Replace(line, "-A ", "-D ", 1) + "\nCOMMIT\n"
-			restore := exec.Command("iptables-restore", "--noflush")
-			restore.Stdin = strings.NewReader(rule)
-			_ = restore.Run()
-			if f := strings.Fields(line); len(f) > 1 && f[len(f)-2] == "-j" && strings.HasPrefix(f[len(f)-1], "CNI-") && f[len(f)-1] != "CNI-FORWARD" {
-				chains = append(chains, f[len(f)-1])
+	node := []string{"CNI-FORWARD", "CNI-ADMIN", "KUBE-FIREWALL", "KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"}
+	for _, table := range []string{"filter", "nat", "mangle"} {
+		chains := slices.Clone(node)
+		for _, target := range deleteRules(table, func(line, target string) bool {
+			return strings.Contains(line, pods) || slices.Contains(node, target)
+		}) {
+			if strings.HasPrefix(target, "CNI-") && !slices.Contains(chains, target) {
+				chains = append(chains, target)
 			}
 		}
 		for _, ch := range chains {
@@ -426,27 +419,35 @@ func removePodRules() {
 			_ = exec.Command("iptables", "-t", table, "-X", ch).Run()
 		}
 	}
-	// The chains the kubelet and the firewall plugin make for any node,
-	// with the jumps to them (no other CNI user runs on this machine).
-	node := []string{"CNI-FORWARD", "CNI-ADMIN", "KUBE-FIREWALL", "KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"}
-	for _, table := range []string{"filter", "nat", "mangle"} {
-		out, err := exec.Command("iptables-save", "-t", table).Output()
-		if err != nil {
+}
+
+// deleteRules deletes the rules of table that match (given the rule as
+// iptables-save prints it and the chain it jumps to, if any), and returns
+// the chains the deleted rules jumped to.
+func deleteRules(table string, match func(line, target string) bool) []string {
+	out, err := exec.Command("iptables-save", "-t", table).Output()
+	if err != nil {
+		return nil
+	}
+	var targets []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, "-A ") {
 			continue
 		}
-		for _, line := range strings.Split(string(out), "\n") {
-			f := strings.Fields(line)
-			if len(f) > 2 && f[0] == "-A" && f[len(f)-2] == "-j" && slices.Contains(node, f[len(f)-1]) {
-				restore := exec.Command("iptables-restore", "--noflush")
-				restore.Stdin = strings.NewReader("*" + table + "\n" + strings.Replace(line, "-A ", "-D ", 1) + "\nCOMMIT\n")
-				_ = restore.Run()
-			}
+		target := ""
+		if f := strings.Fields(line); f[len(f)-2] == "-j" {
+			target = f[len(f)-1]
 		}
-		for _, ch := range node {
-			_ = exec.Command("iptables", "-t", table, "-F", ch).Run()
-			_ = exec.Command("iptables", "-t", table, "-X", ch).Run()
+		if !match(line, target) {
+			continue
 		}
+		// iptables-restore reads a rule as iptables-save quotes it.
+		restore := exec.Command("iptables-restore", "--noflush")
+		restore.Stdin = strings.NewReader("*" + table + "\n" + strings.Replace(line, "-A ", "-D ", 1) + "\nCOMMIT\n")
+		_ = restore.Run()
+		targets = append(targets, target)
 	}
+	return targets
 }
 
 // cleanupNode removes what a node leaves on this machine once its

@@ -29,7 +29,34 @@ var localApps = []string{"postgres", "rabbitmq", "voucher-provider", "gateway", 
 // suite's durations scaled down (as the Compose test's), and a webhook
 // receiver on the node's address allowed over plain http.
 func testPatches(local, outbox string) string {
-	return fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
+	env := []struct {
+		app string
+		env map[string]string
+	}{
+		{"voucher-provider", map[string]string{
+			"ACK_AFTER": "200ms", "LATE_CALLBACK_AFTER": "1500ms", "VERY_LATE_CALLBACK_AFTER": "13s", "RECOVER_AFTER": "2s",
+		}},
+		{"voucher-int", map[string]string{
+			"PROVIDER_TIMEOUT": "1s", "LATE_AFTER": "10s", "ORDER_DEADLINE": "20s", "RECONCILE_RECHECK": "300ms",
+		}},
+		{"gateway", map[string]string{
+			"WEBHOOK_ALLOWED_NETWORKS":         nodeIP + "/32",
+			"WEBHOOK_ALLOW_HTTP":               "true",
+			"WEBHOOK_RETRY_SCHEDULE":           "200ms,400ms,600ms",
+			"WEBHOOK_TIMEOUT":                  "5s",
+			"PHONE_CODE_COOLDOWN":              "1s",
+			"REDRIVE_AFTER":                    "5s",
+			"OUTBOX_RELAY_AFTER":               "2s",
+			"SMS_CONFIRM_AFTER":                "4s",
+			"LATE_AFTER":                       "10s",
+			"TEXT_BUDGET_PER_CLIENT_PER_HOUR":  "100000",
+			"TEXT_BUDGET_PER_HOUR":             "100000",
+			"VOUCHER_TEXTS_PER_NUMBER_PER_DAY": "100000",
+			"MAX_HASHING_PER_CLIENT":           "4",
+		}},
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
   - %s
@@ -39,52 +66,11 @@ patches:
       - op: replace
         path: /spec/template/spec/volumes/0
         value: {name: sms-outbox, hostPath: {path: %q, type: Directory}}
-  - target: {kind: Deployment, name: voucher-provider}
-    patch: |-
-      - op: add
-        path: /spec/template/spec/containers/0/env/-
-        value: {name: ACK_AFTER, value: 200ms}
-      - op: add
-        path: /spec/template/spec/containers/0/env/-
-        value: {name: LATE_CALLBACK_AFTER, value: 1500ms}
-      - op: add
-        path: /spec/template/spec/containers/0/env/-
-        value: {name: VERY_LATE_CALLBACK_AFTER, value: 13s}
-      - op: add
-        path: /spec/template/spec/containers/0/env/-
-        value: {name: RECOVER_AFTER, value: 2s}
-  - target: {kind: Deployment, name: voucher-int}
-    patch: |-
-      - op: add
-        path: /spec/template/spec/containers/0/env/-
-        value: {name: PROVIDER_TIMEOUT, value: 1s}
-      - op: add
-        path: /spec/template/spec/containers/0/env/-
-        value: {name: LATE_AFTER, value: 10s}
-      - op: add
-        path: /spec/template/spec/containers/0/env/-
-        value: {name: ORDER_DEADLINE, value: 20s}
-      - op: add
-        path: /spec/template/spec/containers/0/env/-
-        value: {name: RECONCILE_RECHECK, value: 300ms}
-  - target: {kind: Deployment, name: gateway}
-    patch: |-
-%s
-`, local, outbox, envPatch(map[string]string{
-		"WEBHOOK_ALLOWED_NETWORKS":         nodeIP + "/32",
-		"WEBHOOK_ALLOW_HTTP":               "true",
-		"WEBHOOK_RETRY_SCHEDULE":           "200ms,400ms,600ms",
-		"WEBHOOK_TIMEOUT":                  "5s",
-		"PHONE_CODE_COOLDOWN":              "1s",
-		"REDRIVE_AFTER":                    "5s",
-		"OUTBOX_RELAY_AFTER":               "2s",
-		"SMS_CONFIRM_AFTER":                "4s",
-		"LATE_AFTER":                       "10s",
-		"TEXT_BUDGET_PER_CLIENT_PER_HOUR":  "100000",
-		"TEXT_BUDGET_PER_HOUR":             "100000",
-		"VOUCHER_TEXTS_PER_NUMBER_PER_DAY": "100000",
-		"MAX_HASHING_PER_CLIENT":           "4",
-	}))
+`, local, outbox)
+	for _, e := range env {
+		fmt.Fprintf(&b, "  - target: {kind: Deployment, name: %s}\n    patch: |-\n%s\n", e.app, envPatch(e.env))
+	}
+	return b.String()
 }
 
 // envPatch is JSON patch operations adding env to a Deployment's first
