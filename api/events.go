@@ -24,7 +24,7 @@ type Topic struct {
 	Name, Type, Schema string
 }
 
-// Topics lists every topic the services publish. kit/events holds the same
+// Topics lists every topic the services publish. api/events holds the same
 // names for the Go code; a test there keeps the two equal.
 var Topics = []Topic{
 	{Name: "request-code", Type: "com.bankabc.voucher.request-code.v1", Schema: "events/request-code.schema.json"},

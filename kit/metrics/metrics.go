@@ -1,6 +1,6 @@
 // Package metrics names every Prometheus metric of our apps, in one place
 // and under one prefix (vouchers_), as the event contracts are named in
-// kit/events: dashboards and alerts depend on these names. Each app serves
+// api/events: dashboards and alerts depend on these names. Each app serves
 // its own registry at GET /metrics (kit/service.Run) and registers only
 // the metrics it moves. docs/observability.md lists them with their labels.
 //

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/ports"

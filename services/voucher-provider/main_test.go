@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/testkit"
-	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/wiring"
 )
 

@@ -3,12 +3,12 @@ module github.com/bankabc/vouchers/services/voucher
 go 1.26.4
 
 require (
+	github.com/bankabc/vouchers/api v0.0.0-00010101000000-000000000000
 	github.com/dapr/go-sdk v1.15.0
 	github.com/stretchr/testify v1.12.1
 )
 
 require (
-	github.com/bankabc/vouchers/api v0.0.0-00010101000000-000000000000 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

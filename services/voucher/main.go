@@ -11,7 +11,7 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher/internal/ports"

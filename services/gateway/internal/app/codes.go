@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )

@@ -13,7 +13,7 @@ import (
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/gateway/internal/domain"

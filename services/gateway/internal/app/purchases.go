@@ -13,7 +13,7 @@ import (
 	"unicode"
 
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/tracing"
 	"github.com/bankabc/vouchers/kit/work"

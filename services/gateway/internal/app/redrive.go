@@ -6,7 +6,7 @@ import (
 
 	"github.com/bankabc/vouchers/kit/persist"
 
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 

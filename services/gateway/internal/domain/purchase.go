@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 )
 
 // Request states, as the original design numbers them.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/bankabc/vouchers/api"
 	"github.com/bankabc/vouchers/kit/daprx"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 )
 
 // MaxMessageIDLen bounds a message id, as the route that confirms it does.

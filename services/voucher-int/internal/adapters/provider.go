@@ -11,7 +11,7 @@ import (
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 )
 

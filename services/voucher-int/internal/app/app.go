@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/tracing"
-	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )

@@ -17,11 +17,11 @@ import (
 	"github.com/bankabc/vouchers/api"
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/pkce"
 	"github.com/bankabc/vouchers/kit/testkit"
-	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/api/vpsapi"
 )
 
 // fakeProvider answers with function fields and counts calls.

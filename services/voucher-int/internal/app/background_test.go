@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/daprx"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/testkit"
-	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/kit/work"
 )
 

@@ -8,10 +8,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/tracing"
-	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/api/vpsapi"
 )
 
 const purchaseTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
-	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/api/vpsapi"
 )
 
 // Callbacks delivers late codes to the caller's callback, through this

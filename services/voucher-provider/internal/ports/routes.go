@@ -10,7 +10,7 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
-	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/pkce"
-	"github.com/bankabc/vouchers/kit/vpsapi"
+	"github.com/bankabc/vouchers/api/vpsapi"
 )
 
 // Mode is how the fake answers an order.

@@ -11,7 +11,7 @@ import (
 	"strconv"
 
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/kit/events"
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )
