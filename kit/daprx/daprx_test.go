@@ -36,7 +36,7 @@ func TestStoreInsertIsFirstWriteWins(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, s.Insert(ctx, "k", order{1}, nil))
 	assert.ErrorIs(t, s.Insert(ctx, "k", order{2}, nil), ErrExists, "second insert")
-	got, _, _, _ := s.Get(ctx, "k")
+	got, _, _ := s.Get(ctx, "k")
 	assert.Equal(t, 1, got.N, "value, want the first write")
 }
 
@@ -125,7 +125,7 @@ func TestStoreUpdateUnderConcurrencyLosesNoIncrement(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	got, _, _, _ := s.Get(ctx, "k")
+	got, _, _ := s.Get(ctx, "k")
 	assert.Equal(t, 10, got.N, "N")
 }
 

@@ -55,7 +55,7 @@ func (ix Index) Remove(ctx context.Context, id string) error {
 func (ix Index) All(ctx context.Context) ([]string, error) {
 	var out []string
 	for i := range max(ix.Shards, 1) {
-		s, _, _, err := ix.Store.Get(ctx, ix.shardKey(i))
+		s, _, err := ix.Store.Get(ctx, ix.shardKey(i))
 		if err != nil {
 			return nil, err
 		}

@@ -47,7 +47,13 @@ type Store[T any] struct {
 type Event = persist.Event
 
 // Get reads key. found is false when there is no value.
-func (s Store[T]) Get(ctx context.Context, key string) (v T, etag string, found bool, err error) {
+func (s Store[T]) Get(ctx context.Context, key string) (v T, found bool, err error) {
+	v, _, found, err = s.versioned(ctx, key)
+	return v, found, err
+}
+
+// versioned is Get with the value's ETag, which Update writes back.
+func (s Store[T]) versioned(ctx context.Context, key string) (v T, etag string, found bool, err error) {
 	item, err := s.Client.GetState(ctx, s.Name, key, nil)
 	if err != nil {
 		return v, "", false, errs.Wrap(errs.Unavailable, err, "state store unavailable")
@@ -118,7 +124,7 @@ func (s Store[T]) InsertAfter(ctx context.Context, key string, v T, ev *Event, b
 func (s Store[T]) Update(ctx context.Context, key string, fn func(v *T, exists bool) (*Event, error)) (T, error) {
 	const maxAttempts = 20
 	for attempt := 0; ; attempt++ {
-		cur, etag, found, err := s.Get(ctx, key)
+		cur, etag, found, err := s.versioned(ctx, key)
 		if err != nil {
 			return cur, err
 		}
@@ -231,7 +237,7 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 	// answer with a plain error. A failed insert whose key now holds a value
 	// lost the race all the same.
 	if etag == nil {
-		if _, _, found, gerr := s.Get(ctx, key); gerr == nil && found {
+		if _, found, gerr := s.Get(ctx, key); gerr == nil && found {
 			return ErrExists
 		}
 	}

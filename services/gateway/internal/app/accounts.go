@@ -33,7 +33,7 @@ const MaxSessions = domain.MaxSessions
 
 // Store is a typed state store view (daprx.Store satisfies it).
 type Store[T any] interface {
-	Get(ctx context.Context, key string) (T, string, bool, error)
+	Get(ctx context.Context, key string) (T, bool, error)
 	// GetMany reads keys in one call; a key with no value is absent.
 	GetMany(ctx context.Context, keys []string) (map[string]T, error)
 	Insert(ctx context.Context, key string, v T, ev *persist.Event) error
@@ -144,7 +144,7 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	}
 	// The cheap refusal before the costly hash (the insert below still
 	// decides a race).
-	if _, _, found, err := a.Users.Get(ctx, userKey(in.Username)); err != nil {
+	if _, found, err := a.Users.Get(ctx, userKey(in.Username)); err != nil {
 		return Token{}, err
 	} else if found {
 		return Token{}, errs.E(errs.Conflict, "username is already taken")
@@ -205,7 +205,7 @@ func (a Accounts) firstText(ctx context.Context, u User) error {
 // phoneOwner is the username that verified phone, or "" (a claim left by
 // a verification that died halfway is no owner: domain.ClaimAbandonedAfter).
 func (a Accounts) phoneOwner(ctx context.Context, phone string) (string, error) {
-	c, _, found, err := a.Phones.Get(ctx, phoneKey(phone))
+	c, found, err := a.Phones.Get(ctx, phoneKey(phone))
 	if err != nil || !found {
 		return "", err
 	}
@@ -217,7 +217,7 @@ func (a Accounts) phoneOwner(ctx context.Context, phone string) (string, error) 
 
 // claimHolds tells whether claim c on phone still stands (PhoneClaim.Holds).
 func (a Accounts) claimHolds(ctx context.Context, c PhoneClaim, phone string) (bool, error) {
-	owner, _, found, err := a.Users.Get(ctx, userKey(c.Username))
+	owner, found, err := a.Users.Get(ctx, userKey(c.Username))
 	if err != nil {
 		return false, err
 	}
@@ -276,7 +276,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	if in.UnlockCode != "" && !a.Rules.Code.Fits(in.UnlockCode) {
 		return Token{}, bad
 	}
-	u, _, found, err := a.Users.Get(ctx, userKey(in.Username))
+	u, found, err := a.Users.Get(ctx, userKey(in.Username))
 	if err != nil {
 		return Token{}, err
 	}
@@ -400,11 +400,11 @@ func (a Accounts) sendUnlockCode(ctx context.Context, username string) error {
 	if a.UnlockCodes.Store == nil || a.AccountLimits.Store == nil {
 		return nil
 	}
-	st, _, _, err := a.AccountLimits.Store.Get(ctx, limitKey(accountSignInKey(username)))
+	st, _, err := a.AccountLimits.Store.Get(ctx, limitKey(accountSignInKey(username)))
 	if err != nil || st.Locked(a.Now()) == nil {
 		return err // not locked: nothing to unlock
 	}
-	u, _, found, err := a.Users.Get(ctx, userKey(username))
+	u, found, err := a.Users.Get(ctx, userKey(username))
 	if err != nil || !found || u.PhoneVerifiedAt == nil {
 		return err
 	}
@@ -430,7 +430,7 @@ func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
 	// A password change that read the session list before this session was
 	// on it did not end it: if the password changed since u was read, the
 	// session ends now.
-	if cur, _, found, err := a.Users.Get(ctx, userKey(u.Username)); err != nil {
+	if cur, found, err := a.Users.Get(ctx, userKey(u.Username)); err != nil {
 		return Token{}, err
 	} else if !found || cur.PasswordHash != u.PasswordHash {
 		_ = a.SignOut(ctx, s)
@@ -455,7 +455,7 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (Session, erro
 	if err != nil {
 		return Session{}, err
 	}
-	s, _, found, err := a.Sessions.Get(ctx, sessionKey(sid))
+	s, found, err := a.Sessions.Get(ctx, sessionKey(sid))
 	if err != nil {
 		return Session{}, err
 	}
@@ -490,7 +490,7 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (Session, erro
 // the flag). The account is the truth: read it, and note it on the session
 // once. Only unverified sessions pay the read.
 func (a Accounts) catchUpVerification(ctx context.Context, s Session) (Session, error) {
-	u, _, found, err := a.Users.Get(ctx, userKey(s.Username))
+	u, found, err := a.Users.Get(ctx, userKey(s.Username))
 	if err != nil {
 		return Session{}, err
 	}
@@ -532,7 +532,7 @@ func (a Accounts) SignOut(ctx context.Context, s Session) error {
 
 // WebhookSecret returns the secret the account's webhooks are signed with.
 func (a Accounts) WebhookSecret(ctx context.Context, s Session) (string, error) {
-	u, _, found, err := a.Users.Get(ctx, userKey(s.Username))
+	u, found, err := a.Users.Get(ctx, userKey(s.Username))
 	if err != nil {
 		return "", err
 	}
@@ -616,7 +616,7 @@ func (a Accounts) ResendCode(ctx context.Context, s Session) error {
 	if s.PhoneVerified {
 		return errs.E(errs.Conflict, "your phone number is already verified")
 	}
-	u, _, found, err := a.Users.Get(ctx, userKey(s.Username))
+	u, found, err := a.Users.Get(ctx, userKey(s.Username))
 	if err != nil {
 		return err
 	}

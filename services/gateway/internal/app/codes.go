@@ -53,7 +53,7 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 	if resend {
 		// Checked again in the write below; looked at first too, so that a
 		// refused resend does not spend the day's cap.
-		if pc, _, found, err := c.Store.Get(ctx, c.key(u.ID)); err == nil && found {
+		if pc, found, err := c.Store.Get(ctx, c.key(u.ID)); err == nil && found {
 			if err := pc.CoolingDown(c.Now(), c.Cooldown); err != nil {
 				return err
 			}
@@ -83,7 +83,7 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 // left is there: asking again and again cannot replace the one the owner
 // is typing in.
 func (c Codes) SendUnlessLive(ctx context.Context, u User) error {
-	pc, _, found, err := c.Store.Get(ctx, c.key(u.ID))
+	pc, found, err := c.Store.Get(ctx, c.key(u.ID))
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func (d DeadLetters) List(ctx context.Context) ([]DeadLetter, error) {
 	}
 	out := make([]DeadLetter, 0, len(ids))
 	for _, id := range ids {
-		dl, _, found, err := d.Store.Get(ctx, deadKey(id))
+		dl, found, err := d.Store.Get(ctx, deadKey(id))
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func sortByReceived(dls []DeadLetter) {
 // handled after all changes nothing; one that fails again comes back as a
 // new dead letter.
 func (d DeadLetters) Replay(ctx context.Context, id string) (DeadLetter, error) {
-	dl, _, found, err := d.Store.Get(ctx, deadKey(id))
+	dl, found, err := d.Store.Get(ctx, deadKey(id))
 	if err != nil {
 		return DeadLetter{}, err
 	}

@@ -246,7 +246,7 @@ func smsEvent(requestID, phone string, sms domain.CodeSMS) *persist.Event {
 
 // Of returns the delivery of a request, nil if it has none yet.
 func (d Deliveries) Of(ctx context.Context, requestID string) (*Delivery, error) {
-	del, _, found, err := d.Store.Get(ctx, deliveryKey(requestID))
+	del, found, err := d.Store.Get(ctx, deliveryKey(requestID))
 	if err != nil || !found {
 		return nil, err
 	}
@@ -509,7 +509,7 @@ func (d Deliveries) Crowded(username string) error {
 // ran out: the code goes by SMS). A failed attempt is logged with the
 // receiver's answer.
 func (d Deliveries) send(ctx context.Context, id string, del Delivery) (domain.Attempt, error) {
-	u, _, found, err := d.Users.Get(ctx, userKey(del.Username))
+	u, found, err := d.Users.Get(ctx, userKey(del.Username))
 	if err != nil {
 		return domain.AttemptNone, err
 	}

@@ -258,7 +258,7 @@ func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 
 			req := purchased(t, p, pool, tc.callback)
 			dying.set(false)
-			got, _, _, _ := p.Requests.Get(ctx, requestKey(req.RequestID))
+			got, _, _ := p.Requests.Get(ctx, requestKey(req.RequestID))
 			require.Equal(t, StateSuccess, got.State, "request %v, want its outcome recorded", got)
 			d0, err := p.Deliveries.Of(ctx, req.RequestID)
 			require.NoError(t, err, "the failure did not happen where this test means it to")

@@ -106,7 +106,7 @@ func (t Try) Failed(ctx context.Context, cause error) error {
 
 // Check refuses a locked key with 429 and Retry-After.
 func (l Limits) Check(ctx context.Context, key string) error {
-	st, _, _, err := l.Store.Get(ctx, limitKey(key))
+	st, _, err := l.Store.Get(ctx, limitKey(key))
 	if err != nil {
 		return err
 	}

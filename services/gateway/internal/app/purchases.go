@@ -186,7 +186,7 @@ func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idem
 }
 
 func (p Purchases) replay(ctx context.Context, id, fp string) (Request, bool, error) {
-	prev, _, found, err := p.Requests.Get(ctx, requestKey(id))
+	prev, found, err := p.Requests.Get(ctx, requestKey(id))
 	if err != nil || !found {
 		return Request{}, false, err
 	}
@@ -245,7 +245,7 @@ func (p Purchases) Promise(req Request) (message string, retryAfter int) {
 // Somebody else's request is NotFound, so ids of other customers' requests
 // cannot be probed.
 func (p Purchases) Get(ctx context.Context, s Session, id string) (Request, *Delivery, error) {
-	req, _, found, err := p.Requests.Get(ctx, requestKey(id))
+	req, found, err := p.Requests.Get(ctx, requestKey(id))
 	if err != nil {
 		return Request{}, nil, err
 	}
@@ -329,7 +329,7 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 // of purchases another replica completed. An unknown request is finished
 // (nothing will come of it).
 func (p Purchases) Finished(ctx context.Context, requestID string) (bool, error) {
-	r, _, found, err := p.Requests.Get(ctx, requestKey(requestID))
+	r, found, err := p.Requests.Get(ctx, requestKey(requestID))
 	if err != nil {
 		return false, err
 	}

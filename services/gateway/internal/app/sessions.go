@@ -29,7 +29,7 @@ func (a Accounts) endSessions(ctx context.Context, userID string) error {
 	if a.SessionLists == nil {
 		return errs.E(errs.Unavailable, "sessions are not listed here")
 	}
-	l, _, _, err := a.SessionLists.Get(ctx, sessionListKey(userID))
+	l, _, err := a.SessionLists.Get(ctx, sessionListKey(userID))
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChan
 	if err != nil {
 		return Token{}, err
 	}
-	u, _, found, err := a.Users.Get(ctx, userKey(s.Username))
+	u, found, err := a.Users.Get(ctx, userKey(s.Username))
 	if err != nil || !found {
 		try.Abandon(ctx)
 		if err == nil {

@@ -211,7 +211,7 @@ func TestHashingBeyondTheBoundIsRefusedAtOnce(t *testing.T) {
 
 	close(h.gate)
 	require.Equal(t, errs.Unauthorized, errs.KindOf(<-done))
-	st, _, _, err := a.Limits.Store.Get(ctx, limitKey("signin|dave|c"))
+	st, _, err := a.Limits.Store.Get(ctx, limitKey("signin|dave|c"))
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Failures, "the refused try counted as a failure")
 	assert.Empty(t, st.Pending, "tries left reserved")
@@ -385,7 +385,7 @@ func TestASessionStartedAcrossAPasswordChangeEnds(t *testing.T) {
 	a, _ := signInAccounts(&slowHasher{})
 	addUser(t, a, "mai", "the old password")
 	ctx := context.Background()
-	stale, _, _, err := a.Users.Get(ctx, userKey("mai")) // read by a sign-in before the change
+	stale, _, err := a.Users.Get(ctx, userKey("mai")) // read by a sign-in before the change
 	require.NoError(t, err)
 	_, err = a.Users.Update(ctx, userKey("mai"), func(u *User, _ bool) (*persist.Event, error) {
 		u.PasswordHash = "hash:the new password"

@@ -52,18 +52,18 @@ func (m *MemStrikes) get(key string, now time.Time) (Strikes, bool) {
 }
 
 // Get reads key's strikes.
-func (m *MemStrikes) Get(_ context.Context, key string) (Strikes, string, bool, error) {
+func (m *MemStrikes) Get(_ context.Context, key string) (Strikes, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st, ok := m.get(key, m.Now())
-	return st, "", ok, nil
+	return st, ok, nil
 }
 
 // GetMany reads keys' strikes.
 func (m *MemStrikes) GetMany(ctx context.Context, keys []string) (map[string]Strikes, error) {
 	out := map[string]Strikes{}
 	for _, k := range keys {
-		if st, _, ok, _ := m.Get(ctx, k); ok {
+		if st, ok, _ := m.Get(ctx, k); ok {
 			out[k] = st
 		}
 	}

@@ -107,7 +107,7 @@ func TestMemStrikesStayWithinTheirBound(t *testing.T) {
 		_ = l.Fail(ctx, fmt.Sprint("fresh", i), nil)
 	}
 	for i := range 90 {
-		_, _, found, _ := m.Get(ctx, limitKey(fmt.Sprint("fresh", i)))
+		_, found, _ := m.Get(ctx, limitKey(fmt.Sprint("fresh", i)))
 		require.True(t, found, "fresh%d was pushed out while idle records were held", i)
 	}
 	n := m.Len()

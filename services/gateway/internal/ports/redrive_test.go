@@ -135,7 +135,7 @@ func TestBatchedTrackStoresEveryIDBeforeItReturns(t *testing.T) {
 			}
 			found := false
 			for shard := range 4 {
-				got, _, _, _ := buckets.Get(context.Background(), "redrive|"+strconv.FormatInt(c.now().Add(30*time.Second).Unix(), 10)+"|"+strconv.Itoa(shard))
+				got, _, _ := buckets.Get(context.Background(), "redrive|"+strconv.FormatInt(c.now().Add(30*time.Second).Unix(), 10)+"|"+strconv.Itoa(shard))
 				found = found || slices.Contains(got.IDs, id)
 			}
 			assert.True(t, found, "%s not stored when Track returned", id)

@@ -16,7 +16,7 @@ type Sent = domain.Sent
 
 // Log is the outgoing SMS log.
 type Log interface {
-	Get(ctx context.Context, key string) (Sent, string, bool, error)
+	Get(ctx context.Context, key string) (Sent, bool, error)
 	Insert(ctx context.Context, key string, v Sent, ev *persist.Event) error
 }
 
@@ -52,7 +52,7 @@ func (a App) Send(ctx context.Context, m events.SendSMS) error {
 		return err
 	}
 	key := sentKey(m.MessageID)
-	if _, _, found, err := a.Log.Get(ctx, key); err != nil || found {
+	if _, found, err := a.Log.Get(ctx, key); err != nil || found {
 		return err
 	}
 	if err := a.Gateway.Send(ctx, m.MessageID, m.PhoneNumber, m.Text); err != nil {
@@ -80,7 +80,7 @@ func (a App) Sent(ctx context.Context, messageID string) (Sent, bool, error) {
 	if err := domain.CheckID(messageID); err != nil {
 		return Sent{}, false, err
 	}
-	s, _, found, err := a.Log.Get(ctx, sentKey(messageID))
+	s, found, err := a.Log.Get(ctx, sentKey(messageID))
 	if err != nil || !found {
 		return Sent{}, false, err
 	}

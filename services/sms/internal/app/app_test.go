@@ -69,8 +69,8 @@ func TestSentMessagesAreCountedByKindOnce(t *testing.T) {
 // failingLog is a Log whose store is down.
 type failingLog struct{}
 
-func (failingLog) Get(context.Context, string) (Sent, string, bool, error) {
-	return Sent{}, "", false, errs.E(errs.Unavailable, "state store unavailable")
+func (failingLog) Get(context.Context, string) (Sent, bool, error) {
+	return Sent{}, false, errs.E(errs.Unavailable, "state store unavailable")
 }
 
 func (failingLog) Insert(context.Context, string, Sent, *persist.Event) error {

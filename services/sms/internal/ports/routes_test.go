@@ -38,8 +38,8 @@ func (nopGateway) Send(context.Context, string, string, string) error { return n
 // downLog is a Log whose store is down.
 type downLog struct{}
 
-func (downLog) Get(context.Context, string) (app.Sent, string, bool, error) {
-	return app.Sent{}, "", false, errs.E(errs.Unavailable, "state store unavailable")
+func (downLog) Get(context.Context, string) (app.Sent, bool, error) {
+	return app.Sent{}, false, errs.E(errs.Unavailable, "state store unavailable")
 }
 
 func (downLog) Insert(context.Context, string, app.Sent, *daprx.Event) error {

@@ -29,7 +29,7 @@ type Order = domain.Order
 // publishes its event in the same transaction).
 type Orders interface {
 	Insert(ctx context.Context, key string, o Order, ev *persist.Event) error
-	Get(ctx context.Context, key string) (Order, string, bool, error)
+	Get(ctx context.Context, key string) (Order, bool, error)
 	GetMany(ctx context.Context, keys []string) (map[string]Order, error)
 	Update(ctx context.Context, key string, fn func(*Order, bool) (*persist.Event, error)) (Order, error)
 }
@@ -146,7 +146,7 @@ func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error
 	}
 	err = a.Orders.Insert(ctx, orderKey(ev.RequestID), o, nil)
 	if errors.Is(err, persist.ErrExists) {
-		existing, _, _, gerr := a.Orders.Get(ctx, orderKey(ev.RequestID))
+		existing, _, gerr := a.Orders.Get(ctx, orderKey(ev.RequestID))
 		if gerr != nil {
 			return gerr
 		}
@@ -223,7 +223,7 @@ func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 	if err := domain.CheckCallback(cb.RequestID, cb.CodeVerifier, cb.VoucherCode); err != nil {
 		return err
 	}
-	o, _, _, err := a.Orders.Get(ctx, orderKey(cb.RequestID))
+	o, _, err := a.Orders.Get(ctx, orderKey(cb.RequestID))
 	if err != nil {
 		return err
 	}
@@ -452,7 +452,7 @@ func (a App) reconcileOne(ctx context.Context, id string) (reconciled, error) {
 		if err := a.order(ctx, o); err != nil {
 			return reconciledNothing, err
 		}
-		if cur, _, _, err := a.Orders.Get(ctx, orderKey(id)); err == nil && cur.Final() {
+		if cur, _, err := a.Orders.Get(ctx, orderKey(id)); err == nil && cur.Final() {
 			return reconciledCompleted, nil
 		}
 	}

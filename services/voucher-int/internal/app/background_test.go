@@ -56,7 +56,7 @@ func withDue(p *fakeProvider, c *clock, mem *testkit.MemState, workers int) (App
 
 func orderOf(t *testing.T, a App, id string) Order {
 	t.Helper()
-	o, _, found, err := a.Orders.Get(context.Background(), orderKey(id))
+	o, found, err := a.Orders.Get(context.Background(), orderKey(id))
 	require.NoError(t, err, "order %s", id)
 	require.True(t, found, "order %s not found", id)
 	return o

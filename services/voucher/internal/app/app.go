@@ -28,7 +28,7 @@ type PhoneHead = domain.PhoneHead
 // Vouchers stores vouchers keyed by requestId, first write wins.
 type Vouchers interface {
 	Insert(ctx context.Context, key string, v Voucher, ev *persist.Event) error
-	Get(ctx context.Context, key string) (Voucher, string, bool, error)
+	Get(ctx context.Context, key string) (Voucher, bool, error)
 	// GetMany reads keys in one call; a key with no value is absent.
 	GetMany(ctx context.Context, keys []string) (map[string]Voucher, error)
 }
@@ -36,14 +36,14 @@ type Vouchers interface {
 // Indexes keeps the pages of the phone number index; Update retries on
 // ETag conflicts.
 type Indexes interface {
-	Get(ctx context.Context, key string) (PhoneIndex, string, bool, error)
+	Get(ctx context.Context, key string) (PhoneIndex, bool, error)
 	Update(ctx context.Context, key string, fn func(*PhoneIndex, bool) (*persist.Event, error)) (PhoneIndex, error)
 }
 
 // Heads keeps each phone number's PhoneHead; Update retries on ETag
 // conflicts.
 type Heads interface {
-	Get(ctx context.Context, key string) (PhoneHead, string, bool, error)
+	Get(ctx context.Context, key string) (PhoneHead, bool, error)
 	Update(ctx context.Context, key string, fn func(*PhoneHead, bool) (*persist.Event, error)) (PhoneHead, error)
 }
 
@@ -82,7 +82,7 @@ func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 		return err // a failed order has no voucher
 	}
 	// A voucher that can be read is indexed already, on whatever page.
-	switch _, _, found, err := a.Vouchers.Get(ctx, voucherKey(ev.RequestID)); {
+	switch _, found, err := a.Vouchers.Get(ctx, voucherKey(ev.RequestID)); {
 	case err != nil:
 		return err
 	case found:
@@ -111,7 +111,7 @@ var errPageFull = errors.New("index page full")
 // page are ETag-checked updates, so none is lost.
 func (a App) index(ctx context.Context, phone, requestID string) error {
 	for {
-		head, _, _, err := a.Heads.Get(ctx, headKey(phone))
+		head, _, err := a.Heads.Get(ctx, headKey(phone))
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func (a App) index(ctx context.Context, phone, requestID string) error {
 		// written comes back with the redelivery, soon after: by then
 		// others may have filled its page and started the next one.
 		if last > 0 {
-			prev, _, _, err := a.Indexes.Get(ctx, pageKey(phone, last-1))
+			prev, _, err := a.Indexes.Get(ctx, pageKey(phone, last-1))
 			if err != nil {
 				return err
 			}
@@ -158,7 +158,7 @@ func (a App) index(ctx context.Context, phone, requestID string) error {
 
 // ByRequest returns the voucher issued for one request.
 func (a App) ByRequest(ctx context.Context, requestID string) (Voucher, error) {
-	v, _, found, err := a.Vouchers.Get(ctx, voucherKey(requestID))
+	v, found, err := a.Vouchers.Get(ctx, voucherKey(requestID))
 	if err != nil {
 		return Voucher{}, err
 	}
@@ -201,7 +201,7 @@ func (a App) ByPhone(ctx context.Context, phone string, q ListQuery) (VoucherPag
 			return VoucherPage{}, err
 		}
 	} else {
-		head, _, _, err := a.Heads.Get(ctx, headKey(phone))
+		head, _, err := a.Heads.Get(ctx, headKey(phone))
 		if err != nil {
 			return VoucherPage{}, err
 		}
@@ -243,7 +243,7 @@ func (a App) walk(ctx context.Context, phone string, at domain.Cursor, limit int
 			}
 			at = domain.Cursor{Page: at.Page - 1, End: math.MaxInt}
 		}
-		page, _, _, err := a.Indexes.Get(ctx, pageKey(phone, at.Page))
+		page, _, err := a.Indexes.Get(ctx, pageKey(phone, at.Page))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -264,7 +264,7 @@ func (a App) walk(ctx context.Context, phone string, at domain.Cursor, limit int
 		// Every page before the last is full.
 		return ids, &domain.Cursor{Page: at.Page - 1, End: domain.PageSize}, nil
 	case at.Page == 0:
-		old, _, _, err := a.Indexes.Get(ctx, legacyKey(phone))
+		old, _, err := a.Indexes.Get(ctx, legacyKey(phone))
 		if err != nil || len(old.RequestIDs) == 0 {
 			return ids, nil, err
 		}
