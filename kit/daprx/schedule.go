@@ -62,12 +62,10 @@ type Schedule struct {
 }
 
 // ScheduleLease is how long a sweep holds a schedule. A replica killed
-// while it holds one stalls that schedule (an outbox relay, the redrive,
-// the due orders) until the lease runs out: with two replicas and a 30 s
-// lease, one gateway and one voucher-int killed mid-flight took 33-34 s to
-// settle on every profile, with 6 s 17.5 s. So it is short; a sweep stops
-// at half of it, so one that outlives it is rare (and its work idempotent
-// when it happens).
+// while holding one stalls that schedule until the lease runs out. With a
+// 30 s lease, killing one gateway and one voucher-int of two took 33-34 s
+// to settle; with a 6 s lease, 17.5 s. A sweep stops at half the lease,
+// so one that outlives it is rare, and its work is idempotent anyway.
 const ScheduleLease = 10 * time.Second
 
 // NewSchedule is a schedule kept in one state store under keys named name.
