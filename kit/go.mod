@@ -9,6 +9,8 @@ require (
 	google.golang.org/grpc v1.80.0
 )
 
+require github.com/sethvargo/go-envconfig v1.4.3
+
 require (
 	github.com/getkin/kin-openapi v0.152.0 // indirect
 	github.com/go-chi/chi/v5 v5.2.2

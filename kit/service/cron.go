@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"time"
 
@@ -74,44 +73,6 @@ func OutboxRelay(log *slog.Logger, r Relayer) func(context.Context) {
 			log.InfoContext(ctx, "outbox relay", "checked", s.IDs, "published", s.Published, "confirmed", s.Confirmed)
 		}
 	}
-}
-
-// Duration names one duration setting and where it goes.
-type Duration struct {
-	Name, Default string
-	Dst           *time.Duration
-}
-
-// Durations reads each setting from getenv (Default when empty), naming the
-// variable in the error.
-func Durations(getenv func(string) string, ds ...Duration) error {
-	for _, d := range ds {
-		v, err := time.ParseDuration(Env(getenv, d.Name, d.Default))
-		if err != nil {
-			return fmt.Errorf("%s: %w", d.Name, err)
-		}
-		*d.Dst = v
-	}
-	return nil
-}
-
-// PositiveInt names one whole-number setting and where it goes.
-type PositiveInt struct {
-	Name, Default string
-	Dst           *int
-}
-
-// PositiveInts reads each setting from getenv (Default when empty); each
-// must be a whole number of at least 1.
-func PositiveInts(getenv func(string) string, ps ...PositiveInt) error {
-	for _, p := range ps {
-		v, err := strconv.Atoi(Env(getenv, p.Name, p.Default))
-		if err != nil || v < 1 {
-			return fmt.Errorf("%s must be a whole number of at least 1", p.Name)
-		}
-		*p.Dst = v
-	}
-	return nil
 }
 
 // InstanceName names this run of app (in leases): the host (the pod's name

@@ -169,15 +169,3 @@ func TestProbesServeMetricsAndReadinessBesideTheRoutes(t *testing.T) {
 	}
 	assert.Equal(t, 3, testutil.CollectAndCount(obs.Seconds), "duration series")
 }
-
-func TestSampleRate(t *testing.T) {
-	for v, want := range map[string]float64{"": 0, "0": 0, "0.25": 0.25, "1": 1} {
-		got, err := SampleRate(func(string) string { return v })
-		assert.NoError(t, err, "%q", v)
-		assert.Equal(t, want, got, "%q", v)
-	}
-	for _, bad := range []string{"2", "-0.1", "half"} {
-		_, err := SampleRate(func(string) string { return bad })
-		assert.ErrorContains(t, err, "TRACING_SAMPLING_RATE", "%q", bad)
-	}
-}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,19 +36,14 @@ func Logger(w io.Writer, app, level string) *slog.Logger {
 // Sidecar names the ports the runner (or the Dapr CLI) gives an app, and
 // the token the app proves itself to its sidecar with.
 type Sidecar struct {
-	HTTPPort string // DAPR_HTTP_PORT
-	GRPCPort string // DAPR_GRPC_PORT
-	// Token is DAPR_API_TOKEN: daprd refuses calls to its API without it.
-	Token string
+	HTTPPort string `env:"DAPR_HTTP_PORT"`
+	GRPCPort string `env:"DAPR_GRPC_PORT"`
+	// daprd refuses calls to its API without it.
+	Token string `env:"DAPR_API_TOKEN"`
 }
 
 // URL is the sidecar's HTTP API base.
 func (s Sidecar) URL() string { return "http://127.0.0.1:" + s.HTTPPort }
-
-// SidecarOf reads the sidecar's ports and token from the environment.
-func SidecarOf(getenv func(string) string) Sidecar {
-	return Sidecar{HTTPPort: getenv("DAPR_HTTP_PORT"), GRPCPort: getenv("DAPR_GRPC_PORT"), Token: getenv("DAPR_API_TOKEN")}
-}
 
 // App is what Run serves besides the routes.
 type App struct {
@@ -71,7 +65,7 @@ type App struct {
 	// Needs is what GET /readyz checks besides the sidecar itself.
 	Needs Needs
 	// TraceSampleRate is the chance that a trace started here is sampled
-	// (TRACING_SAMPLING_RATE, SampleRate).
+	// (TRACING_SAMPLING_RATE).
 	TraceSampleRate float64
 }
 
@@ -232,19 +226,6 @@ func Probes(reg *prometheus.Registry, ready http.Handler, routes http.Handler) h
 			routes.ServeHTTP(w, r)
 		}
 	})
-}
-
-// SampleRate reads TRACING_SAMPLING_RATE (default 0): the chance, from 0
-// to 1, that a trace an app starts is sampled. It should be the sidecars'
-// samplingRate (components/config.yaml reads the same variable), since
-// daprd's sampler follows the root's decision.
-func SampleRate(getenv func(string) string) (float64, error) {
-	v := Env(getenv, "TRACING_SAMPLING_RATE", "0")
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f > 1 {
-		return 0, fmt.Errorf("TRACING_SAMPLING_RATE must be a number from 0 to 1, not %q", v)
-	}
-	return f, nil
 }
 
 // Env returns getenv(key), or def when it is empty.

@@ -48,30 +48,6 @@ func TestCronSkipsTicksWhileAPassRuns(t *testing.T) {
 	assert.Equal(t, int32(1), passes.Load(), "passes ran for three ticks during one pass")
 }
 
-func TestDurationsNameTheBadVariable(t *testing.T) {
-	var a, b time.Duration
-	env := map[string]string{"A": "250ms", "B": "soon"}
-	getenv := func(k string) string { return env[k] }
-	assert.NoError(t, Durations(getenv, Duration{"A", "1s", &a}))
-	assert.Equal(t, 250*time.Millisecond, a)
-	assert.NoError(t, Durations(getenv, Duration{"C", "3s", &a}), "default")
-	assert.Equal(t, 3*time.Second, a, "default")
-	assert.ErrorContains(t, Durations(getenv, Duration{"B", "1s", &b}), "B:")
-}
-
-func TestPositiveIntsRefuseZeroAndWords(t *testing.T) {
-	var n int
-	env := map[string]string{"OK": "7", "ZERO": "0", "WORD": "many"}
-	getenv := func(k string) string { return env[k] }
-	assert.NoError(t, PositiveInts(getenv, PositiveInt{"OK", "1", &n}))
-	assert.Equal(t, 7, n)
-	assert.NoError(t, PositiveInts(getenv, PositiveInt{"UNSET", "5", &n}), "default")
-	assert.Equal(t, 5, n, "default")
-	for _, bad := range []string{"ZERO", "WORD"} {
-		assert.ErrorContains(t, PositiveInts(getenv, PositiveInt{bad, "1", &n}), bad)
-	}
-}
-
 // TestPatternsNameEveryRouteAsARequestReachesIt: the routes are listed by
 // method and pattern, a topic or cron route (any method) with "*", and a
 // request is named by the route it reaches, so a test can compare the two.

@@ -5,30 +5,24 @@ import "github.com/bankabc/vouchers/kit/service"
 // DefaultAppPort is the port the sidecar calls when APP_PORT is unset.
 const DefaultAppPort = "8084"
 
-// Config is the service's settings, from its environment.
+// Config is the service's settings, from its environment (service.LoadEnv).
 type Config struct {
-	Port            string // APP_PORT
-	AppToken        string // APP_API_TOKEN
+	Port            string `env:"APP_PORT, default=8084"`
+	AppToken        string // APP_API_TOKEN (service.AppToken)
 	Sidecar         service.Sidecar
-	StateStore      string  // STATE_STORE
-	Binding         string  // SMS_BINDING
-	LogLevel        string  // LOG_LEVEL
-	TraceSampleRate float64 // TRACING_SAMPLING_RATE
+	StateStore      string  `env:"STATE_STORE, default=sms-store"`
+	Binding         string  `env:"SMS_BINDING, default=sms"`
+	LogLevel        string  `env:"LOG_LEVEL"`
+	TraceSampleRate float64 `env:"TRACING_SAMPLING_RATE, default=0"`
 }
 
 // LoadConfig reads the settings from getenv, with their defaults.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	c := Config{
-		Port:       service.Env(getenv, "APP_PORT", DefaultAppPort),
-		Sidecar:    service.SidecarOf(getenv),
-		StateStore: service.Env(getenv, "STATE_STORE", "sms-store"),
-		Binding:    service.Env(getenv, "SMS_BINDING", "sms"),
-		LogLevel:   getenv("LOG_LEVEL"),
-	}
-	var err error
-	if c.AppToken, err = service.AppToken(getenv); err != nil {
+	var c Config
+	if err := service.LoadEnv(getenv, &c); err != nil {
 		return c, err
 	}
-	c.TraceSampleRate, err = service.SampleRate(getenv)
+	var err error
+	c.AppToken, err = service.AppToken(getenv)
 	return c, err
 }

@@ -2,6 +2,7 @@ package wiring
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
@@ -10,45 +11,40 @@ import (
 // DefaultAppPort is the port the sidecar calls when APP_PORT is unset.
 const DefaultAppPort = "8081"
 
-// Config is the service's settings, from its environment.
+// Config is the service's settings, from its environment (service.LoadEnv).
 type Config struct {
-	Port          string // APP_PORT
-	Sidecar       service.Sidecar
-	AppToken      string // APP_API_TOKEN: guards the test controls (service.AppToken)
-	LogLevel      string // LOG_LEVEL
-	VPS           vps.Config
-	CallbackAppID string // CALLBACK_APP_ID
-	CallbackPath  string // CALLBACK_PATH
+	Port     string `env:"APP_PORT, default=8081"`
+	Sidecar  service.Sidecar
+	AppToken string // APP_API_TOKEN: guards the test controls (service.AppToken)
+	LogLevel string `env:"LOG_LEVEL"`
+	VPS      vps.Config
+	// CallbackAppID and CallbackPath are where the late codes go.
+	CallbackAppID string `env:"CALLBACK_APP_ID, default=voucher-int"`
+	CallbackPath  string `env:"CALLBACK_PATH, default=api/voucher-code/vps/response"`
 	// The chance that a trace started here is sampled.
-	TraceSampleRate float64 // TRACING_SAMPLING_RATE
+	TraceSampleRate float64 `env:"TRACING_SAMPLING_RATE, default=0"`
 }
 
 // LoadConfig reads the settings from getenv, with their defaults.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	c := Config{
-		Port:          service.Env(getenv, "APP_PORT", DefaultAppPort),
-		Sidecar:       service.SidecarOf(getenv),
-		LogLevel:      getenv("LOG_LEVEL"),
-		CallbackAppID: service.Env(getenv, "CALLBACK_APP_ID", "voucher-int"),
-		CallbackPath:  service.Env(getenv, "CALLBACK_PATH", "api/voucher-code/vps/response"),
+	// vps.Config's variables are named here: vps knows no environment.
+	var env struct {
+		Config
+		Mode          string        `env:"PROVIDER_MODE"`
+		AckAfter      time.Duration `env:"ACK_AFTER, default=2500ms"`
+		LateAfter     time.Duration `env:"LATE_CALLBACK_AFTER, default=10s"`
+		VeryLateAfter time.Duration `env:"VERY_LATE_CALLBACK_AFTER, default=40s"`
+		RecoverAfter  time.Duration `env:"RECOVER_AFTER, default=20s"`
 	}
+	if err := service.LoadEnv(getenv, &env); err != nil {
+		return Config{}, err
+	}
+	c := env.Config
+	c.VPS = vps.Config{AckAfter: env.AckAfter, LateAfter: env.LateAfter, VeryLateAfter: env.VeryLateAfter, RecoverAfter: env.RecoverAfter}
 	var err error
-	if c.AppToken, err = service.AppToken(getenv); err != nil {
-		return c, err
-	}
-	if c.TraceSampleRate, err = service.SampleRate(getenv); err != nil {
-		return c, err
-	}
-	if c.VPS.Mode, err = vps.ParseMode(getenv("PROVIDER_MODE")); err != nil {
+	if c.VPS.Mode, err = vps.ParseMode(env.Mode); err != nil {
 		return c, fmt.Errorf("PROVIDER_MODE: %w", err)
 	}
-	if err := service.Durations(getenv,
-		service.Duration{Name: "ACK_AFTER", Default: "2500ms", Dst: &c.VPS.AckAfter},
-		service.Duration{Name: "LATE_CALLBACK_AFTER", Default: "10s", Dst: &c.VPS.LateAfter},
-		service.Duration{Name: "VERY_LATE_CALLBACK_AFTER", Default: "40s", Dst: &c.VPS.VeryLateAfter},
-		service.Duration{Name: "RECOVER_AFTER", Default: "20s", Dst: &c.VPS.RecoverAfter},
-	); err != nil {
-		return c, err
-	}
-	return c, nil
+	c.AppToken, err = service.AppToken(getenv)
+	return c, err
 }
