@@ -6,9 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	dapr "github.com/dapr/go-sdk/client"
 
@@ -20,17 +17,7 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/wiring"
 )
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(service.Healthcheck(os.Getenv, wiring.DefaultAppPort, os.Args[2:]))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("gateway", wiring.DefaultAppPort, run) }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := wiring.LoadConfig(getenv)

@@ -4,12 +4,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/httpx"
@@ -19,17 +15,7 @@ import (
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/wiring"
 )
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(service.Healthcheck(os.Getenv, wiring.DefaultAppPort, os.Args[2:]))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "voucher-provider:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("voucher-provider", wiring.DefaultAppPort, run) }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := wiring.LoadConfig(getenv)

@@ -3,11 +3,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	dapr "github.com/dapr/go-sdk/client"
 
@@ -18,17 +14,7 @@ import (
 	"github.com/bankabc/vouchers/services/voucher/internal/wiring"
 )
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(service.Healthcheck(os.Getenv, wiring.DefaultAppPort, os.Args[2:]))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "voucher:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("voucher", wiring.DefaultAppPort, run) }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := wiring.LoadConfig(getenv)
