@@ -6,10 +6,10 @@ require (
 	github.com/dapr/dapr v1.18.0
 	github.com/dapr/go-sdk v1.15.0
 	github.com/prometheus/client_golang v1.22.0
+	github.com/sethvargo/go-envconfig v1.4.3
+	golang.org/x/sync v0.24.0
 	google.golang.org/grpc v1.80.0
 )
-
-require github.com/sethvargo/go-envconfig v1.4.3
 
 require (
 	github.com/getkin/kin-openapi v0.152.0 // indirect

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Lanes runs jobs in the background, at most Max at once and at most
@@ -11,19 +13,21 @@ import (
 // not run: the caller leaves it for later, so that nobody waits behind
 // one customer's slow jobs, and no goroutines pile up.
 type Lanes struct {
-	max, perKey int
-	timeout     time.Duration
+	places  *semaphore.Weighted
+	max     int64
+	perKey  int
+	timeout time.Duration
 
 	mu      sync.Mutex
 	running int
 	byKey   map[string]int
-	wg      sync.WaitGroup
 }
 
 // NewLanes is max places, perKey of them for one key at most, whose jobs
 // each get timeout.
 func NewLanes(max, perKey int, timeout time.Duration) *Lanes {
-	return &Lanes{max: max, perKey: perKey, timeout: timeout, byKey: map[string]int{}}
+	return &Lanes{places: semaphore.NewWeighted(int64(max)), max: int64(max), perKey: perKey, timeout: timeout,
+		byKey: map[string]int{}}
 }
 
 // Place is a place taken for one job of a key; Go runs the job in it, or
@@ -39,12 +43,11 @@ type Place struct {
 func (l *Lanes) Take(key string) (*Place, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.running >= l.max || l.byKey[key] >= l.perKey {
+	if l.byKey[key] >= l.perKey || !l.places.TryAcquire(1) {
 		return nil, false
 	}
 	l.running++
 	l.byKey[key]++
-	l.wg.Add(1)
 	return &Place{l: l, key: key}, true
 }
 
@@ -58,7 +61,7 @@ func (p *Place) Release() {
 			delete(l.byKey, p.key)
 		}
 		l.mu.Unlock()
-		l.wg.Done()
+		l.places.Release(1)
 	})
 }
 
@@ -91,5 +94,9 @@ func (l *Lanes) Running(key string) (all, ofKey int) {
 	return l.running, l.byKey[key]
 }
 
-// Idle waits until no job runs (tests, and a graceful stop).
-func (l *Lanes) Idle() { l.wg.Wait() }
+// Idle waits until no job runs (tests, and a graceful stop). While it
+// waits, Take finds no place.
+func (l *Lanes) Idle() {
+	_ = l.places.Acquire(context.Background(), l.max)
+	l.places.Release(l.max)
+}

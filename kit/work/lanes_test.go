@@ -50,3 +50,19 @@ func TestALanesJobOutlivesItsCallerButNotItsTimeout(t *testing.T) {
 	}
 	l.Idle()
 }
+
+func TestLanesIdleWaitsForEveryJobThenGivesThePlacesBack(t *testing.T) {
+	l := NewLanes(2, 1, time.Minute)
+	ctx := context.Background()
+	done := make(chan struct{}, 2)
+	for _, key := range []string{"a", "b"} {
+		require.True(t, l.TryGo(ctx, key, func(context.Context) { time.Sleep(10 * time.Millisecond); done <- struct{}{} }))
+	}
+	l.Idle()
+	assert.Len(t, done, 2, "both jobs ended before Idle returned")
+	all, _ := l.Running("a")
+	assert.Zero(t, all)
+	p, ok := l.Take("a")
+	require.True(t, ok, "a place after Idle")
+	p.Release()
+}

@@ -6,6 +6,8 @@ package work
 import (
 	"context"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Pool runs up to its size of jobs at once in the background; a job that
@@ -13,13 +15,14 @@ import (
 // the broker's next delivery) back instead of piling up goroutines. A nil
 // Pool runs every job in the caller.
 type Pool struct {
-	slots   chan struct{}
+	slots   *semaphore.Weighted
+	size    int64
 	timeout time.Duration
 }
 
 // NewPool is a pool of size slots whose jobs each get timeout.
 func NewPool(size int, timeout time.Duration) *Pool {
-	return &Pool{slots: make(chan struct{}, size), timeout: timeout}
+	return &Pool{slots: semaphore.NewWeighted(int64(size)), size: int64(size), timeout: timeout}
 }
 
 // Do runs job with ctx's values but not its cancellation: the request that
@@ -30,17 +33,16 @@ func (p *Pool) Do(ctx context.Context, job func(context.Context)) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
-	select {
-	case p.slots <- struct{}{}:
-		go func() {
-			defer func() { <-p.slots }()
-			defer cancel()
-			job(ctx)
-		}()
-	default:
+	if !p.slots.TryAcquire(1) {
 		defer cancel()
 		job(ctx)
+		return
 	}
+	go func() {
+		defer p.slots.Release(1)
+		defer cancel()
+		job(ctx)
+	}()
 }
 
 // Hand hands job over: with a nil Pool it runs in the caller, which gets its
@@ -59,15 +61,12 @@ func (p *Pool) Hand(ctx context.Context, job func(context.Context) error, failed
 	return nil
 }
 
-// Idle waits until no job runs in the background (tests, shutdown).
+// Idle waits until no job runs in the background (tests, shutdown). While
+// it waits, new jobs run in their callers.
 func (p *Pool) Idle() {
 	if p == nil {
 		return
 	}
-	for range cap(p.slots) {
-		p.slots <- struct{}{}
-	}
-	for range cap(p.slots) {
-		<-p.slots
-	}
+	_ = p.slots.Acquire(context.Background(), p.size)
+	p.slots.Release(p.size)
 }

@@ -62,3 +62,18 @@ func TestNilPoolRunsInTheCaller(t *testing.T) {
 	assert.Equal(t, 1, n)
 	p.Idle()
 }
+
+func TestPoolRunsInTheBackgroundAgainAfterIdle(t *testing.T) {
+	p := NewPool(1, time.Minute)
+	var ran atomic.Int32
+	p.Do(context.Background(), func(context.Context) { time.Sleep(10 * time.Millisecond); ran.Add(1) })
+	p.Idle()
+	assert.Equal(t, int32(1), ran.Load(), "Idle waited for the job")
+	release := make(chan struct{})
+	p.Do(context.Background(), func(context.Context) { <-release })
+	ranInCaller := false
+	p.Do(context.Background(), func(context.Context) { ranInCaller = true })
+	assert.True(t, ranInCaller, "the slot Idle gave back was taken by the first job")
+	close(release)
+	p.Idle()
+}
