@@ -14,8 +14,8 @@ import (
 func TestLoadConfigDefaults(t *testing.T) {
 	c, err := LoadConfig(testkit.Env(map[string]string{"APP_API_TOKEN": testkit.AppToken}))
 	require.NoError(t, err)
-	assert.Equal(t, "8090", c.Port)
-	assert.Equal(t, "127.0.0.1:8080", c.PublicAddr)
+	assert.Equal(t, DefaultAppPort, c.Port, "the healthcheck's default too")
+	assert.Equal(t, "127.0.0.1:"+DefaultPublicPort, c.PublicAddr)
 	assert.Equal(t, []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}, c.WebhookSchedule)
 	assert.Equal(t, []string{"VN"}, c.TextRegions)
 	assert.Equal(t, 128, c.MaxInFlight)
