@@ -180,8 +180,8 @@ func (o *Outbox) sent(ctx context.Context, rec OutboxRecord) {
 }
 
 func (o *Outbox) publish(ctx context.Context, rec OutboxRecord) error {
-	if tc, ok := tracing.Parse(rec.TraceParent); ok {
-		ctx = tracing.With(ctx, tc) // the writer's trace, not the relay's
+	if sc, ok := tracing.Parse(rec.TraceParent); ok {
+		ctx = tracing.With(ctx, sc) // the writer's trace, not the relay's
 	}
 	return o.Publisher.PublishRaw(ctx, rec.Topic, rec.Type, rec.ID, rec.Data)
 }

@@ -63,7 +63,7 @@ func TopicHandler[T any](log *slog.Logger, fn func(ctx context.Context, ev Envel
 // handle runs fn for one event and says what daprd should do with it; the
 // error is set for RETRY and DROP.
 func handle[T any](ctx context.Context, log *slog.Logger, env Envelope, fn func(ctx context.Context, ev Envelope, data T) error) (string, error) {
-	tracing.Adopt(ctx, env.traceparent())
+	ctx, _ = tracing.Adopt(ctx, env.traceparent())
 	data, err := decodeData[T](env.Data)
 	if err != nil {
 		log.ErrorContext(ctx, "event with undecodable data dropped", "event_id", env.ID, "topic", env.Topic, "error", err)

@@ -205,28 +205,29 @@ type Observed struct {
 	Log *slog.Logger
 	// Metrics, if not nil, records every request.
 	Metrics RequestObserver
-	// SampleRate is the chance that a trace started here (a request that
-	// came without a traceparent) is marked sampled.
+	// SampleRate is the chance that a trace started here is sampled, for
+	// an app that has not set up tracing itself (tracing.Ensure).
 	SampleRate float64
 	// TrustsTrace, if not nil, tells whether a request's traceparent may be
 	// continued. A request it refuses (one from outside, at a public edge)
-	// starts a trace here, sampled at SampleRate: a caller cannot choose
-	// the trace id the system logs under, nor force sampling.
+	// starts a trace here, sampled at the app's rate (tracing.Setup): a
+	// caller cannot choose the trace id the system logs under, nor force
+	// sampling.
 	TrustsTrace func(*http.Request) bool
 }
 
-// Middleware is Observe without metrics, and with traces started here
-// never sampled.
+// Middleware is Observe without metrics.
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return Observe(Observed{Log: log}, next)
 }
 
 // Observe gives each request an id (from X-Request-Id when it is sane) and
-// a trace (its traceparent when o.TrustsTrace allows, or a new one), echoes
-// the id, recovers panics
+// a server span (in its traceparent's trace when o.TrustsTrace allows, or a
+// new one), echoes the id, recovers panics
 // as 500 problems, logs one line per request and records it in o.Metrics.
 // Log lines written with the request's context carry both ids (LogHandler).
 func Observe(o Observed, next http.Handler) http.Handler {
+	tracing.Ensure(o.SampleRate)
 	log := o.Log
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
@@ -238,7 +239,7 @@ func Observe(o Observed, next http.Handler) http.Handler {
 		if o.TrustsTrace != nil && !o.TrustsTrace(r) {
 			traceparent = ""
 		}
-		ctx, _ := tracing.Continue(WithRequestID(r.Context(), id), traceparent, o.SampleRate)
+		ctx, span := tracing.Serve(WithRequestID(r.Context(), id), r.Method+" "+r.URL.Path, traceparent)
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
@@ -256,6 +257,7 @@ func Observe(o Observed, next http.Handler) http.Handler {
 			if o.Metrics != nil {
 				o.Metrics.ObserveRequest(route, r.Method, rec.status, elapsed)
 			}
+			span.End(r.Pattern, rec.status)
 			level := slog.LevelInfo
 			if quiet(r.URL.Path) {
 				level = slog.LevelDebug // probes and scrapes, every few seconds

@@ -28,9 +28,7 @@ func oneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Co
 			return
 		}
 		tickCtx := httpx.WithRequestID(ctx, httpx.RequestID(tick))
-		if tc, ok := tracing.From(tick); ok {
-			tickCtx = tracing.With(tickCtx, tc)
-		}
+		tickCtx = tracing.With(tickCtx, tracing.From(tick))
 		go func() {
 			defer running.Unlock()
 			passCtx, cancel := context.WithTimeout(tickCtx, timeout)

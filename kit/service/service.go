@@ -23,6 +23,7 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/metrics"
+	"github.com/bankabc/vouchers/kit/tracing"
 )
 
 // Logger is a JSON slog logger naming the app. A line logged with a
@@ -65,7 +66,8 @@ type App struct {
 	// Needs is what GET /readyz checks besides the sidecar itself.
 	Needs Needs
 	// TraceSampleRate is the chance that a trace started here is sampled
-	// (TRACING_SAMPLING_RATE).
+	// (TRACING_SAMPLING_RATE). Spans are exported when
+	// OTEL_EXPORTER_OTLP_ENDPOINT is set (tracing.Setup).
 	TraceSampleRate float64
 }
 
@@ -100,6 +102,11 @@ type Faces struct {
 // no caller picks the trace id the system logs under or forces sampling.
 func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (Faces, error)) error {
 	log := a.Log
+	shutdown, err := tracing.Setup(ctx, os.Getenv, a.TraceSampleRate)
+	if err != nil {
+		return err
+	}
+	defer flush(log, shutdown)
 	reg := a.Metrics
 	if reg == nil {
 		reg = metrics.NewRegistry()
@@ -124,7 +131,7 @@ func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (F
 		f.sidecar.ServeHTTP(w, r)
 	})
 	ready := Readiness{Sidecar: a.Sidecar, Needs: a.Needs, Started: started}
-	h := httpx.Observe(httpx.Observed{Log: log, Metrics: httpMetrics, SampleRate: a.TraceSampleRate},
+	h := httpx.Observe(httpx.Observed{Log: log, Metrics: httpMetrics},
 		Probes(reg, ready, alive(started, private)))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -150,7 +157,7 @@ func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (F
 			}
 		})
 		never := func(*http.Request) bool { return false }
-		go serve(a.PublicAddr, httpx.Observe(httpx.Observed{Log: log, Metrics: httpMetrics, SampleRate: a.TraceSampleRate, TrustsTrace: never},
+		go serve(a.PublicAddr, httpx.Observe(httpx.Observed{Log: log, Metrics: httpMetrics, TrustsTrace: never},
 			alive(started, public)))
 	}
 	wait := func(err error) error {
@@ -309,4 +316,14 @@ func StartPprof(ctx context.Context, log *slog.Logger, addr string) {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
+}
+
+// flush exports the spans left when the app stops, for a few seconds at
+// most: a collector that is down must not hold up the exit.
+func flush(log *slog.Logger, shutdown func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := shutdown(ctx); err != nil {
+		log.Warn("spans not exported at exit", "error", err)
+	}
 }

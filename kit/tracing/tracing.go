@@ -1,207 +1,241 @@
-// Package tracing keeps the W3C trace context (https://www.w3.org/TR/trace-context/)
-// of the work at hand in a context.Context, so that every log line and every
-// call to the sidecar carries the same trace id.
+// Package tracing puts the apps' work in OpenTelemetry traces, parented to
+// the spans daprd sends in the W3C traceparent header.
 //
-// Our apps record no spans of their own: daprd does, when tracing is on. An
-// app continues the traceparent it was given, unchanged, and hands it on
-// (gRPC metadata and HTTP headers to its sidecar, outbox metadata, the
-// CloudEvent of a direct publish). Only where nothing came in (a customer's
-// request, a cron tick with tracing off) does it start a trace.
+// An incoming request gets a server span (Serve); work that matters gets a
+// span of its own (Start). The trace goes on to the sidecar (gRPC metadata,
+// HTTP headers), into outbox records and CloudEvents (Traceparent), and
+// comes back from them (Parse, With). Spans are exported by OTLP/HTTP only
+// when an endpoint is configured (Setup); without one they are recorded
+// nowhere, but the trace ids still reach every log line and every call.
 package tracing
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
+	"os"
+	"path/filepath"
+	"sync"
 	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Header is the name of the W3C header (and of the gRPC metadata key and
 // the CloudEvent attribute) that carries the trace context.
 const Header = "traceparent"
 
-// Context is one W3C trace context: the trace, the parent span, the flags.
-type Context struct {
-	TraceID [16]byte
-	SpanID  [8]byte
-	Flags   byte
+const scope = "github.com/bankabc/vouchers/kit/tracing"
+
+var propagator = propagation.TraceContext{}
+
+// provider is what spans start from. Before Setup (in tests) it samples
+// nothing but still makes trace ids, which the global no-op one does not.
+var provider atomic.Pointer[sdktrace.TracerProvider]
+
+func init() {
+	provider.Store(sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample()))))
 }
 
-const flagSampled = 0x01
+func tracer() trace.Tracer { return provider.Load().Tracer(scope) }
 
-// Valid tells whether c names a trace (W3C: all-zero ids are invalid).
-func (c Context) Valid() bool {
-	return c.TraceID != [16]byte{} && c.SpanID != [8]byte{}
+// Setup installs the app's tracer provider. A trace started here (nothing
+// came in) is sampled at sampleRate (TRACING_SAMPLING_RATE, daprd's rate);
+// one that came in keeps its parent's decision, as daprd's sampler does.
+// Spans are exported by OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (the exporter reads these and
+// the other OTEL_EXPORTER_OTLP_* variables itself), unless
+// OTEL_TRACES_EXPORTER is "none". The service name is OTEL_SERVICE_NAME,
+// else APP_ID. shutdown flushes what is left to export.
+func Setup(ctx context.Context, getenv func(string) string, sampleRate float64) (shutdown func(context.Context) error, err error) {
+	opts := []sdktrace.TracerProviderOption{
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(sampleRate))),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", serviceName(getenv)))),
+	}
+	exporting := getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	if exporting && getenv("OTEL_TRACES_EXPORTER") != "none" {
+		exp, err := otlptracehttp.New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	provider.Store(tp)
+	setUp.Store(true)
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagator)
+	return tp.Shutdown, nil
 }
 
-// Sampled tells whether the trace's root asked for it to be recorded.
-func (c Context) Sampled() bool { return c.Flags&flagSampled != 0 }
+// setUp tells whether Setup ran.
+var setUp atomic.Bool
 
-// TraceIDString is the trace id in lowercase hex, as logs carry it.
-func (c Context) TraceIDString() string { return hex.EncodeToString(c.TraceID[:]) }
-
-// String is the traceparent header value: version 00, ids, flags.
-func (c Context) String() string {
-	var b [55]byte
-	copy(b[:], "00-")
-	hex.Encode(b[3:35], c.TraceID[:])
-	b[35] = '-'
-	hex.Encode(b[36:52], c.SpanID[:])
-	b[52] = '-'
-	hex.Encode(b[53:55], []byte{c.Flags})
-	return string(b[:])
+// Ensure sets up tracing from the environment with sampleRate, unless it is
+// set up already: for an app that serves HTTP without service.Run. Spans
+// left unexported when such an app stops are lost.
+func Ensure(sampleRate float64) {
+	if setUp.Load() {
+		return
+	}
+	if _, err := Setup(context.Background(), os.Getenv, sampleRate); err != nil {
+		otel.Handle(err)
+	}
 }
 
-// Parse reads a traceparent value. It accepts version 00 exactly and, as
-// the specification asks, later versions by their first four fields.
-func Parse(s string) (Context, bool) {
-	var c Context
-	if len(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
-		return c, false
-	}
-	version, ok := hexByte(s[0:2])
-	if !ok || version == 0xff || (version == 0 && len(s) != 55) || (version > 0 && len(s) > 55 && s[55] != '-') {
-		return c, false
-	}
-	if !hexInto(c.TraceID[:], s[3:35]) || !hexInto(c.SpanID[:], s[36:52]) {
-		return c, false
-	}
-	if c.Flags, ok = hexByte(s[53:55]); !ok || !c.Valid() {
-		return Context{}, false
-	}
-	return c, true
-}
-
-// hexInto decodes lowercase hex only: W3C refuses uppercase.
-func hexInto(dst []byte, s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
+func serviceName(getenv func(string) string) string {
+	for _, k := range []string{"OTEL_SERVICE_NAME", "APP_ID"} {
+		if v := getenv(k); v != "" {
+			return v
 		}
 	}
-	_, err := hex.Decode(dst, []byte(s))
-	return err == nil
+	return filepath.Base(os.Args[0])
 }
 
-func hexByte(s string) (byte, bool) {
-	var b [1]byte
-	ok := hexInto(b[:], s)
-	return b[0], ok
+// Start starts a span of ctx's trace for one piece of work; the caller
+// ends it.
+func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return tracer().Start(trace.ContextWithSpanContext(ctx, From(ctx)), name, trace.WithAttributes(attrs...))
 }
 
-// New starts a trace: random trace and span ids. sampleRate (0 to 1) is
-// the chance that the trace is marked sampled. The root decides for the
-// whole trace (daprd's sampler follows its parent), so the rate is the one
-// daprd is configured with (TRACING_SAMPLING_RATE).
-func New(sampleRate float64) Context {
-	var c Context
-	for !c.Valid() {
-		_, _ = rand.Read(c.TraceID[:])
-		_, _ = rand.Read(c.SpanID[:])
+// StartClient is Start for a call to another party (the provider, a
+// customer's webhook).
+func StartClient(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return tracer().Start(trace.ContextWithSpanContext(ctx, From(ctx)), name,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+}
+
+// End ends span, marked failed by err when err is not nil.
+func End(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 	}
-	if sampleRate >= 1 || sampleRate > 0 && sampledByRatio(c.TraceID, sampleRate) {
-		c.Flags = flagSampled
-	}
-	return c
+	span.End()
 }
 
-// sampledByRatio decides as OpenTelemetry's TraceIDRatioBased sampler does
-// (what daprd uses): by the trace id's lower 8 bytes.
-func sampledByRatio(id [16]byte, rate float64) bool {
-	bound := uint64(rate * (1 << 63))
-	return binary.BigEndian.Uint64(id[8:16])>>1 < bound
+// Served is the server span of one incoming request. A topic handler may
+// replace it (Adopt) while the request runs, so it is read through ctx's
+// slot, not ctx's span.
+type Served struct {
+	mu    sync.Mutex
+	span  trace.Span
+	name  string
+	local bool         // started here: nothing valid came in
+	first trace.SpanID // the span Serve put in the request's ctx
 }
-
-// current is what a context holds: the trace, and whether it was started
-// here (nothing came in), in which case Adopt may replace it.
-type current struct {
-	tc    Context
-	local bool
-}
-
-// slot is shared by a request's handlers, so that one further in (the topic
-// adapter, which reads the CloudEvent) can tell the request's log line
-// which trace it belonged to.
-type slot struct{ p atomic.Pointer[current] }
 
 type ctxKey struct{}
 
-func slotOf(ctx context.Context) *slot {
-	s, _ := ctx.Value(ctxKey{}).(*slot)
+func servedOf(ctx context.Context) *Served {
+	s, _ := ctx.Value(ctxKey{}).(*Served)
 	return s
 }
 
-// Continue returns ctx with the trace of traceparent when it is valid, or
-// with a new trace (New(sampleRate)) when it is missing or malformed.
-func Continue(ctx context.Context, traceparent string, sampleRate float64) (context.Context, Context) {
-	cur := &current{}
-	if tc, ok := Parse(traceparent); ok {
-		cur.tc = tc
+// Serve starts the server span of an incoming request, a child of
+// traceparent when it is valid, else the root of a new trace.
+func Serve(ctx context.Context, name, traceparent string) (context.Context, *Served) {
+	s := &Served{name: name}
+	sc, ok := Parse(traceparent)
+	if ok {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 	} else {
-		cur.tc, cur.local = New(sampleRate), true
+		ctx = trace.ContextWithSpanContext(ctx, trace.SpanContext{}) // no parent: a new trace
+		s.local = true
 	}
-	s := &slot{}
-	s.p.Store(cur)
-	return context.WithValue(ctx, ctxKey{}, s), cur.tc
+	ctx, s.span = tracer().Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
+	s.first = s.span.SpanContext().SpanID()
+	return context.WithValue(ctx, ctxKey{}, s), s
 }
 
-// With returns ctx carrying tc, whatever ctx carried before: for work that
-// belongs to another trace than the request it runs in (a reconciler pass
-// over many orders, each with the trace of its purchase).
-func With(ctx context.Context, tc Context) context.Context {
-	s := &slot{}
-	s.p.Store(&current{tc: tc})
-	return context.WithValue(ctx, ctxKey{}, s)
+// Span is the request's server span now.
+func (s *Served) Span() trace.Span {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.span
 }
 
-// Adopt makes traceparent the trace of ctx when ctx's trace was started
-// here for want of one, and tells whether it did. An event delivered by a
-// sidecar with tracing off comes without a traceparent header, but its
-// CloudEvent carries the publisher's: that one is the event's trace. The
-// change is seen by everything holding ctx, the request's log line too.
-func Adopt(ctx context.Context, traceparent string) bool {
-	s := slotOf(ctx)
+// End names the span by the route that served the request, and ends it.
+func (s *Served) End(route string, status int) {
+	span := s.Span()
+	if route != "" {
+		span.SetName(route)
+	}
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, "")
+	}
+	span.End()
+}
+
+// Adopt makes traceparent the trace of ctx's request when that request
+// started a trace of its own for want of one, and tells whether it did.
+// An event delivered by a sidecar with tracing off comes without a
+// traceparent header, but its CloudEvent carries the publisher's: that one
+// is the event's trace. The request's server span starts again as a child
+// of traceparent (the first one is never ended, so never exported), and
+// everything holding the request's ctx sees the change, its log line too.
+func Adopt(ctx context.Context, traceparent string) (context.Context, bool) {
+	s := servedOf(ctx)
 	if s == nil {
-		return false
+		return ctx, false
 	}
-	tc, ok := Parse(traceparent)
+	sc, ok := Parse(traceparent)
 	if !ok {
-		return false
+		return ctx, false
 	}
-	for {
-		old := s.p.Load()
-		if old != nil && !old.local {
-			return false
-		}
-		if s.p.CompareAndSwap(old, &current{tc: tc}) {
-			return true
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.local {
+		return ctx, false
 	}
+	ctx, s.span = tracer().Start(trace.ContextWithRemoteSpanContext(ctx, sc), s.name, trace.WithSpanKind(trace.SpanKindServer))
+	s.local = false
+	return ctx, true
 }
 
-// From returns the trace of ctx, if it has one.
-func From(ctx context.Context) (Context, bool) {
-	if s := slotOf(ctx); s != nil {
-		if cur := s.p.Load(); cur != nil {
-			return cur.tc, true
-		}
+// From returns the span context of ctx's work: its span's, or the
+// request's server span's when ctx still holds the one Adopt replaced.
+func From(ctx context.Context) trace.SpanContext {
+	sc := trace.SpanContextFromContext(ctx)
+	if s := servedOf(ctx); s != nil && sc.SpanID() == s.first {
+		return s.Span().SpanContext()
 	}
-	return Context{}, false
+	return sc
 }
 
-// Traceparent is the traceparent value of ctx's trace, "" without one.
+// With returns ctx in the trace of sc, whatever ctx was in: for work that
+// belongs to another trace than the request it runs in (a reconciler pass
+// over many orders, each in the trace of its purchase).
+func With(ctx context.Context, sc trace.SpanContext) context.Context {
+	return trace.ContextWithRemoteSpanContext(ctx, sc)
+}
+
+// Parse reads a traceparent value.
+func Parse(traceparent string) (trace.SpanContext, bool) {
+	if traceparent == "" {
+		return trace.SpanContext{}, false
+	}
+	ctx := propagator.Extract(context.Background(), propagation.MapCarrier{Header: traceparent})
+	sc := trace.SpanContextFromContext(ctx)
+	return sc, sc.IsValid()
+}
+
+// Traceparent is the traceparent value of ctx's span, "" without one.
 func Traceparent(ctx context.Context) string {
-	if tc, ok := From(ctx); ok {
-		return tc.String()
-	}
-	return ""
+	c := propagation.MapCarrier{}
+	propagator.Inject(trace.ContextWithSpanContext(ctx, From(ctx)), c)
+	return c[Header]
 }
 
 // TraceID is ctx's trace id in hex, "" without one.
 func TraceID(ctx context.Context) string {
-	if tc, ok := From(ctx); ok {
-		return tc.TraceIDString()
+	if sc := From(ctx); sc.IsValid() {
+		return sc.TraceID().String()
 	}
 	return ""
 }

@@ -2,107 +2,97 @@ package tracing
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 )
 
-const sample = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+const (
+	sample    = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	sampleID  = "4bf92f3577b34da6a3ce929d0e0e4736"
+	other     = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+	otherID   = "0af7651916cd43dd8448eb211c80319c"
+	noTraceID = ""
+)
 
-func TestParse(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		ok   bool
-	}{
-		{"spec_example_parses", sample, true},
-		{"not_sampled_parses", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", true},
-		{"future_version_with_more_fields_parses", "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds", true},
-		{"version_00_with_more_is_refused", sample + "-x", false},
-		{"version_ff_is_refused", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false},
-		{"uppercase_is_refused", strings.ToUpper(sample), false},
-		{"zero_trace_id_is_refused", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", false},
-		{"zero_span_id_is_refused", "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", false},
-		{"short_is_refused", sample[:54], false},
-		{"empty_is_refused", "", false},
-		{"wrong_separator_is_refused", strings.Replace(sample, "-", "_", 1), false},
+func TestParseRoundTrips(t *testing.T) {
+	sc, ok := Parse(sample)
+	require.True(t, ok)
+	assert.Equal(t, sampleID, sc.TraceID().String())
+	assert.True(t, sc.IsSampled())
+	assert.Equal(t, sample, Traceparent(With(context.Background(), sc)), "round trip")
+	for _, bad := range []string{"", "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"} {
+		_, ok := Parse(bad)
+		assert.False(t, ok, "%q", bad)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tc, ok := Parse(tt.in)
-			require.Equal(t, tt.ok, ok, "Parse(%q) ok", tt.in)
-			if ok {
-				assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", tc.TraceIDString(), "trace id")
-			}
-		})
-	}
-	tc, _ := Parse(sample)
-	assert.Equal(t, sample, tc.String(), "round trip")
-	assert.True(t, tc.Sampled(), "round trip sampled")
 }
 
-func TestNewIsValidAndFollowsTheRate(t *testing.T) {
-	sampled := 0
-	for range 2000 {
-		tc := New(0.5)
-		back, ok := Parse(tc.String())
-		require.True(t, ok, "new trace %s does not parse", tc)
-		require.Equal(t, tc, back, "new trace %s does not parse back", tc)
-		if tc.Sampled() {
-			sampled++
-		}
-	}
-	// Half of 2000, give or take far more than chance allows.
-	assert.InDelta(t, 1000, sampled, 200, "of 2000 sampled at rate 0.5")
-	assert.False(t, New(0).Sampled(), "rate 0 must never sample")
-	assert.True(t, New(1).Sampled(), "rate 1 must always sample")
+func TestServeContinuesAValidTraceAndStartsOneOtherwise(t *testing.T) {
+	ctx, s := Serve(context.Background(), "GET /x", sample)
+	assert.Equal(t, sampleID, TraceID(ctx), "continued")
+	sc := s.Span().SpanContext()
+	assert.NotEqual(t, "00f067aa0ba902b7", sc.SpanID().String(), "the server span is a span of its own")
+	assert.True(t, sc.IsSampled(), "the parent's decision is kept")
+	ctx, _ = Serve(context.Background(), "GET /x", "garbage")
+	assert.NotEmpty(t, TraceID(ctx), "started")
+	assert.NotEqual(t, sampleID, TraceID(ctx), "started a new trace")
+	assert.Equal(t, noTraceID, TraceID(context.Background()), "a bare context has no trace")
 }
 
-func TestContinueKeepsAValidTraceAndStartsOneOtherwise(t *testing.T) {
-	ctx, tc := Continue(context.Background(), sample, 0)
-	assert.Equal(t, sample, tc.String(), "continued")
-	assert.Equal(t, sample, Traceparent(ctx), "continued, ctx")
-	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", TraceID(ctx), "continued, ctx's trace id")
-	ctx, tc = Continue(context.Background(), "garbage", 0)
-	assert.True(t, tc.Valid(), "started %s", tc)
-	assert.Equal(t, tc.String(), Traceparent(ctx), "started, ctx")
-	assert.NotEqual(t, sample, tc.String(), "started a new trace")
-	assert.Empty(t, TraceID(context.Background()), "a bare context has no trace")
+func TestSetupSamplesNewTracesAtTheRate(t *testing.T) {
+	defer provider.Store(provider.Load())
+	shutdown, err := Setup(context.Background(), func(string) string { return "" }, 1)
+	require.NoError(t, err)
+	defer func() { _ = shutdown(context.Background()) }()
+	_, s := Serve(context.Background(), "GET /x", "")
+	assert.True(t, s.Span().SpanContext().IsSampled(), "rate 1")
+	_, s = Serve(context.Background(), "GET /x", other)
+	assert.False(t, s.Span().SpanContext().IsSampled(), "an unsampled parent stays unsampled")
+	_, err = Setup(context.Background(), func(string) string { return "" }, 0)
+	require.NoError(t, err)
+	_, s = Serve(context.Background(), "GET /x", "")
+	assert.False(t, s.Span().SpanContext().IsSampled(), "rate 0")
 }
 
 // handlerKey is a context key of a handler's own.
 type handlerKey struct{}
 
 func TestAdoptReplacesOnlyATraceStartedHere(t *testing.T) {
-	const other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
-	ctx, _ := Continue(context.Background(), "", 0)
+	ctx, _ := Serve(context.Background(), "POST /events", "")
 	seenByOuter := ctx // the middleware keeps the ctx it made
 	inner := context.WithValue(ctx, handlerKey{}, "handler")
-	assert.True(t, Adopt(inner, other), "adopt")
-	assert.Equal(t, other, Traceparent(seenByOuter), "adopt: outer sees")
-	assert.False(t, Adopt(inner, sample), "a trace that came in must not be replaced")
-	assert.Equal(t, other, Traceparent(seenByOuter), "a trace that came in must not be replaced")
-	ctx, _ = Continue(context.Background(), sample, 0)
-	assert.False(t, Adopt(ctx, other), "an incoming traceparent wins over the CloudEvent's")
-	assert.Equal(t, sample, Traceparent(ctx), "an incoming traceparent wins over the CloudEvent's")
-	assert.False(t, Adopt(context.Background(), other), "nothing to adopt into")
+	adopted, ok := Adopt(inner, other)
+	assert.True(t, ok, "adopt")
+	assert.Equal(t, otherID, TraceID(seenByOuter), "adopt: outer sees")
+	assert.Equal(t, otherID, TraceID(adopted), "adopt: handler")
+	assert.Equal(t, From(seenByOuter), trace.SpanContextFromContext(adopted), "one server span")
+	_, ok = Adopt(adopted, sample)
+	assert.False(t, ok, "a trace that came in must not be replaced")
+	assert.Equal(t, otherID, TraceID(seenByOuter), "a trace that came in must not be replaced")
+	ctx, _ = Serve(context.Background(), "POST /events", sample)
+	_, ok = Adopt(ctx, other)
+	assert.False(t, ok, "an incoming traceparent wins over the CloudEvent's")
+	assert.Equal(t, sampleID, TraceID(ctx), "an incoming traceparent wins over the CloudEvent's")
+	_, ok = Adopt(context.Background(), other)
+	assert.False(t, ok, "nothing to adopt into")
 }
 
 func TestWithIsolatesFanOut(t *testing.T) {
-	parent, _ := Continue(context.Background(), sample, 0)
+	parent, _ := Serve(context.Background(), "GET /x", sample)
+	sc, _ := Parse(other)
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tc := New(1)
-			ctx := With(parent, tc)
-			assert.Equal(t, tc.String(), Traceparent(ctx), "child")
-		}()
+		wg.Go(func() {
+			ctx := With(parent, sc)
+			assert.Equal(t, other, Traceparent(ctx), "child")
+			child, span := Start(ctx, "work")
+			defer span.End()
+			assert.Equal(t, otherID, TraceID(child), "child's span")
+		})
 	}
 	wg.Wait()
-	assert.Equal(t, sample, Traceparent(parent), "parent changed")
+	assert.Equal(t, sampleID, TraceID(parent), "parent changed")
 }

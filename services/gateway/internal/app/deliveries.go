@@ -12,6 +12,7 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/kit/tracing"
 	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/gateway/internal/domain"
 )
@@ -515,7 +516,13 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (domain.A
 	}
 	res := WebhookResult{Err: "account not found"}
 	if found {
-		res = d.Webhooks.Send(ctx, del.CallbackURL, del.WebhookID, u.WebhookSecret, del.Body)
+		sendCtx, span := tracing.StartClient(ctx, "deliver webhook")
+		res = d.Webhooks.Send(sendCtx, del.CallbackURL, del.WebhookID, u.WebhookSecret, del.Body)
+		var failed error
+		if !res.Delivered {
+			failed = errors.New(res.Err)
+		}
+		tracing.End(span, failed)
 	}
 	outcome := domain.AttemptRetry
 	rules := d.rules()

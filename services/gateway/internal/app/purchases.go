@@ -118,6 +118,8 @@ func requestKey(id string) string { return "request|" + id }
 // with the same key is refused. The key's length is the contract's to bound
 // (openapi.yaml): it is hashed into the request's id.
 func (p Purchases) Create(ctx context.Context, s Session, in PurchaseInput, idempotencyKey string) (req Request, replayed bool, err error) {
+	ctx, span := tracing.Start(ctx, "accept purchase")
+	defer func() { tracing.End(span, err) }()
 	phone, err := NormalizePhone(in.PhoneNumber)
 	if err != nil {
 		return Request{}, false, err

@@ -121,8 +121,8 @@ func (r Redrive) resend(ctx context.Context, req Request, del *Delivery) (bool, 
 	}
 	ev := events.RequestCode{RequestID: req.RequestID, UserID: req.UserID, PhoneNumber: req.PhoneNumber, RequestedAt: req.CreatedAt}
 	pubCtx := ctx // in the purchase's trace, not the sweep's
-	if tc, ok := tracing.Parse(req.TraceParent); ok {
-		pubCtx = tracing.With(ctx, tc)
+	if sc, ok := tracing.Parse(req.TraceParent); ok {
+		pubCtx = tracing.With(ctx, sc)
 	}
 	if err := r.Events.Publish(pubCtx, events.TopicRequestCode, events.TypeRequestCode, ev); err != nil {
 		return false, err

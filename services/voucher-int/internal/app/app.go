@@ -110,11 +110,14 @@ func (a App) info(ctx context.Context, msg string, args ...any) {
 // off) takes the purchase's instead, its log line too; otherwise the work
 // on o runs in the purchase's trace while the request keeps its own.
 func inTrace(ctx context.Context, o Order) context.Context {
-	tc, ok := tracing.Parse(o.TraceParent)
-	if !ok || tracing.TraceID(ctx) == tc.TraceIDString() || tracing.Adopt(ctx, o.TraceParent) {
+	sc, ok := tracing.Parse(o.TraceParent)
+	if !ok || tracing.TraceID(ctx) == sc.TraceID().String() {
 		return ctx
 	}
-	return tracing.With(ctx, tc)
+	if adopted, ok := tracing.Adopt(ctx, o.TraceParent); ok {
+		return adopted
+	}
+	return tracing.With(ctx, sc)
 }
 
 // Publisher publishes an event's data straight to a topic (not through
@@ -140,6 +143,8 @@ func receiveCode(ev *events.ReceiveCode) *persist.Event {
 // the provider has not answered yet it is asked again with the same
 // requestId, which it treats as the same order.
 func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error {
+	ctx, span := tracing.Start(ctx, "open order")
+	defer span.End()
 	o, err := a.rules().Open(ev, tracing.Traceparent(ctx), a.Now())
 	if err != nil {
 		return err
@@ -190,7 +195,9 @@ func (a App) track(ctx context.Context, id string) error {
 // order calls the provider and records what it said. No answer is not a
 // failure: the reconciler asks again later.
 func (a App) order(ctx context.Context, o Order) error {
-	ans, err := a.Provider.Request(ctx, o.RequestID, o.PhoneNumber)
+	callCtx, span := tracing.StartClient(ctx, "call provider")
+	ans, err := a.Provider.Request(callCtx, o.RequestID, o.PhoneNumber)
+	tracing.End(span, err)
 	switch {
 	case errs.KindOf(err) == errs.Invalid:
 		a.info(ctx, "order refused by the provider", "purchase_id", o.RequestID, "error", err)
@@ -437,10 +444,12 @@ func (a App) reconcileOne(ctx context.Context, id string) (reconciled, error) {
 	}
 	// Each order in its purchase's trace; never Adopt here: the orders of
 	// one pass share the pass's context.
-	if tc, ok := tracing.Parse(o.TraceParent); ok {
-		ctx = tracing.With(ctx, tc)
+	if sc, ok := tracing.Parse(o.TraceParent); ok {
+		ctx = tracing.With(ctx, sc)
 	}
-	st, statusErr := a.Provider.Status(ctx, id)
+	callCtx, span := tracing.StartClient(ctx, "ask provider")
+	st, statusErr := a.Provider.Status(callCtx, id)
+	tracing.End(span, statusErr)
 	switch rules.Decide(o, st, statusErr, now) {
 	case domain.StepFail:
 		return reconciledFailed, a.fail(ctx, id, rules.DeadlineReason())
