@@ -88,7 +88,7 @@ func startCase(t *testing.T) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "vouchers-fault-")
 	require.NoError(t, err)
-	s, release, err := startSystem(dir, filepath.Join(dir, "system.log"), faultEnv())
+	s, release, err := startSystem(dir, filepath.Join(dir, "system.log"), faultEnv(), nil)
 	if err != nil {
 		printTail(filepath.Join(dir, "system.log"), 60)
 		t.Fatal(err)

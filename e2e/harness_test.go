@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -92,7 +93,7 @@ func runSuite(m *testing.M) int {
 	}
 	logPath := filepath.Join(dataDir, "system.log")
 	fmt.Printf("e2e: profile %s, %d instance(s) of each service\n", profile(), replicas())
-	s, release, err := startSystem(dataDir, logPath, scaled)
+	s, release, err := startSystem(dataDir, logPath, scaled, nil)
 	if err != nil {
 		fmt.Println("e2e: could not start the system:", err)
 		printTail(logPath, 80)
@@ -119,9 +120,10 @@ func runSuite(m *testing.M) int {
 
 // startSystem starts every app of dapr.yaml with free ports, on the
 // suite's profile, in a space of its own on the profile's shared servers;
-// env reaches every app (tests scale durations down with it). release,
+// env reaches every app (tests scale durations down with it), vars fill
+// the placeholders of the components and the Configuration. release,
 // called after Stop, removes that space.
-func startSystem(dataDir, logPath string, env map[string]string) (s *runner.System, release func() error, err error) {
+func startSystem(dataDir, logPath string, env, vars map[string]string) (s *runner.System, release func() error, err error) {
 	daprd := filepath.Join(repoRoot, ".bin", "daprd")
 	for _, f := range []string{daprd, filepath.Join(repoRoot, "bin", "gateway")} {
 		if _, err := os.Stat(f); err != nil {
@@ -137,6 +139,9 @@ func startSystem(dataDir, logPath string, env map[string]string) (s *runner.Syst
 		return nil, nil, err
 	}
 	for k, v := range profileEnv[profile()] {
+		iso.vars[k] = v
+	}
+	for k, v := range vars {
 		iso.vars[k] = v
 	}
 	s, err = runner.Start(context.Background(), runner.Options{
@@ -187,6 +192,8 @@ type client struct {
 	t     *testing.T
 	base  string
 	token string
+	// dataDir is where its system's SMS binding writes; "" for sys's.
+	dataDir string
 }
 
 func newClient(t *testing.T) *client {
@@ -301,7 +308,8 @@ func (c *client) smsCode(phone string) string {
 	c.t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		files, _ := filepath.Glob(filepath.Join(dataDir, "sms", phone+"_phone-code-*.txt"))
+		dir := cmp.Or(c.dataDir, dataDir)
+		files, _ := filepath.Glob(filepath.Join(dir, "sms", phone+"_phone-code-*.txt"))
 		if len(files) > 0 {
 			sort.Slice(files, func(i, j int) bool { return seqOf(files[i]) < seqOf(files[j]) })
 			b, err := os.ReadFile(files[len(files)-1])
