@@ -2,7 +2,11 @@ package tracing
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -95,4 +99,30 @@ func TestWithIsolatesFanOut(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, sampleID, TraceID(parent), "parent changed")
+}
+
+func TestSetupExportsOnlyWhenAnEndpointIsSet(t *testing.T) {
+	defer provider.Store(provider.Load())
+	var posts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/traces" {
+			posts.Add(1)
+		}
+	}))
+	defer srv.Close()
+	export := func(env map[string]string) int32 {
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		posts.Store(0)
+		shutdown, err := Setup(context.Background(), os.Getenv, 1)
+		require.NoError(t, err)
+		_, span := Start(context.Background(), "work")
+		span.End()
+		require.NoError(t, shutdown(context.Background()))
+		return posts.Load()
+	}
+	assert.Zero(t, export(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": ""}), "no endpoint")
+	assert.Positive(t, export(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL}), "endpoint")
+	assert.Zero(t, export(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL, "OTEL_TRACES_EXPORTER": "none"}), "exporter none")
 }
