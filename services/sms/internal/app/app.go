@@ -5,8 +5,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/sms/internal/domain"
 )
@@ -40,9 +40,6 @@ type SentMetrics interface {
 	Sent(kind string)
 }
 
-// KindOf is what a text is for, from its message id (domain.KindOf).
-func KindOf(messageID string) string { return domain.KindOf(messageID) }
-
 // Send sends the message unless the log says it was sent. A crash between
 // sending and logging sends it again on redelivery: at least once, which is
 // what an SMS gateway offers anyway.
@@ -59,7 +56,7 @@ func (a App) Send(ctx context.Context, m events.SendSMS) error {
 		return errs.Wrap(errs.Unavailable, err, "sms binding failed")
 	}
 	if a.Metrics != nil {
-		a.Metrics.Sent(msg.Kind())
+		a.Metrics.Sent(string(msg.Kind()))
 	}
 	err = a.Log.Insert(ctx, key, msg.SentAt(a.Now()), nil)
 	if err == persist.ErrExists {

@@ -8,18 +8,20 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
 )
 
 // MaxMessageIDLen bounds a message id, as the route that confirms it does.
 const MaxMessageIDLen = 200
 
-// Kinds of text, for the sent counter.
+// Kind is what a text is for. It labels the sent counter.
+type Kind string
+
 const (
-	KindVoucher   = "voucher"
-	KindPhoneCode = "phone_code"
-	KindOther     = "other"
+	KindVoucher   Kind = "voucher"
+	KindPhoneCode Kind = "phone_code"
+	KindOther     Kind = "other"
 )
 
 // Message is a text to send once: its id is the idempotency key.
@@ -42,10 +44,10 @@ func CheckID(id string) error {
 }
 
 // Kind is what the text is for, read from its id's prefix.
-func (m Message) Kind() string { return KindOf(m.MessageID) }
+func (m Message) Kind() Kind { return KindOf(m.MessageID) }
 
 // KindOf is the kind of the text with that id.
-func KindOf(messageID string) string {
+func KindOf(messageID string) Kind {
 	switch {
 	case strings.HasPrefix(messageID, "voucher-"):
 		return KindVoucher

@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
 )
 
 func TestNewMessage(t *testing.T) {
@@ -41,7 +41,7 @@ func TestCheckID(t *testing.T) {
 }
 
 func TestKindAndSent(t *testing.T) {
-	for id, want := range map[string]string{"voucher-r1": KindVoucher, "phone-code-u1-3": KindPhoneCode, "notice-1": KindOther} {
+	for id, want := range map[string]Kind{"voucher-r1": KindVoucher, "phone-code-u1-3": KindPhoneCode, "notice-1": KindOther} {
 		assert.Equal(t, want, KindOf(id), id)
 	}
 	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)

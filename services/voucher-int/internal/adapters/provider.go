@@ -9,10 +9,11 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
 // Provider calls the Voucher Provider Server through the sidecar (an
@@ -106,7 +107,7 @@ func (p Provider) Request(ctx context.Context, requestID, phone string) (app.Ans
 }
 
 // Status asks the provider how an order stands.
-func (p Provider) Status(ctx context.Context, requestID string) (app.ProviderStatus, error) {
+func (p Provider) Status(ctx context.Context, requestID string) (domain.ProviderStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.Budget)
 	defer cancel()
 	start := time.Now()
@@ -117,23 +118,23 @@ func (p Provider) Status(ctx context.Context, requestID string) (app.ProviderSta
 	resp, err := p.Invoker.Invoke(ctx, target, http.MethodGet, "api/request/voucher/"+url.PathEscape(requestID), nil, nil)
 	if err != nil {
 		p.observe("status", failure(ctx, resp, err), start)
-		return app.ProviderStatus{}, err
+		return domain.ProviderStatus{}, err
 	}
 	switch {
 	case resp.Status == http.StatusOK:
 		var a vpsapi.OrderAnswer
 		if err := json.Unmarshal(resp.Body, &a); err != nil {
 			p.observe("status", outcomeUnavailable, start)
-			return app.ProviderStatus{}, errs.E(errs.Unavailable, "provider status unreadable")
+			return domain.ProviderStatus{}, errs.E(errs.Unavailable, "provider status unreadable")
 		}
 		p.observe("status", outcomeFound, start)
-		return app.ProviderStatus{Found: true, Status: a.Status, VoucherCode: a.VoucherCode}, nil
+		return domain.ProviderStatus{Found: true, Status: a.Status, VoucherCode: a.VoucherCode}, nil
 	case resp.Status == http.StatusNotFound:
 		p.observe("status", outcomeNotFound, start)
-		return app.ProviderStatus{Found: false}, nil
+		return domain.ProviderStatus{Found: false}, nil
 	default:
 		p.observe("status", failure(ctx, resp, nil), start)
-		return app.ProviderStatus{}, errs.E(errs.Unavailable, "provider status answered %d", resp.Status)
+		return domain.ProviderStatus{}, errs.E(errs.Unavailable, "provider status answered %d", resp.Status)
 	}
 }
 

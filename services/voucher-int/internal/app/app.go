@@ -9,29 +9,22 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/api/vpsapi"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/tracing"
-	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
-// StatusPending is an order without its outcome yet.
-const StatusPending = domain.StatusPending
-
-// Order is one purchase from the provider (domain.Order: its rules live
-// there).
-type Order = domain.Order
-
 // Orders is the order store (first write wins; Update is ETag-checked and
 // publishes its event in the same transaction).
 type Orders interface {
-	Insert(ctx context.Context, key string, o Order, ev *persist.Event) error
-	Get(ctx context.Context, key string) (Order, bool, error)
-	GetMany(ctx context.Context, keys []string) (map[string]Order, error)
-	Update(ctx context.Context, key string, fn func(*Order, bool) (*persist.Event, error)) (Order, error)
+	Insert(ctx context.Context, key string, o domain.Order, ev *persist.Event) error
+	Get(ctx context.Context, key string) (domain.Order, bool, error)
+	GetMany(ctx context.Context, keys []string) (map[string]domain.Order, error)
+	Update(ctx context.Context, key string, fn func(*domain.Order, bool) (*persist.Event, error)) (domain.Order, error)
 }
 
 // Pending is the set of orders the reconciler must look at.
@@ -49,14 +42,11 @@ type Answer struct {
 	TransformMethod string
 }
 
-// ProviderStatus is what the provider says of an order it was asked about.
-type ProviderStatus = domain.ProviderStatus
-
 // Provider orders vouchers; requestID is its idempotency key. An error of
 // kind Unavailable (no answer in time, 5xx) is not a failure of the order.
 type Provider interface {
 	Request(ctx context.Context, requestID, phone string) (Answer, error)
-	Status(ctx context.Context, requestID string) (ProviderStatus, error)
+	Status(ctx context.Context, requestID string) (domain.ProviderStatus, error)
 }
 
 // App is voucher-int's use cases.
@@ -109,7 +99,7 @@ func (a App) info(ctx context.Context, msg string, args ...any) {
 // a trace of its own for want of one (a callback, a cron tick with tracing
 // off) takes the purchase's instead, its log line too; otherwise the work
 // on o runs in the purchase's trace while the request keeps its own.
-func inTrace(ctx context.Context, o Order) context.Context {
+func inTrace(ctx context.Context, o domain.Order) context.Context {
 	sc, ok := tracing.Parse(o.TraceParent)
 	if !ok || tracing.TraceID(ctx) == sc.TraceID().String() {
 		return ctx
@@ -166,8 +156,9 @@ func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error
 			return a.Outcomes.Publish(ctx, events.TopicReceiveCode, events.TypeReceiveCode, existing.Outcome())
 		case domain.AgainNothing:
 			return nil
+		case domain.AgainAsk:
+			o = existing
 		}
-		o = existing
 	} else if err != nil {
 		return err
 	}
@@ -194,7 +185,7 @@ func (a App) track(ctx context.Context, id string) error {
 
 // order calls the provider and records what it said. No answer is not a
 // failure: the reconciler asks again later.
-func (a App) order(ctx context.Context, o Order) error {
+func (a App) order(ctx context.Context, o domain.Order) error {
 	callCtx, span := tracing.StartClient(ctx, "call provider")
 	ans, err := a.Provider.Request(callCtx, o.RequestID, o.PhoneNumber)
 	tracing.End(span, err)
@@ -210,7 +201,7 @@ func (a App) order(ctx context.Context, o Order) error {
 		return a.complete(ctx, o.RequestID, ans.VoucherCode, domain.ViaAnswer)
 	case ans.CodeChallenge != "":
 		a.info(ctx, "order acknowledged: the code comes by callback", "purchase_id", o.RequestID)
-		_, err := a.Orders.Update(ctx, orderKey(o.RequestID), func(cur *Order, exists bool) (*persist.Event, error) {
+		_, err := a.Orders.Update(ctx, orderKey(o.RequestID), func(cur *domain.Order, exists bool) (*persist.Event, error) {
 			next, changed := cur.Acknowledge(ans.CodeChallenge, ans.TransformMethod, a.Now())
 			if !exists || !changed {
 				return nil, persist.ErrNoChange
@@ -253,15 +244,15 @@ func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 }
 
 // complete records the code once and publishes receive-code with it.
-func (a App) complete(ctx context.Context, requestID, code, via string) error {
+func (a App) complete(ctx context.Context, requestID, code string, via domain.Via) error {
 	_, err := a.completed(ctx, requestID, code, via)
 	return err
 }
 
 // completed is complete that also tells whether this call recorded it.
-func (a App) completed(ctx context.Context, requestID, code, via string) (bool, error) {
+func (a App) completed(ctx context.Context, requestID, code string, via domain.Via) (bool, error) {
 	done := false
-	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*persist.Event, error) {
+	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *domain.Order, exists bool) (*persist.Event, error) {
 		done = false
 		if !exists {
 			return nil, errs.E(errs.NotFound, "no order %s", requestID)
@@ -287,7 +278,7 @@ func (a App) completed(ctx context.Context, requestID, code, via string) (bool, 
 // in milliseconds, and skipping them saves a read of the set's shard each.
 // If one was put in it all the same (clocks of replicas apart), the
 // reconciler finds it final and takes it out.
-func (a App) untrack(ctx context.Context, o Order) error {
+func (a App) untrack(ctx context.Context, o domain.Order) error {
 	if a.Due != nil && !o.RequestedAt.IsZero() && a.Now().Sub(o.RequestedAt) < a.RecheckEvery/2 {
 		return nil
 	}
@@ -297,7 +288,7 @@ func (a App) untrack(ctx context.Context, o Order) error {
 // fail ends the order FAILED with reason and publishes it.
 func (a App) fail(ctx context.Context, requestID, reason string) error {
 	failed := false
-	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *Order, exists bool) (*persist.Event, error) {
+	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *domain.Order, exists bool) (*persist.Event, error) {
 		failed = false
 		next, ev, changed := o.Fail(reason, a.Now())
 		if !exists || !changed {
@@ -337,7 +328,7 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 		// the orders already in the set are looked at all the same.
 		// The orders of one second are read in one call.
 		if _, err := a.Due.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
-			return persist.EachFound(ctx, a.Orders, ids, orderKey, func(ctx context.Context, id string, o Order) error {
+			return persist.EachFound(ctx, a.Orders, ids, orderKey, func(ctx context.Context, id string, o domain.Order) error {
 				if o.Final() {
 					return nil
 				}
@@ -389,6 +380,7 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 			s.Failed++
 		case reconciledWaiting:
 			s.Waiting++
+		case reconciledNothing, reconciledFinished:
 		}
 		s.Looked++
 	}
@@ -424,7 +416,7 @@ func (a App) reconcileOne(ctx context.Context, id string) (reconciled, error) {
 	now := a.Now()
 	rules := a.rules()
 	claim := domain.NotDue
-	o, err := a.Orders.Update(ctx, orderKey(id), func(o *Order, exists bool) (*persist.Event, error) {
+	o, err := a.Orders.Update(ctx, orderKey(id), func(o *domain.Order, exists bool) (*persist.Event, error) {
 		next, c := rules.Claim(*o, a.Instance, now)
 		claim = c
 		if !exists || c != domain.Claimed {
@@ -441,6 +433,7 @@ func (a App) reconcileOne(ctx context.Context, id string) (reconciled, error) {
 		return reconciledFinished, a.Pending.Remove(ctx, id)
 	case domain.NotDue:
 		return reconciledNothing, nil
+	case domain.Claimed:
 	}
 	// Each order in its purchase's trace; never Adopt here: the orders of
 	// one pass share the pass's context.
@@ -464,8 +457,9 @@ func (a App) reconcileOne(ctx context.Context, id string) (reconciled, error) {
 		if cur, _, err := a.Orders.Get(ctx, orderKey(id)); err == nil && cur.Final() {
 			return reconciledCompleted, nil
 		}
+	case domain.StepWait:
 	}
-	_, err = a.Orders.Update(ctx, orderKey(id), func(cur *Order, exists bool) (*persist.Event, error) {
+	_, err = a.Orders.Update(ctx, orderKey(id), func(cur *domain.Order, exists bool) (*persist.Event, error) {
 		next, changed := rules.Release(*cur, a.Now())
 		if !exists || !changed {
 			return nil, persist.ErrNoChange

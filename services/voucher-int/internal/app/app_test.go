@@ -15,20 +15,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/api"
+	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/pkce"
 	"github.com/bankabc/vouchers/kit/testkit"
-	"github.com/bankabc/vouchers/api/vpsapi"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
 // fakeProvider answers with function fields and counts calls.
 type fakeProvider struct {
 	requests, statuses atomic.Int32
 	request            func(requestID string) (Answer, error)
-	status             func(requestID string) (ProviderStatus, error)
+	status             func(requestID string) (domain.ProviderStatus, error)
 }
 
 func (f *fakeProvider) Request(_ context.Context, requestID, _ string) (Answer, error) {
@@ -36,7 +37,7 @@ func (f *fakeProvider) Request(_ context.Context, requestID, _ string) (Answer, 
 	return f.request(requestID)
 }
 
-func (f *fakeProvider) Status(_ context.Context, requestID string) (ProviderStatus, error) {
+func (f *fakeProvider) Status(_ context.Context, requestID string) (domain.ProviderStatus, error) {
 	f.statuses.Add(1)
 	return f.status(requestID)
 }
@@ -51,7 +52,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c
 
 func setup(p *fakeProvider, c *clock, instance string, mem *testkit.MemState) App {
 	return App{
-		Orders: daprx.Store[Order]{Client: mem, Name: "voucher-int-store",
+		Orders: daprx.Store[domain.Order]{Client: mem, Name: "voucher-int-store",
 			Outbox: daprx.NewOutbox(mem, "voucher-int-store", "pubsub", instance, 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))},
 		Pending:      daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: mem, Name: "voucher-int-store"}, Name: "pending", Shards: 4},
 		Provider:     p,
@@ -202,11 +203,11 @@ func TestCodeLaterThanLimitIsLateSuccess(t *testing.T) {
 func TestTimeoutWaitsForTheReconciler(t *testing.T) {
 	c, mem := newClock(), testkit.NewMemState()
 	recovered := false
-	p := &fakeProvider{request: unavailable, status: func(string) (ProviderStatus, error) {
+	p := &fakeProvider{request: unavailable, status: func(string) (domain.ProviderStatus, error) {
 		if !recovered {
-			return ProviderStatus{Found: true, Status: "PENDING"}, nil
+			return domain.ProviderStatus{Found: true, Status: "PENDING"}, nil
 		}
-		return ProviderStatus{Found: true, Status: "SUCCESS", VoucherCode: "RECOVERED"}, nil
+		return domain.ProviderStatus{Found: true, Status: "SUCCESS", VoucherCode: "RECOVERED"}, nil
 	}}
 	a := setup(p, c, "a", mem)
 	require.NoError(t, a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123458", RequestedAt: c.now()}),
@@ -240,7 +241,7 @@ func TestOrderTheProviderNeverRecordedIsAskedAgainWithTheSameID(t *testing.T) {
 			}
 			return Answer{VoucherCode: "SECOND-TRY"}, nil
 		},
-		status: func(string) (ProviderStatus, error) { return ProviderStatus{Found: false}, nil },
+		status: func(string) (domain.ProviderStatus, error) { return domain.ProviderStatus{Found: false}, nil },
 	}
 	a := setup(p, c, "a", mem)
 	_ = a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123457", RequestedAt: c.now()})
@@ -253,7 +254,9 @@ func TestOrderTheProviderNeverRecordedIsAskedAgainWithTheSameID(t *testing.T) {
 
 func TestNoCodeByTheDeadlineFails(t *testing.T) {
 	c, mem := newClock(), testkit.NewMemState()
-	p := &fakeProvider{request: unavailable, status: func(string) (ProviderStatus, error) { return ProviderStatus{}, errs.E(errs.Unavailable, "503") }}
+	p := &fakeProvider{request: unavailable, status: func(string) (domain.ProviderStatus, error) {
+		return domain.ProviderStatus{}, errs.E(errs.Unavailable, "503")
+	}}
 	a := setup(p, c, "a", mem)
 	_ = a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123459", RequestedAt: c.now()})
 	c.add(2*time.Minute + time.Second)
@@ -271,9 +274,9 @@ func TestNoCodeByTheDeadlineFails(t *testing.T) {
 func TestTwoReplicasNeverWorkOnOneOrderAtOnce(t *testing.T) {
 	c, mem := newClock(), testkit.NewMemState()
 	release := make(chan struct{})
-	p := &fakeProvider{request: unavailable, status: func(string) (ProviderStatus, error) {
+	p := &fakeProvider{request: unavailable, status: func(string) (domain.ProviderStatus, error) {
 		<-release // hold every status call until both passes have claimed
-		return ProviderStatus{Found: true, Status: "PENDING"}, nil
+		return domain.ProviderStatus{Found: true, Status: "PENDING"}, nil
 	}}
 	a, b := setup(p, c, "replica-a", mem), setup(p, c, "replica-b", mem)
 	for i := range 10 {
@@ -302,8 +305,8 @@ func TestEventWithoutIDsIsInvalid(t *testing.T) {
 
 func TestACodeIssuedJustBeforeTheDeadlineIsNotDropped(t *testing.T) {
 	c, mem := newClock(), testkit.NewMemState()
-	p := &fakeProvider{request: unavailable, status: func(string) (ProviderStatus, error) {
-		return ProviderStatus{Found: true, Status: "SUCCESS", VoucherCode: "JUST-IN-TIME"}, nil
+	p := &fakeProvider{request: unavailable, status: func(string) (domain.ProviderStatus, error) {
+		return domain.ProviderStatus{Found: true, Status: "SUCCESS", VoucherCode: "JUST-IN-TIME"}, nil
 	}}
 	a := setup(p, c, "a", mem)
 	_ = a.HandleRequestCode(context.Background(), events.RequestCode{RequestID: "r1", PhoneNumber: "+84909123458", RequestedAt: c.now()})
@@ -320,8 +323,8 @@ func TestACodeIssuedJustBeforeTheDeadlineIsNotDropped(t *testing.T) {
 // its summary by reason, in the failure counter, and in the log.
 func TestAReconcilePassCountsAndLogsWhatItCouldNotDo(t *testing.T) {
 	c, mem := newClock(), testkit.NewMemState()
-	p := &fakeProvider{request: unavailable, status: func(string) (ProviderStatus, error) {
-		return ProviderStatus{}, errs.E(errs.Unavailable, "provider status: 503")
+	p := &fakeProvider{request: unavailable, status: func(string) (domain.ProviderStatus, error) {
+		return domain.ProviderStatus{}, errs.E(errs.Unavailable, "provider status: 503")
 	}}
 	a := setup(p, c, "a", mem)
 	var logged strings.Builder

@@ -10,11 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/api/events"
-	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/api/vpsapi"
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/work"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
 // addsSeen is a Pending set that notes every id ever added to it, so a test
@@ -54,7 +55,7 @@ func withDue(p *fakeProvider, c *clock, mem *testkit.MemState, workers int) (App
 	return a, pool, pending
 }
 
-func orderOf(t *testing.T, a App, id string) Order {
+func orderOf(t *testing.T, a App, id string) domain.Order {
 	t.Helper()
 	o, found, err := a.Orders.Get(context.Background(), orderKey(id))
 	require.NoError(t, err, "order %s", id)
@@ -91,14 +92,14 @@ func TestHandlerReturnsBeforeTheProviderAnswers(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the provider was never called")
 	}
-	assert.Equal(t, StatusPending, orderOf(t, a, "r1").Status, "order before the provider answered")
+	assert.Equal(t, domain.StatusPending, orderOf(t, a, "r1").Status, "order before the provider answered")
 	assert.Empty(t, published(t, mem), "published before the provider answered")
 	close(release)
 	pool.Idle()
 	o := orderOf(t, a, "r1")
-	assert.Equal(t, events.StatusSuccess, o.Status, "order after the answer: %+v", o)
+	assert.Equal(t, domain.StatusSuccess, o.Status, "order after the answer: %+v", o)
 	assert.Equal(t, "CODE", o.VoucherCode, "order after the answer: %+v", o)
-	assert.Equal(t, "answer", o.Via, "order after the answer: %+v", o)
+	assert.Equal(t, domain.ViaAnswer, o.Via, "order after the answer: %+v", o)
 	pub := published(t, mem)
 	assert.Equal(t, int32(1), p.requests.Load(), "provider calls")
 	require.Len(t, pub, 1, "published")
@@ -120,8 +121,8 @@ func TestOrderWhoseCallDiedIsReconciled(t *testing.T) {
 			}
 			return unavailable(id)
 		},
-		status: func(id string) (ProviderStatus, error) {
-			return ProviderStatus{Found: true, Status: "SUCCESS", VoucherCode: "RECOVERED-" + id}, nil
+		status: func(id string) (domain.ProviderStatus, error) {
+			return domain.ProviderStatus{Found: true, Status: "SUCCESS", VoucherCode: "RECOVERED-" + id}, nil
 		},
 	}
 	a, pool, pending := withDue(p, c, mem, 2)
@@ -133,7 +134,7 @@ func TestOrderWhoseCallDiedIsReconciled(t *testing.T) {
 	ids, err := a.Pending.All(ctx)
 	require.NoError(t, err, "Pending right after the handler")
 	assert.Empty(t, ids, "Pending right after the handler, want nothing (the order is on the Due schedule)")
-	assert.Equal(t, StatusPending, orderOf(t, a, "died").Status, "order without an answer")
+	assert.Equal(t, domain.StatusPending, orderOf(t, a, "died").Status, "order without an answer")
 	// Not due yet: the pass neither moves it nor asks the provider.
 	s, err := a.Reconcile(ctx, 4)
 	require.NoError(t, err, "pass before the order was due")
@@ -150,9 +151,9 @@ func TestOrderWhoseCallDiedIsReconciled(t *testing.T) {
 	ids, _ = a.Pending.All(ctx)
 	assert.Empty(t, ids, "Pending after the pass, want nothing")
 	o := orderOf(t, a, "died")
-	assert.Equal(t, events.StatusSuccess, o.Status, "reconciled order %+v", o)
+	assert.Equal(t, domain.StatusSuccess, o.Status, "reconciled order %+v", o)
 	assert.Equal(t, "RECOVERED-died", o.VoucherCode, "reconciled order %+v", o)
-	assert.Equal(t, "reconciler", o.Via, "reconciled order %+v", o)
+	assert.Equal(t, domain.ViaReconciler, o.Via, "reconciled order %+v", o)
 	pub := published(t, mem)
 	codes := map[string][]string{}
 	for _, ev := range pub {
@@ -184,8 +185,8 @@ func TestRedeliveredRequestWithDueOrdersAndPublishesOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, mem := newClock(), testkit.NewMemState()
-			p := &fakeProvider{request: tc.answer, status: func(string) (ProviderStatus, error) {
-				return ProviderStatus{Found: true, Status: "PENDING"}, nil
+			p := &fakeProvider{request: tc.answer, status: func(string) (domain.ProviderStatus, error) {
+				return domain.ProviderStatus{Found: true, Status: "PENDING"}, nil
 			}}
 			a, pool, pending := withDue(p, c, mem, 1)
 			ctx := context.Background()

@@ -9,9 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/tracing"
-	"github.com/bankabc/vouchers/api/vpsapi"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
 const purchaseTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
@@ -47,8 +48,8 @@ func TestLateCodesArePublishedInThePurchasesTrace(t *testing.T) {
 
 	t.Run("by_reconciler", func(t *testing.T) {
 		c, mem := newClock(), testkit.NewMemState()
-		p := &fakeProvider{request: unavailable, status: func(string) (ProviderStatus, error) {
-			return ProviderStatus{Found: true, Status: events.StatusSuccess, VoucherCode: "CODE"}, nil
+		p := &fakeProvider{request: unavailable, status: func(string) (domain.ProviderStatus, error) {
+			return domain.ProviderStatus{Found: true, Status: events.StatusSuccess, VoucherCode: "CODE"}, nil
 		}}
 		a := setup(p, c, "a", mem)
 		ev.RequestedAt = c.now()

@@ -8,38 +8,63 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/pkce"
 )
 
-// StatusPending is an order without its outcome yet.
-const StatusPending = "PENDING"
+// OrderStatus is where an order stands. The outcomes are spelled as in
+// the receive-code event.
+type OrderStatus string
 
-// Ways a code comes.
 const (
-	ViaAnswer     = "answer"
-	ViaCallback   = "callback"
-	ViaReconciler = "reconciler"
+	// StatusNone is the status of an order that was never stored.
+	StatusNone        OrderStatus = ""
+	StatusPending     OrderStatus = "PENDING"
+	StatusSuccess     OrderStatus = events.StatusSuccess
+	StatusLateSuccess OrderStatus = events.StatusLateSuccess
+	StatusFailed      OrderStatus = events.StatusFailed
+)
+
+// Final tells whether s is an outcome.
+func (s OrderStatus) Final() bool {
+	switch s {
+	case StatusNone, StatusPending:
+		return false
+	case StatusSuccess, StatusLateSuccess, StatusFailed:
+		return true
+	}
+	// Written by a newer build: only outcomes are added.
+	return true
+}
+
+// Via is how an order's code came.
+type Via string
+
+const (
+	ViaNone       Via = ""
+	ViaAnswer     Via = "answer"
+	ViaCallback   Via = "callback"
+	ViaReconciler Via = "reconciler"
 )
 
 // Order is one purchase from the provider, keyed by requestId.
 type Order struct {
-	RequestID   string    `json:"requestId"`
-	PhoneNumber string    `json:"phoneNumber"`
-	Status      string    `json:"status"`
-	VoucherCode string    `json:"voucherCode,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	RequestedAt time.Time `json:"requestedAt"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	RequestID   string      `json:"requestId"`
+	PhoneNumber string      `json:"phoneNumber"`
+	Status      OrderStatus `json:"status"`
+	VoucherCode string      `json:"voucherCode,omitempty"`
+	Reason      string      `json:"reason,omitempty"`
+	RequestedAt time.Time   `json:"requestedAt"`
+	CreatedAt   time.Time   `json:"createdAt"`
+	UpdatedAt   time.Time   `json:"updatedAt"`
 	// Deadline: no code by then and the order ends FAILED.
 	Deadline time.Time `json:"deadline"`
 	// The acknowledgement's challenge, which a late callback must match.
 	CodeChallenge   string `json:"codeChallenge,omitempty"`
 	TransformMethod string `json:"transformMethod,omitempty"`
 	// How the code came: ViaAnswer, ViaCallback or ViaReconciler.
-	Via string `json:"via,omitempty"`
+	Via Via `json:"via,omitempty"`
 	// The reconciler's bookkeeping: when to look again, and who holds the
 	// order meanwhile (claimed with the ETag, so two replicas never both work
 	// on one order).
@@ -78,11 +103,11 @@ func (r Rules) Open(ev events.RequestCode, traceParent string, now time.Time) (O
 }
 
 // Final tells whether the order has its outcome.
-func (o Order) Final() bool { return o.Status != StatusPending && o.Status != "" }
+func (o Order) Final() bool { return o.Status.Final() }
 
 // Outcome is the receive-code event of a finished order.
 func (o Order) Outcome() events.ReceiveCode {
-	return events.ReceiveCode{RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: o.Status,
+	return events.ReceiveCode{RequestID: o.RequestID, PhoneNumber: o.PhoneNumber, Status: string(o.Status),
 		VoucherCode: o.VoucherCode, Reason: o.Reason, RequestedAt: o.RequestedAt, IssuedAt: o.UpdatedAt}
 }
 
@@ -115,13 +140,13 @@ func (o Order) Again() Again {
 // Complete records code, which came via, at now: SUCCESS, or LATE_SUCCESS
 // past LateAfter, with its receive-code. An order already finished keeps
 // its outcome (false): a code is recorded once.
-func (r Rules) Complete(o Order, code, via string, now time.Time) (Order, *events.ReceiveCode, bool) {
+func (r Rules) Complete(o Order, code string, via Via, now time.Time) (Order, *events.ReceiveCode, bool) {
 	if o.Final() {
 		return o, nil, false
 	}
-	o.Status = events.StatusSuccess
+	o.Status = StatusSuccess
 	if r.LateAfter > 0 && now.Sub(o.RequestedAt) > r.LateAfter {
-		o.Status = events.StatusLateSuccess
+		o.Status = StatusLateSuccess
 	}
 	o.VoucherCode, o.Via, o.UpdatedAt = code, via, now
 	ev := o.Outcome()
@@ -133,7 +158,7 @@ func (o Order) Fail(reason string, now time.Time) (Order, *events.ReceiveCode, b
 	if o.Final() {
 		return o, nil, false
 	}
-	o.Status, o.Reason, o.UpdatedAt = events.StatusFailed, reason, now
+	o.Status, o.Reason, o.UpdatedAt = StatusFailed, reason, now
 	ev := o.Outcome()
 	return o, &ev, true
 }

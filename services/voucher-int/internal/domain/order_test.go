@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/pkce"
 )
 
@@ -44,14 +44,14 @@ func TestComplete(t *testing.T) {
 	cases := []struct {
 		name       string
 		at         time.Duration
-		want       string
+		want       OrderStatus
 		lateAfter0 bool
 	}{
-		{"in time", time.Second, events.StatusSuccess, false},
-		{"at the lateness mark", 30 * time.Second, events.StatusSuccess, false},
-		{"past it", 31 * time.Second, events.StatusLateSuccess, false},
-		{"past the deadline, still open (a late callback)", 3 * time.Minute, events.StatusLateSuccess, false},
-		{"no lateness rule", time.Hour, events.StatusSuccess, true},
+		{"in time", time.Second, StatusSuccess, false},
+		{"at the lateness mark", 30 * time.Second, StatusSuccess, false},
+		{"past it", 31 * time.Second, StatusLateSuccess, false},
+		{"past the deadline, still open (a late callback)", 3 * time.Minute, StatusLateSuccess, false},
+		{"no lateness rule", time.Hour, StatusSuccess, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -65,7 +65,7 @@ func TestComplete(t *testing.T) {
 			assert.Equal(t, "CODE", o.VoucherCode)
 			assert.Equal(t, ViaCallback, o.Via)
 			require.NotNil(t, ev)
-			assert.Equal(t, events.ReceiveCode{RequestID: "r1", PhoneNumber: "+84909123450", Status: c.want,
+			assert.Equal(t, events.ReceiveCode{RequestID: "r1", PhoneNumber: "+84909123450", Status: string(c.want),
 				VoucherCode: "CODE", RequestedAt: t0, IssuedAt: t0.Add(c.at)}, *ev)
 		})
 	}

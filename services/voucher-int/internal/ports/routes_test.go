@@ -15,6 +15,7 @@ import (
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/wiring"
 )
 
@@ -27,9 +28,9 @@ func (p refusingProvider) Request(context.Context, string, string) (app.Answer, 
 	return app.Answer{}, errs.E(errs.Unavailable, "no provider here")
 }
 
-func (p refusingProvider) Status(context.Context, string) (app.ProviderStatus, error) {
+func (p refusingProvider) Status(context.Context, string) (domain.ProviderStatus, error) {
 	p.t.Error("a refused call reached the provider")
-	return app.ProviderStatus{}, errs.E(errs.Unavailable, "no provider here")
+	return domain.ProviderStatus{}, errs.E(errs.Unavailable, "no provider here")
 }
 
 // TestOnlyTheSidecarGetsThrough: a forged request-code orders nothing and

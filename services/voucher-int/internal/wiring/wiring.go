@@ -8,14 +8,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/adapters"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
+	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
 // Externals are what lies outside the process; a nil field gets the real
@@ -55,7 +56,7 @@ func Build(c daprx.OutboxClient, cfg Config, ext Externals, log *slog.Logger, re
 	due.Now = ext.Now
 	return Graph{
 		App: app.App{
-			Orders:       daprx.Store[app.Order]{Client: c, Name: cfg.StateStore, Outbox: outbox},
+			Orders:       daprx.Store[domain.Order]{Client: c, Name: cfg.StateStore, Outbox: outbox},
 			Pending:      daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
 			Due:          due,
 			Provider:     ext.Provider,

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/api/vpsapi"
+	"github.com/bankabc/vouchers/kit/daprx"
 )
 
 // Callbacks delivers late codes to the caller's callback, through this

@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
-	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
@@ -51,18 +51,18 @@ func handleRequestVoucher(log *slog.Logger, p *vps.Provider) http.Handler {
 			}
 		}
 		switch a.Kind {
-		case "error", "outage-hang":
+		case vps.AnswerError, vps.AnswerOutageHang:
 			httpx.WriteError(w, r, log, errs.E(errs.Unavailable, "provider temporarily unavailable"))
-		case "ack":
-			httpx.Encode(w, http.StatusAccepted, vpsapi.OrderAnswer{RequestID: req.RequestID, Status: vps.StatusPending,
+		case vps.AnswerAck:
+			httpx.Encode(w, http.StatusAccepted, vpsapi.OrderAnswer{RequestID: req.RequestID, Status: string(vps.StatusPending),
 				CodeChallenge: a.CodeChallenge, TransformMethod: a.TransformMethod,
 				Message: "The voucher code will be sent to your callback when it is ready"})
-		case "hang":
+		case vps.AnswerHang:
 			// Recovered while holding: answer as the order now stands.
 			o, _ := p.Get(req.RequestID)
-			httpx.Encode(w, http.StatusOK, vpsapi.OrderAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
-		default:
-			httpx.Encode(w, http.StatusOK, vpsapi.OrderAnswer{RequestID: a.Order.RequestID, Status: a.Order.Status, VoucherCode: a.Order.VoucherCode})
+			httpx.Encode(w, http.StatusOK, vpsapi.OrderAnswer{RequestID: o.RequestID, Status: string(o.Status), VoucherCode: o.VoucherCode})
+		case vps.AnswerCode:
+			httpx.Encode(w, http.StatusOK, vpsapi.OrderAnswer{RequestID: a.Order.RequestID, Status: string(a.Order.Status), VoucherCode: a.Order.VoucherCode})
 		}
 	})
 }
@@ -83,7 +83,7 @@ func handleGetOrder(log *slog.Logger, p *vps.Provider) http.Handler {
 			httpx.WriteError(w, r, log, errs.E(errs.NotFound, "no order with that requestId"))
 			return
 		}
-		httpx.Encode(w, http.StatusOK, vpsapi.OrderAnswer{RequestID: o.RequestID, Status: o.Status, VoucherCode: o.VoucherCode})
+		httpx.Encode(w, http.StatusOK, vpsapi.OrderAnswer{RequestID: o.RequestID, Status: string(o.Status), VoucherCode: o.VoucherCode})
 	})
 }
 

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/pkce"
 	"github.com/bankabc/vouchers/api/vpsapi"
+	"github.com/bankabc/vouchers/kit/pkce"
 )
 
 // Mode is how the fake answers an order.
@@ -58,10 +58,12 @@ type Config struct {
 	RecoverAfter time.Duration
 }
 
-// Order statuses the fake reports.
+// Status is where an order stands, as the fake reports it.
+type Status string
+
 const (
-	StatusPending = "PENDING"
-	StatusSuccess = "SUCCESS"
+	StatusPending Status = "PENDING"
+	StatusSuccess Status = "SUCCESS"
 )
 
 // Order is what the fake remembers of one requestId.
@@ -69,7 +71,7 @@ type Order struct {
 	RequestID   string    `json:"requestId"`
 	PhoneNumber string    `json:"phoneNumber"`
 	Mode        Mode      `json:"mode"`
-	Status      string    `json:"status"`
+	Status      Status    `json:"status"`
 	VoucherCode string    `json:"voucherCode,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
 	// Calls counts the order requests made for this requestId; CodesIssued
@@ -87,10 +89,25 @@ type Order struct {
 	scheduled bool
 }
 
+// AnswerKind is how the fake answers an order request.
+type AnswerKind int
+
+const (
+	// AnswerCode: 200 with the code.
+	AnswerCode AnswerKind = iota
+	// AnswerAck: 202 with the challenge; the code comes by callback.
+	AnswerAck
+	// AnswerError: 503.
+	AnswerError
+	// AnswerHang: held until the order recovers, then answered as it stands.
+	AnswerHang
+	// AnswerOutageHang: held until the outage ends, then 503.
+	AnswerOutageHang
+)
+
 // Answer is what the fake says to an order request.
 type Answer struct {
-	// Kind is "code", "ack", "error" or "hang".
-	Kind            string
+	Kind            AnswerKind
 	Order           Order
 	CodeChallenge   string
 	TransformMethod string
@@ -131,9 +148,9 @@ func (p *Provider) inOutage(now time.Time) (Answer, bool) {
 		return Answer{}, false
 	}
 	if p.outageMode == Hang {
-		return Answer{Kind: "outage-hang", HoldFor: p.outageUntil.Sub(now)}, true
+		return Answer{Kind: AnswerOutageHang, HoldFor: p.outageUntil.Sub(now)}, true
 	}
-	return Answer{Kind: "error"}, true
+	return Answer{Kind: AnswerError}, true
 }
 
 // OutageAnswer tells a status read what an ongoing outage does to it.
@@ -179,7 +196,7 @@ func (p *Provider) Request(requestID, phone string) Answer {
 	}
 	switch mode {
 	case Down:
-		return Answer{Kind: "error"}
+		return Answer{Kind: AnswerError}
 	case Error:
 		first, seen := p.failedAt[requestID]
 		if !seen {
@@ -187,28 +204,29 @@ func (p *Provider) Request(requestID, phone string) Answer {
 			first = now
 		}
 		if now.Sub(first) < p.cfg.RecoverAfter {
-			return Answer{Kind: "error"}
+			return Answer{Kind: AnswerError}
 		}
+	case Immediate, Late, VeryLate, Hang:
 	}
 	o := p.order(requestID, phone, mode, now)
 	o.Calls++
 	switch mode {
 	case Hang:
 		if now.Before(o.issueAt) {
-			return Answer{Kind: "hang", Order: *o, HoldFor: o.issueAt.Sub(now)}
+			return Answer{Kind: AnswerHang, Order: *o, HoldFor: o.issueAt.Sub(now)}
 		}
-		return Answer{Kind: "code", Order: p.visible(o, now)}
+		return Answer{Kind: AnswerCode, Order: p.visible(o, now)}
 	case Late, VeryLate:
 		if !o.scheduled {
 			o.scheduled = true
 			p.schedule(o.issueAt, vpsapi.Callback{RequestID: o.RequestID, CodeVerifier: o.verifier,
-				VoucherCode: o.VoucherCode, Status: StatusSuccess, Message: "voucher code issued"})
+				VoucherCode: o.VoucherCode, Status: string(StatusSuccess), Message: "voucher code issued"})
 		}
-		return Answer{Kind: "ack", Order: p.visible(o, now), CodeChallenge: pkce.Challenge(o.verifier),
+		return Answer{Kind: AnswerAck, Order: p.visible(o, now), CodeChallenge: pkce.Challenge(o.verifier),
 			TransformMethod: pkce.MethodS256, HoldFor: p.cfg.AckAfter}
-	default:
-		return Answer{Kind: "code", Order: p.visible(o, now)}
+	case Immediate, Error, Down:
 	}
+	return Answer{Kind: AnswerCode, Order: p.visible(o, now)}
 }
 
 // order returns the order for requestID, making it (and its one code) on
@@ -226,6 +244,7 @@ func (p *Provider) order(requestID, phone string, mode Mode, now time.Time) *Ord
 		o.issueAt = now.Add(p.cfg.VeryLateAfter)
 	case Hang:
 		o.issueAt = now.Add(p.cfg.RecoverAfter)
+	case Immediate, Error, Down:
 	}
 	p.orders[requestID] = o
 	return o

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/pkce"
 	"github.com/bankabc/vouchers/api/vpsapi"
+	"github.com/bankabc/vouchers/kit/pkce"
 )
 
 type fakeClock struct{ t time.Time }
@@ -46,13 +46,13 @@ func TestModes(t *testing.T) {
 
 	t.Run("immediate_answers_with_the_code", func(t *testing.T) {
 		a := p.Request("i", "+84909123450")
-		assert.Equal(t, "code", a.Kind, "%+v", a)
+		assert.Equal(t, AnswerCode, a.Kind, "%+v", a)
 		assert.NotEmpty(t, a.Order.VoucherCode, "%+v", a)
 	})
 	t.Run("late_acks_with_s256_challenge_and_schedules_one_callback", func(t *testing.T) {
 		a := p.Request("l", "+84909123455")
 		again := p.Request("l", "+84909123455")
-		assert.Equal(t, "ack", a.Kind, "%+v", a)
+		assert.Equal(t, AnswerAck, a.Kind, "%+v", a)
 		assert.Equal(t, "S256", a.TransformMethod, "%+v", a)
 		assert.Equal(t, cfg.AckAfter, a.HoldFor, "%+v", a)
 		assert.Empty(t, a.Order.VoucherCode, "%+v", a)
@@ -69,13 +69,13 @@ func TestModes(t *testing.T) {
 	})
 	t.Run("error_fails_and_records_nothing_until_it_recovers", func(t *testing.T) {
 		a := p.Request("e", "+84909123457")
-		assert.Equal(t, "error", a.Kind, "%+v", a)
+		assert.Equal(t, AnswerError, a.Kind, "%+v", a)
 		_, ok := p.Get("e")
 		assert.False(t, ok, "a failing provider recorded the order")
 	})
 	t.Run("hang_holds_and_reads_pending", func(t *testing.T) {
 		a := p.Request("h", "+84909123458")
-		assert.Equal(t, "hang", a.Kind, "%+v", a)
+		assert.Equal(t, AnswerHang, a.Kind, "%+v", a)
 		assert.Equal(t, cfg.RecoverAfter, a.HoldFor, "%+v", a)
 		o, _ := p.Get("h")
 		assert.Equal(t, StatusPending, o.Status, "%+v", o)
@@ -83,11 +83,11 @@ func TestModes(t *testing.T) {
 	t.Run("down_never_recovers", func(t *testing.T) {
 		c.t = c.t.Add(time.Hour)
 		a := p.Request("d", "+84909123459")
-		assert.Equal(t, "error", a.Kind, "%+v", a)
+		assert.Equal(t, AnswerError, a.Kind, "%+v", a)
 	})
 	t.Run("after_recovery_error_and_hang_issue_one_code", func(t *testing.T) {
 		a := p.Request("e", "+84909123457")
-		assert.Equal(t, "code", a.Kind, "error mode after recovery: %+v", a)
+		assert.Equal(t, AnswerCode, a.Kind, "error mode after recovery: %+v", a)
 		assert.NotEmpty(t, a.Order.VoucherCode, "error mode after recovery: %+v", a)
 		h, _ := p.Get("h")
 		assert.Equal(t, StatusSuccess, h.Status, "hang mode after recovery: %+v", h)
@@ -108,16 +108,16 @@ func TestOutageFailsEverythingAndRecordsNothingUntilItEnds(t *testing.T) {
 	p := New(cfg, c.now, nil)
 	require.NoError(t, p.Outage(Error, 10*time.Second))
 	a := p.Request("r1", "+84909123450")
-	assert.Equal(t, "error", a.Kind, "%+v", a)
+	assert.Equal(t, AnswerError, a.Kind, "%+v", a)
 	_, ok := p.Get("r1")
 	assert.False(t, ok, "recorded during an outage")
 	_ = p.Outage(Hang, 5*time.Second)
 	a = p.Request("r1", "+84909123450")
-	assert.Equal(t, "outage-hang", a.Kind, "%+v", a)
+	assert.Equal(t, AnswerOutageHang, a.Kind, "%+v", a)
 	assert.Equal(t, 5*time.Second, a.HoldFor, "%+v", a)
 	c.t = c.t.Add(6 * time.Second)
 	a = p.Request("r1", "+84909123450")
-	assert.Equal(t, "code", a.Kind, "after the outage: %+v", a)
+	assert.Equal(t, AnswerCode, a.Kind, "after the outage: %+v", a)
 	assert.Equal(t, 1, a.Order.CodesIssued, "after the outage: %+v", a)
 	assert.Error(t, p.Outage(Late, time.Second), "a late outage was accepted")
 }

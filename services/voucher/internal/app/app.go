@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )

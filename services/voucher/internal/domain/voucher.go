@@ -11,8 +11,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// Status tells whether a voucher's code came in time. It is spelled as in
+// the receive-code event.
+type Status string
+
+const (
+	StatusSuccess     Status = events.StatusSuccess
+	StatusLateSuccess Status = events.StatusLateSuccess
 )
 
 // Voucher is one issued code, stored once per requestId.
@@ -20,7 +29,7 @@ type Voucher struct {
 	RequestID   string    `json:"requestId"`
 	PhoneNumber string    `json:"phoneNumber"`
 	VoucherCode string    `json:"voucherCode"`
-	Status      string    `json:"status"`
+	Status      Status    `json:"status"`
 	RequestedAt time.Time `json:"requestedAt"`
 	IssuedAt    time.Time `json:"issuedAt"`
 }
@@ -28,14 +37,15 @@ type Voucher struct {
 // Issued is the voucher a receive-code issues: none (false) for an order
 // that failed; Invalid for a success that lacks what a voucher needs.
 func Issued(ev events.ReceiveCode) (Voucher, bool, error) {
-	if ev.Status != events.StatusSuccess && ev.Status != events.StatusLateSuccess {
+	st := Status(ev.Status)
+	if st != StatusSuccess && st != StatusLateSuccess {
 		return Voucher{}, false, nil
 	}
 	if ev.RequestID == "" || ev.PhoneNumber == "" || ev.VoucherCode == "" {
 		return Voucher{}, false, errs.E(errs.Invalid, "receive-code event without requestId, phoneNumber or voucherCode")
 	}
 	return Voucher{RequestID: ev.RequestID, PhoneNumber: ev.PhoneNumber, VoucherCode: ev.VoucherCode,
-		Status: ev.Status, RequestedAt: ev.RequestedAt, IssuedAt: ev.IssuedAt}, true, nil
+		Status: st, RequestedAt: ev.RequestedAt, IssuedAt: ev.IssuedAt}, true, nil
 }
 
 // PageSize is how many requestIds one page of a phone number's index

@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
 )
 
 func TestIssued(t *testing.T) {
@@ -41,7 +41,7 @@ func TestIssued(t *testing.T) {
 		}
 		assert.NoError(t, err, c.name)
 		if issued {
-			assert.Equal(t, Voucher{RequestID: "r1", PhoneNumber: "+84909123450", VoucherCode: "C", Status: c.ev.Status, RequestedAt: t0, IssuedAt: t0}, v, c.name)
+			assert.Equal(t, Voucher{RequestID: "r1", PhoneNumber: "+84909123450", VoucherCode: "C", Status: Status(c.ev.Status), RequestedAt: t0, IssuedAt: t0}, v, c.name)
 		}
 	}
 }
