@@ -13,11 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/api/events"
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/sms/internal/adapters"
 )
 
 type fakeGateway struct {
@@ -35,7 +35,7 @@ func (f *fakeGateway) Send(_ context.Context, id, _, _ string) error {
 
 func TestRedeliveredMessageIsSentOnce(t *testing.T) {
 	gw := &fakeGateway{}
-	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: gw, Now: time.Now}
+	a := App{Log: adapters.NewSentStore(testkit.NewMemState(), "sms-store"), Gateway: gw, Now: time.Now}
 	m := events.SendSMS{MessageID: "m1", PhoneNumber: "+84909123456", Text: "hello"}
 	for range 3 {
 		require.NoError(t, a.Send(context.Background(), m))
@@ -45,7 +45,7 @@ func TestRedeliveredMessageIsSentOnce(t *testing.T) {
 
 func TestFailingBindingIsRetriedAndIncompleteMessageDropped(t *testing.T) {
 	gw := &fakeGateway{fail: errors.New("binding down")}
-	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: gw, Now: time.Now}
+	a := App{Log: adapters.NewSentStore(testkit.NewMemState(), "sms-store"), Gateway: gw, Now: time.Now}
 	err := a.Send(context.Background(), events.SendSMS{MessageID: "m1", PhoneNumber: "+1", Text: "x"})
 	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "err %v, want Unavailable (retry)", err)
 	err = a.Send(context.Background(), events.SendSMS{MessageID: "m2"})
@@ -54,14 +54,14 @@ func TestFailingBindingIsRetriedAndIncompleteMessageDropped(t *testing.T) {
 
 func TestSentMessagesAreCountedByKindOnce(t *testing.T) {
 	m := metrics.NewSMS(prometheus.NewRegistry())
-	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{}, Now: time.Now, Metrics: m}
+	a := App{Log: adapters.NewSentStore(testkit.NewMemState(), "sms-store"), Gateway: &fakeGateway{}, Now: time.Now, Metrics: m}
 	for _, id := range []string{"voucher-r1", "voucher-r1", "phone-code-u1-1", "welcome-u1"} { // r1 redelivered
 		require.NoError(t, a.Send(context.Background(), events.SendSMS{MessageID: id, PhoneNumber: "+84909123456", Text: "x"}), id)
 	}
 	for kind, want := range map[string]float64{"voucher": 1, "phone_code": 1, "other": 1} {
 		assert.Equal(t, want, testutil.ToFloat64(m.SentTotal.WithLabelValues(kind)), kind)
 	}
-	failing := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{fail: errors.New("down")}, Now: time.Now, Metrics: m}
+	failing := App{Log: adapters.NewSentStore(testkit.NewMemState(), "sms-store"), Gateway: &fakeGateway{fail: errors.New("down")}, Now: time.Now, Metrics: m}
 	_ = failing.Send(context.Background(), events.SendSMS{MessageID: "voucher-r2", PhoneNumber: "+84909123456", Text: "x"})
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.SentTotal.WithLabelValues("voucher")), "a failed send was counted")
 }
@@ -79,7 +79,7 @@ func (failingLog) Insert(context.Context, string, Sent, *persist.Event) error {
 
 func TestSentTellsWhetherAMessageWasSent(t *testing.T) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{}, Now: func() time.Time { return at }}
+	a := App{Log: adapters.NewSentStore(testkit.NewMemState(), "sms-store"), Gateway: &fakeGateway{}, Now: func() time.Time { return at }}
 	ctx := context.Background()
 	_, found, err := a.Sent(ctx, "voucher-r1")
 	assert.NoError(t, err, "before the send")
@@ -96,7 +96,7 @@ func TestSentTellsWhetherAMessageWasSent(t *testing.T) {
 }
 
 func TestSentRefusesEmptyAndOversizedIDsAndReportsAStoreDown(t *testing.T) {
-	a := App{Log: daprx.Store[Sent]{Client: testkit.NewMemState(), Name: "sms-store"}, Gateway: &fakeGateway{}, Now: time.Now}
+	a := App{Log: adapters.NewSentStore(testkit.NewMemState(), "sms-store"), Gateway: &fakeGateway{}, Now: time.Now}
 	ctx := context.Background()
 	for _, id := range []string{"", strings.Repeat("x", MaxMessageIDLen+1), strings.Repeat("é", MaxMessageIDLen+1)} {
 		_, found, err := a.Sent(ctx, id)

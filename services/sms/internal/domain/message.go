@@ -25,14 +25,18 @@ const (
 )
 
 // Message is a text to send once: its id is the idempotency key.
-type Message struct{ events.SendSMS }
+type Message struct {
+	MessageID   string
+	PhoneNumber string
+	Text        string
+}
 
 // NewMessage checks a send-sms event: an id, a number and a text.
 func NewMessage(ev events.SendSMS) (Message, error) {
 	if ev.MessageID == "" || ev.PhoneNumber == "" || ev.Text == "" {
 		return Message{}, errs.E(errs.Invalid, "send-sms event without messageId, phoneNumber or text")
 	}
-	return Message{ev}, nil
+	return Message{MessageID: ev.MessageID, PhoneNumber: ev.PhoneNumber, Text: ev.Text}, nil
 }
 
 // CheckID refuses a message id no message can have.
@@ -59,9 +63,9 @@ func KindOf(messageID string) Kind {
 
 // Sent records that a message went out.
 type Sent struct {
-	MessageID   string    `json:"messageId"`
-	PhoneNumber string    `json:"phoneNumber"`
-	SentAt      time.Time `json:"sentAt"`
+	MessageID   string
+	PhoneNumber string
+	SentAt      time.Time
 }
 
 // SentAt is the record of m sent at now.

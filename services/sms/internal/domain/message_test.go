@@ -27,7 +27,7 @@ func TestNewMessage(t *testing.T) {
 		m, err := NewMessage(c.ev)
 		if c.valid {
 			assert.NoError(t, err, c.name)
-			assert.Equal(t, c.ev, m.SendSMS, c.name)
+			assert.Equal(t, Message{MessageID: c.ev.MessageID, PhoneNumber: c.ev.PhoneNumber, Text: c.ev.Text}, m, c.name)
 			continue
 		}
 		assert.Equal(t, errs.Invalid, errs.KindOf(err), c.name)

@@ -38,7 +38,7 @@ func Build(c Client, cfg Config, ext Externals, _ *slog.Logger, reg prometheus.R
 		ext.Now = time.Now
 	}
 	return app.App{
-		Log:     daprx.Store[app.Sent]{Client: c, Name: cfg.StateStore},
+		Log:     adapters.NewSentStore(c, cfg.StateStore),
 		Gateway: ext.Gateway,
 		Now:     ext.Now,
 		Metrics: metrics.NewSMS(reg),

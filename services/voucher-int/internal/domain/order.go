@@ -50,32 +50,32 @@ const (
 
 // Order is one purchase from the provider, keyed by requestId.
 type Order struct {
-	RequestID   string      `json:"requestId"`
-	PhoneNumber string      `json:"phoneNumber"`
-	Status      OrderStatus `json:"status"`
-	VoucherCode string      `json:"voucherCode,omitempty"`
-	Reason      string      `json:"reason,omitempty"`
-	RequestedAt time.Time   `json:"requestedAt"`
-	CreatedAt   time.Time   `json:"createdAt"`
-	UpdatedAt   time.Time   `json:"updatedAt"`
+	RequestID   string
+	PhoneNumber string
+	Status      OrderStatus
+	VoucherCode string
+	Reason      string
+	RequestedAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// Deadline: no code by then and the order ends FAILED.
-	Deadline time.Time `json:"deadline"`
+	Deadline time.Time
 	// The acknowledgement's challenge, which a late callback must match.
-	CodeChallenge   string `json:"codeChallenge,omitempty"`
-	TransformMethod string `json:"transformMethod,omitempty"`
+	CodeChallenge   string
+	TransformMethod string
 	// How the code came: ViaAnswer, ViaCallback or ViaReconciler.
-	Via Via `json:"via,omitempty"`
+	Via Via
 	// The reconciler's bookkeeping: when to look again, and who holds the
 	// order meanwhile (claimed with the ETag, so two replicas never both work
 	// on one order).
-	NextCheckAt  time.Time `json:"nextCheckAt"`
-	ClaimedBy    string    `json:"claimedBy,omitempty"`
-	ClaimedUntil time.Time `json:"claimedUntil"`
-	Checks       int       `json:"checks"`
+	NextCheckAt  time.Time
+	ClaimedBy    string
+	ClaimedUntil time.Time
+	Checks       int
 	// TraceParent is the trace of the purchase (W3C traceparent of the
 	// request-code event), so that a code that comes later, by callback or
 	// through the reconciler, is published in the purchase's trace.
-	TraceParent string `json:"traceparent,omitempty"`
+	TraceParent string
 }
 
 // Rules are the times an order lives by.

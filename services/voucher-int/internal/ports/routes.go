@@ -54,6 +54,11 @@ func Routes(ctx context.Context, log *slog.Logger, a app.App, relay service.Rela
 	return service.Faces{Sidecar: r, Public: public}
 }
 
+type callbackAccepted struct {
+	RequestID string `json:"requestId"`
+	Status    string `json:"status"`
+}
+
 // handleCallback takes the provider's late code. 401 for an unknown request
 // or a wrong verifier, 409 for a replay; nothing changes in either case.
 func handleCallback(log *slog.Logger, a app.App) http.Handler {
@@ -67,7 +72,7 @@ func handleCallback(log *slog.Logger, a app.App) http.Handler {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		httpx.Encode(w, http.StatusOK, map[string]string{"requestId": cb.RequestID, "status": "accepted"})
+		httpx.Encode(w, http.StatusOK, callbackAccepted{RequestID: cb.RequestID, Status: "accepted"})
 	})
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/bankabc/vouchers/kit/work"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/adapters"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
-	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
 // Externals are what lies outside the process; a nil field gets the real
@@ -56,7 +55,7 @@ func Build(c daprx.OutboxClient, cfg Config, ext Externals, log *slog.Logger, re
 	due.Now = ext.Now
 	return Graph{
 		App: app.App{
-			Orders:       daprx.Store[domain.Order]{Client: c, Name: cfg.StateStore, Outbox: outbox},
+			Orders:       adapters.NewOrders(c, cfg.StateStore, outbox),
 			Pending:      daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "pending-orders", Shards: 16},
 			Due:          due,
 			Provider:     ext.Provider,

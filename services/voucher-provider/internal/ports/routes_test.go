@@ -77,3 +77,20 @@ func TestErrorModeAnswers503(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/request/voucher", strings.NewReader(`{"requestId":"r1","phoneNumber":"+1"}`)))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 }
+
+// The suites read GET /api/orders: its shape must not change.
+func TestOrderListingKeepsItsShape(t *testing.T) {
+	for _, listed := range []string{
+		`{"requestId":"r1","phoneNumber":"+84909123455","mode":"late","status":"PENDING","createdAt":"2026-11-29T09:00:00Z","calls":2,"codesIssued":1,"callbacks":0,"codeVerifier":"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}`,
+		`{"requestId":"r2","phoneNumber":"+84909123450","mode":"immediate","status":"SUCCESS","voucherCode":"7KQ2-MX9D-4HTP","createdAt":"2026-11-29T09:00:00.5Z","calls":1,"codesIssued":1,"callbacks":1}`,
+	} {
+		var v orderView
+		require.NoError(t, json.Unmarshal([]byte(listed), &v))
+		o := vps.Order{RequestID: v.RequestID, PhoneNumber: v.PhoneNumber, Mode: vps.Mode(v.Mode), Status: vps.Status(v.Status),
+			VoucherCode: v.VoucherCode, CreatedAt: v.CreatedAt, Calls: v.Calls, CodesIssued: v.CodesIssued,
+			Callbacks: v.Callbacks, CodeVerifier: v.CodeVerifier}
+		again, err := json.Marshal(viewOf(o))
+		require.NoError(t, err)
+		assert.Equal(t, listed, string(again))
+	}
+}

@@ -68,21 +68,21 @@ const (
 
 // Order is what the fake remembers of one requestId.
 type Order struct {
-	RequestID   string    `json:"requestId"`
-	PhoneNumber string    `json:"phoneNumber"`
-	Mode        Mode      `json:"mode"`
-	Status      Status    `json:"status"`
-	VoucherCode string    `json:"voucherCode,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
+	RequestID   string
+	PhoneNumber string
+	Mode        Mode
+	Status      Status
+	VoucherCode string
+	CreatedAt   time.Time
 	// Calls counts the order requests made for this requestId; CodesIssued
 	// must never pass 1 (tests read it to prove nothing was bought twice).
-	Calls       int `json:"calls"`
-	CodesIssued int `json:"codesIssued"`
+	Calls       int
+	CodesIssued int
 	// Callbacks counts the late callbacks delivered.
-	Callbacks int `json:"callbacks"`
+	Callbacks int
 	// CodeVerifier is shown only by Orders, the fake's test listing, so a
 	// test can replay a genuine callback.
-	CodeVerifier string `json:"codeVerifier,omitempty"`
+	CodeVerifier string
 
 	verifier  string
 	issueAt   time.Time // when the code becomes visible (late modes, recovery)

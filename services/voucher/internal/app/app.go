@@ -16,35 +16,26 @@ import (
 	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )
 
-// Voucher is one issued code (domain.Voucher: its rules live there).
-type Voucher = domain.Voucher
-
-// PhoneIndex is one page of a phone number's index (domain.PhoneIndex).
-type PhoneIndex = domain.PhoneIndex
-
-// PhoneHead names the last page of a phone number's index.
-type PhoneHead = domain.PhoneHead
-
 // Vouchers stores vouchers keyed by requestId, first write wins.
 type Vouchers interface {
-	Insert(ctx context.Context, key string, v Voucher, ev *persist.Event) error
-	Get(ctx context.Context, key string) (Voucher, bool, error)
+	Insert(ctx context.Context, key string, v domain.Voucher, ev *persist.Event) error
+	Get(ctx context.Context, key string) (domain.Voucher, bool, error)
 	// GetMany reads keys in one call; a key with no value is absent.
-	GetMany(ctx context.Context, keys []string) (map[string]Voucher, error)
+	GetMany(ctx context.Context, keys []string) (map[string]domain.Voucher, error)
 }
 
 // Indexes keeps the pages of the phone number index; Update retries on
 // ETag conflicts.
 type Indexes interface {
-	Get(ctx context.Context, key string) (PhoneIndex, bool, error)
-	Update(ctx context.Context, key string, fn func(*PhoneIndex, bool) (*persist.Event, error)) (PhoneIndex, error)
+	Get(ctx context.Context, key string) (domain.PhoneIndex, bool, error)
+	Update(ctx context.Context, key string, fn func(*domain.PhoneIndex, bool) (*persist.Event, error)) (domain.PhoneIndex, error)
 }
 
 // Heads keeps each phone number's PhoneHead; Update retries on ETag
 // conflicts.
 type Heads interface {
-	Get(ctx context.Context, key string) (PhoneHead, bool, error)
-	Update(ctx context.Context, key string, fn func(*PhoneHead, bool) (*persist.Event, error)) (PhoneHead, error)
+	Get(ctx context.Context, key string) (domain.PhoneHead, bool, error)
+	Update(ctx context.Context, key string, fn func(*domain.PhoneHead, bool) (*persist.Event, error)) (domain.PhoneHead, error)
 }
 
 // App is the voucher service's use cases.
@@ -128,7 +119,7 @@ func (a App) index(ctx context.Context, phone, requestID string) error {
 				return nil
 			}
 		}
-		_, err = a.Indexes.Update(ctx, pageKey(phone, last), func(p *PhoneIndex, _ bool) (*persist.Event, error) {
+		_, err = a.Indexes.Update(ctx, pageKey(phone, last), func(p *domain.PhoneIndex, _ bool) (*persist.Event, error) {
 			switch {
 			case p.Has(requestID):
 				return nil, persist.ErrNoChange
@@ -143,7 +134,7 @@ func (a App) index(ctx context.Context, phone, requestID string) error {
 		}
 		// Whoever finds the page full first moves the head on; the others
 		// find it moved and follow.
-		_, err = a.Heads.Update(ctx, headKey(phone), func(h *PhoneHead, _ bool) (*persist.Event, error) {
+		_, err = a.Heads.Update(ctx, headKey(phone), func(h *domain.PhoneHead, _ bool) (*persist.Event, error) {
 			if h.Last != last {
 				return nil, persist.ErrNoChange
 			}
@@ -157,13 +148,13 @@ func (a App) index(ctx context.Context, phone, requestID string) error {
 }
 
 // ByRequest returns the voucher issued for one request.
-func (a App) ByRequest(ctx context.Context, requestID string) (Voucher, error) {
+func (a App) ByRequest(ctx context.Context, requestID string) (domain.Voucher, error) {
 	v, found, err := a.Vouchers.Get(ctx, voucherKey(requestID))
 	if err != nil {
-		return Voucher{}, err
+		return domain.Voucher{}, err
 	}
 	if !found {
-		return Voucher{}, errs.E(errs.NotFound, "no voucher for request %q", requestID)
+		return domain.Voucher{}, errs.E(errs.NotFound, "no voucher for request %q", requestID)
 	}
 	return v, nil
 }
@@ -179,7 +170,7 @@ type ListQuery struct {
 // VoucherPage is one page of a number's vouchers, newest first. Next, when
 // set, is the cursor of the older ones; it is empty on the last page.
 type VoucherPage struct {
-	Vouchers []Voucher
+	Vouchers []domain.Voucher
 	Next     string
 }
 
@@ -217,7 +208,7 @@ func (a App) ByPhone(ctx context.Context, phone string, q ListQuery) (VoucherPag
 	if err != nil {
 		return VoucherPage{}, err
 	}
-	out := VoucherPage{Vouchers: make([]Voucher, 0, len(keys))}
+	out := VoucherPage{Vouchers: make([]domain.Voucher, 0, len(keys))}
 	for _, k := range keys {
 		if v, found := got[k]; found {
 			out.Vouchers = append(out.Vouchers, v)

@@ -9,10 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/api/events"
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/voucher/internal/adapters"
+	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )
 
 func newApp() App {
@@ -21,15 +22,15 @@ func newApp() App {
 
 func newAppOn(mem *testkit.MemState) App {
 	return App{
-		Vouchers: daprx.Store[Voucher]{Client: mem, Name: "voucher-store"},
-		Indexes:  daprx.Store[PhoneIndex]{Client: mem, Name: "voucher-store"},
-		Heads:    daprx.Store[PhoneHead]{Client: mem, Name: "voucher-store"},
+		Vouchers: adapters.NewVouchers(mem, "voucher-store"),
+		Indexes:  adapters.NewIndexes(mem, "voucher-store"),
+		Heads:    adapters.NewHeads(mem, "voucher-store"),
 	}
 }
 
 // firstPage is the newest vouchers of phone, as many as a listing gives
 // by default.
-func firstPage(t *testing.T, a App, phone string) []Voucher {
+func firstPage(t *testing.T, a App, phone string) []domain.Voucher {
 	t.Helper()
 	p, err := a.ByPhone(context.Background(), phone, ListQuery{})
 	require.NoError(t, err)
@@ -85,14 +86,14 @@ func TestFailedOrderStoresNothingAndBadEventIsInvalid(t *testing.T) {
 // stores, as a service killed between the two writes of Store leaves them.
 type failingInsert struct{ Vouchers }
 
-func (failingInsert) Insert(context.Context, string, Voucher, *persist.Event) error {
+func (failingInsert) Insert(context.Context, string, domain.Voucher, *persist.Event) error {
 	return errs.E(errs.Unavailable, "store down")
 }
 
 type failingIndex struct{ Indexes }
 
-func (failingIndex) Update(context.Context, string, func(*PhoneIndex, bool) (*persist.Event, error)) (PhoneIndex, error) {
-	return PhoneIndex{}, errs.E(errs.Unavailable, "store down")
+func (failingIndex) Update(context.Context, string, func(*domain.PhoneIndex, bool) (*persist.Event, error)) (domain.PhoneIndex, error) {
+	return domain.PhoneIndex{}, errs.E(errs.Unavailable, "store down")
 }
 
 // gateway tells the customer SUCCESS once voucher answers the voucher by

@@ -157,7 +157,7 @@ func TestTheIndexKeptBeforePagesIsStillListed(t *testing.T) {
 	for i := range 230 {
 		id := fmt.Sprintf("old%03d", i)
 		old = append(old, id)
-		b, _ := json.Marshal(Voucher{RequestID: id, PhoneNumber: phone, VoucherCode: "C-" + id, Status: "SUCCESS"})
+		b, _ := json.Marshal(map[string]string{"requestId": id, "phoneNumber": phone, "voucherCode": "C-" + id, "status": "SUCCESS"})
 		require.NoError(t, mem.SaveBulkState(context.Background(), "voucher-store", &dapr.SetStateItem{Key: "voucher|" + id, Value: b}))
 	}
 	b, _ := json.Marshal(map[string][]string{"requestIds": old})

@@ -26,12 +26,12 @@ const (
 
 // Voucher is one issued code, stored once per requestId.
 type Voucher struct {
-	RequestID   string    `json:"requestId"`
-	PhoneNumber string    `json:"phoneNumber"`
-	VoucherCode string    `json:"voucherCode"`
-	Status      Status    `json:"status"`
-	RequestedAt time.Time `json:"requestedAt"`
-	IssuedAt    time.Time `json:"issuedAt"`
+	RequestID   string
+	PhoneNumber string
+	VoucherCode string
+	Status      Status
+	RequestedAt time.Time
+	IssuedAt    time.Time
 }
 
 // Issued is the voucher a receive-code issues: none (false) for an order
@@ -57,7 +57,7 @@ const PageSize = 100
 // they were stored, oldest first. Before pages, a number's whole index was
 // one such record; it is still read, as the oldest page (LegacyPage).
 type PhoneIndex struct {
-	RequestIDs []string `json:"requestIds"`
+	RequestIDs []string
 }
 
 // Has tells whether requestID is on the page (a redelivered event).
@@ -80,7 +80,7 @@ func (ix PhoneIndex) With(requestID string) (PhoneIndex, bool) {
 // PhoneHead names the last page of a phone number's index, the one new
 // requestIds go to. Pages 0 to Last-1 are full.
 type PhoneHead struct {
-	Last int `json:"last"`
+	Last int
 }
 
 // LegacyPage is the number of the index as it was kept before pages: it

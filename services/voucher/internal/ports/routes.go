@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/daprx"
@@ -34,9 +35,24 @@ func Routes(log *slog.Logger, a app.App) http.Handler {
 // number is its customer's own first.
 const GatewayAppID = "gateway"
 
+// voucherAnswer is a voucher as gateway reads it.
+type voucherAnswer struct {
+	RequestID   string    `json:"requestId"`
+	PhoneNumber string    `json:"phoneNumber"`
+	VoucherCode string    `json:"voucherCode"`
+	Status      string    `json:"status"`
+	RequestedAt time.Time `json:"requestedAt"`
+	IssuedAt    time.Time `json:"issuedAt"`
+}
+
+func answerOf(v domain.Voucher) voucherAnswer {
+	return voucherAnswer{RequestID: v.RequestID, PhoneNumber: v.PhoneNumber, VoucherCode: v.VoucherCode,
+		Status: string(v.Status), RequestedAt: v.RequestedAt, IssuedAt: v.IssuedAt}
+}
+
 type voucherList struct {
-	PhoneNumber string        `json:"phoneNumber"`
-	Vouchers    []app.Voucher `json:"vouchers"`
+	PhoneNumber string          `json:"phoneNumber"`
+	Vouchers    []voucherAnswer `json:"vouchers"`
 	// NextCursor lists the older vouchers; absent on the last page.
 	NextCursor string `json:"nextCursor,omitempty"`
 }
@@ -64,7 +80,11 @@ func handleListVouchers(log *slog.Logger, a app.App) http.Handler {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		httpx.Encode(w, http.StatusOK, voucherList{PhoneNumber: phone, Vouchers: page.Vouchers, NextCursor: page.Next})
+		list := voucherList{PhoneNumber: phone, Vouchers: make([]voucherAnswer, 0, len(page.Vouchers)), NextCursor: page.Next}
+		for _, v := range page.Vouchers {
+			list.Vouchers = append(list.Vouchers, answerOf(v))
+		}
+		httpx.Encode(w, http.StatusOK, list)
 	})
 }
 
@@ -77,6 +97,6 @@ func handleGetVoucher(log *slog.Logger, a app.App) http.Handler {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		httpx.Encode(w, http.StatusOK, v)
+		httpx.Encode(w, http.StatusOK, answerOf(v))
 	})
 }

@@ -6,15 +6,16 @@ import (
 	"log/slog"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/services/voucher/internal/adapters"
 	"github.com/bankabc/vouchers/services/voucher/internal/app"
 )
 
 // Build wires the use cases over c's state store.
 func Build(c daprx.StateClient, cfg Config, log *slog.Logger) app.App {
 	return app.App{
-		Vouchers: daprx.Store[app.Voucher]{Client: c, Name: cfg.StateStore},
-		Indexes:  daprx.Store[app.PhoneIndex]{Client: c, Name: cfg.StateStore},
-		Heads:    daprx.Store[app.PhoneHead]{Client: c, Name: cfg.StateStore},
+		Vouchers: adapters.NewVouchers(c, cfg.StateStore),
+		Indexes:  adapters.NewIndexes(c, cfg.StateStore),
+		Heads:    adapters.NewHeads(c, cfg.StateStore),
 		Log:      log,
 	}
 }
