@@ -48,7 +48,7 @@ type sentMessage struct {
 func handleGetSent(log *slog.Logger, a app.App) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("messageId")
-		s, found, err := a.Sent(r.Context(), id)
+		s, found, err := a.FindSent(r.Context(), id)
 		if err == nil && !found {
 			err = errs.E(errs.NotFound, "no message %q was sent", id)
 		}

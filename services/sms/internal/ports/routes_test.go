@@ -26,28 +26,29 @@ import (
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/services/sms/internal/adapters"
 	"github.com/bankabc/vouchers/services/sms/internal/app"
+	"github.com/bankabc/vouchers/services/sms/internal/domain"
 	"github.com/bankabc/vouchers/services/sms/internal/wiring"
 )
 
 const phone = "+84909123456"
 
-type nopGateway struct{}
+type nopSender struct{}
 
-func (nopGateway) Send(context.Context, string, string, string) error { return nil }
+func (nopSender) Send(context.Context, string, string, string) error { return nil }
 
-// downLog is a Log whose store is down.
-type downLog struct{}
+// downSentStore is a SentStore whose store is down.
+type downSentStore struct{}
 
-func (downLog) Get(context.Context, string) (app.Sent, bool, error) {
-	return app.Sent{}, false, errs.E(errs.Unavailable, "state store unavailable")
+func (downSentStore) Get(context.Context, string) (domain.Sent, bool, error) {
+	return domain.Sent{}, false, errs.E(errs.Unavailable, "state store unavailable")
 }
 
-func (downLog) Insert(context.Context, string, app.Sent, *daprx.Event) error {
+func (downSentStore) Insert(context.Context, string, domain.Sent, *daprx.Event) error {
 	return errs.E(errs.Unavailable, "state store unavailable")
 }
 
 // stateOnly is in-memory state without an output binding: the tests pass
-// a Gateway of their own, so the binding is never called.
+// a Sender of their own, so the binding is never called.
 type stateOnly struct {
 	*testkit.MemState
 	adapters.BindingInvoker
@@ -55,11 +56,11 @@ type stateOnly struct {
 
 // newApp is sms's graph as run wires it (wiring.Build) over mem, with gw
 // for the output binding.
-func newApp(t *testing.T, mem *testkit.MemState, gw app.Gateway, now func() time.Time) (app.App, wiring.Config) {
+func newApp(t *testing.T, mem *testkit.MemState, gw app.Sender, now func() time.Time) (app.App, wiring.Config) {
 	t.Helper()
 	cfg, err := wiring.LoadConfig(testkit.Env(map[string]string{"APP_API_TOKEN": "the-app-token-of-this-test"}))
 	require.NoError(t, err)
-	return wiring.Build(stateOnly{MemState: mem}, cfg, wiring.Externals{Gateway: gw, Now: now}, slog.New(slog.DiscardHandler), prometheus.NewRegistry()), cfg
+	return wiring.Build(stateOnly{MemState: mem}, cfg, wiring.Externals{Sender: gw, Now: now}, slog.New(slog.DiscardHandler), prometheus.NewRegistry()), cfg
 }
 
 func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
@@ -85,7 +86,7 @@ func TestGetSentAnswersTheLogWithoutThePhoneNumber(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	a, _ := newApp(t, testkit.NewMemState(), nopGateway{}, func() time.Time { return at })
+	a, _ := newApp(t, testkit.NewMemState(), nopSender{}, func() time.Time { return at })
 	h := Routes(log, a)
 
 	problemOf(t, get(t, h, "/sent/voucher-r1"), http.StatusNotFound, errs.NotFound)
@@ -104,27 +105,27 @@ func TestGetSentAnswersTheLogWithoutThePhoneNumber(t *testing.T) {
 
 func TestGetSentRefusesBadIDsAndReportsAStoreDown(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	a, _ := newApp(t, testkit.NewMemState(), nopGateway{}, time.Now)
+	a, _ := newApp(t, testkit.NewMemState(), nopSender{}, time.Now)
 	h := Routes(log, a)
 	problemOf(t, get(t, h, "/sent/"), http.StatusBadRequest, errs.Invalid)
-	problemOf(t, get(t, h, "/sent/"+strings.Repeat("x", app.MaxMessageIDLen+1)), http.StatusBadRequest, errs.Invalid)
-	problemOf(t, get(t, h, "/sent/"+strings.Repeat("x", app.MaxMessageIDLen)), http.StatusNotFound, errs.NotFound)
+	problemOf(t, get(t, h, "/sent/"+strings.Repeat("x", domain.MaxMessageIDLen+1)), http.StatusBadRequest, errs.Invalid)
+	problemOf(t, get(t, h, "/sent/"+strings.Repeat("x", domain.MaxMessageIDLen)), http.StatusNotFound, errs.NotFound)
 
-	a.Log = downLog{}
+	a.Sent = downSentStore{}
 	down := Routes(log, a)
 	problemOf(t, get(t, down, "/sent/voucher-r1"), http.StatusServiceUnavailable, errs.Unavailable)
 }
 
-// countingGateway counts the texts it was asked to send.
-type countingGateway struct{ sent int }
+// countingSender counts the texts it was asked to send.
+type countingSender struct{ sent int }
 
-func (g *countingGateway) Send(context.Context, string, string, string) error { g.sent++; return nil }
+func (g *countingSender) Send(context.Context, string, string, string) error { g.sent++; return nil }
 
 // TestOnlyTheSidecarGetsThrough: a send-sms event without the app token,
 // with a wrong one, or invoked by another app through its sidecar sends
 // nothing and logs nothing; only gateway may ask what was sent.
 func TestOnlyTheSidecarGetsThrough(t *testing.T) {
-	gw := &countingGateway{}
+	gw := &countingSender{}
 	mem := testkit.NewMemState()
 	a, cfg := newApp(t, mem, gw, time.Now)
 	token := cfg.AppToken

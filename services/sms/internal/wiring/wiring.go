@@ -24,22 +24,22 @@ type Client interface {
 // Externals are what lies outside the process; a nil field gets the real
 // adapter.
 type Externals struct {
-	// Gateway sends texts (the output binding).
-	Gateway app.Gateway
-	Now     func() time.Time
+	// Sender sends texts (the output binding).
+	Sender app.Sender
+	Now    func() time.Time
 }
 
 // Build wires the use cases over c, reporting to reg.
 func Build(c Client, cfg Config, ext Externals, _ *slog.Logger, reg prometheus.Registerer) app.App {
-	if ext.Gateway == nil {
-		ext.Gateway = adapters.Binding{Client: c, Name: cfg.Binding}
+	if ext.Sender == nil {
+		ext.Sender = adapters.Binding{Client: c, Name: cfg.Binding}
 	}
 	if ext.Now == nil {
 		ext.Now = time.Now
 	}
 	return app.App{
-		Log:     adapters.NewSentStore(c, cfg.StateStore),
-		Gateway: ext.Gateway,
+		Sent:    adapters.NewSentStore(c, cfg.StateStore),
+		Sender:  ext.Sender,
 		Now:     ext.Now,
 		Metrics: metrics.NewSMS(reg),
 	}
