@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/api/vpsapi"
 	"github.com/bankabc/vouchers/kit/errs"
@@ -346,16 +348,13 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 		a.countFailure(err) // the caller logs it, with its reason
 		return Summary{}, err
 	}
-	type result struct {
-		outcome reconciled
-		err     error
-	}
-	results := make(chan result, len(ids))
-	sem := make(chan struct{}, max(workers, 1))
-	for _, id := range ids {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
+	// One slot per order, each written by its own goroutine: no lock.
+	outcomes := make([]reconciled, len(ids))
+	failures := make([]error, len(ids))
+	var g errgroup.Group
+	g.SetLimit(max(workers, 1))
+	for i, id := range ids {
+		g.Go(func() error {
 			outcome, err := a.reconcileOne(ctx, id)
 			if err != nil {
 				if a.Log != nil {
@@ -366,14 +365,15 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 					outcome = reconciledWaiting
 				}
 			}
-			results <- result{outcome, err}
-		}()
+			outcomes[i], failures[i] = outcome, err
+			return nil // one order's failure must not stop the others
+		})
 	}
-	var s Summary
-	for range ids {
-		r := <-results
-		s.Errors = s.Errors.Add(r.err)
-		switch r.outcome {
+	_ = g.Wait()
+	s := Summary{Looked: len(ids)}
+	for i, outcome := range outcomes {
+		s.Errors = s.Errors.Add(failures[i])
+		switch outcome {
 		case reconciledCompleted:
 			s.Completed++
 		case reconciledFailed:
@@ -382,7 +382,6 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 			s.Waiting++
 		case reconciledNothing, reconciledFinished:
 		}
-		s.Looked++
 	}
 	if a.Failures != nil && len(s.Errors) > 0 {
 		a.Failures.Failed("reconcile", s.Errors)
