@@ -16,49 +16,40 @@ import (
 	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
-// Provider calls the Voucher Provider Server through the sidecar (an
-// HTTPEndpoint resource named AppID), with a time budget for each call. The
-// sidecar's Resiliency policy adds its own timeout and a circuit breaker.
-// Status reads go through StatusAppID, another HTTPEndpoint to the same
-// server without the breaker: the provider answers 404 for an order it
-// never recorded, daprd counts that as a failure, and a breaker whose
-// half-open probe is such a read never closed again after an outage (the
-// fault suite's provider-hang case: every order failed at its deadline).
+// Provider calls the Voucher Provider Server through the sidecar.
+// Status reads use StatusAppID, an endpoint without the circuit breaker:
+// daprd counts the provider's 404 as a failure, and a breaker probed by
+// such reads never closed again after an outage.
 type Provider struct {
 	Invoker     daprx.Invoker
 	AppID       string
 	StatusAppID string
 	Budget      time.Duration
-	// Metrics times each call (nil: none).
-	Metrics CallMetrics
+	Metrics     CallMetrics
 }
 
-// CallMetrics records one call to the provider: operation "order" or
-// "status", its outcome, and how long it took (kit/metrics.Provider).
 type CallMetrics interface {
 	ProviderCall(operation, outcome string, d time.Duration)
 }
 
-// Outcomes of a call, as CallMetrics records them.
+// Outcomes of a call, as CallMetrics labels them.
 const (
-	outcomeCode        = "code"        // an order answered with its code
-	outcomeAck         = "ack"         // an order acknowledged: the code comes later
-	outcomeFound       = "found"       // a status answered
-	outcomeNotFound    = "not_found"   // the provider has no such order
-	outcomeTimeout     = "timeout"     // no answer within the budget (ours or daprd's)
-	outcomeUnavailable = "unavailable" // 5xx, or an answer we cannot use
-	outcomeRefused     = "refused"     // 4xx: the provider refused the order
+	outcomeCode        = "code"
+	outcomeAck         = "ack"
+	outcomeFound       = "found"
+	outcomeNotFound    = "not_found"
+	outcomeTimeout     = "timeout"
+	outcomeUnavailable = "unavailable"
+	outcomeRefused     = "refused"
 )
 
-// observe records a call that started at start.
 func (p Provider) observe(operation, outcome string, start time.Time) {
 	if p.Metrics != nil {
 		p.Metrics.ProviderCall(operation, outcome, time.Since(start))
 	}
 }
 
-// failure names the outcome of a call that got no usable answer: a
-// transport error or a 5xx. daprd reports its own Resiliency timeout as a
+// failure tells a timeout from a 5xx. daprd reports its own timeout as a
 // 500 saying "deadline exceeded".
 func failure(ctx context.Context, resp daprx.Response, err error) string {
 	if ctx.Err() != nil || (err == nil && bytes.Contains(resp.Body, []byte("deadline exceeded"))) {
@@ -67,9 +58,8 @@ func failure(ctx context.Context, resp daprx.Response, err error) string {
 	return outcomeUnavailable
 }
 
-// Request asks for the voucher of requestID. No answer within the budget,
-// and any 5xx (daprd reports its own timeout as a 500), are Unavailable:
-// the order is not failed by them.
+// Request sends requestID as the idempotency key, so asking again never
+// buys twice.
 func (p Provider) Request(ctx context.Context, requestID, phone string) (app.Answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.Budget)
 	defer cancel()
@@ -106,7 +96,6 @@ func (p Provider) Request(ctx context.Context, requestID, phone string) (app.Ans
 	}
 }
 
-// Status asks the provider how an order stands.
 func (p Provider) Status(ctx context.Context, requestID string) (domain.ProviderStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.Budget)
 	defer cancel()

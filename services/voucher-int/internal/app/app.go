@@ -1,5 +1,5 @@
 // Package app turns request-code events into provider orders and their
-// outcomes into receive-code events. It knows neither Dapr nor HTTP.
+// outcomes into receive-code events.
 package app
 
 import (
@@ -20,8 +20,8 @@ import (
 	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
 
-// Orders is the order store (first write wins; Update is ETag-checked and
-// publishes its event in the same transaction).
+// Orders is the order store. Update publishes its event in the write's
+// transaction, so an outcome is never stored unpublished.
 type Orders interface {
 	Insert(ctx context.Context, key string, o domain.Order, ev *persist.Event) error
 	Get(ctx context.Context, key string) (domain.Order, bool, error)
@@ -29,68 +29,49 @@ type Orders interface {
 	Update(ctx context.Context, key string, fn func(*domain.Order, bool) (*persist.Event, error)) (domain.Order, error)
 }
 
-// Pending is the set of orders the reconciler must look at.
 type Pending interface {
 	Add(ctx context.Context, id string) error
 	Remove(ctx context.Context, id string) error
 	All(ctx context.Context) ([]string, error)
 }
 
-// Answer is what the provider said to an order request: a code, or an
-// acknowledgement with the challenge of the code's later callback.
 type Answer struct {
 	VoucherCode     string
 	CodeChallenge   string
 	TransformMethod string
 }
 
-// Provider orders vouchers; requestID is its idempotency key. An error of
-// kind Unavailable (no answer in time, 5xx) is not a failure of the order.
+// Provider orders vouchers. An Unavailable error does not fail the order:
+// the provider may still have made the code.
 type Provider interface {
 	Request(ctx context.Context, requestID, phone string) (Answer, error)
 	Status(ctx context.Context, requestID string) (domain.ProviderStatus, error)
 }
 
-// App is voucher-int's use cases.
 type App struct {
 	Orders   Orders
 	Pending  Pending
 	Provider Provider
-	// Outcomes publishes a finished order's receive-code again when its
-	// request-code comes again (gateway re-sends it for a request still
-	// processing after a while: the first outcome may have been lost).
-	Outcomes Publisher
-	Now      func() time.Time
-	// LateAfter: a code that comes later than this after the request is
-	// LATE_SUCCESS.
-	LateAfter time.Duration
-	// Deadline: an order with no code this long after the request is FAILED.
-	Deadline time.Duration
-	// RecheckEvery is how often the reconciler asks about a stuck order.
+	// Outcomes republishes an outcome that may have been lost.
+	Outcomes     Publisher
+	Now          func() time.Time
+	LateAfter    time.Duration
+	Deadline     time.Duration
 	RecheckEvery time.Duration
-	// Lease is how long a claim on an order holds.
-	Lease time.Duration
+	Lease        time.Duration
 	// Instance names this replica in claims.
 	Instance string
-	// Log, if set, notes what happens to each order.
-	Log *slog.Logger
-	// Due, if set, takes a new order instead of Pending: an order still
-	// open when it comes due (RecheckEvery later) is put in Pending by the
-	// reconciler. Adds are group-committed into time buckets, and most
-	// orders end before they come due, so they never touch Pending's
-	// shards, which every add and remove would otherwise contend on.
-	Due persist.Schedule
-	// Failures, if set, counts what each reconcile pass could not do, by
-	// reason (kit/metrics.Sweeps).
+	Log      *slog.Logger
+	// Due, if set, holds new orders until they come due. Most orders end
+	// before then, so they never contend on Pending's shards.
+	Due      persist.Schedule
 	Failures persist.FailureCounter
-	// Work runs the provider call of a new order once the order is stored,
-	// so the broker hands over the next request-code meanwhile (nil: in the
-	// handler). An order whose call dies with the process is the
-	// reconciler's, as one the provider did not answer.
+	// Work calls the provider off the broker's delivery, so the next
+	// request-code is not held up. A call lost in a crash is left to the
+	// reconciler.
 	Work *work.Pool
 }
 
-// info logs with ctx (its request and trace ids) when the app has a log.
 func (a App) info(ctx context.Context, msg string, args ...any) {
 	if a.Log != nil {
 		a.Log.InfoContext(ctx, msg, args...)
@@ -112,28 +93,23 @@ func inTrace(ctx context.Context, o domain.Order) context.Context {
 	return tracing.With(ctx, sc)
 }
 
-// Publisher publishes an event's data straight to a topic (not through
-// the outbox: the order is already stored).
+// Publisher publishes without the outbox: the order is already stored.
 type Publisher interface {
 	Publish(ctx context.Context, topic, ceType string, data any) error
 }
 
 func orderKey(requestID string) string { return "order|" + requestID }
 
-// rules are the times the app's orders live by.
 func (a App) rules() domain.Rules {
 	return domain.Rules{LateAfter: a.LateAfter, Deadline: a.Deadline, RecheckEvery: a.RecheckEvery, Lease: a.Lease}
 }
 
-// receiveCode is the outbox event of an order's outcome.
 func receiveCode(ev *events.ReceiveCode) *persist.Event {
 	return &persist.Event{Topic: events.TopicReceiveCode, Type: events.TypeReceiveCode, Data: *ev}
 }
 
-// HandleRequestCode orders one voucher for the event. A redelivered event
-// finds the order: with an outcome or an acknowledgement nothing happens; if
-// the provider has not answered yet it is asked again with the same
-// requestId, which it treats as the same order.
+// HandleRequestCode orders one voucher. The first write wins, so a
+// redelivered event never orders twice.
 func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error {
 	ctx, span := tracing.Start(ctx, "open order")
 	defer span.End()
@@ -164,8 +140,8 @@ func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error
 	} else if err != nil {
 		return err
 	}
-	// Known to the reconciler before the provider is called: whatever
-	// happens next, the reconciler will see the order.
+	// Tracked before the call, so a crash during it leaves the order to
+	// the reconciler.
 	if err := a.track(ctx, o.RequestID); err != nil {
 		return err
 	}
@@ -177,7 +153,6 @@ func (a App) HandleRequestCode(ctx context.Context, ev events.RequestCode) error
 		})
 }
 
-// track makes a new order known to the reconciler.
 func (a App) track(ctx context.Context, id string) error {
 	if a.Due != nil {
 		return a.Due.Add(ctx, id, a.RecheckEvery)
@@ -185,8 +160,7 @@ func (a App) track(ctx context.Context, id string) error {
 	return a.Pending.Add(ctx, id)
 }
 
-// order calls the provider and records what it said. No answer is not a
-// failure: the reconciler asks again later.
+// order calls the provider. No answer is left to the reconciler.
 func (a App) order(ctx context.Context, o domain.Order) error {
 	callCtx, span := tracing.StartClient(ctx, "call provider")
 	ans, err := a.Provider.Request(callCtx, o.RequestID, o.PhoneNumber)
@@ -196,7 +170,6 @@ func (a App) order(ctx context.Context, o domain.Order) error {
 		a.info(ctx, "order refused by the provider", "purchase_id", o.RequestID, "error", err)
 		return a.fail(ctx, o.RequestID, "the provider refused the order")
 	case err != nil:
-		// Timeout or provider error: the reconciler takes over.
 		a.info(ctx, "order without answer: the reconciler takes over", "purchase_id", o.RequestID, "error", err)
 		return nil
 	case ans.VoucherCode != "":
@@ -213,12 +186,12 @@ func (a App) order(ctx context.Context, o domain.Order) error {
 		})
 		return err
 	default:
-		return nil // an answer with neither: treat as no answer
+		return nil
 	}
 }
 
-// HandleCallback accepts a late code only if BASE64URL(SHA256(codeVerifier))
-// equals the stored challenge (compared in constant time), and only once.
+// HandleCallback accepts a late code once, and only with the verifier of
+// the stored challenge.
 func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 	if err := domain.CheckCallback(cb.RequestID, cb.CodeVerifier, cb.VoucherCode); err != nil {
 		return err
@@ -245,13 +218,12 @@ func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 	return err
 }
 
-// complete records the code once and publishes receive-code with it.
 func (a App) complete(ctx context.Context, requestID, code string, via domain.Via) error {
 	_, err := a.completed(ctx, requestID, code, via)
 	return err
 }
 
-// completed is complete that also tells whether this call recorded it.
+// completed tells whether this call recorded the code.
 func (a App) completed(ctx context.Context, requestID, code string, via domain.Via) (bool, error) {
 	done := false
 	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *domain.Order, exists bool) (*persist.Event, error) {
@@ -275,11 +247,9 @@ func (a App) completed(ctx context.Context, requestID, code string, via domain.V
 	return done, a.untrack(ctx, order)
 }
 
-// untrack takes a finished order out of the reconciler's set. An order
-// that ended well before it came due was never put in it (Due): most end
-// in milliseconds, and skipping them saves a read of the set's shard each.
-// If one was put in it all the same (clocks of replicas apart), the
-// reconciler finds it final and takes it out.
+// untrack skips orders that ended before they came due: they were never
+// put in Pending. One put there anyway (replicas' clocks apart) is taken
+// out by the reconciler when it finds it final.
 func (a App) untrack(ctx context.Context, o domain.Order) error {
 	if a.Due != nil && !o.RequestedAt.IsZero() && a.Now().Sub(o.RequestedAt) < a.RecheckEvery/2 {
 		return nil
@@ -287,7 +257,6 @@ func (a App) untrack(ctx context.Context, o domain.Order) error {
 	return a.Pending.Remove(ctx, o.RequestID)
 }
 
-// fail ends the order FAILED with reason and publishes it.
 func (a App) fail(ctx context.Context, requestID, reason string) error {
 	failed := false
 	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *domain.Order, exists bool) (*persist.Event, error) {
@@ -311,24 +280,16 @@ func (a App) fail(ctx context.Context, requestID, reason string) error {
 	return a.untrack(ctx, order)
 }
 
-// Summary counts what one reconciler pass did.
 type Summary struct {
 	Looked, Completed, Failed, Waiting int
-	// Errors counts, by reason, the orders this pass could not move on
-	// (each logged): they are looked at again by a later pass.
-	Errors errs.Reasons
+	Errors                             errs.Reasons
 }
 
-// Reconcile looks at every pending order that is due: it claims it, asks the
-// provider for its status by requestId, and completes it, orders it again
-// (the provider never recorded it), fails it after its deadline, or leaves
-// it for the next pass. workers bounds the orders handled at once.
+// Reconcile moves on every pending order that is due, at most workers at
+// once.
 func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 	if a.Due != nil {
-		// Orders that came due and are still open join the set. One whose
-		// order cannot be read is looked at again later (Schedule.Sweep);
-		// the orders already in the set are looked at all the same.
-		// The orders of one second are read in one call.
+		// A failed sweep is retried next pass; Pending is reconciled anyway.
 		if _, err := a.Due.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
 			return persist.EachFound(ctx, a.Orders, ids, orderKey, func(ctx context.Context, id string, o domain.Order) error {
 				if o.Final() {
@@ -345,7 +306,7 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 	}
 	ids, err := a.Pending.All(ctx)
 	if err != nil {
-		a.countFailure(err) // the caller logs it, with its reason
+		a.countFailure(err)
 		return Summary{}, err
 	}
 	// One slot per order, each written by its own goroutine: no lock.
@@ -389,25 +350,20 @@ func (a App) Reconcile(ctx context.Context, workers int) (Summary, error) {
 	return s, nil
 }
 
-// countFailure counts a failure of the reconcile pass as a whole (not of
-// one order) by its reason; the next pass tries again.
 func (a App) countFailure(err error) {
 	if a.Failures != nil {
 		a.Failures.Failed("reconcile", errs.Reasons{}.Add(err))
 	}
 }
 
-// reconciled is what a reconcile pass made of one order.
 type reconciled int
 
 const (
 	// reconciledNothing: not due, or held by another replica.
 	reconciledNothing reconciled = iota
-	// reconciledFinished: final already, and let go of.
 	reconciledFinished
 	reconciledCompleted
 	reconciledFailed
-	// reconciledWaiting: still open, looked at again by a later pass.
 	reconciledWaiting
 )
 
@@ -448,8 +404,8 @@ func (a App) reconcileOne(ctx context.Context, id string) (reconciled, error) {
 	case domain.StepComplete:
 		return reconciledCompleted, a.complete(ctx, id, st.VoucherCode, domain.ViaReconciler)
 	case domain.StepOrderAgain:
-		// The provider never recorded it (it failed before it could): ask
-		// again with the same requestId.
+		// The provider failed before recording it; the requestId makes a
+		// second order safe.
 		if err := a.order(ctx, o); err != nil {
 			return reconciledNothing, err
 		}

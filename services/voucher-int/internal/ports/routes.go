@@ -16,8 +16,6 @@ import (
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 )
 
-// The routes only voucher-int's sidecar calls: the request-code delivery
-// and the cron bindings. The provider's callback is the one route besides.
 const (
 	requestCodePath = "/events/request-code"
 	reconcilePath   = "/reconcile"
@@ -25,18 +23,12 @@ const (
 	callbackPath    = "/api/voucher-code/vps/response"
 )
 
-// ProviderAppID is the app that may call back through service invocation:
-// the provider fake of local runs. A provider outside the system calls the
-// public port instead.
+// ProviderAppID may call back through service invocation: the fake of
+// local runs. A real provider calls the public port.
 const ProviderAppID = "voucher-provider"
 
-// Routes are voucher-int's faces. ctx bounds background work. relay
-// publishes what the outbox's writes left (nil: no relay route).
-//   - Sidecar (the app port, behind the app token): the request-code
-//     delivery, the reconciler's and the relay's cron bindings, and the
-//     callback as the provider fake invokes it.
-//   - Public (PUBLIC_PORT): the callback alone, for the real provider; its
-//     code verifier is what proves the caller.
+// Routes serves the sidecar behind the app token, and the callback alone
+// on the public port, where the code verifier proves the caller.
 func Routes(ctx context.Context, log *slog.Logger, a app.App, relay service.Relayer, workers int) service.Faces {
 	r := service.NewRoutes(log)
 	r.Topic(events.PubSub, requestCodePath, daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.RequestCode) error {
@@ -59,8 +51,6 @@ type callbackAccepted struct {
 	Status    string `json:"status"`
 }
 
-// handleCallback takes the provider's late code. 401 for an unknown request
-// or a wrong verifier, 409 for a replay; nothing changes in either case.
 func handleCallback(log *slog.Logger, a app.App) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cb, err := httpx.Decode[vpsapi.Callback](r)
@@ -76,8 +66,8 @@ func handleCallback(log *slog.Logger, a app.App) http.Handler {
 	})
 }
 
-// reconcilePass is the cron input binding "reconcile": one pass (one at a
-// time, so a slow provider never stacks passes up).
+// reconcilePass runs one pass at a time, so a slow provider never stacks
+// passes up.
 func reconcilePass(log *slog.Logger, a app.App, workers int) func(context.Context) {
 	return func(ctx context.Context) {
 		s, err := a.Reconcile(ctx, workers)

@@ -18,21 +18,17 @@ import (
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 )
 
-// Externals are what lies outside the process; a nil field gets the real
-// adapter.
+// Externals replace real adapters in tests; nil fields get the real ones.
 type Externals struct {
-	// Provider is the Voucher Provider Server (service invocation).
 	Provider app.Provider
 	Now      func() time.Time
 }
 
-// Graph is the built object graph.
 type Graph struct {
 	App      app.App
 	Outboxes daprx.Outboxes
 }
 
-// Build wires the use cases over c, reporting to reg.
 func Build(c daprx.OutboxClient, cfg Config, ext Externals, log *slog.Logger, reg prometheus.Registerer) Graph {
 	sweeps := metrics.NewSweeps(reg)
 	if ext.Provider == nil {
@@ -68,8 +64,6 @@ func Build(c daprx.OutboxClient, cfg Config, ext Externals, log *slog.Logger, re
 			// ask about the same order at once.
 			Lease:    2*cfg.ProviderBudget + time.Second,
 			Instance: httpx.NewID(),
-			// Provider calls in flight at once, beyond the one the broker
-			// is delivering; each ends within the provider's budget.
 			Work:     work.NewPool(cfg.OrderWorkers, 2*cfg.ProviderBudget+5*time.Second),
 			Log:      log,
 			Failures: sweeps,
