@@ -52,28 +52,22 @@ func phoneHeadToRecord(h domain.PhoneHead) phoneHeadRecord { return phoneHeadRec
 
 func phoneHeadFromRecord(r phoneHeadRecord) domain.PhoneHead { return domain.PhoneHead{Last: r.Last} }
 
-// Vouchers is the store of issued vouchers.
 type Vouchers = MappedStore[domain.Voucher, voucherRecord]
 
-// Indexes is the store of the pages of phone numbers' indexes.
 type Indexes = MappedStore[domain.PhoneIndex, phoneIndexRecord]
 
-// Heads is the store of the last page of each phone number's index.
 type Heads = MappedStore[domain.PhoneHead, phoneHeadRecord]
 
-// NewVouchers is the voucher store over c's state store name.
 func NewVouchers(c daprx.StateClient, name string) Vouchers {
 	return Vouchers{store: daprx.Store[voucherRecord]{Client: c, Name: name},
 		toRecord: voucherToRecord, fromRecord: voucherFromRecord}
 }
 
-// NewIndexes is the index page store over c's state store name.
 func NewIndexes(c daprx.StateClient, name string) Indexes {
 	return Indexes{store: daprx.Store[phoneIndexRecord]{Client: c, Name: name},
 		toRecord: phoneIndexToRecord, fromRecord: phoneIndexFromRecord}
 }
 
-// NewHeads is the index head store over c's state store name.
 func NewHeads(c daprx.StateClient, name string) Heads {
 	return Heads{store: daprx.Store[phoneHeadRecord]{Client: c, Name: name},
 		toRecord: phoneHeadToRecord, fromRecord: phoneHeadFromRecord}

@@ -1,5 +1,5 @@
 // Package app stores issued vouchers once each and lists them by phone
-// number. It knows neither Dapr nor HTTP.
+// number.
 package app
 
 import (
@@ -16,41 +16,33 @@ import (
 	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )
 
-// Vouchers stores vouchers keyed by requestId, first write wins.
 type Vouchers interface {
 	Insert(ctx context.Context, key string, v domain.Voucher, ev *persist.Event) error
 	Get(ctx context.Context, key string) (domain.Voucher, bool, error)
-	// GetMany reads keys in one call; a key with no value is absent.
 	GetMany(ctx context.Context, keys []string) (map[string]domain.Voucher, error)
 }
 
-// Indexes keeps the pages of the phone number index; Update retries on
-// ETag conflicts.
 type Indexes interface {
 	Get(ctx context.Context, key string) (domain.PhoneIndex, bool, error)
 	Update(ctx context.Context, key string, fn func(*domain.PhoneIndex, bool) (*persist.Event, error)) (domain.PhoneIndex, error)
 }
 
-// Heads keeps each phone number's PhoneHead; Update retries on ETag
-// conflicts.
 type Heads interface {
 	Get(ctx context.Context, key string) (domain.PhoneHead, bool, error)
 	Update(ctx context.Context, key string, fn func(*domain.PhoneHead, bool) (*persist.Event, error)) (domain.PhoneHead, error)
 }
 
-// App is the voucher service's use cases.
 type App struct {
 	Vouchers Vouchers
 	Indexes  Indexes
 	Heads    Heads
-	// Log, if set, notes each voucher stored.
-	Log *slog.Logger
+	Log      *slog.Logger
 }
 
 func voucherKey(requestID string) string { return "voucher|" + requestID }
 
-// legacyKey is the whole index of a number as it was kept before pages.
-// Nothing writes it any more; it is listed as the oldest page.
+// legacyKey holds a number's whole index as kept before pages. It is
+// still listed, as the oldest page, so upgraded data stays visible.
 func legacyKey(phone string) string { return "phone|" + phone }
 func headKey(phone string) string   { return "phone|" + phone + "|head" }
 func pageKey(phone string, page int) string {
@@ -60,17 +52,13 @@ func pageKey(phone string, page int) string {
 	return "phone|" + phone + "|" + strconv.Itoa(page)
 }
 
-// Store records the voucher of a receive-code event once. The phone's
-// index is written first and the voucher second, so a voucher that can be
-// read (gateway asks for it before it tells the customer SUCCESS) is
-// always in its phone's list too; a listing skips an indexed id whose
-// voucher is not there yet. A redelivered event finds the voucher and
-// changes nothing, or, replayed after a crash between the two writes,
-// finds its id on the index and writes the voucher.
+// Store writes the index before the voucher, so a voucher gateway can read
+// is always listed too. A redelivery after a crash between the two writes
+// finds the id indexed and writes the voucher.
 func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 	v, issued, err := domain.Issued(ev)
 	if err != nil || !issued {
-		return err // a failed order has no voucher
+		return err
 	}
 	// A voucher that can be read is indexed already, on whatever page.
 	switch _, found, err := a.Vouchers.Get(ctx, voucherKey(ev.RequestID)); {
@@ -93,13 +81,10 @@ func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 	return nil
 }
 
-// errPageFull ends an update of a page that has no room left.
 var errPageFull = errors.New("index page full")
 
-// index adds requestID to the last page of phone's index. It writes that
-// page (at most PageSize ids) and, once a page fills, the head: a bounded
-// write, however many vouchers the number has. Concurrent adds to one
-// page are ETag-checked updates, so none is lost.
+// index writes one page and sometimes the head, so a write costs the same
+// however many vouchers the number has.
 func (a App) index(ctx context.Context, phone, requestID string) error {
 	for {
 		head, _, err := a.Heads.Get(ctx, headKey(phone))
@@ -107,9 +92,7 @@ func (a App) index(ctx context.Context, phone, requestID string) error {
 			return err
 		}
 		last := head.Last
-		// An id indexed by a store that failed before its voucher was
-		// written comes back with the redelivery, soon after: by then
-		// others may have filled its page and started the next one.
+		// A redelivered id may sit on the page that filled meanwhile.
 		if last > 0 {
 			prev, _, err := a.Indexes.Get(ctx, pageKey(phone, last-1))
 			if err != nil {
@@ -147,7 +130,6 @@ func (a App) index(ctx context.Context, phone, requestID string) error {
 	}
 }
 
-// ByRequest returns the voucher issued for one request.
 func (a App) ByRequest(ctx context.Context, requestID string) (domain.Voucher, error) {
 	v, found, err := a.Vouchers.Get(ctx, voucherKey(requestID))
 	if err != nil {
@@ -159,25 +141,20 @@ func (a App) ByRequest(ctx context.Context, requestID string) (domain.Voucher, e
 	return v, nil
 }
 
-// ListQuery asks for one page of a number's vouchers.
 type ListQuery struct {
-	// Limit is how many at most (0: domain.DefaultLimit).
-	Limit int
-	// Cursor is the Next of the page before ("": the newest).
+	// 0: domain.DefaultLimit.
+	Limit  int
 	Cursor string
 }
 
-// VoucherPage is one page of a number's vouchers, newest first. Next, when
-// set, is the cursor of the older ones; it is empty on the last page.
+// VoucherPage lists newest first; Next is empty on the last page.
 type VoucherPage struct {
 	Vouchers []domain.Voucher
 	Next     string
 }
 
-// ByPhone lists the vouchers of one phone number, newest (last stored)
-// first, q.Limit at a time. It reads the head, one or two pages of ids and
-// their vouchers in one call, whatever the number's history; the old
-// whole-index record only once the pages are listed.
+// ByPhone reads a bounded number of records, whatever the number's
+// history.
 func (a App) ByPhone(ctx context.Context, phone string, q ListQuery) (VoucherPage, error) {
 	if phone == "" {
 		return VoucherPage{}, errs.E(errs.Invalid, "phoneNumber is required")
@@ -202,7 +179,6 @@ func (a App) ByPhone(ctx context.Context, phone string, q ListQuery) (VoucherPag
 	if err != nil {
 		return VoucherPage{}, err
 	}
-	// One read for all of them.
 	keys := persist.Keys(ids, voucherKey)
 	got, err := a.Vouchers.GetMany(ctx, keys)
 	if err != nil {
@@ -220,12 +196,9 @@ func (a App) ByPhone(ctx context.Context, phone string, q ListQuery) (VoucherPag
 	return out, nil
 }
 
-// walk reads up to limit requestIds from at backwards, newest first, and
-// the cursor of what is left (nil: nothing).
 func (a App) walk(ctx context.Context, phone string, at domain.Cursor, limit int) ([]string, *domain.Cursor, error) {
 	ids := make([]string, 0, limit)
-	// An id indexed twice (a store redelivered from an old replica's
-	// index in an upgrade) is listed once per answer.
+	// An upgrade can index an id twice.
 	seen := make(map[string]bool, limit)
 	for len(ids) < limit {
 		if at.End == 0 {

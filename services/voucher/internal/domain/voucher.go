@@ -1,6 +1,5 @@
-// Package domain holds voucher's rules: which receive-code issues a
-// voucher, and how a phone number's vouchers are kept and listed. No I/O,
-// no Dapr.
+// Package domain holds which receive-code issues a voucher, and how a
+// phone number's vouchers are paged.
 package domain
 
 import (
@@ -24,7 +23,6 @@ const (
 	StatusLateSuccess Status = events.StatusLateSuccess
 )
 
-// Voucher is one issued code, stored once per requestId.
 type Voucher struct {
 	RequestID   string
 	PhoneNumber string
@@ -34,8 +32,7 @@ type Voucher struct {
 	IssuedAt    time.Time
 }
 
-// Issued is the voucher a receive-code issues: none (false) for an order
-// that failed; Invalid for a success that lacks what a voucher needs.
+// Issued is false for a failed order: it has no voucher.
 func Issued(ev events.ReceiveCode) (Voucher, bool, error) {
 	st := Status(ev.Status)
 	if st != StatusSuccess && st != StatusLateSuccess {
@@ -53,22 +50,16 @@ func Issued(ev events.ReceiveCode) (Voucher, bool, error) {
 // with the number's history.
 const PageSize = 100
 
-// PhoneIndex is one page of a phone number's index: requestIds in the order
-// they were stored, oldest first. Before pages, a number's whole index was
-// one such record; it is still read, as the oldest page (LegacyPage).
+// PhoneIndex is one page of a phone number's requestIds, oldest first.
 type PhoneIndex struct {
 	RequestIDs []string
 }
 
-// Has tells whether requestID is on the page (a redelivered event).
 func (ix PhoneIndex) Has(requestID string) bool { return slices.Contains(ix.RequestIDs, requestID) }
 
-// Full tells whether the page has no room left: the next id goes to a new
-// page.
 func (ix PhoneIndex) Full() bool { return len(ix.RequestIDs) >= PageSize }
 
-// With is ix with requestID in it; false when it was there already (a
-// redelivered event).
+// With is false for an id already there: a redelivered event.
 func (ix PhoneIndex) With(requestID string) (PhoneIndex, bool) {
 	if ix.Has(requestID) {
 		return ix, false
@@ -77,24 +68,20 @@ func (ix PhoneIndex) With(requestID string) (PhoneIndex, bool) {
 	return ix, true
 }
 
-// PhoneHead names the last page of a phone number's index, the one new
-// requestIds go to. Pages 0 to Last-1 are full.
+// PhoneHead names the page new ids go to; the pages before it are full.
 type PhoneHead struct {
 	Last int
 }
 
-// LegacyPage is the number of the index as it was kept before pages: it
-// comes before page 0.
+// LegacyPage is the whole index kept before pages, listed after page 0.
 const LegacyPage = -1
 
-// Limits of a listing: how many vouchers one answer holds.
 const (
 	DefaultLimit = 50
 	MaxLimit     = 100
 )
 
-// Limit is the number of vouchers to list when the caller asked for n (0:
-// not asked).
+// Limit reads n 0 as not asked.
 func Limit(n int) (int, error) {
 	switch {
 	case n == 0:
@@ -105,10 +92,8 @@ func Limit(n int) (int, error) {
 	return n, nil
 }
 
-// Cursor is where a listing goes on: the requestIds of page Page before
-// position End, newest first, then the older pages. Positions never move
-// (ids are only appended), so vouchers stored while a customer pages
-// neither repeat nor hide older ones.
+// Cursor points into the append-only pages, so vouchers stored while a
+// customer pages neither repeat nor hide older ones.
 type Cursor struct {
 	Page, End int
 }
@@ -117,12 +102,10 @@ type Cursor struct {
 // client's cursor being read wrong.
 const cursorPrefix = "v1."
 
-// String is the cursor as the opaque token a client sends back.
 func (c Cursor) String() string {
 	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s%d.%d", cursorPrefix, c.Page, c.End))
 }
 
-// ParseCursor reads a token that String wrote.
 func ParseCursor(token string) (Cursor, error) {
 	bad := errs.E(errs.Invalid, "cursor is not one this list gave: start again without it")
 	b, err := base64.RawURLEncoding.DecodeString(token)

@@ -1,5 +1,4 @@
-// Package ports holds the service's inbound doors: HTTP routes and topic
-// handlers.
+// Package ports holds voucher's inbound doors.
 package ports
 
 import (
@@ -18,9 +17,6 @@ import (
 	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )
 
-// Routes is the whole surface of the voucher service, all of it called by
-// its sidecar (service.Faces.Sidecar): the receive-code delivery, and the
-// voucher reads that gateway alone makes through service invocation.
 func Routes(log *slog.Logger, a app.App) http.Handler {
 	r := service.NewRoutes(log)
 	r.Topic(events.PubSub, "/events/receive-code", daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
@@ -31,11 +27,9 @@ func Routes(log *slog.Logger, a app.App) http.Handler {
 	return r
 }
 
-// GatewayAppID is the one app that may read vouchers: it checks that the
-// number is its customer's own first.
+// GatewayAppID alone may read vouchers: it checks ownership first.
 const GatewayAppID = "gateway"
 
-// voucherAnswer is a voucher as gateway reads it.
 type voucherAnswer struct {
 	RequestID   string    `json:"requestId"`
 	PhoneNumber string    `json:"phoneNumber"`
@@ -53,14 +47,9 @@ func answerOf(v domain.Voucher) voucherAnswer {
 type voucherList struct {
 	PhoneNumber string          `json:"phoneNumber"`
 	Vouchers    []voucherAnswer `json:"vouchers"`
-	// NextCursor lists the older vouchers; absent on the last page.
-	NextCursor string `json:"nextCursor,omitempty"`
+	NextCursor  string          `json:"nextCursor,omitempty"`
 }
 
-// handleListVouchers is called by gateway through service invocation, after
-// gateway has checked that the number is the caller's own. It answers one
-// page: ?limit= (1 to 100, 50 by default) vouchers from ?cursor= (the
-// nextCursor of the page before).
 func handleListVouchers(log *slog.Logger, a app.App) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qs := r.URL.Query()
@@ -88,8 +77,8 @@ func handleListVouchers(log *slog.Logger, a app.App) http.Handler {
 	})
 }
 
-// handleGetVoucher lets gateway confirm that a request's voucher is stored
-// before it tells the customer the purchase succeeded.
+// handleGetVoucher lets gateway confirm a voucher is stored before it
+// tells the customer SUCCESS.
 func handleGetVoucher(log *slog.Logger, a app.App) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := a.ByRequest(r.Context(), r.PathValue("requestId"))

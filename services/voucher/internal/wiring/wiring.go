@@ -10,7 +10,6 @@ import (
 	"github.com/bankabc/vouchers/services/voucher/internal/app"
 )
 
-// Build wires the use cases over c's state store.
 func Build(c daprx.StateClient, cfg Config, log *slog.Logger) app.App {
 	return app.App{
 		Vouchers: adapters.NewVouchers(c, cfg.StateStore),
