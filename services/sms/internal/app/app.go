@@ -11,7 +11,6 @@ import (
 	"github.com/bankabc/vouchers/services/sms/internal/domain"
 )
 
-// SentStore records each text sent, keyed by message id.
 type SentStore interface {
 	Get(ctx context.Context, key string) (domain.Sent, bool, error)
 	Insert(ctx context.Context, key string, v domain.Sent, ev *persist.Event) error
@@ -22,24 +21,19 @@ type Sender interface {
 	Send(ctx context.Context, messageID, phone, text string) error
 }
 
-// App is the sms service's one use case.
 type App struct {
-	Sent   SentStore
-	Sender Sender
-	Now    func() time.Time
-	// Metrics counts messages sent (nil: none).
+	Sent    SentStore
+	Sender  Sender
+	Now     func() time.Time
 	Metrics SentMetrics
 }
 
-// SentMetrics counts messages handed to the binding, by kind
-// (kit/metrics.SMS).
 type SentMetrics interface {
 	Sent(kind string)
 }
 
-// Send sends the message unless it was sent already. A crash between
-// sending and recording sends it again on redelivery: at least once, which is
-// what an SMS provider offers anyway.
+// Send is at least once: a crash between sending and recording sends the
+// text again on redelivery, as an SMS provider may anyway.
 func (a App) Send(ctx context.Context, m events.SendSMS) error {
 	msg, err := domain.NewMessage(m)
 	if err != nil {
@@ -64,9 +58,8 @@ func (a App) Send(ctx context.Context, m events.SendSMS) error {
 
 func sentKey(messageID string) string { return "sent|" + messageID }
 
-// FindSent returns the record of messageID and whether the message was sent.
-// gateway's outbox relay asks it to tell a send-sms event a broker lost
-// after acknowledging it (not found: publish again) from one that was done.
+// FindSent lets gateway's outbox relay tell a send-sms event a broker
+// lost after acknowledging it from one that was done.
 func (a App) FindSent(ctx context.Context, messageID string) (domain.Sent, bool, error) {
 	if err := domain.CheckID(messageID); err != nil {
 		return domain.Sent{}, false, err

@@ -1,6 +1,5 @@
-// Package domain holds sms's rules: what a text to send must carry, what
-// kind it is, and the record that it went out (sent once per message id).
-// No I/O, no Dapr, no clock.
+// Package domain holds what a text to send must carry, what it is for,
+// and the record that it went out.
 package domain
 
 import (
@@ -12,7 +11,6 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
-// MaxMessageIDLen bounds a message id, as the route that confirms it does.
 const MaxMessageIDLen = 200
 
 // Kind is what a text is for. It labels the sent counter.
@@ -31,7 +29,6 @@ type Message struct {
 	Text        string
 }
 
-// NewMessage checks a send-sms event: an id, a number and a text.
 func NewMessage(ev events.SendSMS) (Message, error) {
 	if ev.MessageID == "" || ev.PhoneNumber == "" || ev.Text == "" {
 		return Message{}, errs.E(errs.Invalid, "send-sms event without messageId, phoneNumber or text")
@@ -39,7 +36,6 @@ func NewMessage(ev events.SendSMS) (Message, error) {
 	return Message{MessageID: ev.MessageID, PhoneNumber: ev.PhoneNumber, Text: ev.Text}, nil
 }
 
-// CheckID refuses a message id no message can have.
 func CheckID(id string) error {
 	if id == "" || utf8.RuneCountInString(id) > MaxMessageIDLen {
 		return errs.E(errs.Invalid, "messageId must be 1 to %d characters", MaxMessageIDLen)
@@ -47,10 +43,9 @@ func CheckID(id string) error {
 	return nil
 }
 
-// Kind is what the text is for, read from its id's prefix.
 func (m Message) Kind() Kind { return KindOf(m.MessageID) }
 
-// KindOf is the kind of the text with that id.
+// KindOf reads the id's prefix: gateway names texts by what they are for.
 func KindOf(messageID string) Kind {
 	switch {
 	case strings.HasPrefix(messageID, "voucher-"):
@@ -61,14 +56,12 @@ func KindOf(messageID string) Kind {
 	return KindOther
 }
 
-// Sent records that a message went out.
 type Sent struct {
 	MessageID   string
 	PhoneNumber string
 	SentAt      time.Time
 }
 
-// SentAt is the record of m sent at now.
 func (m Message) SentAt(now time.Time) Sent {
 	return Sent{MessageID: m.MessageID, PhoneNumber: m.PhoneNumber, SentAt: now}
 }

@@ -14,22 +14,17 @@ import (
 	"github.com/bankabc/vouchers/services/sms/internal/app"
 )
 
-// Client is the part of the Dapr client sms uses: its state store and the
-// output binding that sends texts.
 type Client interface {
 	daprx.StateClient
 	adapters.BindingInvoker
 }
 
-// Externals are what lies outside the process; a nil field gets the real
-// adapter.
+// Externals replace real adapters in tests; nil fields get the real ones.
 type Externals struct {
-	// Sender sends texts (the output binding).
 	Sender app.Sender
 	Now    func() time.Time
 }
 
-// Build wires the use cases over c, reporting to reg.
 func Build(c Client, cfg Config, ext Externals, _ *slog.Logger, reg prometheus.Registerer) app.App {
 	if ext.Sender == nil {
 		ext.Sender = adapters.Binding{Client: c, Name: cfg.Binding}

@@ -12,16 +12,13 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 )
 
-// Callbacks delivers late codes to the caller's callback, through this
-// app's sidecar (service invocation), retrying while the caller is away
-// (until Ctx ends).
+// Callbacks retries while the caller is away, until Ctx ends.
 type Callbacks struct {
-	Ctx     context.Context
-	Log     *slog.Logger
-	Invoker daprx.Invoker
-	AppID   string
-	Path    string
-	// Delivered is told of each callback the caller took.
+	Ctx       context.Context
+	Log       *slog.Logger
+	Invoker   daprx.Invoker
+	AppID     string
+	Path      string
 	Delivered func(requestID string)
 }
 
@@ -30,12 +27,10 @@ const (
 	callbackBackoff  = time.Second
 )
 
-// Schedule delivers cb at the given time.
 func (c *Callbacks) Schedule(at time.Time, cb vpsapi.Callback) {
 	time.AfterFunc(time.Until(at), func() { c.Deliver(cb) })
 }
 
-// Deliver makes the callback now, retrying.
 func (c *Callbacks) Deliver(cb vpsapi.Callback) {
 	body, _ := json.Marshal(cb)
 	for attempt := 1; attempt <= callbackAttempts; attempt++ {

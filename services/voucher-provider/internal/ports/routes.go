@@ -1,5 +1,4 @@
-// Package ports holds the provider fake's inbound doors: its whole HTTP
-// surface.
+// Package ports holds the provider fake's HTTP surface.
 package ports
 
 import (
@@ -14,14 +13,8 @@ import (
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
-// Routes is the whole surface of the fake provider. The provider's API
-// takes anyone, as a real provider's would take the bank; the test
-// controls (the orders with their code verifiers, outages) only a caller
-// with the fake's app token (adminToken, its APP_API_TOKEN, sent in
-// dapr-api-token): with the verifiers anyone on the host could forge a
-// late callback. The fake refuses to start without the token
-// (wiring.LoadConfig, service.AppToken); an empty adminToken, which only
-// ALLOW_NO_APP_TOKEN=true allows, leaves them open.
+// Routes puts the test controls behind adminToken: the order listing shows
+// code verifiers, with which anyone could forge a late callback.
 func Routes(log *slog.Logger, p *vps.Provider, adminToken string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/request/voucher", handleRequestVoucher(log, p))
@@ -47,7 +40,7 @@ func handleRequestVoucher(log *slog.Logger, p *vps.Provider) http.Handler {
 			select {
 			case <-time.After(a.HoldFor):
 			case <-r.Context().Done():
-				return // the caller gave up
+				return
 			}
 		}
 		switch a.Kind {
@@ -87,7 +80,7 @@ func handleGetOrder(log *slog.Logger, p *vps.Provider) http.Handler {
 	})
 }
 
-// orderView is an order as GET /api/orders shows it; the suites read it.
+// orderView's shape is read by the suites.
 type orderView struct {
 	RequestID    string    `json:"requestId"`
 	PhoneNumber  string    `json:"phoneNumber"`
@@ -107,8 +100,6 @@ func viewOf(o vps.Order) orderView {
 		Callbacks: o.Callbacks, CodeVerifier: o.CodeVerifier}
 }
 
-// handleListOrders shows every order with its call and code counts, so a test
-// or a person can check that no requestId got two codes.
 func handleListOrders(p *vps.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		orders := p.Orders()
@@ -125,8 +116,6 @@ type outageInput struct {
 	Seconds float64 `json:"seconds"`
 }
 
-// handleOutage starts an outage of the whole fake (fault injection):
-// {"mode":"error"|"hang","seconds":N}.
 func handleOutage(log *slog.Logger, p *vps.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := httpx.Decode[outageInput](r)

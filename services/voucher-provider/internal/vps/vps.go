@@ -1,6 +1,5 @@
-// Package vps is the fake Voucher Provider Server. It issues at most one code
-// per requestId, however often it is asked, and behaves in one of a few
-// deterministic modes so tests and demos can reach every path of a purchase.
+// Package vps is the fake Voucher Provider Server. Its deterministic modes
+// let tests and demos reach every path of a purchase.
 package vps
 
 import (
@@ -14,51 +13,36 @@ import (
 	"github.com/bankabc/vouchers/kit/pkce"
 )
 
-// Mode is how the fake answers an order.
 type Mode string
 
 const (
-	// Immediate answers with the code.
 	Immediate Mode = "immediate"
-	// Late acknowledges at the ack mark, then calls back with the code
-	// within the lateness limit.
-	Late Mode = "late"
-	// VeryLate acknowledges, then calls back after the lateness limit.
-	VeryLate Mode = "very-late"
-	// Error answers 503 until RecoverAfter has passed since the first call,
-	// then behaves as Immediate. While failing it records nothing.
+	Late      Mode = "late"
+	VeryLate  Mode = "very-late"
+	// Error records nothing while it fails, so the caller must order again.
 	Error Mode = "error"
-	// Hang never answers until RecoverAfter has passed; the order is
-	// recorded and its status reads PENDING, then SUCCESS once recovered.
+	// Hang records the order, so a status read finds it PENDING.
 	Hang Mode = "hang"
-	// Down answers 503 forever.
 	Down Mode = "down"
 )
 
-// ModeByLastDigit is the table of the phone number's last digit, like a
-// payment sandbox's test cards.
+// ModeByLastDigit works like a payment sandbox's test cards.
 var ModeByLastDigit = map[byte]Mode{
 	'0': Immediate, '1': Immediate, '2': Immediate, '3': Immediate, '4': Immediate,
 	'5': Late, '6': VeryLate, '7': Error, '8': Hang, '9': Down,
 }
 
-// Config holds the fake's durations; all are configuration so the
-// end-to-end suite can run them scaled down.
+// Config's durations let the end-to-end suite run scaled down.
 type Config struct {
-	// Mode, if set, applies to every number; otherwise the last digit picks.
+	// Mode, if set, overrides the last digit.
 	Mode Mode
-	// AckAfter is how long Late and VeryLate hold the request before the
-	// acknowledgement (just under the caller's 3 s budget).
-	AckAfter time.Duration
-	// LateAfter and VeryLateAfter are when the callback comes, counted from
-	// the first request.
+	// AckAfter sits just under the caller's 3 s budget.
+	AckAfter      time.Duration
 	LateAfter     time.Duration
 	VeryLateAfter time.Duration
-	// RecoverAfter is how long Error and Hang last for an order.
-	RecoverAfter time.Duration
+	RecoverAfter  time.Duration
 }
 
-// Status is where an order stands, as the fake reports it.
 type Status string
 
 const (
@@ -66,7 +50,6 @@ const (
 	StatusSuccess Status = "SUCCESS"
 )
 
-// Order is what the fake remembers of one requestId.
 type Order struct {
 	RequestID   string
 	PhoneNumber string
@@ -74,30 +57,23 @@ type Order struct {
 	Status      Status
 	VoucherCode string
 	CreatedAt   time.Time
-	// Calls counts the order requests made for this requestId; CodesIssued
-	// must never pass 1 (tests read it to prove nothing was bought twice).
+	// Tests read CodesIssued to prove nothing was bought twice.
 	Calls       int
 	CodesIssued int
-	// Callbacks counts the late callbacks delivered.
-	Callbacks int
-	// CodeVerifier is shown only by Orders, the fake's test listing, so a
-	// test can replay a genuine callback.
+	Callbacks   int
+	// CodeVerifier lets a test replay a genuine callback.
 	CodeVerifier string
 
 	verifier  string
-	issueAt   time.Time // when the code becomes visible (late modes, recovery)
+	issueAt   time.Time
 	scheduled bool
 }
 
-// AnswerKind is how the fake answers an order request.
 type AnswerKind int
 
 const (
-	// AnswerCode: 200 with the code.
 	AnswerCode AnswerKind = iota
-	// AnswerAck: 202 with the challenge; the code comes by callback.
 	AnswerAck
-	// AnswerError: 503.
 	AnswerError
 	// AnswerHang: held until the order recovers, then answered as it stands.
 	AnswerHang
@@ -105,17 +81,14 @@ const (
 	AnswerOutageHang
 )
 
-// Answer is what the fake says to an order request.
 type Answer struct {
 	Kind            AnswerKind
 	Order           Order
 	CodeChallenge   string
 	TransformMethod string
-	// HoldFor is how long to wait before answering (ack mark, or a hang).
-	HoldFor time.Duration
+	HoldFor         time.Duration
 }
 
-// Provider holds the orders in memory: a fake for local runs and tests.
 type Provider struct {
 	cfg      Config
 	now      func() time.Time
@@ -123,15 +96,13 @@ type Provider struct {
 
 	mu       sync.Mutex
 	orders   map[string]*Order
-	failedAt map[string]time.Time // first call of an Error-mode order
+	failedAt map[string]time.Time
 
-	// An outage set at run time (fault injection): until outageUntil every
-	// call fails (Error) or hangs (Hang) and nothing is recorded.
+	// The fault suite sets an outage at run time.
 	outageMode  Mode
 	outageUntil time.Time
 }
 
-// Outage makes every call fail (Error) or hang (Hang) for d.
 func (p *Provider) Outage(mode Mode, d time.Duration) error {
 	if mode != Error && mode != Hang {
 		return fmt.Errorf("an outage is %q or %q", Error, Hang)
@@ -142,7 +113,7 @@ func (p *Provider) Outage(mode Mode, d time.Duration) error {
 	return nil
 }
 
-// inOutage returns the answer of an ongoing outage, if any. Call with mu.
+// inOutage needs mu held.
 func (p *Provider) inOutage(now time.Time) (Answer, bool) {
 	if !now.Before(p.outageUntil) {
 		return Answer{}, false
@@ -153,15 +124,13 @@ func (p *Provider) inOutage(now time.Time) (Answer, bool) {
 	return Answer{Kind: AnswerError}, true
 }
 
-// OutageAnswer tells a status read what an ongoing outage does to it.
 func (p *Provider) OutageAnswer() (Answer, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.inOutage(p.now())
 }
 
-// New returns an empty provider. schedule is called, once per late order,
-// with the time its callback is due and the callback.
+// New calls schedule once per late order.
 func New(cfg Config, now func() time.Time, schedule func(at time.Time, cb vpsapi.Callback)) *Provider {
 	if schedule == nil {
 		schedule = func(time.Time, vpsapi.Callback) {}
@@ -182,7 +151,6 @@ func (p *Provider) modeOf(phone string) Mode {
 	return Immediate
 }
 
-// Request takes an order; requestID is the idempotency key.
 func (p *Provider) Request(requestID, phone string) Answer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -229,8 +197,7 @@ func (p *Provider) Request(requestID, phone string) Answer {
 	return Answer{Kind: AnswerCode, Order: p.visible(o, now)}
 }
 
-// order returns the order for requestID, making it (and its one code) on
-// the first successful call.
+// order makes the one code on the first successful call.
 func (p *Provider) order(requestID, phone string, mode Mode, now time.Time) *Order {
 	if o, ok := p.orders[requestID]; ok {
 		return o
@@ -250,8 +217,6 @@ func (p *Provider) order(requestID, phone string, mode Mode, now time.Time) *Ord
 	return o
 }
 
-// visible is the order as the outside may see it at now: no code before
-// it is issued.
 func (p *Provider) visible(o *Order, now time.Time) Order {
 	v := *o
 	v.Status = StatusSuccess
@@ -261,7 +226,6 @@ func (p *Provider) visible(o *Order, now time.Time) Order {
 	return v
 }
 
-// Get returns the order for requestID as it stands.
 func (p *Provider) Get(requestID string) (Order, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -272,7 +236,6 @@ func (p *Provider) Get(requestID string) (Order, bool) {
 	return p.visible(o, p.now()), true
 }
 
-// CallbackDelivered counts a delivered callback.
 func (p *Provider) CallbackDelivered(requestID string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -281,7 +244,6 @@ func (p *Provider) CallbackDelivered(requestID string) {
 	}
 }
 
-// Orders returns every order with its counters, for tests and demos.
 func (p *Provider) Orders() []Order {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -295,7 +257,6 @@ func (p *Provider) Orders() []Order {
 	return out
 }
 
-// newVerifier makes a 43-character RFC 7636 code verifier.
 func newVerifier() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
@@ -305,7 +266,6 @@ func newVerifier() string {
 // codeAlphabet leaves out 0/O and 1/I, which customers misread.
 const codeAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
-// newCode makes a code like 7KQ2-MX9D-4HTP.
 func newCode() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
@@ -319,7 +279,6 @@ func newCode() string {
 	return string(out)
 }
 
-// ParseMode checks a configured mode name.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
 	case "", Immediate, Late, VeryLate, Error, Hang, Down:

@@ -12,8 +12,7 @@ import (
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/vps"
 )
 
-// Build wires the fake: its orders, and the callbacks it sends to
-// voucher-int through its sidecar until ctx ends.
+// Build sends callbacks until ctx ends.
 func Build(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time) *vps.Provider {
 	cb := &adapters.Callbacks{
 		Ctx: ctx, Log: log, Invoker: daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token},
