@@ -211,7 +211,7 @@ func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 	if late.Failed {
 		return a.fail(ctx, cb.RequestID, late.Reason)
 	}
-	done, err := a.completed(ctx, cb.RequestID, late.Code, domain.ViaCallback)
+	done, err := a.recordCode(ctx, cb.RequestID, late.Code, domain.ViaCallback)
 	if err == nil && !done {
 		return domain.ErrHasOutcome
 	}
@@ -219,12 +219,12 @@ func (a App) HandleCallback(ctx context.Context, cb vpsapi.Callback) error {
 }
 
 func (a App) complete(ctx context.Context, requestID, code string, via domain.Via) error {
-	_, err := a.completed(ctx, requestID, code, via)
+	_, err := a.recordCode(ctx, requestID, code, via)
 	return err
 }
 
-// completed tells whether this call recorded the code.
-func (a App) completed(ctx context.Context, requestID, code string, via domain.Via) (bool, error) {
+// recordCode tells whether this call, not an earlier one, recorded the code.
+func (a App) recordCode(ctx context.Context, requestID, code string, via domain.Via) (bool, error) {
 	done := false
 	order, err := a.Orders.Update(ctx, orderKey(requestID), func(o *domain.Order, exists bool) (*persist.Event, error) {
 		done = false
