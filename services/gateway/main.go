@@ -12,7 +12,7 @@ import (
 	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
-	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
+	adapters "github.com/bankabc/vouchers/services/gateway/internal/identity/adapters"
 	"github.com/bankabc/vouchers/services/gateway/internal/ports"
 	"github.com/bankabc/vouchers/services/gateway/internal/wiring"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/api/events"
-	"github.com/bankabc/vouchers/services/gateway/internal/app"
+	identity "github.com/bankabc/vouchers/services/gateway/internal/identity/app"
 )
 
 func TestPhoneVerification(t *testing.T) {
@@ -95,7 +95,7 @@ func TestAPhoneNumberBelongsToTheAccountThatVerifiesIt(t *testing.T) {
 
 	// Had mallory the code of a text to that number, her verification
 	// would be refused: carol verified first.
-	var tok app.Token
+	var tok identity.Token
 	require.NoError(t, json.Unmarshal(e.do("POST", "/user/sign-in", `{"username":"mallory","password":"long enough pw"}`, nil).Body.Bytes(), &tok))
 	e.clock.add(2 * time.Minute) // past the resend cool-down
 	require.Equal(t, 202, e.do("POST", "/user/phone/verification", "", bearer(tok.AccessToken)).Code, "mallory asks for a code")

@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/testkit"
-	"github.com/bankabc/vouchers/services/gateway/internal/app"
+	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 )
 
 // sentEvents records events published outside the outbox.
@@ -44,14 +44,14 @@ func (s *sentEvents) ids() []string {
 
 // newRedrive is a Redrive on in-memory state, with its requests store, its
 // clock and what it publishes.
-func newRedrive(after time.Duration, shards int) (app.Redrive, daprx.Store[app.Request], *clock, *sentEvents) {
+func newRedrive(after time.Duration, shards int) (purchase.Redrive, daprx.Store[purchase.Request], *clock, *sentEvents) {
 	mem := testkit.NewMemState()
 	c := &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
 	sent := &sentEvents{}
-	requests := daprx.Store[app.Request]{Client: mem, Name: "gateway-store"}
+	requests := daprx.Store[purchase.Request]{Client: mem, Name: "gateway-store"}
 	sched := daprx.NewSchedule(mem, "gateway-store", "redrive", "gateway-a", after)
 	sched.Shards, sched.Now = shards, c.now
-	r := app.Redrive{Schedule: sched, Requests: requests, Events: sent, After: after}
+	r := purchase.Redrive{Schedule: sched, Requests: requests, Events: sent, After: after}
 	return r, requests, c, sent
 }
 
@@ -67,8 +67,8 @@ func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
 	for _, id := range []string{"open", "done", "never-stored"} {
 		require.NoError(t, r.Track(ctx, id))
 	}
-	_ = requests.Insert(ctx, "request|open", app.Request{RequestID: "open", UserID: "u", PhoneNumber: "+84909123450", State: app.StateProcessing, CreatedAt: c.now()}, nil)
-	_ = requests.Insert(ctx, "request|done", app.Request{RequestID: "done", State: app.StateSuccess}, nil)
+	_ = requests.Insert(ctx, "request|open", purchase.Request{RequestID: "open", UserID: "u", PhoneNumber: "+84909123450", State: purchase.StateProcessing, CreatedAt: c.now()}, nil)
+	_ = requests.Insert(ctx, "request|done", purchase.Request{RequestID: "done", State: purchase.StateSuccess}, nil)
 
 	c.add(29 * time.Second)
 	s, err := r.Sweep(ctx)
@@ -86,8 +86,8 @@ func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
 	s, err = r.Sweep(ctx)
 	require.NoError(t, err, "second redrive")
 	assert.Equal(t, 1, s.Resent, "second redrive %+v", s)
-	_, _ = requests.Update(ctx, "request|open", func(q *app.Request, _ bool) (*daprx.Event, error) {
-		q.State = app.StateSuccess
+	_, _ = requests.Update(ctx, "request|open", func(q *purchase.Request, _ bool) (*daprx.Event, error) {
+		q.State = purchase.StateSuccess
 		return nil, nil
 	})
 	c.add(31 * time.Second) // finished: no more
@@ -104,7 +104,7 @@ func TestRedriveCatchesUpAfterAnAbsence(t *testing.T) {
 	ctx := context.Background()
 	_, _ = r.Sweep(ctx)
 	_ = r.Track(ctx, "a")
-	_ = requests.Insert(ctx, "request|a", app.Request{RequestID: "a", State: app.StateProcessing}, nil)
+	_ = requests.Insert(ctx, "request|a", purchase.Request{RequestID: "a", State: purchase.StateProcessing}, nil)
 	c.add(10 * time.Minute) // gateway away
 	for range 10 {
 		_, err := r.Sweep(ctx)
@@ -123,7 +123,7 @@ func TestBatchedTrackStoresEveryIDBeforeItReturns(t *testing.T) {
 	sched := daprx.NewSchedule(mem, "gateway-store", "redrive", "gateway-a", 30*time.Second)
 	sched.Shards, sched.Now = 4, c.now
 	buckets := sched.Buckets
-	b := app.Redrive{Schedule: sched, After: 30 * time.Second}
+	b := purchase.Redrive{Schedule: sched, After: 30 * time.Second}
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Add(1)

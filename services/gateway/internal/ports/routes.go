@@ -12,18 +12,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
-	"github.com/bankabc/vouchers/services/gateway/internal/app"
+	identity "github.com/bankabc/vouchers/services/gateway/internal/identity/app"
+	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 	"github.com/bankabc/vouchers/services/gateway/internal/web"
 )
 
 // Ops is what the operator endpoints need.
 type Ops struct {
-	DeadLetters app.DeadLetters
+	DeadLetters purchase.DeadLetters
 	// Token guards /ops/ (header X-Ops-Token); empty turns /ops/ off.
 	Token string
 }
@@ -43,7 +44,7 @@ const (
 // the topic deliveries and cron bindings for its sidecar, the dead-letter
 // tools for operators. ctx bounds background work. relay publishes what the
 // outboxes' writes left (nil: no relay route).
-func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration, clients Clients) service.Faces {
+func Routes(ctx context.Context, log *slog.Logger, acc identity.Accounts, pur purchase.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration, clients Clients) service.Faces {
 	return service.Faces{
 		Public:   Public(log, acc, pur, clients),
 		Sidecar:  Sidecar(ctx, log, pur, ops, relay, sweepLease),
@@ -53,7 +54,7 @@ func Routes(ctx context.Context, log *slog.Logger, acc app.Accounts, pur app.Pur
 
 // Public is what customers reach (PUBLIC_PORT): the API, the web page and
 // the OpenAPI document. Anything else is 404.
-func Public(log *slog.Logger, acc app.Accounts, pur app.Purchases, clients Clients) http.Handler {
+func Public(log *slog.Logger, acc identity.Accounts, pur purchase.Purchases, clients Clients) http.Handler {
 	auth := authenticated(log, acc)
 	mux := http.NewServeMux()
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc, clients))
@@ -108,7 +109,7 @@ func unclean(p string) bool {
 // token): the receive-code and dead-letter deliveries and the cron
 // bindings, through go-sdk's service/http (service.Routes). None of them
 // is service invocation: a call through another app's sidecar is refused.
-func Sidecar(ctx context.Context, log *slog.Logger, pur app.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) http.Handler {
+func Sidecar(ctx context.Context, log *slog.Logger, pur purchase.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) http.Handler {
 	r := service.NewRoutes(log)
 	r.Topic(events.PubSub, receiveCodePath, daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
 		return pur.Complete(ctx, ev)
@@ -145,7 +146,7 @@ func Operator(log *slog.Logger, ops Ops) http.Handler {
 
 // handleWebhookSecret answers the account's webhook signing secret, after
 // reading or rotating it.
-func handleWebhookSecret(log *slog.Logger, get func(context.Context, app.Session) (string, error)) http.Handler {
+func handleWebhookSecret(log *slog.Logger, get func(context.Context, identity.Session) (string, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, err := get(r.Context(), sessionOf(r))
 		if err != nil {
@@ -158,7 +159,7 @@ func handleWebhookSecret(log *slog.Logger, get func(context.Context, app.Session
 }
 
 // redrivePass is the cron input binding "request-redrive": one sweep.
-func redrivePass(log *slog.Logger, r app.Redriver) func(context.Context) {
+func redrivePass(log *slog.Logger, r purchase.Redriver) func(context.Context) {
 	return func(ctx context.Context) {
 		s, err := r.Sweep(ctx)
 		switch {
@@ -172,7 +173,7 @@ func redrivePass(log *slog.Logger, r app.Redriver) func(context.Context) {
 }
 
 // sweepPass is the cron input binding "webhook-sweep": one sweep.
-func sweepPass(log *slog.Logger, d app.Deliveries, lease time.Duration) func(context.Context) {
+func sweepPass(log *slog.Logger, d purchase.Deliveries, lease time.Duration) func(context.Context) {
 	return func(ctx context.Context) {
 		s, err := d.Sweep(ctx, lease)
 		switch {
@@ -197,7 +198,7 @@ func operator(log *slog.Logger, token string, next http.Handler) http.Handler {
 	})
 }
 
-func handleListDeadLetters(log *slog.Logger, d app.DeadLetters) http.Handler {
+func handleListDeadLetters(log *slog.Logger, d purchase.DeadLetters) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		list, err := d.List(r.Context())
 		if err != nil {
@@ -208,7 +209,7 @@ func handleListDeadLetters(log *slog.Logger, d app.DeadLetters) http.Handler {
 	})
 }
 
-func handleReplayDeadLetter(log *slog.Logger, d app.DeadLetters) http.Handler {
+func handleReplayDeadLetter(log *slog.Logger, d purchase.DeadLetters) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		dl, err := d.Replay(r.Context(), r.PathValue("id"))
 		if err != nil {
@@ -222,14 +223,14 @@ func handleReplayDeadLetter(log *slog.Logger, d app.DeadLetters) http.Handler {
 
 type sessionKey struct{}
 
-func sessionOf(r *http.Request) app.Session {
-	s, _ := r.Context().Value(sessionKey{}).(app.Session)
+func sessionOf(r *http.Request) identity.Session {
+	s, _ := r.Context().Value(sessionKey{}).(identity.Session)
 	return s
 }
 
 // authenticated accepts "Authorization: Bearer <jwt>" and the bare "<jwt>"
 // of the original design's examples.
-func authenticated(log *slog.Logger, acc app.Accounts) func(http.Handler) http.Handler {
+func authenticated(log *slog.Logger, acc identity.Accounts) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := strings.TrimSpace(r.Header.Get("Authorization"))
@@ -252,9 +253,9 @@ func authenticated(log *slog.Logger, acc app.Accounts) func(http.Handler) http.H
 	}
 }
 
-func handleSignUp(log *slog.Logger, acc app.Accounts, clients Clients) http.Handler {
+func handleSignUp(log *slog.Logger, acc identity.Accounts, clients Clients) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := httpx.Decode[app.SignUpInput](r)
+		in, err := httpx.Decode[identity.SignUpInput](r)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
@@ -275,14 +276,14 @@ type signInInput struct {
 	UnlockCode string `json:"unlockCode"`
 }
 
-func handleSignIn(log *slog.Logger, acc app.Accounts, clients Clients) http.Handler {
+func handleSignIn(log *slog.Logger, acc identity.Accounts, clients Clients) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := httpx.Decode[signInInput](r)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		tok, err := acc.SignIn(r.Context(), app.SignInInput{Username: in.Username, Password: in.Password,
+		tok, err := acc.SignIn(r.Context(), identity.SignInInput{Username: in.Username, Password: in.Password,
 			Client: clients.Of(r), UnlockCode: in.UnlockCode})
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
@@ -292,7 +293,7 @@ func handleSignIn(log *slog.Logger, acc app.Accounts, clients Clients) http.Hand
 	})
 }
 
-func handleUnlockCode(log *slog.Logger, acc app.Accounts, clients Clients) http.Handler {
+func handleUnlockCode(log *slog.Logger, acc identity.Accounts, clients Clients) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := httpx.Decode[struct {
 			Username string `json:"username"`
@@ -311,7 +312,7 @@ func handleUnlockCode(log *slog.Logger, acc app.Accounts, clients Clients) http.
 
 // handleSignOut ends sessions of the caller's (signOut: this one, or every
 // one of the account).
-func handleSignOut(log *slog.Logger, signOut func(context.Context, app.Session) error) http.Handler {
+func handleSignOut(log *slog.Logger, signOut func(context.Context, identity.Session) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := signOut(r.Context(), sessionOf(r)); err != nil {
 			httpx.WriteError(w, r, log, err)
@@ -321,9 +322,9 @@ func handleSignOut(log *slog.Logger, signOut func(context.Context, app.Session) 
 	})
 }
 
-func handleChangePassword(log *slog.Logger, acc app.Accounts) http.Handler {
+func handleChangePassword(log *slog.Logger, acc identity.Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := httpx.Decode[app.PasswordChange](r)
+		in, err := httpx.Decode[identity.PasswordChange](r)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
@@ -356,7 +357,7 @@ type verifyInput struct {
 	Code string `json:"code"`
 }
 
-func handleVerifyPhone(log *slog.Logger, acc app.Accounts) http.Handler {
+func handleVerifyPhone(log *slog.Logger, acc identity.Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := httpx.Decode[verifyInput](r)
 		if err != nil {
@@ -372,7 +373,7 @@ func handleVerifyPhone(log *slog.Logger, acc app.Accounts) http.Handler {
 	})
 }
 
-func handleResendCode(log *slog.Logger, acc app.Accounts) http.Handler {
+func handleResendCode(log *slog.Logger, acc identity.Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := acc.ResendCode(r.Context(), sessionOf(r)); err != nil {
 			httpx.WriteError(w, r, log, err)
@@ -412,15 +413,15 @@ type deliveryView struct {
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // viewOf is req as its customer sees it, with its delivery if any, and
-// what it says while it is processing (app.Promise).
-func viewOf(req app.Request, d *app.Delivery, promise string) requestView {
+// what it says while it is processing (purchase.Promise).
+func viewOf(req purchase.Request, d *purchase.Delivery, promise string) requestView {
 	v := requestView{RequestID: req.RequestID, Status: req.Status, State: req.State, Progress: req.Progress,
 		PhoneNumber: req.PhoneNumber, CallbackURL: req.CallbackURL, VoucherCode: req.VoucherCode, Reason: req.Reason,
 		CreatedAt: req.CreatedAt.UTC().Format(timeFormat), UpdatedAt: req.UpdatedAt.UTC().Format(timeFormat)}
 	if req.CompletedAt != nil {
 		v.CompletedAt = req.CompletedAt.UTC().Format(timeFormat)
 	}
-	if req.State == app.StateProcessing {
+	if req.State == purchase.StateProcessing {
 		v.Message = promise
 	}
 	if d != nil {
@@ -434,27 +435,27 @@ func viewOf(req app.Request, d *app.Delivery, promise string) requestView {
 
 // handleCreatePurchase takes the JSON body, or the query string of the
 // original design (?phoneNumber=…&callbackUrl=…) when there is no body.
-func handleCreatePurchase(log *slog.Logger, pur app.Purchases) http.Handler {
+func handleCreatePurchase(log *slog.Logger, pur purchase.Purchases) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in app.PurchaseInput
+		var in purchase.PurchaseInput
 		var err error
 		q := r.URL.Query()
 		inQuery := q.Has("phoneNumber") || q.Has("callbackUrl")
 		switch {
 		case r.ContentLength == 0 && inQuery:
-			in = app.PurchaseInput{PhoneNumber: q.Get("phoneNumber"), CallbackURL: q.Get("callbackUrl")}
+			in = purchase.PurchaseInput{PhoneNumber: q.Get("phoneNumber"), CallbackURL: q.Get("callbackUrl")}
 		case inQuery:
 			// One of the two would be ignored: say so rather than guess.
 			httpx.WriteProblem(w, r, errs.E(errs.Invalid, "send phoneNumber and callbackUrl in the JSON body or in the query string, not both"))
 			return
 		default:
-			in, err = httpx.Decode[app.PurchaseInput](r)
+			in, err = httpx.Decode[purchase.PurchaseInput](r)
 		}
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		req, replayed, err := pur.Create(r.Context(), sessionOf(r), in, r.Header.Get("Idempotency-Key"))
+		req, replayed, err := pur.Create(r.Context(), sessionOf(r).Customer(), in, r.Header.Get("Idempotency-Key"))
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
@@ -471,25 +472,25 @@ func handleCreatePurchase(log *slog.Logger, pur app.Purchases) http.Handler {
 	})
 }
 
-func handleGetRequest(log *slog.Logger, pur app.Purchases) http.Handler {
+func handleGetRequest(log *slog.Logger, pur purchase.Purchases) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, d, err := pur.Get(r.Context(), sessionOf(r), r.PathValue("requestId"))
+		req, d, err := pur.Get(r.Context(), sessionOf(r).Customer(), r.PathValue("requestId"))
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
 		promise, retry := pur.Promise(req)
-		if req.State == app.StateProcessing {
+		if req.State == purchase.StateProcessing {
 			w.Header().Set("Retry-After", strconv.Itoa(retry))
 		}
 		httpx.Encode(w, http.StatusOK, viewOf(req, d, promise))
 	})
 }
 
-func handleListVouchers(log *slog.Logger, pur app.Purchases) http.Handler {
+func handleListVouchers(log *slog.Logger, pur purchase.Purchases) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		page := app.VoucherPage{Cursor: q.Get("cursor")}
+		page := purchase.VoucherPage{Cursor: q.Get("cursor")}
 		if q.Has("limit") {
 			// The document let only a whole number from 1 to 100 through.
 			n, err := strconv.Atoi(q.Get("limit"))
@@ -499,7 +500,7 @@ func handleListVouchers(log *slog.Logger, pur app.Purchases) http.Handler {
 			}
 			page.Limit = n
 		}
-		list, err := pur.VouchersOf(r.Context(), sessionOf(r), q.Get("phoneNumber"), page)
+		list, err := pur.VouchersOf(r.Context(), sessionOf(r).Customer(), q.Get("phoneNumber"), page)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return

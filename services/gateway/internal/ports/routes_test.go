@@ -23,31 +23,34 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/work"
-	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
-	"github.com/bankabc/vouchers/services/gateway/internal/app"
+	identityadapters "github.com/bankabc/vouchers/services/gateway/internal/identity/adapters"
+	identity "github.com/bankabc/vouchers/services/gateway/internal/identity/app"
+	purchaseadapters "github.com/bankabc/vouchers/services/gateway/internal/purchase/adapters"
+	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 	"github.com/bankabc/vouchers/services/gateway/internal/wiring"
 )
 
 // fakeVouchers answers for the voucher service with function fields.
 type fakeVouchers struct {
-	byPhone func(phone string, page app.VoucherPage) (app.VoucherList, error)
+	byPhone func(phone string, page purchase.VoucherPage) (purchase.VoucherList, error)
 	stored  func(requestID string) (bool, error)
 }
 
-func (f fakeVouchers) ByPhone(_ context.Context, phone string, page app.VoucherPage) (app.VoucherList, error) {
+func (f fakeVouchers) ByPhone(_ context.Context, phone string, page purchase.VoucherPage) (purchase.VoucherList, error) {
 	return f.byPhone(phone, page)
 }
 func (f fakeVouchers) Stored(_ context.Context, id string) (bool, error) { return f.stored(id) }
 
 // literalGuard applies the real rules to IP literals and lets names pass
 // (the names these tests use do not resolve here).
-type literalGuard struct{ adapters.NetGuard }
+type literalGuard struct{ purchaseadapters.NetGuard }
 
 func (g literalGuard) CheckHost(ctx context.Context, host string) error {
 	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err != nil {
@@ -73,10 +76,10 @@ func (c *clock) add(d time.Duration) {
 type fakeWebhooks struct {
 	mu       sync.Mutex
 	attempts []string
-	answer   func(n int) app.WebhookResult
+	answer   func(n int) purchase.WebhookResult
 }
 
-func (f *fakeWebhooks) Send(_ context.Context, url, id, secret string, body []byte) app.WebhookResult {
+func (f *fakeWebhooks) Send(_ context.Context, url, id, secret string, body []byte) purchase.WebhookResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.attempts = append(f.attempts, id)
@@ -95,7 +98,7 @@ type env struct {
 	key        []byte
 	vouchers   *fakeVouchers
 	webhooks   *fakeWebhooks
-	deliveries app.Deliveries
+	deliveries purchase.Deliveries
 	logs       *testkit.Logs
 	published  *fakePublisher
 	outboxes   daprx.Outboxes
@@ -144,23 +147,23 @@ var testEnv = map[string]string{
 // graph is run's (wiring.Build) over in-memory stores, with doubles for
 // what lies outside the process: the voucher and sms services, webhook
 // receivers, DNS, and a cheap password hash.
-func newEnvWith(t testing.TB, change func(*app.Purchases)) *env {
+func newEnvWith(t testing.TB, change func(*purchase.Purchases)) *env {
 	t.Helper()
 	return newEnvFrom(t, nil, change)
 }
 
 // newEnvFrom is newEnvWith with settings of its own over testEnv's.
-func newEnvFrom(t testing.TB, settings map[string]string, change func(*app.Purchases)) *env {
+func newEnvFrom(t testing.TB, settings map[string]string, change func(*purchase.Purchases)) *env {
 	t.Helper()
 	e := &env{mem: testkit.NewMemState(), dmem: testkit.NewMemState(), bus: testkit.NewMemState(), logs: &testkit.Logs{},
 		clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}, key: []byte(strings.Repeat("k", 32))}
 	e.vouchers = &fakeVouchers{
-		byPhone: func(phone string, _ app.VoucherPage) (app.VoucherList, error) {
-			return app.VoucherList(`{"phoneNumber":"` + phone + `","vouchers":[]}`), nil
+		byPhone: func(phone string, _ purchase.VoucherPage) (purchase.VoucherList, error) {
+			return purchase.VoucherList(`{"phoneNumber":"` + phone + `","vouchers":[]}`), nil
 		},
 		stored: func(string) (bool, error) { return true, nil },
 	}
-	e.webhooks = &fakeWebhooks{answer: func(int) app.WebhookResult { return app.WebhookResult{Delivered: true} }}
+	e.webhooks = &fakeWebhooks{answer: func(int) purchase.WebhookResult { return purchase.WebhookResult{Delivered: true} }}
 	vars := maps.Clone(testEnv)
 	maps.Copy(vars, settings)
 	cfg, err := wiring.LoadConfig(testkit.Env(vars))
@@ -171,12 +174,12 @@ func newEnvFrom(t testing.TB, settings map[string]string, change func(*app.Purch
 	stores := testkit.Stores{Bus: e.bus, ByName: map[string]*testkit.MemState{cfg.StateStore: e.mem, cfg.DeliveryStore: e.dmem}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g, err := wiring.Build(stores, cfg, wiring.Externals{
-		Tokens:    adapters.JWT{KeyID: "k1", Key: e.key, Lifetime: cfg.TokenLifetime},
+		Tokens:    identityadapters.JWT{KeyID: "k1", Key: e.key, Lifetime: cfg.TokenLifetime},
 		Vouchers:  e.vouchers,
 		SMS:       smsConfirmed{},
 		Webhooks:  e.webhooks,
 		Callbacks: literalGuard{},
-		Hasher:    adapters.Argon2id{Time: 1, MemoryK: 64, Threads: 1},
+		Hasher:    identityadapters.Argon2id{Time: 1, MemoryK: 64, Threads: 1},
 		Now:       e.clock.now,
 		NewID:     newID,
 	}, log, prometheus.NewRegistry())
@@ -235,7 +238,7 @@ func (e *env) do(method, path, body string, header map[string]string) *httptest.
 
 // sweep is one webhook sweep whose attempts are made before it returns,
 // so that its summary counts them (the sweep without Lanes).
-func (e *env) sweep(ctx context.Context) (app.SweepSummary, error) {
+func (e *env) sweep(ctx context.Context) (purchase.SweepSummary, error) {
 	d := e.deliveries
 	d.Lanes = nil
 	return d.Sweep(ctx, time.Minute)
@@ -255,7 +258,7 @@ func (e *env) signIn(t testing.TB, username, password string) string {
 	t.Helper()
 	rec := e.do("POST", "/user/sign-in", `{"username":"`+username+`","password":"`+password+`"}`, nil)
 	require.Equal(t, http.StatusOK, rec.Code, "sign-in %s", rec.Body)
-	var tok app.Token
+	var tok identity.Token
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &tok))
 	return tok.AccessToken
 }
@@ -265,7 +268,7 @@ func (e *env) signUpOnly(t testing.TB, username, phone string) string {
 	t.Helper()
 	rec := e.do("POST", "/user/sign-up", `{"username":"`+username+`","phoneNumber":"`+phone+`","password":"long enough pw"}`, nil)
 	require.Equal(t, http.StatusCreated, rec.Code, "sign-up %s", rec.Body)
-	var tok app.Token
+	var tok identity.Token
 	_ = json.Unmarshal(rec.Body.Bytes(), &tok)
 	return tok.AccessToken
 }
@@ -331,7 +334,7 @@ func TestSignInAndSignOut(t *testing.T) {
 	assert.Equal(t, 401, e.do("POST", "/user/sign-in", `{"username":"nobody","password":"long enough pw"}`, nil).Code, "unknown user")
 	rec := e.do("POST", "/user/sign-in", `{"username":"alice","password":"long enough pw"}`, nil)
 	require.Equal(t, 200, rec.Code, "sign-in: %s", rec.Body)
-	var tok app.Token
+	var tok identity.Token
 	_ = json.Unmarshal(rec.Body.Bytes(), &tok)
 	require.Equal(t, 204, e.do("POST", "/user/sign-out", "", bearer(tok.AccessToken)).Code, "sign-out")
 	rec = e.do("GET", "/voucher?phoneNumber=0909123456", "", bearer(tok.AccessToken))
@@ -368,12 +371,12 @@ func TestTokens(t *testing.T) {
 		{"bare_token_works", map[string]string{"Authorization": tok}, 200, ""},
 		{"missing_token", nil, 401, "missing access token"},
 		{"tampered_signature", bearer(tampered), 401, "signature is invalid"},
-		{"alg_none", bearer(forge(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "k1", adapters.Issuer)), 401, `algorithm "none" is not accepted`},
-		{"wrong_key", bearer(forge(jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), "k1", adapters.Issuer)), 401, "signature is invalid"},
-		{"unknown_kid", bearer(forge(jwt.SigningMethodHS256, e.key, "k2", adapters.Issuer)), 401, "unknown key"},
+		{"alg_none", bearer(forge(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "k1", identityadapters.Issuer)), 401, `algorithm "none" is not accepted`},
+		{"wrong_key", bearer(forge(jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), "k1", identityadapters.Issuer)), 401, "signature is invalid"},
+		{"unknown_kid", bearer(forge(jwt.SigningMethodHS256, e.key, "k2", identityadapters.Issuer)), 401, "unknown key"},
 		{"wrong_issuer", bearer(forge(jwt.SigningMethodHS256, e.key, "k1", "someone-else")), 401, "wrong issuer"},
 		{"garbage", bearer("not-a-jwt"), 401, "malformed"},
-		{"expired_token", bearer(forgeAt(jwt.SigningMethodHS256, e.key, "k1", adapters.Issuer, e.clock.now().Add(-time.Minute))), 401, "token has expired"},
+		{"expired_token", bearer(forgeAt(jwt.SigningMethodHS256, e.key, "k1", identityadapters.Issuer, e.clock.now().Add(-time.Minute))), 401, "token has expired"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -439,7 +442,7 @@ func TestPurchase(t *testing.T) {
 	var v requestView
 	_ = json.Unmarshal(rec.Body.Bytes(), &v)
 	assert.Equal(t, "/voucher/requests/"+v.RequestID, rec.Header().Get("Location"), "Location, answer %+v", v)
-	assert.Equal(t, app.AcceptedMessage, v.Message, "answer %+v", v)
+	assert.Equal(t, purchase.AcceptedMessage, v.Message, "answer %+v", v)
 	assert.Equal(t, 0, v.State, "answer %+v", v)
 
 	// The request and its event's outbox record were written in one
@@ -478,10 +481,10 @@ func TestPurchase(t *testing.T) {
 		}
 		// The customer is told the address is not public, not which kind.
 		rec := e.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"https://198.18.0.1/hook"}`, bearer(tok))
-		assert.Equal(t, adapters.ErrNotPublic.Error(), problemOf(t, rec).Detail, "%s", rec.Body)
+		assert.Equal(t, purchaseadapters.ErrNotPublic.Error(), problemOf(t, rec).Detail, "%s", rec.Body)
 	})
 	t.Run("callback_must_be_https_unless_allowed", func(t *testing.T) {
-		strict := newEnvWith(t, func(p *app.Purchases) { p.AllowHTTP = false })
+		strict := newEnvWith(t, func(p *purchase.Purchases) { p.AllowHTTP = false })
 		tok := strict.signUp(t, "carol", "0909123456")
 		rec := strict.do("POST", "/voucher", `{"phoneNumber":"0909123456","callbackUrl":"http://shop.example/hook"}`, bearer(tok))
 		assert.Equal(t, 400, rec.Code, "%s", rec.Body)
@@ -515,7 +518,7 @@ func TestPurchase(t *testing.T) {
 		require.Equal(t, 202, first.Code, "%s", first.Body)
 		var v requestView
 		require.NoError(t, json.Unmarshal(first.Body.Bytes(), &v))
-		assert.Equal(t, app.AcceptedMessage, v.Message, "a request being processed says so")
+		assert.Equal(t, purchase.AcceptedMessage, v.Message, "a request being processed says so")
 		ev := `{"id":"e-replay","data":{"requestId":"` + v.RequestID + `","phoneNumber":"+84909123456","status":"SUCCESS","voucherCode":"CODE-R","requestedAt":"2026-11-21T09:00:00Z","issuedAt":"2026-11-21T09:00:01Z"}}`
 		require.Contains(t, e.do("POST", "/events/receive-code", ev, nil).Body.String(), "SUCCESS")
 		replay := e.do("POST", "/voucher", `{"phoneNumber":"0909123456"}`, h)
@@ -536,7 +539,7 @@ func TestPurchase(t *testing.T) {
 	})
 	t.Run("others_cannot_read_it", func(t *testing.T) {
 		bobTok := e.do("POST", "/user/sign-in", `{"username":"bob","password":"long enough pw"}`, nil)
-		var bt app.Token
+		var bt identity.Token
 		_ = json.Unmarshal(bobTok.Body.Bytes(), &bt)
 		rec := e.do("GET", "/voucher/requests/"+v.RequestID, "", bearer(bt.AccessToken))
 		assert.Equal(t, 404, rec.Code, "%s", rec.Body)
@@ -612,7 +615,7 @@ func TestDelivery(t *testing.T) {
 	})
 	t.Run("failing_webhook_is_retried_on_schedule_then_sms", func(t *testing.T) {
 		e := newEnv(t)
-		e.webhooks.answer = func(int) app.WebhookResult { return app.WebhookResult{Err: "answered 500"} }
+		e.webhooks.answer = func(int) purchase.WebhookResult { return purchase.WebhookResult{Err: "answered 500"} }
 		tok := e.signUp(t, "alice", "0909123456")
 		v := e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
 		ctx := context.Background()
@@ -628,7 +631,7 @@ func TestDelivery(t *testing.T) {
 		sms := e.smsSent(t)
 		require.Len(t, sms, 1, "sms")
 		assert.Equal(t, "voucher-"+v.RequestID, sms[0].MessageID, "sms %+v", sms)
-		assert.Contains(t, sms[0].Text, app.SuccessMessage, "sms text")
+		assert.Contains(t, sms[0].Text, purchasedomain.SuccessMessage, "sms text")
 		assert.Contains(t, sms[0].Text, "CODE-"+v.RequestID, "sms text")
 		got := e.request(t, tok, v.RequestID)
 		require.NotNil(t, got.Delivery, "delivery")
@@ -638,11 +641,11 @@ func TestDelivery(t *testing.T) {
 	})
 	t.Run("retry_after_is_honoured", func(t *testing.T) {
 		e := newEnv(t)
-		e.webhooks.answer = func(n int) app.WebhookResult {
+		e.webhooks.answer = func(n int) purchase.WebhookResult {
 			if n == 1 {
-				return app.WebhookResult{Err: "answered 429", RetryAfter: 30 * time.Second}
+				return purchase.WebhookResult{Err: "answered 429", RetryAfter: 30 * time.Second}
 			}
-			return app.WebhookResult{Delivered: true}
+			return purchase.WebhookResult{Delivered: true}
 		}
 		tok := e.signUp(t, "alice", "0909123456")
 		e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
@@ -657,8 +660,8 @@ func TestDelivery(t *testing.T) {
 	tests := []struct {
 		name, body, status, text string
 	}{
-		{"no_callback_is_sms", `{"phoneNumber":"0909123456"}`, "SUCCESS", app.SuccessMessage},
-		{"late_success_is_sms_even_with_callback", `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "LATE_SUCCESS", app.LateSuccessMessage},
+		{"no_callback_is_sms", `{"phoneNumber":"0909123456"}`, "SUCCESS", purchasedomain.SuccessMessage},
+		{"late_success_is_sms_even_with_callback", `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "LATE_SUCCESS", purchasedomain.LateSuccessMessage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -764,7 +767,7 @@ func TestPasswordChangeEndsEverySession(t *testing.T) {
 
 	rec = e.do("POST", "/user/password", `{"currentPassword":"long enough pw","newPassword":"a brand new password"}`, bearer(tok))
 	require.Equal(t, 200, rec.Code, "%s", rec.Body)
-	var fresh app.Token
+	var fresh identity.Token
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &fresh))
 	assert.Equal(t, 200, e.do("GET", "/user/me", "", bearer(fresh.AccessToken)).Code, "the new token")
 	for name, old := range map[string]string{"the caller's old": tok, "the other device's": other} {
@@ -789,12 +792,12 @@ func TestWrongCurrentPasswordsLockThePasswordChange(t *testing.T) {
 }
 
 // TestTheOldestSessionEndsBeyondTheCap: an account has at most
-// app.MaxSessions sessions; one more sign-in ends the oldest.
+// identity.MaxSessions sessions; one more sign-in ends the oldest.
 func TestTheOldestSessionEndsBeyondTheCap(t *testing.T) {
 	e := newEnv(t)
 	first := e.signUp(t, "alice", "0909123456")
 	var last string
-	for range app.MaxSessions {
+	for range identity.MaxSessions {
 		last = e.signIn(t, "alice", "long enough pw")
 	}
 	assert.Equal(t, 401, e.do("GET", "/user/me", "", bearer(first)).Code, "the oldest session")
@@ -962,7 +965,7 @@ func TestARequestPastItsPromiseSaysSo(t *testing.T) {
 	require.Equal(t, 202, rec.Code, "purchase %s", rec.Body)
 	var v requestView
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v))
-	assert.Equal(t, app.AcceptedMessage, v.Message, "within its promise")
+	assert.Equal(t, purchase.AcceptedMessage, v.Message, "within its promise")
 	assert.Equal(t, "2", rec.Header().Get("Retry-After"))
 
 	e.clock.add(31 * time.Second)

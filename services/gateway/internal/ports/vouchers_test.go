@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/services/gateway/internal/app"
+	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 )
 
 // TestVoucherListPassesItsPageOn: ?limit= and ?cursor= reach the voucher
@@ -16,22 +16,22 @@ import (
 func TestVoucherListPassesItsPageOn(t *testing.T) {
 	e := newEnv(t)
 	tok := e.signUp(t, "alice", "0909123456")
-	var asked []app.VoucherPage
-	e.vouchers.byPhone = func(phone string, page app.VoucherPage) (app.VoucherList, error) {
+	var asked []purchase.VoucherPage
+	e.vouchers.byPhone = func(phone string, page purchase.VoucherPage) (purchase.VoucherList, error) {
 		if page.Cursor == "refused" {
 			return nil, errs.E(errs.Invalid, "cursor is not one this list gave: start again without it")
 		}
 		asked = append(asked, page)
-		return app.VoucherList(`{"phoneNumber":"` + phone + `","vouchers":[],"nextCursor":"djEuMC4x"}`), nil
+		return purchase.VoucherList(`{"phoneNumber":"` + phone + `","vouchers":[],"nextCursor":"djEuMC4x"}`), nil
 	}
 	ok := []struct {
 		query string
-		want  app.VoucherPage
+		want  purchase.VoucherPage
 	}{
-		{"", app.VoucherPage{}},
-		{"&limit=1", app.VoucherPage{Limit: 1}},
-		{"&limit=100&cursor=djEuMy40", app.VoucherPage{Limit: 100, Cursor: "djEuMy40"}},
-		{"&cursor=djEuMy40", app.VoucherPage{Cursor: "djEuMy40"}},
+		{"", purchase.VoucherPage{}},
+		{"&limit=1", purchase.VoucherPage{Limit: 1}},
+		{"&limit=100&cursor=djEuMy40", purchase.VoucherPage{Limit: 100, Cursor: "djEuMy40"}},
+		{"&cursor=djEuMy40", purchase.VoucherPage{Cursor: "djEuMy40"}},
 	}
 	for _, c := range ok {
 		rec := e.do("GET", "/voucher?phoneNumber=0909123456"+c.query, "", bearer(tok))
@@ -39,7 +39,7 @@ func TestVoucherListPassesItsPageOn(t *testing.T) {
 			assert.JSONEq(t, `{"phoneNumber":"+84909123456","vouchers":[],"nextCursor":"djEuMC4x"}`, rec.Body.String(), c.query)
 		}
 	}
-	want := make([]app.VoucherPage, len(ok))
+	want := make([]purchase.VoucherPage, len(ok))
 	for i, c := range ok {
 		want[i] = c.want
 	}

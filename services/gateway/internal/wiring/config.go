@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/service"
-	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
+	adapters "github.com/bankabc/vouchers/services/gateway/internal/purchase/adapters"
 )
 
 // gateway's two ports: the public API, and the app port its sidecar calls.

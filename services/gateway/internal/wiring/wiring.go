@@ -11,16 +11,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bankabc/vouchers/api"
-	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
 	"github.com/bankabc/vouchers/kit/work"
-	"github.com/bankabc/vouchers/services/gateway/internal/adapters"
-	"github.com/bankabc/vouchers/services/gateway/internal/adapters/openapi"
-	"github.com/bankabc/vouchers/services/gateway/internal/app"
-	"github.com/bankabc/vouchers/services/gateway/internal/domain"
+	identityadapters "github.com/bankabc/vouchers/services/gateway/internal/identity/adapters"
+	"github.com/bankabc/vouchers/services/gateway/internal/identity/adapters/openapi"
+	identity "github.com/bankabc/vouchers/services/gateway/internal/identity/app"
+	identitydomain "github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
+	purchaseadapters "github.com/bankabc/vouchers/services/gateway/internal/purchase/adapters"
+	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // Client is the part of the Dapr client the graph uses: state, the
@@ -33,15 +36,15 @@ type Client interface {
 // and pub/sub. Tokens is required; any other nil field gets the real
 // adapter.
 type Externals struct {
-	Tokens app.Tokens
+	Tokens identity.Tokens
 	// Vouchers asks the voucher service (service invocation).
-	Vouchers app.Vouchers
+	Vouchers purchase.Vouchers
 	// SMS confirms what the sms service sent (service invocation).
 	SMS daprx.Confirmer
 	// Webhooks sends webhook attempts; Callbacks vets callbackUrls.
-	Webhooks  app.Webhooks
-	Callbacks app.HostGuard
-	Hasher    app.Hasher
+	Webhooks  purchase.Webhooks
+	Callbacks purchase.HostGuard
+	Hasher    identity.Hasher
 	Now       func() time.Time
 	NewID     func() string
 	NewCode   func() string
@@ -49,10 +52,10 @@ type Externals struct {
 
 // Graph is the built object graph.
 type Graph struct {
-	Accounts    app.Accounts
-	Purchases   app.Purchases
-	Deliveries  app.Deliveries
-	DeadLetters app.DeadLetters
+	Accounts    identity.Accounts
+	Purchases   purchase.Purchases
+	Deliveries  purchase.Deliveries
+	DeadLetters purchase.DeadLetters
 	Outboxes    daprx.Outboxes
 	// SweepLease is how long one replica holds a sweep: longer than one
 	// webhook attempt.
@@ -66,21 +69,21 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		return Graph{}, err
 	}
 	invoker := daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}
-	guard := adapters.NetGuard{Allowed: cfg.AllowedNetworks, SystemPorts: cfg.SystemPorts}
+	guard := purchaseadapters.NetGuard{Allowed: cfg.AllowedNetworks, SystemPorts: cfg.SystemPorts}
 	if ext.Vouchers == nil {
-		ext.Vouchers = adapters.Vouchers{Invoker: invoker, AppID: cfg.VoucherAppID}
+		ext.Vouchers = purchaseadapters.Vouchers{Invoker: invoker, AppID: cfg.VoucherAppID}
 	}
 	if ext.SMS == nil {
-		ext.SMS = adapters.SMSConfirmer{Invoker: invoker, AppID: cfg.SMSAppID}
+		ext.SMS = purchaseadapters.SMSConfirmer{Invoker: invoker, AppID: cfg.SMSAppID}
 	}
 	if ext.Webhooks == nil {
-		ext.Webhooks = adapters.Webhooks{HTTP: adapters.GuardedWebhookClient(cfg.WebhookTimeout, guard), Now: time.Now, Log: log}
+		ext.Webhooks = purchaseadapters.Webhooks{HTTP: purchaseadapters.GuardedWebhookClient(cfg.WebhookTimeout, guard), Now: time.Now, Log: log}
 	}
 	if ext.Callbacks == nil {
 		ext.Callbacks = guard
 	}
 	if ext.Hasher == nil {
-		ext.Hasher = adapters.DefaultArgon2id
+		ext.Hasher = identityadapters.DefaultArgon2id
 	}
 	if ext.Now == nil {
 		ext.Now = time.Now
@@ -89,7 +92,7 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		ext.NewID = httpx.NewID
 	}
 	if ext.NewCode == nil {
-		ext.NewCode = adapters.NewSixDigitCode
+		ext.NewCode = identityadapters.NewSixDigitCode
 	}
 	now := ext.Now
 	purchaseMetrics, webhookMetrics, deadLetterMetrics := metrics.NewPurchases(reg), metrics.NewWebhooks(reg), metrics.NewDeadLetters(reg)
@@ -108,13 +111,13 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 
 	// Code texts (verification, unlock) and sign-up notices share one cap
 	// a day per account and per number.
-	daily := &app.DailyCaps{Store: daprx.Store[app.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}, Now: now,
+	daily := &identity.DailyCaps{Store: daprx.Store[identity.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}, Now: now,
 		PerAccount: cfg.TextsPerDay, PerNumber: cfg.TextsPerNumberDay}
 	// Unlock codes have caps of their own: anyone can ask for one, and
 	// must not spend the codes an owner needs to verify a number.
-	unlockDaily := &app.DailyCaps{Name: "unlock-texts", Store: daily.Store, Now: now, PerAccount: 3, PerNumber: 3}
-	codes := app.Codes{
-		Store:    daprx.Store[app.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents},
+	unlockDaily := &identity.DailyCaps{Name: "unlock-texts", Store: daily.Store, Now: now, PerAccount: 3, PerNumber: 3}
+	codes := identity.Codes{
+		Store:    daprx.Store[identity.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents},
 		Now:      now,
 		NewCode:  ext.NewCode,
 		TTL:      cfg.CodeTTL,
@@ -126,49 +129,49 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 	// Unlock codes: the same store and rules, their own keys, text and
 	// daily caps.
 	unlockCodes := codes
-	unlockCodes.Kind, unlockCodes.Text, unlockCodes.Daily = "unlock-code", app.UnlockCodeText, unlockDaily
-	limits := app.Limits{
-		Store:     daprx.Store[app.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
+	unlockCodes.Kind, unlockCodes.Text, unlockCodes.Daily = "unlock-code", identity.UnlockCodeText, unlockDaily
+	limits := identity.Limits{
+		Store:     daprx.Store[identity.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
 		Now:       now,
-		LockRules: domain.LockRules{MaxFailures: cfg.MaxFailures, Lock: cfg.Lock, MaxLock: cfg.MaxLock},
+		LockRules: identitydomain.LockRules{MaxFailures: cfg.MaxFailures, Lock: cfg.Lock, MaxLock: cfg.MaxLock},
 	}
 	// Failures of a username from every client together: the same store,
 	// its own bound and first lock.
 	accountLimits := limits
 	accountLimits.MaxFailures, accountLimits.Lock = cfg.AccountFailures, cfg.AccountLock
-	acc := app.Accounts{
-		Users:         daprx.Store[app.User]{Client: c, Name: cfg.StateStore},
-		Phones:        daprx.Store[app.PhoneClaim]{Client: c, Name: cfg.StateStore},
+	acc := identity.Accounts{
+		Users:         daprx.Store[identity.User]{Client: c, Name: cfg.StateStore},
+		Phones:        daprx.Store[identity.PhoneClaim]{Client: c, Name: cfg.StateStore},
 		Codes:         codes,
 		Limits:        limits,
 		AccountLimits: accountLimits,
 		UnlockCodes:   unlockCodes,
 		// A made-up name is remembered once its password was checked (a
 		// hash), as long as the store keeps a known name's strikes.
-		UnknownNames: app.NewMemStrikes(50_000, cfg.MaxLock, now),
-		Pace:         app.NewPace(),
-		Sessions:     daprx.Store[app.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
+		UnknownNames: identity.NewMemStrikes(50_000, cfg.MaxLock, now),
+		Pace:         identity.NewPace(),
+		Sessions:     daprx.Store[identity.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
 		// A list outlives its newest session by at most a token's life.
-		SessionLists:  daprx.Store[app.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
+		SessionLists:  daprx.Store[identity.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
 		SessionMaxAge: cfg.TokenLifetime,
 		Hasher:        ext.Hasher,
-		Hashing:       app.NewSlots(cfg.MaxHashing, cfg.MaxHashingPerClient),
+		Hashing:       identity.NewSlots(cfg.MaxHashing, cfg.MaxHashingPerClient),
 		Tokens:        ext.Tokens,
 		Now:           now,
 		NewID:         ext.NewID,
-		NewSecret:     adapters.NewWebhookSecret,
+		NewSecret:     identityadapters.NewWebhookSecret,
 		IdleTimeout:   cfg.SessionIdle,
 		Rules:         rules,
-		SMSPolicy: app.SMSPolicy{Regions: cfg.TextRegions, Budget: &app.TextBudget{
-			Store: daprx.Store[app.Count]{Client: c, Name: cfg.StateStore, TTL: 2 * time.Hour}, Now: now,
+		SMSPolicy: identity.SMSPolicy{Regions: cfg.TextRegions, Budget: &identity.TextBudget{
+			Store: daprx.Store[identity.Count]{Client: c, Name: cfg.StateStore, TTL: 2 * time.Hour}, Now: now,
 			PerHour: cfg.TextBudgetHour, PerClientPerHour: cfg.TextBudgetClient}},
 	}
-	texts := &app.VoucherTexts{Store: daily.Store, Now: now, PerNumber: cfg.VoucherTextsPerDay}
-	deliveries := app.Deliveries{
-		Store: daprx.Store[app.Delivery]{Client: c, Name: cfg.DeliveryStore, Outbox: smsEvents},
+	texts := &purchase.VoucherTexts{Store: daprx.Store[purchasedomain.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}, Now: now, PerNumber: cfg.VoucherTextsPerDay}
+	deliveries := purchase.Deliveries{
+		Store: daprx.Store[purchase.Delivery]{Client: c, Name: cfg.DeliveryStore, Outbox: smsEvents},
 		Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
 			Name: "pending-webhooks", Shards: 8},
-		Users:         acc.Users,
+		Secrets:       identity.WebhookSecrets{Users: acc.Users},
 		Webhooks:      ext.Webhooks,
 		Now:           now,
 		Schedule:      cfg.WebhookSchedule,
@@ -181,25 +184,25 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		Lanes: work.NewLanes(cfg.WebhookConcurrency, cfg.WebhookConcurrencyPerCustomer,
 			cfg.WebhookTimeout+10*time.Second),
 		OverdueAfter:          cfg.WebhookOverdueAfter,
-		Counts:                &app.PendingCounts{},
+		Counts:                &purchase.PendingCounts{},
 		MaxPendingPerCustomer: cfg.WebhookPendingPerCustomer,
 		Texts:                 texts,
 	}
-	backlog := &app.Backlog{Max: cfg.MaxProcessing, PerCustomer: cfg.MaxProcessingPerCustomer, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: now,
+	backlog := &purchase.Backlog{Max: cfg.MaxProcessing, PerCustomer: cfg.MaxProcessingPerCustomer, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: now,
 		Recheck: 64, RecheckEvery: 250 * time.Millisecond}
 	redrive := daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter).LogTo(log).CountTo(sweeps)
 	redrive.Now = now
-	pur := app.Purchases{
+	pur := purchase.Purchases{
 		Backlog:    backlog,
-		Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore, Outbox: requestEvents},
+		Requests:   daprx.Store[purchase.Request]{Client: c, Name: cfg.StateStore, Outbox: requestEvents},
 		Vouchers:   ext.Vouchers,
 		Deliveries: deliveries,
 		Callbacks:  ext.Callbacks,
 		Texts:      texts,
 		AllowHTTP:  cfg.AllowHTTP,
-		Redrive: app.Redrive{
+		Redrive: purchase.Redrive{
 			Schedule:   redrive,
-			Requests:   daprx.Store[app.Request]{Client: c, Name: cfg.StateStore},
+			Requests:   daprx.Store[purchase.Request]{Client: c, Name: cfg.StateStore},
 			Events:     daprx.Publisher{Client: c, PubSub: events.PubSub},
 			After:      cfg.RedriveAfter,
 			Deliveries: deliveries,
@@ -218,8 +221,8 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 		Accounts:   acc,
 		Purchases:  pur,
 		Deliveries: deliveries,
-		DeadLetters: app.DeadLetters{
-			Store:     daprx.Store[app.DeadLetter]{Client: c, Name: cfg.StateStore},
+		DeadLetters: purchase.DeadLetters{
+			Store:     daprx.Store[purchase.DeadLetter]{Client: c, Name: cfg.StateStore},
 			Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "dead-letters", Shards: 4},
 			Publisher: daprx.Publisher{Client: c, PubSub: events.PubSub},
 			Now:       now,

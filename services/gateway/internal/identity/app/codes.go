@@ -1,0 +1,201 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
+)
+
+// Codes sends and checks phone verification codes. A new code and its SMS
+// are one state transaction (the deliveries store's outbox to send-sms).
+type Codes struct {
+	// Store has the code's lifetime as its TTL.
+	Store    Store[PhoneCode]
+	Now      func() time.Time
+	NewCode  func() string // six digits
+	TTL      time.Duration
+	Cooldown time.Duration
+	MaxTries int
+	// Rule is what a code looks like (the OpenAPI document's
+	// PhoneVerification.code): anything else is refused before a read.
+	Rule domain.TextRule
+	// Kind names what the codes are for, in their keys and SMS ids
+	// ("phone-code" if empty: phone verification); Text writes the SMS
+	// (codeText if nil).
+	Kind string
+	Text func(code string, ttl time.Duration) string
+	// Daily caps the texts a day (nil: no cap).
+	Daily *DailyCaps
+}
+
+func (c Codes) kind() string {
+	if c.Kind == "" {
+		return "phone-code"
+	}
+	return c.Kind
+}
+
+func (c Codes) key(userID string) string { return c.kind() + "|" + userID }
+
+// Send makes a new code for u and texts it. resend: honour the cool-down.
+func (c Codes) Send(ctx context.Context, u User, resend bool) error {
+	code := c.NewCode()
+	text := codeText
+	if c.Text != nil {
+		text = c.Text
+	}
+	if resend {
+		// Checked again in the write below; looked at first too, so that a
+		// refused resend does not spend the day's cap.
+		if pc, found, err := c.Store.Get(ctx, c.key(u.ID)); err == nil && found {
+			if err := pc.CoolingDown(c.Now(), c.Cooldown); err != nil {
+				return err
+			}
+		}
+	}
+	if err := c.Daily.take(ctx, u); err != nil {
+		return err
+	}
+	_, err := c.Store.Update(ctx, c.key(u.ID), func(pc *PhoneCode, exists bool) (*persist.Event, error) {
+		now := c.Now()
+		if resend && exists {
+			if err := pc.CoolingDown(now, c.Cooldown); err != nil {
+				return nil, err
+			}
+		}
+		*pc = pc.Replace(u.ID, code, now, c.TTL)
+		return &persist.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
+			MessageID:   fmt.Sprintf("%s-%s-%d", c.kind(), u.ID, pc.Seq),
+			PhoneNumber: u.PhoneNumber,
+			Text:        text(code, c.TTL),
+		}}, nil
+	})
+	return err
+}
+
+// SendUnlessLive sends a new code unless a live, unused one with tries
+// left is there: asking again and again cannot replace the one the owner
+// is typing in.
+func (c Codes) SendUnlessLive(ctx context.Context, u User) error {
+	pc, found, err := c.Store.Get(ctx, c.key(u.ID))
+	if err != nil {
+		return err
+	}
+	if found && pc.Live(c.Now(), c.MaxTries) {
+		return nil
+	}
+	return c.Send(ctx, u, false)
+}
+
+// Notify texts u a message that carries no code, once per id (within
+// the codes' TTL), under the same daily caps as the codes.
+func (c Codes) Notify(ctx context.Context, u User, id string, text func() string) error {
+	if err := c.Daily.take(ctx, u); err != nil {
+		return err
+	}
+	now := c.Now()
+	err := c.Store.Insert(ctx, "notice|"+id, PhoneCode{UserID: u.ID, SentAt: now, ExpiresAt: now.Add(c.TTL), Used: true},
+		&persist.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
+			MessageID: id, PhoneNumber: u.PhoneNumber, Text: text()}})
+	if errors.Is(err, persist.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+// DailyCaps bounds the texts with codes (and notices) a day: per account
+// and per phone number (zero: no cap). Texts are money and a nuisance:
+// without a cap, a sign-up loop or a resend loop texts a number all day.
+type DailyCaps struct {
+	// Name keeps these caps apart from others in the same store ("texts"
+	// if empty).
+	Name string
+	// Store has a TTL of two days.
+	Store      Store[Count]
+	Now        func() time.Time
+	PerAccount int
+	PerNumber  int
+}
+
+func (d *DailyCaps) take(ctx context.Context, u User) error {
+	if d == nil {
+		return nil
+	}
+	day := domain.Day(d.Now())
+	name := d.Name
+	if name == "" {
+		name = "texts"
+	}
+	limit, err := spend(ctx, d.Store, []quota{
+		{name + "-account|" + u.ID + "|" + day, "this account", d.PerAccount},
+		{name + "-number|" + u.PhoneNumber + "|" + day, "this phone number", d.PerNumber},
+	})
+	if err != nil || limit == nil {
+		return err
+	}
+	return errs.Later(domain.UntilTomorrow(d.Now()), "%d texts to %s today already: try again tomorrow", limit.max, limit.what)
+}
+
+// quota is one count of a period and its bound (zero: none).
+type quota struct {
+	key, what string
+	max       int
+}
+
+// spend counts one against each quota in turn, and returns the first that
+// was already full (nothing more is counted then), or nil.
+func spend(ctx context.Context, store Store[Count], quotas []quota) (*quota, error) {
+	for i, q := range quotas {
+		if q.max <= 0 {
+			continue
+		}
+		full := false
+		if _, err := store.Update(ctx, q.key, func(n *Count, _ bool) (*persist.Event, error) {
+			var next Count
+			if next, full = n.Take(q.max); full {
+				return nil, persist.ErrNoChange
+			}
+			*n = next
+			return nil, nil
+		}); err != nil {
+			return nil, err
+		}
+		if full {
+			return &quotas[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// Check spends one try of the live code (PhoneCode.Check): nil if code is
+// right. A wrong code is Unprocessable; an expired, used-up or missing code
+// says so.
+func (c Codes) Check(ctx context.Context, userID, code string) error {
+	if c.Rule.Pattern == nil {
+		// Fail closed: a zero rule would take any string as a code.
+		return errs.E(errs.Internal, "codes: no rule for what a code looks like")
+	}
+	if err := c.Rule.Check(code); err != nil {
+		return err
+	}
+	var result error
+	_, err := c.Store.Update(ctx, c.key(userID), func(pc *PhoneCode, exists bool) (*persist.Event, error) {
+		var next PhoneCode
+		var changed bool
+		if next, changed, result = pc.Check(exists, userID, code, c.Now(), c.MaxTries); !changed {
+			return nil, persist.ErrNoChange
+		}
+		*pc = next
+		return nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}

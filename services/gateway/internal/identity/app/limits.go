@@ -1,0 +1,149 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
+)
+
+// Limits keeps the strikes of keys by domain.LockRules: a key is locked for
+// a while after MaxFailures failures in a row, each lock twice the last. A
+// success resets the count.
+type Limits struct {
+	// Store has a TTL long enough to forget an idle key (MaxLock).
+	Store Store[Strikes]
+	Now   func() time.Time
+	domain.LockRules
+}
+
+func limitKey(key string) string { return "limit|" + key }
+
+// reservationLife bounds how long a reserved try may take before it is
+// forgotten (a try whose process died must not hold the key for ever).
+const reservationLife = 30 * time.Second
+
+// Try is a reserved try: Succeeded or Failed settles it.
+type Try struct {
+	l     Limits
+	key   string
+	until time.Time
+}
+
+// Reserve takes one try for key before the costly check is made (a password
+// hash): a locked key, or one whose failures and tries in progress already
+// make MaxFailures, is refused with 429 at once. However many requests come
+// at the same time, at most MaxFailures checks run or fail between two
+// locks, and each lock makes the next wait longer.
+func (l Limits) Reserve(ctx context.Context, key string) (Try, error) {
+	now := l.Now()
+	try := Try{l: l, key: key, until: now.Add(reservationLife)}
+	var refusal error
+	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*persist.Event, error) {
+		var next Strikes
+		if next, refusal = l.LockRules.Reserve(*st, now, try.until); refusal != nil {
+			return nil, persist.ErrNoChange
+		}
+		*st = next
+		return nil, nil
+	})
+	if errors.Is(err, persist.ErrExists) {
+		// Lost every ETag race: many tries at once for this key.
+		return Try{}, domain.ErrBusy
+	}
+	if err != nil {
+		return Try{}, err
+	}
+	if refusal != nil {
+		return Try{}, refusal
+	}
+	return try, nil
+}
+
+// held tells a reserved try from the zero Try.
+func (t Try) held() bool { return t.l.Store != nil }
+
+// Succeeded settles the try and forgets the failures of its key.
+func (t Try) Succeeded(ctx context.Context) {
+	t.l.change(ctx, t.key, func(st Strikes) Strikes { return st.Succeed(t.until) })
+}
+
+// Abandon settles a try that was not made (the store failed, or no hashing
+// slot was free): it counts neither way.
+func (t Try) Abandon(ctx context.Context) {
+	t.l.change(ctx, t.key, func(st Strikes) Strikes { return st.Settle(t.until) })
+}
+
+// change applies fn to key's strikes, if there are any, in a settling
+// context; a failure leaves the reservation to lapse.
+func (l Limits) change(ctx context.Context, key string, fn func(Strikes) Strikes) {
+	ctx, cancel := settling(ctx)
+	defer cancel()
+	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*persist.Event, error) {
+		if !exists {
+			return nil, persist.ErrNoChange
+		}
+		*st = fn(*st)
+		return nil, nil
+	})
+}
+
+// Lift ends the lock of key and forgets its failures (the owner proved
+// who they are another way: a code sent to their phone).
+func (l Limits) Lift(ctx context.Context, key string) {
+	l.change(ctx, key, Strikes.Lift)
+}
+
+// Failed settles the try as a failure and returns cause, or the lock it set
+// off.
+func (t Try) Failed(ctx context.Context, cause error) error {
+	ctx, cancel := settling(ctx)
+	defer cancel()
+	return t.l.fail(ctx, t.key, cause, t.until)
+}
+
+// Check refuses a locked key with 429 and Retry-After.
+func (l Limits) Check(ctx context.Context, key string) error {
+	st, _, err := l.Store.Get(ctx, limitKey(key))
+	if err != nil {
+		return err
+	}
+	return st.Locked(l.Now())
+}
+
+// Fail counts a failure and returns cause, or the lock it set off.
+func (l Limits) Fail(ctx context.Context, key string, cause error) error {
+	return l.fail(ctx, key, cause, time.Time{})
+}
+
+func (l Limits) fail(ctx context.Context, key string, cause error, reserved time.Time) error {
+	var lock time.Duration
+	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*persist.Event, error) {
+		*st, lock = l.LockRules.Fail(*st, reserved, l.Now())
+		return nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	return domain.LockError(lock, cause)
+}
+
+// Reset forgets the failures of key after a success.
+func (l Limits) Reset(ctx context.Context, key string) {
+	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*persist.Event, error) {
+		if !exists || st.Failures == 0 {
+			return nil, persist.ErrNoChange
+		}
+		st.Failures = 0
+		return nil, nil
+	})
+}
+
+// settling is the context a try is settled in: not the request's, which
+// ends when the client goes away, so that a client that hangs up halfway
+// neither holds its reservation nor escapes its failure.
+func settling(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+}

@@ -1,0 +1,423 @@
+// Package domain holds gateway's identity rules.
+package domain
+
+// Accounts, sessions, phone codes and the limits on guessing: the rules of
+// who may sign in and for how long. As for purchases, methods take the value
+// as it is and return it as it becomes; the time is passed in.
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/services/gateway/internal/customer"
+)
+
+// User is an account.
+type User struct {
+	ID           string `json:"id"`
+	Username     string `json:"username"`
+	PhoneNumber  string `json:"phoneNumber"`
+	PasswordHash string `json:"passwordHash"`
+	// WebhookSecret signs the webhooks of this account's purchases
+	// (Standard Webhooks: "whsec_" + base64 of 24 random bytes).
+	WebhookSecret   string     `json:"webhookSecret"`
+	PhoneVerifiedAt *time.Time `json:"phoneVerifiedAt,omitempty"`
+	CreatedAt       time.Time  `json:"createdAt"`
+}
+
+// VerifyPhone marks the account's number verified at now; false: it was
+// already.
+func (u User) VerifyPhone(now time.Time) (User, bool) {
+	if u.PhoneVerifiedAt != nil {
+		return u, false
+	}
+	u.PhoneVerifiedAt = &now
+	return u, true
+}
+
+// TextRule is what a text field must be: a pattern and a length in
+// characters (zero: no bound), and the rule in words for the caller. The
+// wiring reads them from the OpenAPI document, the one place they are
+// written.
+type TextRule struct {
+	Field    string
+	Pattern  *regexp.Regexp
+	Min, Max int
+	Says     string // "must be …"
+}
+
+// Fits tells whether v keeps the rule.
+func (r TextRule) Fits(v string) bool {
+	if r.Pattern != nil && !r.Pattern.MatchString(v) {
+		return false
+	}
+	n := utf8.RuneCountInString(v)
+	return n >= r.Min && (r.Max == 0 || n <= r.Max)
+}
+
+// Check is Fits as an Invalid error that states the rule.
+func (r TextRule) Check(v string) error {
+	if r.Fits(v) {
+		return nil
+	}
+	return errs.E(errs.Invalid, "%s %s", r.Field, r.Says)
+}
+
+// AccountRules are the rules of an account's fields.
+type AccountRules struct {
+	Username TextRule
+	Password TextRule
+	// NewPassword is a password change's new password.
+	NewPassword TextRule
+	// Code is what a code sent by SMS (to verify a phone, to unlock an
+	// account) looks like.
+	Code TextRule
+}
+
+// NormalizePhone returns the number in E.164 (customer.NormalizePhone).
+func NormalizePhone(raw string) (string, error) { return customer.NormalizePhone(raw) }
+
+// PhoneClaim makes a phone number belong to one account.
+type PhoneClaim struct {
+	Username  string    `json:"username"`
+	ClaimedAt time.Time `json:"claimedAt"`
+}
+
+// ClaimAbandonedAfter: a claim whose account never came (a crash between
+// the claim and the account's write) may be taken over after this long.
+const ClaimAbandonedAfter = time.Minute
+
+// ErrPhoneTaken refuses a claim on a number another account verified (told
+// only to whoever proved they hold the phone, by the code it received).
+var ErrPhoneTaken = errs.E(errs.Conflict, "this phone number is already verified by another account: sign in to that one, or ask the bank to release the number")
+
+// Holds tells whether the claim on phone still stands at now: its account
+// (owner, if found) verified the number, or the claim is too fresh to be
+// called abandoned (a verification may be between its two writes).
+func (c PhoneClaim) Holds(owner User, found bool, phone string, now time.Time) bool {
+	return found && owner.PhoneNumber == phone && owner.PhoneVerifiedAt != nil || now.Sub(c.ClaimedAt) < ClaimAbandonedAfter
+}
+
+// Take is the claim as it becomes when username claims the number at now.
+// exists: there is a claim; holds: it still stands (Holds). The first
+// verification wins; the same account claiming again changes nothing.
+func (c PhoneClaim) Take(username string, exists, holds bool, now time.Time) (PhoneClaim, bool, error) {
+	if exists && c.Username == username {
+		return c, false, nil
+	}
+	if exists && holds {
+		return c, false, ErrPhoneTaken
+	}
+	return PhoneClaim{Username: username, ClaimedAt: now}, true, nil
+}
+
+// Session is the server side of an access token. It ends after the idle
+// timeout without a request (to within SlideEvery) or on sign-out.
+type Session struct {
+	ID          string `json:"id"`
+	UserID      string `json:"userId"`
+	Username    string `json:"username"`
+	PhoneNumber string `json:"phoneNumber"`
+	// PhoneVerified: purchases and voucher lists need it.
+	PhoneVerified bool      `json:"phoneVerified"`
+	CreatedAt     time.Time `json:"createdAt"`
+	// LastSeen is the last request's time, to within SlideEvery; zero once
+	// signed out.
+	LastSeen time.Time `json:"lastSeen"`
+}
+
+// ErrSessionEnded refuses a session that timed out or was signed out.
+var ErrSessionEnded = errs.E(errs.Unauthorized, "session expired or signed out: sign in again")
+
+// NewSession is the session id of u starting at now.
+func NewSession(id string, u User, now time.Time) Session {
+	return Session{ID: id, UserID: u.ID, Username: u.Username, PhoneNumber: u.PhoneNumber,
+		PhoneVerified: u.PhoneVerifiedAt != nil, CreatedAt: now, LastSeen: now}
+}
+
+// Customer is what the purchase context is told of the session.
+func (s Session) Customer() customer.Session {
+	return customer.Session{UserID: s.UserID, Username: s.Username, PhoneNumber: s.PhoneNumber, PhoneVerified: s.PhoneVerified}
+}
+
+// Live tells whether the session may be used at now: not signed out, and
+// seen within idle.
+func (s Session) Live(now time.Time, idle time.Duration) bool {
+	return !s.LastSeen.IsZero() && now.Sub(s.LastSeen) <= idle
+}
+
+// SlideEvery is how stale a session's LastSeen may get before a request
+// writes it again: a twentieth of the idle timeout, at most 30 s. A write
+// per request doubled the state traffic of the accept path; so an idle
+// session ends between idle minus SlideEvery and idle after its last
+// request.
+func SlideEvery(idle time.Duration) time.Duration {
+	return min(idle/20, 30*time.Second)
+}
+
+// Slide records a request at now; false: nothing to write (signed out, or
+// seen within SlideEvery).
+func (s Session) Slide(now time.Time, idle time.Duration) (Session, bool) {
+	if s.LastSeen.IsZero() || now.Sub(s.LastSeen) < SlideEvery(idle) {
+		return s, false
+	}
+	s.LastSeen = now
+	return s, true
+}
+
+// End signs the session out; false: it was already. A session seen long
+// ago is idle by every check, and the store's TTL removes it.
+func (s Session) End() (Session, bool) {
+	if s.LastSeen.IsZero() {
+		return s, false
+	}
+	s.LastSeen = time.Time{}
+	return s, true
+}
+
+// PhoneVerified notes on a live session that its account's number is
+// verified; a signed-out session is not brought back.
+func (s Session) MarkPhoneVerified() (Session, error) {
+	if s.LastSeen.IsZero() {
+		return s, ErrSessionEnded
+	}
+	s.PhoneVerified = true
+	return s, nil
+}
+
+// MaxSessions is how many sessions an account may have at once; a sign-in
+// beyond it ends the oldest.
+const MaxSessions = 20
+
+// SessionList is the sessions an account started that may still be alive,
+// oldest first, so that all of them can be ended at once (sign-out
+// everywhere, a password change).
+type SessionList struct {
+	Sessions []SessionRef `json:"sessions"`
+}
+
+// SessionRef names one session of a SessionList.
+type SessionRef struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Add lists a new session. Sessions older than maxAge (a token's lifetime:
+// unusable) are forgotten; past MaxSessions the oldest are pushed out, and
+// returned to be ended.
+func (l SessionList) Add(ref SessionRef, maxAge time.Duration) (SessionList, []string) {
+	kept := slices.DeleteFunc(slices.Clone(l.Sessions), func(r SessionRef) bool {
+		return maxAge > 0 && ref.CreatedAt.Sub(r.CreatedAt) > maxAge
+	})
+	kept = append(kept, ref)
+	var evicted []string
+	if n := len(kept) - MaxSessions; n > 0 {
+		for _, r := range kept[:n] {
+			evicted = append(evicted, r.ID)
+		}
+		kept = kept[n:]
+	}
+	return SessionList{Sessions: kept}, evicted
+}
+
+// Without takes the ended sessions off the list (one started meanwhile
+// stays).
+func (l SessionList) Without(ended map[string]bool) SessionList {
+	return SessionList{Sessions: slices.DeleteFunc(slices.Clone(l.Sessions), func(r SessionRef) bool { return ended[r.ID] })}
+}
+
+// Strikes counts failures of one kind for one key (a username, an account).
+type Strikes struct {
+	Failures    int       `json:"failures"`
+	LockedUntil time.Time `json:"lockedUntil"`
+	Locks       int       `json:"locks"`
+	// Pending are the tries reserved and not yet settled, by the time each
+	// reservation lapses (a try whose process died is forgotten then).
+	Pending []time.Time `json:"pending,omitempty"`
+}
+
+// LockRules lock a key for a while after MaxFailures failures in a row;
+// each new lock lasts twice the last (from Lock, capped at MaxLock), so
+// guessing slows down the longer it goes on.
+type LockRules struct {
+	MaxFailures int
+	Lock        time.Duration
+	MaxLock     time.Duration
+}
+
+// lockedFor is the refusal of a key locked for wait.
+func lockedFor(wait time.Duration) error {
+	return errs.Later(wait, "too many failed tries: locked for %s", wait.Round(time.Second))
+}
+
+// ErrBusy refuses a try while MaxFailures others are in progress.
+var ErrBusy = errs.Later(time.Second, "too many tries at once: try again in a second")
+
+// Locked refuses a key locked at now (429 with Retry-After).
+func (st Strikes) Locked(now time.Time) error {
+	if wait := st.LockedUntil.Sub(now); wait > 0 {
+		return lockedFor(wait)
+	}
+	return nil
+}
+
+// Reserve takes one try, lapsing at until, before the costly check is made
+// (a password hash). A locked key is refused, and so is one whose failures
+// and tries in progress already make MaxFailures (ErrBusy): however many
+// tries come at once, at most MaxFailures checks run between two locks.
+func (r LockRules) Reserve(st Strikes, now, until time.Time) (Strikes, error) {
+	if err := st.Locked(now); err != nil {
+		return st, err
+	}
+	pending := slices.DeleteFunc(slices.Clone(st.Pending), func(u time.Time) bool { return !u.After(now) })
+	if st.Failures+len(pending) >= r.MaxFailures {
+		return st, ErrBusy
+	}
+	st.Pending = append(pending, until)
+	return st, nil
+}
+
+// Settle forgets the reservation made for until (if it has not lapsed): a
+// try that was not made counts neither way.
+func (st Strikes) Settle(until time.Time) Strikes {
+	if i := slices.IndexFunc(st.Pending, until.Equal); i >= 0 {
+		st.Pending = slices.Delete(slices.Clone(st.Pending), i, i+1)
+	}
+	return st
+}
+
+// Succeed settles a try that succeeded: the key's failures are forgotten.
+func (st Strikes) Succeed(until time.Time) Strikes {
+	st = st.Settle(until)
+	st.Failures = 0
+	return st
+}
+
+// Fail settles a try reserved for until (zero: none was) as a failure at
+// now, and returns how long the lock it set off lasts (zero: none).
+//
+// A failure that lands while a lock holds (a try checked before the lock
+// began, in parallel with the one that set it off) is answered by that
+// lock and counts for nothing more: parallel tries must not double the
+// lock once per try.
+func (r LockRules) Fail(st Strikes, until, now time.Time) (Strikes, time.Duration) {
+	st = st.Settle(until)
+	if now.Before(st.LockedUntil) {
+		return st, st.LockedUntil.Sub(now)
+	}
+	st.Failures++
+	if st.Failures < r.MaxFailures {
+		return st, 0
+	}
+	lock := min(r.Lock<<min(st.Locks, 10), r.MaxLock)
+	st.Failures, st.Locks, st.LockedUntil = 0, st.Locks+1, now.Add(lock)
+	return st, lock
+}
+
+// LockError is the refusal of a failure that set off a lock of lock, or
+// cause when it set off none.
+func LockError(lock time.Duration, cause error) error {
+	if lock > 0 {
+		return lockedFor(lock)
+	}
+	return cause
+}
+
+// Lift ends the lock and forgets the failures (the owner proved who they
+// are another way: a code sent to their phone).
+func (st Strikes) Lift() Strikes {
+	st.Failures, st.LockedUntil = 0, time.Time{}
+	return st
+}
+
+// PhoneCode is the live one-time code of one account (a phone
+// verification, an unlock). Only its hash is kept.
+type PhoneCode struct {
+	UserID    string    `json:"userId"`
+	Hash      string    `json:"hash"`
+	Seq       int       `json:"seq"`
+	Tries     int       `json:"tries"`
+	Used      bool      `json:"used"`
+	SentAt    time.Time `json:"sentAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func hashCode(userID, code string) string {
+	mac := hmac.New(sha256.New, []byte(userID))
+	mac.Write([]byte(code))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// Replace is the code that replaces pc: code, sent to userID at now, live
+// for ttl, with the next sequence number (which names its text).
+func (pc PhoneCode) Replace(userID, code string, now time.Time, ttl time.Duration) PhoneCode {
+	return PhoneCode{UserID: userID, Hash: hashCode(userID, code), Seq: pc.Seq + 1, SentAt: now, ExpiresAt: now.Add(ttl)}
+}
+
+// CoolingDown refuses a new code while the cool-down since pc was sent
+// runs.
+func (pc PhoneCode) CoolingDown(now time.Time, cooldown time.Duration) error {
+	since := now.Sub(pc.SentAt)
+	if since >= cooldown {
+		return nil
+	}
+	wait := cooldown - since
+	return errs.Later(wait, "a code was sent %s ago: ask again in %s", since.Round(time.Second), wait.Round(time.Second))
+}
+
+// Live tells whether pc can still be typed in at now: unused, not expired,
+// tries left.
+func (pc PhoneCode) Live(now time.Time, maxTries int) bool {
+	return !pc.Used && pc.Tries < maxTries && now.Before(pc.ExpiresAt)
+}
+
+// Check spends one try of the code (exists: there is one) at now. A right
+// code is used up (nil). A wrong one costs a try; an expired, used or
+// tried-out code is refused unchanged; each is Unprocessable. changed:
+// pc must be written.
+func (pc PhoneCode) Check(exists bool, userID, code string, now time.Time, maxTries int) (next PhoneCode, changed bool, err error) {
+	switch {
+	case !exists || now.After(pc.ExpiresAt):
+		return pc, false, errs.E(errs.Unprocessable, "no live code: ask for a new one")
+	case pc.Used:
+		return pc, false, errs.E(errs.Unprocessable, "this code was already used: ask for a new one")
+	case pc.Tries >= maxTries:
+		return pc, false, errs.E(errs.Unprocessable, "this code had %d wrong tries: ask for a new one", maxTries)
+	}
+	if hmac.Equal([]byte(hashCode(userID, code)), []byte(pc.Hash)) {
+		pc.Used = true
+		return pc, true, nil
+	}
+	pc.Tries++
+	return pc, true, errs.E(errs.Unprocessable, "wrong code: %d tries left", maxTries-pc.Tries)
+}
+
+// Count is how many of something happened in one period (a day, an hour).
+type Count struct {
+	N int `json:"n"`
+}
+
+// Take counts one more unless max (zero: no bound) is reached; full: it
+// was, and nothing is counted.
+func (n Count) Take(max int) (next Count, full bool) {
+	if max > 0 && n.N >= max {
+		return n, true
+	}
+	n.N++
+	return n, false
+}
+
+// Day names the UTC day of now, for daily counts.
+func Day(now time.Time) string { return now.UTC().Format("2006-01-02") }
+
+// UntilTomorrow is how long until the next UTC day starts.
+func UntilTomorrow(now time.Time) time.Duration {
+	now = now.UTC()
+	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Sub(now)
+}

@@ -1,0 +1,98 @@
+// Package adapters holds the purchase context's outbound doors: the
+// voucher service, webhook receivers and the guard in front of them.
+package adapters
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+)
+
+// SecretPrefix marks a Standard Webhooks signing secret (identity makes
+// the secrets).
+const SecretPrefix = "whsec_"
+
+// Sign returns the webhook-signature header value of Standard Webhooks:
+// "v1," + base64(HMAC-SHA256(secret bytes, id + "." + timestamp + "." + body)).
+func Sign(secret, id string, timestamp int64, body []byte) (string, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, SecretPrefix))
+	if err != nil {
+		return "", fmt.Errorf("webhook secret is not base64: %w", err)
+	}
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, timestamp)
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
+}
+
+// Webhooks POSTs signed webhooks.
+type Webhooks struct {
+	HTTP *http.Client
+	Now  func() time.Time
+	// Log, if set, gets the raw reason of an attempt that got no answer.
+	// The customer's view of the delivery says only "no answer": a
+	// connection error names what is listening where (a port scanner).
+	Log *slog.Logger
+}
+
+// NoAnswer is the customer's word for an attempt that got no HTTP answer:
+// refused, unreachable, timed out, TLS failed or an address refused.
+const NoAnswer = "no answer"
+
+// Send makes one attempt. Any 2xx is delivered; a redirect is not followed
+// (the receiver must answer at the URL it gave).
+func (w Webhooks) Send(ctx context.Context, url, id, secret string, body []byte) app.WebhookResult {
+	ts := w.Now().Unix()
+	sig, err := Sign(secret, id, ts, body)
+	if err != nil {
+		return app.WebhookResult{Err: err.Error()}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return app.WebhookResult{Err: "bad callbackUrl"}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "bankabc-vouchers-webhooks/1")
+	req.Header.Set("webhook-id", id)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", sig)
+	resp, err := w.HTTP.Do(req)
+	if err != nil {
+		if w.Log != nil {
+			w.Log.WarnContext(ctx, "webhook attempt got no answer", "webhook_id", id, "error", err)
+		}
+		return app.WebhookResult{Err: NoAnswer}
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return app.WebhookResult{Delivered: true}
+	}
+	res := app.WebhookResult{Err: fmt.Sprintf("answered %d", resp.StatusCode)}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		res.RetryAfter = time.Duration(s) * time.Second
+	}
+	return res
+}
+
+// NewWebhookClient is an HTTP client for webhooks: a bounded time per attempt
+// and no redirects.
+func NewWebhookClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}

@@ -1,0 +1,361 @@
+// Package app is gateway's purchase use cases: purchase requests, the
+// deliveries of their codes, and the sweeps that see them through. It
+// knows neither Dapr nor HTTP.
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/kit/tracing"
+	"github.com/bankabc/vouchers/kit/work"
+	"github.com/bankabc/vouchers/services/gateway/internal/customer"
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
+)
+
+// Request states, as the original design numbers them (domain's).
+const (
+	StateProcessing = domain.StateProcessing
+	StateSuccess    = domain.StateSuccess
+	StateFailed     = domain.StateFailed
+)
+
+// Request is one purchase request, keyed by requestId (domain.Request: its
+// rules live there).
+type Request = domain.Request
+
+// PurchaseInput is what the customer asks for.
+type PurchaseInput struct {
+	PhoneNumber string `json:"phoneNumber"`
+	CallbackURL string `json:"callbackUrl,omitempty"`
+}
+
+// VoucherList is the voucher service's answer for one phone number, passed
+// through as it is.
+type VoucherList []byte
+
+// VoucherPage asks for one page of a voucher list: Limit vouchers at most
+// (0: the voucher service's default) from Cursor (the nextCursor of the
+// page before; "": the newest). The voucher service checks both.
+type VoucherPage struct {
+	Limit  int
+	Cursor string
+}
+
+// Vouchers asks the voucher service (through Dapr service invocation).
+type Vouchers interface {
+	ByPhone(ctx context.Context, phone string, page VoucherPage) (VoucherList, error)
+	// Stored tells whether the voucher of a request is stored (and so listed).
+	Stored(ctx context.Context, requestID string) (bool, error)
+}
+
+// Purchases accepts purchase requests and follows them to their outcome.
+type Purchases struct {
+	Requests   Store[Request]
+	Vouchers   Vouchers
+	Deliveries Deliveries
+	// Callbacks refuses callbackUrls that reach internal addresses (nil:
+	// no check).
+	Callbacks HostGuard
+	// Texts counts the voucher codes a purchase without a callbackUrl will
+	// text (nil: no bound).
+	Texts *VoucherTexts
+	// AllowHTTP accepts http:// callbackUrls; otherwise only https://
+	// (local runs allow http, for receivers on this machine).
+	AllowHTTP bool
+	// Redrive schedules a second look at each new request, and takes it
+	// (nil: none).
+	Redrive Redriver
+	Now     func() time.Time
+	NewID   func() string
+	// LateAfter is how long the acknowledgement's promise holds (Promise).
+	LateAfter time.Duration
+	// Metrics counts purchases (nil: none).
+	Metrics PurchaseMetrics
+	// Log, if set, notes each purchase accepted and finished.
+	Log *slog.Logger
+	// Backlog refuses a purchase while too many accepted here have no
+	// outcome yet (nil: no bound). Its Finished is Purchases.Finished.
+	Backlog *Backlog
+	// Work starts a finished request's delivery once its outcome is
+	// stored, so the broker hands over the next receive-code meanwhile
+	// (nil: in the handler). A delivery that dies with the process is
+	// started by the redrive.
+	Work *work.Pool
+}
+
+// PurchaseMetrics counts purchase requests (kit/metrics.Purchases).
+type PurchaseMetrics interface {
+	Accepted()
+	// Finished counts a request reaching its final status, once.
+	Finished(status string)
+}
+
+// Redriver schedules a look at a request later (Track) and looks at the
+// ones that came due (Sweep).
+type Redriver interface {
+	Track(ctx context.Context, requestID string) error
+	Sweep(ctx context.Context) (RedriveSummary, error)
+}
+
+// HostGuard refuses hosts a webhook must not reach.
+type HostGuard interface {
+	CheckHost(ctx context.Context, host string) error
+}
+
+func requestKey(id string) string { return "request|" + id }
+
+// Create stores the request and publishes request-code in one state
+// transaction (the outbox). With an idempotency key, the same user sending
+// the same key gets the first request back (replayed true); a different body
+// with the same key is refused. The key's length is the contract's to bound
+// (openapi.yaml): it is hashed into the request's id.
+func (p Purchases) Create(ctx context.Context, s customer.Session, in PurchaseInput, idempotencyKey string) (req Request, replayed bool, err error) {
+	ctx, span := tracing.Start(ctx, "accept purchase")
+	defer func() { tracing.End(span, err) }()
+	phone, err := customer.NormalizePhone(in.PhoneNumber)
+	if err != nil {
+		return Request{}, false, err
+	}
+	if phone != s.PhoneNumber {
+		return Request{}, false, errs.E(errs.Forbidden, "you can only buy a voucher for your own phone number")
+	}
+	if !s.PhoneVerified {
+		return Request{}, false, ErrPhoneNotVerified
+	}
+	if in.CallbackURL != "" {
+		if err := p.checkCallbackURL(ctx, in.CallbackURL); err != nil {
+			return Request{}, false, err
+		}
+		if err := p.Deliveries.Crowded(s.Username); err != nil {
+			return Request{}, false, err
+		}
+	}
+	fp := fingerprint(phone, in.CallbackURL)
+	id := p.NewID()
+	if idempotencyKey != "" {
+		// The id is derived from the user and the key, so a retried request
+		// lands on the same record, even when two race each other.
+		id = derivedID(s.UserID, idempotencyKey)
+		if prev, found, err := p.replay(ctx, id, fp); found || err != nil {
+			return prev, found, err
+		}
+	}
+	if err := p.Backlog.Admit(ctx, id, s.UserID); err != nil {
+		return Request{}, false, err
+	}
+	if in.CallbackURL == "" {
+		if err := p.Texts.Take(ctx, phone); err != nil {
+			p.Backlog.Done(id)
+			return Request{}, false, err
+		}
+	}
+	req, order := domain.Accept(Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone,
+		CallbackURL: in.CallbackURL, Fingerprint: fp, TraceParent: tracing.Traceparent(ctx)}, p.Now())
+	ev := &persist.Event{Topic: events.TopicRequestCode, Type: events.TypeRequestCode, Data: order}
+	// Tracked before it is stored: a crash in between leaves a bucket entry
+	// for a request that does not exist, which the sweep skips; the other
+	// order could leave a stored request nobody looks after. The tracking
+	// runs alongside the outbox's schedule entry for the event.
+	var track func(context.Context) error
+	if p.Redrive != nil {
+		track = func(ctx context.Context) error { return p.Redrive.Track(ctx, id) }
+	}
+	err = p.Requests.InsertAfter(ctx, requestKey(id), req, ev, track)
+	if errors.Is(err, persist.ErrExists) && idempotencyKey != "" {
+		// The same id as the one that won: it counts once, until done.
+		prev, _, err := p.replay(ctx, id, fp)
+		return prev, true, err
+	}
+	if err != nil {
+		p.Backlog.Done(id)
+		return Request{}, false, err
+	}
+	if p.Metrics != nil {
+		p.Metrics.Accepted()
+	}
+	if p.Log != nil {
+		p.Log.InfoContext(ctx, "purchase accepted", "purchase_id", id, "callback", in.CallbackURL != "")
+	}
+	return req, false, nil
+}
+
+func (p Purchases) replay(ctx context.Context, id, fp string) (Request, bool, error) {
+	prev, found, err := p.Requests.Get(ctx, requestKey(id))
+	if err != nil || !found {
+		return Request{}, false, err
+	}
+	if prev.Fingerprint != fp {
+		return Request{}, false, errs.E(errs.Unprocessable, "this Idempotency-Key was already used with a different request body")
+	}
+	return prev, true, nil
+}
+
+func derivedID(userID, key string) string {
+	sum := sha256.Sum256([]byte(userID + "\x00" + key))
+	return hex.EncodeToString(sum[:16])
+}
+
+func fingerprint(phone, callback string) string {
+	sum := sha256.Sum256([]byte(phone + "\x00" + callback))
+	return hex.EncodeToString(sum[:])
+}
+
+// checkCallbackURL accepts an absolute http(s) URL whose host does not
+// resolve to an internal address (checked again at every delivery).
+func (p Purchases) checkCallbackURL(ctx context.Context, raw string) error {
+	// url.Parse lets a space or a tab through in places; a URL the
+	// customer pasted with one is not the URL they meant.
+	if strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return errs.E(errs.Invalid, "callbackUrl must not contain spaces or control characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || len(raw) > 2048 {
+		return errs.E(errs.Invalid, "callbackUrl must be an absolute http or https URL without credentials")
+	}
+	// url.Parse takes any digits as a port (0, 99999) and an empty one.
+	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return errs.E(errs.Invalid, "callbackUrl's port must be 1 to 65535")
+		}
+	}
+	if u.Scheme != "https" && !p.AllowHTTP {
+		return errs.E(errs.Invalid, "callbackUrl must be an https URL")
+	}
+	if p.Callbacks != nil {
+		if err := p.Callbacks.CheckHost(ctx, u.Hostname()); err != nil {
+			return errs.E(errs.Invalid, "%s", err.Error())
+		}
+	}
+	return nil
+}
+
+// Promise is what req, still processing, says of itself now (the
+// function Promise).
+func (p Purchases) Promise(req Request) (message string, retryAfter int) {
+	return Promise(req, p.Now(), p.LateAfter)
+}
+
+// Get returns the request if s owns it, with its delivery if it has one.
+// Somebody else's request is NotFound, so ids of other customers' requests
+// cannot be probed.
+func (p Purchases) Get(ctx context.Context, s customer.Session, id string) (Request, *Delivery, error) {
+	req, found, err := p.Requests.Get(ctx, requestKey(id))
+	if err != nil {
+		return Request{}, nil, err
+	}
+	if !found || req.UserID != s.UserID {
+		return Request{}, nil, errs.E(errs.NotFound, "no request %q", id)
+	}
+	d, err := p.Deliveries.Of(ctx, id)
+	return req, d, err
+}
+
+// Complete records the outcome of a receive-code event, once, and starts
+// the code's delivery. gateway and voucher consume the event independently;
+// a success is recorded only once voucher has the code, so a customer who
+// sees SUCCESS also finds the voucher in the list. Until then the event is
+// retried. A redelivered event finds the outcome recorded and only makes
+// sure the delivery exists (it may have crashed in between).
+func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
+	if ev.Status == events.StatusSuccess || ev.Status == events.StatusLateSuccess {
+		stored, err := p.Vouchers.Stored(ctx, ev.RequestID)
+		// voucher reads the same event: it is usually a moment behind, and
+		// a short wait costs less than the broker's redelivery.
+		for try := 0; err == nil && !stored && try < 3; try++ {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(25 * time.Millisecond):
+			}
+			stored, err = p.Vouchers.Stored(ctx, ev.RequestID)
+		}
+		if err != nil {
+			return err
+		}
+		if !stored {
+			return errs.E(errs.Unavailable, "voucher of %s not stored yet", ev.RequestID)
+		}
+	}
+	recorded := false
+	req, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *Request, exists bool) (*persist.Event, error) {
+		recorded = false
+		if !exists {
+			return nil, errs.E(errs.Invalid, "receive-code for unknown request %q", ev.RequestID)
+		}
+		next, changed, err := r.Finish(ev, p.Now())
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			return nil, persist.ErrNoChange // redelivered: the outcome is already recorded
+		}
+		*r, recorded = next, true
+		return nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	p.Backlog.Done(ev.RequestID)
+	if recorded {
+		// Only the write that ended the request counts: a redelivery, or a
+		// replica that lost the ETag race, finds it final.
+		if p.Metrics != nil {
+			p.Metrics.Finished(req.Status)
+		}
+		if p.Log != nil {
+			p.Log.InfoContext(ctx, "purchase finished", "purchase_id", req.RequestID, "status", req.Status,
+				"after_ms", req.UpdatedAt.Sub(req.CreatedAt).Milliseconds())
+		}
+	}
+	start := p.Deliveries.Start
+	if recorded {
+		start = p.Deliveries.Begin // this write ended the request: no delivery yet
+	}
+	return p.Work.Hand(ctx, func(ctx context.Context) error { return start(ctx, req) },
+		func(ctx context.Context, err error) {
+			if p.Log != nil {
+				p.Log.WarnContext(ctx, "delivery left to the redrive", "purchase_id", req.RequestID, "error", err)
+			}
+		})
+}
+
+// Finished tells whether a request has its outcome: the Backlog's check
+// of purchases another replica completed. An unknown request is finished
+// (nothing will come of it).
+func (p Purchases) Finished(ctx context.Context, requestID string) (bool, error) {
+	r, found, err := p.Requests.Get(ctx, requestKey(requestID))
+	if err != nil {
+		return false, err
+	}
+	return !found || r.State != StateProcessing, nil
+}
+
+// VouchersOf lists the vouchers of the caller's own phone number.
+func (p Purchases) VouchersOf(ctx context.Context, s customer.Session, rawPhone string, page VoucherPage) (VoucherList, error) {
+	phone, err := customer.NormalizePhone(rawPhone)
+	if err != nil {
+		return nil, err
+	}
+	if phone != s.PhoneNumber {
+		return nil, errs.E(errs.Forbidden, "you can only list the vouchers of your own phone number")
+	}
+	if !s.PhoneVerified {
+		return nil, ErrPhoneNotVerified
+	}
+	return p.Vouchers.ByPhone(ctx, phone, page)
+}
+
+// ErrPhoneNotVerified refuses purchases and lists until the phone is verified.
+var ErrPhoneNotVerified = errs.E(errs.Forbidden, "verify your phone number first: POST /user/phone/verify with the code we sent by SMS")

@@ -1,0 +1,29 @@
+package domain
+
+import "time"
+
+// Count is how many voucher codes went to one number on one day. It is
+// stored as {"n": …}, like identity's counts, but the two contexts keep
+// their own.
+type Count struct {
+	N int `json:"n"`
+}
+
+// Take counts one more unless max (zero: no bound) is reached; full: it
+// was, and nothing is counted.
+func (n Count) Take(max int) (next Count, full bool) {
+	if max > 0 && n.N >= max {
+		return n, true
+	}
+	n.N++
+	return n, false
+}
+
+// Day names the UTC day of now, for daily counts.
+func Day(now time.Time) string { return now.UTC().Format("2006-01-02") }
+
+// UntilTomorrow is how long until the next UTC day starts.
+func UntilTomorrow(now time.Time) time.Duration {
+	now = now.UTC()
+	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Sub(now)
+}

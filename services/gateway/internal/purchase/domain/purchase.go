@@ -1,0 +1,325 @@
+// Package domain holds gateway's purchase rules: a request's end, and the
+// life of the delivery that carries its code to the customer (a webhook
+// attempted on a schedule, then an SMS). Methods take the value as it is
+// and return it as it becomes. No I/O, no Dapr, no clock, no randomness:
+// the time and the jitter are passed in.
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
+)
+
+// Request states, as the original design numbers them.
+const (
+	StateProcessing = 0
+	StateSuccess    = 1
+	StateFailed     = 2
+)
+
+// Request is one purchase request, keyed by requestId.
+type Request struct {
+	RequestID   string     `json:"requestId"`
+	UserID      string     `json:"userId"`
+	Username    string     `json:"username"`
+	PhoneNumber string     `json:"phoneNumber"`
+	CallbackURL string     `json:"callbackUrl,omitempty"`
+	Fingerprint string     `json:"fingerprint"`
+	Status      string     `json:"status"`
+	State       int        `json:"state"`
+	Progress    int        `json:"progress"`
+	VoucherCode string     `json:"voucherCode,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	// TraceParent is the trace the request was accepted in, so that a
+	// request-code sent again later (the redrive) continues it.
+	TraceParent string `json:"traceparent,omitempty"`
+}
+
+// Accept is a purchase request accepted at now: r names it (its id, its
+// customer, the number, the callbackUrl, its fingerprint and trace), and
+// comes back processing, with the request-code that orders its voucher.
+func Accept(r Request, now time.Time) (Request, events.RequestCode) {
+	r.Status, r.State, r.Progress = events.StatusProcessing, StateProcessing, 0
+	r.VoucherCode, r.Reason, r.CompletedAt = "", "", nil
+	r.CreatedAt, r.UpdatedAt = now, now
+	return r, events.RequestCode{RequestID: r.RequestID, UserID: r.UserID, PhoneNumber: r.PhoneNumber, RequestedAt: now}
+}
+
+// Finish records the outcome ev brings, at now, on a request still
+// processing. A request that has its outcome keeps it (false): a
+// redelivered or repeated receive-code changes nothing.
+func (r Request) Finish(ev events.ReceiveCode, now time.Time) (Request, bool, error) {
+	if r.State != StateProcessing {
+		return r, false, nil
+	}
+	switch ev.Status {
+	case events.StatusSuccess, events.StatusLateSuccess:
+		r.State, r.VoucherCode = StateSuccess, ev.VoucherCode
+	case events.StatusFailed:
+		r.State, r.Reason = StateFailed, ev.Reason
+	default:
+		return r, false, errs.E(errs.Invalid, "receive-code with status %q", ev.Status)
+	}
+	r.Status, r.Progress, r.UpdatedAt, r.CompletedAt = ev.Status, 100, now, &now
+	return r, true, nil
+}
+
+// Delivery channels and statuses.
+const (
+	ChannelWebhook = "webhook"
+	ChannelSMS     = "sms"
+
+	DeliveryPending   = "PENDING"   // webhook attempts go on
+	DeliveryDelivered = "DELIVERED" // webhook answered 2xx
+	DeliverySMSQueued = "SMS_SENT"  // handed to the sms service (send-sms)
+)
+
+// Delivery is how one request's code reaches the customer.
+type Delivery struct {
+	RequestID   string `json:"requestId"`
+	Username    string `json:"username"`
+	PhoneNumber string `json:"phoneNumber"`
+	Channel     string `json:"channel"`
+	Status      string `json:"status"`
+	// Webhook: where, what (the exact body, so every attempt sends the same
+	// bytes) and its stable id, which receivers deduplicate by.
+	CallbackURL string          `json:"callbackUrl,omitempty"`
+	WebhookID   string          `json:"webhookId,omitempty"`
+	Body        json.RawMessage `json:"body,omitempty"`
+	Attempts    int             `json:"attempts"`
+	LastError   string          `json:"lastError,omitempty"`
+	// FellBack is true when the webhook gave up and the code went by SMS.
+	FellBack      bool       `json:"fellBack,omitempty"`
+	NextAttemptAt time.Time  `json:"nextAttemptAt"`
+	ClaimedUntil  time.Time  `json:"claimedUntil"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	UpdatedAt     time.Time  `json:"updatedAt"`
+	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
+}
+
+// The texts that go with a code, word for word from the original design.
+const (
+	SuccessMessage     = "Thank you for using our services, your voucher code is ready."
+	LateSuccessMessage = "Thank you for your patience, your voucher code is ready."
+)
+
+// DeliveryMessage is the text that goes with a code of the given status.
+func DeliveryMessage(status string) string {
+	if status == events.StatusLateSuccess {
+		return LateSuccessMessage
+	}
+	return SuccessMessage
+}
+
+// CodeSMS is a text that carries a request's code to its number.
+type CodeSMS struct {
+	Status, VoucherCode string
+}
+
+// Text is what the SMS says.
+func (c CodeSMS) Text() string { return DeliveryMessage(c.Status) + " Code: " + c.VoucherCode }
+
+// BeginDelivery is how the code of req, just succeeded, starts out to the
+// customer at now. A SUCCESS with a callbackUrl goes by webhook: pending,
+// its first attempt due at once, with the exact body every attempt sends.
+// Anything else goes by SMS at once (sms non-nil): no callbackUrl, or a
+// LATE_SUCCESS, which the customer may have given up waiting for at the
+// callbackUrl. ok is false for a request with nothing to deliver (not
+// succeeded).
+func BeginDelivery(req Request, now time.Time) (d Delivery, sms *CodeSMS, ok bool, err error) {
+	if req.State != StateSuccess {
+		return Delivery{}, nil, false, nil
+	}
+	d = Delivery{RequestID: req.RequestID, Username: req.Username, PhoneNumber: req.PhoneNumber,
+		CreatedAt: now, UpdatedAt: now}
+	if req.Status == events.StatusSuccess && req.CallbackURL != "" {
+		body, err := json.Marshal(WebhookPayload{Type: "voucher.issued", Timestamp: now, Data: WebhookData{
+			RequestID: req.RequestID, Status: req.Status, State: req.State, PhoneNumber: req.PhoneNumber,
+			VoucherCode: req.VoucherCode, Message: DeliveryMessage(req.Status)}})
+		if err != nil {
+			return Delivery{}, nil, false, fmt.Errorf("delivery %s: %w", req.RequestID, err)
+		}
+		d.Channel, d.Status, d.CallbackURL = ChannelWebhook, DeliveryPending, req.CallbackURL
+		d.WebhookID, d.Body, d.NextAttemptAt = "msg_"+req.RequestID, body, now
+		return d, nil, true, nil
+	}
+	d.Channel, d.Status, d.DeliveredAt = ChannelSMS, DeliverySMSQueued, &now
+	return d, &CodeSMS{Status: req.Status, VoucherCode: req.VoucherCode}, true, nil
+}
+
+// WebhookPayload is the body POSTed to a callbackUrl.
+type WebhookPayload struct {
+	Type      string      `json:"type"`
+	Timestamp time.Time   `json:"timestamp"`
+	Data      WebhookData `json:"data"`
+}
+
+// WebhookData is the voucher part of a webhook.
+type WebhookData struct {
+	RequestID   string `json:"requestId"`
+	Status      string `json:"status"`
+	State       int    `json:"state"`
+	PhoneNumber string `json:"phoneNumber"`
+	VoucherCode string `json:"voucherCode"`
+	Message     string `json:"message"`
+}
+
+// WebhookResult is what one attempt got.
+type WebhookResult struct {
+	Delivered bool
+	// RetryAfter is the receiver's Retry-After, if it sent one.
+	RetryAfter time.Duration
+	Err        string
+}
+
+// Due tells whether d is a pending webhook whose attempt is due at now and
+// that nobody holds: one Claim would take.
+func (d Delivery) Due(now time.Time) bool {
+	return d.Status == DeliveryPending && !now.Before(d.NextAttemptAt) && !now.Before(d.ClaimedUntil)
+}
+
+// Claim takes a pending webhook for one attempt at now, for lease, if it is
+// due and nobody holds it. false: not pending, not due, or held.
+func (d Delivery) Claim(now time.Time, lease time.Duration) (Delivery, bool) {
+	if !d.Due(now) {
+		return d, false
+	}
+	d.ClaimedUntil = now.Add(lease)
+	return d, true
+}
+
+// Attempt is what one webhook attempt made of a delivery.
+type Attempt int
+
+const (
+	// AttemptNone: the delivery was not pending (already recorded).
+	AttemptNone Attempt = iota
+	// AttemptDelivered: the receiver answered 2xx.
+	AttemptDelivered
+	// AttemptRetry: it did not; another attempt is scheduled.
+	AttemptRetry
+	// AttemptFellBack: it did not and the schedule ran out: the code goes
+	// by SMS.
+	AttemptFellBack
+)
+
+// String names the attempt as logs and metrics do.
+func (a Attempt) String() string {
+	switch a {
+	case AttemptDelivered:
+		return "delivered"
+	case AttemptRetry:
+		return "retry"
+	case AttemptFellBack:
+		return "fell_back"
+	}
+	return "none"
+}
+
+// WebhookRules are the retry schedule of webhooks.
+type WebhookRules struct {
+	// Schedule is the wait before each retry; when it runs out, SMS.
+	Schedule []time.Duration
+	// MaxRetryAfter caps how long a receiver's Retry-After may hold us.
+	MaxRetryAfter time.Duration
+	// OverdueAfter: a webhook whose next attempt could not be made this
+	// long after it came due (every place to send from was taken) goes by
+	// SMS instead (0: it waits however long).
+	OverdueAfter time.Duration
+}
+
+// Overdue tells whether d's attempt is so late that its code goes by SMS
+// without it (GiveUp): the SMS must not wait for a place to send from.
+func (w WebhookRules) Overdue(d Delivery, now time.Time) bool {
+	return w.OverdueAfter > 0 && d.Status == DeliveryPending && !now.Before(d.ClaimedUntil) &&
+		now.Sub(d.NextAttemptAt) >= w.OverdueAfter
+}
+
+// GiveUp sends d's code by SMS at at without another attempt, when d is
+// Overdue (AttemptFellBack); AttemptNone when it is not (any more).
+func (w WebhookRules) GiveUp(d Delivery, at time.Time) (Delivery, Attempt, *CodeSMS, error) {
+	if !w.Overdue(d, at) {
+		return d, AttemptNone, nil, nil
+	}
+	d.UpdatedAt, d.ClaimedUntil = at, time.Time{}
+	d.LastError = "not attempted in time"
+	return fallBack(d, at)
+}
+
+// fallBack ends d's webhook: its code goes by SMS at at, with what the
+// webhook carried.
+func fallBack(d Delivery, at time.Time) (Delivery, Attempt, *CodeSMS, error) {
+	var data WebhookPayload
+	if err := json.Unmarshal(d.Body, &data); err != nil {
+		return d, AttemptNone, nil, fmt.Errorf("delivery %s: %w", d.RequestID, err)
+	}
+	d.Channel, d.Status, d.FellBack, d.DeliveredAt = ChannelSMS, DeliverySMSQueued, true, &at
+	return d, AttemptFellBack, &CodeSMS{Status: data.Data.Status, VoucherCode: data.Data.VoucherCode}, nil
+}
+
+// TakeTurns orders due webhooks so that customers take turns: the first
+// of every customer, then the second of every customer, and so on; each
+// customer's in the order they came due, and the customer whose oldest came
+// due first goes first in every round. One customer's many then never
+// stand in front of another's one.
+func TakeTurns(due []Delivery) []Delivery {
+	byCustomer := map[string][]Delivery{}
+	var customers []string
+	for _, d := range due {
+		if _, seen := byCustomer[d.Username]; !seen {
+			customers = append(customers, d.Username)
+		}
+		byCustomer[d.Username] = append(byCustomer[d.Username], d)
+	}
+	for _, c := range customers {
+		slices.SortStableFunc(byCustomer[c], func(a, b Delivery) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
+	}
+	slices.SortStableFunc(customers, func(a, b string) int {
+		return byCustomer[a][0].NextAttemptAt.Compare(byCustomer[b][0].NextAttemptAt)
+	})
+	out := make([]Delivery, 0, len(due))
+	for round := 0; len(out) < len(due); round++ {
+		for _, c := range customers {
+			if round < len(byCustomer[c]) {
+				out = append(out, byCustomer[c][round])
+			}
+		}
+	}
+	return out
+}
+
+// Record records one attempt's result at at. jitter(n) returns a number in
+// [0, n) and spreads retries of receivers that fail together (up to 10% of
+// the wait). A failure waits the schedule's next step, or the receiver's
+// Retry-After when longer (capped); past the last step the code goes by
+// SMS, with what the webhook carried.
+func (w WebhookRules) Record(d Delivery, res WebhookResult, at time.Time, jitter func(n int64) int64) (Delivery, Attempt, *CodeSMS, error) {
+	if d.Status != DeliveryPending {
+		return d, AttemptNone, nil, nil
+	}
+	d.Attempts++
+	d.UpdatedAt, d.ClaimedUntil = at, time.Time{}
+	if res.Delivered {
+		d.Status, d.DeliveredAt, d.LastError = DeliveryDelivered, &at, ""
+		return d, AttemptDelivered, nil, nil
+	}
+	d.LastError = res.Err
+	if d.Attempts > len(w.Schedule) {
+		return fallBack(d, at)
+	}
+	wait := w.Schedule[d.Attempts-1]
+	if res.RetryAfter > wait {
+		wait = min(res.RetryAfter, w.MaxRetryAfter)
+	}
+	wait += time.Duration(jitter(int64(wait)/10 + 1))
+	d.NextAttemptAt = at.Add(wait)
+	return d, AttemptRetry, nil, nil
+}
