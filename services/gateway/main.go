@@ -50,7 +50,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		if m, err := c.GetSecret(ctx, cfg.SecretStore, "ops-token", nil); err == nil {
 			ops.Token = m["ops-token"]
 		}
-		faces := ports.Routes(ctx, log, g.Accounts, g.Purchases, ops, g.Outboxes, g.SweepLease, ports.Clients{TrustedProxies: cfg.TrustedProxies})
+		faces := ports.Routes{Log: log, Accounts: g.Accounts, Purchases: g.Purchases, Ops: ops, Relay: g.Outboxes, SweepLease: g.SweepLease,
+			Clients: ports.Clients{TrustedProxies: cfg.TrustedProxies}}.Faces(ctx)
 		faces.Public = ports.Shed(faces.Public, cfg.MaxInFlight)
 		return faces, nil
 	})

@@ -193,7 +193,7 @@ func newEnvFrom(t testing.TB, settings map[string]string, change func(*purchase.
 	e.published = &fakePublisher{}
 	g.DeadLetters.Publisher = e.published
 	ops := Ops{Token: "ops-secret", DeadLetters: g.DeadLetters}
-	e.faces = Routes(context.Background(), log, g.Accounts, pur, ops, e.outboxes, g.SweepLease, Clients{})
+	e.faces = Routes{Log: log, Accounts: g.Accounts, Purchases: pur, Ops: ops, Relay: e.outboxes, SweepLease: g.SweepLease}.Faces(context.Background())
 	e.routes = joined(e.faces)
 	e.h = httpx.Middleware(log, e.routes)
 	if _, bench := t.(*testing.B); !bench { // benchmarks measure the gateway alone

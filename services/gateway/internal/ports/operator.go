@@ -1,0 +1,53 @@
+package ports
+
+import (
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+
+	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/httpx"
+	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+)
+
+// Ops is what the operator endpoints need.
+type Ops struct {
+	DeadLetters purchase.DeadLetters
+	// Token guards /ops/ (header X-Ops-Token); empty turns /ops/ off.
+	Token string
+}
+
+// operator lets a request through only with the operator token.
+func operator(log *slog.Logger, token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := r.Header.Get("X-Ops-Token")
+		if token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			httpx.WriteError(w, r, log, errs.E(errs.Unauthorized, "operator token missing or wrong (header X-Ops-Token)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func handleListDeadLetters(log *slog.Logger, d purchase.DeadLetters) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := d.List(r.Context())
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.Encode(w, http.StatusOK, map[string]any{"deadLetters": list})
+	})
+}
+
+func handleReplayDeadLetter(log *slog.Logger, d purchase.DeadLetters) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dl, err := d.Replay(r.Context(), r.PathValue("id"))
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		log.WarnContext(r.Context(), "dead letter replayed", "event_id", dl.ID, "topic", dl.Topic, "replays", dl.Replays)
+		httpx.Encode(w, http.StatusOK, dl)
+	})
+}

@@ -1,0 +1,54 @@
+package ports
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
+	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+)
+
+// The routes only gateway's sidecar calls: topic deliveries and cron
+// bindings, on the app port. Customers reach the public port, where none of
+// them exists.
+const (
+	receiveCodePath    = "/events/receive-code"
+	deadLetterPath     = "/events/dead-letter"
+	webhookSweepPath   = "/webhook-sweep"
+	requestRedrivePath = "/request-redrive"
+	outboxRelayPath    = "/outbox-relay"
+)
+
+// deadLetterTopics are the subscriptions' dead-letter topics
+// (components/common/subscriptions.yaml), all delivered to one route.
+var deadLetterTopics = []string{events.TopicRequestCode + "-dead", events.TopicReceiveCode + "-dead", events.TopicSendSMS + "-dead"}
+
+// redrivePass is the cron input binding "request-redrive": one sweep.
+func redrivePass(log *slog.Logger, r purchase.Redriver) func(context.Context) {
+	return func(ctx context.Context) {
+		s, err := r.Sweep(ctx)
+		switch {
+		case err != nil:
+			log.WarnContext(ctx, "request redrive: some requests not looked at yet", "checked", s.Checked, "resent", s.Resent,
+				"failed", s.Failed, "reason", errs.Reason(err), "error", err)
+		case s.Resent > 0:
+			log.InfoContext(ctx, "request redrive: request-code sent again", "checked", s.Checked, "resent", s.Resent)
+		}
+	}
+}
+
+// sweepPass is the cron input binding "webhook-sweep": one sweep.
+func sweepPass(log *slog.Logger, d purchase.Deliveries, lease time.Duration) func(context.Context) {
+	return func(ctx context.Context) {
+		s, err := d.Sweep(ctx, lease)
+		switch {
+		case err != nil:
+			log.WarnContext(ctx, "webhook sweep failed", "reason", errs.Reason(err), "error", err)
+		case s.Attempted+s.Started+s.Deferred+s.Overdue+s.Errors.Total() > 0:
+			log.InfoContext(ctx, "webhook sweep", "attempted", s.Attempted, "started", s.Started, "deferred", s.Deferred,
+				"delivered", s.Delivered, "fell_back_to_sms", s.FellBack, "overdue", s.Overdue, "errors", s.Errors.Total())
+		}
+	}
+}
