@@ -16,14 +16,11 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
-	"github.com/bankabc/vouchers/kit/work"
 	identityadapters "github.com/bankabc/vouchers/services/gateway/internal/identity/adapters"
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/adapters/openapi"
 	identity "github.com/bankabc/vouchers/services/gateway/internal/identity/app"
-	identitydomain "github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 	purchaseadapters "github.com/bankabc/vouchers/services/gateway/internal/purchase/adapters"
 	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
-	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // Client is the part of the Dapr client the graph uses: state, the
@@ -68,6 +65,33 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 	if err != nil {
 		return Graph{}, err
 	}
+	ext = ext.orDefaults(cfg, log)
+	sweeps := metrics.NewSweeps(reg)
+	holder := service.InstanceName("gateway")
+	// request-code goes through the outbox of the requests' store,
+	// send-sms through the deliveries' store's, kept until sms confirms.
+	requestEvents := newOutbox(c, cfg, cfg.StateStore, holder, ext.Now, sweeps, log)
+	smsEvents := newOutbox(c, cfg, cfg.DeliveryStore, holder, ext.Now, sweeps, log)
+	smsEvents.Confirm = map[string]daprx.Confirmation{events.TopicSendSMS: {After: cfg.SMSConfirmAfter, Confirmer: ext.SMS}}
+
+	acc := newAccounts(c, cfg, ext, rules, smsEvents)
+	texts := newVoucherTexts(c, cfg, ext.Now)
+	deliveries := newDeliveries(c, cfg, ext, smsEvents, identity.WebhookSecrets{Users: acc.Users}, texts,
+		metrics.NewWebhooks(reg), sweeps, log)
+	redrive := newRedrive(c, cfg, holder, ext.Now, deliveries, sweeps, log)
+	pur := newPurchases(c, cfg, ext, requestEvents, deliveries, texts, redrive, metrics.NewPurchases(reg), log)
+	return Graph{
+		Accounts:    acc,
+		Purchases:   pur,
+		Deliveries:  deliveries,
+		DeadLetters: newDeadLetters(c, cfg, ext.Now, metrics.NewDeadLetters(reg)),
+		Outboxes:    daprx.Outboxes{requestEvents, smsEvents},
+		SweepLease:  cfg.WebhookTimeout + 5*time.Second,
+	}, nil
+}
+
+// orDefaults gives each nil field of ext its real adapter.
+func (ext Externals) orDefaults(cfg Config, log *slog.Logger) Externals {
 	invoker := daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}
 	guard := purchaseadapters.NetGuard{Allowed: cfg.AllowedNetworks, SystemPorts: cfg.SystemPorts}
 	if ext.Vouchers == nil {
@@ -94,141 +118,13 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 	if ext.NewCode == nil {
 		ext.NewCode = identityadapters.NewSixDigitCode
 	}
-	now := ext.Now
-	purchaseMetrics, webhookMetrics, deadLetterMetrics := metrics.NewPurchases(reg), metrics.NewWebhooks(reg), metrics.NewDeadLetters(reg)
-	sweeps := metrics.NewSweeps(reg)
+	return ext
+}
 
-	// request-code goes through the outbox of the requests' store,
-	// send-sms through the deliveries' store's, kept until sms confirms.
-	holder := service.InstanceName("gateway")
-	requestEvents := daprx.NewOutbox(c, cfg.StateStore, events.PubSub, holder, cfg.RelayAfter, log)
-	smsEvents := daprx.NewOutbox(c, cfg.DeliveryStore, events.PubSub, holder, cfg.RelayAfter, log)
-	for _, o := range []*daprx.Outbox{requestEvents, smsEvents} {
-		o.Intents.CountTo(sweeps)
-		o.Intents.Now = now
-	}
-	smsEvents.Confirm = map[string]daprx.Confirmation{events.TopicSendSMS: {After: cfg.SMSConfirmAfter, Confirmer: ext.SMS}}
-
-	// Code texts (verification, unlock) and sign-up notices share one cap
-	// a day per account and per number.
-	daily := &identity.DailyCaps{Store: daprx.Store[identity.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}, Now: now,
-		PerAccount: cfg.TextsPerDay, PerNumber: cfg.TextsPerNumberDay}
-	// Unlock codes have caps of their own: anyone can ask for one, and
-	// must not spend the codes an owner needs to verify a number.
-	unlockDaily := &identity.DailyCaps{Name: "unlock-texts", Store: daily.Store, Now: now, PerAccount: 3, PerNumber: 3}
-	codes := identity.Codes{
-		Store:    daprx.Store[identity.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents},
-		Now:      now,
-		NewCode:  ext.NewCode,
-		TTL:      cfg.CodeTTL,
-		Cooldown: cfg.CodeCooldown,
-		MaxTries: cfg.CodeTries,
-		Rule:     rules.Code,
-		Daily:    daily,
-	}
-	// Unlock codes: the same store and rules, their own keys, text and
-	// daily caps.
-	unlockCodes := codes
-	unlockCodes.Kind, unlockCodes.Text, unlockCodes.Daily = "unlock-code", identity.UnlockCodeText, unlockDaily
-	limits := identity.Limits{
-		Store:     daprx.Store[identity.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
-		Now:       now,
-		LockRules: identitydomain.LockRules{MaxFailures: cfg.MaxFailures, Lock: cfg.Lock, MaxLock: cfg.MaxLock},
-	}
-	// Failures of a username from every client together: the same store,
-	// its own bound and first lock.
-	accountLimits := limits
-	accountLimits.MaxFailures, accountLimits.Lock = cfg.AccountFailures, cfg.AccountLock
-	acc := identity.Accounts{
-		Users:         daprx.Store[identity.User]{Client: c, Name: cfg.StateStore},
-		Phones:        daprx.Store[identity.PhoneClaim]{Client: c, Name: cfg.StateStore},
-		Codes:         codes,
-		Limits:        limits,
-		AccountLimits: accountLimits,
-		UnlockCodes:   unlockCodes,
-		// A made-up name is remembered once its password was checked (a
-		// hash), as long as the store keeps a known name's strikes.
-		UnknownNames: identity.NewMemStrikes(50_000, cfg.MaxLock, now),
-		Pace:         identity.NewPace(),
-		Sessions:     daprx.Store[identity.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
-		// A list outlives its newest session by at most a token's life.
-		SessionLists:  daprx.Store[identity.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
-		SessionMaxAge: cfg.TokenLifetime,
-		Hasher:        ext.Hasher,
-		Hashing:       identity.NewSlots(cfg.MaxHashing, cfg.MaxHashingPerClient),
-		Tokens:        ext.Tokens,
-		Now:           now,
-		NewID:         ext.NewID,
-		NewSecret:     identityadapters.NewWebhookSecret,
-		IdleTimeout:   cfg.SessionIdle,
-		Rules:         rules,
-		SMSPolicy: identity.SMSPolicy{Regions: cfg.TextRegions, Budget: &identity.TextBudget{
-			Store: daprx.Store[identity.Count]{Client: c, Name: cfg.StateStore, TTL: 2 * time.Hour}, Now: now,
-			PerHour: cfg.TextBudgetHour, PerClientPerHour: cfg.TextBudgetClient}},
-	}
-	texts := &purchase.VoucherTexts{Store: daprx.Store[purchasedomain.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}, Now: now, PerNumber: cfg.VoucherTextsPerDay}
-	deliveries := purchase.Deliveries{
-		Store: daprx.Store[purchase.Delivery]{Client: c, Name: cfg.DeliveryStore, Outbox: smsEvents},
-		Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
-			Name: "pending-webhooks", Shards: 8},
-		Secrets:       identity.WebhookSecrets{Users: acc.Users},
-		Webhooks:      ext.Webhooks,
-		Now:           now,
-		Schedule:      cfg.WebhookSchedule,
-		MaxRetryAfter: cfg.MaxRetryAfter,
-		Metrics:       webhookMetrics,
-		Failures:      sweeps,
-		Log:           log,
-		// A claim outlives one webhook attempt.
-		FirstAttemptLease: cfg.WebhookTimeout + 5*time.Second,
-		Lanes: work.NewLanes(cfg.WebhookConcurrency, cfg.WebhookConcurrencyPerCustomer,
-			cfg.WebhookTimeout+10*time.Second),
-		OverdueAfter:          cfg.WebhookOverdueAfter,
-		Counts:                &purchase.PendingCounts{},
-		MaxPendingPerCustomer: cfg.WebhookPendingPerCustomer,
-		Texts:                 texts,
-	}
-	backlog := &purchase.Backlog{Max: cfg.MaxProcessing, PerCustomer: cfg.MaxProcessingPerCustomer, Forget: time.Minute, RetryAfter: 2 * time.Second, Now: now,
-		Recheck: 64, RecheckEvery: 250 * time.Millisecond}
-	redrive := daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter).LogTo(log).CountTo(sweeps)
-	redrive.Now = now
-	pur := purchase.Purchases{
-		Backlog:    backlog,
-		Requests:   daprx.Store[purchase.Request]{Client: c, Name: cfg.StateStore, Outbox: requestEvents},
-		Vouchers:   ext.Vouchers,
-		Deliveries: deliveries,
-		Callbacks:  ext.Callbacks,
-		Texts:      texts,
-		AllowHTTP:  cfg.AllowHTTP,
-		Redrive: purchase.Redrive{
-			Schedule:   redrive,
-			Requests:   daprx.Store[purchase.Request]{Client: c, Name: cfg.StateStore},
-			Events:     daprx.Publisher{Client: c, PubSub: events.PubSub},
-			After:      cfg.RedriveAfter,
-			Deliveries: deliveries,
-		},
-		// Deliveries started at once, beyond the receive-code the broker
-		// is delivering; each ends within a webhook attempt.
-		Work:      work.NewPool(cfg.DeliveryWorkers, cfg.WebhookTimeout+10*time.Second),
-		Now:       now,
-		NewID:     ext.NewID,
-		LateAfter: cfg.LateAfter,
-		Metrics:   purchaseMetrics,
-		Log:       log,
-	}
-	backlog.Finished = pur.Finished
-	return Graph{
-		Accounts:   acc,
-		Purchases:  pur,
-		Deliveries: deliveries,
-		DeadLetters: purchase.DeadLetters{
-			Store:     daprx.Store[purchase.DeadLetter]{Client: c, Name: cfg.StateStore},
-			Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "dead-letters", Shards: 4},
-			Publisher: daprx.Publisher{Client: c, PubSub: events.PubSub},
-			Now:       now,
-			Metrics:   deadLetterMetrics,
-		},
-		Outboxes:   daprx.Outboxes{requestEvents, smsEvents},
-		SweepLease: cfg.WebhookTimeout + 5*time.Second,
-	}, nil
+// newOutbox is the outbox of one state store, publishing to the pub/sub.
+func newOutbox(c Client, cfg Config, store, holder string, now func() time.Time, sweeps metrics.Sweeps, log *slog.Logger) *daprx.Outbox {
+	o := daprx.NewOutbox(c, store, events.PubSub, holder, cfg.RelayAfter, log)
+	o.Intents.CountTo(sweeps)
+	o.Intents.Now = now
+	return o
 }

@@ -1,0 +1,100 @@
+package wiring
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/metrics"
+	"github.com/bankabc/vouchers/kit/work"
+	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
+)
+
+// newVoucherTexts bounds the voucher codes texted to one number a day.
+func newVoucherTexts(c Client, cfg Config, now func() time.Time) *purchase.VoucherTexts {
+	return &purchase.VoucherTexts{Store: daprx.Store[purchasedomain.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour},
+		Now: now, PerNumber: cfg.VoucherTextsPerDay}
+}
+
+// newDeliveries delivers codes by webhook, signed with the secrets
+// identity keeps, or by SMS through smsEvents.
+func newDeliveries(c Client, cfg Config, ext Externals, smsEvents *daprx.Outbox, secrets purchase.WebhookSecrets,
+	texts *purchase.VoucherTexts, m metrics.Webhooks, sweeps metrics.Sweeps, log *slog.Logger) purchase.Deliveries {
+	return purchase.Deliveries{
+		Store: daprx.Store[purchasedomain.Delivery]{Client: c, Name: cfg.DeliveryStore, Outbox: smsEvents},
+		Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
+			Name: "pending-webhooks", Shards: 8},
+		Secrets:       secrets,
+		Webhooks:      ext.Webhooks,
+		Now:           ext.Now,
+		Schedule:      cfg.WebhookSchedule,
+		MaxRetryAfter: cfg.MaxRetryAfter,
+		Metrics:       m,
+		Failures:      sweeps,
+		Log:           log,
+		// A claim outlives one webhook attempt.
+		FirstAttemptLease: cfg.WebhookTimeout + 5*time.Second,
+		Lanes: work.NewLanes(cfg.WebhookConcurrency, cfg.WebhookConcurrencyPerCustomer,
+			cfg.WebhookTimeout+10*time.Second),
+		OverdueAfter:          cfg.WebhookOverdueAfter,
+		Counts:                &purchase.PendingCounts{},
+		MaxPendingPerCustomer: cfg.WebhookPendingPerCustomer,
+		Texts:                 texts,
+	}
+}
+
+// newRedrive sends request-code again for requests that got no answer.
+func newRedrive(c Client, cfg Config, holder string, now func() time.Time, deliveries purchase.Deliveries,
+	sweeps metrics.Sweeps, log *slog.Logger) purchase.Redrive {
+	schedule := daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter).LogTo(log).CountTo(sweeps)
+	schedule.Now = now
+	return purchase.Redrive{
+		Schedule:   schedule,
+		Requests:   daprx.Store[purchasedomain.Request]{Client: c, Name: cfg.StateStore},
+		Events:     daprx.Publisher{Client: c, PubSub: events.PubSub},
+		After:      cfg.RedriveAfter,
+		Deliveries: deliveries,
+	}
+}
+
+// newPurchases takes purchase requests; request-code goes out through
+// requestEvents.
+func newPurchases(c Client, cfg Config, ext Externals, requestEvents *daprx.Outbox, deliveries purchase.Deliveries,
+	texts *purchase.VoucherTexts, redrive purchase.Redrive, m metrics.Purchases, log *slog.Logger) purchase.Purchases {
+	backlog := &purchase.Backlog{Max: cfg.MaxProcessing, PerCustomer: cfg.MaxProcessingPerCustomer, Forget: time.Minute,
+		RetryAfter: 2 * time.Second, Now: ext.Now, Recheck: 64, RecheckEvery: 250 * time.Millisecond}
+	pur := purchase.Purchases{
+		Backlog:    backlog,
+		Requests:   daprx.Store[purchasedomain.Request]{Client: c, Name: cfg.StateStore, Outbox: requestEvents},
+		Vouchers:   ext.Vouchers,
+		Deliveries: deliveries,
+		Callbacks:  ext.Callbacks,
+		Texts:      texts,
+		AllowHTTP:  cfg.AllowHTTP,
+		Redrive:    redrive,
+		// Deliveries started at once, beyond the receive-code the broker
+		// is delivering; each ends within a webhook attempt.
+		Work:      work.NewPool(cfg.DeliveryWorkers, cfg.WebhookTimeout+10*time.Second),
+		Now:       ext.Now,
+		NewID:     ext.NewID,
+		LateAfter: cfg.LateAfter,
+		Metrics:   m,
+		Log:       log,
+	}
+	backlog.Finished = pur.Finished
+	return pur
+}
+
+// newDeadLetters keeps the events every subscriber gave up on, for the
+// operator to replay.
+func newDeadLetters(c Client, cfg Config, now func() time.Time, m metrics.DeadLetters) purchase.DeadLetters {
+	return purchase.DeadLetters{
+		Store:     daprx.Store[purchase.DeadLetter]{Client: c, Name: cfg.StateStore},
+		Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "dead-letters", Shards: 4},
+		Publisher: daprx.Publisher{Client: c, PubSub: events.PubSub},
+		Now:       now,
+		Metrics:   m,
+	}
+}
