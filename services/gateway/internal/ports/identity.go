@@ -9,12 +9,13 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
 	identity "github.com/bankabc/vouchers/services/gateway/internal/identity/app"
+	identitydomain "github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
 type sessionKey struct{}
 
-func sessionOf(r *http.Request) identity.Session {
-	s, _ := r.Context().Value(sessionKey{}).(identity.Session)
+func sessionOf(r *http.Request) identitydomain.Session {
+	s, _ := r.Context().Value(sessionKey{}).(identitydomain.Session)
 	return s
 }
 
@@ -102,7 +103,7 @@ func handleUnlockCode(log *slog.Logger, acc identity.Accounts, clients Clients) 
 
 // handleSignOut ends sessions of the caller's (signOut: this one, or every
 // one of the account).
-func handleSignOut(log *slog.Logger, signOut func(context.Context, identity.Session) error) http.Handler {
+func handleSignOut(log *slog.Logger, signOut func(context.Context, identitydomain.Session) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := signOut(r.Context(), sessionOf(r)); err != nil {
 			httpx.WriteError(w, r, log, err)
@@ -175,7 +176,7 @@ func handleResendCode(log *slog.Logger, acc identity.Accounts) http.Handler {
 
 // handleWebhookSecret answers the account's webhook signing secret, after
 // reading or rotating it.
-func handleWebhookSecret(log *slog.Logger, get func(context.Context, identity.Session) (string, error)) http.Handler {
+func handleWebhookSecret(log *slog.Logger, get func(context.Context, identitydomain.Session) (string, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, err := get(r.Context(), sessionOf(r))
 		if err != nil {

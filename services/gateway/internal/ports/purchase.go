@@ -8,6 +8,7 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
 	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // requestView is a purchase request as the customer sees it.
@@ -41,14 +42,14 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // viewOf is req as its customer sees it, with its delivery if any, and
 // what it says while it is processing (purchase.Promise).
-func viewOf(req purchase.Request, d *purchase.Delivery, promise string) requestView {
+func viewOf(req purchasedomain.Request, d *purchasedomain.Delivery, promise string) requestView {
 	v := requestView{RequestID: req.RequestID, Status: req.Status, State: req.State, Progress: req.Progress,
 		PhoneNumber: req.PhoneNumber, CallbackURL: req.CallbackURL, VoucherCode: req.VoucherCode, Reason: req.Reason,
 		CreatedAt: req.CreatedAt.UTC().Format(timeFormat), UpdatedAt: req.UpdatedAt.UTC().Format(timeFormat)}
 	if req.CompletedAt != nil {
 		v.CompletedAt = req.CompletedAt.UTC().Format(timeFormat)
 	}
-	if req.State == purchase.StateProcessing {
+	if req.State == purchasedomain.StateProcessing {
 		v.Message = promise
 	}
 	if d != nil {
@@ -107,7 +108,7 @@ func handleGetRequest(log *slog.Logger, pur purchase.Purchases) http.Handler {
 			return
 		}
 		promise, retry := pur.Promise(req)
-		if req.State == purchase.StateProcessing {
+		if req.State == purchasedomain.StateProcessing {
 			w.Header().Set("Retry-After", strconv.Itoa(retry))
 		}
 		httpx.Encode(w, http.StatusOK, viewOf(req, d, promise))

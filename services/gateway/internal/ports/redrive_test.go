@@ -15,6 +15,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/testkit"
 	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // sentEvents records events published outside the outbox.
@@ -44,11 +45,11 @@ func (s *sentEvents) ids() []string {
 
 // newRedrive is a Redrive on in-memory state, with its requests store, its
 // clock and what it publishes.
-func newRedrive(after time.Duration, shards int) (purchase.Redrive, daprx.Store[purchase.Request], *clock, *sentEvents) {
+func newRedrive(after time.Duration, shards int) (purchase.Redrive, daprx.Store[purchasedomain.Request], *clock, *sentEvents) {
 	mem := testkit.NewMemState()
 	c := &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
 	sent := &sentEvents{}
-	requests := daprx.Store[purchase.Request]{Client: mem, Name: "gateway-store"}
+	requests := daprx.Store[purchasedomain.Request]{Client: mem, Name: "gateway-store"}
 	sched := daprx.NewSchedule(mem, "gateway-store", "redrive", "gateway-a", after)
 	sched.Shards, sched.Now = shards, c.now
 	r := purchase.Redrive{Schedule: sched, Requests: requests, Events: sent, After: after}
@@ -67,8 +68,8 @@ func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
 	for _, id := range []string{"open", "done", "never-stored"} {
 		require.NoError(t, r.Track(ctx, id))
 	}
-	_ = requests.Insert(ctx, "request|open", purchase.Request{RequestID: "open", UserID: "u", PhoneNumber: "+84909123450", State: purchase.StateProcessing, CreatedAt: c.now()}, nil)
-	_ = requests.Insert(ctx, "request|done", purchase.Request{RequestID: "done", State: purchase.StateSuccess}, nil)
+	_ = requests.Insert(ctx, "request|open", purchasedomain.Request{RequestID: "open", UserID: "u", PhoneNumber: "+84909123450", State: purchasedomain.StateProcessing, CreatedAt: c.now()}, nil)
+	_ = requests.Insert(ctx, "request|done", purchasedomain.Request{RequestID: "done", State: purchasedomain.StateSuccess}, nil)
 
 	c.add(29 * time.Second)
 	s, err := r.Sweep(ctx)
@@ -86,8 +87,8 @@ func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
 	s, err = r.Sweep(ctx)
 	require.NoError(t, err, "second redrive")
 	assert.Equal(t, 1, s.Resent, "second redrive %+v", s)
-	_, _ = requests.Update(ctx, "request|open", func(q *purchase.Request, _ bool) (*daprx.Event, error) {
-		q.State = purchase.StateSuccess
+	_, _ = requests.Update(ctx, "request|open", func(q *purchasedomain.Request, _ bool) (*daprx.Event, error) {
+		q.State = purchasedomain.StateSuccess
 		return nil, nil
 	})
 	c.add(31 * time.Second) // finished: no more
@@ -104,7 +105,7 @@ func TestRedriveCatchesUpAfterAnAbsence(t *testing.T) {
 	ctx := context.Background()
 	_, _ = r.Sweep(ctx)
 	_ = r.Track(ctx, "a")
-	_ = requests.Insert(ctx, "request|a", purchase.Request{RequestID: "a", State: purchase.StateProcessing}, nil)
+	_ = requests.Insert(ctx, "request|a", purchasedomain.Request{RequestID: "a", State: purchasedomain.StateProcessing}, nil)
 	c.add(10 * time.Minute) // gateway away
 	for range 10 {
 		_, err := r.Sweep(ctx)

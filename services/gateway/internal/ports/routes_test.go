@@ -31,6 +31,7 @@ import (
 	"github.com/bankabc/vouchers/kit/work"
 	identityadapters "github.com/bankabc/vouchers/services/gateway/internal/identity/adapters"
 	identity "github.com/bankabc/vouchers/services/gateway/internal/identity/app"
+	identitydomain "github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 	purchaseadapters "github.com/bankabc/vouchers/services/gateway/internal/purchase/adapters"
 	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
@@ -76,10 +77,10 @@ func (c *clock) add(d time.Duration) {
 type fakeWebhooks struct {
 	mu       sync.Mutex
 	attempts []string
-	answer   func(n int) purchase.WebhookResult
+	answer   func(n int) purchasedomain.WebhookResult
 }
 
-func (f *fakeWebhooks) Send(_ context.Context, url, id, secret string, body []byte) purchase.WebhookResult {
+func (f *fakeWebhooks) Send(_ context.Context, url, id, secret string, body []byte) purchasedomain.WebhookResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.attempts = append(f.attempts, id)
@@ -163,7 +164,7 @@ func newEnvFrom(t testing.TB, settings map[string]string, change func(*purchase.
 		},
 		stored: func(string) (bool, error) { return true, nil },
 	}
-	e.webhooks = &fakeWebhooks{answer: func(int) purchase.WebhookResult { return purchase.WebhookResult{Delivered: true} }}
+	e.webhooks = &fakeWebhooks{answer: func(int) purchasedomain.WebhookResult { return purchasedomain.WebhookResult{Delivered: true} }}
 	vars := maps.Clone(testEnv)
 	maps.Copy(vars, settings)
 	cfg, err := wiring.LoadConfig(testkit.Env(vars))
@@ -615,7 +616,7 @@ func TestDelivery(t *testing.T) {
 	})
 	t.Run("failing_webhook_is_retried_on_schedule_then_sms", func(t *testing.T) {
 		e := newEnv(t)
-		e.webhooks.answer = func(int) purchase.WebhookResult { return purchase.WebhookResult{Err: "answered 500"} }
+		e.webhooks.answer = func(int) purchasedomain.WebhookResult { return purchasedomain.WebhookResult{Err: "answered 500"} }
 		tok := e.signUp(t, "alice", "0909123456")
 		v := e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
 		ctx := context.Background()
@@ -641,11 +642,11 @@ func TestDelivery(t *testing.T) {
 	})
 	t.Run("retry_after_is_honoured", func(t *testing.T) {
 		e := newEnv(t)
-		e.webhooks.answer = func(n int) purchase.WebhookResult {
+		e.webhooks.answer = func(n int) purchasedomain.WebhookResult {
 			if n == 1 {
-				return purchase.WebhookResult{Err: "answered 429", RetryAfter: 30 * time.Second}
+				return purchasedomain.WebhookResult{Err: "answered 429", RetryAfter: 30 * time.Second}
 			}
-			return purchase.WebhookResult{Delivered: true}
+			return purchasedomain.WebhookResult{Delivered: true}
 		}
 		tok := e.signUp(t, "alice", "0909123456")
 		e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
@@ -792,12 +793,12 @@ func TestWrongCurrentPasswordsLockThePasswordChange(t *testing.T) {
 }
 
 // TestTheOldestSessionEndsBeyondTheCap: an account has at most
-// identity.MaxSessions sessions; one more sign-in ends the oldest.
+// identitydomain.MaxSessions sessions; one more sign-in ends the oldest.
 func TestTheOldestSessionEndsBeyondTheCap(t *testing.T) {
 	e := newEnv(t)
 	first := e.signUp(t, "alice", "0909123456")
 	var last string
-	for range identity.MaxSessions {
+	for range identitydomain.MaxSessions {
 		last = e.signIn(t, "alice", "long enough pw")
 	}
 	assert.Equal(t, 401, e.do("GET", "/user/me", "", bearer(first)).Code, "the oldest session")

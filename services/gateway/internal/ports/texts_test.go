@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/api/events"
-	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // TestVoucherTextsAreCappedPerNumberPerDay: a purchase without a
@@ -53,7 +53,7 @@ func TestVoucherTextsAreCappedPerNumberPerDay(t *testing.T) {
 // budget: every text counts (issue 28, finding 4b).
 func TestAFallbackTextSpendsTheNumbersBudget(t *testing.T) {
 	e := newEnvFrom(t, map[string]string{"VOUCHER_TEXTS_PER_NUMBER_PER_DAY": "1"}, nil)
-	e.webhooks.answer = func(int) purchase.WebhookResult { return purchase.WebhookResult{Err: "answered 500"} }
+	e.webhooks.answer = func(int) purchasedomain.WebhookResult { return purchasedomain.WebhookResult{Err: "answered 500"} }
 	tok := e.signUp(t, "alice", "0909123456")
 	e.buyAndComplete(t, tok, `{"phoneNumber":"0909123456","callbackUrl":"https://shop.example/hook"}`, "SUCCESS")
 	ctx := context.Background()

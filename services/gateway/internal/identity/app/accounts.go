@@ -15,22 +15,6 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// The account's values and their rules are the domain's; app names them
-// for its callers.
-type (
-	User        = domain.User
-	PhoneClaim  = domain.PhoneClaim
-	Session     = domain.Session
-	SessionList = domain.SessionList
-	SessionRef  = domain.SessionRef
-	Strikes     = domain.Strikes
-	PhoneCode   = domain.PhoneCode
-	Count       = domain.Count
-)
-
-// MaxSessions is how many sessions an account may have at once.
-const MaxSessions = domain.MaxSessions
-
 // Store is a typed state store view (daprx.Store satisfies it).
 type Store[T any] interface {
 	Get(ctx context.Context, key string) (T, bool, error)
@@ -60,11 +44,11 @@ type Tokens interface {
 // Accounts signs users up and in, verifies their phones, and checks their
 // sessions.
 type Accounts struct {
-	Users    Store[User]
-	Phones   Store[PhoneClaim]
-	Sessions Store[Session]
+	Users    Store[domain.User]
+	Phones   Store[domain.PhoneClaim]
+	Sessions Store[domain.Session]
 	// SessionLists names each account's sessions (sign-out everywhere).
-	SessionLists Store[SessionList]
+	SessionLists Store[domain.SessionList]
 	// SessionMaxAge is a token's lifetime: no session older is usable.
 	SessionMaxAge time.Duration
 	Hasher        Hasher
@@ -163,7 +147,7 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	u := User{ID: a.NewID(), Username: in.Username, PhoneNumber: phone, PasswordHash: hash,
+	u := domain.User{ID: a.NewID(), Username: in.Username, PhoneNumber: phone, PasswordHash: hash,
 		WebhookSecret: a.NewSecret(), CreatedAt: a.Now()}
 	// The number is not claimed here: it belongs to the account that
 	// verifies it (VerifyPhone), so an account that never verifies blocks
@@ -186,7 +170,7 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 // owner instead (who can verify nothing with it). A daily cap reached is
 // not the caller's business here: the account exists, and asking for a
 // code again says when one can be sent.
-func (a Accounts) firstText(ctx context.Context, u User) error {
+func (a Accounts) firstText(ctx context.Context, u domain.User) error {
 	owner, err := a.phoneOwner(ctx, u.PhoneNumber)
 	if err != nil {
 		return err
@@ -216,7 +200,7 @@ func (a Accounts) phoneOwner(ctx context.Context, phone string) (string, error) 
 }
 
 // claimHolds tells whether claim c on phone still stands (PhoneClaim.Holds).
-func (a Accounts) claimHolds(ctx context.Context, c PhoneClaim, phone string) (bool, error) {
+func (a Accounts) claimHolds(ctx context.Context, c domain.PhoneClaim, phone string) (bool, error) {
 	owner, found, err := a.Users.Get(ctx, userKey(c.Username))
 	if err != nil {
 		return false, err
@@ -227,7 +211,7 @@ func (a Accounts) claimHolds(ctx context.Context, c PhoneClaim, phone string) (b
 // claimPhone makes phone username's, unless another account verified it
 // (PhoneClaim.Take).
 func (a Accounts) claimPhone(ctx context.Context, phone, username string) error {
-	_, err := a.Phones.Update(ctx, phoneKey(phone), func(c *PhoneClaim, exists bool) (*persist.Event, error) {
+	_, err := a.Phones.Update(ctx, phoneKey(phone), func(c *domain.PhoneClaim, exists bool) (*persist.Event, error) {
 		holds := false
 		if exists && c.Username != username {
 			var err error
@@ -414,13 +398,13 @@ func (a Accounts) sendUnlockCode(ctx context.Context, username string) error {
 	return a.UnlockCodes.SendUnlessLive(ctx, u)
 }
 
-func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
+func (a Accounts) startSession(ctx context.Context, u domain.User) (Token, error) {
 	now := a.Now()
 	s := domain.NewSession(a.NewID(), u, now)
 	var evicted []string
 	if a.SessionLists != nil {
 		var err error
-		if evicted, err = a.listSession(ctx, u.ID, SessionRef{ID: s.ID, CreatedAt: now}); err != nil {
+		if evicted, err = a.listSession(ctx, u.ID, domain.SessionRef{ID: s.ID, CreatedAt: now}); err != nil {
 			return Token{}, err
 		}
 	}
@@ -437,7 +421,7 @@ func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
 		return Token{}, errs.E(errs.Unauthorized, "wrong username or password")
 	}
 	for _, id := range evicted {
-		if err := a.SignOut(ctx, Session{ID: id}); err != nil {
+		if err := a.SignOut(ctx, domain.Session{ID: id}); err != nil {
 			return Token{}, err
 		}
 	}
@@ -449,25 +433,25 @@ func (a Accounts) startSession(ctx context.Context, u User) (Token, error) {
 }
 
 // Authenticate returns the live session a token names and slides it.
-func (a Accounts) Authenticate(ctx context.Context, token string) (Session, error) {
+func (a Accounts) Authenticate(ctx context.Context, token string) (domain.Session, error) {
 	now := a.Now()
 	sid, err := a.Tokens.SessionID(token, now)
 	if err != nil {
-		return Session{}, err
+		return domain.Session{}, err
 	}
 	s, found, err := a.Sessions.Get(ctx, sessionKey(sid))
 	if err != nil {
-		return Session{}, err
+		return domain.Session{}, err
 	}
 	// The store's TTL removes idle sessions; the check covers the moment
 	// before its sweep runs.
 	if !found || !s.Live(now, a.IdleTimeout) {
-		return Session{}, domain.ErrSessionEnded
+		return domain.Session{}, domain.ErrSessionEnded
 	}
 	// The slide is written only every domain.SlideEvery, and conditionally
 	// (ETag): a sign-out in between is never undone.
 	if _, slides := s.Slide(now, a.IdleTimeout); slides {
-		_, err := a.Sessions.Update(ctx, sessionKey(sid), func(cur *Session, exists bool) (*persist.Event, error) {
+		_, err := a.Sessions.Update(ctx, sessionKey(sid), func(cur *domain.Session, exists bool) (*persist.Event, error) {
 			next, slides := cur.Slide(now, a.IdleTimeout)
 			if !exists || !slides {
 				return nil, persist.ErrNoChange // signed out, or slid meanwhile
@@ -476,7 +460,7 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (Session, erro
 			return nil, nil
 		})
 		if err != nil {
-			return Session{}, err
+			return domain.Session{}, err
 		}
 	}
 	if !s.PhoneVerified {
@@ -489,15 +473,15 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (Session, erro
 // another of its sessions has verified since (each session keeps a copy of
 // the flag). The account is the truth: read it, and note it on the session
 // once. Only unverified sessions pay the read.
-func (a Accounts) catchUpVerification(ctx context.Context, s Session) (Session, error) {
+func (a Accounts) catchUpVerification(ctx context.Context, s domain.Session) (domain.Session, error) {
 	u, found, err := a.Users.Get(ctx, userKey(s.Username))
 	if err != nil {
-		return Session{}, err
+		return domain.Session{}, err
 	}
 	if !found || u.PhoneVerifiedAt == nil || u.PhoneNumber != s.PhoneNumber {
 		return s, nil
 	}
-	if _, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*persist.Event, error) {
+	if _, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *domain.Session, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, domain.ErrSessionEnded
 		}
@@ -511,15 +495,15 @@ func (a Accounts) catchUpVerification(ctx context.Context, s Session) (Session, 
 		*cur = next
 		return nil, nil
 	}); err != nil {
-		return Session{}, err
+		return domain.Session{}, err
 	}
 	s.PhoneVerified = true
 	return s, nil
 }
 
 // SignOut ends the session: the token is refused from now on.
-func (a Accounts) SignOut(ctx context.Context, s Session) error {
-	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*persist.Event, error) {
+func (a Accounts) SignOut(ctx context.Context, s domain.Session) error {
+	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *domain.Session, exists bool) (*persist.Event, error) {
 		next, ended := cur.End()
 		if !exists || !ended {
 			return nil, persist.ErrNoChange
@@ -534,7 +518,7 @@ func (a Accounts) SignOut(ctx context.Context, s Session) error {
 var ErrNoAccount = errs.E(errs.Unauthorized, "account not found")
 
 // WebhookSecret returns the secret the account's webhooks are signed with.
-func (a Accounts) WebhookSecret(ctx context.Context, s Session) (string, error) {
+func (a Accounts) WebhookSecret(ctx context.Context, s domain.Session) (string, error) {
 	secret, found, err := WebhookSecrets{Users: a.Users}.WebhookSecret(ctx, s.Username)
 	if err == nil && !found {
 		err = ErrNoAccount
@@ -545,7 +529,7 @@ func (a Accounts) WebhookSecret(ctx context.Context, s Session) (string, error) 
 // WebhookSecrets reads the secrets customers' webhooks are signed with,
 // for the purchase context's deliveries (its WebhookSecrets port).
 type WebhookSecrets struct {
-	Users Store[User]
+	Users Store[domain.User]
 }
 
 // WebhookSecret is username's secret; found is false once the account is gone.
@@ -556,8 +540,8 @@ func (w WebhookSecrets) WebhookSecret(ctx context.Context, username string) (sec
 
 // RotateWebhookSecret replaces the secret; webhooks sent from now on are
 // signed with the new one only.
-func (a Accounts) RotateWebhookSecret(ctx context.Context, s Session) (string, error) {
-	u, err := a.Users.Update(ctx, userKey(s.Username), func(u *User, exists bool) (*persist.Event, error) {
+func (a Accounts) RotateWebhookSecret(ctx context.Context, s domain.Session) (string, error) {
+	u, err := a.Users.Update(ctx, userKey(s.Username), func(u *domain.User, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, ErrNoAccount
 		}
@@ -570,7 +554,7 @@ func (a Accounts) RotateWebhookSecret(ctx context.Context, s Session) (string, e
 // VerifyPhone checks a code sent by SMS. Right: the account's phone is
 // verified (and the caller's session says so). Wrong: one of the code's
 // tries is spent; wrong tries across codes also count toward a lock.
-func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Session, error) {
+func (a Accounts) VerifyPhone(ctx context.Context, s domain.Session, code string) (domain.Session, error) {
 	if s.PhoneVerified {
 		return s, nil
 	}
@@ -592,7 +576,7 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 		return s, err
 	}
 	now := a.Now()
-	if _, err := a.Users.Update(ctx, userKey(s.Username), func(u *User, exists bool) (*persist.Event, error) {
+	if _, err := a.Users.Update(ctx, userKey(s.Username), func(u *domain.User, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, ErrNoAccount
 		}
@@ -608,7 +592,7 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 	// Conditional, like every later write of a session: a sign-out in
 	// between is not undone (and some stores refuse an unconditional write
 	// to a key once it was written conditionally).
-	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *Session, exists bool) (*persist.Event, error) {
+	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *domain.Session, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, domain.ErrSessionEnded
 		}
@@ -624,7 +608,7 @@ func (a Accounts) VerifyPhone(ctx context.Context, s Session, code string) (Sess
 }
 
 // ResendCode sends a new code, once the cool-down since the last has passed.
-func (a Accounts) ResendCode(ctx context.Context, s Session) error {
+func (a Accounts) ResendCode(ctx context.Context, s domain.Session) error {
 	if s.PhoneVerified {
 		return errs.E(errs.Conflict, "your phone number is already verified")
 	}

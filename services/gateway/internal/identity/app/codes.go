@@ -16,7 +16,7 @@ import (
 // are one state transaction (the deliveries store's outbox to send-sms).
 type Codes struct {
 	// Store has the code's lifetime as its TTL.
-	Store    Store[PhoneCode]
+	Store    Store[domain.PhoneCode]
 	Now      func() time.Time
 	NewCode  func() string // six digits
 	TTL      time.Duration
@@ -44,7 +44,7 @@ func (c Codes) kind() string {
 func (c Codes) key(userID string) string { return c.kind() + "|" + userID }
 
 // Send makes a new code for u and texts it. resend: honour the cool-down.
-func (c Codes) Send(ctx context.Context, u User, resend bool) error {
+func (c Codes) Send(ctx context.Context, u domain.User, resend bool) error {
 	code := c.NewCode()
 	text := codeText
 	if c.Text != nil {
@@ -62,7 +62,7 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 	if err := c.Daily.take(ctx, u); err != nil {
 		return err
 	}
-	_, err := c.Store.Update(ctx, c.key(u.ID), func(pc *PhoneCode, exists bool) (*persist.Event, error) {
+	_, err := c.Store.Update(ctx, c.key(u.ID), func(pc *domain.PhoneCode, exists bool) (*persist.Event, error) {
 		now := c.Now()
 		if resend && exists {
 			if err := pc.CoolingDown(now, c.Cooldown); err != nil {
@@ -82,7 +82,7 @@ func (c Codes) Send(ctx context.Context, u User, resend bool) error {
 // SendUnlessLive sends a new code unless a live, unused one with tries
 // left is there: asking again and again cannot replace the one the owner
 // is typing in.
-func (c Codes) SendUnlessLive(ctx context.Context, u User) error {
+func (c Codes) SendUnlessLive(ctx context.Context, u domain.User) error {
 	pc, found, err := c.Store.Get(ctx, c.key(u.ID))
 	if err != nil {
 		return err
@@ -95,12 +95,12 @@ func (c Codes) SendUnlessLive(ctx context.Context, u User) error {
 
 // Notify texts u a message that carries no code, once per id (within
 // the codes' TTL), under the same daily caps as the codes.
-func (c Codes) Notify(ctx context.Context, u User, id string, text func() string) error {
+func (c Codes) Notify(ctx context.Context, u domain.User, id string, text func() string) error {
 	if err := c.Daily.take(ctx, u); err != nil {
 		return err
 	}
 	now := c.Now()
-	err := c.Store.Insert(ctx, "notice|"+id, PhoneCode{UserID: u.ID, SentAt: now, ExpiresAt: now.Add(c.TTL), Used: true},
+	err := c.Store.Insert(ctx, "notice|"+id, domain.PhoneCode{UserID: u.ID, SentAt: now, ExpiresAt: now.Add(c.TTL), Used: true},
 		&persist.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
 			MessageID: id, PhoneNumber: u.PhoneNumber, Text: text()}})
 	if errors.Is(err, persist.ErrExists) {
@@ -117,13 +117,13 @@ type DailyCaps struct {
 	// if empty).
 	Name string
 	// Store has a TTL of two days.
-	Store      Store[Count]
+	Store      Store[domain.Count]
 	Now        func() time.Time
 	PerAccount int
 	PerNumber  int
 }
 
-func (d *DailyCaps) take(ctx context.Context, u User) error {
+func (d *DailyCaps) take(ctx context.Context, u domain.User) error {
 	if d == nil {
 		return nil
 	}
@@ -150,14 +150,14 @@ type quota struct {
 
 // spend counts one against each quota in turn, and returns the first that
 // was already full (nothing more is counted then), or nil.
-func spend(ctx context.Context, store Store[Count], quotas []quota) (*quota, error) {
+func spend(ctx context.Context, store Store[domain.Count], quotas []quota) (*quota, error) {
 	for i, q := range quotas {
 		if q.max <= 0 {
 			continue
 		}
 		full := false
-		if _, err := store.Update(ctx, q.key, func(n *Count, _ bool) (*persist.Event, error) {
-			var next Count
+		if _, err := store.Update(ctx, q.key, func(n *domain.Count, _ bool) (*persist.Event, error) {
+			var next domain.Count
 			if next, full = n.Take(q.max); full {
 				return nil, persist.ErrNoChange
 			}
@@ -185,8 +185,8 @@ func (c Codes) Check(ctx context.Context, userID, code string) error {
 		return err
 	}
 	var result error
-	_, err := c.Store.Update(ctx, c.key(userID), func(pc *PhoneCode, exists bool) (*persist.Event, error) {
-		var next PhoneCode
+	_, err := c.Store.Update(ctx, c.key(userID), func(pc *domain.PhoneCode, exists bool) (*persist.Event, error) {
+		var next domain.PhoneCode
 		var changed bool
 		if next, changed, result = pc.Check(exists, userID, code, c.Now(), c.MaxTries); !changed {
 			return nil, persist.ErrNoChange

@@ -14,7 +14,7 @@ import (
 // success resets the count.
 type Limits struct {
 	// Store has a TTL long enough to forget an idle key (MaxLock).
-	Store Store[Strikes]
+	Store Store[domain.Strikes]
 	Now   func() time.Time
 	domain.LockRules
 }
@@ -41,8 +41,8 @@ func (l Limits) Reserve(ctx context.Context, key string) (Try, error) {
 	now := l.Now()
 	try := Try{l: l, key: key, until: now.Add(reservationLife)}
 	var refusal error
-	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*persist.Event, error) {
-		var next Strikes
+	_, err := l.Store.Update(ctx, limitKey(key), func(st *domain.Strikes, _ bool) (*persist.Event, error) {
+		var next domain.Strikes
 		if next, refusal = l.LockRules.Reserve(*st, now, try.until); refusal != nil {
 			return nil, persist.ErrNoChange
 		}
@@ -67,21 +67,21 @@ func (t Try) held() bool { return t.l.Store != nil }
 
 // Succeeded settles the try and forgets the failures of its key.
 func (t Try) Succeeded(ctx context.Context) {
-	t.l.change(ctx, t.key, func(st Strikes) Strikes { return st.Succeed(t.until) })
+	t.l.change(ctx, t.key, func(st domain.Strikes) domain.Strikes { return st.Succeed(t.until) })
 }
 
 // Abandon settles a try that was not made (the store failed, or no hashing
 // slot was free): it counts neither way.
 func (t Try) Abandon(ctx context.Context) {
-	t.l.change(ctx, t.key, func(st Strikes) Strikes { return st.Settle(t.until) })
+	t.l.change(ctx, t.key, func(st domain.Strikes) domain.Strikes { return st.Settle(t.until) })
 }
 
 // change applies fn to key's strikes, if there are any, in a settling
 // context; a failure leaves the reservation to lapse.
-func (l Limits) change(ctx context.Context, key string, fn func(Strikes) Strikes) {
+func (l Limits) change(ctx context.Context, key string, fn func(domain.Strikes) domain.Strikes) {
 	ctx, cancel := settling(ctx)
 	defer cancel()
-	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*persist.Event, error) {
+	_, _ = l.Store.Update(ctx, limitKey(key), func(st *domain.Strikes, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, persist.ErrNoChange
 		}
@@ -93,7 +93,7 @@ func (l Limits) change(ctx context.Context, key string, fn func(Strikes) Strikes
 // Lift ends the lock of key and forgets its failures (the owner proved
 // who they are another way: a code sent to their phone).
 func (l Limits) Lift(ctx context.Context, key string) {
-	l.change(ctx, key, Strikes.Lift)
+	l.change(ctx, key, domain.Strikes.Lift)
 }
 
 // Failed settles the try as a failure and returns cause, or the lock it set
@@ -120,7 +120,7 @@ func (l Limits) Fail(ctx context.Context, key string, cause error) error {
 
 func (l Limits) fail(ctx context.Context, key string, cause error, reserved time.Time) error {
 	var lock time.Duration
-	_, err := l.Store.Update(ctx, limitKey(key), func(st *Strikes, _ bool) (*persist.Event, error) {
+	_, err := l.Store.Update(ctx, limitKey(key), func(st *domain.Strikes, _ bool) (*persist.Event, error) {
 		*st, lock = l.LockRules.Fail(*st, reserved, l.Now())
 		return nil, nil
 	})
@@ -132,7 +132,7 @@ func (l Limits) fail(ctx context.Context, key string, cause error, reserved time
 
 // Reset forgets the failures of key after a success.
 func (l Limits) Reset(ctx context.Context, key string) {
-	_, _ = l.Store.Update(ctx, limitKey(key), func(st *Strikes, exists bool) (*persist.Event, error) {
+	_, _ = l.Store.Update(ctx, limitKey(key), func(st *domain.Strikes, exists bool) (*persist.Event, error) {
 		if !exists || st.Failures == 0 {
 			return nil, persist.ErrNoChange
 		}

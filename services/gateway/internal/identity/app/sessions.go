@@ -14,9 +14,9 @@ func sessionListKey(userID string) string { return "sessions-of|" + userID }
 // listSession notes a new session before it is stored (a crash in between
 // leaves a name of nothing, which ending skips; the other order could leave
 // a session nobody can end). It returns the sessions pushed out by the cap.
-func (a Accounts) listSession(ctx context.Context, userID string, ref SessionRef) ([]string, error) {
+func (a Accounts) listSession(ctx context.Context, userID string, ref domain.SessionRef) ([]string, error) {
 	var evicted []string
-	_, err := a.SessionLists.Update(ctx, sessionListKey(userID), func(l *SessionList, _ bool) (*persist.Event, error) {
+	_, err := a.SessionLists.Update(ctx, sessionListKey(userID), func(l *domain.SessionList, _ bool) (*persist.Event, error) {
 		*l, evicted = l.Add(ref, a.SessionMaxAge)
 		return nil, nil
 	})
@@ -35,12 +35,12 @@ func (a Accounts) endSessions(ctx context.Context, userID string) error {
 	}
 	ended := map[string]bool{}
 	for _, r := range l.Sessions {
-		if err := a.SignOut(ctx, Session{ID: r.ID}); err != nil {
+		if err := a.SignOut(ctx, domain.Session{ID: r.ID}); err != nil {
 			return err
 		}
 		ended[r.ID] = true
 	}
-	_, err = a.SessionLists.Update(ctx, sessionListKey(userID), func(l *SessionList, exists bool) (*persist.Event, error) {
+	_, err = a.SessionLists.Update(ctx, sessionListKey(userID), func(l *domain.SessionList, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, persist.ErrNoChange
 		}
@@ -52,7 +52,7 @@ func (a Accounts) endSessions(ctx context.Context, userID string) error {
 
 // SignOutEverywhere ends every session of the caller's account, the
 // caller's own among them.
-func (a Accounts) SignOutEverywhere(ctx context.Context, s Session) error {
+func (a Accounts) SignOutEverywhere(ctx context.Context, s domain.Session) error {
 	return a.endSessions(ctx, s.UserID)
 }
 
@@ -66,7 +66,7 @@ type PasswordChange struct {
 // ends every session of the account, and starts a new one for the caller.
 // Wrong current passwords count like failed sign-ins (their own count), so
 // a stolen session cannot be used to guess the password.
-func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChange) (Token, error) {
+func (a Accounts) ChangePassword(ctx context.Context, s domain.Session, in PasswordChange) (Token, error) {
 	in.NewPassword = domain.NormalizePassword(in.NewPassword)
 	if err := a.Rules.NewPassword.Check(in.NewPassword); err != nil {
 		return Token{}, err
@@ -107,7 +107,7 @@ func (a Accounts) ChangePassword(ctx context.Context, s Session, in PasswordChan
 	if err != nil {
 		return Token{}, err
 	}
-	u, err = a.Users.Update(ctx, userKey(s.Username), func(cur *User, exists bool) (*persist.Event, error) {
+	u, err = a.Users.Update(ctx, userKey(s.Username), func(cur *domain.User, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, ErrNoAccount
 		}

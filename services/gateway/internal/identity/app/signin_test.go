@@ -75,16 +75,16 @@ func signInAccounts(h Hasher) (Accounts, *signinClock) {
 	clk := &signinClock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
 	var n atomic.Int64
 	return Accounts{
-		Users:       daprx.Store[User]{Client: mem, Name: "gateway-store"},
-		Phones:      daprx.Store[PhoneClaim]{Client: mem, Name: "gateway-store"},
-		Sessions:    daprx.Store[Session]{Client: mem, Name: "gateway-store"},
+		Users:       daprx.Store[domain.User]{Client: mem, Name: "gateway-store"},
+		Phones:      daprx.Store[domain.PhoneClaim]{Client: mem, Name: "gateway-store"},
+		Sessions:    daprx.Store[domain.Session]{Client: mem, Name: "gateway-store"},
 		Hasher:      h,
 		Tokens:      plainTokens{},
 		Now:         clk.now,
 		NewID:       func() string { return fmt.Sprint("id", n.Add(1)) },
 		NewSecret:   func() string { return "whsec_x" },
 		IdleTimeout: 10 * time.Minute,
-		Limits: Limits{Store: daprx.Store[Strikes]{Client: mem, Name: "gateway-store"}, Now: clk.now,
+		Limits: Limits{Store: daprx.Store[domain.Strikes]{Client: mem, Name: "gateway-store"}, Now: clk.now,
 			LockRules: domain.LockRules{MaxFailures: 5, Lock: time.Minute, MaxLock: time.Hour}},
 		UnknownNames: NewMemStrikes(1000, time.Hour, clk.now),
 		Rules:        documentRules,
@@ -105,7 +105,7 @@ func (c *signinClock) add(d time.Duration) {
 
 func addUser(t *testing.T, a Accounts, name, password string) {
 	t.Helper()
-	require.NoError(t, a.Users.Insert(context.Background(), userKey(name), User{ID: "u-" + name, Username: name,
+	require.NoError(t, a.Users.Insert(context.Background(), userKey(name), domain.User{ID: "u-" + name, Username: name,
 		PhoneNumber: "+84909123456", PasswordHash: "hash:" + password}, nil))
 }
 
@@ -233,12 +233,12 @@ func TestSignUpWithATakenUsernameHashesNothing(t *testing.T) {
 // texts sent.
 func withAccountLock(a *Accounts, limit int) *testkit.MemState {
 	mem := testkit.NewMemState()
-	a.AccountLimits = Limits{Store: daprx.Store[Strikes]{Client: mem, Name: "s"}, Now: a.Now,
+	a.AccountLimits = Limits{Store: daprx.Store[domain.Strikes]{Client: mem, Name: "s"}, Now: a.Now,
 		LockRules: domain.LockRules{MaxFailures: limit, Lock: 15 * time.Minute, MaxLock: time.Hour}}
 	ob := daprx.NewOutbox(mem, "d", "pubsub", "test", 5*time.Second, nil)
 	code := 0
 	a.Later = func(f func()) { f() } // the unlock code's work, before the answer
-	a.UnlockCodes = Codes{Store: daprx.Store[PhoneCode]{Client: mem, Name: "d", Outbox: ob}, Now: a.Now,
+	a.UnlockCodes = Codes{Store: daprx.Store[domain.PhoneCode]{Client: mem, Name: "d", Outbox: ob}, Now: a.Now,
 		NewCode: func() string { code++; return fmt.Sprintf("%06d", 424240+code) },
 		TTL:     5 * time.Minute, Cooldown: time.Minute, MaxTries: 5, Rule: documentRules.Code, Kind: "unlock-code", Text: UnlockCodeText}
 	return mem
@@ -340,7 +340,7 @@ func TestUnlockCodesGoOnlyToLockedAccountsAndAreNotReplaced(t *testing.T) {
 	mem := withAccountLock(&a, 8)
 	ctx := context.Background()
 	verified := a.Now()
-	require.NoError(t, a.Users.Insert(ctx, userKey("kim"), User{ID: "u-kim", Username: "kim", PhoneNumber: "+84909123456",
+	require.NoError(t, a.Users.Insert(ctx, userKey("kim"), domain.User{ID: "u-kim", Username: "kim", PhoneNumber: "+84909123456",
 		PasswordHash: "hash:the right password", PhoneVerifiedAt: &verified}, nil))
 	require.NoError(t, a.RequestUnlockCode(ctx, "kim", "c"))
 	assert.Empty(t, mem.Events("send-sms"), "a code for an account that is not locked")
@@ -387,7 +387,7 @@ func TestASessionStartedAcrossAPasswordChangeEnds(t *testing.T) {
 	ctx := context.Background()
 	stale, _, err := a.Users.Get(ctx, userKey("mai")) // read by a sign-in before the change
 	require.NoError(t, err)
-	_, err = a.Users.Update(ctx, userKey("mai"), func(u *User, _ bool) (*persist.Event, error) {
+	_, err = a.Users.Update(ctx, userKey("mai"), func(u *domain.User, _ bool) (*persist.Event, error) {
 		u.PasswordHash = "hash:the new password"
 		return nil, nil
 	})
@@ -419,7 +419,7 @@ func lockedOwner(t *testing.T, a Accounts, name string, limit int) {
 	t.Helper()
 	ctx := context.Background()
 	verified := a.Now()
-	require.NoError(t, a.Users.Insert(ctx, userKey(name), User{ID: "u-" + name, Username: name, PhoneNumber: "+84909123456",
+	require.NoError(t, a.Users.Insert(ctx, userKey(name), domain.User{ID: "u-" + name, Username: name, PhoneNumber: "+84909123456",
 		PasswordHash: "hash:the right password", PhoneVerifiedAt: &verified}, nil))
 	for i := range limit {
 		_, _ = a.SignIn(ctx, SignInInput{Username: name, Password: "a guess", Client: fmt.Sprint("198.51.100.", i)})

@@ -9,6 +9,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
 // SMSPolicy says which numbers may receive the bank's texts, and how many
@@ -49,7 +50,7 @@ func (p SMSPolicy) Check(phone string) error {
 // (PerHour) and per client (PerClientPerHour); zero: no bound.
 type TextBudget struct {
 	// Store has a TTL of two hours.
-	Store            Store[Count]
+	Store            Store[domain.Count]
 	Now              func() time.Time
 	PerHour          int
 	PerClientPerHour int

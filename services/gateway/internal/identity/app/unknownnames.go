@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
 // MemStrikes keeps the strikes of sign-ins with usernames that have no
@@ -27,7 +28,7 @@ type MemStrikes struct {
 }
 
 type memStrike struct {
-	st      Strikes
+	st      domain.Strikes
 	changed time.Time
 }
 
@@ -43,16 +44,16 @@ func (m *MemStrikes) Len() int {
 	return len(m.recs)
 }
 
-func (m *MemStrikes) get(key string, now time.Time) (Strikes, bool) {
+func (m *MemStrikes) get(key string, now time.Time) (domain.Strikes, bool) {
 	r, ok := m.recs[key]
 	if !ok || now.Sub(r.changed) > m.Idle {
-		return Strikes{}, false
+		return domain.Strikes{}, false
 	}
 	return r.st, true
 }
 
 // Get reads key's strikes.
-func (m *MemStrikes) Get(_ context.Context, key string) (Strikes, bool, error) {
+func (m *MemStrikes) Get(_ context.Context, key string) (domain.Strikes, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st, ok := m.get(key, m.Now())
@@ -60,8 +61,8 @@ func (m *MemStrikes) Get(_ context.Context, key string) (Strikes, bool, error) {
 }
 
 // GetMany reads keys' strikes.
-func (m *MemStrikes) GetMany(ctx context.Context, keys []string) (map[string]Strikes, error) {
-	out := map[string]Strikes{}
+func (m *MemStrikes) GetMany(ctx context.Context, keys []string) (map[string]domain.Strikes, error) {
+	out := map[string]domain.Strikes{}
 	for _, k := range keys {
 		if st, ok, _ := m.Get(ctx, k); ok {
 			out[k] = st
@@ -71,8 +72,8 @@ func (m *MemStrikes) GetMany(ctx context.Context, keys []string) (map[string]Str
 }
 
 // Insert writes v unless key holds strikes.
-func (m *MemStrikes) Insert(ctx context.Context, key string, v Strikes, _ *persist.Event) error {
-	_, err := m.Update(ctx, key, func(cur *Strikes, exists bool) (*persist.Event, error) {
+func (m *MemStrikes) Insert(ctx context.Context, key string, v domain.Strikes, _ *persist.Event) error {
+	_, err := m.Update(ctx, key, func(cur *domain.Strikes, exists bool) (*persist.Event, error) {
 		if exists {
 			return nil, persist.ErrExists
 		}
@@ -83,7 +84,7 @@ func (m *MemStrikes) Insert(ctx context.Context, key string, v Strikes, _ *persi
 }
 
 // InsertAfter is Insert once before succeeded.
-func (m *MemStrikes) InsertAfter(ctx context.Context, key string, v Strikes, ev *persist.Event, before func(context.Context) error) error {
+func (m *MemStrikes) InsertAfter(ctx context.Context, key string, v domain.Strikes, ev *persist.Event, before func(context.Context) error) error {
 	if before != nil {
 		if err := before(ctx); err != nil {
 			return err
@@ -94,7 +95,7 @@ func (m *MemStrikes) InsertAfter(ctx context.Context, key string, v Strikes, ev 
 
 // Update changes key's strikes with fn, as the state store's Update does;
 // nothing runs concurrently with fn for this store.
-func (m *MemStrikes) Update(_ context.Context, key string, fn func(*Strikes, bool) (*persist.Event, error)) (Strikes, error) {
+func (m *MemStrikes) Update(_ context.Context, key string, fn func(*domain.Strikes, bool) (*persist.Event, error)) (domain.Strikes, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.Now()

@@ -12,11 +12,12 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
 // storeOf is the in-memory state behind a's stores.
 func storeOf(a Accounts) *testkit.MemState {
-	return a.Users.(daprx.Store[User]).Client.(*testkit.MemState)
+	return a.Users.(daprx.Store[domain.User]).Client.(*testkit.MemState)
 }
 
 // TestUnknownUsernamesWriteNothing: 1,000 sign-ins with made-up usernames

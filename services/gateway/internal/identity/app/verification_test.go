@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
 // Issue 28, finding 3: a customer with two sessions verifies the phone in
@@ -28,7 +29,7 @@ func TestVerificationReachesEverySessionOfTheAccount(t *testing.T) {
 
 	// What VerifyPhone does through the first session: the account is
 	// verified.
-	_, err = a.Users.Update(ctx, userKey("karim"), func(u *User, exists bool) (*persist.Event, error) {
+	_, err = a.Users.Update(ctx, userKey("karim"), func(u *domain.User, exists bool) (*persist.Event, error) {
 		next, ok := u.VerifyPhone(clk.now())
 		require.True(t, ok)
 		*u = next

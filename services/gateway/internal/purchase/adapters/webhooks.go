@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // SecretPrefix marks a Standard Webhooks signing secret (identity makes
@@ -52,15 +52,15 @@ const NoAnswer = "no answer"
 
 // Send makes one attempt. Any 2xx is delivered; a redirect is not followed
 // (the receiver must answer at the URL it gave).
-func (w Webhooks) Send(ctx context.Context, url, id, secret string, body []byte) app.WebhookResult {
+func (w Webhooks) Send(ctx context.Context, url, id, secret string, body []byte) domain.WebhookResult {
 	ts := w.Now().Unix()
 	sig, err := Sign(secret, id, ts, body)
 	if err != nil {
-		return app.WebhookResult{Err: err.Error()}
+		return domain.WebhookResult{Err: err.Error()}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return app.WebhookResult{Err: "bad callbackUrl"}
+		return domain.WebhookResult{Err: "bad callbackUrl"}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "bankabc-vouchers-webhooks/1")
@@ -72,14 +72,14 @@ func (w Webhooks) Send(ctx context.Context, url, id, secret string, body []byte)
 		if w.Log != nil {
 			w.Log.WarnContext(ctx, "webhook attempt got no answer", "webhook_id", id, "error", err)
 		}
-		return app.WebhookResult{Err: NoAnswer}
+		return domain.WebhookResult{Err: NoAnswer}
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return app.WebhookResult{Delivered: true}
+		return domain.WebhookResult{Delivered: true}
 	}
-	res := app.WebhookResult{Err: fmt.Sprintf("answered %d", resp.StatusCode)}
+	res := domain.WebhookResult{Err: fmt.Sprintf("answered %d", resp.StatusCode)}
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 		res.RetryAfter = time.Duration(s) * time.Second
 	}

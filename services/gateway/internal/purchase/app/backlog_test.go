@@ -12,6 +12,7 @@ import (
 
 	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 type fakeClock struct{ t time.Time }
@@ -69,10 +70,10 @@ func TestBacklogAsksAboutPurchasesOtherReplicasFinished(t *testing.T) {
 // TestPurchasesPastTheBacklogAreRefused: the refused purchase is 503
 // with Retry-After and stores no request; a completed one frees its place.
 func TestPurchasesPastTheBacklogAreRefused(t *testing.T) {
-	p, _ := metricsSetup(&receiver{answer: WebhookResult{Delivered: true}})
+	p, _ := metricsSetup(&receiver{answer: domain.WebhookResult{Delivered: true}})
 	p.Backlog = &Backlog{Max: 1, Forget: time.Minute, RetryAfter: time.Second, Now: time.Now}
 	ctx := context.Background()
-	buy := func() (Request, error) {
+	buy := func() (domain.Request, error) {
 		r, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber}, "")
 		return r, err
 	}

@@ -17,32 +17,9 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// Delivery channels and statuses (domain's).
-const (
-	ChannelWebhook = domain.ChannelWebhook
-	ChannelSMS     = domain.ChannelSMS
-
-	DeliveryPending   = domain.DeliveryPending
-	DeliveryDelivered = domain.DeliveryDelivered
-	DeliverySMSQueued = domain.DeliverySMSQueued
-)
-
-// Delivery is how one request's code reaches the customer (domain.Delivery:
-// its rules live there).
-type Delivery = domain.Delivery
-
-// WebhookPayload is the body POSTed to a callbackUrl.
-type WebhookPayload = domain.WebhookPayload
-
-// WebhookData is the voucher part of a webhook.
-type WebhookData = domain.WebhookData
-
-// WebhookResult is what one attempt got.
-type WebhookResult = domain.WebhookResult
-
 // Webhooks sends one signed webhook attempt.
 type Webhooks interface {
-	Send(ctx context.Context, url, webhookID, secret string, body []byte) WebhookResult
+	Send(ctx context.Context, url, webhookID, secret string, body []byte) domain.WebhookResult
 }
 
 // Set is a set of ids (daprx.Index satisfies it).
@@ -57,7 +34,7 @@ type Set interface {
 // after the webhook's retries run out. The SMS is published to send-sms in
 // the same state transaction that records it (the store's outbox).
 type Deliveries struct {
-	Store    Store[Delivery]
+	Store    Store[domain.Delivery]
 	Pending  Set
 	Secrets  WebhookSecrets
 	Webhooks Webhooks
@@ -124,8 +101,8 @@ func deliveryKey(requestID string) string { return "delivery|" + requestID }
 // Start begins the delivery of a completed request, once: a delivery that
 // exists already is only made sure of (restarted). For a request whose end
 // was just recorded, Begin saves the read.
-func (d Deliveries) Start(ctx context.Context, req Request) error {
-	if req.State != StateSuccess {
+func (d Deliveries) Start(ctx context.Context, req domain.Request) error {
+	if req.State != domain.StateSuccess {
 		return nil
 	}
 	existing, err := d.Of(ctx, req.RequestID)
@@ -136,7 +113,7 @@ func (d Deliveries) Start(ctx context.Context, req Request) error {
 }
 
 // startOver is Start once the request's delivery, if any, was read.
-func (d Deliveries) startOver(ctx context.Context, req Request, existing *Delivery) error {
+func (d Deliveries) startOver(ctx context.Context, req domain.Request, existing *domain.Delivery) error {
 	if existing != nil {
 		return d.restarted(ctx, req.RequestID, existing)
 	}
@@ -146,7 +123,7 @@ func (d Deliveries) startOver(ctx context.Context, req Request, existing *Delive
 // Begin is Start without the read first: the delivery is inserted, and one
 // that exists already (ErrExists: a redelivered event, a redrive) is only
 // made sure of.
-func (d Deliveries) Begin(ctx context.Context, req Request) error {
+func (d Deliveries) Begin(ctx context.Context, req domain.Request) error {
 	del, sms, ok, err := domain.BeginDelivery(req, d.Now())
 	if !ok || err != nil {
 		return err // a failed request has nothing to deliver; its status says why
@@ -209,7 +186,7 @@ func (d Deliveries) Begin(ctx context.Context, req Request) error {
 }
 
 // insertPending stores a webhook whose first attempt the sweep makes.
-func (d Deliveries) insertPending(ctx context.Context, id string, del Delivery) error {
+func (d Deliveries) insertPending(ctx context.Context, id string, del domain.Delivery) error {
 	if err := d.Store.Insert(ctx, deliveryKey(id), del, nil); errors.Is(err, persist.ErrExists) {
 		return d.restartedUnread(ctx, id)
 	} else if err != nil {
@@ -223,8 +200,8 @@ func (d Deliveries) insertPending(ctx context.Context, id string, del Delivery) 
 // again (adding twice is harmless): gateway killed between the insert and
 // the index left it out, and the sweep, which reads only the index, never
 // sent it (seen in the fault suite).
-func (d Deliveries) restarted(ctx context.Context, requestID string, existing *Delivery) error {
-	if existing.Channel == ChannelWebhook && existing.Status == DeliveryPending {
+func (d Deliveries) restarted(ctx context.Context, requestID string, existing *domain.Delivery) error {
+	if existing.Channel == domain.ChannelWebhook && existing.Status == domain.DeliveryPending {
 		return d.Pending.Add(ctx, requestID)
 	}
 	return nil
@@ -246,7 +223,7 @@ func smsEvent(requestID, phone string, sms domain.CodeSMS) *persist.Event {
 }
 
 // Of returns the delivery of a request, nil if it has none yet.
-func (d Deliveries) Of(ctx context.Context, requestID string) (*Delivery, error) {
+func (d Deliveries) Of(ctx context.Context, requestID string) (*domain.Delivery, error) {
 	del, found, err := d.Store.Get(ctx, deliveryKey(requestID))
 	if err != nil || !found {
 		return nil, err
@@ -256,13 +233,13 @@ func (d Deliveries) Of(ctx context.Context, requestID string) (*Delivery, error)
 
 // OfMany returns the deliveries of several requests in one read, by
 // request id; a request with none is absent.
-func (d Deliveries) OfMany(ctx context.Context, requestIDs []string) (map[string]Delivery, error) {
+func (d Deliveries) OfMany(ctx context.Context, requestIDs []string) (map[string]domain.Delivery, error) {
 	keys := persist.Keys(requestIDs, deliveryKey)
 	got, err := d.Store.GetMany(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]Delivery, len(got))
+	out := make(map[string]domain.Delivery, len(got))
 	for i, id := range requestIDs {
 		if del, ok := got[keys[i]]; ok {
 			out[id] = del
@@ -361,7 +338,7 @@ func (d Deliveries) notAttempted(ctx context.Context, id string, counted errs.Re
 // pending reads every indexed webhook and returns the due ones. It drops
 // from the index what is no longer pending, sends the overdue ones by SMS,
 // and notes how many each customer has pending (Crowded).
-func (d Deliveries) pending(ctx context.Context, s *SweepSummary) ([]Delivery, error) {
+func (d Deliveries) pending(ctx context.Context, s *SweepSummary) ([]domain.Delivery, error) {
 	ids, err := d.Pending.All(ctx)
 	if err != nil {
 		return nil, err
@@ -373,11 +350,11 @@ func (d Deliveries) pending(ctx context.Context, s *SweepSummary) ([]Delivery, e
 	now := d.Now()
 	rules := d.rules()
 	perCustomer := map[string]int{}
-	var due []Delivery
+	var due []domain.Delivery
 	for _, id := range ids {
 		del, ok := got[id]
 		switch {
-		case !ok || del.Status != DeliveryPending:
+		case !ok || del.Status != domain.DeliveryPending:
 			if err := d.Pending.Remove(ctx, id); err != nil {
 				s.Errors = s.Errors.Add(err)
 			}
@@ -409,7 +386,7 @@ func (d Deliveries) rules() domain.WebhookRules {
 func (d Deliveries) giveUp(ctx context.Context, id string) error {
 	rules := d.rules()
 	fellBack, phone := false, ""
-	_, err := d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
+	_, err := d.Store.Update(ctx, deliveryKey(id), func(cur *domain.Delivery, exists bool) (*persist.Event, error) {
 		fellBack = false
 		if !exists {
 			return nil, persist.ErrNoChange
@@ -442,7 +419,7 @@ func (d Deliveries) giveUp(ctx context.Context, id string) error {
 func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration) (domain.Attempt, error) {
 	now := d.Now()
 	claimed := false
-	del, err := d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
+	del, err := d.Store.Update(ctx, deliveryKey(id), func(cur *domain.Delivery, exists bool) (*persist.Event, error) {
 		next, ok := cur.Claim(now, lease)
 		if claimed = exists && ok; !claimed {
 			return nil, persist.ErrNoChange
@@ -453,7 +430,7 @@ func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration)
 	if err != nil {
 		return domain.AttemptNone, err
 	}
-	if del.RequestID == "" || del.Status != DeliveryPending {
+	if del.RequestID == "" || del.Status != domain.DeliveryPending {
 		return domain.AttemptNone, d.Pending.Remove(ctx, id)
 	}
 	if !claimed {
@@ -509,12 +486,12 @@ func (d Deliveries) Crowded(username string) error {
 // delivered, retry (the next attempt scheduled) or fell back (the schedule
 // ran out: the code goes by SMS). A failed attempt is logged with the
 // receiver's answer.
-func (d Deliveries) send(ctx context.Context, id string, del Delivery) (domain.Attempt, error) {
+func (d Deliveries) send(ctx context.Context, id string, del domain.Delivery) (domain.Attempt, error) {
 	secret, found, err := d.Secrets.WebhookSecret(ctx, del.Username)
 	if err != nil {
 		return domain.AttemptNone, err
 	}
-	res := WebhookResult{Err: "account not found"}
+	res := domain.WebhookResult{Err: "account not found"}
 	if found {
 		sendCtx, span := tracing.StartClient(ctx, "deliver webhook")
 		res = d.Webhooks.Send(sendCtx, del.CallbackURL, del.WebhookID, secret, del.Body)
@@ -526,7 +503,7 @@ func (d Deliveries) send(ctx context.Context, id string, del Delivery) (domain.A
 	}
 	outcome := domain.AttemptRetry
 	rules := d.rules()
-	_, err = d.Store.Update(ctx, deliveryKey(id), func(cur *Delivery, exists bool) (*persist.Event, error) {
+	_, err = d.Store.Update(ctx, deliveryKey(id), func(cur *domain.Delivery, exists bool) (*persist.Event, error) {
 		outcome = domain.AttemptRetry // a retried update starts over
 		if !exists {
 			return nil, persist.ErrNoChange

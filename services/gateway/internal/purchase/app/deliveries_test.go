@@ -16,6 +16,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/testkit"
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // dyingOnIndex is a state store whose next write to the sweep's index
@@ -59,9 +60,9 @@ func (d *dyingOnIndex) ExecuteStateTransaction(ctx context.Context, store string
 // killed). The event comes again; the webhook must end in the sweep's index,
 // or no attempt is ever made and the code never reaches the customer.
 func TestWebhookStoredButNotIndexedIsIndexedOnRedelivery(t *testing.T) {
-	p, _ := metricsSetup(&answering{answer: func(int) WebhookResult { return WebhookResult{Delivered: true} }})
+	p, _ := metricsSetup(&answering{answer: func(int) domain.WebhookResult { return domain.WebhookResult{Delivered: true} }})
 	dying := &dyingOnIndex{StateClient: testkit.NewMemState()}
-	p.Deliveries.Store = daprx.Store[Delivery]{Client: dying, Name: "gateway-deliveries"}
+	p.Deliveries.Store = daprx.Store[domain.Delivery]{Client: dying, Name: "gateway-deliveries"}
 	p.Deliveries.Pending = daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: dying, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2}
 	ctx := context.Background()
 	req, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: "https://shop.example/hook"}, "")
@@ -99,16 +100,16 @@ func (u *unreadableDeliveries) GetState(ctx context.Context, store, key string, 
 // sweep cannot claim stays pending for the next sweep, and the sweep says
 // so: in its summary by reason, in the failure counter, and in the log.
 func TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt(t *testing.T) {
-	p, _ := metricsSetup(&answering{answer: func(int) WebhookResult { return WebhookResult{Delivered: true} }})
+	p, _ := metricsSetup(&answering{answer: func(int) domain.WebhookResult { return domain.WebhookResult{Delivered: true} }})
 	store := &unreadableDeliveries{StateClient: testkit.NewMemState()}
-	p.Deliveries.Store = daprx.Store[Delivery]{Client: store, Name: "gateway-deliveries"}
+	p.Deliveries.Store = daprx.Store[domain.Delivery]{Client: store, Name: "gateway-deliveries"}
 	p.Deliveries.Pending = daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: store, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2}
 	var logged strings.Builder
 	p.Deliveries.Log = slog.New(slog.NewTextHandler(&logged, nil))
 	counted := &testkit.Failures{}
 	p.Deliveries.Failures = counted
 	ctx := context.Background()
-	due := Delivery{RequestID: "r1", Username: "alice", Channel: ChannelWebhook, Status: DeliveryPending,
+	due := domain.Delivery{RequestID: "r1", Username: "alice", Channel: domain.ChannelWebhook, Status: domain.DeliveryPending,
 		NextAttemptAt: p.Now()}
 	require.NoError(t, p.Deliveries.Store.Insert(ctx, deliveryKey("r1"), due, nil))
 	require.NoError(t, p.Deliveries.Pending.Add(ctx, "r1"))

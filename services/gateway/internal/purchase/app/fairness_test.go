@@ -29,16 +29,16 @@ type hangingFor struct {
 	delivered chan string
 }
 
-func (h *hangingFor) Send(ctx context.Context, url, webhookID, _ string, _ []byte) WebhookResult {
+func (h *hangingFor) Send(ctx context.Context, url, webhookID, _ string, _ []byte) domain.WebhookResult {
 	if strings.Contains(url, h.hung) {
 		select {
 		case <-h.release:
 		case <-ctx.Done():
 		}
-		return WebhookResult{Err: "no answer"}
+		return domain.WebhookResult{Err: "no answer"}
 	}
 	h.delivered <- webhookID
-	return WebhookResult{Delivered: true}
+	return domain.WebhookResult{Delivered: true}
 }
 
 var mallory = customer.Session{UserID: "u2", Username: "mallory", PhoneNumber: "+84909123451", PhoneVerified: true}
@@ -51,7 +51,7 @@ func fairSetup(t *testing.T, hooks Webhooks) (Purchases, *testClock, *testkit.Me
 	p.Deliveries.Secrets.(secrets)["mallory"] = "whsec_m"
 	p.Deliveries.Lanes = work.NewLanes(8, 2, time.Minute)
 	p.Deliveries.Counts = &PendingCounts{}
-	return p, clock, p.Deliveries.Store.(daprx.Store[Delivery]).Client.(*testkit.MemState)
+	return p, clock, p.Deliveries.Store.(daprx.Store[domain.Delivery]).Client.(*testkit.MemState)
 }
 
 // pendingWebhook stores a webhook of username's, due at due, as a sweep
@@ -60,10 +60,10 @@ func pendingWebhook(t *testing.T, p Purchases, id, username string, due time.Tim
 	t.Helper()
 	ctx := context.Background()
 	body, err := json.Marshal(domain.WebhookPayload{Type: "voucher.issued", Data: domain.WebhookData{
-		RequestID: id, Status: events.StatusSuccess, State: StateSuccess, VoucherCode: "CODE-" + id}})
+		RequestID: id, Status: events.StatusSuccess, State: domain.StateSuccess, VoucherCode: "CODE-" + id}})
 	require.NoError(t, err)
-	del := Delivery{RequestID: id, Username: username, PhoneNumber: "+8490912345" + id[len(id)-1:], Channel: ChannelWebhook,
-		Status: DeliveryPending, CallbackURL: "https://" + username + ".example/hook", WebhookID: "msg_" + id, Body: body,
+	del := domain.Delivery{RequestID: id, Username: username, PhoneNumber: "+8490912345" + id[len(id)-1:], Channel: domain.ChannelWebhook,
+		Status: domain.DeliveryPending, CallbackURL: "https://" + username + ".example/hook", WebhookID: "msg_" + id, Body: body,
 		Attempts: 1, NextAttemptAt: due, CreatedAt: due.Add(-time.Second)}
 	require.NoError(t, p.Deliveries.Store.Insert(ctx, deliveryKey(id), del, nil))
 	require.NoError(t, p.Deliveries.Pending.Add(ctx, id))
@@ -134,7 +134,7 @@ func TestAnOverdueWebhookGoesBySMSWithoutWaitingForAPlace(t *testing.T) {
 	assert.Equal(t, 1, s.Deferred, "mallory's, not overdue yet, waits: %+v", s)
 	got, err := p.Deliveries.Of(ctx, "a1")
 	require.NoError(t, err)
-	assert.Equal(t, DeliverySMSQueued, got.Status, "%+v", got)
+	assert.Equal(t, domain.DeliverySMSQueued, got.Status, "%+v", got)
 	assert.True(t, got.FellBack, "%+v", got)
 	assert.Equal(t, "not attempted in time", got.LastError, "%+v", got)
 	sms := dmem.Events(events.TopicSendSMS)

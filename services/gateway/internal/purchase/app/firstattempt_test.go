@@ -18,6 +18,7 @@ import (
 	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/work"
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // receiver is a webhook receiver that answers every attempt with answer
@@ -25,12 +26,12 @@ import (
 type receiver struct {
 	mu     sync.Mutex
 	calls  []string // webhook ids, one per attempt
-	answer WebhookResult
+	answer domain.WebhookResult
 	// during, if set, runs while the first attempt is under way.
 	during func()
 }
 
-func (r *receiver) Send(_ context.Context, _, webhookID, _ string, _ []byte) WebhookResult {
+func (r *receiver) Send(_ context.Context, _, webhookID, _ string, _ []byte) domain.WebhookResult {
 	r.mu.Lock()
 	r.calls = append(r.calls, webhookID)
 	first, during, res := len(r.calls) == 1, r.during, r.answer
@@ -47,7 +48,7 @@ func (r *receiver) attempts() int {
 	return len(r.calls)
 }
 
-func (r *receiver) answers(res WebhookResult) {
+func (r *receiver) answers(res domain.WebhookResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.answer = res
@@ -88,7 +89,7 @@ func firstAttemptSetup(hooks Webhooks) (Purchases, *testClock, *work.Pool, *seen
 
 // purchased creates alice's purchase (with callback, if not empty) and
 // completes it with a SUCCESS, waiting for the background delivery.
-func purchased(t *testing.T, p Purchases, pool *work.Pool, callback string) Request {
+func purchased(t *testing.T, p Purchases, pool *work.Pool, callback string) domain.Request {
 	t.Helper()
 	ctx := context.Background()
 	req, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: callback}, "")
@@ -98,7 +99,7 @@ func purchased(t *testing.T, p Purchases, pool *work.Pool, callback string) Requ
 	return req
 }
 
-func deliveryOf(t *testing.T, p Purchases, id string) Delivery {
+func deliveryOf(t *testing.T, p Purchases, id string) domain.Delivery {
 	t.Helper()
 	d, err := p.Deliveries.Of(context.Background(), id)
 	require.NoError(t, err, "delivery of %s", id)
@@ -107,7 +108,7 @@ func deliveryOf(t *testing.T, p Purchases, id string) Delivery {
 }
 
 // brief is d without its webhook body, for failure messages.
-func brief(d Delivery) string {
+func brief(d domain.Delivery) string {
 	return fmt.Sprintf("{%s %s/%s attempts %d next %s claimed %s err %q}", d.RequestID, d.Channel, d.Status,
 		d.Attempts, d.NextAttemptAt.Format(time.TimeOnly), d.ClaimedUntil.Format(time.TimeOnly), d.LastError)
 }
@@ -116,14 +117,14 @@ func brief(d Delivery) string {
 // a request calls the webhook once, without a sweep; delivered, it never
 // enters the sweep's index, and the sweep makes no other attempt.
 func TestFirstWebhookAttemptIsMadeAtOnce(t *testing.T) {
-	hooks := &receiver{answer: WebhookResult{Delivered: true}}
+	hooks := &receiver{answer: domain.WebhookResult{Delivered: true}}
 	p, _, pool, index := firstAttemptSetup(hooks)
 	ctx := context.Background()
 	req := purchased(t, p, pool, "https://shop.example/hook")
 	assert.Equal(t, 1, hooks.attempts(), "webhook calls before any sweep")
 	d := deliveryOf(t, p, req.RequestID)
 	want := "delivery " + brief(d) + ", want DELIVERED after one attempt, unclaimed"
-	assert.Equal(t, DeliveryDelivered, d.Status, want)
+	assert.Equal(t, domain.DeliveryDelivered, d.Status, want)
 	assert.Equal(t, 1, d.Attempts, want)
 	assert.NotNil(t, d.DeliveredAt, want)
 	assert.True(t, d.ClaimedUntil.IsZero(), want)
@@ -143,14 +144,14 @@ func TestFirstWebhookAttemptIsMadeAtOnce(t *testing.T) {
 // be retried leaves the delivery pending, one attempt made, the next one
 // scheduled, and in the sweep's index, so the sweep retries it when due.
 func TestFailedFirstWebhookAttemptIsLeftToTheSweep(t *testing.T) {
-	hooks := &receiver{answer: WebhookResult{Err: "503 Service Unavailable"}}
+	hooks := &receiver{answer: domain.WebhookResult{Err: "503 Service Unavailable"}}
 	p, clock, pool, _ := firstAttemptSetup(hooks)
 	ctx := context.Background()
 	req := purchased(t, p, pool, "https://shop.example/hook")
 	assert.Equal(t, 1, hooks.attempts(), "webhook calls before any sweep")
 	d := deliveryOf(t, p, req.RequestID)
 	want := fmt.Sprintf("delivery %s, want pending after one attempt, the next later, unclaimed (now %s)", brief(d), clock.now())
-	assert.Equal(t, DeliveryPending, d.Status, want)
+	assert.Equal(t, domain.DeliveryPending, d.Status, want)
 	assert.Equal(t, 1, d.Attempts, want)
 	assert.NotEmpty(t, d.LastError, want)
 	assert.True(t, d.NextAttemptAt.After(clock.now()), want)
@@ -160,14 +161,14 @@ func TestFailedFirstWebhookAttemptIsLeftToTheSweep(t *testing.T) {
 	s, err := p.Deliveries.Sweep(ctx, time.Minute)
 	require.NoError(t, err, "sweep before the retry is due")
 	require.Zero(t, s.Attempted, "sweep before the retry is due: %+v", s)
-	hooks.answers(WebhookResult{Delivered: true})
+	hooks.answers(domain.WebhookResult{Delivered: true})
 	clock.t = clock.t.Add(2 * time.Second)
 	s, err = p.Deliveries.Sweep(ctx, time.Minute)
 	require.NoError(t, err, "sweep once the retry is due")
 	assert.Equal(t, 1, s.Attempted, "sweep once the retry is due: %+v, want it delivered", s)
 	assert.Equal(t, 1, s.Delivered, "sweep once the retry is due: %+v, want it delivered", s)
 	d = deliveryOf(t, p, req.RequestID)
-	assert.Equal(t, DeliveryDelivered, d.Status, "delivery %s, want DELIVERED after two attempts", brief(d))
+	assert.Equal(t, domain.DeliveryDelivered, d.Status, "delivery %s, want DELIVERED after two attempts", brief(d))
 	assert.Equal(t, 2, d.Attempts, "delivery %s, want DELIVERED after two attempts", brief(d))
 	ids, _ = p.Deliveries.Pending.All(ctx)
 	assert.Empty(t, ids, "sweep's index after the delivery")
@@ -246,11 +247,11 @@ func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 		{"sms", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			hooks := &receiver{answer: WebhookResult{Delivered: true}}
+			hooks := &receiver{answer: domain.WebhookResult{Delivered: true}}
 			p, clock, pool, _ := firstAttemptSetup(hooks)
-			dying := &deliveryWritesFail{StateClient: p.Deliveries.Store.(daprx.Store[Delivery]).Client, fail: true}
+			dying := &deliveryWritesFail{StateClient: p.Deliveries.Store.(daprx.Store[domain.Delivery]).Client, fail: true}
 			dmem := dying.StateClient.(*testkit.MemState)
-			store := p.Deliveries.Store.(daprx.Store[Delivery])
+			store := p.Deliveries.Store.(daprx.Store[domain.Delivery])
 			store.Client = dying
 			p.Deliveries.Store = store
 			r, pub := withRedrive(&p, clock)
@@ -259,7 +260,7 @@ func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 			req := purchased(t, p, pool, tc.callback)
 			dying.set(false)
 			got, _, _ := p.Requests.Get(ctx, requestKey(req.RequestID))
-			require.Equal(t, StateSuccess, got.State, "request %v, want its outcome recorded", got)
+			require.Equal(t, domain.StateSuccess, got.State, "request %v, want its outcome recorded", got)
 			d0, err := p.Deliveries.Of(ctx, req.RequestID)
 			require.NoError(t, err, "the failure did not happen where this test means it to")
 			require.Nil(t, d0, "the failure did not happen where this test means it to")
@@ -278,13 +279,13 @@ func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 			d := deliveryOf(t, p, req.RequestID)
 			switch tc.callback {
 			case "":
-				assert.Equal(t, ChannelSMS, d.Channel, "delivery %s, want the SMS queued", brief(d))
-				assert.Equal(t, DeliverySMSQueued, d.Status, "delivery %s, want the SMS queued", brief(d))
+				assert.Equal(t, domain.ChannelSMS, d.Channel, "delivery %s, want the SMS queued", brief(d))
+				assert.Equal(t, domain.DeliverySMSQueued, d.Status, "delivery %s, want the SMS queued", brief(d))
 				assert.Len(t, dmem.Events(events.TopicSendSMS), 1, "send-sms published")
 			default:
 				want := "delivery " + brief(d) + ", want the webhook delivered at its first attempt"
-				assert.Equal(t, ChannelWebhook, d.Channel, want)
-				assert.Equal(t, DeliveryDelivered, d.Status, want)
+				assert.Equal(t, domain.ChannelWebhook, d.Channel, want)
+				assert.Equal(t, domain.DeliveryDelivered, d.Status, want)
 				assert.Equal(t, 1, d.Attempts, want)
 				assert.Equal(t, 1, hooks.attempts(), "webhook calls")
 			}
@@ -310,21 +311,21 @@ func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 // the webhook is in no index). The redrive puts it in the sweep's index,
 // and the sweep attempts it once the claim has run out.
 func TestRedriveIndexesAWebhookWhoseFirstAttemptDied(t *testing.T) {
-	hooks := &receiver{answer: WebhookResult{Delivered: true}}
+	hooks := &receiver{answer: domain.WebhookResult{Delivered: true}}
 	p, clock, _, _ := firstAttemptSetup(hooks)
 	r, _ := withRedrive(&p, clock)
 	ctx := context.Background()
 	req, _, err := p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: "https://shop.example/hook"}, "")
 	require.NoError(t, err)
 	now := clock.now()
-	_, err = p.Requests.Update(ctx, requestKey(req.RequestID), func(r *Request, _ bool) (*persist.Event, error) {
-		r.State, r.Status, r.VoucherCode, r.Progress, r.CompletedAt = StateSuccess, events.StatusSuccess, "CODE", 100, &now
+	_, err = p.Requests.Update(ctx, requestKey(req.RequestID), func(r *domain.Request, _ bool) (*persist.Event, error) {
+		r.State, r.Status, r.VoucherCode, r.Progress, r.CompletedAt = domain.StateSuccess, events.StatusSuccess, "CODE", 100, &now
 		return nil, nil
 	})
 	require.NoError(t, err)
 	// What Start stores before its first attempt, the attempt never made.
-	require.NoError(t, p.Deliveries.Store.Insert(ctx, deliveryKey(req.RequestID), Delivery{RequestID: req.RequestID, Username: alice.Username,
-		PhoneNumber: alice.PhoneNumber, Channel: ChannelWebhook, Status: DeliveryPending, CallbackURL: req.CallbackURL,
+	require.NoError(t, p.Deliveries.Store.Insert(ctx, deliveryKey(req.RequestID), domain.Delivery{RequestID: req.RequestID, Username: alice.Username,
+		PhoneNumber: alice.PhoneNumber, Channel: domain.ChannelWebhook, Status: domain.DeliveryPending, CallbackURL: req.CallbackURL,
 		WebhookID: "msg_" + req.RequestID, Body: []byte(`{"type":"voucher.issued"}`), NextAttemptAt: now,
 		ClaimedUntil: now.Add(90 * time.Second), CreatedAt: now, UpdatedAt: now}, nil))
 	clock.t = clock.t.Add(r.After + time.Second) // due; the claim holds 30 s more
@@ -348,12 +349,12 @@ func TestRedriveIndexesAWebhookWhoseFirstAttemptDied(t *testing.T) {
 // receive-code, or the redrive) stores the delivery between Start's look
 // and its insert.
 type insertRace struct {
-	Store[Delivery]
+	Store[domain.Delivery]
 	once  sync.Once
-	other Delivery
+	other domain.Delivery
 }
 
-func (s *insertRace) Insert(ctx context.Context, key string, v Delivery, ev *persist.Event) error {
+func (s *insertRace) Insert(ctx context.Context, key string, v domain.Delivery, ev *persist.Event) error {
 	s.once.Do(func() { _ = s.Store.Insert(ctx, key, s.other, nil) })
 	return s.Store.Insert(ctx, key, v, ev)
 }
@@ -362,14 +363,14 @@ func (s *insertRace) Insert(ctx context.Context, key string, v Delivery, ev *per
 // delivery race; the one whose insert loses makes no attempt (the winner's
 // claim is on it) and only makes sure the sweep's index has it.
 func TestFirstWebhookAttemptIsMadeByTheInsertsWinnerOnly(t *testing.T) {
-	hooks := &receiver{answer: WebhookResult{Delivered: true}}
+	hooks := &receiver{answer: domain.WebhookResult{Delivered: true}}
 	p, clock, _, _ := firstAttemptSetup(hooks)
 	ctx := context.Background()
 	now := clock.now()
-	req := Request{RequestID: "r9", UserID: alice.UserID, Username: alice.Username, PhoneNumber: alice.PhoneNumber,
-		CallbackURL: "https://shop.example/hook", Status: events.StatusSuccess, State: StateSuccess, VoucherCode: "CODE"}
-	p.Deliveries.Store = &insertRace{Store: p.Deliveries.Store, other: Delivery{RequestID: "r9", Username: alice.Username,
-		Channel: ChannelWebhook, Status: DeliveryPending, CallbackURL: req.CallbackURL, WebhookID: "msg_r9",
+	req := domain.Request{RequestID: "r9", UserID: alice.UserID, Username: alice.Username, PhoneNumber: alice.PhoneNumber,
+		CallbackURL: "https://shop.example/hook", Status: events.StatusSuccess, State: domain.StateSuccess, VoucherCode: "CODE"}
+	p.Deliveries.Store = &insertRace{Store: p.Deliveries.Store, other: domain.Delivery{RequestID: "r9", Username: alice.Username,
+		Channel: domain.ChannelWebhook, Status: domain.DeliveryPending, CallbackURL: req.CallbackURL, WebhookID: "msg_r9",
 		NextAttemptAt: now, ClaimedUntil: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}}
 	require.NoError(t, p.Deliveries.Start(ctx, req))
 	assert.Zero(t, hooks.attempts(), "times the insert's loser called the webhook")
@@ -382,7 +383,7 @@ func TestFirstWebhookAttemptIsMadeByTheInsertsWinnerOnly(t *testing.T) {
 // in the index by the redrive, or another replica's look) makes no second
 // attempt beside it.
 func TestSweepLeavesAFirstAttemptUnderWayAlone(t *testing.T) {
-	hooks := &receiver{answer: WebhookResult{Delivered: true}}
+	hooks := &receiver{answer: domain.WebhookResult{Delivered: true}}
 	p, _, _, _ := firstAttemptSetup(hooks)
 	ctx := context.Background()
 	var during SweepSummary
@@ -392,14 +393,14 @@ func TestSweepLeavesAFirstAttemptUnderWayAlone(t *testing.T) {
 			during, duringErr = p.Deliveries.Sweep(ctx, time.Minute)
 		}
 	}
-	req := Request{RequestID: "r7", UserID: alice.UserID, Username: alice.Username, PhoneNumber: alice.PhoneNumber,
-		CallbackURL: "https://shop.example/hook", Status: events.StatusSuccess, State: StateSuccess, VoucherCode: "CODE"}
+	req := domain.Request{RequestID: "r7", UserID: alice.UserID, Username: alice.Username, PhoneNumber: alice.PhoneNumber,
+		CallbackURL: "https://shop.example/hook", Status: events.StatusSuccess, State: domain.StateSuccess, VoucherCode: "CODE"}
 	require.NoError(t, p.Deliveries.Start(ctx, req))
 	require.NoError(t, duringErr, "sweep during the first attempt")
 	assert.Zero(t, during.Attempted, "sweep during the first attempt: %+v, want no attempt", during)
 	assert.Equal(t, 1, hooks.attempts(), "webhook calls")
 	d := deliveryOf(t, p, "r7")
-	assert.Equal(t, DeliveryDelivered, d.Status, "delivery %s, want DELIVERED after one attempt", brief(d))
+	assert.Equal(t, domain.DeliveryDelivered, d.Status, "delivery %s, want DELIVERED after one attempt", brief(d))
 	assert.Equal(t, 1, d.Attempts, "delivery %s, want DELIVERED after one attempt", brief(d))
 	// The next sweep finds it delivered and drops it from the index.
 	s, err := p.Deliveries.Sweep(ctx, time.Minute)

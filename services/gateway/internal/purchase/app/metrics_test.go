@@ -20,6 +20,7 @@ import (
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/services/gateway/internal/customer"
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 type storedVouchers struct{}
@@ -32,10 +33,10 @@ func (storedVouchers) Stored(context.Context, string) (bool, error) { return tru
 // answering webhooks answer attempt n (from 1) with answer(n).
 type answering struct {
 	n      int
-	answer func(n int) WebhookResult
+	answer func(n int) domain.WebhookResult
 }
 
-func (a *answering) Send(context.Context, string, string, string, []byte) WebhookResult {
+func (a *answering) Send(context.Context, string, string, string, []byte) domain.WebhookResult {
 	a.n++
 	return a.answer(a.n)
 }
@@ -58,11 +59,11 @@ func metricsSetup(webhooks Webhooks) (Purchases, *testClock) {
 	n := 0
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return Purchases{
-		Requests: daprx.Store[Request]{Client: mem, Name: "gateway-store",
+		Requests: daprx.Store[domain.Request]{Client: mem, Name: "gateway-store",
 			Outbox: daprx.NewOutbox(mem, "gateway-store", "pubsub", "gateway-a", 5*time.Second, quiet)},
 		Vouchers: storedVouchers{},
 		Deliveries: Deliveries{
-			Store: daprx.Store[Delivery]{Client: dmem, Name: "gateway-deliveries",
+			Store: daprx.Store[domain.Delivery]{Client: dmem, Name: "gateway-deliveries",
 				Outbox: daprx.NewOutbox(dmem, "gateway-deliveries", "pubsub", "gateway-a", 5*time.Second, quiet)},
 			Pending:       daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: dmem, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2},
 			Secrets:       secrets{"alice": "whsec_x"},
@@ -108,7 +109,7 @@ func TestPurchasesAreCountedOnceEach(t *testing.T) {
 // outcome, and every failed one is logged with the receiver's answer, so a
 // receiver that keeps failing is seen before its code goes by SMS.
 func TestWebhookAttemptsAreCountedByOutcome(t *testing.T) {
-	hooks := &answering{answer: func(n int) WebhookResult { return WebhookResult{Err: "answered 503"} }}
+	hooks := &answering{answer: func(n int) domain.WebhookResult { return domain.WebhookResult{Err: "answered 503"} }}
 	p, clock := metricsSetup(hooks)
 	m := metrics.NewWebhooks(prometheus.NewRegistry())
 	p.Deliveries.Metrics = m
@@ -129,7 +130,7 @@ func TestWebhookAttemptsAreCountedByOutcome(t *testing.T) {
 	clock.t = clock.t.Add(2 * time.Second)
 	sweep()
 	// Another that answers at once.
-	hooks.answer = func(int) WebhookResult { return WebhookResult{Delivered: true} }
+	hooks.answer = func(int) domain.WebhookResult { return domain.WebhookResult{Delivered: true} }
 	req, _, err = p.Create(ctx, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber, CallbackURL: "https://shop.example/hook"}, "")
 	require.NoError(t, err)
 	require.NoError(t, p.Complete(ctx, events.ReceiveCode{RequestID: req.RequestID, PhoneNumber: alice.PhoneNumber, Status: events.StatusSuccess, VoucherCode: "CODE2"}))

@@ -24,17 +24,6 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// Request states, as the original design numbers them (domain's).
-const (
-	StateProcessing = domain.StateProcessing
-	StateSuccess    = domain.StateSuccess
-	StateFailed     = domain.StateFailed
-)
-
-// Request is one purchase request, keyed by requestId (domain.Request: its
-// rules live there).
-type Request = domain.Request
-
 // PurchaseInput is what the customer asks for.
 type PurchaseInput struct {
 	PhoneNumber string `json:"phoneNumber"`
@@ -62,7 +51,7 @@ type Vouchers interface {
 
 // Purchases accepts purchase requests and follows them to their outcome.
 type Purchases struct {
-	Requests   Store[Request]
+	Requests   Store[domain.Request]
 	Vouchers   Vouchers
 	Deliveries Deliveries
 	// Callbacks refuses callbackUrls that reach internal addresses (nil:
@@ -121,25 +110,25 @@ func requestKey(id string) string { return "request|" + id }
 // the same key gets the first request back (replayed true); a different body
 // with the same key is refused. The key's length is the contract's to bound
 // (openapi.yaml): it is hashed into the request's id.
-func (p Purchases) Create(ctx context.Context, s customer.Session, in PurchaseInput, idempotencyKey string) (req Request, replayed bool, err error) {
+func (p Purchases) Create(ctx context.Context, s customer.Session, in PurchaseInput, idempotencyKey string) (req domain.Request, replayed bool, err error) {
 	ctx, span := tracing.Start(ctx, "accept purchase")
 	defer func() { tracing.End(span, err) }()
 	phone, err := customer.NormalizePhone(in.PhoneNumber)
 	if err != nil {
-		return Request{}, false, err
+		return domain.Request{}, false, err
 	}
 	if phone != s.PhoneNumber {
-		return Request{}, false, errs.E(errs.Forbidden, "you can only buy a voucher for your own phone number")
+		return domain.Request{}, false, errs.E(errs.Forbidden, "you can only buy a voucher for your own phone number")
 	}
 	if !s.PhoneVerified {
-		return Request{}, false, ErrPhoneNotVerified
+		return domain.Request{}, false, ErrPhoneNotVerified
 	}
 	if in.CallbackURL != "" {
 		if err := p.checkCallbackURL(ctx, in.CallbackURL); err != nil {
-			return Request{}, false, err
+			return domain.Request{}, false, err
 		}
 		if err := p.Deliveries.Crowded(s.Username); err != nil {
-			return Request{}, false, err
+			return domain.Request{}, false, err
 		}
 	}
 	fp := fingerprint(phone, in.CallbackURL)
@@ -153,15 +142,15 @@ func (p Purchases) Create(ctx context.Context, s customer.Session, in PurchaseIn
 		}
 	}
 	if err := p.Backlog.Admit(ctx, id, s.UserID); err != nil {
-		return Request{}, false, err
+		return domain.Request{}, false, err
 	}
 	if in.CallbackURL == "" {
 		if err := p.Texts.Take(ctx, phone); err != nil {
 			p.Backlog.Done(id)
-			return Request{}, false, err
+			return domain.Request{}, false, err
 		}
 	}
-	req, order := domain.Accept(Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone,
+	req, order := domain.Accept(domain.Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone,
 		CallbackURL: in.CallbackURL, Fingerprint: fp, TraceParent: tracing.Traceparent(ctx)}, p.Now())
 	ev := &persist.Event{Topic: events.TopicRequestCode, Type: events.TypeRequestCode, Data: order}
 	// Tracked before it is stored: a crash in between leaves a bucket entry
@@ -180,7 +169,7 @@ func (p Purchases) Create(ctx context.Context, s customer.Session, in PurchaseIn
 	}
 	if err != nil {
 		p.Backlog.Done(id)
-		return Request{}, false, err
+		return domain.Request{}, false, err
 	}
 	if p.Metrics != nil {
 		p.Metrics.Accepted()
@@ -191,13 +180,13 @@ func (p Purchases) Create(ctx context.Context, s customer.Session, in PurchaseIn
 	return req, false, nil
 }
 
-func (p Purchases) replay(ctx context.Context, id, fp string) (Request, bool, error) {
+func (p Purchases) replay(ctx context.Context, id, fp string) (domain.Request, bool, error) {
 	prev, found, err := p.Requests.Get(ctx, requestKey(id))
 	if err != nil || !found {
-		return Request{}, false, err
+		return domain.Request{}, false, err
 	}
 	if prev.Fingerprint != fp {
-		return Request{}, false, errs.E(errs.Unprocessable, "this Idempotency-Key was already used with a different request body")
+		return domain.Request{}, false, errs.E(errs.Unprocessable, "this Idempotency-Key was already used with a different request body")
 	}
 	return prev, true, nil
 }
@@ -243,20 +232,20 @@ func (p Purchases) checkCallbackURL(ctx context.Context, raw string) error {
 
 // Promise is what req, still processing, says of itself now (the
 // function Promise).
-func (p Purchases) Promise(req Request) (message string, retryAfter int) {
+func (p Purchases) Promise(req domain.Request) (message string, retryAfter int) {
 	return Promise(req, p.Now(), p.LateAfter)
 }
 
 // Get returns the request if s owns it, with its delivery if it has one.
 // Somebody else's request is NotFound, so ids of other customers' requests
 // cannot be probed.
-func (p Purchases) Get(ctx context.Context, s customer.Session, id string) (Request, *Delivery, error) {
+func (p Purchases) Get(ctx context.Context, s customer.Session, id string) (domain.Request, *domain.Delivery, error) {
 	req, found, err := p.Requests.Get(ctx, requestKey(id))
 	if err != nil {
-		return Request{}, nil, err
+		return domain.Request{}, nil, err
 	}
 	if !found || req.UserID != s.UserID {
-		return Request{}, nil, errs.E(errs.NotFound, "no request %q", id)
+		return domain.Request{}, nil, errs.E(errs.NotFound, "no request %q", id)
 	}
 	d, err := p.Deliveries.Of(ctx, id)
 	return req, d, err
@@ -289,7 +278,7 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 		}
 	}
 	recorded := false
-	req, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *Request, exists bool) (*persist.Event, error) {
+	req, err := p.Requests.Update(ctx, requestKey(ev.RequestID), func(r *domain.Request, exists bool) (*persist.Event, error) {
 		recorded = false
 		if !exists {
 			return nil, errs.E(errs.Invalid, "receive-code for unknown request %q", ev.RequestID)
@@ -339,7 +328,7 @@ func (p Purchases) Finished(ctx context.Context, requestID string) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	return !found || r.State != StateProcessing, nil
+	return !found || r.State != domain.StateProcessing, nil
 }
 
 // VouchersOf lists the vouchers of the caller's own phone number.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/tracing"
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // Redrive sends request-code again for a request still processing a while
@@ -28,7 +29,7 @@ import (
 // since the last one, whatever the number of open requests.
 type Redrive struct {
 	Schedule persist.Schedule
-	Requests Store[Request]
+	Requests Store[domain.Request]
 	Events   EventPublisher
 	// After: a request still processing this long after it was tracked is
 	// sent again, and tracked again.
@@ -36,8 +37,8 @@ type Redrive struct {
 	// Deliveries makes sure a finished request's delivery exists (nil: no
 	// such check).
 	Deliveries interface {
-		OfMany(ctx context.Context, requestIDs []string) (map[string]Delivery, error)
-		startOver(ctx context.Context, req Request, existing *Delivery) error
+		OfMany(ctx context.Context, requestIDs []string) (map[string]domain.Delivery, error)
+		startOver(ctx context.Context, req domain.Request, existing *domain.Delivery) error
 	}
 }
 
@@ -75,11 +76,11 @@ func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 		reqs, err := r.Requests.GetMany(ctx, keys)
 		var finished []string
 		for i := range ids {
-			if req, ok := reqs[keys[i]]; ok && req.State != StateProcessing {
+			if req, ok := reqs[keys[i]]; ok && req.State != domain.StateProcessing {
 				finished = append(finished, req.RequestID)
 			}
 		}
-		var dels map[string]Delivery
+		var dels map[string]domain.Delivery
 		if err == nil && r.Deliveries != nil && len(finished) > 0 {
 			dels, err = r.Deliveries.OfMany(ctx, finished)
 		}
@@ -93,7 +94,7 @@ func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 			if !found {
 				continue // gone (the insert failed): nothing to do
 			}
-			var del *Delivery
+			var del *domain.Delivery
 			if d, ok := dels[id]; ok {
 				del = &d
 			}
@@ -111,9 +112,9 @@ func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 
 // resend sends request-code again for a request still processing, and
 // makes sure a finished one has its delivery (del, if it has one).
-func (r Redrive) resend(ctx context.Context, req Request, del *Delivery) (bool, error) {
+func (r Redrive) resend(ctx context.Context, req domain.Request, del *domain.Delivery) (bool, error) {
 	id := req.RequestID
-	if req.State != StateProcessing {
+	if req.State != domain.StateProcessing {
 		if r.Deliveries == nil {
 			return false, nil
 		}

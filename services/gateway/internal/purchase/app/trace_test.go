@@ -12,6 +12,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/kit/tracing"
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // tracedPublisher records the trace each event was published in.
@@ -31,7 +32,7 @@ func TestRedriveContinuesThePurchasesTrace(t *testing.T) {
 	accepted := tracing.With(context.Background(), sc)
 	req, _, err := p.Create(accepted, alice, PurchaseInput{PhoneNumber: alice.PhoneNumber}, "")
 	require.NoError(t, err)
-	mem := p.Requests.(daprx.Store[Request]).Client.(*testkit.MemState)
+	mem := p.Requests.(daprx.Store[domain.Request]).Client.(*testkit.MemState)
 	sent := mem.Events(events.TopicRequestCode)
 	require.Len(t, sent, 1, "request-code published")
 	published := sent[0].Meta["cloudevent.traceparent"]
