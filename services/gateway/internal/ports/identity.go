@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -77,7 +78,7 @@ func handleSignIn(log *slog.Logger, acc identity.Accounts, clients Clients) http
 		tok, err := acc.SignIn(r.Context(), identity.SignInInput{Username: in.Username, Password: in.Password,
 			Client: clients.Of(r), UnlockCode: in.UnlockCode})
 		if err != nil {
-			httpx.WriteError(w, r, log, err)
+			httpx.WriteError(w, r, log, withUnlockHint(err))
 			return
 		}
 		httpx.Encode(w, http.StatusOK, tok)
@@ -186,4 +187,16 @@ func handleWebhookSecret(log *slog.Logger, get func(context.Context, identitydom
 		w.Header().Set("Cache-Control", "no-store")
 		httpx.Encode(w, http.StatusOK, map[string]string{"secret": secret})
 	})
+}
+
+// withUnlockHint tells the caller of a locked account where an unlock code
+// comes from.
+func withUnlockHint(err error) error {
+	var e *errs.Error
+	if !errors.Is(err, identity.ErrAccountLocked) || !errors.As(err, &e) {
+		return err
+	}
+	hinted := *e
+	hinted.Message += " (the account's owner can ask for an unlock code by SMS: POST /user/sign-in/unlock-code)"
+	return &hinted
 }

@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -85,7 +86,7 @@ func handleCreatePurchase(log *slog.Logger, pur purchase.Purchases) http.Handler
 		}
 		req, replayed, err := pur.Create(r.Context(), sessionOf(r).Customer(), in, r.Header.Get("Idempotency-Key"))
 		if err != nil {
-			httpx.WriteError(w, r, log, err)
+			httpx.WriteError(w, r, log, withVerifyHint(err))
 			return
 		}
 		if replayed {
@@ -130,10 +131,19 @@ func handleListVouchers(log *slog.Logger, pur purchase.Purchases) http.Handler {
 		}
 		list, err := pur.VouchersOf(r.Context(), sessionOf(r).Customer(), q.Get("phoneNumber"), page)
 		if err != nil {
-			httpx.WriteError(w, r, log, err)
+			httpx.WriteError(w, r, log, withVerifyHint(err))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(list)
 	})
+}
+
+// withVerifyHint tells a caller whose phone is not verified yet how to
+// verify it.
+func withVerifyHint(err error) error {
+	if errors.Is(err, purchase.ErrPhoneNotVerified) {
+		return errs.E(errs.Forbidden, "verify your phone number first: POST /user/phone/verify with the code we sent by SMS")
+	}
+	return err
 }

@@ -297,7 +297,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 			step("reserve-refused-account", start)
 			if errs.KindOf(err) == errs.TooManyRequests {
 				return Token{}, &errs.Error{Kind: errs.TooManyRequests, RetryAfter: errs.RetryAfterOf(err),
-					Message: err.Error() + " (the account's owner can ask for an unlock code by SMS: POST /user/sign-in/unlock-code)"}
+					Message: err.Error(), Cause: ErrAccountLocked}
 			}
 			return Token{}, err
 		}
@@ -513,6 +513,11 @@ func (a Accounts) SignOut(ctx context.Context, s domain.Session) error {
 	})
 	return err
 }
+
+// ErrAccountLocked is the cause of a sign-in refused because the account
+// itself is locked, from every client: its owner can lift the lock with an
+// unlock code sent by SMS.
+var ErrAccountLocked = errors.New("account locked: its owner can ask for an unlock code")
 
 // ErrNoAccount is returned when the session's account is gone.
 var ErrNoAccount = errs.E(errs.Unauthorized, "account not found")

@@ -88,7 +88,7 @@ func TestAnUnknownUsernameIsAnsweredLikeAKnownOne(t *testing.T) {
 	known, unknown := answers("olga", true), answers("olga", false)
 	assert.Equal(t, known, unknown)
 	assert.Contains(t, known[5], "locked for 1m0s", "the lock from one client")
-	assert.Contains(t, known[len(known)-1], "unlock-code", "the account-wide lock")
+	assert.Contains(t, known[len(known)-1], "account locked", "the account-wide lock")
 }
 
 // TestMemStrikesStayWithinTheirBound: records past Max push others out;

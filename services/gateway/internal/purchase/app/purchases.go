@@ -347,4 +347,4 @@ func (p Purchases) VouchersOf(ctx context.Context, s customer.Session, rawPhone 
 }
 
 // ErrPhoneNotVerified refuses purchases and lists until the phone is verified.
-var ErrPhoneNotVerified = errs.E(errs.Forbidden, "verify your phone number first: POST /user/phone/verify with the code we sent by SMS")
+var ErrPhoneNotVerified = errs.E(errs.Forbidden, "verify your phone number first with the code we sent by SMS")
