@@ -44,7 +44,7 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 // viewOf is req as its customer sees it, with its delivery if any, and
 // what it says while it is processing (purchase.Promise).
 func viewOf(req purchasedomain.Request, d *purchasedomain.Delivery, promise string) requestView {
-	v := requestView{RequestID: req.RequestID, Status: req.Status, State: req.State, Progress: req.Progress,
+	v := requestView{RequestID: req.RequestID, Status: req.Status, State: int(req.State), Progress: req.Progress,
 		PhoneNumber: req.PhoneNumber, CallbackURL: req.CallbackURL, VoucherCode: req.VoucherCode, Reason: req.Reason,
 		CreatedAt: req.CreatedAt.UTC().Format(timeFormat), UpdatedAt: req.UpdatedAt.UTC().Format(timeFormat)}
 	if req.CompletedAt != nil {
@@ -54,7 +54,7 @@ func viewOf(req purchasedomain.Request, d *purchasedomain.Delivery, promise stri
 		v.Message = promise
 	}
 	if d != nil {
-		v.Delivery = &deliveryView{Channel: d.Channel, Status: d.Status, Attempts: d.Attempts, FellBack: d.FellBack, LastError: d.LastError}
+		v.Delivery = &deliveryView{Channel: string(d.Channel), Status: string(d.Status), Attempts: d.Attempts, FellBack: d.FellBack, LastError: d.LastError}
 		if d.DeliveredAt != nil {
 			v.Delivery.DeliveredAt = d.DeliveredAt.UTC().Format(timeFormat)
 		}

@@ -82,6 +82,8 @@ func (b *Backlog) Admit(ctx context.Context, requestID, userID string) error {
 		got = b.admit(requestID, userID)
 	}
 	switch got {
+	case admittedNow:
+		return nil
 	case backlogFull:
 		return &errs.Error{Kind: errs.Unavailable, RetryAfter: b.RetryAfter,
 			Message: "too many purchases are being processed: try again shortly, nothing was bought"}

@@ -320,6 +320,7 @@ func (s *SweepSummary) tally(outcome domain.Attempt) {
 		s.FellBack++
 	case domain.AttemptRetry:
 		s.Attempted++
+	case domain.AttemptNone:
 	}
 }
 

@@ -15,29 +15,45 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
-// Request states, as the original design numbers them.
+// RequestState is where a request is, numbered as the original design
+// numbers it (the stored and answered state).
+type RequestState int
+
 const (
-	StateProcessing = 0
-	StateSuccess    = 1
-	StateFailed     = 2
+	StateProcessing RequestState = 0
+	StateSuccess    RequestState = 1
+	StateFailed     RequestState = 2
 )
+
+// String names the state for logs.
+func (s RequestState) String() string {
+	switch s {
+	case StateProcessing:
+		return "processing"
+	case StateSuccess:
+		return "success"
+	case StateFailed:
+		return "failed"
+	}
+	return fmt.Sprintf("RequestState(%d)", int(s))
+}
 
 // Request is one purchase request, keyed by requestId.
 type Request struct {
-	RequestID   string     `json:"requestId"`
-	UserID      string     `json:"userId"`
-	Username    string     `json:"username"`
-	PhoneNumber string     `json:"phoneNumber"`
-	CallbackURL string     `json:"callbackUrl,omitempty"`
-	Fingerprint string     `json:"fingerprint"`
-	Status      string     `json:"status"`
-	State       int        `json:"state"`
-	Progress    int        `json:"progress"`
-	VoucherCode string     `json:"voucherCode,omitempty"`
-	Reason      string     `json:"reason,omitempty"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
-	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	RequestID   string       `json:"requestId"`
+	UserID      string       `json:"userId"`
+	Username    string       `json:"username"`
+	PhoneNumber string       `json:"phoneNumber"`
+	CallbackURL string       `json:"callbackUrl,omitempty"`
+	Fingerprint string       `json:"fingerprint"`
+	Status      string       `json:"status"`
+	State       RequestState `json:"state"`
+	Progress    int          `json:"progress"`
+	VoucherCode string       `json:"voucherCode,omitempty"`
+	Reason      string       `json:"reason,omitempty"`
+	CreatedAt   time.Time    `json:"createdAt"`
+	UpdatedAt   time.Time    `json:"updatedAt"`
+	CompletedAt *time.Time   `json:"completedAt,omitempty"`
 	// TraceParent is the trace the request was accepted in, so that a
 	// request-code sent again later (the redrive) continues it.
 	TraceParent string `json:"traceparent,omitempty"`
@@ -72,23 +88,30 @@ func (r Request) Finish(ev events.ReceiveCode, now time.Time) (Request, bool, er
 	return r, true, nil
 }
 
-// Delivery channels and statuses.
-const (
-	ChannelWebhook = "webhook"
-	ChannelSMS     = "sms"
+// Channel is how a code goes to its customer.
+type Channel string
 
-	DeliveryPending   = "PENDING"   // webhook attempts go on
-	DeliveryDelivered = "DELIVERED" // webhook answered 2xx
-	DeliverySMSQueued = "SMS_SENT"  // handed to the sms service (send-sms)
+const (
+	ChannelWebhook Channel = "webhook"
+	ChannelSMS     Channel = "sms"
+)
+
+// DeliveryStatus is where a delivery is.
+type DeliveryStatus string
+
+const (
+	DeliveryPending   DeliveryStatus = "PENDING"   // webhook attempts go on
+	DeliveryDelivered DeliveryStatus = "DELIVERED" // webhook answered 2xx
+	DeliverySMSQueued DeliveryStatus = "SMS_SENT"  // handed to the sms service (send-sms)
 )
 
 // Delivery is how one request's code reaches the customer.
 type Delivery struct {
-	RequestID   string `json:"requestId"`
-	Username    string `json:"username"`
-	PhoneNumber string `json:"phoneNumber"`
-	Channel     string `json:"channel"`
-	Status      string `json:"status"`
+	RequestID   string         `json:"requestId"`
+	Username    string         `json:"username"`
+	PhoneNumber string         `json:"phoneNumber"`
+	Channel     Channel        `json:"channel"`
+	Status      DeliveryStatus `json:"status"`
 	// Webhook: where, what (the exact body, so every attempt sends the same
 	// bytes) and its stable id, which receivers deduplicate by.
 	CallbackURL string          `json:"callbackUrl,omitempty"`
@@ -164,12 +187,12 @@ type WebhookPayload struct {
 
 // WebhookData is the voucher part of a webhook.
 type WebhookData struct {
-	RequestID   string `json:"requestId"`
-	Status      string `json:"status"`
-	State       int    `json:"state"`
-	PhoneNumber string `json:"phoneNumber"`
-	VoucherCode string `json:"voucherCode"`
-	Message     string `json:"message"`
+	RequestID   string       `json:"requestId"`
+	Status      string       `json:"status"`
+	State       RequestState `json:"state"`
+	PhoneNumber string       `json:"phoneNumber"`
+	VoucherCode string       `json:"voucherCode"`
+	Message     string       `json:"message"`
 }
 
 // WebhookResult is what one attempt got.
@@ -214,6 +237,8 @@ const (
 // String names the attempt as logs and metrics do.
 func (a Attempt) String() string {
 	switch a {
+	case AttemptNone:
+		return "none"
 	case AttemptDelivered:
 		return "delivered"
 	case AttemptRetry:
@@ -221,7 +246,7 @@ func (a Attempt) String() string {
 	case AttemptFellBack:
 		return "fell_back"
 	}
-	return "none"
+	return fmt.Sprintf("Attempt(%d)", int(a))
 }
 
 // WebhookRules are the retry schedule of webhooks.

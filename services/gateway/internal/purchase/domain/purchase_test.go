@@ -20,7 +20,7 @@ func TestFinish(t *testing.T) {
 	cases := []struct {
 		name         string
 		ev           events.ReceiveCode
-		state        int
+		state        RequestState
 		code, reason string
 		wantErr      errs.Kind
 		wantChanged  bool
@@ -183,7 +183,7 @@ func TestBeginDelivery(t *testing.T) {
 		name    string
 		req     Request
 		ok      bool
-		channel string
+		channel Channel
 		sms     string // the text, when it goes by SMS
 	}{
 		{"a success with a callbackUrl goes by webhook", withHook, true, ChannelWebhook, ""},
