@@ -98,10 +98,10 @@ type WebhookMetrics interface {
 
 func deliveryKey(requestID string) string { return "delivery|" + requestID }
 
-// Start begins the delivery of a completed request, once: a delivery that
-// exists already is only made sure of (restarted). For a request whose end
-// was just recorded, Begin saves the read.
-func (d Deliveries) Start(ctx context.Context, req domain.Request) error {
+// Ensure makes sure a succeeded request has its delivery: it creates one,
+// or re-indexes a pending webhook that exists already. Create skips the
+// read, for a request whose end was just recorded.
+func (d Deliveries) Ensure(ctx context.Context, req domain.Request) error {
 	if req.State != domain.StateSuccess {
 		return nil
 	}
@@ -109,21 +109,20 @@ func (d Deliveries) Start(ctx context.Context, req domain.Request) error {
 	if err != nil {
 		return err
 	}
-	return d.startOver(ctx, req, existing)
+	return d.ensureWith(ctx, req, existing)
 }
 
-// startOver is Start once the request's delivery, if any, was read.
-func (d Deliveries) startOver(ctx context.Context, req domain.Request, existing *domain.Delivery) error {
+// ensureWith is Ensure once the request's delivery, if any, was read.
+func (d Deliveries) ensureWith(ctx context.Context, req domain.Request, existing *domain.Delivery) error {
 	if existing != nil {
-		return d.restarted(ctx, req.RequestID, existing)
+		return d.reindexIfPending(ctx, req.RequestID, existing)
 	}
-	return d.Begin(ctx, req)
+	return d.Create(ctx, req)
 }
 
-// Begin is Start without the read first: the delivery is inserted, and one
-// that exists already (ErrExists: a redelivered event, a redrive) is only
-// made sure of.
-func (d Deliveries) Begin(ctx context.Context, req domain.Request) error {
+// Create inserts the delivery of a request that just succeeded. One that
+// exists already (a redelivered event, a redrive) is only re-indexed.
+func (d Deliveries) Create(ctx context.Context, req domain.Request) error {
 	del, sms, ok, err := domain.BeginDelivery(req, d.Now())
 	if !ok || err != nil {
 		return err // a failed request has nothing to deliver; its status says why
@@ -162,7 +161,7 @@ func (d Deliveries) Begin(ctx context.Context, req domain.Request) error {
 			place.Release()
 		}
 		if errors.Is(err, persist.ErrExists) {
-			return d.restartedUnread(ctx, req.RequestID)
+			return d.reindexStored(ctx, req.RequestID)
 		}
 		return err
 	}
@@ -188,32 +187,31 @@ func (d Deliveries) Begin(ctx context.Context, req domain.Request) error {
 // insertPending stores a webhook whose first attempt the sweep makes.
 func (d Deliveries) insertPending(ctx context.Context, id string, del domain.Delivery) error {
 	if err := d.Store.Insert(ctx, deliveryKey(id), del, nil); errors.Is(err, persist.ErrExists) {
-		return d.restartedUnread(ctx, id)
+		return d.reindexStored(ctx, id)
 	} else if err != nil {
 		return err
 	}
 	return d.Pending.Add(ctx, id)
 }
 
-// restarted handles the start of a delivery that exists already (a
-// redelivered event). A webhook still pending is put in the sweep's index
-// again (adding twice is harmless): gateway killed between the insert and
-// the index left it out, and the sweep, which reads only the index, never
-// sent it (seen in the fault suite).
-func (d Deliveries) restarted(ctx context.Context, requestID string, existing *domain.Delivery) error {
+// reindexIfPending puts a pending webhook in the sweep's index again
+// (adding twice is harmless). A gateway killed between the insert and the
+// index left it out, and the sweep reads only the index (seen in the
+// fault suite).
+func (d Deliveries) reindexIfPending(ctx context.Context, requestID string, existing *domain.Delivery) error {
 	if existing.Channel == domain.ChannelWebhook && existing.Status == domain.DeliveryPending {
 		return d.Pending.Add(ctx, requestID)
 	}
 	return nil
 }
 
-// restartedUnread is restarted for a delivery found by a failed insert.
-func (d Deliveries) restartedUnread(ctx context.Context, requestID string) error {
+// reindexStored is reindexIfPending for a delivery a failed insert found.
+func (d Deliveries) reindexStored(ctx context.Context, requestID string) error {
 	existing, err := d.Of(ctx, requestID)
 	if err != nil || existing == nil {
 		return err
 	}
-	return d.restarted(ctx, requestID, existing)
+	return d.reindexIfPending(ctx, requestID, existing)
 }
 
 // smsEvent is the send-sms that carries sms to phone.

@@ -323,7 +323,7 @@ func TestRedriveIndexesAWebhookWhoseFirstAttemptDied(t *testing.T) {
 		return nil, nil
 	})
 	require.NoError(t, err)
-	// What Start stores before its first attempt, the attempt never made.
+	// What Ensure stores before its first attempt, the attempt never made.
 	require.NoError(t, p.Deliveries.Store.Insert(ctx, deliveryKey(req.RequestID), domain.Delivery{RequestID: req.RequestID, Username: alice.Username,
 		PhoneNumber: alice.PhoneNumber, Channel: domain.ChannelWebhook, Status: domain.DeliveryPending, CallbackURL: req.CallbackURL,
 		WebhookID: "msg_" + req.RequestID, Body: []byte(`{"type":"voucher.issued"}`), NextAttemptAt: now,
@@ -346,7 +346,7 @@ func TestRedriveIndexesAWebhookWhoseFirstAttemptDied(t *testing.T) {
 }
 
 // insertRace is a delivery store in which another handler (a redelivered
-// receive-code, or the redrive) stores the delivery between Start's look
+// receive-code, or the redrive) stores the delivery between Ensure's look
 // and its insert.
 type insertRace struct {
 	Store[domain.Delivery]
@@ -372,7 +372,7 @@ func TestFirstWebhookAttemptIsMadeByTheInsertsWinnerOnly(t *testing.T) {
 	p.Deliveries.Store = &insertRace{Store: p.Deliveries.Store, other: domain.Delivery{RequestID: "r9", Username: alice.Username,
 		Channel: domain.ChannelWebhook, Status: domain.DeliveryPending, CallbackURL: req.CallbackURL, WebhookID: "msg_r9",
 		NextAttemptAt: now, ClaimedUntil: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}}
-	require.NoError(t, p.Deliveries.Start(ctx, req))
+	require.NoError(t, p.Deliveries.Ensure(ctx, req))
 	assert.Zero(t, hooks.attempts(), "times the insert's loser called the webhook")
 	ids, _ := p.Deliveries.Pending.All(ctx)
 	assert.Equal(t, []string{"r9"}, ids, "sweep's index")
@@ -395,7 +395,7 @@ func TestSweepLeavesAFirstAttemptUnderWayAlone(t *testing.T) {
 	}
 	req := domain.Request{RequestID: "r7", UserID: alice.UserID, Username: alice.Username, PhoneNumber: alice.PhoneNumber,
 		CallbackURL: "https://shop.example/hook", Status: events.StatusSuccess, State: domain.StateSuccess, VoucherCode: "CODE"}
-	require.NoError(t, p.Deliveries.Start(ctx, req))
+	require.NoError(t, p.Deliveries.Ensure(ctx, req))
 	require.NoError(t, duringErr, "sweep during the first attempt")
 	assert.Zero(t, during.Attempted, "sweep during the first attempt: %+v, want no attempt", during)
 	assert.Equal(t, 1, hooks.attempts(), "webhook calls")

@@ -308,11 +308,11 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 				"after_ms", req.UpdatedAt.Sub(req.CreatedAt).Milliseconds())
 		}
 	}
-	start := p.Deliveries.Start
+	deliver := p.Deliveries.Ensure
 	if recorded {
-		start = p.Deliveries.Begin // this write ended the request: no delivery yet
+		deliver = p.Deliveries.Create // this write ended the request: no delivery yet
 	}
-	return p.Work.Hand(ctx, func(ctx context.Context) error { return start(ctx, req) },
+	return p.Work.Hand(ctx, func(ctx context.Context) error { return deliver(ctx, req) },
 		func(ctx context.Context, err error) {
 			if p.Log != nil {
 				p.Log.WarnContext(ctx, "delivery left to the redrive", "purchase_id", req.RequestID, "error", err)

@@ -38,7 +38,7 @@ type Redrive struct {
 	// such check).
 	Deliveries interface {
 		OfMany(ctx context.Context, requestIDs []string) (map[string]domain.Delivery, error)
-		startOver(ctx context.Context, req domain.Request, existing *domain.Delivery) error
+		ensureWith(ctx context.Context, req domain.Request, existing *domain.Delivery) error
 	}
 }
 
@@ -118,7 +118,7 @@ func (r Redrive) resend(ctx context.Context, req domain.Request, del *domain.Del
 		if r.Deliveries == nil {
 			return false, nil
 		}
-		return false, r.Deliveries.startOver(ctx, req, del)
+		return false, r.Deliveries.ensureWith(ctx, req, del)
 	}
 	ev := events.RequestCode{RequestID: req.RequestID, UserID: req.UserID, PhoneNumber: req.PhoneNumber, RequestedAt: req.CreatedAt}
 	pubCtx := ctx // in the purchase's trace, not the sweep's
