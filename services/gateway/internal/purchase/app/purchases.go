@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/cenkalti/backoff/v4"
+
 	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
@@ -251,6 +253,31 @@ func (p Purchases) Get(ctx context.Context, s customer.Session, id string) (doma
 	return req, d, err
 }
 
+// errNotStoredYet makes voucherStored ask again.
+var errNotStoredYet = errors.New("voucher not stored yet")
+
+// voucherStored asks the voucher service whether it has the voucher of
+// request id. voucher reads the same receive-code and is usually a moment
+// behind: three more asks, 25 ms apart, cost less than the broker's
+// redelivery.
+func (p Purchases) voucherStored(ctx context.Context, id string) (bool, error) {
+	stored := false
+	err := backoff.Retry(func() error {
+		var err error
+		if stored, err = p.Vouchers.Stored(ctx, id); err != nil {
+			return backoff.Permanent(err)
+		}
+		if !stored {
+			return errNotStoredYet
+		}
+		return nil
+	}, backoff.WithContext(backoff.WithMaxRetries(backoff.NewConstantBackOff(25*time.Millisecond), 3), ctx))
+	if errors.Is(err, errNotStoredYet) {
+		err = nil
+	}
+	return stored, err
+}
+
 // Complete records the outcome of a receive-code event, once, and starts
 // the code's delivery. gateway and voucher consume the event independently;
 // a success is recorded only once voucher has the code, so a customer who
@@ -259,17 +286,7 @@ func (p Purchases) Get(ctx context.Context, s customer.Session, id string) (doma
 // sure the delivery exists (it may have crashed in between).
 func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 	if ev.Status == events.StatusSuccess || ev.Status == events.StatusLateSuccess {
-		stored, err := p.Vouchers.Stored(ctx, ev.RequestID)
-		// voucher reads the same event: it is usually a moment behind, and
-		// a short wait costs less than the broker's redelivery.
-		for try := 0; err == nil && !stored && try < 3; try++ {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(25 * time.Millisecond):
-			}
-			stored, err = p.Vouchers.Stored(ctx, ev.RequestID)
-		}
+		stored, err := p.voucherStored(ctx, ev.RequestID)
 		if err != nil {
 			return err
 		}
