@@ -8,13 +8,13 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/work"
+	purchaseadapters "github.com/bankabc/vouchers/services/gateway/internal/purchase/adapters"
 	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
-	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
 // newVoucherTexts bounds the voucher codes texted to one number a day.
 func newVoucherTexts(c Client, cfg Config, now func() time.Time) *purchase.VoucherTexts {
-	return &purchase.VoucherTexts{Store: daprx.Store[purchasedomain.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour},
+	return &purchase.VoucherTexts{Store: purchaseadapters.Counts(daprx.Store[purchaseadapters.CountRecord]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}),
 		Now: now, PerNumber: cfg.VoucherTextsPerDay}
 }
 
@@ -23,7 +23,7 @@ func newVoucherTexts(c Client, cfg Config, now func() time.Time) *purchase.Vouch
 func newDeliveries(c Client, cfg Config, ext Externals, smsEvents *daprx.Outbox, secrets purchase.WebhookSecrets,
 	texts *purchase.VoucherTexts, m metrics.Webhooks, sweeps metrics.Sweeps, log *slog.Logger) purchase.Deliveries {
 	return purchase.Deliveries{
-		Store: daprx.Store[purchasedomain.Delivery]{Client: c, Name: cfg.DeliveryStore, Outbox: smsEvents},
+		Store: purchaseadapters.Deliveries(daprx.Store[purchaseadapters.DeliveryRecord]{Client: c, Name: cfg.DeliveryStore, Outbox: smsEvents}),
 		Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
 			Name: "pending-webhooks", Shards: 8},
 		Secrets:       secrets,
@@ -52,7 +52,7 @@ func newRedrive(c Client, cfg Config, holder string, now func() time.Time, deliv
 	schedule.Now = now
 	return purchase.Redrive{
 		Schedule:   schedule,
-		Requests:   daprx.Store[purchasedomain.Request]{Client: c, Name: cfg.StateStore},
+		Requests:   purchaseadapters.Requests(daprx.Store[purchaseadapters.RequestRecord]{Client: c, Name: cfg.StateStore}),
 		Events:     daprx.Publisher{Client: c, PubSub: events.PubSub},
 		After:      cfg.RedriveAfter,
 		Deliveries: deliveries,
@@ -67,7 +67,7 @@ func newPurchases(c Client, cfg Config, ext Externals, requestEvents *daprx.Outb
 		RetryAfter: 2 * time.Second, Now: ext.Now, Recheck: 64, RecheckEvery: 250 * time.Millisecond}
 	pur := purchase.Purchases{
 		Backlog:    backlog,
-		Requests:   daprx.Store[purchasedomain.Request]{Client: c, Name: cfg.StateStore, Outbox: requestEvents},
+		Requests:   purchaseadapters.Requests(daprx.Store[purchaseadapters.RequestRecord]{Client: c, Name: cfg.StateStore, Outbox: requestEvents}),
 		Vouchers:   ext.Vouchers,
 		Deliveries: deliveries,
 		Callbacks:  ext.Callbacks,

@@ -2,11 +2,9 @@ package domain
 
 import "time"
 
-// Count is how many voucher codes went to one number on one day. It is
-// stored as {"n": …}, like identity's counts, but the two contexts keep
-// their own.
+// Count is how many voucher codes went to one number on one day.
 type Count struct {
-	N int `json:"n"`
+	N int
 }
 
 // Take counts one more unless max (zero: no bound) is reached; full: it

@@ -40,23 +40,23 @@ func (s RequestState) String() string {
 
 // Request is one purchase request, keyed by requestId.
 type Request struct {
-	RequestID   string       `json:"requestId"`
-	UserID      string       `json:"userId"`
-	Username    string       `json:"username"`
-	PhoneNumber string       `json:"phoneNumber"`
-	CallbackURL string       `json:"callbackUrl,omitempty"`
-	Fingerprint string       `json:"fingerprint"`
-	Status      string       `json:"status"`
-	State       RequestState `json:"state"`
-	Progress    int          `json:"progress"`
-	VoucherCode string       `json:"voucherCode,omitempty"`
-	Reason      string       `json:"reason,omitempty"`
-	CreatedAt   time.Time    `json:"createdAt"`
-	UpdatedAt   time.Time    `json:"updatedAt"`
-	CompletedAt *time.Time   `json:"completedAt,omitempty"`
+	RequestID   string
+	UserID      string
+	Username    string
+	PhoneNumber string
+	CallbackURL string
+	Fingerprint string
+	Status      string
+	State       RequestState
+	Progress    int
+	VoucherCode string
+	Reason      string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	CompletedAt *time.Time
 	// TraceParent is the trace the request was accepted in, so that a
 	// request-code sent again later (the redrive) continues it.
-	TraceParent string `json:"traceparent,omitempty"`
+	TraceParent string
 }
 
 // Accept is a purchase request accepted at now: r names it (its id, its
@@ -107,25 +107,25 @@ const (
 
 // Delivery is how one request's code reaches the customer.
 type Delivery struct {
-	RequestID   string         `json:"requestId"`
-	Username    string         `json:"username"`
-	PhoneNumber string         `json:"phoneNumber"`
-	Channel     Channel        `json:"channel"`
-	Status      DeliveryStatus `json:"status"`
+	RequestID   string
+	Username    string
+	PhoneNumber string
+	Channel     Channel
+	Status      DeliveryStatus
 	// Webhook: where, what (the exact body, so every attempt sends the same
 	// bytes) and its stable id, which receivers deduplicate by.
-	CallbackURL string          `json:"callbackUrl,omitempty"`
-	WebhookID   string          `json:"webhookId,omitempty"`
-	Body        json.RawMessage `json:"body,omitempty"`
-	Attempts    int             `json:"attempts"`
-	LastError   string          `json:"lastError,omitempty"`
+	CallbackURL string
+	WebhookID   string
+	Body        json.RawMessage
+	Attempts    int
+	LastError   string
 	// FellBack is true when the webhook gave up and the code went by SMS.
-	FellBack      bool       `json:"fellBack,omitempty"`
-	NextAttemptAt time.Time  `json:"nextAttemptAt"`
-	ClaimedUntil  time.Time  `json:"claimedUntil"`
-	CreatedAt     time.Time  `json:"createdAt"`
-	UpdatedAt     time.Time  `json:"updatedAt"`
-	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
+	FellBack      bool
+	NextAttemptAt time.Time
+	ClaimedUntil  time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	DeliveredAt   *time.Time
 }
 
 // The texts that go with a code, word for word from the original design.

@@ -1,0 +1,77 @@
+package adapters
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
+	"github.com/bankabc/vouchers/services/gateway/internal/storage"
+)
+
+// RequestRecord is a purchase request as the state store keeps it. Its
+// fields are domain.Request's, in the same order, so that each converts
+// to the other; only the tags are the store's.
+type RequestRecord struct {
+	RequestID   string              `json:"requestId"`
+	UserID      string              `json:"userId"`
+	Username    string              `json:"username"`
+	PhoneNumber string              `json:"phoneNumber"`
+	CallbackURL string              `json:"callbackUrl,omitempty"`
+	Fingerprint string              `json:"fingerprint"`
+	Status      string              `json:"status"`
+	State       domain.RequestState `json:"state"`
+	Progress    int                 `json:"progress"`
+	VoucherCode string              `json:"voucherCode,omitempty"`
+	Reason      string              `json:"reason,omitempty"`
+	CreatedAt   time.Time           `json:"createdAt"`
+	UpdatedAt   time.Time           `json:"updatedAt"`
+	CompletedAt *time.Time          `json:"completedAt,omitempty"`
+	TraceParent string              `json:"traceparent,omitempty"`
+}
+
+// DeliveryRecord is a delivery as the state store keeps it (fields as
+// domain.Delivery's).
+type DeliveryRecord struct {
+	RequestID     string                `json:"requestId"`
+	Username      string                `json:"username"`
+	PhoneNumber   string                `json:"phoneNumber"`
+	Channel       domain.Channel        `json:"channel"`
+	Status        domain.DeliveryStatus `json:"status"`
+	CallbackURL   string                `json:"callbackUrl,omitempty"`
+	WebhookID     string                `json:"webhookId,omitempty"`
+	Body          json.RawMessage       `json:"body,omitempty"`
+	Attempts      int                   `json:"attempts"`
+	LastError     string                `json:"lastError,omitempty"`
+	FellBack      bool                  `json:"fellBack,omitempty"`
+	NextAttemptAt time.Time             `json:"nextAttemptAt"`
+	ClaimedUntil  time.Time             `json:"claimedUntil"`
+	CreatedAt     time.Time             `json:"createdAt"`
+	UpdatedAt     time.Time             `json:"updatedAt"`
+	DeliveredAt   *time.Time            `json:"deliveredAt,omitempty"`
+}
+
+// CountRecord is a daily count as the state store keeps it.
+type CountRecord struct {
+	N int `json:"n"`
+}
+
+// Requests keeps purchase requests in records.
+func Requests(records storage.Store[RequestRecord]) storage.Mapped[domain.Request, RequestRecord] {
+	return storage.Mapped[domain.Request, RequestRecord]{Records: records,
+		ToRecord: func(r domain.Request) RequestRecord { return RequestRecord(r) },
+		ToDomain: func(r RequestRecord) domain.Request { return domain.Request(r) }}
+}
+
+// Deliveries keeps deliveries in records.
+func Deliveries(records storage.Store[DeliveryRecord]) storage.Mapped[domain.Delivery, DeliveryRecord] {
+	return storage.Mapped[domain.Delivery, DeliveryRecord]{Records: records,
+		ToRecord: func(d domain.Delivery) DeliveryRecord { return DeliveryRecord(d) },
+		ToDomain: func(r DeliveryRecord) domain.Delivery { return domain.Delivery(r) }}
+}
+
+// Counts keeps daily counts in records.
+func Counts(records storage.Store[CountRecord]) storage.Mapped[domain.Count, CountRecord] {
+	return storage.Mapped[domain.Count, CountRecord]{Records: records,
+		ToRecord: func(c domain.Count) CountRecord { return CountRecord(c) },
+		ToDomain: func(r CountRecord) domain.Count { return domain.Count(r) }}
+}
