@@ -16,8 +16,8 @@ func newAccounts(c Client, cfg Config, ext Externals, rules identitydomain.Accou
 	codes, unlockCodes := newCodes(c, cfg, ext, rules, smsEvents)
 	limits, accountLimits := newLimits(c, cfg, now)
 	return identity.Accounts{
-		Users:         daprx.Store[identitydomain.User]{Client: c, Name: cfg.StateStore},
-		Phones:        daprx.Store[identitydomain.PhoneClaim]{Client: c, Name: cfg.StateStore},
+		Users:         identityadapters.Users(daprx.Store[identityadapters.UserRecord]{Client: c, Name: cfg.StateStore}),
+		Phones:        identityadapters.PhoneClaims(daprx.Store[identityadapters.PhoneClaimRecord]{Client: c, Name: cfg.StateStore}),
 		Codes:         codes,
 		Limits:        limits,
 		AccountLimits: accountLimits,
@@ -26,9 +26,9 @@ func newAccounts(c Client, cfg Config, ext Externals, rules identitydomain.Accou
 		// hash), as long as the store keeps a known name's strikes.
 		UnknownNames: identity.NewMemStrikes(50_000, cfg.MaxLock, now),
 		Pace:         identity.NewPace(),
-		Sessions:     daprx.Store[identitydomain.Session]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle},
+		Sessions:     identityadapters.Sessions(daprx.Store[identityadapters.SessionRecord]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle}),
 		// A list outlives its newest session by at most a token's life.
-		SessionLists:  daprx.Store[identitydomain.SessionList]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime},
+		SessionLists:  identityadapters.SessionLists(daprx.Store[identityadapters.SessionListRecord]{Client: c, Name: cfg.StateStore, TTL: cfg.TokenLifetime}),
 		SessionMaxAge: cfg.TokenLifetime,
 		Hasher:        ext.Hasher,
 		Hashing:       identity.NewSlots(cfg.MaxHashing, cfg.MaxHashingPerClient),
@@ -39,7 +39,7 @@ func newAccounts(c Client, cfg Config, ext Externals, rules identitydomain.Accou
 		IdleTimeout:   cfg.SessionIdle,
 		Rules:         rules,
 		SMSPolicy: identity.SMSPolicy{Regions: cfg.TextRegions, Budget: &identity.TextBudget{
-			Store: daprx.Store[identitydomain.Count]{Client: c, Name: cfg.StateStore, TTL: 2 * time.Hour}, Now: now,
+			Store: identityadapters.Counts(daprx.Store[identityadapters.CountRecord]{Client: c, Name: cfg.StateStore, TTL: 2 * time.Hour}), Now: now,
 			PerHour: cfg.TextBudgetHour, PerClientPerHour: cfg.TextBudgetClient}},
 	}
 }
@@ -49,10 +49,10 @@ func newAccounts(c Client, cfg Config, ext Externals, rules identitydomain.Accou
 func newCodes(c Client, cfg Config, ext Externals, rules identitydomain.AccountRules, smsEvents *daprx.Outbox) (verify, unlock identity.Codes) {
 	// Code texts (verification, unlock) and sign-up notices share one cap
 	// a day per account and per number.
-	daily := &identity.DailyCaps{Store: daprx.Store[identitydomain.Count]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}, Now: ext.Now,
+	daily := &identity.DailyCaps{Store: identityadapters.Counts(daprx.Store[identityadapters.CountRecord]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}), Now: ext.Now,
 		PerAccount: cfg.TextsPerDay, PerNumber: cfg.TextsPerNumberDay}
 	verify = identity.Codes{
-		Store:    daprx.Store[identitydomain.PhoneCode]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents},
+		Store:    identityadapters.PhoneCodes(daprx.Store[identityadapters.PhoneCodeRecord]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.CodeTTL, Outbox: smsEvents}),
 		Now:      ext.Now,
 		NewCode:  ext.NewCode,
 		TTL:      cfg.CodeTTL,
@@ -74,7 +74,7 @@ func newCodes(c Client, cfg Config, ext Externals, rules identitydomain.AccountR
 // first lock).
 func newLimits(c Client, cfg Config, now func() time.Time) (perClient, perAccount identity.Limits) {
 	perClient = identity.Limits{
-		Store:     daprx.Store[identitydomain.Strikes]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock},
+		Store:     identityadapters.Strikes(daprx.Store[identityadapters.StrikesRecord]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock}),
 		Now:       now,
 		LockRules: identitydomain.LockRules{MaxFailures: cfg.MaxFailures, Lock: cfg.Lock, MaxLock: cfg.MaxLock},
 	}

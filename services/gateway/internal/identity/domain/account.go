@@ -20,15 +20,15 @@ import (
 
 // User is an account.
 type User struct {
-	ID           string `json:"id"`
-	Username     string `json:"username"`
-	PhoneNumber  string `json:"phoneNumber"`
-	PasswordHash string `json:"passwordHash"`
+	ID           string
+	Username     string
+	PhoneNumber  string
+	PasswordHash string
 	// WebhookSecret signs the webhooks of this account's purchases
 	// (Standard Webhooks: "whsec_" + base64 of 24 random bytes).
-	WebhookSecret   string     `json:"webhookSecret"`
-	PhoneVerifiedAt *time.Time `json:"phoneVerifiedAt,omitempty"`
-	CreatedAt       time.Time  `json:"createdAt"`
+	WebhookSecret   string
+	PhoneVerifiedAt *time.Time
+	CreatedAt       time.Time
 }
 
 // VerifyPhone marks the account's number verified at now; false: it was
@@ -85,8 +85,8 @@ func NormalizePhone(raw string) (string, error) { return customer.NormalizePhone
 
 // PhoneClaim makes a phone number belong to one account.
 type PhoneClaim struct {
-	Username  string    `json:"username"`
-	ClaimedAt time.Time `json:"claimedAt"`
+	Username  string
+	ClaimedAt time.Time
 }
 
 // ClaimAbandonedAfter: a claim whose account never came (a crash between
@@ -120,16 +120,16 @@ func (c PhoneClaim) Take(username string, exists, holds bool, now time.Time) (Ph
 // Session is the server side of an access token. It ends after the idle
 // timeout without a request (to within SlideEvery) or on sign-out.
 type Session struct {
-	ID          string `json:"id"`
-	UserID      string `json:"userId"`
-	Username    string `json:"username"`
-	PhoneNumber string `json:"phoneNumber"`
+	ID          string
+	UserID      string
+	Username    string
+	PhoneNumber string
 	// PhoneVerified: purchases and voucher lists need it.
-	PhoneVerified bool      `json:"phoneVerified"`
-	CreatedAt     time.Time `json:"createdAt"`
+	PhoneVerified bool
+	CreatedAt     time.Time
 	// LastSeen is the last request's time, to within SlideEvery; zero once
 	// signed out.
-	LastSeen time.Time `json:"lastSeen"`
+	LastSeen time.Time
 }
 
 // ErrSessionEnded refuses a session that timed out or was signed out.
@@ -199,13 +199,13 @@ const MaxSessions = 20
 // oldest first, so that all of them can be ended at once (sign-out
 // everywhere, a password change).
 type SessionList struct {
-	Sessions []SessionRef `json:"sessions"`
+	Sessions []SessionRef
 }
 
 // SessionRef names one session of a SessionList.
 type SessionRef struct {
-	ID        string    `json:"id"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID        string
+	CreatedAt time.Time
 }
 
 // Add lists a new session. Sessions older than maxAge (a token's lifetime:
@@ -234,12 +234,12 @@ func (l SessionList) Without(ended map[string]bool) SessionList {
 
 // Strikes counts failures of one kind for one key (a username, an account).
 type Strikes struct {
-	Failures    int       `json:"failures"`
-	LockedUntil time.Time `json:"lockedUntil"`
-	Locks       int       `json:"locks"`
+	Failures    int
+	LockedUntil time.Time
+	Locks       int
 	// Pending are the tries reserved and not yet settled, by the time each
 	// reservation lapses (a try whose process died is forgotten then).
-	Pending []time.Time `json:"pending,omitempty"`
+	Pending []time.Time
 }
 
 // LockRules lock a key for a while after MaxFailures failures in a row;
@@ -339,13 +339,13 @@ func (st Strikes) Lift() Strikes {
 // PhoneCode is the live one-time code of one account (a phone
 // verification, an unlock). Only its hash is kept.
 type PhoneCode struct {
-	UserID    string    `json:"userId"`
-	Hash      string    `json:"hash"`
-	Seq       int       `json:"seq"`
-	Tries     int       `json:"tries"`
-	Used      bool      `json:"used"`
-	SentAt    time.Time `json:"sentAt"`
-	ExpiresAt time.Time `json:"expiresAt"`
+	UserID    string
+	Hash      string
+	Seq       int
+	Tries     int
+	Used      bool
+	SentAt    time.Time
+	ExpiresAt time.Time
 }
 
 func hashCode(userID, code string) string {
@@ -400,7 +400,7 @@ func (pc PhoneCode) Check(exists bool, userID, code string, now time.Time, maxTr
 
 // Count is how many of something happened in one period (a day, an hour).
 type Count struct {
-	N int `json:"n"`
+	N int
 }
 
 // Take counts one more unless max (zero: no bound) is reached; full: it
