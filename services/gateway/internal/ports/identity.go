@@ -47,19 +47,39 @@ func authenticated(log *slog.Logger, acc identity.Accounts) func(http.Handler) h
 
 func handleSignUp(log *slog.Logger, acc identity.Accounts, clients Clients) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := httpx.Decode[identity.SignUpInput](r)
+		in, err := httpx.Decode[signUpBody](r)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		in.Client = clients.Of(r)
-		tok, err := acc.SignUp(r.Context(), in)
+		tok, err := acc.SignUp(r.Context(), identity.SignUpInput{Username: in.Username, PhoneNumber: in.PhoneNumber,
+			Password: in.Password, Client: clients.Of(r)})
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		httpx.Encode(w, http.StatusCreated, tok)
+		httpx.Encode(w, http.StatusCreated, tokenView(tok))
 	})
+}
+
+// signUpBody is the body of POST /user/sign-up.
+type signUpBody struct {
+	Username    string `json:"username"`
+	PhoneNumber string `json:"phoneNumber"`
+	Password    string `json:"password"`
+}
+
+// passwordChangeBody is the body of POST /user/password.
+type passwordChangeBody struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// tokenView answers a sign-up, a sign-in and a password change.
+type tokenView struct {
+	AccessToken string `json:"accessToken"`
+	TokenType   string `json:"tokenType"`
+	ExpiresIn   int    `json:"expiresIn"`
 }
 
 type signInInput struct {
@@ -81,7 +101,7 @@ func handleSignIn(log *slog.Logger, acc identity.Accounts, clients Clients) http
 			httpx.WriteError(w, r, log, withUnlockHint(err))
 			return
 		}
-		httpx.Encode(w, http.StatusOK, tok)
+		httpx.Encode(w, http.StatusOK, tokenView(tok))
 	})
 }
 
@@ -116,17 +136,17 @@ func handleSignOut(log *slog.Logger, signOut func(context.Context, identitydomai
 
 func handleChangePassword(log *slog.Logger, acc identity.Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := httpx.Decode[identity.PasswordChange](r)
+		in, err := httpx.Decode[passwordChangeBody](r)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		tok, err := acc.ChangePassword(r.Context(), sessionOf(r), in)
+		tok, err := acc.ChangePassword(r.Context(), sessionOf(r), identity.PasswordChange(in))
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		httpx.Encode(w, http.StatusOK, tok)
+		httpx.Encode(w, http.StatusOK, tokenView(tok))
 	})
 }
 

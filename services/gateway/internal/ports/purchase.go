@@ -12,6 +12,12 @@ import (
 	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
+// purchaseBody is the body of POST /voucher (or its query string).
+type purchaseBody struct {
+	PhoneNumber string `json:"phoneNumber"`
+	CallbackURL string `json:"callbackUrl,omitempty"`
+}
+
 // requestView is a purchase request as the customer sees it.
 type requestView struct {
 	RequestID   string        `json:"requestId"`
@@ -66,25 +72,25 @@ func viewOf(req purchasedomain.Request, d *purchasedomain.Delivery, promise stri
 // original design (?phoneNumber=…&callbackUrl=…) when there is no body.
 func handleCreatePurchase(log *slog.Logger, pur purchase.Purchases) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in purchase.PurchaseInput
+		var in purchaseBody
 		var err error
 		q := r.URL.Query()
 		inQuery := q.Has("phoneNumber") || q.Has("callbackUrl")
 		switch {
 		case r.ContentLength == 0 && inQuery:
-			in = purchase.PurchaseInput{PhoneNumber: q.Get("phoneNumber"), CallbackURL: q.Get("callbackUrl")}
+			in = purchaseBody{PhoneNumber: q.Get("phoneNumber"), CallbackURL: q.Get("callbackUrl")}
 		case inQuery:
 			// One of the two would be ignored: say so rather than guess.
 			httpx.WriteProblem(w, r, errs.E(errs.Invalid, "send phoneNumber and callbackUrl in the JSON body or in the query string, not both"))
 			return
 		default:
-			in, err = httpx.Decode[purchase.PurchaseInput](r)
+			in, err = httpx.Decode[purchaseBody](r)
 		}
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		req, replayed, err := pur.Create(r.Context(), sessionOf(r).Customer(), in, r.Header.Get("Idempotency-Key"))
+		req, replayed, err := pur.Create(r.Context(), sessionOf(r).Customer(), purchase.PurchaseInput(in), r.Header.Get("Idempotency-Key"))
 		if err != nil {
 			httpx.WriteError(w, r, log, withVerifyHint(err))
 			return

@@ -85,19 +85,19 @@ type Accounts struct {
 	Later func(func())
 }
 
-// SignUpInput is the sign-up body, and who sent it (for the text budget).
+// SignUpInput is who signs up, and from where (for the text budget).
 type SignUpInput struct {
-	Username    string `json:"username"`
-	PhoneNumber string `json:"phoneNumber"`
-	Password    string `json:"password"`
-	Client      string `json:"-"`
+	Username    string
+	PhoneNumber string
+	Password    string
+	Client      string
 }
 
 // Token is what sign-up and sign-in answer.
 type Token struct {
-	AccessToken string `json:"accessToken"`
-	TokenType   string `json:"tokenType"`
-	ExpiresIn   int    `json:"expiresIn"` // seconds of inactivity before the session ends
+	AccessToken string
+	TokenType   string
+	ExpiresIn   int // seconds of inactivity before the session ends
 }
 
 func userKey(username string) string { return "user|" + username }

@@ -56,10 +56,10 @@ func (a Accounts) SignOutEverywhere(ctx context.Context, s domain.Session) error
 	return a.endSessions(ctx, s.UserID)
 }
 
-// PasswordChange is the body of a password change.
+// PasswordChange is the current password and the new one.
 type PasswordChange struct {
-	CurrentPassword string `json:"currentPassword"`
-	NewPassword     string `json:"newPassword"`
+	CurrentPassword string
+	NewPassword     string
 }
 
 // ChangePassword replaces the password once the current one is given,

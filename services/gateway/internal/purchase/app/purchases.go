@@ -28,8 +28,8 @@ import (
 
 // PurchaseInput is what the customer asks for.
 type PurchaseInput struct {
-	PhoneNumber string `json:"phoneNumber"`
-	CallbackURL string `json:"callbackUrl,omitempty"`
+	PhoneNumber string
+	CallbackURL string
 }
 
 // VoucherList is the voucher service's answer for one phone number, passed
