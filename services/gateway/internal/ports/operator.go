@@ -2,8 +2,10 @@ package ports
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/httpx"
@@ -36,7 +38,14 @@ func handleListDeadLetters(log *slog.Logger, d purchase.DeadLetters) http.Handle
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		httpx.Encode(w, http.StatusOK, map[string]any{"deadLetters": list})
+		var views []deadLetterView
+		if list != nil {
+			views = make([]deadLetterView, len(list))
+			for i, dl := range list {
+				views[i] = deadLetterView(dl)
+			}
+		}
+		httpx.Encode(w, http.StatusOK, map[string]any{"deadLetters": views})
 	})
 }
 
@@ -48,6 +57,17 @@ func handleReplayDeadLetter(log *slog.Logger, d purchase.DeadLetters) http.Handl
 			return
 		}
 		log.WarnContext(r.Context(), "dead letter replayed", "event_id", dl.ID, "topic", dl.Topic, "replays", dl.Replays)
-		httpx.Encode(w, http.StatusOK, dl)
+		httpx.Encode(w, http.StatusOK, deadLetterView(dl))
 	})
+}
+
+// deadLetterView is a dead letter as the operator sees it.
+type deadLetterView struct {
+	ID         string          `json:"id"`
+	Topic      string          `json:"topic"`
+	DeadTopic  string          `json:"deadTopic"`
+	Data       json.RawMessage `json:"data"`
+	ReceivedAt time.Time       `json:"receivedAt"`
+	Replays    int             `json:"replays"`
+	ReplayedAt *time.Time      `json:"replayedAt,omitempty"`
 }

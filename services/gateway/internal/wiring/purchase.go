@@ -91,7 +91,7 @@ func newPurchases(c Client, cfg Config, ext Externals, requestEvents *daprx.Outb
 // operator to replay.
 func newDeadLetters(c Client, cfg Config, now func() time.Time, m metrics.DeadLetters) purchase.DeadLetters {
 	return purchase.DeadLetters{
-		Store:     daprx.Store[purchase.DeadLetter]{Client: c, Name: cfg.StateStore},
+		Store:     purchaseadapters.DeadLetters(daprx.Store[purchaseadapters.DeadLetterRecord]{Client: c, Name: cfg.StateStore}),
 		Index:     daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.StateStore}, Name: "dead-letters", Shards: 4},
 		Publisher: daprx.Publisher{Client: c, PubSub: events.PubSub},
 		Now:       now,

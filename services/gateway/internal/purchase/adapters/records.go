@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 	"github.com/bankabc/vouchers/services/gateway/internal/storage"
 )
@@ -74,4 +75,23 @@ func Counts(records storage.Store[CountRecord]) storage.Mapped[domain.Count, Cou
 	return storage.Mapped[domain.Count, CountRecord]{Records: records,
 		ToRecord: func(c domain.Count) CountRecord { return CountRecord(c) },
 		ToDomain: func(r CountRecord) domain.Count { return domain.Count(r) }}
+}
+
+// DeadLetterRecord is a dead letter as the state store keeps it (fields
+// as app.DeadLetter's).
+type DeadLetterRecord struct {
+	ID         string          `json:"id"`
+	Topic      string          `json:"topic"`
+	DeadTopic  string          `json:"deadTopic"`
+	Data       json.RawMessage `json:"data"`
+	ReceivedAt time.Time       `json:"receivedAt"`
+	Replays    int             `json:"replays"`
+	ReplayedAt *time.Time      `json:"replayedAt,omitempty"`
+}
+
+// DeadLetters keeps dead letters in records.
+func DeadLetters(records storage.Store[DeadLetterRecord]) storage.Mapped[app.DeadLetter, DeadLetterRecord] {
+	return storage.Mapped[app.DeadLetter, DeadLetterRecord]{Records: records,
+		ToRecord: func(d app.DeadLetter) DeadLetterRecord { return DeadLetterRecord(d) },
+		ToDomain: func(r DeadLetterRecord) app.DeadLetter { return app.DeadLetter(r) }}
 }

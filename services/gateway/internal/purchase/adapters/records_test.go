@@ -24,7 +24,7 @@ func roundTrip[T, R any](t *testing.T, stored string, toDomain func(R) T, toReco
 // Records stored before the domain lost its JSON tags read the same and
 // are written back byte for byte.
 func TestStoredRecordsOfTheOldShapeReadAndWriteTheSame(t *testing.T) {
-	requests, deliveries, counts := Requests(nil), Deliveries(nil), Counts(nil)
+	requests, deliveries, counts, deadLetters := Requests(nil), Deliveries(nil), Counts(nil), DeadLetters(nil)
 	cases := []struct {
 		name, stored string
 		roundTrip    func(t *testing.T, stored string) string
@@ -37,6 +37,10 @@ func TestStoredRecordsOfTheOldShapeReadAndWriteTheSame(t *testing.T) {
 			func(t *testing.T, s string) string { return roundTrip(t, s, deliveries.ToDomain, deliveries.ToRecord) }},
 		{"delivery_fell_back", `{"requestId":"r1","username":"alice","phoneNumber":"+84909123450","channel":"sms","status":"SMS_SENT","attempts":5,"fellBack":true,"nextAttemptAt":"2026-11-29T09:01:00Z","claimedUntil":"0001-01-01T00:00:00Z","createdAt":"2026-11-29T09:00:02Z","updatedAt":"2026-11-29T09:05:00Z","deliveredAt":"2026-11-29T09:05:00Z"}`,
 			func(t *testing.T, s string) string { return roundTrip(t, s, deliveries.ToDomain, deliveries.ToRecord) }},
+		{"dead_letter", `{"id":"ev-1","topic":"receive-code","deadTopic":"receive-code-dead","data":{"requestId":"r1"},"receivedAt":"2026-11-29T09:00:00Z","replays":1,"replayedAt":"2026-11-29T09:10:00Z"}`,
+			func(t *testing.T, s string) string {
+				return roundTrip(t, s, deadLetters.ToDomain, deadLetters.ToRecord)
+			}},
 		{"count", `{"n":3}`,
 			func(t *testing.T, s string) string { return roundTrip(t, s, counts.ToDomain, counts.ToRecord) }},
 	}

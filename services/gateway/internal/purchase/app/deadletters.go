@@ -15,13 +15,13 @@ import (
 // (poison) or failed every retry. The subscriber logged the reason with the
 // event id.
 type DeadLetter struct {
-	ID         string          `json:"id"` // the CloudEvent id
-	Topic      string          `json:"topic"`
-	DeadTopic  string          `json:"deadTopic"`
-	Data       json.RawMessage `json:"data"`
-	ReceivedAt time.Time       `json:"receivedAt"`
-	Replays    int             `json:"replays"`
-	ReplayedAt *time.Time      `json:"replayedAt,omitempty"`
+	ID         string // the CloudEvent id
+	Topic      string
+	DeadTopic  string
+	Data       json.RawMessage
+	ReceivedAt time.Time
+	Replays    int
+	ReplayedAt *time.Time
 }
 
 // DeadLetters keeps dead letters for an operator to list and replay.
