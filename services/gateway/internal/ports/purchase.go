@@ -50,7 +50,7 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 // viewOf is req as its customer sees it, with its delivery if any, and
 // what it says while it is processing (purchase.Promise).
 func viewOf(req purchasedomain.Request, d *purchasedomain.Delivery, promise string) requestView {
-	v := requestView{RequestID: req.RequestID, Status: req.Status, State: int(req.State), Progress: req.Progress,
+	v := requestView{RequestID: req.RequestID, Status: string(req.Status), State: int(req.State), Progress: req.Progress,
 		PhoneNumber: req.PhoneNumber, CallbackURL: req.CallbackURL, VoucherCode: req.VoucherCode, Reason: req.Reason,
 		CreatedAt: req.CreatedAt.UTC().Format(timeFormat), UpdatedAt: req.UpdatedAt.UTC().Format(timeFormat)}
 	if req.CompletedAt != nil {

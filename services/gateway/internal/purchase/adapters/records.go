@@ -13,21 +13,21 @@ import (
 // fields are domain.Request's, in the same order, so that each converts
 // to the other; only the tags are the store's.
 type RequestRecord struct {
-	RequestID   string              `json:"requestId"`
-	UserID      string              `json:"userId"`
-	Username    string              `json:"username"`
-	PhoneNumber string              `json:"phoneNumber"`
-	CallbackURL string              `json:"callbackUrl,omitempty"`
-	Fingerprint string              `json:"fingerprint"`
-	Status      string              `json:"status"`
-	State       domain.RequestState `json:"state"`
-	Progress    int                 `json:"progress"`
-	VoucherCode string              `json:"voucherCode,omitempty"`
-	Reason      string              `json:"reason,omitempty"`
-	CreatedAt   time.Time           `json:"createdAt"`
-	UpdatedAt   time.Time           `json:"updatedAt"`
-	CompletedAt *time.Time          `json:"completedAt,omitempty"`
-	TraceParent string              `json:"traceparent,omitempty"`
+	RequestID   string               `json:"requestId"`
+	UserID      string               `json:"userId"`
+	Username    string               `json:"username"`
+	PhoneNumber string               `json:"phoneNumber"`
+	CallbackURL string               `json:"callbackUrl,omitempty"`
+	Fingerprint string               `json:"fingerprint"`
+	Status      domain.RequestStatus `json:"status"`
+	State       domain.RequestState  `json:"state"`
+	Progress    int                  `json:"progress"`
+	VoucherCode string               `json:"voucherCode,omitempty"`
+	Reason      string               `json:"reason,omitempty"`
+	CreatedAt   time.Time            `json:"createdAt"`
+	UpdatedAt   time.Time            `json:"updatedAt"`
+	CompletedAt *time.Time           `json:"completedAt,omitempty"`
+	TraceParent string               `json:"traceparent,omitempty"`
 }
 
 // DeliveryRecord is a delivery as the state store keeps it (fields as

@@ -318,7 +318,7 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 		// Only the write that ended the request counts: a redelivery, or a
 		// replica that lost the ETag race, finds it final.
 		if p.Metrics != nil {
-			p.Metrics.Finished(req.Status)
+			p.Metrics.Finished(string(req.Status))
 		}
 		if p.Log != nil {
 			p.Log.InfoContext(ctx, "purchase finished", "purchase_id", req.RequestID, "status", req.Status,

@@ -38,6 +38,17 @@ func (s RequestState) String() string {
 	return fmt.Sprintf("RequestState(%d)", int(s))
 }
 
+// RequestStatus is how a request ended, or that it has not yet: the
+// purchase statuses the events carry.
+type RequestStatus string
+
+const (
+	StatusProcessing  RequestStatus = events.StatusProcessing
+	StatusSuccess     RequestStatus = events.StatusSuccess
+	StatusLateSuccess RequestStatus = events.StatusLateSuccess
+	StatusFailed      RequestStatus = events.StatusFailed
+)
+
 // Request is one purchase request, keyed by requestId.
 type Request struct {
 	RequestID   string
@@ -46,7 +57,7 @@ type Request struct {
 	PhoneNumber string
 	CallbackURL string
 	Fingerprint string
-	Status      string
+	Status      RequestStatus
 	State       RequestState
 	Progress    int
 	VoucherCode string
@@ -63,7 +74,7 @@ type Request struct {
 // customer, the number, the callbackUrl, its fingerprint and trace), and
 // comes back processing, with the request-code that orders its voucher.
 func Accept(r Request, now time.Time) (Request, events.RequestCode) {
-	r.Status, r.State, r.Progress = events.StatusProcessing, StateProcessing, 0
+	r.Status, r.State, r.Progress = StatusProcessing, StateProcessing, 0
 	r.VoucherCode, r.Reason, r.CompletedAt = "", "", nil
 	r.CreatedAt, r.UpdatedAt = now, now
 	return r, events.RequestCode{RequestID: r.RequestID, UserID: r.UserID, PhoneNumber: r.PhoneNumber, RequestedAt: now}
@@ -76,15 +87,18 @@ func (r Request) Finish(ev events.ReceiveCode, now time.Time) (Request, bool, er
 	if r.State != StateProcessing {
 		return r, false, nil
 	}
-	switch ev.Status {
-	case events.StatusSuccess, events.StatusLateSuccess:
+	status := RequestStatus(ev.Status)
+	switch status {
+	case StatusSuccess, StatusLateSuccess:
 		r.State, r.VoucherCode = StateSuccess, ev.VoucherCode
-	case events.StatusFailed:
+	case StatusFailed:
 		r.State, r.Reason = StateFailed, ev.Reason
-	default:
+	case StatusProcessing:
+		return r, false, errs.E(errs.Invalid, "receive-code with status %q: not an outcome", ev.Status)
+	default: // the event came from outside: anything may be in it
 		return r, false, errs.E(errs.Invalid, "receive-code with status %q", ev.Status)
 	}
-	r.Status, r.Progress, r.UpdatedAt, r.CompletedAt = ev.Status, 100, now, &now
+	r.Status, r.Progress, r.UpdatedAt, r.CompletedAt = status, 100, now, &now
 	return r, true, nil
 }
 
@@ -135,8 +149,8 @@ const (
 )
 
 // DeliveryMessage is the text that goes with a code of the given status.
-func DeliveryMessage(status string) string {
-	if status == events.StatusLateSuccess {
+func DeliveryMessage(status RequestStatus) string {
+	if status == StatusLateSuccess {
 		return LateSuccessMessage
 	}
 	return SuccessMessage
@@ -144,7 +158,8 @@ func DeliveryMessage(status string) string {
 
 // CodeSMS is a text that carries a request's code to its number.
 type CodeSMS struct {
-	Status, VoucherCode string
+	Status      RequestStatus
+	VoucherCode string
 }
 
 // Text is what the SMS says.
@@ -163,7 +178,7 @@ func BeginDelivery(req Request, now time.Time) (d Delivery, sms *CodeSMS, ok boo
 	}
 	d = Delivery{RequestID: req.RequestID, Username: req.Username, PhoneNumber: req.PhoneNumber,
 		CreatedAt: now, UpdatedAt: now}
-	if req.Status == events.StatusSuccess && req.CallbackURL != "" {
+	if req.Status == StatusSuccess && req.CallbackURL != "" {
 		body, err := json.Marshal(WebhookPayload{Type: "voucher.issued", Timestamp: now, Data: WebhookData{
 			RequestID: req.RequestID, Status: req.Status, State: req.State, PhoneNumber: req.PhoneNumber,
 			VoucherCode: req.VoucherCode, Message: DeliveryMessage(req.Status)}})
@@ -187,12 +202,12 @@ type WebhookPayload struct {
 
 // WebhookData is the voucher part of a webhook.
 type WebhookData struct {
-	RequestID   string       `json:"requestId"`
-	Status      string       `json:"status"`
-	State       RequestState `json:"state"`
-	PhoneNumber string       `json:"phoneNumber"`
-	VoucherCode string       `json:"voucherCode"`
-	Message     string       `json:"message"`
+	RequestID   string        `json:"requestId"`
+	Status      RequestStatus `json:"status"`
+	State       RequestState  `json:"state"`
+	PhoneNumber string        `json:"phoneNumber"`
+	VoucherCode string        `json:"voucherCode"`
+	Message     string        `json:"message"`
 }
 
 // WebhookResult is what one attempt got.

@@ -42,7 +42,7 @@ func TestFinish(t *testing.T) {
 		assert.Equal(t, c.state, got.State, c.name)
 		assert.Equal(t, c.code, got.VoucherCode, c.name)
 		assert.Equal(t, c.reason, got.Reason, c.name)
-		assert.Equal(t, c.ev.Status, got.Status, c.name)
+		assert.Equal(t, RequestStatus(c.ev.Status), got.Status, c.name)
 		assert.Equal(t, 100, got.Progress, c.name)
 		require.NotNil(t, got.CompletedAt, c.name)
 		assert.Equal(t, now, *got.CompletedAt, c.name)
