@@ -66,12 +66,10 @@ type Accounts struct {
 	// Phone verification codes and the limits on guessing.
 	Codes  Codes
 	Limits Limits
-	// AccountLimits counts failed sign-ins of a username from every client
-	// together, a backstop against guessing from many addresses with a
-	// higher bound than Limits, which counts per username and client (zero
-	// MaxFailures: none). Its lock is lifted by a code sent to the
-	// account's verified phone (UnlockCodes), so nobody can keep the owner
-	// out.
+	// AccountLimits counts a username's failed sign-ins from every client
+	// together, with a higher bound than Limits (0 MaxFailures: none). It
+	// stops guessing from many addresses. The owner lifts its lock with a
+	// code sent to their phone (UnlockCodes), so nobody can lock them out.
 	AccountLimits Limits
 	UnlockCodes   Codes
 	// UnknownNames keeps the strikes of usernames without an account
@@ -165,10 +163,9 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	return a.startSession(ctx, u)
 }
 
-// firstText is the text a sign-up sends: a verification code, or, when
-// another account already verified the number, a notice to the number's
-// owner instead (who can verify nothing with it). A daily cap reached is
-// not the caller's business here: the account exists, and asking for a
+// firstText is the text a sign-up sends: a verification code, or a notice
+// to the owner when another account already verified the number. A daily
+// cap reached is not an error here: the account exists, and asking for a
 // code again says when one can be sent.
 func (a Accounts) firstText(ctx context.Context, u domain.User) error {
 	owner, err := a.phoneOwner(ctx, u.PhoneNumber)
@@ -243,13 +240,12 @@ type SignInInput struct {
 	Username, Password, Client, UnlockCode string
 }
 
-// SignIn checks the password and starts a session. Failed tries count per
-// username and client: a client that fails LOCK_AFTER_FAILURES times is
-// locked out of that username for a while (429), known or not, so the lock
-// does not tell which usernames exist, while the owner, from their own
-// client, still gets in. Failures from every client together lock the
-// username at a higher bound (AccountLimits); the owner lifts that lock
-// with a code sent to their verified phone (RequestUnlockCode).
+// SignIn checks the password and starts a session. Failures count per
+// username and client: past LOCK_AFTER_FAILURES that client is locked out
+// of that username (429), known or not, so the lock does not tell which
+// usernames exist, and the owner's own client still gets in. Failures from
+// every client together lock the username at a higher bound; the owner
+// lifts that lock with an unlock code (RequestUnlockCode).
 func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	bad := errs.E(errs.Unauthorized, "wrong username or password")
 	// A name sign-up would refuse cannot exist: answered at once, it
@@ -355,12 +351,10 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 // accountSignInKey names the account-wide strikes of username's sign-ins.
 func accountSignInKey(username string) string { return "signin-account|" + username }
 
-// RequestUnlockCode texts a code that lifts an account-wide sign-in lock
-// to the account's verified phone, while the account is locked. The
-// answer is the same, and as quick, whatever the username: the caller's
-// text budget is spent at once, the rest is done after the answer. A live
-// code is not replaced (nobody can spoil the owner's code by asking for
-// another), and unlock codes have a daily cap of their own.
+// RequestUnlockCode texts an unlock code to the verified phone of a locked
+// account. The answer is the same, and as quick, for any username: only
+// the caller's text budget is spent before it. A live code is not
+// replaced, so nobody can spoil the owner's code by asking for another.
 func (a Accounts) RequestUnlockCode(ctx context.Context, username, client string) error {
 	if !a.Rules.Username.Fits(username) {
 		return nil

@@ -9,23 +9,19 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
-// Backlog is admission by backlog: it bounds the purchases this replica
-// accepted and has not yet seen finish. Past Max a purchase is refused at
-// once, 503 with Retry-After, instead of queueing behind work that the
-// system cannot finish within the 30 seconds it promises: past capacity,
-// the accepted ones keep their latency and the rest are told to come back.
+// Backlog bounds the purchases this replica accepted and has not seen
+// finish. Past Max it refuses at once (503, Retry-After): queueing work the
+// system cannot finish within its 30-second promise would only make every
+// purchase late.
 //
-// The count is this replica's own, and a purchase whose receive-code
-// another replica handles is not seen to finish here. So when the count
-// reaches Max, Admit first asks Finished about the oldest open purchases
-// (at most Recheck of them, at most once per RecheckEvery) and drops the
-// finished ones; only then does it refuse. An entry is forgotten Forget
-// after it was admitted, finished or not, which bounds the memory.
+// The count is this replica's own. Another replica may have finished a
+// purchase we still count, so before refusing, Admit asks Finished about
+// the oldest open purchases (at most Recheck, at most once per
+// RecheckEvery). Entries are forgotten Forget after admission, which
+// bounds the memory.
 //
-// PerCustomer bounds one customer's share the same way (0: no bound), so
-// that one account cannot fill Max alone and refuse everybody else: past
-// it the customer is told 429, after Admit has asked Finished about that
-// customer's own open purchases. Like Max it is this replica's count.
+// PerCustomer (0: none) keeps one account from filling Max alone: past it
+// that customer gets 429.
 //
 // A nil *Backlog admits everything.
 type Backlog struct {

@@ -262,13 +262,11 @@ type SweepSummary struct {
 	Errors errs.Reasons
 }
 
-// Sweep makes the due webhook attempts, fairly. It reads every pending
-// webhook in one bulk read, sends the code of any that is Overdue by SMS
-// at once, and takes the due ones in turns (domain.TakeTurns): with Lanes,
-// each starts in the background when a place is free for its customer and
-// is left for the next sweep otherwise, so a sweep never waits for a
-// receiver. Each delivery is claimed with its ETag first, so two replicas
-// (or two passes) never send the same attempt.
+// Sweep makes the due webhook attempts. Overdue ones go by SMS at once.
+// Customers take turns (domain.TakeTurns), so one customer's many cannot
+// delay another's one. With Lanes, attempts run in the background and a
+// sweep never waits for a receiver. Each delivery is claimed with its ETag
+// first, so no attempt is sent twice.
 func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummary, error) {
 	var s SweepSummary
 	due, err := d.pending(ctx, &s)

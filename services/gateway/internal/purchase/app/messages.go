@@ -11,12 +11,9 @@ import (
 // the original design (the texts that go with a code are the domain's).
 const AcceptedMessage = "Your request is being processed within 30 seconds"
 
-// Promise is what a request still processing says of itself at now: the
-// acknowledgement's promise while it holds, and the truth once the
-// request is older than lateAfter. A code that comes that late is a
-// LATE_SUCCESS (voucher-int's LATE_AFTER, the same setting), which always
-// goes by SMS; a request that gets no code ends FAILED with its reason. The
-// answer's Retry-After is longer then, in seconds.
+// Promise is what a processing request says of itself at now: the
+// acknowledgement's promise until lateAfter, then the truth (its code will
+// come by SMS, or it ends FAILED), with a longer Retry-After in seconds.
 func Promise(req domain.Request, now time.Time, lateAfter time.Duration) (message string, retryAfter int) {
 	if lateAfter <= 0 || now.Sub(req.CreatedAt) < lateAfter {
 		return AcceptedMessage, 2

@@ -279,11 +279,10 @@ func (p Purchases) voucherStored(ctx context.Context, id string) (bool, error) {
 }
 
 // Complete records the outcome of a receive-code event, once, and starts
-// the code's delivery. gateway and voucher consume the event independently;
-// a success is recorded only once voucher has the code, so a customer who
-// sees SUCCESS also finds the voucher in the list. Until then the event is
-// retried. A redelivered event finds the outcome recorded and only makes
-// sure the delivery exists (it may have crashed in between).
+// the code's delivery. A success waits until voucher has stored the code,
+// so that a customer who sees SUCCESS also finds it in the list; until then
+// the event is retried. A redelivered event only makes sure the delivery
+// exists.
 func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 	if ev.Status == events.StatusSuccess || ev.Status == events.StatusLateSuccess {
 		stored, err := p.voucherStored(ctx, ev.RequestID)

@@ -12,21 +12,17 @@ import (
 )
 
 // Redrive sends request-code again for a request still processing a while
-// after it was accepted. The outbox hands each event to the broker once;
-// a broker that loses a publish it had acknowledged would leave the
-// request processing for ever (the fault suite caught one of our profiles'
-// pub/sub components doing so across a broker outage: docs/deploy.md). voucher-int is idempotent on requestId, asks the provider again
-// about an order with no answer, and answers a finished one with its outcome
-// again, so a re-send repairs a lost request-code and a lost receive-code
-// alike, and costs nothing when the first was only slow.
+// after it was accepted. A broker can lose a publish it acknowledged (the
+// fault suite saw it: docs/deploy.md), which would leave the request
+// processing for ever. voucher-int is idempotent on requestId, so a
+// re-send repairs a lost request-code or receive-code, and costs nothing
+// when the first was only slow.
 //
-// A request found finished has its delivery started, if it has none: the
-// receive-code handler starts it in the background once the outcome is
-// stored, and a crash in between would leave it undelivered.
+// A finished request without a delivery gets one: a crash between storing
+// the outcome and starting the delivery would leave it undelivered.
 //
-// Requests are tracked on a kit/daprx.Schedule (time buckets, group-committed
-// adds, one sweeper at a time): a sweep reads only the buckets that came due
-// since the last one, whatever the number of open requests.
+// Requests are tracked on a daprx.Schedule, so a sweep reads only the time
+// buckets that came due, however many requests are open.
 type Redrive struct {
 	Schedule persist.Schedule
 	Requests Store[domain.Request]
