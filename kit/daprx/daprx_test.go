@@ -21,8 +21,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/testkit"
 
 	"github.com/stretchr/testify/assert"

@@ -7,8 +7,8 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 

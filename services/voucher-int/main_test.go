@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bankabc/vouchers/api/events"
-	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/api/vpsapi"
+	"github.com/bankabc/vouchers/kit/testkit"
 )
 
 // TestRunWiresTheApp starts voucher-int's real wiring (run) beside a fake

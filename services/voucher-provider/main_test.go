@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/api/vpsapi"
+	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/bankabc/vouchers/services/voucher-provider/internal/wiring"
 )
 

@@ -1,7 +1,6 @@
 package adapters
 
 import (
-	"context"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
@@ -25,21 +24,8 @@ func sentFromRecord(r sentRecord) domain.Sent {
 	return domain.Sent{MessageID: r.MessageID, PhoneNumber: r.PhoneNumber, SentAt: r.SentAt}
 }
 
-// SentStore keeps a record of each text sent, in a Dapr state store.
-type SentStore struct {
-	store daprx.Store[sentRecord]
-}
-
 // NewSentStore is the store of sent texts over c's state store name.
-func NewSentStore(c daprx.StateClient, name string) SentStore {
-	return SentStore{store: daprx.Store[sentRecord]{Client: c, Name: name}}
-}
-
-func (s SentStore) Get(ctx context.Context, key string) (domain.Sent, bool, error) {
-	r, found, err := s.store.Get(ctx, key)
-	return sentFromRecord(r), found, err
-}
-
-func (s SentStore) Insert(ctx context.Context, key string, v domain.Sent, ev *persist.Event) error {
-	return s.store.Insert(ctx, key, sentToRecord(v), ev)
+func NewSentStore(c daprx.StateClient, name string) persist.Mapped[domain.Sent, sentRecord] {
+	return persist.Mapped[domain.Sent, sentRecord]{Records: daprx.Store[sentRecord]{Client: c, Name: name},
+		ToRecord: sentToRecord, ToDomain: sentFromRecord}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/app"
 	"github.com/bankabc/vouchers/services/voucher-int/internal/domain"
 )
@@ -55,8 +56,8 @@ func orderFromRecord(r orderRecord) domain.Order {
 // NewOrders is the order store over c's state store name, publishing
 // through outbox.
 func NewOrders(c daprx.StateClient, name string, outbox *daprx.Outbox) app.Orders {
-	return MappedStore[domain.Order, orderRecord]{
-		store:    daprx.Store[orderRecord]{Client: c, Name: name, Outbox: outbox},
-		toRecord: orderToRecord, fromRecord: orderFromRecord,
+	return persist.Mapped[domain.Order, orderRecord]{
+		Records:  daprx.Store[orderRecord]{Client: c, Name: name, Outbox: outbox},
+		ToRecord: orderToRecord, ToDomain: orderFromRecord,
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/voucher/internal/domain"
 )
 
@@ -52,23 +53,23 @@ func phoneHeadToRecord(h domain.PhoneHead) phoneHeadRecord { return phoneHeadRec
 
 func phoneHeadFromRecord(r phoneHeadRecord) domain.PhoneHead { return domain.PhoneHead{Last: r.Last} }
 
-type Vouchers = MappedStore[domain.Voucher, voucherRecord]
+type Vouchers = persist.Mapped[domain.Voucher, voucherRecord]
 
-type Indexes = MappedStore[domain.PhoneIndex, phoneIndexRecord]
+type Indexes = persist.Mapped[domain.PhoneIndex, phoneIndexRecord]
 
-type Heads = MappedStore[domain.PhoneHead, phoneHeadRecord]
+type Heads = persist.Mapped[domain.PhoneHead, phoneHeadRecord]
 
 func NewVouchers(c daprx.StateClient, name string) Vouchers {
-	return Vouchers{store: daprx.Store[voucherRecord]{Client: c, Name: name},
-		toRecord: voucherToRecord, fromRecord: voucherFromRecord}
+	return Vouchers{Records: daprx.Store[voucherRecord]{Client: c, Name: name},
+		ToRecord: voucherToRecord, ToDomain: voucherFromRecord}
 }
 
 func NewIndexes(c daprx.StateClient, name string) Indexes {
-	return Indexes{store: daprx.Store[phoneIndexRecord]{Client: c, Name: name},
-		toRecord: phoneIndexToRecord, fromRecord: phoneIndexFromRecord}
+	return Indexes{Records: daprx.Store[phoneIndexRecord]{Client: c, Name: name},
+		ToRecord: phoneIndexToRecord, ToDomain: phoneIndexFromRecord}
 }
 
 func NewHeads(c daprx.StateClient, name string) Heads {
-	return Heads{store: daprx.Store[phoneHeadRecord]{Client: c, Name: name},
-		toRecord: phoneHeadToRecord, fromRecord: phoneHeadFromRecord}
+	return Heads{Records: daprx.Store[phoneHeadRecord]{Client: c, Name: name},
+		ToRecord: phoneHeadToRecord, ToDomain: phoneHeadFromRecord}
 }

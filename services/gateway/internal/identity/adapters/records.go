@@ -3,8 +3,8 @@ package adapters
 import (
 	"time"
 
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
-	"github.com/bankabc/vouchers/services/gateway/internal/storage"
 )
 
 // The records below are identity's values as the state store keeps them.
@@ -75,30 +75,30 @@ type CountRecord struct {
 }
 
 // converted keeps T in records R that convert to and from it.
-func converted[T, R any](records storage.Store[R], toRecord func(T) R, toDomain func(R) T) storage.Mapped[T, R] {
-	return storage.Mapped[T, R]{Records: records, ToRecord: toRecord, ToDomain: toDomain}
+func converted[T, R any](records persist.Store[R], toRecord func(T) R, toDomain func(R) T) persist.Mapped[T, R] {
+	return persist.Mapped[T, R]{Records: records, ToRecord: toRecord, ToDomain: toDomain}
 }
 
 // Users keeps accounts in records.
-func Users(records storage.Store[UserRecord]) storage.Mapped[domain.User, UserRecord] {
+func Users(records persist.Store[UserRecord]) persist.Mapped[domain.User, UserRecord] {
 	return converted(records, func(v domain.User) UserRecord { return UserRecord(v) }, func(r UserRecord) domain.User { return domain.User(r) })
 }
 
 // PhoneClaims keeps phone claims in records.
-func PhoneClaims(records storage.Store[PhoneClaimRecord]) storage.Mapped[domain.PhoneClaim, PhoneClaimRecord] {
+func PhoneClaims(records persist.Store[PhoneClaimRecord]) persist.Mapped[domain.PhoneClaim, PhoneClaimRecord] {
 	return converted(records, func(v domain.PhoneClaim) PhoneClaimRecord { return PhoneClaimRecord(v) },
 		func(r PhoneClaimRecord) domain.PhoneClaim { return domain.PhoneClaim(r) })
 }
 
 // Sessions keeps sessions in records.
-func Sessions(records storage.Store[SessionRecord]) storage.Mapped[domain.Session, SessionRecord] {
+func Sessions(records persist.Store[SessionRecord]) persist.Mapped[domain.Session, SessionRecord] {
 	return converted(records, func(v domain.Session) SessionRecord { return SessionRecord(v) },
 		func(r SessionRecord) domain.Session { return domain.Session(r) })
 }
 
 // SessionLists keeps session lists in records; an empty list stays as it
 // was stored (null or []).
-func SessionLists(records storage.Store[SessionListRecord]) storage.Mapped[domain.SessionList, SessionListRecord] {
+func SessionLists(records persist.Store[SessionListRecord]) persist.Mapped[domain.SessionList, SessionListRecord] {
 	return converted(records,
 		func(v domain.SessionList) SessionListRecord {
 			r := SessionListRecord{}
@@ -123,19 +123,19 @@ func SessionLists(records storage.Store[SessionListRecord]) storage.Mapped[domai
 }
 
 // Strikes keeps failure counts in records.
-func Strikes(records storage.Store[StrikesRecord]) storage.Mapped[domain.Strikes, StrikesRecord] {
+func Strikes(records persist.Store[StrikesRecord]) persist.Mapped[domain.Strikes, StrikesRecord] {
 	return converted(records, func(v domain.Strikes) StrikesRecord { return StrikesRecord(v) },
 		func(r StrikesRecord) domain.Strikes { return domain.Strikes(r) })
 }
 
 // PhoneCodes keeps one-time codes in records.
-func PhoneCodes(records storage.Store[PhoneCodeRecord]) storage.Mapped[domain.PhoneCode, PhoneCodeRecord] {
+func PhoneCodes(records persist.Store[PhoneCodeRecord]) persist.Mapped[domain.PhoneCode, PhoneCodeRecord] {
 	return converted(records, func(v domain.PhoneCode) PhoneCodeRecord { return PhoneCodeRecord(v) },
 		func(r PhoneCodeRecord) domain.PhoneCode { return domain.PhoneCode(r) })
 }
 
 // Counts keeps counts in records.
-func Counts(records storage.Store[CountRecord]) storage.Mapped[domain.Count, CountRecord] {
+func Counts(records persist.Store[CountRecord]) persist.Mapped[domain.Count, CountRecord] {
 	return converted(records, func(v domain.Count) CountRecord { return CountRecord(v) },
 		func(r CountRecord) domain.Count { return domain.Count(r) })
 }

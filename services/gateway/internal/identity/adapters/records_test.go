@@ -4,15 +4,15 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/bankabc/vouchers/kit/persist"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/bankabc/vouchers/services/gateway/internal/storage"
 )
 
 // roundTrip decodes stored into a record, goes to the domain value and
 // back, and encodes the record again.
-func roundTrip[T, R any](m storage.Mapped[T, R]) func(*testing.T, string) string {
+func roundTrip[T, R any](m persist.Mapped[T, R]) func(*testing.T, string) string {
 	return func(t *testing.T, stored string) string {
 		var rec R
 		require.NoError(t, json.Unmarshal([]byte(stored), &rec))

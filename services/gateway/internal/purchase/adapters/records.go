@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
-	"github.com/bankabc/vouchers/services/gateway/internal/storage"
 )
 
 // RequestRecord is a purchase request as the state store keeps it. Its
@@ -57,22 +57,22 @@ type CountRecord struct {
 }
 
 // Requests keeps purchase requests in records.
-func Requests(records storage.Store[RequestRecord]) storage.Mapped[domain.Request, RequestRecord] {
-	return storage.Mapped[domain.Request, RequestRecord]{Records: records,
+func Requests(records persist.Store[RequestRecord]) persist.Mapped[domain.Request, RequestRecord] {
+	return persist.Mapped[domain.Request, RequestRecord]{Records: records,
 		ToRecord: func(r domain.Request) RequestRecord { return RequestRecord(r) },
 		ToDomain: func(r RequestRecord) domain.Request { return domain.Request(r) }}
 }
 
 // Deliveries keeps deliveries in records.
-func Deliveries(records storage.Store[DeliveryRecord]) storage.Mapped[domain.Delivery, DeliveryRecord] {
-	return storage.Mapped[domain.Delivery, DeliveryRecord]{Records: records,
+func Deliveries(records persist.Store[DeliveryRecord]) persist.Mapped[domain.Delivery, DeliveryRecord] {
+	return persist.Mapped[domain.Delivery, DeliveryRecord]{Records: records,
 		ToRecord: func(d domain.Delivery) DeliveryRecord { return DeliveryRecord(d) },
 		ToDomain: func(r DeliveryRecord) domain.Delivery { return domain.Delivery(r) }}
 }
 
 // Counts keeps daily counts in records.
-func Counts(records storage.Store[CountRecord]) storage.Mapped[domain.Count, CountRecord] {
-	return storage.Mapped[domain.Count, CountRecord]{Records: records,
+func Counts(records persist.Store[CountRecord]) persist.Mapped[domain.Count, CountRecord] {
+	return persist.Mapped[domain.Count, CountRecord]{Records: records,
 		ToRecord: func(c domain.Count) CountRecord { return CountRecord(c) },
 		ToDomain: func(r CountRecord) domain.Count { return domain.Count(r) }}
 }
@@ -90,8 +90,8 @@ type DeadLetterRecord struct {
 }
 
 // DeadLetters keeps dead letters in records.
-func DeadLetters(records storage.Store[DeadLetterRecord]) storage.Mapped[app.DeadLetter, DeadLetterRecord] {
-	return storage.Mapped[app.DeadLetter, DeadLetterRecord]{Records: records,
+func DeadLetters(records persist.Store[DeadLetterRecord]) persist.Mapped[app.DeadLetter, DeadLetterRecord] {
+	return persist.Mapped[app.DeadLetter, DeadLetterRecord]{Records: records,
 		ToRecord: func(d app.DeadLetter) DeadLetterRecord { return DeadLetterRecord(d) },
 		ToDomain: func(r DeadLetterRecord) app.DeadLetter { return app.DeadLetter(r) }}
 }

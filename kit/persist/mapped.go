@@ -1,21 +1,18 @@
-// Package storage keeps gateway's domain types apart from the shape they
-// are stored in: a Mapped store holds records and hands out domain values.
-// Both bounded contexts use it; it knows neither.
-package storage
+package persist
 
-import (
-	"context"
+import "context"
 
-	"github.com/bankabc/vouchers/kit/persist"
-)
+// A Mapped store keeps a service's domain types apart from the shape they
+// are stored in: it holds records and hands out domain values, so the
+// domain carries no JSON tags.
 
 // Store is a typed state store view (daprx.Store satisfies it).
 type Store[T any] interface {
 	Get(ctx context.Context, key string) (T, bool, error)
 	GetMany(ctx context.Context, keys []string) (map[string]T, error)
-	Insert(ctx context.Context, key string, v T, ev *persist.Event) error
-	InsertAfter(ctx context.Context, key string, v T, ev *persist.Event, before func(context.Context) error) error
-	Update(ctx context.Context, key string, fn func(*T, bool) (*persist.Event, error)) (T, error)
+	Insert(ctx context.Context, key string, v T, ev *Event) error
+	InsertAfter(ctx context.Context, key string, v T, ev *Event, before func(context.Context) error) error
+	Update(ctx context.Context, key string, fn func(*T, bool) (*Event, error)) (T, error)
 }
 
 // Mapped stores records R and speaks domain values T.
@@ -42,18 +39,18 @@ func (m Mapped[T, R]) GetMany(ctx context.Context, keys []string) (map[string]T,
 	return out, nil
 }
 
-func (m Mapped[T, R]) Insert(ctx context.Context, key string, v T, ev *persist.Event) error {
+func (m Mapped[T, R]) Insert(ctx context.Context, key string, v T, ev *Event) error {
 	return m.Records.Insert(ctx, key, m.ToRecord(v), ev)
 }
 
-func (m Mapped[T, R]) InsertAfter(ctx context.Context, key string, v T, ev *persist.Event, before func(context.Context) error) error {
+func (m Mapped[T, R]) InsertAfter(ctx context.Context, key string, v T, ev *Event, before func(context.Context) error) error {
 	return m.Records.InsertAfter(ctx, key, m.ToRecord(v), ev, before)
 }
 
 // Update runs fn on the domain value; the record is written only when fn
 // succeeds.
-func (m Mapped[T, R]) Update(ctx context.Context, key string, fn func(*T, bool) (*persist.Event, error)) (T, error) {
-	r, err := m.Records.Update(ctx, key, func(r *R, exists bool) (*persist.Event, error) {
+func (m Mapped[T, R]) Update(ctx context.Context, key string, fn func(*T, bool) (*Event, error)) (T, error) {
+	r, err := m.Records.Update(ctx, key, func(r *R, exists bool) (*Event, error) {
 		v := m.ToDomain(*r)
 		ev, err := fn(&v, exists)
 		if err == nil {
