@@ -31,7 +31,7 @@ type RequestRecord struct {
 }
 
 // DeliveryRecord is a delivery as the state store keeps it (fields as
-// domain.Delivery's).
+// domain.Delivery's; the body as raw JSON).
 type DeliveryRecord struct {
 	RequestID     string                `json:"requestId"`
 	Username      string                `json:"username"`
@@ -63,11 +63,24 @@ func Requests(records persist.Store[RequestRecord]) persist.Mapped[domain.Reques
 		ToDomain: func(r RequestRecord) domain.Request { return domain.Request(r) }}
 }
 
-// Deliveries keeps deliveries in records.
+// Deliveries keeps deliveries in records. The body is kept as the JSON
+// it is, so every attempt sends the bytes the first one did.
 func Deliveries(records persist.Store[DeliveryRecord]) persist.Mapped[domain.Delivery, DeliveryRecord] {
 	return persist.Mapped[domain.Delivery, DeliveryRecord]{Records: records,
-		ToRecord: func(d domain.Delivery) DeliveryRecord { return DeliveryRecord(d) },
-		ToDomain: func(r DeliveryRecord) domain.Delivery { return domain.Delivery(r) }}
+		ToRecord: func(d domain.Delivery) DeliveryRecord {
+			return DeliveryRecord{RequestID: d.RequestID, Username: d.Username, PhoneNumber: d.PhoneNumber,
+				Channel: d.Channel, Status: d.Status, CallbackURL: d.CallbackURL, WebhookID: d.WebhookID,
+				Body: json.RawMessage(d.Body), Attempts: d.Attempts, LastError: d.LastError, FellBack: d.FellBack,
+				NextAttemptAt: d.NextAttemptAt, ClaimedUntil: d.ClaimedUntil, CreatedAt: d.CreatedAt,
+				UpdatedAt: d.UpdatedAt, DeliveredAt: d.DeliveredAt}
+		},
+		ToDomain: func(r DeliveryRecord) domain.Delivery {
+			return domain.Delivery{RequestID: r.RequestID, Username: r.Username, PhoneNumber: r.PhoneNumber,
+				Channel: r.Channel, Status: r.Status, CallbackURL: r.CallbackURL, WebhookID: r.WebhookID,
+				Body: []byte(r.Body), Attempts: r.Attempts, LastError: r.LastError, FellBack: r.FellBack,
+				NextAttemptAt: r.NextAttemptAt, ClaimedUntil: r.ClaimedUntil, CreatedAt: r.CreatedAt,
+				UpdatedAt: r.UpdatedAt, DeliveredAt: r.DeliveredAt}
+		}}
 }
 
 // Counts keeps daily counts in records.

@@ -2,7 +2,9 @@ package adapters
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,4 +56,19 @@ func TestStoredRecordsOfTheOldShapeReadAndWriteTheSame(t *testing.T) {
 	req := requests.ToDomain(rec)
 	assert.Equal(t, domain.StateSuccess, req.State, "state")
 	assert.Equal(t, "CODE-1", req.VoucherCode, "code")
+}
+
+// Deliveries map field by field: every field must make the trip.
+func TestADeliveryKeepsEveryFieldInItsRecord(t *testing.T) {
+	at := time.Date(2026, 11, 29, 9, 0, 2, 0, time.UTC)
+	d := domain.Delivery{RequestID: "r1", Username: "alice", PhoneNumber: "+84909123450", Channel: domain.ChannelWebhook,
+		Status: domain.DeliveryPending, CallbackURL: "https://shop.example/hook", WebhookID: "msg_r1", Body: []byte(`{"type":"voucher.issued"}`),
+		Attempts: 2, LastError: "answered 503", FellBack: true, NextAttemptAt: at.Add(time.Minute), ClaimedUntil: at.Add(2 * time.Minute),
+		CreatedAt: at, UpdatedAt: at.Add(time.Second), DeliveredAt: &at}
+	v := reflect.ValueOf(d)
+	for i := range v.NumField() {
+		require.False(t, v.Field(i).IsZero(), "%s is not set here, so not checked", v.Type().Field(i).Name)
+	}
+	m := Deliveries(nil)
+	assert.Equal(t, d, m.ToDomain(m.ToRecord(d)))
 }

@@ -34,7 +34,7 @@ func TestAWebhookBodyIsTheBytesReceiversHaveAlwaysGot(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, _, ok, err := domain.BeginDelivery(c.req, c.now)
+			d, _, ok, err := domain.BeginDelivery(c.req, c.now, WebhookJSON{})
 			require.NoError(t, err)
 			require.True(t, ok)
 			assert.Equal(t, c.want, string(d.Body))
@@ -48,7 +48,7 @@ func TestAStoredWebhookThatRunsOutFallsBackToTheCodeItCarried(t *testing.T) {
 	stored := `{"requestId":"r1","username":"alice","phoneNumber":"+84909123456","channel":"webhook","status":"PENDING","callbackUrl":"https://shop.example/hook","webhookId":"msg_r1","body":{"type":"voucher.issued","timestamp":"2026-11-29T09:00:02Z","data":{"requestId":"r1","status":"SUCCESS","state":1,"phoneNumber":"+84909123456","voucherCode":"CODE-1","message":"Thank you for using our services, your voucher code is ready."}},"attempts":1,"lastError":"answered 503","nextAttemptAt":"2026-11-29T09:01:00Z","claimedUntil":"0001-01-01T00:00:00Z","createdAt":"2026-11-29T09:00:02Z","updatedAt":"2026-11-29T09:00:40Z"}`
 	var rec DeliveryRecord
 	require.NoError(t, json.Unmarshal([]byte(stored), &rec))
-	rules := domain.WebhookRules{Schedule: []time.Duration{time.Second}}
+	rules := domain.WebhookRules{Schedule: []time.Duration{time.Second}, Codec: WebhookJSON{}}
 	at := time.Date(2026, 11, 29, 9, 1, 0, 0, time.UTC)
 	d, outcome, sms, err := rules.Record(Deliveries(nil).ToDomain(rec), domain.WebhookResult{Err: "answered 503"}, at, func(int64) int64 { return 0 })
 	require.NoError(t, err)
@@ -56,4 +56,16 @@ func TestAStoredWebhookThatRunsOutFallsBackToTheCodeItCarried(t *testing.T) {
 	assert.Equal(t, domain.ChannelSMS, d.Channel)
 	require.NotNil(t, sms)
 	assert.Equal(t, domain.SuccessMessage+" Code: CODE-1", sms.Text())
+}
+
+func TestAWebhookBodyReadsBackWhatWasWritten(t *testing.T) {
+	w := domain.Webhook{RequestID: "r1", Status: domain.StatusSuccess, State: domain.StateSuccess, PhoneNumber: "+84909123456",
+		VoucherCode: "<A&B>", Message: domain.SuccessMessage, At: time.Date(2026, 11, 29, 9, 0, 2, 5, time.UTC)}
+	body, err := WebhookJSON{}.Encode(w)
+	require.NoError(t, err)
+	got, err := WebhookJSON{}.Decode(body)
+	require.NoError(t, err)
+	assert.Equal(t, w, got)
+	_, err = WebhookJSON{}.Decode([]byte("not json"))
+	assert.Error(t, err, "a body that is not JSON")
 }

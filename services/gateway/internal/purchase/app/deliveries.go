@@ -38,7 +38,9 @@ type Deliveries struct {
 	Pending  Set
 	Secrets  WebhookSecrets
 	Webhooks Webhooks
-	Now      func() time.Time
+	// Codec writes webhook bodies and reads them back (adapters.WebhookJSON).
+	Codec domain.WebhookCodec
+	Now   func() time.Time
 	// Schedule is the wait before each retry; when it runs out, SMS.
 	Schedule []time.Duration
 	// MaxRetryAfter caps how long a receiver's Retry-After may hold us.
@@ -123,7 +125,7 @@ func (d Deliveries) ensureWith(ctx context.Context, req domain.Request, existing
 // Create inserts the delivery of a request that just succeeded. One that
 // exists already (a redelivered event, a redrive) is only re-indexed.
 func (d Deliveries) Create(ctx context.Context, req domain.Request) error {
-	del, sms, ok, err := domain.BeginDelivery(req, d.Now())
+	del, sms, ok, err := domain.BeginDelivery(req, d.Now(), d.Codec)
 	if !ok || err != nil {
 		return err // a failed request has nothing to deliver; its status says why
 	}
@@ -375,7 +377,8 @@ func (d Deliveries) pending(ctx context.Context, s *SweepSummary) ([]domain.Deli
 }
 
 func (d Deliveries) rules() domain.WebhookRules {
-	return domain.WebhookRules{Schedule: d.Schedule, MaxRetryAfter: d.MaxRetryAfter, OverdueAfter: d.OverdueAfter}
+	return domain.WebhookRules{Schedule: d.Schedule, MaxRetryAfter: d.MaxRetryAfter, OverdueAfter: d.OverdueAfter,
+		Codec: d.Codec}
 }
 
 // giveUp sends an overdue webhook's code by SMS, in the transaction that

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -59,8 +58,8 @@ func fairSetup(t *testing.T, hooks Webhooks) (Purchases, *testClock, *testkit.Me
 func pendingWebhook(t *testing.T, p Purchases, id, username string, due time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	body, err := json.Marshal(domain.WebhookPayload{Type: "voucher.issued", Data: domain.WebhookData{
-		RequestID: id, Status: events.StatusSuccess, State: domain.StateSuccess, VoucherCode: "CODE-" + id}})
+	body, err := p.Deliveries.Codec.Encode(domain.Webhook{
+		RequestID: id, Status: events.StatusSuccess, State: domain.StateSuccess, VoucherCode: "CODE-" + id})
 	require.NoError(t, err)
 	del := domain.Delivery{RequestID: id, Username: username, PhoneNumber: "+8490912345" + id[len(id)-1:], Channel: domain.ChannelWebhook,
 		Status: domain.DeliveryPending, CallbackURL: "https://" + username + ".example/hook", WebhookID: "msg_" + id, Body: body,

@@ -68,6 +68,7 @@ func metricsSetup(webhooks Webhooks) (Purchases, *testClock) {
 			Pending:       daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: dmem, Name: "gateway-deliveries"}, Name: "pending-webhooks", Shards: 2},
 			Secrets:       secrets{"alice": "whsec_x"},
 			Webhooks:      webhooks,
+			Codec:         jsonCodec{},
 			Now:           clock.now,
 			Schedule:      []time.Duration{time.Second},
 			MaxRetryAfter: time.Minute,
@@ -75,6 +76,17 @@ func metricsSetup(webhooks Webhooks) (Purchases, *testClock) {
 		Now:   clock.now,
 		NewID: func() string { n++; return fmt.Sprintf("r%d", n) },
 	}, clock
+}
+
+// jsonCodec stands in for adapters.WebhookJSON, which imports this package.
+type jsonCodec struct{}
+
+func (jsonCodec) Encode(w domain.Webhook) ([]byte, error) { return json.Marshal(w) }
+
+func (jsonCodec) Decode(body []byte) (domain.Webhook, error) {
+	var w domain.Webhook
+	err := json.Unmarshal(body, &w)
+	return w, err
 }
 
 var alice = customer.Session{UserID: "u1", Username: "alice", PhoneNumber: "+84909123450", PhoneVerified: true}

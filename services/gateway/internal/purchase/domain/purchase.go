@@ -6,7 +6,6 @@
 package domain
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -130,7 +129,7 @@ type Delivery struct {
 	// bytes) and its stable id, which receivers deduplicate by.
 	CallbackURL string
 	WebhookID   string
-	Body        json.RawMessage
+	Body        []byte
 	Attempts    int
 	LastError   string
 	// FellBack is true when the webhook gave up and the code went by SMS.
@@ -167,21 +166,20 @@ func (c CodeSMS) Text() string { return DeliveryMessage(c.Status) + " Code: " + 
 
 // BeginDelivery is how the code of req, just succeeded, starts out to the
 // customer at now. A SUCCESS with a callbackUrl goes by webhook: pending,
-// its first attempt due at once, with the exact body every attempt sends.
-// Anything else goes by SMS at once (sms non-nil): no callbackUrl, or a
-// LATE_SUCCESS, which the customer may have given up waiting for at the
-// callbackUrl. ok is false for a request with nothing to deliver (not
-// succeeded).
-func BeginDelivery(req Request, now time.Time) (d Delivery, sms *CodeSMS, ok bool, err error) {
+// its first attempt due at once, with the body codec writes, which every
+// attempt sends. Anything else goes by SMS at once (sms non-nil): no
+// callbackUrl, or a LATE_SUCCESS, which the customer may have given up
+// waiting for at the callbackUrl. ok is false for a request with nothing
+// to deliver (not succeeded).
+func BeginDelivery(req Request, now time.Time, codec WebhookCodec) (d Delivery, sms *CodeSMS, ok bool, err error) {
 	if req.State != StateSuccess {
 		return Delivery{}, nil, false, nil
 	}
 	d = Delivery{RequestID: req.RequestID, Username: req.Username, PhoneNumber: req.PhoneNumber,
 		CreatedAt: now, UpdatedAt: now}
 	if req.Status == StatusSuccess && req.CallbackURL != "" {
-		body, err := json.Marshal(WebhookPayload{Type: "voucher.issued", Timestamp: now, Data: WebhookData{
-			RequestID: req.RequestID, Status: req.Status, State: req.State, PhoneNumber: req.PhoneNumber,
-			VoucherCode: req.VoucherCode, Message: DeliveryMessage(req.Status)}})
+		body, err := codec.Encode(Webhook{RequestID: req.RequestID, Status: req.Status, State: req.State,
+			PhoneNumber: req.PhoneNumber, VoucherCode: req.VoucherCode, Message: DeliveryMessage(req.Status), At: now})
 		if err != nil {
 			return Delivery{}, nil, false, fmt.Errorf("delivery %s: %w", req.RequestID, err)
 		}
@@ -193,21 +191,23 @@ func BeginDelivery(req Request, now time.Time) (d Delivery, sms *CodeSMS, ok boo
 	return d, &CodeSMS{Status: req.Status, VoucherCode: req.VoucherCode}, true, nil
 }
 
-// WebhookPayload is the body POSTed to a callbackUrl.
-type WebhookPayload struct {
-	Type      string      `json:"type"`
-	Timestamp time.Time   `json:"timestamp"`
-	Data      WebhookData `json:"data"`
+// Webhook is what a webhook tells the customer's receiver.
+type Webhook struct {
+	RequestID   string
+	Status      RequestStatus
+	State       RequestState
+	PhoneNumber string
+	VoucherCode string
+	Message     string
+	At          time.Time
 }
 
-// WebhookData is the voucher part of a webhook.
-type WebhookData struct {
-	RequestID   string        `json:"requestId"`
-	Status      RequestStatus `json:"status"`
-	State       RequestState  `json:"state"`
-	PhoneNumber string        `json:"phoneNumber"`
-	VoucherCode string        `json:"voucherCode"`
-	Message     string        `json:"message"`
+// WebhookCodec writes a webhook as the body every attempt sends, and
+// reads a stored body back for the SMS that replaces it. The wire shape
+// is the adapters' (adapters.WebhookJSON).
+type WebhookCodec interface {
+	Encode(Webhook) ([]byte, error)
+	Decode(body []byte) (Webhook, error)
 }
 
 // WebhookResult is what one attempt got.
@@ -274,6 +274,8 @@ type WebhookRules struct {
 	// long after it came due (every place to send from was taken) goes by
 	// SMS instead (0: it waits however long).
 	OverdueAfter time.Duration
+	// Codec reads a body back when its code goes by SMS.
+	Codec WebhookCodec
 }
 
 // Overdue tells whether d's attempt is so late that its code goes by SMS
@@ -291,18 +293,18 @@ func (w WebhookRules) GiveUp(d Delivery, at time.Time) (Delivery, Attempt, *Code
 	}
 	d.UpdatedAt, d.ClaimedUntil = at, time.Time{}
 	d.LastError = "not attempted in time"
-	return fallBack(d, at)
+	return w.fallBack(d, at)
 }
 
 // fallBack ends d's webhook: its code goes by SMS at at, with what the
 // webhook carried.
-func fallBack(d Delivery, at time.Time) (Delivery, Attempt, *CodeSMS, error) {
-	var data WebhookPayload
-	if err := json.Unmarshal(d.Body, &data); err != nil {
+func (w WebhookRules) fallBack(d Delivery, at time.Time) (Delivery, Attempt, *CodeSMS, error) {
+	hook, err := w.Codec.Decode(d.Body)
+	if err != nil {
 		return d, AttemptNone, nil, fmt.Errorf("delivery %s: %w", d.RequestID, err)
 	}
 	d.Channel, d.Status, d.FellBack, d.DeliveredAt = ChannelSMS, DeliverySMSQueued, true, &at
-	return d, AttemptFellBack, &CodeSMS{Status: data.Data.Status, VoucherCode: data.Data.VoucherCode}, nil
+	return d, AttemptFellBack, &CodeSMS{Status: hook.Status, VoucherCode: hook.VoucherCode}, nil
 }
 
 // TakeTurns orders due webhooks so that customers take turns: the first
@@ -353,7 +355,7 @@ func (w WebhookRules) Record(d Delivery, res WebhookResult, at time.Time, jitter
 	}
 	d.LastError = res.Err
 	if d.Attempts > len(w.Schedule) {
-		return fallBack(d, at)
+		return w.fallBack(d, at)
 	}
 	wait := w.Schedule[d.Attempts-1]
 	if res.RetryAfter > wait {
