@@ -1,5 +1,4 @@
-// Package app is gateway's identity use cases: accounts, sessions and
-// phone codes. It knows neither Dapr nor HTTP.
+// Package app holds gateway's identity use cases. It knows neither Dapr nor HTTP.
 package app
 
 import (
@@ -15,14 +14,11 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// Store is a typed state store view (daprx.Store satisfies it).
+// Store is a typed state store view.
 type Store[T any] interface {
 	Get(ctx context.Context, key string) (T, bool, error)
-	// GetMany reads keys in one call; a key with no value is absent.
 	GetMany(ctx context.Context, keys []string) (map[string]T, error)
 	Insert(ctx context.Context, key string, v T, ev *persist.Event) error
-	// InsertAfter is Insert once before succeeded, before running
-	// alongside the outbox's preparation of ev.
 	InsertAfter(ctx context.Context, key string, v T, ev *persist.Event, before func(context.Context) error) error
 	Update(ctx context.Context, key string, fn func(*T, bool) (*persist.Event, error)) (T, error)
 }
@@ -36,54 +32,47 @@ type Hasher interface {
 // Tokens issues and reads access tokens that name a session.
 type Tokens interface {
 	Issue(sessionID, userID string, now time.Time) (string, error)
-	// SessionID returns the session a valid token names, or an Unauthorized
-	// error that says what is wrong with it.
 	SessionID(token string, now time.Time) (string, error)
 }
 
-// Accounts signs users up and in, verifies their phones, and checks their
-// sessions.
+// Accounts signs users up and in and checks their sessions.
 type Accounts struct {
 	Users    Store[domain.User]
 	Phones   Store[domain.PhoneClaim]
 	Sessions Store[domain.Session]
-	// SessionLists names each account's sessions (sign-out everywhere).
+	// SessionLists lists each account's sessions, to end them all.
 	SessionLists Store[domain.SessionList]
-	// SessionMaxAge is a token's lifetime: no session older is usable.
+	// SessionMaxAge is a token's lifetime.
 	SessionMaxAge time.Duration
 	Hasher        Hasher
-	// Hashing bounds the password hashes computed at once (sign-up,
-	// sign-in); nil: no bound.
+	// Hashing bounds concurrent password hashes. Nil means no bound.
 	Hashing     *Slots
 	Tokens      Tokens
 	Now         func() time.Time
 	NewID       func() string
 	NewSecret   func() string
 	IdleTimeout time.Duration
-	// Rules: what a username and a password must be (from the OpenAPI
-	// document).
+	// Rules come from the OpenAPI document.
 	Rules domain.AccountRules
-	// Phone verification codes and the limits on guessing.
+	// Codes are phone verification codes.
 	Codes  Codes
 	Limits Limits
-	// AccountLimits counts a username's failed sign-ins from every client
-	// together, with a higher bound than Limits (0 MaxFailures: none). It
-	// stops guessing from many addresses. The owner lifts its lock with a
-	// code sent to their phone (UnlockCodes), so nobody can lock them out.
+	// AccountLimits counts a username's failures from all clients, to stop
+	// guessing from many addresses. The owner lifts its lock with an SMS code,
+	// so nobody can lock them out.
 	AccountLimits Limits
 	UnlockCodes   Codes
-	// UnknownNames keeps the strikes of usernames without an account
-	// (nil: the state store, as for known ones), and Pace makes their
-	// steps as slow as a known name's.
+	// UnknownNames keeps strikes of names without an account in memory.
+	// Pace makes their steps as slow as a known name's.
 	UnknownNames *MemStrikes
 	Pace         *Pace
-	// SMSPolicy: which numbers get texts, and the anonymous text budget.
+	// SMSPolicy says which numbers get texts.
 	SMSPolicy SMSPolicy
-	// Later runs work the answer does not wait for (nil: a goroutine).
+	// Later runs work the answer does not wait for. Nil means a goroutine.
 	Later func(func())
 }
 
-// SignUpInput is who signs up, and from where (for the text budget).
+// SignUpInput is a sign-up request.
 type SignUpInput struct {
 	Username    string
 	PhoneNumber string
@@ -102,10 +91,10 @@ func userKey(username string) string { return "user|" + username }
 func phoneKey(phone string) string   { return "phone|" + phone }
 func sessionKey(id string) string    { return "session|" + id }
 
-// NormalizePhone returns the number in E.164 (domain.NormalizePhone).
+// NormalizePhone returns the number in E.164.
 func NormalizePhone(raw string) (string, error) { return domain.NormalizePhone(raw) }
 
-// SignUp creates the account; the username is unique (first write wins).
+// SignUp creates the account. The first write of a username wins.
 func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	if err := a.Rules.Username.Check(in.Username); err != nil {
 		return Token{}, err
@@ -124,15 +113,12 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	if err := domain.CheckPasswordText("password", in.Password); err != nil {
 		return Token{}, err
 	}
-	// The cheap refusal before the costly hash (the insert below still
-	// decides a race).
+	// A cheap refusal before the costly hash. The insert still decides a race.
 	if _, found, err := a.Users.Get(ctx, userKey(in.Username)); err != nil {
 		return Token{}, err
 	} else if found {
 		return Token{}, errs.E(errs.Conflict, "username is already taken")
 	}
-	// A sign-up texts: it spends the anonymous text budget before anything
-	// is made.
 	if err := a.SMSPolicy.Budget.Spend(ctx, in.Client); err != nil {
 		return Token{}, err
 	}
@@ -147,10 +133,9 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	}
 	u := domain.User{ID: a.NewID(), Username: in.Username, PhoneNumber: phone, PasswordHash: hash,
 		WebhookSecret: a.NewSecret(), CreatedAt: a.Now()}
-	// The number is not claimed here: it belongs to the account that
-	// verifies it (VerifyPhone), so an account that never verifies blocks
-	// nobody, and the answer is the same whether or not the number already
-	// has an owner.
+	// The number is not claimed here but on verification. So an account that
+	// never verifies blocks nobody, and the answer does not tell whether the
+	// number has an owner.
 	if err := a.Users.Insert(ctx, userKey(u.Username), u, nil); err != nil {
 		if errors.Is(err, persist.ErrExists) {
 			return Token{}, errs.E(errs.Conflict, "username is already taken")
@@ -163,10 +148,8 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	return a.startSession(ctx, u)
 }
 
-// firstText is the text a sign-up sends: a verification code, or a notice
-// to the owner when another account already verified the number. A daily
-// cap reached is not an error here: the account exists, and asking for a
-// code again says when one can be sent.
+// firstText sends a code, or a notice if another account owns the number.
+// A daily cap is not an error: the account exists, and a resend says when.
 func (a Accounts) firstText(ctx context.Context, u domain.User) error {
 	owner, err := a.phoneOwner(ctx, u.PhoneNumber)
 	if err != nil {
@@ -183,8 +166,7 @@ func (a Accounts) firstText(ctx context.Context, u domain.User) error {
 	return err
 }
 
-// phoneOwner is the username that verified phone, or "" (a claim left by
-// a verification that died halfway is no owner: domain.ClaimAbandonedAfter).
+// phoneOwner is the username that verified phone, or "".
 func (a Accounts) phoneOwner(ctx context.Context, phone string) (string, error) {
 	c, found, err := a.Phones.Get(ctx, phoneKey(phone))
 	if err != nil || !found {
@@ -196,7 +178,6 @@ func (a Accounts) phoneOwner(ctx context.Context, phone string) (string, error) 
 	return c.Username, nil
 }
 
-// claimHolds tells whether claim c on phone still stands (PhoneClaim.Holds).
 func (a Accounts) claimHolds(ctx context.Context, c domain.PhoneClaim, phone string) (bool, error) {
 	owner, found, err := a.Users.Get(ctx, userKey(c.Username))
 	if err != nil {
@@ -205,8 +186,6 @@ func (a Accounts) claimHolds(ctx context.Context, c domain.PhoneClaim, phone str
 	return c.Holds(owner, found, phone, a.Now()), nil
 }
 
-// claimPhone makes phone username's, unless another account verified it
-// (PhoneClaim.Take).
 func (a Accounts) claimPhone(ctx context.Context, phone, username string) error {
 	_, err := a.Phones.Update(ctx, phoneKey(phone), func(c *domain.PhoneClaim, exists bool) (*persist.Event, error) {
 		holds := false
@@ -226,30 +205,24 @@ func (a Accounts) claimPhone(ctx context.Context, phone, username string) error 
 	return err
 }
 
-// dummyHash keeps a sign-in for an unknown username as slow as one for a
-// known username, so timing does not tell which usernames exist.
+// dummyHash keeps sign-in for an unknown name as slow as for a known one,
+// so timing does not tell which usernames exist.
 var (
 	dummyHash string
 	dummyOnce sync.Once
 )
 
-// SignInInput is a sign-in: the client is who sent it (an address, for
-// the per-client count), the unlock code one sent to the account's phone
-// to lift an account-wide lock (optional).
+// SignInInput is a sign-in. UnlockCode lifts an account-wide lock.
 type SignInInput struct {
 	Username, Password, Client, UnlockCode string
 }
 
-// SignIn checks the password and starts a session. Failures count per
-// username and client: past LOCK_AFTER_FAILURES that client is locked out
-// of that username (429), known or not, so the lock does not tell which
-// usernames exist, and the owner's own client still gets in. Failures from
-// every client together lock the username at a higher bound; the owner
-// lifts that lock with an unlock code (RequestUnlockCode).
+// SignIn checks the password and starts a session. Failures lock a client
+// out of a username, known or not, so the lock tells nothing and the owner
+// still gets in. Failures from all clients lock the account at a higher bound.
 func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	bad := errs.E(errs.Unauthorized, "wrong username or password")
-	// A name sign-up would refuse cannot exist: answered at once, it
-	// counts against nobody (and cannot reach another key: '|').
+	// A name sign-up would refuse cannot exist, and cannot reach another key.
 	if !a.Rules.Username.Fits(in.Username) || utf8.RuneCountInString(in.Password) > a.Rules.Password.Max {
 		return Token{}, bad
 	}
@@ -260,9 +233,8 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	// A name without an account keeps its strikes in memory: the same
-	// rules and answers, no stored write for a name anyone can make up.
-	// Each step for it waits as long as the store took for a known name.
+	// Unknown names keep strikes in memory, so made-up names cost no writes.
+	// Their steps wait as long as the store takes for a known name.
 	limits, accountLimits, pace := a.Limits, a.AccountLimits, (*Pace)(nil)
 	if a.UnknownNames != nil {
 		pace = a.Pace
@@ -277,8 +249,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 			pace.Wait(ctx, name, start)
 		}
 	}
-	// Tries are reserved before any hash is computed: however many come
-	// at once, at most MaxFailures passwords are checked per lock window.
+	// Reserve before hashing: at most MaxFailures checks per lock window.
 	start := time.Now()
 	try, err := limits.Reserve(ctx, "signin|"+in.Username+"|"+in.Client)
 	if err != nil {
@@ -312,8 +283,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	var ok bool
 	if !found {
 		dummyOnce.Do(func() { dummyHash, _ = a.Hasher.Hash("not a real password") })
-		// As many hashes as a known username's wrong password costs
-		// (two for text that normalizing changes): the time tells nothing.
+		// Same hash count as a wrong password for a known name.
 		a.verifyPassword(dummyHash, in.Password)
 	} else {
 		ok = a.verifyPassword(u.PasswordHash, in.Password)
@@ -328,9 +298,8 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 		step("failed", start)
 		return Token{}, err
 	}
-	// The password is right. An unlock code is looked at only now, so that
-	// nobody without the password can spend its tries or learn anything
-	// from it.
+	// The unlock code is checked only after the password, so nobody without
+	// it can spend the code's tries.
 	if in.UnlockCode != "" {
 		if err := a.UnlockCodes.Check(ctx, u.ID, in.UnlockCode); err != nil {
 			if errs.KindOf(err) == errs.Unprocessable {
@@ -348,13 +317,11 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	return a.startSession(ctx, u)
 }
 
-// accountSignInKey names the account-wide strikes of username's sign-ins.
 func accountSignInKey(username string) string { return "signin-account|" + username }
 
-// RequestUnlockCode texts an unlock code to the verified phone of a locked
-// account. The answer is the same, and as quick, for any username: only
-// the caller's text budget is spent before it. A live code is not
-// replaced, so nobody can spoil the owner's code by asking for another.
+// RequestUnlockCode texts an unlock code to a locked account's phone. The
+// answer is the same and as quick for any username. A live code is not
+// replaced, so nobody can spoil the owner's code.
 func (a Accounts) RequestUnlockCode(ctx context.Context, username, client string) error {
 	if !a.Rules.Username.Fits(username) {
 		return nil
@@ -405,9 +372,8 @@ func (a Accounts) startSession(ctx context.Context, u domain.User) (Token, error
 	if err := a.Sessions.Insert(ctx, sessionKey(s.ID), s, nil); err != nil {
 		return Token{}, err
 	}
-	// A password change that read the session list before this session was
-	// on it did not end it: if the password changed since u was read, the
-	// session ends now.
+	// A password change that read the session list before this session joined
+	// it did not end it. So end it here.
 	if cur, found, err := a.Users.Get(ctx, userKey(u.Username)); err != nil {
 		return Token{}, err
 	} else if !found || cur.PasswordHash != u.PasswordHash {
@@ -437,13 +403,11 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (domain.Sessio
 	if err != nil {
 		return domain.Session{}, err
 	}
-	// The store's TTL removes idle sessions; the check covers the moment
-	// before its sweep runs.
+	// The store's TTL removes idle sessions, but its sweep may lag.
 	if !found || !s.Live(now, a.IdleTimeout) {
 		return domain.Session{}, domain.ErrSessionEnded
 	}
-	// The slide is written only every domain.SlideEvery, and conditionally
-	// (ETag): a sign-out in between is never undone.
+	// Written rarely and with an ETag, so a sign-out in between is never undone.
 	if _, slides := s.Slide(now, a.IdleTimeout); slides {
 		_, err := a.Sessions.Update(ctx, sessionKey(sid), func(cur *domain.Session, exists bool) (*persist.Event, error) {
 			next, slides := cur.Slide(now, a.IdleTimeout)
@@ -463,10 +427,8 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (domain.Sessio
 	return s, nil
 }
 
-// catchUpVerification: a session still unverified may belong to an account
-// another of its sessions has verified since (each session keeps a copy of
-// the flag). The account is the truth: read it, and note it on the session
-// once. Only unverified sessions pay the read.
+// catchUpVerification copies the account's verified flag to a session once.
+// Another session may have verified the phone since.
 func (a Accounts) catchUpVerification(ctx context.Context, s domain.Session) (domain.Session, error) {
 	u, found, err := a.Users.Get(ctx, userKey(s.Username))
 	if err != nil {
@@ -495,7 +457,7 @@ func (a Accounts) catchUpVerification(ctx context.Context, s domain.Session) (do
 	return s, nil
 }
 
-// SignOut ends the session: the token is refused from now on.
+// SignOut ends the session.
 func (a Accounts) SignOut(ctx context.Context, s domain.Session) error {
 	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *domain.Session, exists bool) (*persist.Event, error) {
 		next, ended := cur.End()
@@ -508,9 +470,7 @@ func (a Accounts) SignOut(ctx context.Context, s domain.Session) error {
 	return err
 }
 
-// ErrAccountLocked is the cause of a sign-in refused because the account
-// itself is locked, from every client: its owner can lift the lock with an
-// unlock code sent by SMS.
+// ErrAccountLocked is why a sign-in fails on an account-wide lock.
 var ErrAccountLocked = errors.New("account locked: its owner can ask for an unlock code")
 
 // ErrNoAccount is returned when the session's account is gone.
@@ -525,20 +485,18 @@ func (a Accounts) WebhookSecret(ctx context.Context, s domain.Session) (string, 
 	return secret, err
 }
 
-// WebhookSecrets reads the secrets customers' webhooks are signed with,
-// for the purchase context's deliveries (its WebhookSecrets port).
+// WebhookSecrets is the purchase context's port to webhook secrets.
 type WebhookSecrets struct {
 	Users Store[domain.User]
 }
 
-// WebhookSecret is username's secret; found is false once the account is gone.
+// WebhookSecret returns username's secret; found is false once it is gone.
 func (w WebhookSecrets) WebhookSecret(ctx context.Context, username string) (secret string, found bool, err error) {
 	u, found, err := w.Users.Get(ctx, userKey(username))
 	return u.WebhookSecret, found, err
 }
 
-// RotateWebhookSecret replaces the secret; webhooks sent from now on are
-// signed with the new one only.
+// RotateWebhookSecret replaces the secret for webhooks sent from now on.
 func (a Accounts) RotateWebhookSecret(ctx context.Context, s domain.Session) (string, error) {
 	u, err := a.Users.Update(ctx, userKey(s.Username), func(u *domain.User, exists bool) (*persist.Event, error) {
 		if !exists {
@@ -550,9 +508,7 @@ func (a Accounts) RotateWebhookSecret(ctx context.Context, s domain.Session) (st
 	return u.WebhookSecret, err
 }
 
-// VerifyPhone checks a code sent by SMS. Right: the account's phone is
-// verified (and the caller's session says so). Wrong: one of the code's
-// tries is spent; wrong tries across codes also count toward a lock.
+// VerifyPhone checks an SMS code. Wrong tries also count toward a lock.
 func (a Accounts) VerifyPhone(ctx context.Context, s domain.Session, code string) (domain.Session, error) {
 	if s.PhoneVerified {
 		return s, nil
@@ -568,9 +524,8 @@ func (a Accounts) VerifyPhone(ctx context.Context, s domain.Session, code string
 		return s, err
 	}
 	a.Limits.Reset(ctx, limitKey)
-	// The number becomes this account's now, unless another verified it
-	// first: claim, then mark the account (a crash in between leaves a
-	// claim that lapses after domain.ClaimAbandonedAfter).
+	// Claim, then mark the account. A crash in between leaves a claim that
+	// lapses after domain.ClaimAbandonedAfter.
 	if err := a.claimPhone(ctx, s.PhoneNumber, s.Username); err != nil {
 		return s, err
 	}
@@ -588,9 +543,8 @@ func (a Accounts) VerifyPhone(ctx context.Context, s domain.Session, code string
 	}); err != nil {
 		return s, err
 	}
-	// Conditional, like every later write of a session: a sign-out in
-	// between is not undone (and some stores refuse an unconditional write
-	// to a key once it was written conditionally).
+	// Conditional, so a sign-out in between is not undone. Some stores also
+	// refuse an unconditional write after a conditional one.
 	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *domain.Session, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, domain.ErrSessionEnded
@@ -606,7 +560,7 @@ func (a Accounts) VerifyPhone(ctx context.Context, s domain.Session, code string
 	return s, err
 }
 
-// ResendCode sends a new code, once the cool-down since the last has passed.
+// ResendCode sends a new code once the cool-down has passed.
 func (a Accounts) ResendCode(ctx context.Context, s domain.Session) error {
 	if s.PhoneVerified {
 		return errs.E(errs.Conflict, "your phone number is already verified")
@@ -621,10 +575,8 @@ func (a Accounts) ResendCode(ctx context.Context, s domain.Session) error {
 	return a.Codes.Send(ctx, u, true)
 }
 
-// verifyPassword checks password, normalized, against hash. An account made
-// before passwords were normalized may hold the hash of another form of
-// the same text: the password as typed is tried too, and only then (a
-// second hash only for text that normalizing changes).
+// verifyPassword also tries the password as typed: accounts made before
+// normalizing may hold that hash. Only text that normalizing changes pays twice.
 func (a Accounts) verifyPassword(hash, password string) bool {
 	n := domain.NormalizePassword(password)
 	return a.Hasher.Verify(hash, n) || (n != password && a.Hasher.Verify(hash, password))

@@ -12,25 +12,21 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// Codes sends and checks phone verification codes. A new code and its SMS
-// are one state transaction (the deliveries store's outbox to send-sms).
+// Codes sends and checks phone codes. A code and its SMS are written in one
+// transaction, through the outbox.
 type Codes struct {
-	// Store has the code's lifetime as its TTL.
 	Store    Store[domain.PhoneCode]
 	Now      func() time.Time
 	NewCode  func() string // six digits
 	TTL      time.Duration
 	Cooldown time.Duration
 	MaxTries int
-	// Rule is what a code looks like (the OpenAPI document's
-	// PhoneVerification.code): anything else is refused before a read.
+	// Rule refuses a malformed code before any read.
 	Rule domain.TextRule
-	// Kind names what the codes are for, in their keys and SMS ids
-	// ("phone-code" if empty: phone verification); Text writes the SMS
-	// (codeText if nil).
+	// Kind names the codes in keys and SMS ids; Text writes the SMS.
 	Kind string
 	Text func(code string, ttl time.Duration) string
-	// Daily caps the texts a day (nil: no cap).
+	// Daily is nil for no cap.
 	Daily *DailyCaps
 }
 
@@ -43,7 +39,7 @@ func (c Codes) kind() string {
 
 func (c Codes) key(userID string) string { return c.kind() + "|" + userID }
 
-// Send makes a new code for u and texts it. resend: honour the cool-down.
+// Send makes a new code and texts it. A resend honours the cool-down.
 func (c Codes) Send(ctx context.Context, u domain.User, resend bool) error {
 	code := c.NewCode()
 	text := codeText
@@ -51,8 +47,7 @@ func (c Codes) Send(ctx context.Context, u domain.User, resend bool) error {
 		text = c.Text
 	}
 	if resend {
-		// Checked again in the write below; looked at first too, so that a
-		// refused resend does not spend the day's cap.
+		// Checked first too, so a refused resend does not spend the day's cap.
 		if pc, found, err := c.Store.Get(ctx, c.key(u.ID)); err == nil && found {
 			if err := pc.CoolingDown(c.Now(), c.Cooldown); err != nil {
 				return err
@@ -79,9 +74,8 @@ func (c Codes) Send(ctx context.Context, u domain.User, resend bool) error {
 	return err
 }
 
-// SendUnlessLive sends a new code unless a live, unused one with tries
-// left is there: asking again and again cannot replace the one the owner
-// is typing in.
+// SendUnlessLive keeps a live code, so asking again cannot replace the one
+// the owner is typing in.
 func (c Codes) SendUnlessLive(ctx context.Context, u domain.User) error {
 	pc, found, err := c.Store.Get(ctx, c.key(u.ID))
 	if err != nil {
@@ -93,8 +87,7 @@ func (c Codes) SendUnlessLive(ctx context.Context, u domain.User) error {
 	return c.Send(ctx, u, false)
 }
 
-// Notify texts u a message that carries no code, once per id (within
-// the codes' TTL), under the same daily caps as the codes.
+// Notify texts u a message without a code, once per id, under the daily caps.
 func (c Codes) Notify(ctx context.Context, u domain.User, id string, text func() string) error {
 	if err := c.Daily.take(ctx, u); err != nil {
 		return err
@@ -109,12 +102,9 @@ func (c Codes) Notify(ctx context.Context, u domain.User, id string, text func()
 	return err
 }
 
-// DailyCaps bounds the texts with codes (and notices) a day: per account
-// and per phone number (zero: no cap). Texts are money and a nuisance:
-// without a cap, a sign-up loop or a resend loop texts a number all day.
+// DailyCaps bounds texts a day per account and per number. Without a cap, a
+// sign-up or resend loop texts a number all day, at the bank's cost.
 type DailyCaps struct {
-	// Name keeps these caps apart from others in the same store ("texts"
-	// if empty).
 	Name string
 	// Store has a TTL of two days.
 	Store      Store[domain.Count]
@@ -142,14 +132,12 @@ func (d *DailyCaps) take(ctx context.Context, u domain.User) error {
 	return errs.Later(domain.UntilTomorrow(d.Now()), "%d texts to %s today already: try again tomorrow", limit.max, limit.what)
 }
 
-// quota is one count of a period and its bound (zero: none).
 type quota struct {
 	key, what string
 	max       int
 }
 
-// spend counts one against each quota in turn, and returns the first that
-// was already full (nothing more is counted then), or nil.
+// spend counts against each quota in turn and returns the first full one.
 func spend(ctx context.Context, store Store[domain.Count], quotas []quota) (*quota, error) {
 	for i, q := range quotas {
 		if q.max <= 0 {
@@ -173,9 +161,7 @@ func spend(ctx context.Context, store Store[domain.Count], quotas []quota) (*quo
 	return nil, nil
 }
 
-// Check spends one try of the live code (PhoneCode.Check): nil if code is
-// right. A wrong code is Unprocessable; an expired, used-up or missing code
-// says so.
+// Check spends one try of the live code. A wrong code is Unprocessable.
 func (c Codes) Check(ctx context.Context, userID, code string) error {
 	if c.Rule.Pattern == nil {
 		// Fail closed: a zero rule would take any string as a code.

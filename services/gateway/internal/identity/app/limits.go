@@ -9,11 +9,9 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// Limits keeps the strikes of keys by domain.LockRules: a key is locked for
-// a while after MaxFailures failures in a row, each lock twice the last. A
-// success resets the count.
+// Limits locks a key after MaxFailures failures in a row, each lock twice
+// the last. A success resets the count.
 type Limits struct {
-	// Store has a TTL long enough to forget an idle key (MaxLock).
 	Store Store[domain.Strikes]
 	Now   func() time.Time
 	domain.LockRules
@@ -21,8 +19,7 @@ type Limits struct {
 
 func limitKey(key string) string { return "limit|" + key }
 
-// reservationLife bounds how long a reserved try may take before it is
-// forgotten (a try whose process died must not hold the key for ever).
+// reservationLife frees the key of a try whose process died.
 const reservationLife = 30 * time.Second
 
 // Try is a reserved try: Succeeded or Failed settles it.
@@ -32,11 +29,9 @@ type Try struct {
 	until time.Time
 }
 
-// Reserve takes one try for key before the costly check is made (a password
-// hash): a locked key, or one whose failures and tries in progress already
-// make MaxFailures, is refused with 429 at once. However many requests come
-// at the same time, at most MaxFailures checks run or fail between two
-// locks, and each lock makes the next wait longer.
+// Reserve takes a try before the costly check (a password hash). However
+// many requests come at once, at most MaxFailures checks run between two
+// locks.
 func (l Limits) Reserve(ctx context.Context, key string) (Try, error) {
 	now := l.Now()
 	try := Try{l: l, key: key, until: now.Add(reservationLife)}
@@ -62,22 +57,19 @@ func (l Limits) Reserve(ctx context.Context, key string) (Try, error) {
 	return try, nil
 }
 
-// held tells a reserved try from the zero Try.
 func (t Try) held() bool { return t.l.Store != nil }
 
-// Succeeded settles the try and forgets the failures of its key.
+// Succeeded settles the try and forgets the key's failures.
 func (t Try) Succeeded(ctx context.Context) {
 	t.l.change(ctx, t.key, func(st domain.Strikes) domain.Strikes { return st.Succeed(t.until) })
 }
 
-// Abandon settles a try that was not made (the store failed, or no hashing
-// slot was free): it counts neither way.
+// Abandon settles a try that was never made; it counts neither way.
 func (t Try) Abandon(ctx context.Context) {
 	t.l.change(ctx, t.key, func(st domain.Strikes) domain.Strikes { return st.Settle(t.until) })
 }
 
-// change applies fn to key's strikes, if there are any, in a settling
-// context; a failure leaves the reservation to lapse.
+// change applies fn in a settling context. On failure the reservation lapses.
 func (l Limits) change(ctx context.Context, key string, fn func(domain.Strikes) domain.Strikes) {
 	ctx, cancel := settling(ctx)
 	defer cancel()
@@ -90,14 +82,12 @@ func (l Limits) change(ctx context.Context, key string, fn func(domain.Strikes) 
 	})
 }
 
-// Lift ends the lock of key and forgets its failures (the owner proved
-// who they are another way: a code sent to their phone).
+// Lift ends key's lock, once the owner proved who they are by SMS code.
 func (l Limits) Lift(ctx context.Context, key string) {
 	l.change(ctx, key, domain.Strikes.Lift)
 }
 
-// Failed settles the try as a failure and returns cause, or the lock it set
-// off.
+// Failed settles the try as a failure and returns cause or the new lock.
 func (t Try) Failed(ctx context.Context, cause error) error {
 	ctx, cancel := settling(ctx)
 	defer cancel()
@@ -113,7 +103,7 @@ func (l Limits) Check(ctx context.Context, key string) error {
 	return st.Locked(l.Now())
 }
 
-// Fail counts a failure and returns cause, or the lock it set off.
+// Fail counts a failure and returns cause or the new lock.
 func (l Limits) Fail(ctx context.Context, key string, cause error) error {
 	return l.fail(ctx, key, cause, time.Time{})
 }
@@ -130,7 +120,7 @@ func (l Limits) fail(ctx context.Context, key string, cause error, reserved time
 	return domain.LockError(lock, cause)
 }
 
-// Reset forgets the failures of key after a success.
+// Reset forgets key's failures after a success.
 func (l Limits) Reset(ctx context.Context, key string) {
 	_, _ = l.Store.Update(ctx, limitKey(key), func(st *domain.Strikes, exists bool) (*persist.Event, error) {
 		if !exists || st.Failures == 0 {
@@ -141,9 +131,8 @@ func (l Limits) Reset(ctx context.Context, key string) {
 	})
 }
 
-// settling is the context a try is settled in: not the request's, which
-// ends when the client goes away, so that a client that hangs up halfway
-// neither holds its reservation nor escapes its failure.
+// settling outlives the request, so a client that hangs up neither holds its
+// reservation nor escapes its failure.
 func settling(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }

@@ -11,9 +11,8 @@ import (
 
 func sessionListKey(userID string) string { return "sessions-of|" + userID }
 
-// listSession notes a new session before it is stored (a crash in between
-// leaves a name of nothing, which ending skips; the other order could leave
-// a session nobody can end). It returns the sessions pushed out by the cap.
+// listSession lists a session before it is stored. A crash in between
+// leaves a dead name; the other order could leave a session nobody can end.
 func (a Accounts) listSession(ctx context.Context, userID string, ref domain.SessionRef) ([]string, error) {
 	var evicted []string
 	_, err := a.SessionLists.Update(ctx, sessionListKey(userID), func(l *domain.SessionList, _ bool) (*persist.Event, error) {
@@ -23,8 +22,7 @@ func (a Accounts) listSession(ctx context.Context, userID string, ref domain.Ses
 	return evicted, err
 }
 
-// endSessions ends every listed session of the account, then takes them off
-// the list (a session started meanwhile stays listed and alive).
+// endSessions ends the listed sessions. One started meanwhile stays alive.
 func (a Accounts) endSessions(ctx context.Context, userID string) error {
 	if a.SessionLists == nil {
 		return errs.E(errs.Unavailable, "sessions are not listed here")
@@ -50,8 +48,7 @@ func (a Accounts) endSessions(ctx context.Context, userID string) error {
 	return err
 }
 
-// SignOutEverywhere ends every session of the caller's account, the
-// caller's own among them.
+// SignOutEverywhere ends every session of the caller's account.
 func (a Accounts) SignOutEverywhere(ctx context.Context, s domain.Session) error {
 	return a.endSessions(ctx, s.UserID)
 }
@@ -62,10 +59,9 @@ type PasswordChange struct {
 	NewPassword     string
 }
 
-// ChangePassword replaces the password once the current one is given,
-// ends every session of the account, and starts a new one for the caller.
-// Wrong current passwords count like failed sign-ins (their own count), so
-// a stolen session cannot be used to guess the password.
+// ChangePassword replaces the password and ends every other session. Wrong
+// current passwords count like failed sign-ins, so a stolen session cannot
+// guess the password.
 func (a Accounts) ChangePassword(ctx context.Context, s domain.Session, in PasswordChange) (Token, error) {
 	in.NewPassword = domain.NormalizePassword(in.NewPassword)
 	if err := a.Rules.NewPassword.Check(in.NewPassword); err != nil {

@@ -7,12 +7,10 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
-// Slots bounds how many of one costly kind of work run at once. Password
-// hashing is the one it is for: argon2id holds 19 MiB for each hash, so
-// 120 sign-ins at once took gateway past a gigabyte, and its CPU from every
-// other customer. Past the bound, work is refused at once with 503 and
-// Retry-After instead of queueing. One client may hold PerClient slots at
-// most (one address cannot take them all). A nil *Slots bounds nothing.
+// Slots bounds concurrent password hashes. argon2id holds 19 MiB a hash, so
+// 120 sign-ins at once took gateway past a gigabyte. Past the bound, work is
+// refused with 503 instead of queueing, and one client holds at most
+// PerClient slots. A nil *Slots bounds nothing.
 type Slots struct {
 	free      chan struct{}
 	PerClient int
@@ -20,16 +18,14 @@ type Slots struct {
 	held      map[string]int
 }
 
-// NewSlots is n slots, perClient of them at most for one client.
+// NewSlots is n slots, at most perClient for one client.
 func NewSlots(n, perClient int) *Slots {
 	return &Slots{free: make(chan struct{}, n), PerClient: perClient, held: map[string]int{}}
 }
 
-// busyRetryAfter is what a request refused for want of a slot is told.
 const busyRetryAfter = time.Second
 
-// Take takes a slot for client, or refuses with 503; the returned func
-// gives it back.
+// Take takes a slot for client or refuses with 503.
 func (s *Slots) Take(client string) (func(), error) {
 	if s == nil {
 		return func() {}, nil

@@ -12,25 +12,20 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// SMSPolicy says which numbers may receive the bank's texts, and how many
-// texts anonymous callers (sign-up, unlock codes) may cause an hour, in all
-// and per client. Every text goes to an account's number, so the number is
-// checked when the account is made. Without it, anyone could make the bank
-// text premium-rate and foreign numbers at its expense (SMS pumping).
+// SMSPolicy limits which numbers get texts and how many texts anonymous
+// callers cause an hour. Without it, anyone could make the bank text
+// premium-rate and foreign numbers at its expense (SMS pumping).
 type SMSPolicy struct {
-	// Regions are the regions (ISO 3166 codes, "VN") whose numbers may get
-	// texts; empty: any.
+	// Regions are ISO 3166 codes ("VN"); empty means any.
 	Regions []string
-	// Budget counts texts per hour (nil: no budget).
+	// Budget is nil for no budget.
 	Budget *TextBudget
 }
 
-// textTypes are the number types that receive texts: mobiles, and the
-// numbers a region does not tell apart from mobiles. Premium-rate, toll-free,
-// shared-cost, VoIP, pagers and fixed lines never do.
+// textTypes are mobiles and numbers a region does not tell apart from them.
 var textTypes = []phonenumbers.PhoneNumberType{phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE}
 
-// Check refuses a number (E.164) the bank does not text, saying why.
+// Check refuses a number the bank does not text, saying why.
 func (p SMSPolicy) Check(phone string) error {
 	n, err := phonenumbers.Parse(phone, "VN")
 	if err != nil {
@@ -46,18 +41,15 @@ func (p SMSPolicy) Check(phone string) error {
 	return nil
 }
 
-// TextBudget bounds the texts anonymous callers cause an hour: in all
-// (PerHour) and per client (PerClientPerHour); zero: no bound.
+// TextBudget bounds texts anonymous callers cause an hour. Zero: no bound.
 type TextBudget struct {
-	// Store has a TTL of two hours.
 	Store            Store[domain.Count]
 	Now              func() time.Time
 	PerHour          int
 	PerClientPerHour int
 }
 
-// Spend takes one text of the hour's budget, for client and in all, or
-// refuses with 429 and when the next hour begins.
+// Spend takes one text of the hour's budget, or refuses with 429.
 func (b *TextBudget) Spend(ctx context.Context, client string) error {
 	if err := b.SpendClient(ctx, client); err != nil {
 		return err
@@ -73,7 +65,7 @@ func (b *TextBudget) SpendClient(ctx context.Context, client string) error {
 	return b.spend(ctx, quota{"text-budget|" + client + "|", "texts from your address this hour", b.PerClientPerHour})
 }
 
-// SpendAll takes one text of the hour's budget of all, when one is sent.
+// SpendAll takes one text of the hour's total budget.
 func (b *TextBudget) SpendAll(ctx context.Context) error {
 	if b == nil {
 		return nil

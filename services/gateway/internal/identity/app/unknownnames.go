@@ -11,13 +11,10 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// MemStrikes keeps the strikes of sign-ins with usernames that have no
-// account, in memory. In the state store they cost two writes a try, and
-// an attacker who picks the names could grow the store without end. Here
-// the same lock rules run on them (Limits with this as its Store), so an
-// unknown name is answered and locked like a known one. A record lives
-// while it has failures, tries in progress or a lock, and at most Idle
-// after its last change; past Max records some are dropped at random.
+// MemStrikes keeps strikes of usernames without an account in memory. In
+// the state store they cost two writes a try, and an attacker picking names
+// could grow the store without end. The same lock rules run on them, so an
+// unknown name is answered like a known one.
 type MemStrikes struct {
 	Max  int
 	Idle time.Duration
@@ -93,8 +90,7 @@ func (m *MemStrikes) InsertAfter(ctx context.Context, key string, v domain.Strik
 	return m.Insert(ctx, key, v, ev)
 }
 
-// Update changes key's strikes with fn, as the state store's Update does;
-// nothing runs concurrently with fn for this store.
+// Update changes key's strikes with fn, under the store's lock.
 func (m *MemStrikes) Update(_ context.Context, key string, fn func(*domain.Strikes, bool) (*persist.Event, error)) (domain.Strikes, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -116,9 +112,8 @@ func (m *MemStrikes) Update(_ context.Context, key string, fn func(*domain.Strik
 	return cur, nil
 }
 
-// makeRoom drops idle records, then, if that was not enough, a sixteenth
-// of the rest at random (map order), so that a flood of names pays for the
-// sweep once in many records.
+// makeRoom drops idle records, then a random sixteenth of the rest, so a
+// flood of names pays for the sweep once in many records.
 func (m *MemStrikes) makeRoom(now time.Time) {
 	for k, r := range m.recs {
 		if now.Sub(r.changed) > m.Idle {
@@ -133,11 +128,9 @@ func (m *MemStrikes) makeRoom(now time.Time) {
 	}
 }
 
-// Pace makes the work done in memory for an unknown username take as long
-// as the same step took in the state store for known ones lately: without
-// it, the writes a known name costs would tell it from an unknown one.
-// Each step keeps its last durations; an unknown name waits one of them,
-// picked at random. A nil *Pace waits nothing.
+// Pace makes an unknown name's steps take as long as a known name's took
+// lately. Otherwise the store writes would tell them apart. A nil *Pace
+// waits nothing.
 type Pace struct {
 	mu    sync.Mutex
 	steps map[string]*[paceSamples]time.Duration
@@ -167,8 +160,7 @@ func (p *Pace) Took(step string, d time.Duration) {
 	p.n[step]++
 }
 
-// Wait waits as long as step took once lately, less what already went by
-// since start.
+// Wait waits as long as step took once lately, less the time since start.
 func (p *Pace) Wait(ctx context.Context, step string, start time.Time) {
 	if p == nil {
 		return
