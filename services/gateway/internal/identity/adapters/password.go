@@ -21,8 +21,8 @@ func NewSixDigitCode() string {
 	return fmt.Sprintf("%06d", n.Int64())
 }
 
-// Argon2id hashes passwords with argon2id (RFC 9106), encoded in the PHC
-// string format so the parameters travel with each hash.
+// Argon2id hashes passwords in the PHC string format, so the parameters
+// travel with each hash.
 type Argon2id struct {
 	Time    uint32
 	MemoryK uint32
@@ -47,8 +47,7 @@ func (h Argon2id) Hash(password string) (string, error) {
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// Verify recomputes the key with the hash's own parameters and compares in
-// constant time.
+// Verify uses the hash's own parameters and compares in constant time.
 func (Argon2id) Verify(encoded, password string) bool {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {

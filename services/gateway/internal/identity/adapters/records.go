@@ -7,9 +7,8 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// The records below are identity's values as the state store keeps them.
-// Each has its domain type's fields in the same order, so that the two
-// convert to each other; only the tags are the store's.
+// Records keep their domain type's fields in the same order, so the two
+// convert; only the tags are the store's.
 
 // UserRecord is an account.
 type UserRecord struct {
@@ -96,8 +95,7 @@ func Sessions(records persist.Store[SessionRecord]) persist.Mapped[domain.Sessio
 		func(r SessionRecord) domain.Session { return domain.Session(r) })
 }
 
-// SessionLists keeps session lists in records; an empty list stays as it
-// was stored (null or []).
+// SessionLists keeps session lists; an empty list stays null or [] as stored.
 func SessionLists(records persist.Store[SessionListRecord]) persist.Mapped[domain.SessionList, SessionListRecord] {
 	return converted(records,
 		func(v domain.SessionList) SessionListRecord {

@@ -5,8 +5,7 @@ import (
 	"encoding/base64"
 )
 
-// NewWebhookSecret returns a Standard Webhooks signing secret: "whsec_" +
-// base64 of 24 random bytes.
+// NewWebhookSecret returns a Standard Webhooks signing secret.
 func NewWebhookSecret() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)

@@ -12,9 +12,8 @@ import (
 // Issuer is the iss claim of our tokens.
 const Issuer = "bankabc-vouchers-gateway"
 
-// JWT issues HS256 tokens that name a server-side session. The token's own
-// lifetime is only an upper bound; the session decides (idle timeout,
-// sign-out).
+// JWT issues HS256 tokens that name a server-side session. The session, not
+// the token's lifetime, decides when it ends.
 type JWT struct {
 	KeyID    string
 	Key      []byte
@@ -37,12 +36,10 @@ func (j JWT) Issue(sessionID, userID string, now time.Time) (string, error) {
 	return t.SignedString(j.Key)
 }
 
-// SessionID checks the token (algorithm, key id, signature, issuer, expiry)
-// and returns the session it names. The error says which check failed, never
-// anything about the key.
+// SessionID checks the token and returns the session it names. The error
+// says which check failed, never anything about the key.
 func (j JWT) SessionID(token string, now time.Time) (string, error) {
-	// Name a refused algorithm (alg: none, RS256 with our secret as a public
-	// key, …) before the library folds it into "signature invalid".
+	// Name a refused algorithm before the library calls it "signature invalid".
 	if unverified, _, err := jwt.NewParser().ParseUnverified(token, &claims{}); err == nil &&
 		unverified.Method.Alg() != jwt.SigningMethodHS256.Alg() {
 		return "", errs.E(errs.Unauthorized, "token algorithm %q is not accepted", unverified.Method.Alg())

@@ -1,9 +1,7 @@
 // Package domain holds gateway's identity rules.
 package domain
 
-// Accounts, sessions, phone codes and the limits on guessing: the rules of
-// who may sign in and for how long. As for purchases, methods take the value
-// as it is and return it as it becomes; the time is passed in.
+// Methods take a value and return it as it becomes; the time is passed in.
 
 import (
 	"crypto/hmac"
@@ -24,15 +22,13 @@ type User struct {
 	Username     string
 	PhoneNumber  string
 	PasswordHash string
-	// WebhookSecret signs the webhooks of this account's purchases
-	// (Standard Webhooks: "whsec_" + base64 of 24 random bytes).
+	// WebhookSecret is "whsec_" plus base64 of 24 random bytes (Standard Webhooks).
 	WebhookSecret   string
 	PhoneVerifiedAt *time.Time
 	CreatedAt       time.Time
 }
 
-// VerifyPhone marks the account's number verified at now; false: it was
-// already.
+// VerifyPhone marks the number verified; false if it was already.
 func (u User) VerifyPhone(now time.Time) (User, bool) {
 	if u.PhoneVerifiedAt != nil {
 		return u, false
@@ -41,10 +37,8 @@ func (u User) VerifyPhone(now time.Time) (User, bool) {
 	return u, true
 }
 
-// TextRule is what a text field must be: a pattern and a length in
-// characters (zero: no bound), and the rule in words for the caller. The
-// wiring reads them from the OpenAPI document, the one place they are
-// written.
+// TextRule is a pattern and a length bound (zero: none) for a text field.
+// The wiring reads them from the OpenAPI document, where they are written once.
 type TextRule struct {
 	Field    string
 	Pattern  *regexp.Regexp
@@ -73,14 +67,13 @@ func (r TextRule) Check(v string) error {
 type AccountRules struct {
 	Username TextRule
 	Password TextRule
-	// NewPassword is a password change's new password.
+	// NewPassword applies to a password change.
 	NewPassword TextRule
-	// Code is what a code sent by SMS (to verify a phone, to unlock an
-	// account) looks like.
+	// Code is an SMS code, to verify a phone or unlock an account.
 	Code TextRule
 }
 
-// NormalizePhone returns the number in E.164 (customer.NormalizePhone).
+// NormalizePhone returns the number in E.164.
 func NormalizePhone(raw string) (string, error) { return customer.NormalizePhone(raw) }
 
 // PhoneClaim makes a phone number belong to one account.
@@ -89,24 +82,19 @@ type PhoneClaim struct {
 	ClaimedAt time.Time
 }
 
-// ClaimAbandonedAfter: a claim whose account never came (a crash between
-// the claim and the account's write) may be taken over after this long.
+// ClaimAbandonedAfter frees a claim whose account write never came.
 const ClaimAbandonedAfter = time.Minute
 
-// ErrPhoneTaken refuses a claim on a number another account verified (told
-// only to whoever proved they hold the phone, by the code it received).
+// ErrPhoneTaken is told only to whoever proved they hold the phone.
 var ErrPhoneTaken = errs.E(errs.Conflict, "this phone number is already verified by another account: sign in to that one, or ask the bank to release the number")
 
-// Holds tells whether the claim on phone still stands at now: its account
-// (owner, if found) verified the number, or the claim is too fresh to be
-// called abandoned (a verification may be between its two writes).
+// Holds tells whether the claim still stands: its account verified the
+// number, or it is too fresh to call abandoned.
 func (c PhoneClaim) Holds(owner User, found bool, phone string, now time.Time) bool {
 	return found && owner.PhoneNumber == phone && owner.PhoneVerifiedAt != nil || now.Sub(c.ClaimedAt) < ClaimAbandonedAfter
 }
 
-// Take is the claim as it becomes when username claims the number at now.
-// exists: there is a claim; holds: it still stands (Holds). The first
-// verification wins; the same account claiming again changes nothing.
+// Take claims the number for username. The first verification wins.
 func (c PhoneClaim) Take(username string, exists, holds bool, now time.Time) (PhoneClaim, bool, error) {
 	if exists && c.Username == username {
 		return c, false, nil
@@ -117,25 +105,23 @@ func (c PhoneClaim) Take(username string, exists, holds bool, now time.Time) (Ph
 	return PhoneClaim{Username: username, ClaimedAt: now}, true, nil
 }
 
-// Session is the server side of an access token. It ends after the idle
-// timeout without a request (to within SlideEvery) or on sign-out.
+// Session is the server side of an access token.
 type Session struct {
 	ID          string
 	UserID      string
 	Username    string
 	PhoneNumber string
-	// PhoneVerified: purchases and voucher lists need it.
+	// PhoneVerified is needed for purchases and voucher lists.
 	PhoneVerified bool
 	CreatedAt     time.Time
-	// LastSeen is the last request's time, to within SlideEvery; zero once
-	// signed out.
+	// LastSeen is zero once signed out.
 	LastSeen time.Time
 }
 
 // ErrSessionEnded refuses a session that timed out or was signed out.
 var ErrSessionEnded = errs.E(errs.Unauthorized, "session expired or signed out: sign in again")
 
-// NewSession is the session id of u starting at now.
+// NewSession starts a session of u at now.
 func NewSession(id string, u User, now time.Time) Session {
 	return Session{ID: id, UserID: u.ID, Username: u.Username, PhoneNumber: u.PhoneNumber,
 		PhoneVerified: u.PhoneVerifiedAt != nil, CreatedAt: now, LastSeen: now}
@@ -146,23 +132,19 @@ func (s Session) Customer() customer.Session {
 	return customer.Session{UserID: s.UserID, Username: s.Username, PhoneNumber: s.PhoneNumber, PhoneVerified: s.PhoneVerified}
 }
 
-// Live tells whether the session may be used at now: not signed out, and
-// seen within idle.
+// Live tells whether the session is signed in and seen within idle.
 func (s Session) Live(now time.Time, idle time.Duration) bool {
 	return !s.LastSeen.IsZero() && now.Sub(s.LastSeen) <= idle
 }
 
-// SlideEvery is how stale a session's LastSeen may get before a request
-// writes it again: a twentieth of the idle timeout, at most 30 s. A write
-// per request doubled the state traffic of the accept path; so an idle
-// session ends between idle minus SlideEvery and idle after its last
-// request.
+// SlideEvery is how stale LastSeen may get before a request writes it: a
+// twentieth of idle, at most 30 s. A write per request doubled the state
+// traffic of the accept path.
 func SlideEvery(idle time.Duration) time.Duration {
 	return min(idle/20, 30*time.Second)
 }
 
-// Slide records a request at now; false: nothing to write (signed out, or
-// seen within SlideEvery).
+// Slide records a request at now; false means nothing to write.
 func (s Session) Slide(now time.Time, idle time.Duration) (Session, bool) {
 	if s.LastSeen.IsZero() || now.Sub(s.LastSeen) < SlideEvery(idle) {
 		return s, false
@@ -171,8 +153,7 @@ func (s Session) Slide(now time.Time, idle time.Duration) (Session, bool) {
 	return s, true
 }
 
-// End signs the session out; false: it was already. A session seen long
-// ago is idle by every check, and the store's TTL removes it.
+// End signs the session out; false if it was already.
 func (s Session) End() (Session, bool) {
 	if s.LastSeen.IsZero() {
 		return s, false
@@ -181,8 +162,7 @@ func (s Session) End() (Session, bool) {
 	return s, true
 }
 
-// PhoneVerified notes on a live session that its account's number is
-// verified; a signed-out session is not brought back.
+// MarkPhoneVerified notes the verified number; a signed-out session stays out.
 func (s Session) MarkPhoneVerified() (Session, error) {
 	if s.LastSeen.IsZero() {
 		return s, ErrSessionEnded
@@ -191,13 +171,10 @@ func (s Session) MarkPhoneVerified() (Session, error) {
 	return s, nil
 }
 
-// MaxSessions is how many sessions an account may have at once; a sign-in
-// beyond it ends the oldest.
+// MaxSessions is how many sessions an account may have; more end the oldest.
 const MaxSessions = 20
 
-// SessionList is the sessions an account started that may still be alive,
-// oldest first, so that all of them can be ended at once (sign-out
-// everywhere, a password change).
+// SessionList lists an account's sessions, oldest first, so all can be ended.
 type SessionList struct {
 	Sessions []SessionRef
 }
@@ -208,9 +185,8 @@ type SessionRef struct {
 	CreatedAt time.Time
 }
 
-// Add lists a new session. Sessions older than maxAge (a token's lifetime:
-// unusable) are forgotten; past MaxSessions the oldest are pushed out, and
-// returned to be ended.
+// Add lists a new session. It drops sessions older than maxAge and returns
+// those past MaxSessions, to be ended.
 func (l SessionList) Add(ref SessionRef, maxAge time.Duration) (SessionList, []string) {
 	kept := slices.DeleteFunc(slices.Clone(l.Sessions), func(r SessionRef) bool {
 		return maxAge > 0 && ref.CreatedAt.Sub(r.CreatedAt) > maxAge
@@ -226,32 +202,28 @@ func (l SessionList) Add(ref SessionRef, maxAge time.Duration) (SessionList, []s
 	return SessionList{Sessions: kept}, evicted
 }
 
-// Without takes the ended sessions off the list (one started meanwhile
-// stays).
+// Without takes ended sessions off the list.
 func (l SessionList) Without(ended map[string]bool) SessionList {
 	return SessionList{Sessions: slices.DeleteFunc(slices.Clone(l.Sessions), func(r SessionRef) bool { return ended[r.ID] })}
 }
 
-// Strikes counts failures of one kind for one key (a username, an account).
+// Strikes counts failures of one kind for one key.
 type Strikes struct {
 	Failures    int
 	LockedUntil time.Time
 	Locks       int
-	// Pending are the tries reserved and not yet settled, by the time each
-	// reservation lapses (a try whose process died is forgotten then).
+	// Pending holds when each unsettled try lapses, so a dead try is forgotten.
 	Pending []time.Time
 }
 
-// LockRules lock a key for a while after MaxFailures failures in a row;
-// each new lock lasts twice the last (from Lock, capped at MaxLock), so
-// guessing slows down the longer it goes on.
+// LockRules lock a key after MaxFailures failures in a row. Each lock lasts
+// twice the last, up to MaxLock, so guessing slows down as it goes on.
 type LockRules struct {
 	MaxFailures int
 	Lock        time.Duration
 	MaxLock     time.Duration
 }
 
-// lockedFor is the refusal of a key locked for wait.
 func lockedFor(wait time.Duration) error {
 	return errs.Later(wait, "too many failed tries: locked for %s", wait.Round(time.Second))
 }
@@ -259,7 +231,7 @@ func lockedFor(wait time.Duration) error {
 // ErrBusy refuses a try while MaxFailures others are in progress.
 var ErrBusy = errs.Later(time.Second, "too many tries at once: try again in a second")
 
-// Locked refuses a key locked at now (429 with Retry-After).
+// Locked refuses a key locked at now.
 func (st Strikes) Locked(now time.Time) error {
 	if wait := st.LockedUntil.Sub(now); wait > 0 {
 		return lockedFor(wait)
@@ -267,10 +239,8 @@ func (st Strikes) Locked(now time.Time) error {
 	return nil
 }
 
-// Reserve takes one try, lapsing at until, before the costly check is made
-// (a password hash). A locked key is refused, and so is one whose failures
-// and tries in progress already make MaxFailures (ErrBusy): however many
-// tries come at once, at most MaxFailures checks run between two locks.
+// Reserve takes one try before the costly check. However many tries come at
+// once, at most MaxFailures checks run between two locks.
 func (r LockRules) Reserve(st Strikes, now, until time.Time) (Strikes, error) {
 	if err := st.Locked(now); err != nil {
 		return st, err
@@ -283,8 +253,7 @@ func (r LockRules) Reserve(st Strikes, now, until time.Time) (Strikes, error) {
 	return st, nil
 }
 
-// Settle forgets the reservation made for until (if it has not lapsed): a
-// try that was not made counts neither way.
+// Settle forgets a reservation; a try never made counts neither way.
 func (st Strikes) Settle(until time.Time) Strikes {
 	if i := slices.IndexFunc(st.Pending, until.Equal); i >= 0 {
 		st.Pending = slices.Delete(slices.Clone(st.Pending), i, i+1)
@@ -292,20 +261,16 @@ func (st Strikes) Settle(until time.Time) Strikes {
 	return st
 }
 
-// Succeed settles a try that succeeded: the key's failures are forgotten.
+// Succeed forgets the key's failures.
 func (st Strikes) Succeed(until time.Time) Strikes {
 	st = st.Settle(until)
 	st.Failures = 0
 	return st
 }
 
-// Fail settles a try reserved for until (zero: none was) as a failure at
-// now, and returns how long the lock it set off lasts (zero: none).
-//
-// A failure that lands while a lock holds (a try checked before the lock
-// began, in parallel with the one that set it off) is answered by that
-// lock and counts for nothing more: parallel tries must not double the
-// lock once per try.
+// Fail settles a try as a failure and returns the lock it set off, if any.
+// A failure while a lock holds counts for nothing more, so parallel tries do
+// not double the lock once each.
 func (r LockRules) Fail(st Strikes, until, now time.Time) (Strikes, time.Duration) {
 	st = st.Settle(until)
 	if now.Before(st.LockedUntil) {
@@ -320,8 +285,7 @@ func (r LockRules) Fail(st Strikes, until, now time.Time) (Strikes, time.Duratio
 	return st, lock
 }
 
-// LockError is the refusal of a failure that set off a lock of lock, or
-// cause when it set off none.
+// LockError is the refusal for a new lock, or cause if there is none.
 func LockError(lock time.Duration, cause error) error {
 	if lock > 0 {
 		return lockedFor(lock)
@@ -329,15 +293,13 @@ func LockError(lock time.Duration, cause error) error {
 	return cause
 }
 
-// Lift ends the lock and forgets the failures (the owner proved who they
-// are another way: a code sent to their phone).
+// Lift ends the lock once the owner proved who they are by SMS code.
 func (st Strikes) Lift() Strikes {
 	st.Failures, st.LockedUntil = 0, time.Time{}
 	return st
 }
 
-// PhoneCode is the live one-time code of one account (a phone
-// verification, an unlock). Only its hash is kept.
+// PhoneCode is an account's live one-time code. Only its hash is kept.
 type PhoneCode struct {
 	UserID    string
 	Hash      string
@@ -354,14 +316,12 @@ func hashCode(userID, code string) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// Replace is the code that replaces pc: code, sent to userID at now, live
-// for ttl, with the next sequence number (which names its text).
+// Replace is the code that replaces pc, with the next sequence number.
 func (pc PhoneCode) Replace(userID, code string, now time.Time, ttl time.Duration) PhoneCode {
 	return PhoneCode{UserID: userID, Hash: hashCode(userID, code), Seq: pc.Seq + 1, SentAt: now, ExpiresAt: now.Add(ttl)}
 }
 
-// CoolingDown refuses a new code while the cool-down since pc was sent
-// runs.
+// CoolingDown refuses a new code during the cool-down.
 func (pc PhoneCode) CoolingDown(now time.Time, cooldown time.Duration) error {
 	since := now.Sub(pc.SentAt)
 	if since >= cooldown {
@@ -371,16 +331,13 @@ func (pc PhoneCode) CoolingDown(now time.Time, cooldown time.Duration) error {
 	return errs.Later(wait, "a code was sent %s ago: ask again in %s", since.Round(time.Second), wait.Round(time.Second))
 }
 
-// Live tells whether pc can still be typed in at now: unused, not expired,
-// tries left.
+// Live tells whether pc can still be typed in at now.
 func (pc PhoneCode) Live(now time.Time, maxTries int) bool {
 	return !pc.Used && pc.Tries < maxTries && now.Before(pc.ExpiresAt)
 }
 
-// Check spends one try of the code (exists: there is one) at now. A right
-// code is used up (nil). A wrong one costs a try; an expired, used or
-// tried-out code is refused unchanged; each is Unprocessable. changed:
-// pc must be written.
+// Check spends one try. A right code is used up. A wrong, expired or used
+// code is Unprocessable. changed says pc must be written.
 func (pc PhoneCode) Check(exists bool, userID, code string, now time.Time, maxTries int) (next PhoneCode, changed bool, err error) {
 	switch {
 	case !exists || now.After(pc.ExpiresAt):
@@ -398,13 +355,12 @@ func (pc PhoneCode) Check(exists bool, userID, code string, now time.Time, maxTr
 	return pc, true, errs.E(errs.Unprocessable, "wrong code: %d tries left", maxTries-pc.Tries)
 }
 
-// Count is how many of something happened in one period (a day, an hour).
+// Count is how many of something happened in one period.
 type Count struct {
 	N int
 }
 
-// Take counts one more unless max (zero: no bound) is reached; full: it
-// was, and nothing is counted.
+// Take counts one more unless max is reached (zero: no bound).
 func (n Count) Take(max int) (next Count, full bool) {
 	if max > 0 && n.N >= max {
 		return n, true
@@ -413,7 +369,7 @@ func (n Count) Take(max int) (next Count, full bool) {
 	return n, false
 }
 
-// Day names the UTC day of now, for daily counts.
+// Day names the UTC day of now.
 func Day(now time.Time) string { return now.UTC().Format("2006-01-02") }
 
 // UntilTomorrow is how long until the next UTC day starts.

@@ -9,17 +9,14 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
-// NormalizePassword is a password as it is hashed and compared: Unicode
-// NFC, so the same characters typed on two keyboards (é composed, or e and
-// a combining accent) are the same password.
+// NormalizePassword applies Unicode NFC, so é typed on two keyboards is the
+// same password.
 func NormalizePassword(p string) string {
 	return norm.NFC.String(p)
 }
 
-// CheckPasswordText refuses a password no person means: only spaces, or
-// one with a control character (NUL, tab, newline), which a form cannot
-// take back from a password manager unchanged. field names it in the
-// answer.
+// CheckPasswordText refuses blank passwords and control characters, which a
+// form cannot take back from a password manager unchanged.
 func CheckPasswordText(field, p string) error {
 	if strings.TrimSpace(p) == "" {
 		return errs.E(errs.Invalid, "%s must not be only spaces", field)

@@ -1,5 +1,5 @@
-// Package openapi reads the rules the OpenAPI document states for the
-// fields the domain checks too, so that they are written once.
+// Package openapi reads field rules from the OpenAPI document, so they are
+// written once.
 package openapi
 
 import (
@@ -11,10 +11,8 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// AccountRules reads what a username and a password must be from the
-// OpenAPI document, the one place they are written: the contract checks
-// requests against it at the edge, and the domain keeps the same rules
-// beyond it (a username becomes part of state keys).
+// AccountRules reads username and password rules from the OpenAPI document.
+// The domain checks them again, because a username becomes part of state keys.
 func AccountRules(spec *api.Spec) (domain.AccountRules, error) {
 	username, err := textRule(spec, "SignUp", "username")
 	if err != nil {
