@@ -10,20 +10,12 @@ import (
 )
 
 // Backlog bounds the purchases this replica accepted and has not seen
-// finish. Past Max it refuses at once (503, Retry-After): queueing work the
-// system cannot finish within its 30-second promise would only make every
-// purchase late.
-//
-// The count is this replica's own. Another replica may have finished a
-// purchase we still count, so before refusing, Admit asks Finished about
-// the oldest open purchases (at most Recheck, at most once per
-// RecheckEvery). Entries are forgotten Forget after admission, which
-// bounds the memory.
-//
-// PerCustomer (0: none) keeps one account from filling Max alone: past it
-// that customer gets 429.
-//
-// A nil *Backlog admits everything.
+// finish. Past Max it refuses at once with 503: queueing work that cannot
+// finish within the 30-second promise would make every purchase late.
+
+// Another replica may have finished a purchase we still count, so before
+// refusing, Admit rechecks the oldest few. PerCustomer keeps one account
+// from filling Max alone. A nil *Backlog admits everything.
 type Backlog struct {
 	Max         int
 	PerCustomer int
@@ -31,8 +23,7 @@ type Backlog struct {
 	// RetryAfter is what a refused customer is told to wait.
 	RetryAfter time.Duration
 	Now        func() time.Time
-	// Finished tells whether a request has its outcome (read from the
-	// requests' store); nil: never asked.
+	// Finished reads a request's outcome; nil means never asked.
 	Finished     func(ctx context.Context, requestID string) (bool, error)
 	Recheck      int
 	RecheckEvery time.Duration
@@ -55,7 +46,6 @@ type openEntry struct {
 	user string
 }
 
-// admission is what admit decided.
 type admission int
 
 const (
@@ -64,8 +54,7 @@ const (
 	customerFull
 )
 
-// Admit counts requestID of userID in, or refuses it when Max are open, or
-// PerCustomer of userID's.
+// Admit counts requestID in, or refuses it past Max or PerCustomer.
 func (b *Backlog) Admit(ctx context.Context, requestID, userID string) error {
 	if b == nil {
 		return nil
@@ -90,8 +79,6 @@ func (b *Backlog) Admit(ctx context.Context, requestID, userID string) error {
 	return nil
 }
 
-// admit counts requestID in if fewer than Max are open, and fewer than
-// PerCustomer of userID's.
 func (b *Backlog) admit(requestID, userID string) admission {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -99,8 +86,7 @@ func (b *Backlog) admit(requestID, userID string) admission {
 	if b.open == nil {
 		b.open, b.byUser = map[string]openEntry{}, map[string]int{}
 	}
-	// Forget the oldest entries past Forget, and drop finished ones from
-	// the front of the order.
+	// Forget old entries, and drop finished ones from the front.
 	for len(b.order) > 0 {
 		first := b.order[0]
 		e, stillOpen := b.open[first.id]
@@ -140,7 +126,6 @@ func (b *Backlog) drop(id string) {
 	}
 }
 
-// oldest names the oldest open purchases, at most Recheck of them.
 func (b *Backlog) oldest() func() []string {
 	return func() []string {
 		var ids []string
@@ -156,7 +141,6 @@ func (b *Backlog) oldest() func() []string {
 	}
 }
 
-// ofUser names userID's open purchases (at most PerCustomer).
 func (b *Backlog) ofUser(userID string) func() []string {
 	return func() []string {
 		var ids []string
@@ -169,9 +153,8 @@ func (b *Backlog) ofUser(userID string) func() []string {
 	}
 }
 
-// recheck asks Finished about the purchases pick names (read under b.mu)
-// and drops the finished ones. It reports whether it ran: one caller at a
-// time, at most once per RecheckEvery; the others are refused meanwhile.
+// recheck drops finished purchases among those pick names. One caller runs
+// it at a time, at most once per RecheckEvery.
 func (b *Backlog) recheck(ctx context.Context, pick func() []string) bool {
 	if b.Finished == nil || b.Recheck <= 0 {
 		return false
@@ -209,8 +192,7 @@ func (b *Backlog) recheck(ctx context.Context, pick func() []string) bool {
 	return true
 }
 
-// Done counts requestID out: its outcome is recorded, or it was never
-// stored.
+// Done counts requestID out once its outcome is recorded or it was never stored.
 func (b *Backlog) Done(requestID string) {
 	if b == nil {
 		return

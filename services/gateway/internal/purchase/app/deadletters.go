@@ -11,9 +11,7 @@ import (
 	"github.com/bankabc/vouchers/kit/persist"
 )
 
-// DeadLetter is an event a subscriber could not handle: it answered DROP
-// (poison) or failed every retry. The subscriber logged the reason with the
-// event id.
+// DeadLetter is an event a subscriber dropped or failed every retry on.
 type DeadLetter struct {
 	ID         string // the CloudEvent id
 	Topic      string
@@ -30,12 +28,11 @@ type DeadLetters struct {
 	Index     Set
 	Publisher EventPublisher
 	Now       func() time.Time
-	// Metrics counts dead letters (nil: none).
+	// Metrics is nil for none.
 	Metrics DeadLetterMetrics
 }
 
-// DeadLetterMetrics counts dead letters by the topic they were first
-// published to (kit/metrics.DeadLetters).
+// DeadLetterMetrics counts dead letters by their original topic.
 type DeadLetterMetrics interface {
 	DeadLetter(topic string)
 }
@@ -45,9 +42,8 @@ func deadKey(id string) string { return "dead|" + id }
 // deadSuffix names a topic's dead-letter topic (components/common).
 const deadSuffix = "-dead"
 
-// Keep records a dead letter once (a redelivery finds it there). daprd
-// forwards the original CloudEvent to the dead-letter topic, so topic is
-// the topic the event was first published to.
+// Keep records a dead letter once. daprd forwards the original CloudEvent,
+// so topic is the one the event was first published to.
 func (d DeadLetters) Keep(ctx context.Context, id, topic string, data json.RawMessage) error {
 	if id == "" || topic == "" || strings.HasSuffix(topic, deadSuffix) {
 		return errs.E(errs.Invalid, "dead letter without an id or an original topic (topic %q)", topic)
@@ -93,10 +89,8 @@ func sortByReceived(dls []DeadLetter) {
 	}
 }
 
-// Replay publishes the dead letter's data to its topic again and takes it
-// off the list. Consumers are idempotent, so a replay of an event that was
-// handled after all changes nothing; one that fails again comes back as a
-// new dead letter.
+// Replay publishes the data to its topic again. Consumers are idempotent,
+// so replaying a handled event changes nothing.
 func (d DeadLetters) Replay(ctx context.Context, id string) (DeadLetter, error) {
 	dl, found, err := d.Store.Get(ctx, deadKey(id))
 	if err != nil {
@@ -105,7 +99,7 @@ func (d DeadLetters) Replay(ctx context.Context, id string) (DeadLetter, error) 
 	if !found {
 		return DeadLetter{}, errs.E(errs.NotFound, "no dead letter %q", id)
 	}
-	// The data as it was, with no type of ours: it is the event's own.
+	// The data as it was: it is the event's own, not a type of ours.
 	if err := d.Publisher.Publish(ctx, dl.Topic, "", dl.Data); err != nil {
 		return DeadLetter{}, errs.Wrap(errs.Unavailable, err, "replay could not be published")
 	}

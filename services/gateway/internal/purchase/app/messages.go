@@ -7,13 +7,12 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// AcceptedMessage is the acknowledgement's promise, word for word from
-// the original design (the texts that go with a code are the domain's).
+// AcceptedMessage is the acknowledgement's promise, word for word from the
+// original design.
 const AcceptedMessage = "Your request is being processed within 30 seconds"
 
-// Promise is what a processing request says of itself at now: the
-// acknowledgement's promise until lateAfter, then the truth (its code will
-// come by SMS, or it ends FAILED), with a longer Retry-After in seconds.
+// Promise is the acknowledgement's promise until lateAfter. After that it
+// tells the truth, with a longer Retry-After.
 func Promise(req domain.Request, now time.Time, lateAfter time.Duration) (message string, retryAfter int) {
 	if lateAfter <= 0 || now.Sub(req.CreatedAt) < lateAfter {
 		return AcceptedMessage, 2

@@ -1,6 +1,4 @@
-// Package app is gateway's purchase use cases: purchase requests, the
-// deliveries of their codes, and the sweeps that see them through. It
-// knows neither Dapr nor HTTP.
+// Package app holds gateway's purchase use cases. It knows neither Dapr nor HTTP.
 package app
 
 import (
@@ -32,22 +30,19 @@ type PurchaseInput struct {
 	CallbackURL string
 }
 
-// VoucherList is the voucher service's answer for one phone number, passed
-// through as it is.
+// VoucherList is the voucher service's answer, passed through as it is.
 type VoucherList []byte
 
-// VoucherPage asks for one page of a voucher list: Limit vouchers at most
-// (0: the voucher service's default) from Cursor (the nextCursor of the
-// page before; "": the newest). The voucher service checks both.
+// VoucherPage asks for one page of a voucher list. The voucher service
+// checks Limit and Cursor.
 type VoucherPage struct {
 	Limit  int
 	Cursor string
 }
 
-// Vouchers asks the voucher service (through Dapr service invocation).
+// Vouchers asks the voucher service.
 type Vouchers interface {
 	ByPhone(ctx context.Context, phone string, page VoucherPage) (VoucherList, error)
-	// Stored tells whether the voucher of a request is stored (and so listed).
 	Stored(ctx context.Context, requestID string) (bool, error)
 }
 
@@ -56,45 +51,36 @@ type Purchases struct {
 	Requests   Store[domain.Request]
 	Vouchers   Vouchers
 	Deliveries Deliveries
-	// Callbacks refuses callbackUrls that reach internal addresses (nil:
-	// no check).
+	// Callbacks refuses callbackUrls that reach internal addresses.
 	Callbacks HostGuard
-	// Texts counts the voucher codes a purchase without a callbackUrl will
-	// text (nil: no bound).
+	// Texts bounds the codes sent by SMS for purchases without a callbackUrl.
 	Texts *VoucherTexts
-	// AllowHTTP accepts http:// callbackUrls; otherwise only https://
-	// (local runs allow http, for receivers on this machine).
+	// AllowHTTP accepts http:// callbackUrls, for local runs.
 	AllowHTTP bool
-	// Redrive schedules a second look at each new request, and takes it
-	// (nil: none).
+	// Redrive schedules a second look at each new request.
 	Redrive Redriver
 	Now     func() time.Time
 	NewID   func() string
-	// LateAfter is how long the acknowledgement's promise holds (Promise).
+	// LateAfter is how long the acknowledgement's promise holds.
 	LateAfter time.Duration
-	// Metrics counts purchases (nil: none).
+	// Metrics is nil for none.
 	Metrics PurchaseMetrics
 	// Log, if set, notes each purchase accepted and finished.
 	Log *slog.Logger
-	// Backlog refuses a purchase while too many accepted here have no
-	// outcome yet (nil: no bound). Its Finished is Purchases.Finished.
+	// Backlog refuses purchases while too many here have no outcome.
 	Backlog *Backlog
-	// Work starts a finished request's delivery once its outcome is
-	// stored, so the broker hands over the next receive-code meanwhile
-	// (nil: in the handler). A delivery that dies with the process is
-	// started by the redrive.
+	// Work delivers off the handler, so the broker hands over the next
+	// receive-code meanwhile. The redrive starts deliveries lost in a crash.
 	Work *work.Pool
 }
 
-// PurchaseMetrics counts purchase requests (kit/metrics.Purchases).
+// PurchaseMetrics counts purchase requests.
 type PurchaseMetrics interface {
 	Accepted()
-	// Finished counts a request reaching its final status, once.
 	Finished(status string)
 }
 
-// Redriver schedules a look at a request later (Track) and looks at the
-// ones that came due (Sweep).
+// Redriver schedules later looks at requests and sweeps those due.
 type Redriver interface {
 	Track(ctx context.Context, requestID string) error
 	Sweep(ctx context.Context) (RedriveSummary, error)
@@ -107,11 +93,9 @@ type HostGuard interface {
 
 func requestKey(id string) string { return "request|" + id }
 
-// Create stores the request and publishes request-code in one state
-// transaction (the outbox). With an idempotency key, the same user sending
-// the same key gets the first request back (replayed true); a different body
-// with the same key is refused. The key's length is the contract's to bound
-// (openapi.yaml): it is hashed into the request's id.
+// Create stores the request and publishes request-code in one transaction.
+// The same user and Idempotency-Key get the first request back; a different
+// body with that key is refused.
 func (p Purchases) Create(ctx context.Context, s customer.Session, in PurchaseInput, idempotencyKey string) (req domain.Request, replayed bool, err error) {
 	ctx, span := tracing.Start(ctx, "accept purchase")
 	defer func() { tracing.End(span, err) }()
@@ -136,8 +120,7 @@ func (p Purchases) Create(ctx context.Context, s customer.Session, in PurchaseIn
 	fp := fingerprint(phone, in.CallbackURL)
 	id := p.NewID()
 	if idempotencyKey != "" {
-		// The id is derived from the user and the key, so a retried request
-		// lands on the same record, even when two race each other.
+		// A derived id makes retries, even racing ones, land on one record.
 		id = derivedID(s.UserID, idempotencyKey)
 		if prev, found, err := p.replay(ctx, id, fp); found || err != nil {
 			return prev, found, err
@@ -155,17 +138,14 @@ func (p Purchases) Create(ctx context.Context, s customer.Session, in PurchaseIn
 	req, order := domain.Accept(domain.Request{RequestID: id, UserID: s.UserID, Username: s.Username, PhoneNumber: phone,
 		CallbackURL: in.CallbackURL, Fingerprint: fp, TraceParent: tracing.Traceparent(ctx)}, p.Now())
 	ev := &persist.Event{Topic: events.TopicRequestCode, Type: events.TypeRequestCode, Data: order}
-	// Tracked before it is stored: a crash in between leaves a bucket entry
-	// for a request that does not exist, which the sweep skips; the other
-	// order could leave a stored request nobody looks after. The tracking
-	// runs alongside the outbox's schedule entry for the event.
+	// Tracked before stored: a crash between leaves an entry the sweep skips.
+	// The other order could leave a request nobody looks after.
 	var track func(context.Context) error
 	if p.Redrive != nil {
 		track = func(ctx context.Context) error { return p.Redrive.Track(ctx, id) }
 	}
 	err = p.Requests.InsertAfter(ctx, requestKey(id), req, ev, track)
 	if errors.Is(err, persist.ErrExists) && idempotencyKey != "" {
-		// The same id as the one that won: it counts once, until done.
 		prev, _, err := p.replay(ctx, id, fp)
 		return prev, true, err
 	}
@@ -203,11 +183,9 @@ func fingerprint(phone, callback string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// checkCallbackURL accepts an absolute http(s) URL whose host does not
-// resolve to an internal address (checked again at every delivery).
+// checkCallbackURL's host check runs again at every delivery.
 func (p Purchases) checkCallbackURL(ctx context.Context, raw string) error {
-	// url.Parse lets a space or a tab through in places; a URL the
-	// customer pasted with one is not the URL they meant.
+	// url.Parse lets some spaces through, but a URL pasted with one is wrong.
 	if strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		return errs.E(errs.Invalid, "callbackUrl must not contain spaces or control characters")
 	}
@@ -215,7 +193,7 @@ func (p Purchases) checkCallbackURL(ctx context.Context, raw string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || len(raw) > 2048 {
 		return errs.E(errs.Invalid, "callbackUrl must be an absolute http or https URL without credentials")
 	}
-	// url.Parse takes any digits as a port (0, 99999) and an empty one.
+	// url.Parse takes any digits as a port, and an empty one.
 	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			return errs.E(errs.Invalid, "callbackUrl's port must be 1 to 65535")
@@ -232,15 +210,13 @@ func (p Purchases) checkCallbackURL(ctx context.Context, raw string) error {
 	return nil
 }
 
-// Promise is what req, still processing, says of itself now (the
-// function Promise).
+// Promise is what req, still processing, says of itself now.
 func (p Purchases) Promise(req domain.Request) (message string, retryAfter int) {
 	return Promise(req, p.Now(), p.LateAfter)
 }
 
-// Get returns the request if s owns it, with its delivery if it has one.
-// Somebody else's request is NotFound, so ids of other customers' requests
-// cannot be probed.
+// Get returns s's own request and its delivery. Others' requests are
+// NotFound, so their ids cannot be probed.
 func (p Purchases) Get(ctx context.Context, s customer.Session, id string) (domain.Request, *domain.Delivery, error) {
 	req, found, err := p.Requests.Get(ctx, requestKey(id))
 	if err != nil {
@@ -253,13 +229,11 @@ func (p Purchases) Get(ctx context.Context, s customer.Session, id string) (doma
 	return req, d, err
 }
 
-// errNotStoredYet makes voucherStored ask again.
 var errNotStoredYet = errors.New("voucher not stored yet")
 
-// voucherStored asks the voucher service whether it has the voucher of
-// request id. voucher reads the same receive-code and is usually a moment
-// behind: three more asks, 25 ms apart, cost less than the broker's
-// redelivery.
+// voucherStored asks voucher whether it stored the code. voucher reads the
+// same receive-code and is usually a moment behind: three asks 25 ms apart
+// cost less than the broker's redelivery.
 func (p Purchases) voucherStored(ctx context.Context, id string) (bool, error) {
 	stored := false
 	err := backoff.Retry(func() error {
@@ -278,11 +252,9 @@ func (p Purchases) voucherStored(ctx context.Context, id string) (bool, error) {
 	return stored, err
 }
 
-// Complete records the outcome of a receive-code event, once, and starts
-// the code's delivery. A success waits until voucher has stored the code,
-// so that a customer who sees SUCCESS also finds it in the list; until then
-// the event is retried. A redelivered event only makes sure the delivery
-// exists.
+// Complete records a receive-code's outcome once and starts the delivery. A
+// success waits until voucher stored the code, so a customer who sees
+// SUCCESS also finds it in the list.
 func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 	if ev.Status == events.StatusSuccess || ev.Status == events.StatusLateSuccess {
 		stored, err := p.voucherStored(ctx, ev.RequestID)
@@ -314,8 +286,7 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 	}
 	p.Backlog.Done(ev.RequestID)
 	if recorded {
-		// Only the write that ended the request counts: a redelivery, or a
-		// replica that lost the ETag race, finds it final.
+		// Only the write that ended the request counts.
 		if p.Metrics != nil {
 			p.Metrics.Finished(string(req.Status))
 		}
@@ -336,9 +307,8 @@ func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 		})
 }
 
-// Finished tells whether a request has its outcome: the Backlog's check
-// of purchases another replica completed. An unknown request is finished
-// (nothing will come of it).
+// Finished tells the Backlog whether a request has its outcome. An unknown
+// request is finished, since nothing will come of it.
 func (p Purchases) Finished(ctx context.Context, requestID string) (bool, error) {
 	r, found, err := p.Requests.Get(ctx, requestKey(requestID))
 	if err != nil {

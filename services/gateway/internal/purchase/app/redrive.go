@@ -13,25 +13,18 @@ import (
 
 // Redrive sends request-code again for a request still processing a while
 // after it was accepted. A broker can lose a publish it acknowledged (the
-// fault suite saw it: docs/deploy.md), which would leave the request
-// processing for ever. voucher-int is idempotent on requestId, so a
-// re-send repairs a lost request-code or receive-code, and costs nothing
-// when the first was only slow.
-//
-// A finished request without a delivery gets one: a crash between storing
-// the outcome and starting the delivery would leave it undelivered.
-//
-// Requests are tracked on a daprx.Schedule, so a sweep reads only the time
-// buckets that came due, however many requests are open.
+// fault suite saw it), which would leave the request processing for ever.
+// voucher-int is idempotent on requestId, so a re-send is harmless.
+
+// It also starts a finished request's delivery lost in a crash. A
+// daprx.Schedule means a sweep reads only the time buckets that came due.
 type Redrive struct {
 	Schedule persist.Schedule
 	Requests Store[domain.Request]
 	Events   EventPublisher
-	// After: a request still processing this long after it was tracked is
-	// sent again, and tracked again.
+	// After is how long a request may stay processing before a re-send.
 	After time.Duration
-	// Deliveries makes sure a finished request's delivery exists (nil: no
-	// such check).
+	// Deliveries is nil for no delivery check.
 	Deliveries interface {
 		OfMany(ctx context.Context, requestIDs []string) (map[string]domain.Delivery, error)
 		ensureWith(ctx context.Context, req domain.Request, existing *domain.Delivery) error
@@ -46,26 +39,22 @@ type EventPublisher interface {
 // RedriveSummary counts what one sweep did.
 type RedriveSummary struct {
 	Seconds, Checked, Resent int
-	// Failed: requests whose look failed (each logged and counted by the
-	// schedule), looked at again later.
+	// Failed requests are logged and looked at again later.
 	Failed int
-	// Held: another replica was sweeping.
+	// Held means another replica was sweeping.
 	Held bool
 }
 
-// Track schedules a look at the request After from now, and returns once
-// that is stored.
+// Track schedules a look at the request After from now.
 func (r Redrive) Track(ctx context.Context, requestID string) error {
 	return r.Schedule.Add(ctx, requestID, r.After)
 }
 
-// Sweep sends request-code again for each request that came due and is
-// still processing, and tracks it again. A sweep that dies is repeated
-// rather than skipped; a repeat only re-sends, which is harmless.
+// Sweep re-sends request-code for each due request still processing. A
+// sweep that dies is repeated rather than skipped.
 func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 	var sum RedriveSummary
-	// The requests of one second, and the deliveries of those finished,
-	// are read in one call each.
+	// One read per second's requests, one for their deliveries.
 	s, err := r.Schedule.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
 		out := make([]error, len(ids))
 		keys := persist.Keys(ids, requestKey)
@@ -106,8 +95,6 @@ func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 	return sum, err
 }
 
-// resend sends request-code again for a request still processing, and
-// makes sure a finished one has its delivery (del, if it has one).
 func (r Redrive) resend(ctx context.Context, req domain.Request, del *domain.Delivery) (bool, error) {
 	id := req.RequestID
 	if req.State != domain.StateProcessing {

@@ -9,20 +9,16 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// VoucherTexts bounds the voucher codes texted to one phone number a day.
-// A purchase without a callbackUrl is delivered by text, and every text is
-// money: no other budget counted these. Its text is counted when the
-// purchase is accepted, so that a refusal comes before anything is bought.
-// A nil *VoucherTexts bounds nothing.
+// VoucherTexts bounds voucher codes texted to one number a day, since each
+// text costs money. It counts at acceptance, so a refusal comes before
+// anything is bought. A nil *VoucherTexts bounds nothing.
 type VoucherTexts struct {
-	// Store has a TTL of two days.
 	Store     Store[domain.Count]
 	Now       func() time.Time
 	PerNumber int
 }
 
-// Take counts one text to phone today, or refuses with 429 and
-// Retry-After until the next UTC day.
+// Take counts one text to phone today, or refuses with 429.
 func (v *VoucherTexts) Take(ctx context.Context, phone string) error {
 	if v == nil {
 		return nil
@@ -47,11 +43,8 @@ func (v *VoucherTexts) Take(ctx context.Context, phone string) error {
 		v.PerNumber, now.Add(wait).UTC().Format(time.RFC3339))
 }
 
-// Spent counts a text to phone today that is sent whatever the budget
-// says: the code of a voucher already bought, going by SMS because its
-// webhook failed or came late. It still spends the number's budget, so
-// that the purchases after it that would be texted are refused; over the
-// budget it is logged by the caller and sent all the same.
+// Spent counts a text sent whatever the budget says: a bought code going by
+// SMS because its webhook failed. Later purchases by text are then refused.
 func (v *VoucherTexts) Spent(ctx context.Context, phone string) (overBudget bool, err error) {
 	if v == nil {
 		return false, nil
