@@ -13,19 +13,14 @@ import (
 	"time"
 )
 
-// NetGuard refuses every address a customer's callbackUrl must not reach:
-// all but global unicast. Every block of IANA's IPv4 and IPv6
-// Special-Purpose Address Registries is refused (loopback, private,
-// link-local where cloud metadata lives, CGNAT, benchmarking, documentation,
-// reserved, broadcast, multicast, NAT64 and 6to4 forms that embed an IPv4
-// address, ...), and IPv6 outside 2000::/3, unless an allowed network names
-// the address.
-//
-// An address reached only because an allowed network names it (a local
-// run's loopback receivers) is still refused on a port of the system's own
-// (SystemPorts: apps, sidecars, broker, stores) and on a privileged port
-// (below 1024): otherwise a webhook's "answered 401" or "no answer" maps
-// what listens there, and a callback could drive a sidecar's API.
+// NetGuard refuses every address a callbackUrl must not reach: all but
+// global unicast. Every block of IANA's special-purpose registries is
+// refused, including link-local where cloud metadata lives, unless an
+// allowed network names the address.
+
+// An allowed address is still refused on the system's own ports and below
+// 1024. Otherwise webhook answers would map what listens there, and a
+// callback could drive a sidecar's API.
 type NetGuard struct {
 	Allowed     []netip.Prefix
 	SystemPorts Ports
@@ -84,10 +79,8 @@ func ParseNetworks(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// special are the blocks of IANA's special-purpose address registries
-// (IPv4 and IPv6, as of 2026), with what each is, for the logs. Blocks the
-// registry marks globally reachable inside a larger special block (such as
-// 192.0.0.9/32) are refused with the block: a webhook has no business there.
+// special are IANA's special-purpose blocks as of 2026, named for the logs.
+// Globally reachable blocks inside them are refused too: no webhook goes there.
 var special = []struct {
 	prefix netip.Prefix
 	what   string
@@ -125,11 +118,10 @@ var special = []struct {
 	{netip.MustParsePrefix("ff00::/8"), "a multicast address"},
 }
 
-// globalUnicast6 is IPv6's global unicast space; all else is refused.
 var globalUnicast6 = netip.MustParsePrefix("2000::/3")
 
-// Refused says why addr may not be reached, or "" if it may. The reason is
-// for the logs: a customer is told only that the address is not public.
+// Refused says why addr may not be reached, or "". The reason is only for
+// the logs.
 func (g NetGuard) Refused(addr netip.Addr) string {
 	addr = addr.Unmap()
 	if g.allows(addr) {
@@ -138,9 +130,7 @@ func (g NetGuard) Refused(addr netip.Addr) string {
 	return refused(addr)
 }
 
-// RefusedPort is Refused for a connection to ap: an address allowed only
-// by an allowed network is refused on the system's own and privileged
-// ports.
+// RefusedPort is Refused plus the port rule for allowed networks.
 func (g NetGuard) RefusedPort(ap netip.AddrPort) string {
 	addr := ap.Addr().Unmap()
 	if !g.allows(addr) {
@@ -182,13 +172,11 @@ func refused(addr netip.Addr) string {
 	return ""
 }
 
-// ErrNotPublic is what a customer is told about a callbackUrl whose host
-// is refused or does not resolve: the same words for both, so the check
-// tells nobody which internal names exist.
+// ErrNotPublic says the same for refused and unresolvable hosts, so the
+// check tells nobody which internal names exist.
 var ErrNotPublic = errors.New("callbackUrl must name a host that resolves to public internet addresses only")
 
-// CheckHost resolves host and refuses it if it does not resolve or any of
-// its addresses is refused, with ErrNotPublic either way.
+// CheckHost refuses host if it does not resolve or any address is refused.
 func (g NetGuard) CheckHost(ctx context.Context, host string) error {
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		if why := g.Refused(a); why != "" {
@@ -210,8 +198,8 @@ func (g NetGuard) CheckHost(ctx context.Context, host string) error {
 	return nil
 }
 
-// control runs on every connection the webhook client makes, with the IP
-// actually dialled: DNS may have changed since the request was accepted.
+// control checks the IP actually dialled, since DNS may have changed since
+// the request was accepted.
 func (g NetGuard) control(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {

@@ -9,9 +9,8 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// RequestRecord is a purchase request as the state store keeps it. Its
-// fields are domain.Request's, in the same order, so that each converts
-// to the other; only the tags are the store's.
+// RequestRecord is a stored request. Its fields are domain.Request's in the
+// same order, so the two convert; only the tags are the store's.
 type RequestRecord struct {
 	RequestID   string               `json:"requestId"`
 	UserID      string               `json:"userId"`
@@ -30,8 +29,7 @@ type RequestRecord struct {
 	TraceParent string               `json:"traceparent,omitempty"`
 }
 
-// DeliveryRecord is a delivery as the state store keeps it (fields as
-// domain.Delivery's; the body as raw JSON).
+// DeliveryRecord is a stored delivery; its body is raw JSON.
 type DeliveryRecord struct {
 	RequestID     string                `json:"requestId"`
 	Username      string                `json:"username"`
@@ -90,8 +88,7 @@ func Counts(records persist.Store[CountRecord]) persist.Mapped[domain.Count, Cou
 		ToDomain: func(r CountRecord) domain.Count { return domain.Count(r) }}
 }
 
-// DeadLetterRecord is a dead letter as the state store keeps it (fields
-// as app.DeadLetter's).
+// DeadLetterRecord is a stored dead letter, with app.DeadLetter's fields.
 type DeadLetterRecord struct {
 	ID         string          `json:"id"`
 	Topic      string          `json:"topic"`

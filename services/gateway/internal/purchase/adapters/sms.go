@@ -10,10 +10,8 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
-// SMSConfirmer asks the sms service, through Dapr service invocation,
-// whether the message of a send-sms outbox record was sent: the outbox
-// relay publishes the record again while it was not (a broker can lose a
-// publish it acknowledged).
+// SMSConfirmer asks sms whether an outbox record's message was sent. The
+// relay publishes it again until it was, since a broker can lose a publish.
 type SMSConfirmer struct {
 	Invoker daprx.Invoker
 	AppID   string

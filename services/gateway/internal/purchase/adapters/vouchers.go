@@ -19,9 +19,8 @@ type Vouchers struct {
 	AppID   string
 }
 
-// ByPhone returns one page of the voucher service's list for phone as it
-// answered it. A page voucher refuses (a cursor it did not give) is the
-// caller's mistake: Invalid, with voucher's reason.
+// ByPhone returns one page of voucher's list as it answered it. A page
+// voucher refuses is the caller's mistake: Invalid.
 func (v Vouchers) ByPhone(ctx context.Context, phone string, page app.VoucherPage) (app.VoucherList, error) {
 	q := url.Values{"phoneNumber": {phone}}
 	if page.Limit != 0 {

@@ -7,8 +7,7 @@ type Count struct {
 	N int
 }
 
-// Take counts one more unless max (zero: no bound) is reached; full: it
-// was, and nothing is counted.
+// Take counts one more unless max is reached (zero: no bound).
 func (n Count) Take(max int) (next Count, full bool) {
 	if max > 0 && n.N >= max {
 		return n, true
