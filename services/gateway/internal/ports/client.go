@@ -7,17 +7,15 @@ import (
 	"strings"
 )
 
-// Clients tells who sent a request, for the per-client sign-in count.
-// Behind proxies it names (an Ingress controller, a load balancer), the
-// client is the last address of X-Forwarded-For that is not one of them;
-// otherwise, or when the header is absent, the peer address. X-Forwarded-For
-// from anyone else is ignored: a client cannot choose its own address.
+// Clients tells who sent a request, for the per-client sign-in count. Only
+// proxies it names may set X-Forwarded-For, so a client cannot choose its
+// own address.
 type Clients struct {
 	TrustedProxies []netip.Prefix
 }
 
-// Of is r's client: an IPv4 address, or the /56 of an IPv6 one (one
-// subscriber is usually given a /64 at least, often a /56).
+// Of is r's client: an IPv4 address, or the /56 of an IPv6 one, since one
+// subscriber usually gets a /56 or a /64.
 func (c Clients) Of(r *http.Request) string {
 	peer := peerAddr(r.RemoteAddr)
 	if c.trusted(peer) {

@@ -14,12 +14,8 @@ import (
 // spec is the OpenAPI document the gateway serves and enforces.
 var spec = api.MustLoad()
 
-// enforceContract checks each request of the public API against the OpenAPI
-// document before any handler runs: a request that breaks it is answered
-// 400 (405 for a method the path does not have) and never reaches the
-// handlers. Paths the document does not have (topics, cron bindings,
-// probes, the web page) go on to the mux, which answers a problem for the
-// rest.
+// enforceContract checks public requests against the OpenAPI document
+// before any handler runs. Paths the document lacks go on to the mux.
 func enforceContract(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ex, err := spec.Match(r)
@@ -33,12 +29,10 @@ func enforceContract(log *slog.Logger, next http.Handler) http.Handler {
 			httpx.WriteProblem(w, r, errs.E(errs.MethodNotAllowed, "%s is not allowed here; allowed: %s", r.Method, allowed))
 			return
 		}
-		// The public API's bodies are small; the limit is set here, not for
-		// the paths above (a topic delivery has its own).
+		// A topic delivery has its own body limit.
 		r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes)
 		if err := spec.CheckMatched(r, ex); err != nil {
-			// Refused before the mux: name the route in metrics as the mux
-			// would ("POST /voucher"), not as unmatched.
+			// Name the route in metrics as the mux would, not as unmatched.
 			r.Pattern = ex.Operation
 			httpx.WriteError(w, r, log, errs.E(httpx.BodyKind(err), "%s", err.Error()))
 			return

@@ -20,8 +20,7 @@ func sessionOf(r *http.Request) identitydomain.Session {
 	return s
 }
 
-// authenticated accepts "Authorization: Bearer <jwt>" and the bare "<jwt>"
-// of the original design's examples.
+// authenticated also takes the bare "<jwt>" of the original design's examples.
 func authenticated(log *slog.Logger, acc identity.Accounts) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,14 +61,12 @@ func handleSignUp(log *slog.Logger, acc identity.Accounts, clients Clients) http
 	})
 }
 
-// signUpBody is the body of POST /user/sign-up.
 type signUpBody struct {
 	Username    string `json:"username"`
 	PhoneNumber string `json:"phoneNumber"`
 	Password    string `json:"password"`
 }
 
-// passwordChangeBody is the body of POST /user/password.
 type passwordChangeBody struct {
 	CurrentPassword string `json:"currentPassword"`
 	NewPassword     string `json:"newPassword"`
@@ -122,8 +119,7 @@ func handleUnlockCode(log *slog.Logger, acc identity.Accounts, clients Clients) 
 	})
 }
 
-// handleSignOut ends sessions of the caller's (signOut: this one, or every
-// one of the account).
+// handleSignOut ends this session, or every session of the account.
 func handleSignOut(log *slog.Logger, signOut func(context.Context, identitydomain.Session) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := signOut(r.Context(), sessionOf(r)); err != nil {
@@ -150,15 +146,13 @@ func handleChangePassword(log *slog.Logger, acc identity.Accounts) http.Handler 
 	})
 }
 
-// meView is the signed-in account as its owner sees it.
 type meView struct {
 	Username      string `json:"username"`
 	PhoneNumber   string `json:"phoneNumber"`
 	PhoneVerified bool   `json:"phoneVerified"`
 }
 
-// handleMe answers who the token's session is: what a client needs after
-// sign-in to know where to go next (verify the phone, or buy).
+// handleMe tells a client where to go after sign-in: verify, or buy.
 func handleMe(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
 	w.Header().Set("Cache-Control", "no-store")
@@ -195,8 +189,7 @@ func handleResendCode(log *slog.Logger, acc identity.Accounts) http.Handler {
 	})
 }
 
-// handleWebhookSecret answers the account's webhook signing secret, after
-// reading or rotating it.
+// handleWebhookSecret answers the account's webhook signing secret.
 func handleWebhookSecret(log *slog.Logger, get func(context.Context, identitydomain.Session) (string, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, err := get(r.Context(), sessionOf(r))
@@ -209,8 +202,7 @@ func handleWebhookSecret(log *slog.Logger, get func(context.Context, identitydom
 	})
 }
 
-// withUnlockHint tells the caller of a locked account where an unlock code
-// comes from.
+// withUnlockHint tells the caller of a locked account how to get an unlock code.
 func withUnlockHint(err error) error {
 	var e *errs.Error
 	if !errors.Is(err, identity.ErrAccountLocked) || !errors.As(err, &e) {

@@ -15,11 +15,10 @@ import (
 // Ops is what the operator endpoints need.
 type Ops struct {
 	DeadLetters purchase.DeadLetters
-	// Token guards /ops/ (header X-Ops-Token); empty turns /ops/ off.
+	// Token is the X-Ops-Token; empty turns /ops/ off.
 	Token string
 }
 
-// operator lets a request through only with the operator token.
 func operator(log *slog.Logger, token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("X-Ops-Token")
@@ -61,7 +60,6 @@ func handleReplayDeadLetter(log *slog.Logger, d purchase.DeadLetters) http.Handl
 	})
 }
 
-// deadLetterView is a dead letter as the operator sees it.
 type deadLetterView struct {
 	ID         string          `json:"id"`
 	Topic      string          `json:"topic"`

@@ -12,7 +12,6 @@ import (
 	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// purchaseBody is the body of POST /voucher (or its query string).
 type purchaseBody struct {
 	PhoneNumber string `json:"phoneNumber"`
 	CallbackURL string `json:"callbackUrl,omitempty"`
@@ -35,7 +34,6 @@ type requestView struct {
 	Delivery    *deliveryView `json:"delivery,omitempty"`
 }
 
-// deliveryView is how the code reached (or is reaching) the customer.
 type deliveryView struct {
 	Channel     string `json:"channel"`
 	Status      string `json:"status"`
@@ -47,8 +45,7 @@ type deliveryView struct {
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-// viewOf is req as its customer sees it, with its delivery if any, and
-// what it says while it is processing (purchase.Promise).
+// viewOf is req as its customer sees it, with its delivery and promise.
 func viewOf(req purchasedomain.Request, d *purchasedomain.Delivery, promise string) requestView {
 	v := requestView{RequestID: req.RequestID, Status: string(req.Status), State: int(req.State), Progress: req.Progress,
 		PhoneNumber: req.PhoneNumber, CallbackURL: req.CallbackURL, VoucherCode: req.VoucherCode, Reason: req.Reason,
@@ -68,8 +65,8 @@ func viewOf(req purchasedomain.Request, d *purchasedomain.Delivery, promise stri
 	return v
 }
 
-// handleCreatePurchase takes the JSON body, or the query string of the
-// original design (?phoneNumber=…&callbackUrl=…) when there is no body.
+// handleCreatePurchase also takes the original design's query string
+// when there is no body.
 func handleCreatePurchase(log *slog.Logger, pur purchase.Purchases) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in purchaseBody
@@ -80,7 +77,6 @@ func handleCreatePurchase(log *slog.Logger, pur purchase.Purchases) http.Handler
 		case r.ContentLength == 0 && inQuery:
 			in = purchaseBody{PhoneNumber: q.Get("phoneNumber"), CallbackURL: q.Get("callbackUrl")}
 		case inQuery:
-			// One of the two would be ignored: say so rather than guess.
 			httpx.WriteProblem(w, r, errs.E(errs.Invalid, "send phoneNumber and callbackUrl in the JSON body or in the query string, not both"))
 			return
 		default:
@@ -99,8 +95,7 @@ func handleCreatePurchase(log *slog.Logger, pur purchase.Purchases) http.Handler
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
 		w.Header().Set("Location", "/voucher/requests/"+req.RequestID)
-		// viewOf says "being processed" only of a request that is: a
-		// replay of a finished one tells its outcome, not a promise.
+		// A replay of a finished request tells its outcome, not a promise.
 		promise, retry := pur.Promise(req)
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		httpx.Encode(w, http.StatusAccepted, viewOf(req, nil, promise))
@@ -127,7 +122,7 @@ func handleListVouchers(log *slog.Logger, pur purchase.Purchases) http.Handler {
 		q := r.URL.Query()
 		page := purchase.VoucherPage{Cursor: q.Get("cursor")}
 		if q.Has("limit") {
-			// The document let only a whole number from 1 to 100 through.
+			// The document lets only 1 to 100 through.
 			n, err := strconv.Atoi(q.Get("limit"))
 			if err != nil {
 				httpx.WriteError(w, r, log, errs.E(errs.Invalid, "limit must be a whole number from 1 to 100"))
@@ -145,8 +140,6 @@ func handleListVouchers(log *slog.Logger, pur purchase.Purchases) http.Handler {
 	})
 }
 
-// withVerifyHint tells a caller whose phone is not verified yet how to
-// verify it.
 func withVerifyHint(err error) error {
 	if errors.Is(err, purchase.ErrPhoneNotVerified) {
 		return errs.E(errs.Forbidden, "verify your phone number first: POST /user/phone/verify with the code we sent by SMS")

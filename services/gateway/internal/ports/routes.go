@@ -1,7 +1,5 @@
-// Package ports is gateway's inbound doors, by caller: the public
-// identity and purchase routes (identity.go, purchase.go), the sidecar's
-// topics and cron bindings (sidecar.go) and the operator's /ops/
-// (operator.go). routes.go lists them all.
+// Package ports is gateway's inbound doors, split by caller: public
+// identity, public purchase, sidecar and operator. routes.go lists them all.
 package ports
 
 import (
@@ -27,16 +25,14 @@ type Routes struct {
 	Accounts  identity.Accounts
 	Purchases purchase.Purchases
 	Ops       Ops
-	// Relay publishes what the outboxes' writes left (nil: no relay route).
+	// Relay is nil for no relay route.
 	Relay service.Relayer
 	// SweepLease is how long one replica holds a webhook sweep.
 	SweepLease time.Duration
 	Clients    Clients
 }
 
-// Faces are gateway's faces: the public API and web page for customers,
-// the topic deliveries and cron bindings for its sidecar, the dead-letter
-// tools for operators. ctx bounds background work.
+// Faces are gateway's faces, one per caller. ctx bounds background work.
 func (rt Routes) Faces(ctx context.Context) service.Faces {
 	return service.Faces{
 		Public:   Public(rt.Log, rt.Accounts, rt.Purchases, rt.Clients),
@@ -45,12 +41,10 @@ func (rt Routes) Faces(ctx context.Context) service.Faces {
 	}
 }
 
-// Public is what customers reach (PUBLIC_PORT): the API, the web page and
-// the OpenAPI document. Anything else is 404.
+// Public is what customers reach on PUBLIC_PORT. Anything else is 404.
 func Public(log *slog.Logger, acc identity.Accounts, pur purchase.Purchases, clients Clients) http.Handler {
 	auth := authenticated(log, acc)
 	mux := http.NewServeMux()
-	// Identity (identity.go).
 	mux.Handle("POST /user/sign-up", handleSignUp(log, acc, clients))
 	mux.Handle("POST /user/sign-in", handleSignIn(log, acc, clients))
 	mux.Handle("POST /user/sign-in/unlock-code", handleUnlockCode(log, acc, clients))
@@ -62,27 +56,24 @@ func Public(log *slog.Logger, acc identity.Accounts, pur purchase.Purchases, cli
 	mux.Handle("POST /user/phone/verification", auth(handleResendCode(log, acc)))
 	mux.Handle("GET /user/webhook-secret", auth(handleWebhookSecret(log, acc.WebhookSecret)))
 	mux.Handle("POST /user/webhook-secret/rotate", auth(handleWebhookSecret(log, acc.RotateWebhookSecret)))
-	// Purchases (purchase.go).
 	mux.Handle("POST /voucher", auth(handleCreatePurchase(log, pur)))
 	mux.Handle("GET /voucher/requests/{requestId}", auth(handleGetRequest(log, pur)))
 	mux.Handle("GET /voucher", auth(handleListVouchers(log, pur)))
-	// The web page and the document.
 	mux.Handle("GET /{$}", web.Handler())
 	mux.Handle("GET /assets/", web.Handler())
 	mux.HandleFunc("GET /openapi.yaml", handleOpenAPI)
 	mux.HandleFunc("/", handleNotFound)
 	checked := enforceContract(log, mux)
-	// The spec lists the operator's /ops/ too; here they do not exist.
+	// The spec lists /ops/ too; on this port it does not exist.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Answers carry tokens, codes and vouchers: no cache keeps them
-		// (the web page and the document set their own), and no browser
-		// guesses their type.
+		// Answers carry tokens, codes and vouchers: nothing may cache them, and no
+		// browser may guess their type.
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if customerFacing(r.URL.Path) {
 			w.Header().Set("Cache-Control", "no-store")
 		}
-		// The mux would redirect a path with "//", "." or ".." segments to
-		// its clean form with an HTML body; no route of ours is named so.
+		// The mux would redirect unclean paths with an HTML body; no route of ours
+		// is named so.
 		if strings.HasPrefix(r.URL.Path, "/ops/") || unclean(r.URL.Path) {
 			handleNotFound(w, r)
 			return
@@ -91,8 +82,7 @@ func Public(log *slog.Logger, acc identity.Accounts, pur purchase.Purchases, cli
 	})
 }
 
-// unclean tells a path that is not in its clean form (the mux's rule: a
-// trailing slash is kept).
+// unclean follows the mux's rule: a trailing slash is kept.
 func unclean(p string) bool {
 	clean := path.Clean(p)
 	if strings.HasSuffix(p, "/") && clean != "/" {
@@ -101,10 +91,8 @@ func unclean(p string) bool {
 	return clean != p
 }
 
-// Sidecar is what gateway's sidecar calls (the app port, behind the app
-// token): the receive-code and dead-letter deliveries and the cron
-// bindings, through go-sdk's service/http (service.Routes). None of them
-// is service invocation: a call through another app's sidecar is refused.
+// Sidecar is what gateway's sidecar calls on the app port. None of it is
+// service invocation: a call through another app's sidecar is refused.
 func Sidecar(ctx context.Context, log *slog.Logger, pur purchase.Purchases, ops Ops, relay service.Relayer, sweepLease time.Duration) http.Handler {
 	r := service.NewRoutes(log)
 	r.Topic(events.PubSub, receiveCodePath, daprx.TopicHandler(log, func(ctx context.Context, _ daprx.Envelope, ev events.ReceiveCode) error {
@@ -126,8 +114,7 @@ func Sidecar(ctx context.Context, log *slog.Logger, pur purchase.Purchases, ops 
 	return r
 }
 
-// Operator is the dead-letter tools (/ops/, on the app port, never the
-// public one), for a holder of the operator token.
+// Operator is the dead-letter tools, on the app port, never the public one.
 func Operator(log *slog.Logger, ops Ops) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ops/dead-letters", operator(log, ops.Token, handleListDeadLetters(log, ops.DeadLetters)))

@@ -10,9 +10,8 @@ import (
 	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 )
 
-// The routes only gateway's sidecar calls: topic deliveries and cron
-// bindings, on the app port. Customers reach the public port, where none of
-// them exists.
+// Only gateway's sidecar calls these, on the app port. Customers reach the
+// public port, where none of them exists.
 const (
 	receiveCodePath    = "/events/receive-code"
 	deadLetterPath     = "/events/dead-letter"
@@ -21,11 +20,10 @@ const (
 	outboxRelayPath    = "/outbox-relay"
 )
 
-// deadLetterTopics are the subscriptions' dead-letter topics
-// (components/common/subscriptions.yaml), all delivered to one route.
+// deadLetterTopics are delivered to one route (components/common).
 var deadLetterTopics = []string{events.TopicRequestCode + "-dead", events.TopicReceiveCode + "-dead", events.TopicSendSMS + "-dead"}
 
-// redrivePass is the cron input binding "request-redrive": one sweep.
+// redrivePass is one sweep of the "request-redrive" cron binding.
 func redrivePass(log *slog.Logger, r purchase.Redriver) func(context.Context) {
 	return func(ctx context.Context) {
 		s, err := r.Sweep(ctx)
@@ -39,7 +37,7 @@ func redrivePass(log *slog.Logger, r purchase.Redriver) func(context.Context) {
 	}
 }
 
-// sweepPass is the cron input binding "webhook-sweep": one sweep.
+// sweepPass is one sweep of the "webhook-sweep" cron binding.
 func sweepPass(log *slog.Logger, d purchase.Deliveries, lease time.Duration) func(context.Context) {
 	return func(ctx context.Context) {
 		s, err := d.Sweep(ctx, lease)
