@@ -1,6 +1,5 @@
-// Package customer is all that gateway's purchase context knows of its
-// identity context: who is calling, and how to read a phone number. The
-// two contexts meet here and at purchase's WebhookSecrets port only.
+// Package customer is all the purchase context knows of identity. The two
+// contexts meet here and at purchase's WebhookSecrets port only.
 package customer
 
 import (
@@ -14,12 +13,12 @@ type Session struct {
 	UserID      string
 	Username    string
 	PhoneNumber string
-	// PhoneVerified: purchases and voucher lists need it.
+	// PhoneVerified is needed for purchases and voucher lists.
 	PhoneVerified bool
 }
 
-// NormalizePhone returns the number in E.164; numbers without a country code
-// are read as Vietnamese (0909123456 is +84909123456).
+// NormalizePhone returns E.164, reading numbers without a country code as
+// Vietnamese.
 func NormalizePhone(raw string) (string, error) {
 	if raw == "" {
 		return "", errs.E(errs.Invalid, "phoneNumber is required")

@@ -1,6 +1,5 @@
-// Package web is the customer web page gateway serves at "/": plain HTML,
-// CSS and JavaScript embedded in the binary, calling the public API from the
-// same origin.
+// Package web is the customer web page at "/", embedded in the binary and
+// calling the public API from the same origin.
 package web
 
 import (
@@ -16,8 +15,7 @@ import (
 //go:embed index.html assets
 var files embed.FS
 
-// contentTypes are those of the files we ship, fixed here rather than read
-// from the machine's MIME tables (which differ between systems).
+// contentTypes are fixed here because MIME tables differ between systems.
 var contentTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
@@ -25,13 +23,11 @@ var contentTypes = map[string]string{
 	".svg":  "image/svg+xml",
 }
 
-// csp allows nothing but this origin's own files: no inline script or
-// style, no other site, no framing.
+// csp allows only this origin's own files: no inline code, no framing.
 const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
 
-// Handler serves index.html at "/" and the files of assets/ under
-// "/assets/"; anything else is 404.
+// Handler serves index.html at "/" and assets/ under "/assets/".
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := ""
@@ -52,15 +48,13 @@ func Handler() http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		// The page holds an access token: nothing of it is kept by a
-		// browser or a proxy.
+		// The page holds an access token, so no browser or proxy may keep it.
 		h.Set("Cache-Control", "no-store")
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 	})
 }
 
-// lookup returns an embedded file of a known type; folders and names that
-// leave the tree are not found.
+// lookup refuses folders and names that leave the tree.
 func lookup(name string) ([]byte, bool) {
 	if _, known := contentTypes[path.Ext(name)]; !known || !fs.ValidPath(name) {
 		return nil, false

@@ -18,7 +18,7 @@ const (
 	DefaultAppPort    = "8090"
 )
 
-// Config is gateway's settings, from its environment (service.LoadEnv).
+// Config is gateway's settings, from its environment.
 type Config struct {
 	Port          string `env:"APP_PORT, default=8090"` // what the sidecar calls
 	PublicAddr    string // PUBLIC_HOST:PUBLIC_PORT: the API (service.PublicListenAddr)
@@ -40,17 +40,13 @@ type Config struct {
 	// Webhook attempts at once, and one customer's share of them.
 	WebhookConcurrency            int `env:"WEBHOOK_CONCURRENCY, default=64"`
 	WebhookConcurrencyPerCustomer int `env:"WEBHOOK_CONCURRENCY_PER_CUSTOMER, default=4"`
-	// One customer's webhooks waiting for another attempt; more purchases
-	// with a callbackUrl are answered 429.
+	// Pending webhooks per customer; more callback purchases get 429.
 	WebhookPendingPerCustomer int `env:"WEBHOOK_PENDING_PER_CUSTOMER, default=100"`
-	// A webhook attempt this late (no place to send it from) goes by SMS.
+	// A webhook attempt this late goes by SMS.
 	WebhookOverdueAfter time.Duration `env:"WEBHOOK_OVERDUE_AFTER, default=2m"`
-	// A request still processing this long after it was accepted is past
-	// the promise of its acknowledgement; its code then comes by SMS
-	// (voucher-int's LATE_AFTER: the same setting).
+	// After this, a code comes by SMS. voucher-int's LATE_AFTER is the same.
 	LateAfter time.Duration `env:"LATE_AFTER, default=30s"`
-	// Ports an allowed network's address is never reached on: SYSTEM_PORTS
-	// and gateway's own.
+	// Ports never reached even on allowed networks: SYSTEM_PORTS and our own.
 	SystemPorts adapters.Ports
 	// Phone codes and abuse limits.
 	CodeTTL             time.Duration `env:"PHONE_CODE_TTL, default=5m"`
@@ -67,8 +63,7 @@ type Config struct {
 	TextBudgetHour    int      `env:"TEXT_BUDGET_PER_HOUR, default=1000"`
 	TextBudgetClient  int      `env:"TEXT_BUDGET_PER_CLIENT_PER_HOUR, default=20"`
 	TextsPerNumberDay int      `env:"TEXTS_PER_NUMBER_PER_DAY, default=10"`
-	// Voucher codes texted to one number a day (purchases without a
-	// callbackUrl).
+	// Voucher codes texted to one number a day.
 	VoucherTextsPerDay int `env:"VOUCHER_TEXTS_PER_NUMBER_PER_DAY, default=20"`
 	// Failed sign-ins of one username from every client together.
 	AccountFailures int            `env:"LOCK_ACCOUNT_AFTER_FAILURES, default=20"`
@@ -76,11 +71,9 @@ type Config struct {
 	TrustedProxies  []netip.Prefix `env:"TRUSTED_PROXIES"`
 	// Requests still processing are sent to voucher-int again after this.
 	RedriveAfter time.Duration `env:"REDRIVE_AFTER, default=45s"`
-	// The outbox relay publishes an event its write left unpublished this
-	// long after the write.
+	// How long an unpublished outbox event waits for the relay.
 	RelayAfter time.Duration `env:"OUTBOX_RELAY_AFTER, default=5s"`
-	// An SMS that sms has not confirmed this long after its publish is
-	// published again.
+	// How long an unconfirmed SMS waits before it is published again.
 	SMSConfirmAfter time.Duration `env:"SMS_CONFIRM_AFTER, default=30s"`
 	SMSAppID        string        `env:"SMS_APP_ID, default=sms"`
 	// Customer requests in progress at once; more are answered 503.
@@ -116,8 +109,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	return c, err
 }
 
-// systemPorts is SYSTEM_PORTS (the runner lists every port it gives out)
-// and gateway's own ports, which it knows however it was started.
+// systemPorts adds gateway's own ports, known however it was started.
 func systemPorts(getenv func(string) string, c Config) (adapters.Ports, error) {
 	ports, err := adapters.ParsePorts(getenv("SYSTEM_PORTS"))
 	if err != nil {

@@ -9,8 +9,7 @@ import (
 	identitydomain "github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// newAccounts is the identity context: accounts, sessions, codes and the
-// limits on guessing. Codes go by SMS through smsEvents.
+// newAccounts is the identity context. Codes go by SMS through smsEvents.
 func newAccounts(c Client, cfg Config, ext Externals, rules identitydomain.AccountRules, smsEvents *daprx.Outbox) identity.Accounts {
 	now := ext.Now
 	codes, unlockCodes := newCodes(c, cfg, ext, rules, smsEvents)
@@ -22,8 +21,7 @@ func newAccounts(c Client, cfg Config, ext Externals, rules identitydomain.Accou
 		Limits:        limits,
 		AccountLimits: accountLimits,
 		UnlockCodes:   unlockCodes,
-		// A made-up name is remembered once its password was checked (a
-		// hash), as long as the store keeps a known name's strikes.
+		// Made-up names' strikes last as long as a known name's.
 		UnknownNames: identity.NewMemStrikes(50_000, cfg.MaxLock, now),
 		Pace:         identity.NewPace(),
 		Sessions:     identityadapters.Sessions(daprx.Store[identityadapters.SessionRecord]{Client: c, Name: cfg.StateStore, TTL: cfg.SessionIdle}),
@@ -44,11 +42,9 @@ func newAccounts(c Client, cfg Config, ext Externals, rules identitydomain.Accou
 	}
 }
 
-// newCodes are the phone verification codes and the sign-in unlock codes:
-// the same store and rules, their own keys, texts and daily caps.
+// newCodes are verification and unlock codes: one store, their own keys.
 func newCodes(c Client, cfg Config, ext Externals, rules identitydomain.AccountRules, smsEvents *daprx.Outbox) (verify, unlock identity.Codes) {
-	// Code texts (verification, unlock) and sign-up notices share one cap
-	// a day per account and per number.
+	// Code texts and sign-up notices share one daily cap.
 	daily := &identity.DailyCaps{Store: identityadapters.Counts(daprx.Store[identityadapters.CountRecord]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}), Now: ext.Now,
 		PerAccount: cfg.TextsPerDay, PerNumber: cfg.TextsPerNumberDay}
 	verify = identity.Codes{
@@ -61,17 +57,16 @@ func newCodes(c Client, cfg Config, ext Externals, rules identitydomain.AccountR
 		Rule:     rules.Code,
 		Daily:    daily,
 	}
-	// Anyone can ask for an unlock code: its own caps keep it from
-	// spending the codes an owner needs to verify a number.
+	// Unlock codes have their own caps, so anyone asking cannot spend the
+	// codes an owner needs to verify a number.
 	unlock = verify
 	unlock.Kind, unlock.Text = "unlock-code", identity.UnlockCodeText
 	unlock.Daily = &identity.DailyCaps{Name: "unlock-texts", Store: daily.Store, Now: ext.Now, PerAccount: 3, PerNumber: 3}
 	return verify, unlock
 }
 
-// newLimits bound wrong passwords: per client and username, and per
-// username from every client together (the same store, its own bound and
-// first lock).
+// newLimits bounds wrong passwords per client and username, and per
+// username from all clients.
 func newLimits(c Client, cfg Config, now func() time.Time) (perClient, perAccount identity.Limits) {
 	perClient = identity.Limits{
 		Store:     identityadapters.Strikes(daprx.Store[identityadapters.StrikesRecord]{Client: c, Name: cfg.StateStore, TTL: cfg.MaxLock}),

@@ -12,14 +12,12 @@ import (
 	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 )
 
-// newVoucherTexts bounds the voucher codes texted to one number a day.
 func newVoucherTexts(c Client, cfg Config, now func() time.Time) *purchase.VoucherTexts {
 	return &purchase.VoucherTexts{Store: purchaseadapters.Counts(daprx.Store[purchaseadapters.CountRecord]{Client: c, Name: cfg.StateStore, TTL: 48 * time.Hour}),
 		Now: now, PerNumber: cfg.VoucherTextsPerDay}
 }
 
-// newDeliveries delivers codes by webhook, signed with the secrets
-// identity keeps, or by SMS through smsEvents.
+// newDeliveries delivers codes by signed webhook or by SMS.
 func newDeliveries(c Client, cfg Config, ext Externals, smsEvents *daprx.Outbox, secrets purchase.WebhookSecrets,
 	texts *purchase.VoucherTexts, m metrics.Webhooks, sweeps metrics.Sweeps, log *slog.Logger) purchase.Deliveries {
 	return purchase.Deliveries{
@@ -46,7 +44,6 @@ func newDeliveries(c Client, cfg Config, ext Externals, smsEvents *daprx.Outbox,
 	}
 }
 
-// newRedrive sends request-code again for requests that got no answer.
 func newRedrive(c Client, cfg Config, holder string, now func() time.Time, deliveries purchase.Deliveries,
 	sweeps metrics.Sweeps, log *slog.Logger) purchase.Redrive {
 	schedule := daprx.NewSchedule(c, cfg.StateStore, "redrive", holder, cfg.RedriveAfter).LogTo(log).CountTo(sweeps)
@@ -60,8 +57,6 @@ func newRedrive(c Client, cfg Config, holder string, now func() time.Time, deliv
 	}
 }
 
-// newPurchases takes purchase requests; request-code goes out through
-// requestEvents.
 func newPurchases(c Client, cfg Config, ext Externals, requestEvents *daprx.Outbox, deliveries purchase.Deliveries,
 	texts *purchase.VoucherTexts, redrive purchase.Redrive, m metrics.Purchases, log *slog.Logger) purchase.Purchases {
 	backlog := &purchase.Backlog{Max: cfg.MaxProcessing, PerCustomer: cfg.MaxProcessingPerCustomer, Forget: time.Minute,
@@ -75,8 +70,7 @@ func newPurchases(c Client, cfg Config, ext Externals, requestEvents *daprx.Outb
 		Texts:      texts,
 		AllowHTTP:  cfg.AllowHTTP,
 		Redrive:    redrive,
-		// Deliveries started at once, beyond the receive-code the broker
-		// is delivering; each ends within a webhook attempt.
+		// Beyond the receive-code in hand; each ends within a webhook attempt.
 		Work:      work.NewPool(cfg.DeliveryWorkers, cfg.WebhookTimeout+10*time.Second),
 		Now:       ext.Now,
 		NewID:     ext.NewID,
@@ -88,8 +82,7 @@ func newPurchases(c Client, cfg Config, ext Externals, requestEvents *daprx.Outb
 	return pur
 }
 
-// newDeadLetters keeps the events every subscriber gave up on, for the
-// operator to replay.
+// newDeadLetters keeps events every subscriber gave up on, for replay.
 func newDeadLetters(c Client, cfg Config, now func() time.Time, m metrics.DeadLetters) purchase.DeadLetters {
 	return purchase.DeadLetters{
 		Store:     purchaseadapters.DeadLetters(daprx.Store[purchaseadapters.DeadLetterRecord]{Client: c, Name: cfg.StateStore}),

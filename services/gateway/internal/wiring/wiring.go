@@ -1,7 +1,5 @@
-// Package wiring builds gateway's object graph: the use cases, their stores
-// and outboxes, and the adapters they talk through. main's run and the
-// handler tests build it here alike; the tests pass doubles for what lies
-// outside the process (Externals) and a client over in-memory stores.
+// Package wiring builds gateway's object graph. main and the handler tests
+// both build it here; tests pass doubles for Externals.
 package wiring
 
 import (
@@ -23,15 +21,13 @@ import (
 	purchase "github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 )
 
-// Client is the part of the Dapr client the graph uses: state, the
-// outboxes' deletes, publishing.
+// Client is the part of the Dapr client the graph uses.
 type Client interface {
 	daprx.OutboxClient
 }
 
-// Externals are what lies outside the process, besides the sidecar's state
-// and pub/sub. Tokens is required; any other nil field gets the real
-// adapter.
+// Externals are what lies outside the process besides the sidecar. Tokens
+// is required; other nil fields get the real adapter.
 type Externals struct {
 	Tokens identity.Tokens
 	// Vouchers asks the voucher service (service invocation).
@@ -54,8 +50,7 @@ type Graph struct {
 	Deliveries  purchase.Deliveries
 	DeadLetters purchase.DeadLetters
 	Outboxes    daprx.Outboxes
-	// SweepLease is how long one replica holds a sweep: longer than one
-	// webhook attempt.
+	// SweepLease outlasts one webhook attempt.
 	SweepLease time.Duration
 }
 
@@ -68,8 +63,7 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 	ext = ext.orDefaults(cfg, log)
 	sweeps := metrics.NewSweeps(reg)
 	holder := service.InstanceName("gateway")
-	// request-code goes through the outbox of the requests' store,
-	// send-sms through the deliveries' store's, kept until sms confirms.
+	// send-sms records stay in the outbox until sms confirms them.
 	requestEvents := newOutbox(c, cfg, cfg.StateStore, holder, ext.Now, sweeps, log)
 	smsEvents := newOutbox(c, cfg, cfg.DeliveryStore, holder, ext.Now, sweeps, log)
 	smsEvents.Confirm = map[string]daprx.Confirmation{events.TopicSendSMS: {After: cfg.SMSConfirmAfter, Confirmer: ext.SMS}}
@@ -90,7 +84,6 @@ func Build(c Client, cfg Config, ext Externals, log *slog.Logger, reg prometheus
 	}, nil
 }
 
-// orDefaults gives each nil field of ext its real adapter.
 func (ext Externals) orDefaults(cfg Config, log *slog.Logger) Externals {
 	invoker := daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}
 	guard := purchaseadapters.NetGuard{Allowed: cfg.AllowedNetworks, SystemPorts: cfg.SystemPorts}
@@ -121,7 +114,6 @@ func (ext Externals) orDefaults(cfg Config, log *slog.Logger) Externals {
 	return ext
 }
 
-// newOutbox is the outbox of one state store, publishing to the pub/sub.
 func newOutbox(c Client, cfg Config, store, holder string, now func() time.Time, sweeps metrics.Sweeps, log *slog.Logger) *daprx.Outbox {
 	o := daprx.NewOutbox(c, store, events.PubSub, holder, cfg.RelayAfter, log)
 	o.Intents.CountTo(sweeps)
