@@ -11,18 +11,14 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 )
 
-// Shed answers 503 at once past limit requests, instead of queueing. Without
-// it, from 500 purchases/s nothing was accepted for the rest of the run.
-// Clients retry with their Idempotency-Key, so a retry never buys twice.
-// What daprd sends and health checks are never shed: daprd would only retry.
-
-// Anonymous requests get a quarter of limit, so they cannot take signed-in
-// customers' slots: 200 anonymous sign-ins at once left a signed-in customer
-// nothing but 503. A bad token is refused within microseconds, so it holds
-// a signed-in slot only that long.
-
-// The body is read before a slot is taken, so slow senders cannot refuse
-// everybody else.
+// Shed answers 503 at once past limit, instead of queueing: without it, from
+// 500 purchases/s nothing was accepted for the rest of the run. Retries carry
+// an Idempotency-Key, so they never buy twice. What daprd sends is never shed.
+//
+// Anonymous requests get a quarter of limit: 200 anonymous sign-ins at once
+// left a signed-in customer nothing but 503. A body is read before a slot is
+// taken, so slow senders cannot refuse everybody else. A bad token holds
+// a signed-in slot only for the microseconds it takes to refuse it.
 func Shed(next http.Handler, limit int) http.Handler {
 	if limit <= 0 {
 		return next

@@ -57,13 +57,10 @@ type Accounts struct {
 	// Codes are phone verification codes.
 	Codes  Codes
 	Limits Limits
-	// AccountLimits counts a username's failures from all clients, to stop
-	// guessing from many addresses. The owner lifts its lock with an SMS code,
-	// so nobody can lock them out.
+	// AccountLimits stops guessing from many addresses; its owner unlocks by SMS.
 	AccountLimits Limits
 	UnlockCodes   Codes
-	// UnknownNames keeps strikes of names without an account in memory.
-	// Pace makes their steps as slow as a known name's.
+	// UnknownNames and Pace keep unknown names as slow as known ones.
 	UnknownNames *MemStrikes
 	Pace         *Pace
 	// SMSPolicy says which numbers get texts.
@@ -133,9 +130,7 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 	}
 	u := domain.User{ID: a.NewID(), Username: in.Username, PhoneNumber: phone, PasswordHash: hash,
 		WebhookSecret: a.NewSecret(), CreatedAt: a.Now()}
-	// The number is not claimed here but on verification. So an account that
-	// never verifies blocks nobody, and the answer does not tell whether the
-	// number has an owner.
+	// Claimed only on verification, so an unverified account blocks nobody.
 	if err := a.Users.Insert(ctx, userKey(u.Username), u, nil); err != nil {
 		if errors.Is(err, persist.ErrExists) {
 			return Token{}, errs.E(errs.Conflict, "username is already taken")
@@ -149,7 +144,6 @@ func (a Accounts) SignUp(ctx context.Context, in SignUpInput) (Token, error) {
 }
 
 // firstText sends a code, or a notice if another account owns the number.
-// A daily cap is not an error: the account exists, and a resend says when.
 func (a Accounts) firstText(ctx context.Context, u domain.User) error {
 	owner, err := a.phoneOwner(ctx, u.PhoneNumber)
 	if err != nil {
@@ -205,8 +199,7 @@ func (a Accounts) claimPhone(ctx context.Context, phone, username string) error 
 	return err
 }
 
-// dummyHash keeps sign-in for an unknown name as slow as for a known one,
-// so timing does not tell which usernames exist.
+// dummyHash hides which usernames exist: unknown names hash too.
 var (
 	dummyHash string
 	dummyOnce sync.Once
@@ -217,9 +210,8 @@ type SignInInput struct {
 	Username, Password, Client, UnlockCode string
 }
 
-// SignIn checks the password and starts a session. Failures lock a client
-// out of a username, known or not, so the lock tells nothing and the owner
-// still gets in. Failures from all clients lock the account at a higher bound.
+// SignIn locks a client out of a username after failures, known or not, and
+// the account from all clients at a higher bound.
 func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	bad := errs.E(errs.Unauthorized, "wrong username or password")
 	// A name sign-up would refuse cannot exist, and cannot reach another key.
@@ -233,8 +225,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	// Unknown names keep strikes in memory, so made-up names cost no writes.
-	// Their steps wait as long as the store takes for a known name.
+	// Unknown names keep strikes in memory and wait as long as known ones.
 	limits, accountLimits, pace := a.Limits, a.AccountLimits, (*Pace)(nil)
 	if a.UnknownNames != nil {
 		pace = a.Pace
@@ -298,8 +289,7 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 		step("failed", start)
 		return Token{}, err
 	}
-	// The unlock code is checked only after the password, so nobody without
-	// it can spend the code's tries.
+	// Checked only after the password, so nobody else can spend its tries.
 	if in.UnlockCode != "" {
 		if err := a.UnlockCodes.Check(ctx, u.ID, in.UnlockCode); err != nil {
 			if errs.KindOf(err) == errs.Unprocessable {
@@ -319,9 +309,8 @@ func (a Accounts) SignIn(ctx context.Context, in SignInInput) (Token, error) {
 
 func accountSignInKey(username string) string { return "signin-account|" + username }
 
-// RequestUnlockCode texts an unlock code to a locked account's phone. The
-// answer is the same and as quick for any username. A live code is not
-// replaced, so nobody can spoil the owner's code.
+// RequestUnlockCode answers alike for any username. A live code is kept,
+// so nobody can spoil the owner's code.
 func (a Accounts) RequestUnlockCode(ctx context.Context, username, client string) error {
 	if !a.Rules.Username.Fits(username) {
 		return nil
@@ -372,8 +361,7 @@ func (a Accounts) startSession(ctx context.Context, u domain.User) (Token, error
 	if err := a.Sessions.Insert(ctx, sessionKey(s.ID), s, nil); err != nil {
 		return Token{}, err
 	}
-	// A password change that read the session list before this session joined
-	// it did not end it. So end it here.
+	// A password change may have missed this session on the list: end it here.
 	if cur, found, err := a.Users.Get(ctx, userKey(u.Username)); err != nil {
 		return Token{}, err
 	} else if !found || cur.PasswordHash != u.PasswordHash {
@@ -427,8 +415,7 @@ func (a Accounts) Authenticate(ctx context.Context, token string) (domain.Sessio
 	return s, nil
 }
 
-// catchUpVerification copies the account's verified flag to a session once.
-// Another session may have verified the phone since.
+// catchUpVerification copies a verification made in another session.
 func (a Accounts) catchUpVerification(ctx context.Context, s domain.Session) (domain.Session, error) {
 	u, found, err := a.Users.Get(ctx, userKey(s.Username))
 	if err != nil {
@@ -524,8 +511,7 @@ func (a Accounts) VerifyPhone(ctx context.Context, s domain.Session, code string
 		return s, err
 	}
 	a.Limits.Reset(ctx, limitKey)
-	// Claim, then mark the account. A crash in between leaves a claim that
-	// lapses after domain.ClaimAbandonedAfter.
+	// A crash between claim and mark leaves a claim that lapses.
 	if err := a.claimPhone(ctx, s.PhoneNumber, s.Username); err != nil {
 		return s, err
 	}
@@ -543,8 +529,7 @@ func (a Accounts) VerifyPhone(ctx context.Context, s domain.Session, code string
 	}); err != nil {
 		return s, err
 	}
-	// Conditional, so a sign-out in between is not undone. Some stores also
-	// refuse an unconditional write after a conditional one.
+	// Conditional, so a sign-out in between is not undone.
 	_, err := a.Sessions.Update(ctx, sessionKey(s.ID), func(cur *domain.Session, exists bool) (*persist.Event, error) {
 		if !exists {
 			return nil, domain.ErrSessionEnded
@@ -575,8 +560,7 @@ func (a Accounts) ResendCode(ctx context.Context, s domain.Session) error {
 	return a.Codes.Send(ctx, u, true)
 }
 
-// verifyPassword also tries the password as typed: accounts made before
-// normalizing may hold that hash. Only text that normalizing changes pays twice.
+// verifyPassword also tries the text as typed, for pre-normalizing hashes.
 func (a Accounts) verifyPassword(hash, password string) bool {
 	n := domain.NormalizePassword(password)
 	return a.Hasher.Verify(hash, n) || (n != password && a.Hasher.Verify(hash, password))

@@ -11,10 +11,8 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// MemStrikes keeps strikes of usernames without an account in memory. In
-// the state store they cost two writes a try, and an attacker picking names
-// could grow the store without end. The same lock rules run on them, so an
-// unknown name is answered like a known one.
+// MemStrikes keeps strikes of unknown usernames in memory. In the store they
+// cost two writes a try, and made-up names could grow it without end.
 type MemStrikes struct {
 	Max  int
 	Idle time.Duration
@@ -128,9 +126,8 @@ func (m *MemStrikes) makeRoom(now time.Time) {
 	}
 }
 
-// Pace makes an unknown name's steps take as long as a known name's took
-// lately. Otherwise the store writes would tell them apart. A nil *Pace
-// waits nothing.
+// Pace makes an unknown name's steps as slow as a known name's, which the
+// store writes would otherwise tell apart. A nil *Pace waits nothing.
 type Pace struct {
 	mu    sync.Mutex
 	steps map[string]*[paceSamples]time.Duration

@@ -37,8 +37,7 @@ func (u User) VerifyPhone(now time.Time) (User, bool) {
 	return u, true
 }
 
-// TextRule is a pattern and a length bound (zero: none) for a text field.
-// The wiring reads them from the OpenAPI document, where they are written once.
+// TextRule is a field's pattern and length, read from the OpenAPI document.
 type TextRule struct {
 	Field    string
 	Pattern  *regexp.Regexp
@@ -88,8 +87,7 @@ const ClaimAbandonedAfter = time.Minute
 // ErrPhoneTaken is told only to whoever proved they hold the phone.
 var ErrPhoneTaken = errs.E(errs.Conflict, "this phone number is already verified by another account: sign in to that one, or ask the bank to release the number")
 
-// Holds tells whether the claim still stands: its account verified the
-// number, or it is too fresh to call abandoned.
+// Holds: the owner verified the number, or the claim is too fresh to drop.
 func (c PhoneClaim) Holds(owner User, found bool, phone string, now time.Time) bool {
 	return found && owner.PhoneNumber == phone && owner.PhoneVerifiedAt != nil || now.Sub(c.ClaimedAt) < ClaimAbandonedAfter
 }
@@ -137,8 +135,7 @@ func (s Session) Live(now time.Time, idle time.Duration) bool {
 	return !s.LastSeen.IsZero() && now.Sub(s.LastSeen) <= idle
 }
 
-// SlideEvery is how stale LastSeen may get before a request writes it: a
-// twentieth of idle, at most 30 s. A write per request doubled the state
+// SlideEvery limits LastSeen writes: a write per request doubled the state
 // traffic of the accept path.
 func SlideEvery(idle time.Duration) time.Duration {
 	return min(idle/20, 30*time.Second)
@@ -185,8 +182,7 @@ type SessionRef struct {
 	CreatedAt time.Time
 }
 
-// Add lists a new session. It drops sessions older than maxAge and returns
-// those past MaxSessions, to be ended.
+// Add lists a session and returns those past MaxSessions, to be ended.
 func (l SessionList) Add(ref SessionRef, maxAge time.Duration) (SessionList, []string) {
 	kept := slices.DeleteFunc(slices.Clone(l.Sessions), func(r SessionRef) bool {
 		return maxAge > 0 && ref.CreatedAt.Sub(r.CreatedAt) > maxAge
@@ -216,8 +212,7 @@ type Strikes struct {
 	Pending []time.Time
 }
 
-// LockRules lock a key after MaxFailures failures in a row. Each lock lasts
-// twice the last, up to MaxLock, so guessing slows down as it goes on.
+// LockRules double each lock up to MaxLock, so guessing slows down.
 type LockRules struct {
 	MaxFailures int
 	Lock        time.Duration
@@ -239,8 +234,7 @@ func (st Strikes) Locked(now time.Time) error {
 	return nil
 }
 
-// Reserve takes one try before the costly check. However many tries come at
-// once, at most MaxFailures checks run between two locks.
+// Reserve allows at most MaxFailures checks between two locks.
 func (r LockRules) Reserve(st Strikes, now, until time.Time) (Strikes, error) {
 	if err := st.Locked(now); err != nil {
 		return st, err
@@ -268,9 +262,8 @@ func (st Strikes) Succeed(until time.Time) Strikes {
 	return st
 }
 
-// Fail settles a try as a failure and returns the lock it set off, if any.
-// A failure while a lock holds counts for nothing more, so parallel tries do
-// not double the lock once each.
+// Fail returns the lock it set off. A failure during a lock adds nothing,
+// so parallel tries do not double it.
 func (r LockRules) Fail(st Strikes, until, now time.Time) (Strikes, time.Duration) {
 	st = st.Settle(until)
 	if now.Before(st.LockedUntil) {
@@ -336,8 +329,7 @@ func (pc PhoneCode) Live(now time.Time, maxTries int) bool {
 	return !pc.Used && pc.Tries < maxTries && now.Before(pc.ExpiresAt)
 }
 
-// Check spends one try. A right code is used up. A wrong, expired or used
-// code is Unprocessable. changed says pc must be written.
+// Check spends one try; changed says pc must be written.
 func (pc PhoneCode) Check(exists bool, userID, code string, now time.Time, maxTries int) (next PhoneCode, changed bool, err error) {
 	switch {
 	case !exists || now.After(pc.ExpiresAt):

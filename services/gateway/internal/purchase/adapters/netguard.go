@@ -13,14 +13,10 @@ import (
 	"time"
 )
 
-// NetGuard refuses every address a callbackUrl must not reach: all but
-// global unicast. Every block of IANA's special-purpose registries is
-// refused, including link-local where cloud metadata lives, unless an
-// allowed network names the address.
-
-// An allowed address is still refused on the system's own ports and below
-// 1024. Otherwise webhook answers would map what listens there, and a
-// callback could drive a sidecar's API.
+// NetGuard refuses all but global unicast: every IANA special-purpose block,
+// including link-local where cloud metadata lives, unless an allowed network
+// names the address. Even then the system's ports and those below 1024 stay
+// refused, or webhook answers would map them and drive a sidecar's API.
 type NetGuard struct {
 	Allowed     []netip.Prefix
 	SystemPorts Ports
@@ -120,8 +116,7 @@ var special = []struct {
 
 var globalUnicast6 = netip.MustParsePrefix("2000::/3")
 
-// Refused says why addr may not be reached, or "". The reason is only for
-// the logs.
+// Refused says why addr may not be reached, or "". The reason is for logs.
 func (g NetGuard) Refused(addr netip.Addr) string {
 	addr = addr.Unmap()
 	if g.allows(addr) {
@@ -198,8 +193,7 @@ func (g NetGuard) CheckHost(ctx context.Context, host string) error {
 	return nil
 }
 
-// control checks the IP actually dialled, since DNS may have changed since
-// the request was accepted.
+// control checks the IP actually dialled: DNS may have changed since.
 func (g NetGuard) control(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {

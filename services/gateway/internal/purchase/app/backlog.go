@@ -9,13 +9,11 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
-// Backlog bounds the purchases this replica accepted and has not seen
-// finish. Past Max it refuses at once with 503: queueing work that cannot
-// finish within the 30-second promise would make every purchase late.
-
-// Another replica may have finished a purchase we still count, so before
-// refusing, Admit rechecks the oldest few. PerCustomer keeps one account
-// from filling Max alone. A nil *Backlog admits everything.
+// Backlog refuses purchases with 503 past Max open on this replica: work that
+// cannot finish within the 30-second promise would make every purchase late.
+// Admit rechecks the oldest first, since another replica may have finished
+// them. PerCustomer keeps one account from filling Max alone. A nil
+// *Backlog admits everything.
 type Backlog struct {
 	Max         int
 	PerCustomer int
@@ -153,8 +151,7 @@ func (b *Backlog) ofUser(userID string) func() []string {
 	}
 }
 
-// recheck drops finished purchases among those pick names. One caller runs
-// it at a time, at most once per RecheckEvery.
+// recheck drops finished purchases, at most once per RecheckEvery.
 func (b *Backlog) recheck(ctx context.Context, pick func() []string) bool {
 	if b.Finished == nil || b.Recheck <= 0 {
 		return false

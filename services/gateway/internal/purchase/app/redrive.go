@@ -11,13 +11,10 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// Redrive sends request-code again for a request still processing a while
-// after it was accepted. A broker can lose a publish it acknowledged (the
-// fault suite saw it), which would leave the request processing for ever.
-// voucher-int is idempotent on requestId, so a re-send is harmless.
-
-// It also starts a finished request's delivery lost in a crash. A
-// daprx.Schedule means a sweep reads only the time buckets that came due.
+// Redrive re-sends request-code for requests still processing after a while,
+// since a broker can lose a publish it acknowledged (the fault suite saw it).
+// voucher-int is idempotent on requestId, so a re-send is harmless. It also
+// starts deliveries lost in a crash.
 type Redrive struct {
 	Schedule persist.Schedule
 	Requests Store[domain.Request]
@@ -50,8 +47,7 @@ func (r Redrive) Track(ctx context.Context, requestID string) error {
 	return r.Schedule.Add(ctx, requestID, r.After)
 }
 
-// Sweep re-sends request-code for each due request still processing. A
-// sweep that dies is repeated rather than skipped.
+// Sweep re-sends request-code for each due request still processing.
 func (r Redrive) Sweep(ctx context.Context) (RedriveSummary, error) {
 	var sum RedriveSummary
 	// One read per second's requests, one for their deliveries.
