@@ -11,7 +11,6 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 )
 
-// spec is the OpenAPI document the gateway serves and enforces.
 var spec = api.MustLoad()
 
 // enforceContract checks public requests against the OpenAPI document
@@ -41,14 +40,12 @@ func enforceContract(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// handleOpenAPI serves the document as written.
 func handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/yaml")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(api.OpenAPI)
 }
 
-// handleNotFound answers every path nothing else serves.
 func handleNotFound(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteProblem(w, r, errs.E(errs.NotFound, "no such resource: %s %s (see /openapi.yaml)", r.Method, r.URL.Path))
 }

@@ -72,7 +72,6 @@ type passwordChangeBody struct {
 	NewPassword     string `json:"newPassword"`
 }
 
-// tokenView answers a sign-up, a sign-in and a password change.
 type tokenView struct {
 	AccessToken string `json:"accessToken"`
 	TokenType   string `json:"tokenType"`
@@ -189,7 +188,6 @@ func handleResendCode(log *slog.Logger, acc identity.Accounts) http.Handler {
 	})
 }
 
-// handleWebhookSecret answers the account's webhook signing secret.
 func handleWebhookSecret(log *slog.Logger, get func(context.Context, identitydomain.Session) (string, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, err := get(r.Context(), sessionOf(r))

@@ -17,7 +17,6 @@ type purchaseBody struct {
 	CallbackURL string `json:"callbackUrl,omitempty"`
 }
 
-// requestView is a purchase request as the customer sees it.
 type requestView struct {
 	RequestID   string        `json:"requestId"`
 	Status      string        `json:"status"`
@@ -45,7 +44,6 @@ type deliveryView struct {
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-// viewOf is req as its customer sees it, with its delivery and promise.
 func viewOf(req purchasedomain.Request, d *purchasedomain.Delivery, promise string) requestView {
 	v := requestView{RequestID: req.RequestID, Status: string(req.Status), State: int(req.State), Progress: req.Progress,
 		PhoneNumber: req.PhoneNumber, CallbackURL: req.CallbackURL, VoucherCode: req.VoucherCode, Reason: req.Reason,

@@ -9,7 +9,6 @@ import (
 	identitydomain "github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// newAccounts is the identity context. Codes go by SMS through smsEvents.
 func newAccounts(c Client, cfg Config, ext Externals, rules identitydomain.AccountRules, smsEvents *daprx.Outbox) identity.Accounts {
 	now := ext.Now
 	codes, unlockCodes := newCodes(c, cfg, ext, rules, smsEvents)

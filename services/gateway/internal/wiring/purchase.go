@@ -17,7 +17,6 @@ func newVoucherTexts(c Client, cfg Config, now func() time.Time) *purchase.Vouch
 		Now: now, PerNumber: cfg.VoucherTextsPerDay}
 }
 
-// newDeliveries delivers codes by signed webhook or by SMS.
 func newDeliveries(c Client, cfg Config, ext Externals, smsEvents *daprx.Outbox, secrets purchase.WebhookSecrets,
 	texts *purchase.VoucherTexts, m metrics.Webhooks, sweeps metrics.Sweeps, log *slog.Logger) purchase.Deliveries {
 	return purchase.Deliveries{
@@ -82,7 +81,6 @@ func newPurchases(c Client, cfg Config, ext Externals, requestEvents *daprx.Outb
 	return pur
 }
 
-// newDeadLetters keeps events every subscriber gave up on, for replay.
 func newDeadLetters(c Client, cfg Config, now func() time.Time, m metrics.DeadLetters) purchase.DeadLetters {
 	return purchase.DeadLetters{
 		Store:     purchaseadapters.DeadLetters(daprx.Store[purchaseadapters.DeadLetterRecord]{Client: c, Name: cfg.StateStore}),
