@@ -17,11 +17,9 @@ import (
 	"github.com/bankabc/vouchers/kit/testkit"
 )
 
-// TestRunWiresTheApp starts gateway's real wiring (run) beside a fake
-// sidecar holding the JWT key: a customer signs up on the public port,
-// verifies the phone with the code texted (send-sms, through the outbox),
-// and buys a voucher, whose request-code is published; the internal routes
-// are not on the public port.
+// TestRunWiresTheApp runs gateway's real wiring beside a fake sidecar: a
+// customer signs up, verifies, and buys. Internal routes stay off the
+// public port.
 func TestRunWiresTheApp(t *testing.T) {
 	sidecar := testkit.StartSidecar(t, testkit.DaprToken)
 	sidecar.Secrets["secretstore"] = map[string]map[string]string{

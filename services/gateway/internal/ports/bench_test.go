@@ -6,10 +6,8 @@ import (
 	"time"
 )
 
-// BenchmarkAcceptPathInMemory is the accept path (token and session check,
-// validation, the request stored with its request-code event) with the
-// sidecar calls removed: in-memory state in place of daprd. make bench runs
-// it beside the real path and reports the ratio.
+// BenchmarkAcceptPathInMemory is the accept path without daprd. make bench
+// reports its ratio to the real path.
 func BenchmarkAcceptPathInMemory(b *testing.B) {
 	// Purchases are accepted and never end here: the bound on those still
 	// processing (MAX_PROCESSING) would refuse them after 500.

@@ -69,10 +69,8 @@ func TestPhoneCodeExpires(t *testing.T) {
 	assert.Contains(t, problemOf(t, rec).Detail, "no live code", "expired code")
 }
 
-// TestAPhoneNumberBelongsToTheAccountThatVerifiesIt (issue 17): a sign-up
-// does not tell whether its number has an account (the number's owner is
-// told by SMS instead); an account that never verifies blocks nobody; the
-// first verification wins, and a later one is told so.
+// TestAPhoneNumberBelongsToTheAccountThatVerifiesIt (issue 17): sign-up
+// does not tell whether a number has an account; the first verification wins.
 func TestAPhoneNumberBelongsToTheAccountThatVerifiesIt(t *testing.T) {
 	e := newEnv(t)
 	e.signUp(t, "alice", "0909123456")

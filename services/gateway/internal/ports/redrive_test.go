@@ -56,10 +56,8 @@ func newRedrive(after time.Duration, shards int) (purchase.Redrive, daprx.Store[
 	return r, requests, c, sent
 }
 
-// TestRedriveResendsOnlyWhatIsStillProcessing: a request still processing
-// After its acceptance is sent to voucher-int again (and again After
-// later); a finished one, and a tracked id whose insert never happened,
-// are not.
+// TestRedriveResendsOnlyWhatIsStillProcessing, including tracked ids never
+// stored.
 func TestRedriveResendsOnlyWhatIsStillProcessing(t *testing.T) {
 	r, requests, c, sent := newRedrive(30*time.Second, 4)
 	ctx := context.Background()

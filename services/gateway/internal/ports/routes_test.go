@@ -144,10 +144,8 @@ var testEnv = map[string]string{
 	"TEXT_BUDGET_PER_CLIENT_PER_HOUR": "1000",
 }
 
-// newEnvWith is newEnv with its Purchases changed by change first. The
-// graph is run's (wiring.Build) over in-memory stores, with doubles for
-// what lies outside the process: the voucher and sms services, webhook
-// receivers, DNS, and a cheap password hash.
+// newEnvWith is newEnv with its Purchases changed first. The graph is
+// run's, over in-memory stores and doubles for the outside.
 func newEnvWith(t testing.TB, change func(*purchase.Purchases)) *env {
 	t.Helper()
 	return newEnvFrom(t, nil, change)
@@ -805,10 +803,6 @@ func TestTheOldestSessionEndsBeyondTheCap(t *testing.T) {
 	assert.Equal(t, 200, e.do("GET", "/user/me", "", bearer(last)).Code, "the newest session")
 }
 
-// TestShedKeepsSignedInCustomersSlotsFromAnonymousFloods: with every slot
-// for requests without credentials taken (a sign-in flood), a signed-in
-// customer's request still gets through, and more anonymous ones are
-// refused at once.
 func TestShedKeepsSignedInCustomersSlotsFromAnonymousFloods(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{})
@@ -842,10 +836,8 @@ func TestShedKeepsSignedInCustomersSlotsFromAnonymousFloods(t *testing.T) {
 	wg.Wait()
 }
 
-// TestOnlyTheSidecarGetsThrough: a forged receive-code (a paid purchase
-// turned FAILED) and forged cron calls change nothing without the app
-// token, or when another app invokes them through its sidecar; on the
-// public port they do not exist.
+// TestOnlyTheSidecarGetsThrough: forged receive-code and cron calls change
+// nothing without the app token or through another app's sidecar.
 func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 	const token = "the-app-token-of-this-test"
 	e := newEnv(t)
@@ -952,11 +944,8 @@ func TestAnswersWithTokensOrCodesAreNotCached(t *testing.T) {
 	}
 }
 
-// TestARequestPastItsPromiseSaysSo is issue 28, finding 2: voucher-int
-// was down, and every request read "being processed within 30 seconds"
-// for minutes. Past LATE_AFTER a request says it is late, when it was
-// accepted, and how its code will come (a late code is a LATE_SUCCESS,
-// which goes by SMS); the replay of its purchase says the same.
+// TestARequestPastItsPromiseSaysSo is issue 28, finding 2: with voucher-int
+// down, requests promised "within 30 seconds" for minutes.
 func TestARequestPastItsPromiseSaysSo(t *testing.T) {
 	e := newEnv(t)
 	tok := e.signUp(t, "alice", "0909123456")

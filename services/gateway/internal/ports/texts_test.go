@@ -13,12 +13,8 @@ import (
 	purchasedomain "github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// TestVoucherTextsAreCappedPerNumberPerDay: a purchase without a
-// callbackUrl sends its code by text, which no daily text budget counted
-// (issue 28, finding 4b). Past the number's budget such a purchase is
-// refused with 429 before anything is bought; one with a callbackUrl, and
-// a replay of one already accepted, still go through, and the budget comes
-// back the next day.
+// TestVoucherTextsAreCappedPerNumberPerDay: no budget counted these texts
+// (issue 28, finding 4b). Refusal comes before anything is bought.
 func TestVoucherTextsAreCappedPerNumberPerDay(t *testing.T) {
 	e := newEnvFrom(t, map[string]string{"VOUCHER_TEXTS_PER_NUMBER_PER_DAY": "3"}, nil)
 	tok := e.signUp(t, "alice", "0909123456")
@@ -47,10 +43,8 @@ func TestVoucherTextsAreCappedPerNumberPerDay(t *testing.T) {
 	assert.Equal(t, 202, e.do("POST", "/voucher", bySMS, bearer(tok)).Code, "the next day")
 }
 
-// TestAFallbackTextSpendsTheNumbersBudget: a webhook that keeps failing
-// sends its code by SMS, which was not counted when its purchase was
-// accepted. It is sent (the voucher is bought) and spends the number's
-// budget: every text counts (issue 28, finding 4b).
+// TestAFallbackTextSpendsTheNumbersBudget: every text counts (issue 28,
+// finding 4b).
 func TestAFallbackTextSpendsTheNumbersBudget(t *testing.T) {
 	e := newEnvFrom(t, map[string]string{"VOUCHER_TEXTS_PER_NUMBER_PER_DAY": "1"}, nil)
 	e.webhooks.answer = func(int) purchasedomain.WebhookResult { return purchasedomain.WebhookResult{Err: "answered 500"} }

@@ -109,13 +109,9 @@ func addUser(t *testing.T, a Accounts, name, password string) {
 		PhoneNumber: "+84909123456", PasswordHash: "hash:" + password}, nil))
 }
 
-// TestParallelSignInsCheckAtMostMaxFailuresPasswords: 60 wrong passwords
-// at once (issue 17 found all 60 checked). Each try is reserved before its
-// hash, so at most MaxFailures passwords are checked; the rest are refused
-// with 429 before any hash, and the lock that follows keeps out even the
-// right password from that client. (All 60 are wrong: a success ends a
-// lock window and starts the count again, so a right password landing
-// among the guesses lets the window's bound apply anew after it.)
+// TestParallelSignInsCheckAtMostMaxFailuresPasswords: issue 17 found all 60
+// parallel wrong passwords checked. All are wrong here, because a success
+// would start a new lock window.
 func TestParallelSignInsCheckAtMostMaxFailuresPasswords(t *testing.T) {
 	h := &slowHasher{took: 20 * time.Millisecond}
 	a, _ := signInAccounts(h)
@@ -261,9 +257,7 @@ func TestAnotherClientsFailuresDoNotLockTheOwnerOut(t *testing.T) {
 }
 
 // TestManyClientsLockTheAccountAndAnSMSCodeLiftsIt: failures from many
-// clients together lock the username for everyone; the owner asks for a
-// code, which goes to the verified phone, and signs in with it, which
-// lifts the lock.
+// clients lock the username; the owner's SMS code lifts the lock.
 func TestManyClientsLockTheAccountAndAnSMSCodeLiftsIt(t *testing.T) {
 	a, _ := signInAccounts(&slowHasher{})
 	mem := withAccountLock(&a, 8)
@@ -331,10 +325,8 @@ func TestAUsernameCannotReachAnotherKey(t *testing.T) {
 	assert.NoError(t, err, "jane from her own address")
 }
 
-// TestUnlockCodesGoOnlyToLockedAccountsAndAreNotReplaced: asking for an
-// unlock code for an account that is not locked sends nothing; while it
-// is locked, the first request sends one, and later requests do not
-// replace it (nobody can spoil the code the owner is typing in).
+// TestUnlockCodesGoOnlyToLockedAccountsAndAreNotReplaced: nobody can spoil
+// the code the owner is typing in.
 func TestUnlockCodesGoOnlyToLockedAccountsAndAreNotReplaced(t *testing.T) {
 	a, clk := signInAccounts(&slowHasher{})
 	mem := withAccountLock(&a, 8)

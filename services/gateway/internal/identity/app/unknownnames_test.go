@@ -59,10 +59,7 @@ func TestUnknownUsernamesWriteNothing(t *testing.T) {
 	assert.Equal(t, accountBefore, accountMem.Len(), "account-wide records written for 503s")
 }
 
-// TestAnUnknownUsernameIsAnsweredLikeAKnownOne: the strikes of a made-up
-// name are kept elsewhere, by the same rules: from one client, and from
-// many, the answers to a known and an unknown username are the same,
-// lock and Retry-After included.
+// TestAnUnknownUsernameIsAnsweredLikeAKnownOne, lock and Retry-After included.
 func TestAnUnknownUsernameIsAnsweredLikeAKnownOne(t *testing.T) {
 	answers := func(name string, known bool) []string {
 		a, clk := signInAccounts(&slowHasher{})

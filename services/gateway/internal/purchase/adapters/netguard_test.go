@@ -59,11 +59,8 @@ func TestNetGuardChecksHostsAndConnections(t *testing.T) {
 	assert.Equal(t, 204, resp.StatusCode, "allowed loopback")
 }
 
-// TestAnAllowedNetworkNeverReachesTheSystemsOwnPorts: a local run allows
-// the loopback for the tests' receivers, and a callback could reach every
-// sidecar and app port there; the webhook's status ("answered 401", "no
-// answer") made it a port and route scanner (issue 28, finding 8). The
-// dial itself is refused, whatever name the URL gave.
+// TestAnAllowedNetworkNeverReachesTheSystemsOwnPorts: webhook statuses made
+// the loopback a port scanner (issue 28, finding 8).
 func TestAnAllowedNetworkNeverReachesTheSystemsOwnPorts(t *testing.T) {
 	system := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(401) }))
 	defer system.Close()

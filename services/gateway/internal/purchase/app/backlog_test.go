@@ -91,10 +91,8 @@ func TestPurchasesPastTheBacklogAreRefused(t *testing.T) {
 	assert.True(t, finished, "Finished(first)")
 }
 
-// TestOneCustomerCannotFillTheBacklog: past PerCustomer a customer is
-// refused with 429 while others are still admitted; the customer's own
-// purchases that finished on another replica are asked about first, and
-// one finished here frees a place at once.
+// TestOneCustomerCannotFillTheBacklog: past PerCustomer only that customer
+// gets 429.
 func TestOneCustomerCannotFillTheBacklog(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
 	var mu sync.Mutex

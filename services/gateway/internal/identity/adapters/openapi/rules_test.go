@@ -70,10 +70,8 @@ func TestANewPasswordKeepsTheDocumentsRule(t *testing.T) {
 	}
 }
 
-// TestTheCodeRuleIsTheDocuments: the shape of a code sent by SMS is
-// written once, in the document (PhoneVerification.code); the contract
-// refuses a code of another shape at the edge, and the domain, which reads
-// the same rule, refuses it beyond (an unlock code at sign-in).
+// TestTheCodeRuleIsTheDocuments: the code's shape is written once, in the
+// document, and both the contract and the domain refuse other shapes.
 func TestTheCodeRuleIsTheDocuments(t *testing.T) {
 	rules, err := AccountRules(api.MustLoad())
 	require.NoError(t, err)
