@@ -2,15 +2,14 @@ package daprx
 
 import "sync"
 
-// batcher is a group commit: items added while one round of work is on its
-// way wait together for the next round, so under load there is one write
-// per round, not per item, and nothing waits for a timer.
+// batcher is a group commit: items that arrive during a round wait for the
+// next one. Under load that is one write per round, and no timer.
 type batcher[T any] struct {
 	mu      sync.Mutex
 	pending []T
 	running bool
 	idle    *sync.Cond
-	// round does the work of one round's items.
+	// round does one round's work.
 	round func([]T)
 }
 
@@ -42,7 +41,6 @@ func (b *batcher[T]) loop() {
 	}
 }
 
-// wait returns once no round is on its way and nothing is pending.
 func (b *batcher[T]) wait() {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -1,6 +1,4 @@
-// Package daprx adapts the Dapr Go SDK to the shapes our services use: a
-// typed state store with insert-once and ETag-checked updates, a topic handler
-// adapter, and service invocation through the sidecar.
+// Package daprx adapts the Dapr Go SDK to the shapes our services use.
 package daprx
 
 import (
@@ -18,13 +16,11 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
-// TokenHeader carries an API token: the one an app sends its sidecar
-// (DAPR_API_TOKEN), and the one daprd sends its app (APP_API_TOKEN).
+// TokenHeader carries DAPR_API_TOKEN to daprd and APP_API_TOKEN to the app.
 const TokenHeader = "dapr-api-token"
 
-// Connect dials the sidecar's gRPC port (DAPR_GRPC_PORT), retrying until ctx
-// ends: the app opens its own port first, and daprd may come up after it.
-// Every call on the connection carries the trace of its ctx (traceparent).
+// Connect dials the sidecar, retrying until ctx ends, because daprd may come
+// up after the app.
 func Connect(ctx context.Context, log *slog.Logger, grpcPort string) (dapr.Client, error) {
 	if grpcPort == "" {
 		return nil, fmt.Errorf("DAPR_GRPC_PORT is not set: start the app beside a Dapr sidecar (make run)")
@@ -45,14 +41,12 @@ func Connect(ctx context.Context, log *slog.Logger, grpcPort string) (dapr.Clien
 	}
 }
 
-// dial is what the SDK's NewClientWithAddressContext does (a blocking dial,
-// kept short per try; the API token when DAPR_API_TOKEN is set), with our
-// interceptors: the SDK takes no dial options.
+// dial copies the SDK's NewClientWithAddressContext, which takes no dial
+// options, and adds our interceptors.
 func dial(ctx context.Context, addr string) (*grpc.ClientConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	// A blocking dial tells "sidecar not up yet" at once, as the SDK's own
-	// does; grpc.NewClient cannot block.
+	// A blocking dial tells "sidecar not up yet" at once; grpc.NewClient cannot block.
 	//lint:ignore SA1019 the SDK's own dial blocks the same way
 	block := grpc.WithBlock()
 	//lint:ignore SA1019 the SDK's own dial blocks the same way
@@ -64,9 +58,7 @@ func dial(ctx context.Context, addr string) (*grpc.ClientConn, error) {
 	)
 }
 
-// outgoing adds the trace of ctx (daprd reads the traceparent key when its
-// tracing is on, and then continues the trace into what it publishes and
-// calls) and the API token to a call's metadata.
+// outgoing adds the traceparent, which daprd continues when its tracing is on.
 func outgoing(ctx context.Context, token string) context.Context {
 	var kv []string
 	if tp := tracing.Traceparent(ctx); tp != "" {

@@ -6,14 +6,13 @@ import (
 	"slices"
 )
 
-// IndexShard is one key of an Index.
+// IndexShard is the value of one key of an Index.
 type IndexShard struct {
 	IDs []string `json:"ids"`
 }
 
-// Index is a set of ids (e.g. the orders a reconciler must look at) kept in a
-// few keys of a state store, so concurrent adds and removes rarely contend
-// on one ETag. Every change is an ETag-checked Update, so none is lost.
+// Index is a set of ids spread over a few keys, so concurrent changes rarely
+// contend on one ETag.
 type Index struct {
 	Store  Store[IndexShard]
 	Name   string
@@ -26,7 +25,7 @@ func (ix Index) shardOf(id string) int {
 	return int(fnv32(id) % uint32(max(ix.Shards, 1)))
 }
 
-// Add puts id in the set; adding it twice is harmless.
+// Add is idempotent.
 func (ix Index) Add(ctx context.Context, id string) error {
 	_, err := ix.Store.Update(ctx, ix.shardKey(ix.shardOf(id)), func(s *IndexShard, _ bool) (*Event, error) {
 		if slices.Contains(s.IDs, id) {
@@ -38,7 +37,7 @@ func (ix Index) Add(ctx context.Context, id string) error {
 	return err
 }
 
-// Remove takes id out of the set; removing an absent id is harmless.
+// Remove is idempotent.
 func (ix Index) Remove(ctx context.Context, id string) error {
 	_, err := ix.Store.Update(ctx, ix.shardKey(ix.shardOf(id)), func(s *IndexShard, _ bool) (*Event, error) {
 		i := slices.Index(s.IDs, id)

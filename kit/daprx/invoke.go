@@ -14,27 +14,24 @@ import (
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
-// Invoker calls other apps through the sidecar's HTTP service invocation API
-// (/v1.0/invoke/{appID}/method/{method}), so name resolution, mTLS, retries
-// and timeouts are Dapr's. Plain HTTP keeps the callee's status and body.
-// Each call carries the trace of its ctx (traceparent header).
+// Invoker calls other apps through daprd's HTTP invocation API.
+// Plain HTTP keeps the callee's status and body.
 type Invoker struct {
 	// SidecarURL is http://127.0.0.1:{DAPR_HTTP_PORT}.
 	SidecarURL string
-	// Token is DAPR_API_TOKEN, sent to the sidecar (header dapr-api-token).
+	// Token is DAPR_API_TOKEN.
 	Token string
 	HTTP  *http.Client
 }
 
-// Response is what the callee answered.
+// Response is the callee's answer.
 type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
 }
 
-// Invoke calls method (with its query string) on appID. A transport failure
-// to the sidecar is Unavailable; any answer, 5xx included, is returned as is.
+// Invoke returns any answer as is. Only a transport failure is an error.
 func (in Invoker) Invoke(ctx context.Context, appID, verb, method string, body []byte, header http.Header) (Response, error) {
 	url := strings.TrimRight(in.SidecarURL, "/") + "/v1.0/invoke/" + appID + "/method/" + strings.TrimLeft(method, "/")
 	req, err := http.NewRequestWithContext(ctx, verb, url, bytes.NewReader(body))
@@ -70,8 +67,7 @@ func (in Invoker) Invoke(ctx context.Context, appID, verb, method string, body [
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
-// Exists asks appID for a resource (GET method): 200 is true, 404 false,
-// anything else an Unavailable error naming who answered what.
+// Exists maps 200 to true, 404 to false and anything else to Unavailable.
 func (in Invoker) Exists(ctx context.Context, appID, method string) (bool, error) {
 	resp, err := in.Invoke(ctx, appID, http.MethodGet, method, nil, nil)
 	if err != nil {

@@ -14,38 +14,25 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
-// Outbox publishes the events of state writes, once their transaction has
-// committed, without daprd's outbox (which sleeps a second per message
-// before forwarding it: docs/performance.md).
+// Outbox publishes the events of state writes after their transaction
+// commits. daprd's own outbox sleeps a second per message (docs/performance.md).
 //
-// A write with an event (Store.Insert or Store.Update returning one):
-//  1. schedules the event's id for the relay (Intents, group-committed);
-//  2. stores the business value and the event's record (outbox|<id>) in one
-//     state transaction;
-//  3. publishes the event right after the commit, then removes the record
-//     (removals are batched, off the caller's path).
+// A write schedules the event's id for the relay, then stores the value and
+// the event's record in one transaction, then publishes and removes the record.
+// The relay publishes any record still there when its id comes due.
+// So a crash delays an event but never loses it. A crash after the publish
+// may send it twice under the same id; consumers are idempotent.
 //
-// The relay (a cron input binding) looks at each scheduled id once it is
-// due: a record still there is published (again), and removed; no record
-// means it was published and removed, or its transaction never committed.
-// So a crash between the commit and the publish delays an event, never
-// loses it; a crash after the publish may publish it twice, under the same
-// event id, and every consumer is idempotent.
-//
-// Topics in Confirm keep their record after the publish until the consumer
-// confirms it did the work: the relay asks, and publishes again while it has
-// not. It repairs an event a broker lost after acknowledging the publish.
+// Topics in Confirm keep their record until the consumer confirms the work.
+// This repairs an event a broker lost after acknowledging the publish.
 type Outbox struct {
-	// Records is the store of the business data: the record must be in the
-	// same transaction. Its TTL bounds how long an unpublished record waits
-	// (at least BucketLife plus the longest delay).
+	// Records must be the business data's store, to share its transaction.
 	Records   Store[OutboxRecord]
 	Deleter   StateDeleter
 	Publisher Publisher
 	Intents   *Schedule
-	// After is how long after its transaction the relay looks at a record:
-	// longer than any write takes, or the relay could find no record for a
-	// transaction still on its way and drop it.
+	// After must be longer than any write takes. Otherwise the relay finds
+	// no record for a transaction in flight and drops the event.
 	After time.Duration
 	// Confirm lists the topics whose consumer confirms.
 	Confirm map[string]Confirmation
@@ -56,16 +43,14 @@ type Outbox struct {
 	once     sync.Once
 }
 
-// OutboxClient is the part of the Dapr client an Outbox needs.
+// OutboxClient is what an Outbox needs of the Dapr client.
 type OutboxClient interface {
 	StateClient
 	StateDeleter
 	EventPublisher
 }
 
-// NewOutbox is the outbox of one state store, publishing through pubsub.
-// holder names this replica in the relay's lease; after is how long after
-// its transaction the relay looks at a record (see Outbox.After).
+// NewOutbox returns the outbox of one state store; see Outbox.After for after.
 func NewOutbox(c OutboxClient, store, pubsub, holder string, after time.Duration, log *slog.Logger) *Outbox {
 	return &Outbox{
 		Records:   Store[OutboxRecord]{Client: c, Name: store, TTL: 24 * time.Hour},
@@ -91,15 +76,10 @@ type OutboxRecord struct {
 	Resent int `json:"resent,omitempty"`
 }
 
-// maxConfirmWait is how long the relay keeps sending an event its consumer
-// does not confirm.
 const maxConfirmWait = 24 * time.Hour
 
-// maxResendDelay caps the wait between two sends of an unconfirmed event.
 const maxResendDelay = 30 * time.Minute
 
-// resendDelay is after, doubled for each send the consumer has not
-// confirmed, up to maxResendDelay.
 func resendDelay(after time.Duration, resent int) time.Duration {
 	d := after
 	for range min(max(resent-1, 0), 16) {
@@ -111,19 +91,18 @@ func resendDelay(after time.Duration, resent int) time.Duration {
 	return d
 }
 
-// Confirmation is how a topic's consumer confirms the work of an event.
+// Confirmation says when and how to ask a topic's consumer for confirmation.
 type Confirmation struct {
-	// After is how long after a publish the relay asks.
 	After     time.Duration
 	Confirmer Confirmer
 }
 
-// Confirmer tells whether the consumer of rec's topic has done its work.
+// Confirmer tells whether rec's consumer has done its work.
 type Confirmer interface {
 	Confirmed(ctx context.Context, rec OutboxRecord) (bool, error)
 }
 
-// StateDeleter is the part of the Dapr client that removes records.
+// StateDeleter removes records.
 type StateDeleter interface {
 	DeleteBulkState(ctx context.Context, storeName string, keys []string, meta map[string]string) error
 }
@@ -136,7 +115,6 @@ type OutboxSummary struct {
 
 func outboxKey(id string) string { return "outbox|" + id }
 
-// record builds the record of ev, stamped with the trace of ctx.
 func (o *Outbox) record(ctx context.Context, ev *Event) (OutboxRecord, error) {
 	if ev.Topic == "" {
 		return OutboxRecord{}, fmt.Errorf("event of type %q has no topic", ev.Type)
@@ -149,7 +127,6 @@ func (o *Outbox) record(ctx context.Context, ev *Event) (OutboxRecord, error) {
 		TraceParent: tracing.Traceparent(ctx), CreatedAt: o.Intents.Now()}, nil
 }
 
-// intend schedules the relay's look at rec, before its transaction.
 func (o *Outbox) intend(ctx context.Context, rec OutboxRecord) error {
 	after := o.After
 	if c, ok := o.Confirm[rec.Topic]; ok {
@@ -158,16 +135,15 @@ func (o *Outbox) intend(ctx context.Context, rec OutboxRecord) error {
 	return o.Intents.Add(ctx, rec.ID, after)
 }
 
-// sent publishes rec right after its transaction committed. A failed
-// publish is left to the relay: the write itself succeeded.
+// sent publishes rec after its commit. A failed publish is left to the
+// relay, because the write itself succeeded.
 func (o *Outbox) sent(ctx context.Context, rec OutboxRecord) {
 	// The customer's request may end now; the publish should not.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := o.publish(ctx, rec); err != nil {
 		o.Log.WarnContext(ctx, "event left to the outbox relay", "event_id", rec.ID, "topic", rec.Topic, "error", err)
-		// The relay may already have looked for this record while the
-		// write was on its way, and dropped the intent: look again later.
+		// The relay may have looked while the write was in flight.
 		if err := o.Intents.Add(ctx, rec.ID, o.After); err != nil {
 			o.Log.ErrorContext(ctx, "event left to the outbox relay not scheduled again; the redrive is its net",
 				"event_id", rec.ID, "topic", rec.Topic, "error", err)
@@ -186,9 +162,8 @@ func (o *Outbox) publish(ctx context.Context, rec OutboxRecord) error {
 	return o.Publisher.PublishRaw(ctx, rec.Topic, rec.Type, rec.ID, rec.Data)
 }
 
-// remove queues the removal of a published record: one bulk delete per
-// round, off the caller's path. A removal that fails leaves the record to
-// the relay, which publishes it once more.
+// remove batches deletes off the caller's path. A failed delete only means
+// the relay publishes the record once more.
 func (o *Outbox) remove(id string) {
 	o.once.Do(func() { o.removals.round = o.removeAll })
 	o.removals.add(outboxKey(id))
@@ -202,15 +177,13 @@ func (o *Outbox) removeAll(keys []string) {
 	}
 }
 
-// Settle waits until the queued removals are done (tests, shutdown).
+// Settle waits for queued removals (tests, shutdown).
 func (o *Outbox) Settle() { o.removals.wait() }
 
-// Relay publishes what was left unpublished (or, for a confirmed topic,
-// unconfirmed) by the writes whose relay time came.
+// Relay publishes what writes that came due left unpublished or unconfirmed.
 func (o *Outbox) Relay(ctx context.Context) (OutboxSummary, error) {
 	var sum OutboxSummary
-	// The records of one second are read in one call; an id without one
-	// was published and removed, or its transaction never committed.
+	// No record: it was published, or its transaction never committed.
 	s, err := o.Intents.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
 		return persist.EachFound(ctx, o.Records, ids, outboxKey, func(ctx context.Context, id string, rec OutboxRecord) error {
 			return o.relay(ctx, &sum, id, rec)
@@ -220,7 +193,6 @@ func (o *Outbox) Relay(ctx context.Context) (OutboxSummary, error) {
 	return sum, err
 }
 
-// relay publishes the record of id, still there when its time came.
 func (o *Outbox) relay(ctx context.Context, sum *OutboxSummary, id string, rec OutboxRecord) error {
 	c, confirmed := o.Confirm[rec.Topic]
 	if confirmed {
@@ -247,8 +219,7 @@ func (o *Outbox) relay(ctx context.Context, sum *OutboxSummary, id string, rec O
 	o.Log.InfoContext(ctx, "outbox relay published", "event_id", rec.ID, "topic", rec.Topic,
 		"age_ms", o.Intents.Now().Sub(rec.CreatedAt).Milliseconds())
 	if confirmed {
-		// Ask again later, backing off: a consumer that is down for
-		// hours gets a few sends, not one every After.
+		// Back off, so a consumer down for hours gets few sends.
 		sent, err := o.Records.Update(ctx, outboxKey(id), func(r *OutboxRecord, exists bool) (*Event, error) {
 			if !exists {
 				return nil, ErrNoChange
@@ -265,11 +236,10 @@ func (o *Outbox) relay(ctx context.Context, sum *OutboxSummary, id string, rec O
 	return nil
 }
 
-// Outboxes relays several outboxes in one pass (an app with several stores).
+// Outboxes relays the outboxes of an app with several stores.
 type Outboxes []*Outbox
 
-// Relay relays each outbox in turn; an outbox that fails does not hold up
-// the others.
+// Relay relays each outbox; one that fails does not hold up the others.
 func (os Outboxes) Relay(ctx context.Context) (OutboxSummary, error) {
 	var sum OutboxSummary
 	var errs []error

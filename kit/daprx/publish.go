@@ -12,22 +12,17 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
-// EventPublisher is the part of the Dapr client a Publisher needs.
+// EventPublisher is what a Publisher needs of the Dapr client.
 type EventPublisher interface {
 	PublishEvent(ctx context.Context, pubsubName, topicName string, data interface{}, opts ...dapr.PublishEventOption) error
 }
 
-// Publisher publishes an event straight to a topic: the outbox's publishes,
-// and re-sends of events whose state is already stored. The CloudEvent gets
-// ceType as its type.
+// Publisher publishes straight to a topic, for the outbox and for re-sends.
 type Publisher struct {
 	Client EventPublisher
 	PubSub string
-	// Key gives an event its ordering key (the pub/sub component's
-	// partitionKey) from its data; nil means events.OrderingKey, the
-	// phone number every event of ours carries. A broker that partitions
-	// its topics keeps the events of one key in one partition, in order;
-	// the others ignore it.
+	// Key gives the partitionKey; nil means events.OrderingKey (the phone).
+	// A partitioned broker keeps one key's events in order.
 	Key func(data []byte) string
 }
 
@@ -40,12 +35,10 @@ func (p Publisher) Publish(ctx context.Context, topic, ceType string, data any) 
 	return p.PublishRaw(ctx, topic, ceType, "", b)
 }
 
-// PublishRaw sends data, already JSON, to topic; a non-empty id becomes the
-// CloudEvent's id (the outbox's record id, the same on every re-send).
+// PublishRaw sends JSON data. A non-empty id stays the same on every re-send.
 func (p Publisher) PublishRaw(ctx context.Context, topic, ceType, id string, data []byte) error {
-	// cloudevent.* metadata overrides the envelope's attributes. The trace
-	// goes in the envelope whatever daprd's tracing: with tracing off daprd
-	// would put none there, and the subscriber reads it back (Topic).
+	// The trace goes in the envelope even when daprd's tracing is off,
+	// because the subscriber reads it from there.
 	meta := map[string]string{}
 	if ceType != "" {
 		meta["cloudevent.type"] = ceType

@@ -14,63 +14,47 @@ import (
 	"github.com/bankabc/vouchers/kit/persist"
 )
 
-// Schedule keeps ids in time buckets, by the second each comes due, so that
-// a sweep finds what is due without listing keys (Dapr's state API cannot
-// list them portably). Key <Name>|<unix second>|<shard>: a sweep reads only
-// the buckets of the seconds that came due since the last one, whatever the
-// number of ids, and nothing is removed when an id is done (buckets expire
-// with the Buckets store's TTL).
+// Schedule keeps ids in buckets by the second they come due. Dapr's state
+// API cannot list keys portably, so a sweep reads the buckets of the seconds
+// due since the last sweep. Buckets expire by TTL and are never deleted.
 //
-// Adds are group-committed: while one bucket write is on its way the ids
-// that arrive wait together for the next, and each caller returns once its
-// id is stored. One bucket key written by every caller would serialise them
-// all on its ETag (measured on the redrive: 503s from 500 purchases/s on).
+// Adds are group-committed. One key written by every caller would serialise
+// them on its ETag: the redrive got 503s from 500 purchases/s on.
+// Each second has Shards slots. A replica first inserts into slots nobody
+// wrote (no read needed), and appends only when it has tried them all.
 //
-// Each second has Shards slots. A round takes a slot of its own, a key
-// nobody wrote yet, with an insert (one write, no read: a slot another
-// replica took first is skipped); only once this replica has tried every
-// slot of a second does a round append to one (a read and an ETag-checked
-// write). A sweep reads all the slots of a second in one bulk read.
-//
-// Sweeps take a lease on the cursor first, so one replica sweeps at a time;
-// the cursor moves after the work, so a sweep that dies is repeated (by the
-// next holder once the lease runs out), never skipped.
+// A sweep holds a lease on the cursor, and moves the cursor after the work.
+// A sweep that dies is repeated, never skipped.
 type Schedule struct {
 	Buckets Store[Bucket]
 	Cursors Store[SweepCursor]
 	Name    string
 	Shards  int
-	// Lease is how long a sweep may hold the schedule before another replica
-	// may take it over (a sweep that outlives it may run beside the next).
+	// Lease bounds a sweep's hold; a sweep that outlives it may run beside the next.
 	Lease time.Duration
 	// Holder names this replica in the lease.
 	Holder string
 	Now    func() time.Time
-	// Log, if set, reports seconds skipped because nobody swept them in
-	// time, and each id whose work failed.
+	// Log, if set, reports skipped seconds and failed ids.
 	Log *slog.Logger
-	// Failures, if set, counts the ids whose work failed in a sweep, by
-	// reason, under the schedule's name (kit/metrics.Sweeps).
+	// Failures is optional.
 	Failures FailureCounter
 
 	adds batcher[scheduled]
 	once sync.Once
-	// slots: per second, how many of its slots this replica has tried
-	// (only the batcher's goroutine uses it).
+	// slots counts the slots tried per second. Only the batcher's goroutine uses it.
 	slots map[int64]int
 	shard atomic.Uint32
 }
 
-// ScheduleLease is how long a sweep holds a schedule. A replica killed
-// while holding one stalls that schedule until the lease runs out. With a
-// 30 s lease, killing one gateway and one voucher-int of two took 33-34 s
-// to settle; with a 6 s lease, 17.5 s. A sweep stops at half the lease,
-// so one that outlives it is rare, and its work is idempotent anyway.
+// ScheduleLease is how long a sweep holds a schedule. A killed holder stalls
+// the schedule until its lease runs out. Killing one gateway and one
+// voucher-int of two took 33-34 s to settle with a 30 s lease, and 17.5 s
+// with a 6 s lease. A sweep stops at half the lease, and its work is idempotent.
 const ScheduleLease = 10 * time.Second
 
-// NewSchedule is a schedule kept in one state store under keys named name.
-// holder names this replica in the lease; longest is the longest delay
-// anything is added with (the buckets outlive it by BucketLife).
+// NewSchedule returns a schedule in store. longest is the longest delay
+// anything is added with; buckets outlive it by BucketLife.
 func NewSchedule(c StateClient, store, name, holder string, longest time.Duration) *Schedule {
 	return &Schedule{
 		Buckets: Store[Bucket]{Client: c, Name: store, TTL: longest + BucketLife},
@@ -91,18 +75,13 @@ func (s *Schedule) CountTo(c FailureCounter) *Schedule {
 	return s
 }
 
-// FailureCounter counts the failures of one pass of a sweep, by reason
-// (persist.FailureCounter).
+// FailureCounter counts a sweep's failures by reason.
 type FailureCounter = persist.FailureCounter
 
-// PassCounter, when the FailureCounter is one too (kit/metrics.Sweeps),
-// counts every pass of a sweep by outcome: "swept" (this replica held the
-// schedule and looked at items ids), "held" (another replica held it:
-// nothing done), "idle" (another replica's pass had swept it up to now:
-// nothing done, nothing written), "failed" (the schedule could not be
-// taken). With
-// replicas, each cron tick fires on every one: the counts tell how many
-// passes did the work and how many stood aside.
+// PassCounter counts each pass by outcome: "swept", "held" (another replica
+// holds it), "idle" (already swept up to now) or "failed". A cron tick fires
+// on every replica, so this shows how many passes did the work.
+// A FailureCounter that is also a PassCounter gets these counts.
 type PassCounter interface {
 	Passed(sweep, outcome string, items int)
 }
@@ -113,44 +92,38 @@ func (s *Schedule) passed(outcome string, items int) {
 	}
 }
 
-// Bucket holds the ids due in one second (one shard of it).
+// Bucket holds ids due in one shard of one second.
 type Bucket struct {
 	IDs []string `json:"ids"`
 }
 
-// SweepCursor is the last second every bucket of which was swept, and the
-// sweep that holds the schedule now, if any.
+// SweepCursor is the last second fully swept, and the current lease.
 type SweepCursor struct {
 	Second int64     `json:"second"`
 	Holder string    `json:"holder,omitempty"`
 	Until  time.Time `json:"until,omitzero"`
 }
 
-// SweepSummary counts what one sweep did (persist.SweepSummary).
+// SweepSummary counts what one sweep did.
 type SweepSummary = persist.SweepSummary
 
-// BucketLife is how long a bucket outlives the second it came due (the
-// Buckets store's TTL is the longest delay plus this): a sweep that was away
-// longer finds nothing older, and starts there.
+// BucketLife is how long a bucket outlives its second. A sweep that was
+// away longer skips the expired seconds.
 const BucketLife = time.Hour
 
-// maxCatchUp bounds the seconds one sweep works through after the app was
-// away; the next sweep goes on.
+// maxCatchUp bounds the seconds one sweep works through; the next goes on.
 const maxCatchUp = 120
 
-// sweepGrace: a sweep leaves the last seconds alone, and an add that would
-// land in a second that close is written to a later one, so that an add on
-// its way is never behind the cursor.
+// sweepGrace keeps sweeps off the newest seconds and adds out of them,
+// so an add in flight is never behind the cursor.
 const sweepGrace = 1
 
-// retryAfter is when an id whose work failed is looked at again.
 const retryAfter = 5 * time.Second
 
 var errHeld = errors.New("schedule held by another sweep")
 
-// errUpToDate: the schedule was swept up to the last second a sweep may
-// take (another replica's pass of the same tick did it). Nothing is
-// written, not even the lease.
+// errUpToDate means another replica's pass of the same tick did the work.
+// Nothing is written, not even the lease.
 var errUpToDate = errors.New("schedule swept up to now")
 
 type scheduled struct {
@@ -165,8 +138,7 @@ func (s *Schedule) key(second int64, shard int) string {
 
 func (s *Schedule) cursorKey() string { return s.Name + "-cursor" }
 
-// Add schedules id for a sweep after the given delay, and returns once the
-// id is stored.
+// Add schedules id after the delay and returns once it is stored.
 func (s *Schedule) Add(ctx context.Context, id string, after time.Duration) error {
 	s.once.Do(func() { s.adds.round = s.write })
 	done := make(chan error, 1)
@@ -179,9 +151,8 @@ func (s *Schedule) Add(ctx context.Context, id string, after time.Duration) erro
 	}
 }
 
-// write stores one round of adds: one bucket write per second due. An add
-// due so soon that a sweep may be reading its second goes to a later one
-// (due is a "not before").
+// write stores one round of adds. Due is a "not before", so an add a sweep
+// may already be reading moves to a later second.
 func (s *Schedule) write(batch []scheduled) {
 	earliest := s.Now().Unix() + 2*sweepGrace
 	bySecond := map[int64][]scheduled{}
@@ -208,8 +179,6 @@ func (s *Schedule) write(batch []scheduled) {
 	}
 }
 
-// store writes ids into a slot of second: a fresh one while this replica
-// has not tried them all (an insert), else appended to one.
 func (s *Schedule) store(ctx context.Context, second int64, ids []string) error {
 	if s.slots == nil {
 		s.slots = map[int64]int{}
@@ -229,8 +198,6 @@ func (s *Schedule) store(ctx context.Context, second int64, ids []string) error 
 	return s.append(ctx, second, int(s.shard.Add(1))%n, ids)
 }
 
-// fnv32 is v's FNV-1a hash: where a replica's slots start, and an Index
-// shard.
 func fnv32(v string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(v))
@@ -245,11 +212,10 @@ func (s *Schedule) append(ctx context.Context, second int64, shard int, ids []st
 	return err
 }
 
-// Sweep hands each id of the seconds that came due since the last sweep to
-// fn, in order. An id whose fn fails is added again, retryAfter later, and
-// the sweep goes on (the last error is returned); a bucket that cannot be
-// read, or an id that cannot be added again, ends the sweep without moving
-// the cursor past that second: the next sweep starts there again.
+// Sweep hands fn each id that came due since the last sweep, in order.
+// A failed id is added again retryAfter later, and the sweep goes on.
+// An unreadable bucket, or an id that cannot be re-added, stops the sweep
+// at that second, and the next sweep starts there again.
 func (s *Schedule) Sweep(ctx context.Context, fn func(ctx context.Context, id string) error) (SweepSummary, error) {
 	return s.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
 		out := make([]error, len(ids))
@@ -260,8 +226,8 @@ func (s *Schedule) Sweep(ctx context.Context, fn func(ctx context.Context, id st
 	})
 }
 
-// SweepEach is Sweep handing fn the ids of one second at a time (so that
-// it can read what they name in bulk); fn returns one error (or nil) per id.
+// SweepEach is Sweep with one second's ids at a time, so fn can read in bulk.
+// fn returns one error per id.
 func (s *Schedule) SweepEach(ctx context.Context, fn func(ctx context.Context, ids []string) []error) (SweepSummary, error) {
 	var sum SweepSummary
 	start := time.Now()
@@ -280,8 +246,6 @@ func (s *Schedule) SweepEach(ctx context.Context, fn func(ctx context.Context, i
 		s.passed("failed", 0)
 		return sum, err
 	}
-	// The seconds still taking adds are left for the next sweep (write
-	// moves an add that comes that late to a later second).
 	last := min(now.Unix()-sweepGrace, from+maxCatchUp)
 	done := from
 	var workErr error
@@ -319,9 +283,6 @@ sweep:
 				sum.IDs++
 				continue
 			}
-			// One id that fails does not hold up the others: it is
-			// looked at again later, and the sweep goes on. Only an id
-			// that cannot be put back stops it, where it stands.
 			sum.Failed++
 			sum.Reasons = sum.Reasons.Add(err)
 			workErr = err
@@ -336,7 +297,7 @@ sweep:
 		}
 		done = sec
 		sum.Seconds++
-		// A sweep never outlives its lease: the next one goes on from here.
+		// Never outlive the lease: the next sweep goes on from here.
 		if time.Since(start) > s.Lease/2 {
 			break
 		}
@@ -354,7 +315,6 @@ sweep:
 	return sum, workErr
 }
 
-// claim takes the lease and returns the last second swept.
 func (s *Schedule) claim(ctx context.Context, now time.Time) (int64, error) {
 	var jumped int64
 	c, err := s.Cursors.Update(ctx, s.cursorKey(), func(c *SweepCursor, exists bool) (*Event, error) {
@@ -384,7 +344,6 @@ func (s *Schedule) claim(ctx context.Context, now time.Time) (int64, error) {
 	return c.Second, err
 }
 
-// release moves the cursor to done and gives the lease back.
 func (s *Schedule) release(ctx context.Context, done int64) error {
 	_, err := s.Cursors.Update(ctx, s.cursorKey(), func(c *SweepCursor, _ bool) (*Event, error) {
 		if c.Holder == s.Holder {

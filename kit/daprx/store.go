@@ -17,7 +17,7 @@ import (
 	"github.com/bankabc/vouchers/kit/persist"
 )
 
-// StateClient is the part of the Dapr client a Store needs.
+// StateClient is what a Store needs of the Dapr client.
 type StateClient interface {
 	GetState(ctx context.Context, storeName, key string, meta map[string]string) (*dapr.StateItem, error)
 	GetBulkState(ctx context.Context, storeName string, keys []string, meta map[string]string, parallelism int32) ([]*dapr.BulkStateItem, error)
@@ -31,28 +31,25 @@ var ErrExists = persist.ErrExists
 // ErrNoChange, returned by an Update closure, ends the update without a write.
 var ErrNoChange = persist.ErrNoChange
 
-// Store is a typed view of one Dapr state store component. Values are JSON.
+// Store is a typed view of one Dapr state store. Values are JSON.
 type Store[T any] struct {
 	Client StateClient
 	Name   string
-	// TTL, if set, is applied on every write (the state store's timer).
+	// TTL, if set, applies to every write.
 	TTL time.Duration
-	// Outbox publishes the events of writes (nil: a write with an event
-	// fails). Its records live in this same store.
+	// Outbox, if nil, makes a write with an event fail.
 	Outbox *Outbox
 }
 
-// Event asks a write to publish Data to Topic once the write has committed,
-// through the store's Outbox (persist.Event).
+// Event is published through the Outbox once its write commits.
 type Event = persist.Event
 
-// Get reads key. found is false when there is no value.
+// Get reads key.
 func (s Store[T]) Get(ctx context.Context, key string) (v T, found bool, err error) {
 	v, _, found, err = s.versioned(ctx, key)
 	return v, found, err
 }
 
-// versioned is Get with the value's ETag, which Update writes back.
 func (s Store[T]) versioned(ctx context.Context, key string) (v T, etag string, found bool, err error) {
 	item, err := s.Client.GetState(ctx, s.Name, key, nil)
 	if err != nil {
@@ -67,9 +64,7 @@ func (s Store[T]) versioned(ctx context.Context, key string) (v T, etag string, 
 	return v, item.Etag, true, nil
 }
 
-// GetMany reads keys in one call (one query where the component reads in
-// bulk, parallel reads inside the sidecar where it does not). It returns
-// the values found, by key; a key with no value is absent.
+// GetMany reads keys in one call. Missing keys are absent from the map.
 func (s Store[T]) GetMany(ctx context.Context, keys []string) (map[string]T, error) {
 	out := make(map[string]T, len(keys))
 	if len(keys) == 0 {
@@ -98,29 +93,23 @@ func (s Store[T]) GetMany(ctx context.Context, keys []string) (map[string]T, err
 	return out, nil
 }
 
-// bulkParallelism bounds the sidecar's parallel reads of a GetMany on a
-// component that does not read in bulk.
+// bulkParallelism bounds the sidecar's reads on a component without bulk reads.
 const bulkParallelism = 16
 
-// Insert writes v under key only if key holds nothing yet (first write wins),
-// publishing ev with it when ev is not nil. It returns ErrExists otherwise.
+// Insert writes v only if key is empty, else returns ErrExists. ev may be nil.
 func (s Store[T]) Insert(ctx context.Context, key string, v T, ev *Event) error {
 	return s.write(ctx, key, v, nil, ev, nil)
 }
 
-// InsertAfter is Insert once before has succeeded: before runs alongside
-// the outbox's own preparation (the relay's schedule entry for ev), and
-// the value is written only if both succeeded. It is for a write that must
-// be preceded by another one of its own, such as a second schedule entry:
-// the two group-committed waits overlap instead of adding up.
+// InsertAfter is Insert once before has succeeded. before runs beside the
+// outbox's own schedule entry, so the two group-committed waits overlap
+// instead of adding up.
 func (s Store[T]) InsertAfter(ctx context.Context, key string, v T, ev *Event, before func(context.Context) error) error {
 	return s.write(ctx, key, v, nil, ev, before)
 }
 
-// Update reads key, lets fn change the value, and writes it back only if
-// nobody wrote in between (ETag), retrying fn on a conflict. fn sees exists
-// false and a zero value when the key is empty; it returns the event to
-// publish with the write (or nil), or ErrNoChange to skip the write.
+// Update is read-modify-write under the ETag, retrying fn on a conflict.
+// fn returns the event to publish (or nil), or ErrNoChange to skip the write.
 func (s Store[T]) Update(ctx context.Context, key string, fn func(v *T, exists bool) (*Event, error)) (T, error) {
 	const maxAttempts = 20
 	for attempt := 0; ; attempt++ {
@@ -147,11 +136,9 @@ func (s Store[T]) Update(ctx context.Context, key string, fn func(v *T, exists b
 			return cur, err
 		}
 		if attempt == maxAttempts {
-			// Not the caller's conflict: too many writers on one key. Its
-			// refusal is "try again" (it still unwraps to ErrExists).
+			// Too many writers on one key: "try again", still an ErrExists.
 			return cur, errs.Wrap(errs.Unavailable, err, "too many changes to the same record at once: try again")
 		}
-		// Someone else wrote first: back off a little, read again, redo fn.
 		select {
 		case <-ctx.Done():
 			return cur, ctx.Err()
@@ -165,9 +152,8 @@ func (s Store[T]) item(key string, v T, etag *string) (*dapr.SetStateItem, error
 	if err != nil {
 		return nil, fmt.Errorf("encode %s/%s: %w", s.Name, key, err)
 	}
-	// No contentType here: some stores take it as a request to keep a JSON
-	// document type, which needs a server module a plain install lacks
-	// (docs/deploy.md).
+	// No contentType: some stores then need a JSON module a plain install
+	// lacks (docs/deploy.md).
 	item := &dapr.SetStateItem{Key: key, Value: b, Metadata: map[string]string{}}
 	if s.TTL > 0 {
 		item.Metadata["ttlInSeconds"] = strconv.Itoa(int(s.TTL.Seconds()))
@@ -175,15 +161,11 @@ func (s Store[T]) item(key string, v T, etag *string) (*dapr.SetStateItem, error
 	if etag != nil {
 		item.Etag = &dapr.ETag{Value: *etag}
 	}
-	// First write: with an ETag the write must match it; without one it must
-	// find the key empty.
 	item.Options = &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite}
 	return item, nil
 }
 
-// write stores v with first-write semantics (etag nil: insert only), in one
-// transaction with the outbox record of ev when ev is set, once before (if
-// set) has succeeded.
+// write with a nil etag only inserts.
 func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *Event, before func(context.Context) error) error {
 	item, err := s.item(key, v, etag)
 	if err != nil {
@@ -216,13 +198,10 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 			s.Outbox.sent(ctx, rec)
 			return nil
 		}
-		// A store whose transactions are not all-or-nothing (one of our
-		// profiles' runs each operation on its own: docs/deploy.md) may have
-		// kept the record of a write that lost its ETag race; the relay
-		// would publish it. Only for a lost race: after any other error
-		// the transaction may have committed, and the record is the
-		// event's only way out. Best effort: a crash here leaves an event
-		// published for nothing, which consumers, idempotent, ignore.
+		// Some stores run each operation of a transaction on its own
+		// (docs/deploy.md). A write that lost its ETag race may have kept its
+		// record, which the relay would publish. After any other error the
+		// transaction may have committed, so the record must stay.
 		if isETagMismatch(err) {
 			s.Outbox.remove(rec.ID)
 		}
@@ -233,9 +212,7 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 	if isETagMismatch(err) {
 		return ErrExists
 	}
-	// Not every store reports a lost first write as an ETag mismatch: some
-	// answer with a plain error. A failed insert whose key now holds a value
-	// lost the race all the same.
+	// Some stores report a lost first write as a plain error.
 	if etag == nil {
 		if _, found, gerr := s.Get(ctx, key); gerr == nil && found {
 			return ErrExists
@@ -244,7 +221,6 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 	return errs.Wrap(errs.Unavailable, err, "state store unavailable")
 }
 
-// both runs a (if set) and b at once and returns the first error of either.
 func both(ctx context.Context, a, b func(context.Context) error) error {
 	if a == nil {
 		return b(ctx)
@@ -265,9 +241,8 @@ func (s Store[T]) outboxRecord(ctx context.Context, ev *Event) (OutboxRecord, er
 	return s.Outbox.record(ctx, ev)
 }
 
-// isETagMismatch tells a lost first-write race from other failures. daprd
-// answers Aborted for single writes but wraps transaction conflicts in an
-// Internal error whose text names the mismatch.
+// isETagMismatch: daprd answers Aborted for single writes, but wraps
+// transaction conflicts in an Internal error that names the mismatch.
 func isETagMismatch(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok {

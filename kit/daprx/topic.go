@@ -12,8 +12,7 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
-// Envelope is the part of the CloudEvent that daprd delivers which handlers
-// may care about; Data is decoded into the handler's type.
+// Envelope is the part of a CloudEvent handlers may care about.
 type Envelope struct {
 	ID          string          `json:"id"`
 	Type        string          `json:"type"`
@@ -32,18 +31,10 @@ const (
 	statusDrop    = "DROP" // sent to the subscription's dead-letter topic
 )
 
-// TopicHandler adapts fn to go-sdk's topic event handler contract, the one
-// kit/service registers every subscription route with (service/http). It
-// decodes the event's data, recovers panics, logs with the event id, and
-// decides retry or drop from the error's kind in one place:
-//   - nil: SUCCESS;
-//   - undecodable data, Invalid, Unprocessable, TooLarge: DROP (dead
-//     letter): the same event would fail the same way again;
-//   - anything else (Unavailable, Internal, a panic): RETRY.
-//
-// The handler works in the event's trace: the traceparent header daprd
-// sends when its tracing is on, or else the CloudEvent's own traceparent
-// (what the publisher put there), which the request then adopts.
+// TopicHandler adapts fn to go-sdk's topic handler. Retry or drop is decided
+// here only, from the error's kind. An event that would fail the same way
+// again is dropped to the dead letters; anything else, panics too, is retried.
+// Without daprd's traceparent header, the CloudEvent's own trace is used.
 func TopicHandler[T any](log *slog.Logger, fn func(ctx context.Context, ev Envelope, data T) error) common.TopicEventHandler {
 	return func(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
 		env := Envelope{ID: e.ID, Type: e.Type, Source: e.Source, Topic: e.Topic, PubsubName: e.PubsubName,
@@ -60,8 +51,6 @@ func TopicHandler[T any](log *slog.Logger, fn func(ctx context.Context, ev Envel
 	}
 }
 
-// handle runs fn for one event and says what daprd should do with it; the
-// error is set for RETRY and DROP.
 func handle[T any](ctx context.Context, log *slog.Logger, env Envelope, fn func(ctx context.Context, ev Envelope, data T) error) (string, error) {
 	ctx, _ = tracing.Adopt(ctx, env.traceparent())
 	data, err := decodeData[T](env.Data)
@@ -83,10 +72,8 @@ func handle[T any](ctx context.Context, log *slog.Logger, env Envelope, fn func(
 	}
 }
 
-// permanent tells the failures the same event would meet again, whatever
-// the retry: the event itself is wrong. Everything else may pass on a
-// retry, a lost ETag race (Conflict) among it, so it is retried: dropping
-// it would dead-letter a good event.
+// permanent means the event itself is wrong. A Conflict is retried, or a
+// good event would be dead-lettered.
 func permanent(err error) bool {
 	switch errs.KindOf(err) {
 	case errs.Invalid, errs.Unprocessable, errs.TooLarge:
@@ -95,8 +82,7 @@ func permanent(err error) bool {
 	return false
 }
 
-// traceparent is the event's trace context: the traceparent attribute, or
-// the older traceid one, which daprd fills with the same W3C value.
+// traceparent falls back on the older traceid, which holds the same value.
 func (e Envelope) traceparent() string {
 	if e.TraceParent != "" {
 		return e.TraceParent
@@ -104,8 +90,7 @@ func (e Envelope) traceparent() string {
 	return e.TraceID
 }
 
-// decodeData accepts data as a JSON value or as a string holding JSON (how
-// some publishers, the outbox among them, may carry it).
+// decodeData also accepts a string holding JSON, as the outbox may send it.
 func decodeData[T any](raw json.RawMessage) (T, error) {
 	var v T
 	if len(raw) == 0 {
