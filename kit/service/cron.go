@@ -15,12 +15,8 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
-// oneAtATime is what a cron input binding's route runs (Routes.Cron): it
-// starts pass in the background for a tick whose request context is tick,
-// bounded by timeout, never two passes at once (a tick that finds one
-// running is skipped). ctx is the app's, so a pass ends with the app; the
-// pass keeps the tick's request id and trace, so its log lines and calls
-// name them.
+// oneAtATime skips a tick that finds a pass running. A pass ends with the
+// app's ctx, not the tick's, but keeps the tick's request id and trace.
 func oneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Context)) func(tick context.Context) {
 	var running sync.Mutex
 	return func(tick context.Context) {
@@ -38,9 +34,8 @@ func oneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Co
 	}
 }
 
-// recovered runs pass, and logs a panic in it as an error instead of
-// letting it end the app: the pass runs in its own goroutine, where a
-// panic would kill the process, and the next tick tries again.
+// recovered logs a panic instead of letting it kill the process; the next
+// tick tries again.
 func recovered(log *slog.Logger, route string, pass func(context.Context)) func(context.Context) {
 	return func(ctx context.Context) {
 		defer func() {
@@ -53,13 +48,12 @@ func recovered(log *slog.Logger, route string, pass func(context.Context)) func(
 	}
 }
 
-// Relayer is an app's outboxes (kit/daprx.Outboxes).
+// Relayer is an app's outboxes.
 type Relayer interface {
 	Relay(ctx context.Context) (daprx.OutboxSummary, error)
 }
 
-// OutboxRelay is the pass of the cron input binding "outbox-relay":
-// publish what writes left unpublished (Routes.Cron runs it one at a time).
+// OutboxRelay is the pass of the cron input binding "outbox-relay".
 func OutboxRelay(log *slog.Logger, r Relayer) func(context.Context) {
 	return func(ctx context.Context) {
 		s, err := r.Relay(ctx)
@@ -73,9 +67,8 @@ func OutboxRelay(log *slog.Logger, r Relayer) func(context.Context) {
 	}
 }
 
-// InstanceName names this run of app (in leases): the host (the pod's name
-// in Kubernetes), the process and a random part, since a restarted
-// container has the same host and process id.
+// InstanceName names this run in leases. It has a random part, since a
+// restarted container has the same host and process id.
 func InstanceName(app string) string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s-%s-%d-%s", app, host, os.Getpid(), httpx.NewID()[:8])

@@ -12,12 +12,9 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
-// LoadEnv fills cfg, a pointer to a struct whose fields name their
-// variables in env tags (go-envconfig), from getenv. An empty variable
-// counts as unset, so its default holds. Besides each type's own parsing:
-// a whole number must be at least 1, a duration in a list must be above
-// zero, a bool is "true" or "false", and TRACING_SAMPLING_RATE is from 0
-// to 1. An error names the variable.
+// LoadEnv fills cfg from its env tags. An empty variable keeps its default.
+// Whole numbers must be at least 1, durations in a list above zero, and
+// bools "true" or "false". An error names the variable.
 func LoadEnv(getenv func(string) string, cfg any) error {
 	types, fields := envFields(reflect.TypeOf(cfg).Elem())
 	var last string
@@ -46,8 +43,6 @@ func LoadEnv(getenv func(string) string, cfg any) error {
 	return fmt.Errorf("%s: %w", last, err)
 }
 
-// envFields maps each variable of struct t (nested structs included) to
-// its field's type, and lists the field names.
 func envFields(t reflect.Type) (map[string]reflect.Type, map[string]bool) {
 	types, fields := map[string]reflect.Type{}, map[string]bool{}
 	var walk func(reflect.Type)
@@ -70,7 +65,6 @@ func envFields(t reflect.Type) (map[string]reflect.Type, map[string]bool) {
 
 var durations = reflect.TypeFor[[]time.Duration]()
 
-// checkEnv applies LoadEnv's rules to variable key of type t, set to v.
 func checkEnv(key string, t reflect.Type, v string) (string, bool, error) {
 	switch {
 	case key == "TRACING_SAMPLING_RATE":

@@ -15,24 +15,18 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 )
 
-// The headers daprd puts on what it sends an app.
+// Headers daprd sets on what it sends an app.
 const (
-	// TokenHeader carries the app API token (APP_API_TOKEN) on every call
-	// daprd makes to its app: topic deliveries, input bindings, service
-	// invocation. Apps send their sidecar DAPR_API_TOKEN in the same header
-	// (daprx).
+	// TokenHeader carries APP_API_TOKEN on every call daprd makes.
 	TokenHeader = daprx.TokenHeader
-	// CallerHeader names the calling app on service invocation. The
-	// caller's sidecar sets it from its own app id, whatever the calling
-	// app sent; a topic delivery or an input binding carries none.
+	// CallerHeader is set by the caller's sidecar, so the caller cannot forge it.
+	// Deliveries and bindings carry none.
 	CallerHeader = "dapr-caller-app-id"
 )
 
-// AppToken reads APP_API_TOKEN, the token an app's sidecar proves itself
-// with. An app without one refuses to start: anything that reaches its port
-// could otherwise deliver forged events and run its sweeps. Only
-// ALLOW_NO_APP_TOKEN=true, for a test that starts an app by hand, lets it
-// start without, and then its sidecar routes take any caller.
+// AppToken reads APP_API_TOKEN. Without it, anything reaching the port could
+// forge events and run sweeps, so the app refuses to start. Only tests set
+// ALLOW_NO_APP_TOKEN=true.
 func AppToken(getenv func(string) string) (string, error) {
 	if t := getenv("APP_API_TOKEN"); t != "" {
 		if len(t) < 16 {
@@ -48,10 +42,7 @@ func AppToken(getenv func(string) string) (string, error) {
 		"from make compose-secrets; Kubernetes: the Secret <app>-app-token); ALLOW_NO_APP_TOKEN=true starts without one, for tests only")
 }
 
-// SidecarOnly serves next only to requests that carry the app's token, the
-// one daprd sends (TokenHeader). Any other request is answered 401
-// problem+json and does nothing. An empty token (ALLOW_NO_APP_TOKEN) lets
-// every request through.
+// SidecarOnly answers 401 without the app token. An empty token lets all in.
 func SidecarOnly(log *slog.Logger, token string, next http.Handler) http.Handler {
 	if token == "" {
 		return next
@@ -73,10 +64,8 @@ func SidecarOnly(log *slog.Logger, token string, next http.Handler) http.Handler
 	})
 }
 
-// Delivered marks a route that daprd itself calls: a topic delivery or an
-// input binding. A request that came through service invocation (another
-// app, through its own sidecar) is refused with 403: the app token alone
-// cannot tell it apart, since the callee's sidecar adds the token to both.
+// Delivered refuses service invocation with 403 on a route only daprd calls.
+// The app token cannot tell them apart: the sidecar adds it to both.
 func Delivered(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if caller := r.Header.Get(CallerHeader); caller != "" {
@@ -87,12 +76,9 @@ func Delivered(next http.Handler) http.Handler {
 	})
 }
 
-// InvokedBy marks a route other apps call through service invocation: only
-// the apps named get through, everyone else 403. In Kubernetes the Dapr
-// access control policy refuses the others before they get here (mTLS
-// proves the caller). Locally, with no mTLS, this check is the one that
-// holds against other apps, whose sidecars name them; a process that
-// speaks to daprd's internal API itself names any caller
+// InvokedBy lets only the apps named through. In Kubernetes, mTLS and
+// access control refuse the others first. Locally this check is what holds,
+// though a process speaking daprd's internal API can name any caller
 // (docs/security.md).
 func InvokedBy(next http.Handler, apps ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -104,8 +90,7 @@ func InvokedBy(next http.Handler, apps ...string) http.Handler {
 	})
 }
 
-// refusals logs refused requests without flooding the log: the first at
-// once, then at most one line a second, with how many were not logged.
+// refusals logs at most one line a second, so refusals cannot flood the log.
 type refusals struct {
 	log        *slog.Logger
 	mu         sync.Mutex
@@ -115,7 +100,7 @@ type refusals struct {
 
 func newRefusals(log *slog.Logger) *refusals { return &refusals{log: log} }
 
-// note writes one line for r (never its token).
+// note never logs the token.
 func (f *refusals) note(r *http.Request, reason string) {
 	f.mu.Lock()
 	now := time.Now()

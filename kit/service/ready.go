@@ -17,41 +17,31 @@ import (
 	"github.com/bankabc/vouchers/kit/httpx"
 )
 
-// Needs names what an app cannot work without, for GET /readyz.
+// Needs names what /readyz checks.
 type Needs struct {
-	// Components must be loaded by the sidecar (components, bindings,
-	// secret stores and HTTP endpoints, by name, as its metadata API lists
-	// them).
+	// Components are names the sidecar's metadata API must list.
 	Components []string
-	// Stores are state stores that must answer a read.
+	// Stores must answer a read.
 	Stores []string
 }
 
-// readyTimeout bounds each check of /readyz; they run at once.
 const readyTimeout = time.Second
 
-// probeKey is the key /readyz reads from each store: any key would do,
-// none is ever written.
+// probeKey is never written; any key would do.
 const probeKey = "readyz-probe"
 
-// Readiness answers GET /readyz: 200 when the sidecar answers, has loaded
-// every component the app needs, and every state store the app uses
-// answers a read, each within a second; otherwise 503 problem+json naming
-// what failed. Liveness (/healthz: the process is up and connected to its
-// sidecar) is the routes' own; readiness asks about everything the app
-// needs to do its work, so an orchestrator can hold traffic off while a
-// store is down without restarting anything.
+// Readiness answers GET /readyz. Unlike /healthz it checks what the app
+// needs, so an orchestrator can hold traffic off while a store is down
+// without restarting anything.
 type Readiness struct {
 	Sidecar Sidecar
 	Needs   Needs
-	// Started, if set, tells whether the app's routes are being served.
+	// Started, if set, tells whether the routes are served.
 	Started func() bool
-	// HTTP is the client for the sidecar (nil: one with no timeout of its
-	// own; each check has readyTimeout).
+	// HTTP may be nil; each check has readyTimeout.
 	HTTP *http.Client
 }
 
-// readyAnswer is the body of a 200.
 type readyAnswer struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks"`
@@ -78,8 +68,7 @@ func (rd Readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	httpx.Encode(w, http.StatusOK, readyAnswer{Status: "ready", Checks: checks})
 }
 
-// Check runs every check at once and returns each one's result by name:
-// "ok", or what went wrong.
+// Check runs every check at once. Each result is "ok" or what went wrong.
 func (rd Readiness) Check(ctx context.Context) map[string]string {
 	checks := map[string]func(context.Context) error{
 		"sidecar": rd.sidecar,
@@ -115,7 +104,6 @@ func (rd Readiness) Check(ctx context.Context) map[string]string {
 	return out
 }
 
-// sidecar: daprd's own health endpoint answers 204 once it is up.
 func (rd Readiness) sidecar(ctx context.Context) error {
 	if rd.Sidecar.HTTPPort == "" {
 		return fmt.Errorf("DAPR_HTTP_PORT is not set")
@@ -124,7 +112,6 @@ func (rd Readiness) sidecar(ctx context.Context) error {
 	return err
 }
 
-// components: the metadata API lists what the sidecar loaded.
 func (rd Readiness) components(ctx context.Context) error {
 	body, err := rd.get(ctx, "/v1.0/metadata")
 	if err != nil {
@@ -160,13 +147,11 @@ func (rd Readiness) components(ctx context.Context) error {
 	return nil
 }
 
-// store reads the probe key: 204 (no value) and 200 both mean it answered.
 func (rd Readiness) store(ctx context.Context, name string) error {
 	_, err := rd.get(ctx, "/v1.0/state/"+url.PathEscape(name)+"/"+probeKey)
 	return err
 }
 
-// get asks the sidecar and returns the body of a 2xx answer.
 func (rd Readiness) get(ctx context.Context, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rd.Sidecar.URL()+path, nil)
 	if err != nil {
@@ -194,8 +179,7 @@ func (rd Readiness) get(ctx context.Context, path string) ([]byte, error) {
 	return body, nil
 }
 
-// errorCode is daprd's error code of an error body (" ERR_STATE_GET"),
-// which says what failed without the component's own words.
+// errorCode keeps daprd's code, not the component's own words.
 func errorCode(body []byte) string {
 	var e struct {
 		ErrorCode string `json:"errorCode"`
@@ -206,15 +190,11 @@ func errorCode(body []byte) string {
 	return ""
 }
 
-// readyReuse is how long a readiness answer is given again without asking
-// the sidecar: /readyz is on the app's own port (the gateway's is public),
-// and each check is several calls to the sidecar, so a flood of probes
-// costs at most one round of them per readyReuse.
+// readyReuse caps a flood of probes at one round of sidecar calls a second.
 const readyReuse = time.Second
 
-// answerAgainFor serves h's last answer again to requests within d of it;
-// a request that finds it older asks h, and requests meanwhile wait for
-// that answer rather than ask again.
+// answerAgainFor reuses h's answer for d. Requests meanwhile wait for it
+// rather than ask again.
 func answerAgainFor(d time.Duration, now func() time.Time, h http.Handler) http.Handler {
 	var mu sync.Mutex
 	var last *captured
@@ -236,7 +216,6 @@ func answerAgainFor(d time.Duration, now func() time.Time, h http.Handler) http.
 	})
 }
 
-// captured is an answer kept to be given again.
 type captured struct {
 	header http.Header
 	status int

@@ -14,20 +14,10 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// Routes is an app's sidecar face (Faces.Sidecar): go-sdk's service/http
-// on its chi router, served by the app port's own listener. The SDK's
-// server is never started, so it serves no /dapr/subscribe of its own: the
-// declarative Subscriptions in components/ stay the only subscriptions.
-//
-//   - Topic deliveries go through the SDK's topic handler, with
-//     daprx.TopicHandler deciding success, retry or drop.
-//   - Cron input bindings go through the SDK's binding handler.
-//   - Service-invocation targets are our own handlers on the same router:
-//     the SDK's invocation handler answers 500 to every error, and a caller
-//     must tell "not found" (404) from a failure.
-//
-// Topic and cron routes refuse a request that came by service invocation
-// (Delivered); invocation targets take only the callers named (InvokedBy).
+// Routes is an app's sidecar face, on go-sdk's service/http router.
+// The SDK's server is never started, so the declarative Subscriptions in
+// components/ stay the only ones. Invocation targets are our own handlers:
+// the SDK's answers 500 to every error, and callers need to see a 404.
 type Routes struct {
 	log       *slog.Logger
 	mux       *chi.Mux
@@ -35,8 +25,7 @@ type Routes struct {
 	delivered map[string]bool
 }
 
-// NewRoutes makes an empty sidecar face; log takes what its cron passes
-// cannot report themselves (a panic).
+// NewRoutes logs cron passes' panics to log.
 func NewRoutes(log *slog.Logger) *Routes {
 	if log == nil {
 		log = slog.Default()
@@ -56,8 +45,7 @@ func NewRoutes(log *slog.Logger) *Routes {
 	return r
 }
 
-// Topic routes deliveries of pubsub's topics (a declarative Subscription's
-// route, shared by every topic given) to h.
+// Topic routes deliveries of topics to h.
 func (r *Routes) Topic(pubsub, route string, h common.TopicEventHandler, topics ...string) {
 	r.delivered[route] = true
 	for _, topic := range topics {
@@ -67,8 +55,7 @@ func (r *Routes) Topic(pubsub, route string, h common.TopicEventHandler, topics 
 	}
 }
 
-// Cron routes a cron input binding to pass: one pass at a time, in the
-// background, bounded by timeout (OneAtATime).
+// Cron runs one pass at a time, in the background.
 func (r *Routes) Cron(ctx context.Context, route string, timeout time.Duration, pass func(context.Context)) {
 	r.delivered[route] = true
 	start := oneAtATime(ctx, timeout, recovered(r.log, route, pass))
@@ -81,10 +68,8 @@ func (r *Routes) Cron(ctx context.Context, route string, timeout time.Duration, 
 	}
 }
 
-// Invoked routes method and pattern (chi's, e.g. /vouchers/{requestId}) to
-// h, for the callers named. h reads the path's parameters with
-// r.PathValue, decoded as a ServeMux decodes them (chi keeps a segment
-// that came escaped, "a%2Fb", as it came).
+// Invoked routes to h for the callers named. Path values are decoded as
+// a ServeMux does; chi alone would keep "a%2Fb" escaped.
 func (r *Routes) Invoked(method, pattern string, h http.Handler, callers ...string) {
 	decoded := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if rctx := chi.RouteContext(req.Context()); rctx != nil {
@@ -102,8 +87,7 @@ func (r *Routes) Invoked(method, pattern string, h http.Handler, callers ...stri
 // NotFound answers what no route matches.
 func (r *Routes) NotFound(h http.HandlerFunc) { r.mux.NotFound(h) }
 
-// ServeHTTP serves req and names its route on req (Pattern, "POST
-// /events/receive-code"), as a ServeMux would, for the HTTP metrics.
+// ServeHTTP sets req.Pattern as a ServeMux would, for the HTTP metrics.
 func (r *Routes) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rctx := chi.NewRouteContext()
 	r.mux.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), chi.RouteCtxKey, rctx)))
@@ -112,17 +96,12 @@ func (r *Routes) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// anyMethod is every method chi routes: a route registered for all of
-// them (go-sdk's topic and binding routes) takes any method.
+// anyMethod is every method chi routes.
 var anyMethod = []string{http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead,
 	http.MethodOptions, http.MethodPatch, http.MethodPost, http.MethodPut, http.MethodTrace}
 
-// Patterns lists the routes, walking the router (chi.Walk), each as
-// "METHOD pattern" with chi's pattern as registered ("GET
-// /vouchers/{requestId}"), sorted; a route that takes any method (a topic
-// or cron route) as "* /events/receive-code". A test compares them with
-// the routes its refusals reach (PatternOf), so that a route added without
-// a refusal test fails it.
+// Patterns lists "METHOD pattern", sorted, with "*" for any method. A test
+// compares it with PatternOf, so a route added without a refusal test fails.
 func (r *Routes) Patterns() []string {
 	methods := map[string][]string{}
 	_ = chi.Walk(r.mux, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
@@ -143,9 +122,7 @@ func (r *Routes) Patterns() []string {
 	return out
 }
 
-// PatternOf names, as Patterns does, the route a request with method and
-// target (a path, with or without a query) reaches; "" when it reaches
-// none.
+// PatternOf names the route a request reaches, as Patterns does, or "".
 func (r *Routes) PatternOf(method, target string) string {
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
@@ -167,7 +144,6 @@ func (r *Routes) PatternOf(method, target string) string {
 	return method + " " + route
 }
 
-// anyOf tells whether methods holds every method chi routes.
 func anyOf(methods []string) bool {
 	for _, m := range anyMethod {
 		if !slices.Contains(methods, m) {

@@ -1,6 +1,4 @@
-// Package service is the start-up every service shares: a JSON logger, the
-// app port opened at once, the routes swapped in once the sidecar answers,
-// and beside them /readyz and /metrics.
+// Package service is the start-up every service shares.
 package service
 
 import (
@@ -26,16 +24,14 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
-// Logger is a JSON slog logger naming the app. A line logged with a
-// request's context carries its request_id and trace_id (httpx.LogHandler).
+// Logger is a JSON logger naming the app, with request and trace ids.
 func Logger(w io.Writer, app, level string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(strings.ToUpper(level)))
 	return slog.New(httpx.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv}))).With("app", app)
 }
 
-// Sidecar names the ports the runner (or the Dapr CLI) gives an app, and
-// the token the app proves itself to its sidecar with.
+// Sidecar is how an app reaches its daprd.
 type Sidecar struct {
 	HTTPPort string `env:"DAPR_HTTP_PORT"`
 	GRPCPort string `env:"DAPR_GRPC_PORT"`
@@ -49,36 +45,26 @@ func (s Sidecar) URL() string { return "http://127.0.0.1:" + s.HTTPPort }
 // App is what Run serves besides the routes.
 type App struct {
 	Log *slog.Logger
-	// Addr is the app port, the one daprd calls (APP_PORT): the sidecar's
-	// routes, /healthz, /readyz and /metrics.
+	// Addr is the app port, the one daprd calls.
 	Addr string
-	// PublicAddr, if set, is a second listener for what callers from
-	// outside the system may reach (PUBLIC_PORT): Faces.Public and
-	// /healthz, nothing else.
+	// PublicAddr, if set, serves only Faces.Public and /healthz to outside callers.
 	PublicAddr string
-	// AppToken is what daprd sends on every call to the app (AppToken);
-	// the sidecar's routes refuse a request without it.
+	// AppToken is what daprd sends on every call; sidecar routes require it.
 	AppToken string
 	Sidecar  Sidecar
-	// Metrics is the app's own registry, served at GET /metrics; Run adds
-	// the HTTP metrics to it. nil: a new one (metrics.NewRegistry).
+	// Metrics, if nil, is a new registry.
 	Metrics *prometheus.Registry
-	// Needs is what GET /readyz checks besides the sidecar itself.
+	// Needs is what GET /readyz checks besides the sidecar.
 	Needs Needs
-	// TraceSampleRate is the chance that a trace started here is sampled
-	// (TRACING_SAMPLING_RATE). Spans are exported when
-	// OTEL_EXPORTER_OTLP_ENDPOINT is set (tracing.Setup).
+	// TraceSampleRate is TRACING_SAMPLING_RATE.
 	TraceSampleRate float64
 }
 
 // Faces are an app's routes, by who may call them.
 type Faces struct {
-	// Sidecar is what the app's own daprd calls: topic deliveries, input
-	// bindings, service invocation. Served on the app port, to requests
-	// with the app token only (SidecarOnly).
+	// Sidecar is what the app's own daprd calls. It needs the app token.
 	Sidecar http.Handler
-	// Operator, if set, serves /ops/ on the app port, guarded by its own
-	// credential rather than the app token.
+	// Operator, if set, serves /ops/ with its own credential, not the app token.
 	Operator http.Handler
 	// Public, if set, is served on App.PublicAddr.
 	Public http.Handler
@@ -86,20 +72,12 @@ type Faces struct {
 	sidecar http.Handler // Sidecar behind the app token
 }
 
-// Run serves until ctx ends. daprd waits for the app port before it
-// reports healthy, and the app needs daprd to do anything, so the ports
-// open first and answer 503 (/healthz included, which daprd's app health
-// check reads) until connect-and-build is done.
-// build receives the connected client and returns the app's routes.
+// Run serves until ctx ends. daprd waits for the app port, and the app needs
+// daprd, so the ports open first and answer 503 until build is done.
+// Run also serves /healthz, /metrics and /readyz, so no app lists them.
 //
-// Beside the routes Run serves, on the app port, GET /healthz, GET /metrics
-// (a.Metrics, with the HTTP metrics of every request) and GET /readyz
-// (Readiness), so no app lists them in its routes. Anything else on the
-// app port goes to Faces.Sidecar and needs the app token.
-//
-// A traceparent is continued on the app port, where only the sidecar gets
-// through; on the public port every request starts a trace of its own, so
-// no caller picks the trace id the system logs under or forces sampling.
+// Only the app port continues a caller's traceparent. On the public port
+// a caller must not pick the trace id we log under, or force sampling.
 func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (Faces, error)) error {
 	log := a.Log
 	shutdown, err := tracing.Setup(ctx, os.Getenv, a.TraceSampleRate)
@@ -138,7 +116,7 @@ func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (F
 	listeners := 1
 	served := make(chan error, 2)
 	serve := func(addr string, h http.Handler) {
-		// A port that cannot be opened ends the wait for the sidecar too.
+		// A port that cannot open also ends the wait for the sidecar.
 		served <- httpx.Serve(ctx, addr, h, log, func(net.Addr) {})
 		cancel()
 	}
@@ -189,14 +167,13 @@ func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (F
 	f.sidecar = SidecarOnly(log, a.AppToken, f.Sidecar)
 	faces.Store(&f)
 	log.Info("ready")
-	// Until shutdown, or until a listener ends (serve cancels ctx).
+	// A listener that ends cancels ctx too.
 	<-ctx.Done()
 	return wait(nil)
 }
 
-// alive answers GET /healthz: 200 once the routes are served, 503 before.
-// daprd's app health check reads it without the app token, and it tells
-// nothing else.
+// alive answers GET /healthz. daprd reads it without the app token, so it
+// tells nothing else.
 func alive(started func() bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" || r.Method != http.MethodGet {
@@ -214,10 +191,9 @@ func alive(started func() bool, next http.Handler) http.Handler {
 
 var errStarting = errs.E(errs.Unavailable, "starting: waiting for the Dapr sidecar")
 
-// Probes serves GET /metrics from reg and GET /readyz from ready, and
-// everything else from routes. Not a ServeMux: its pattern would label
-// every request the routes answer before their own mux matches (a 503
-// while starting, a shed request).
+// Probes serves /metrics and /readyz before routes. It is not a ServeMux,
+// whose pattern would label requests answered before the routes' own mux,
+// such as a 503 while starting.
 func Probes(reg *prometheus.Registry, ready http.Handler, routes http.Handler) http.Handler {
 	scrape := metrics.Handler(reg)
 	ready = answerAgainFor(readyReuse, time.Now, ready)
@@ -235,7 +211,7 @@ func Probes(reg *prometheus.Registry, ready http.Handler, routes http.Handler) h
 	})
 }
 
-// Env returns getenv(key), or def when it is empty.
+// Env returns getenv(key), or def if empty.
 func Env(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {
 		return v
@@ -243,16 +219,14 @@ func Env(getenv func(string) string, key, def string) string {
 	return def
 }
 
-// ListenAddr is where an app's own port listens, the one its sidecar
-// calls: APP_HOST (default 127.0.0.1, so that only its own sidecar, on the
-// same host or in the same pod, reaches it) and port.
+// ListenAddr defaults APP_HOST to 127.0.0.1, so only the app's own sidecar
+// reaches it.
 func ListenAddr(getenv func(string) string, port string) string {
 	return net.JoinHostPort(Env(getenv, "APP_HOST", "127.0.0.1"), port)
 }
 
-// PublicListenAddr is where an app's public port listens (PUBLIC_PORT,
-// def when unset; "" when both are empty: no public port): PUBLIC_HOST,
-// default 127.0.0.1. Containers set PUBLIC_HOST=0.0.0.0.
+// PublicListenAddr is "" when there is no public port.
+// Containers set PUBLIC_HOST=0.0.0.0.
 func PublicListenAddr(getenv func(string) string, def string) string {
 	port := Env(getenv, "PUBLIC_PORT", def)
 	if port == "" {
@@ -261,11 +235,8 @@ func PublicListenAddr(getenv func(string) string, def string) string {
 	return net.JoinHostPort(Env(getenv, "PUBLIC_HOST", "127.0.0.1"), port)
 }
 
-// Healthcheck asks the app on 127.0.0.1:APP_PORT and returns the exit
-// code for `<service> healthcheck [readyz]`: the container images have no
-// shell and no curl, so Docker and Kubernetes run the service's own binary.
-// With no argument it asks /healthz (alive: liveness and start-up probes),
-// with "readyz" /readyz (its sidecar and components answer: readiness).
+// Healthcheck is `<service> healthcheck [readyz]`. The images have no shell
+// and no curl, so probes run the service's own binary.
 func Healthcheck(getenv func(string) string, defaultPort string, args []string) int {
 	path := "/healthz"
 	switch {
@@ -276,7 +247,7 @@ func Healthcheck(getenv func(string) string, defaultPort string, args []string) 
 		fmt.Fprintln(os.Stderr, "usage: healthcheck [healthz|readyz]")
 		return 2
 	}
-	// Longer than /readyz takes to tell a dependency that does not answer.
+	// Longer than /readyz takes to give up on a dependency.
 	c := &http.Client{Timeout: readyTimeout + 2*time.Second}
 	resp, err := c.Get("http://127.0.0.1:" + Env(getenv, "APP_PORT", defaultPort) + path)
 	if err != nil {
@@ -292,9 +263,7 @@ func Healthcheck(getenv func(string) string, defaultPort string, args []string) 
 	return 0
 }
 
-// StartPprof serves net/http/pprof on addr (PPROF_ADDR, e.g.
-// 127.0.0.1:6060) until ctx ends; an empty addr serves nothing. Profiling
-// stays off unless asked for, and never on the app's own port.
+// StartPprof serves pprof on addr, never on the app's port. "" serves nothing.
 func StartPprof(ctx context.Context, log *slog.Logger, addr string) {
 	if addr == "" {
 		return
@@ -318,8 +287,7 @@ func StartPprof(ctx context.Context, log *slog.Logger, addr string) {
 	}()
 }
 
-// flush exports the spans left when the app stops, for a few seconds at
-// most: a collector that is down must not hold up the exit.
+// flush is bounded so a collector that is down cannot hold up the exit.
 func flush(log *slog.Logger, shutdown func(context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
