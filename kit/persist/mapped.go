@@ -2,11 +2,10 @@ package persist
 
 import "context"
 
-// A Mapped store keeps a service's domain types apart from the shape they
-// are stored in: it holds records and hands out domain values, so the
-// domain carries no JSON tags.
+// A Mapped store stores records and hands out domain values, so the domain
+// carries no JSON tags.
 
-// Store is a typed state store view (daprx.Store satisfies it).
+// Store is a typed state store; daprx.Store satisfies it.
 type Store[T any] interface {
 	Get(ctx context.Context, key string) (T, bool, error)
 	GetMany(ctx context.Context, keys []string) (map[string]T, error)
@@ -15,7 +14,7 @@ type Store[T any] interface {
 	Update(ctx context.Context, key string, fn func(*T, bool) (*Event, error)) (T, error)
 }
 
-// Mapped stores records R and speaks domain values T.
+// Mapped stores records R as domain values T.
 type Mapped[T, R any] struct {
 	Records  Store[R]
 	ToRecord func(T) R
@@ -47,8 +46,7 @@ func (m Mapped[T, R]) InsertAfter(ctx context.Context, key string, v T, ev *Even
 	return m.Records.InsertAfter(ctx, key, m.ToRecord(v), ev, before)
 }
 
-// Update runs fn on the domain value; the record is written only when fn
-// succeeds.
+// Update writes the record only when fn succeeds.
 func (m Mapped[T, R]) Update(ctx context.Context, key string, fn func(*T, bool) (*Event, error)) (T, error) {
 	r, err := m.Records.Update(ctx, key, func(r *R, exists bool) (*Event, error) {
 		v := m.ToDomain(*r)

@@ -1,9 +1,5 @@
-// Package persist holds the words the services' use cases speak to their
-// stores in, free of Dapr: the event a write publishes, the answers of a
-// first write and of an update that changes nothing, and what a sweep of a
-// schedule did. kit/daprx implements the stores and schedules in these
-// words (its names for them are aliases of these), so an app's use cases
-// depend on this package and not on the Dapr SDK.
+// Package persist is the store vocabulary of use cases, free of Dapr.
+// kit/daprx implements it, so use cases do not depend on the Dapr SDK.
 package persist
 
 import (
@@ -14,34 +10,31 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
-// Event asks a write to publish Data to Topic once the write has committed
-// (through the store's outbox).
+// Event is published through the store's outbox once its write commits.
 type Event struct {
 	Topic string
 	Data  any
-	// Type becomes the CloudEvent type of the published event.
+	// Type is the CloudEvent type.
 	Type string
 }
 
-// ErrExists is returned by an insert when the key already holds a value.
+// ErrExists means an insert found the key taken.
 var ErrExists = errs.E(errs.Conflict, "already exists")
 
-// ErrNoChange, returned by an update's closure, ends the update without a
-// write.
+// ErrNoChange from an update's closure skips the write.
 var ErrNoChange = errors.New("no change")
 
-// SweepSummary counts what one sweep of a schedule did.
+// SweepSummary counts what one sweep did.
 type SweepSummary struct {
 	Seconds, IDs int
-	// Failed counts the ids whose work failed; each was scheduled again
-	// (and logged). Reasons counts them by reason (errs.Reason).
+	// Failed ids were scheduled again.
 	Failed  int
 	Reasons errs.Reasons
-	// Held is true when another replica held the schedule: nothing was done.
+	// Held means another replica held the schedule.
 	Held bool
 }
 
-// Keys is the store key of each id, in order (for a bulk read).
+// Keys maps ids to store keys, in order.
 func Keys(ids []string, key func(id string) string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
@@ -50,15 +43,13 @@ func Keys(ids []string, key func(id string) string) []string {
 	return out
 }
 
-// BulkReader reads several keys in one call; a key with no value is absent
-// from the map.
+// BulkReader reads several keys in one call. Missing keys are absent.
 type BulkReader[T any] interface {
 	GetMany(ctx context.Context, keys []string) (map[string]T, error)
 }
 
-// EachFound reads what ids name (key(id)) in one bulk read and hands each
-// value found to fn, in order. It returns one error per id: fn's, nil for
-// an id with no value, or the read's error for every id when it failed.
+// EachFound hands each value found in one bulk read to fn, in order.
+// It returns one error per id; a failed read fails every id.
 func EachFound[T any](ctx context.Context, r BulkReader[T], ids []string, key func(id string) string,
 	fn func(ctx context.Context, id string, v T) error) []error {
 	out := make([]error, len(ids))
@@ -76,16 +67,13 @@ func EachFound[T any](ctx context.Context, r BulkReader[T], ids []string, key fu
 	return out
 }
 
-// FailureCounter counts the failures of one pass of a sweep, by reason
-// (kit/metrics.Sweeps).
+// FailureCounter counts a sweep's failures by reason.
 type FailureCounter interface {
 	Failed(sweep string, reasons map[string]int)
 }
 
-// Schedule looks at ids again after a delay, in time buckets a cron sweeps,
-// one sweeper at a time across replicas (kit/daprx.Schedule). SweepEach
-// hands fn the ids of one second at a time; fn returns one error (or nil)
-// per id, and an id whose work failed is looked at again later.
+// Schedule hands ids back after a delay, one sweeper at a time across
+// replicas. A failed id is handed back again later.
 type Schedule interface {
 	Add(ctx context.Context, id string, after time.Duration) error
 	SweepEach(ctx context.Context, fn func(ctx context.Context, ids []string) []error) (SweepSummary, error)

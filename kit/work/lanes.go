@@ -8,10 +8,9 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// Lanes runs jobs in the background, at most Max at once and at most
-// PerKey of one key (one customer) at once. A job that finds no place is
-// not run: the caller leaves it for later, so that nobody waits behind
-// one customer's slow jobs, and no goroutines pile up.
+// Lanes runs at most Max jobs at once, and at most PerKey for one customer.
+// A job that finds no place is left for later, so nobody waits behind one
+// customer's slow jobs and goroutines do not pile up.
 type Lanes struct {
 	places  *semaphore.Weighted
 	max     int64
@@ -23,23 +22,20 @@ type Lanes struct {
 	byKey   map[string]int
 }
 
-// NewLanes is max places, perKey of them for one key at most, whose jobs
-// each get timeout.
+// NewLanes gives each job timeout.
 func NewLanes(max, perKey int, timeout time.Duration) *Lanes {
 	return &Lanes{places: semaphore.NewWeighted(int64(max)), max: int64(max), perKey: perKey, timeout: timeout,
 		byKey: map[string]int{}}
 }
 
-// Place is a place taken for one job of a key; Go runs the job in it, or
-// Release gives it back unused.
+// Place is taken for one job; Go runs it, or Release gives it back.
 type Place struct {
 	l    *Lanes
 	key  string
 	once sync.Once
 }
 
-// Take takes a place for key, if one is free and key has fewer than
-// PerKey jobs running.
+// Take takes a place for key if one is free.
 func (l *Lanes) Take(key string) (*Place, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -51,7 +47,7 @@ func (l *Lanes) Take(key string) (*Place, bool) {
 	return &Place{l: l, key: key}, true
 }
 
-// Release gives the place back; a second call does nothing.
+// Release is idempotent.
 func (p *Place) Release() {
 	p.once.Do(func() {
 		l := p.l
@@ -65,9 +61,7 @@ func (p *Place) Release() {
 	})
 }
 
-// Go runs job in the place, in the background, with ctx's values but not
-// its cancellation (the pass that started it ends first), and gives the
-// place back when it ends.
+// Go drops ctx's cancellation, because the pass that started the job ends first.
 func (p *Place) Go(ctx context.Context, job func(context.Context)) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.l.timeout)
 	go func() {
@@ -77,8 +71,7 @@ func (p *Place) Go(ctx context.Context, job func(context.Context)) {
 	}()
 }
 
-// TryGo runs job for key in the background if a place is free: Take, then
-// Go.
+// TryGo is Take, then Go.
 func (l *Lanes) TryGo(ctx context.Context, key string, job func(context.Context)) bool {
 	p, ok := l.Take(key)
 	if ok {
@@ -87,15 +80,14 @@ func (l *Lanes) TryGo(ctx context.Context, key string, job func(context.Context)
 	return ok
 }
 
-// Running is how many jobs run now, and how many of them are key's.
+// Running counts running jobs, all and key's.
 func (l *Lanes) Running(key string) (all, ofKey int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.running, l.byKey[key]
 }
 
-// Idle waits until no job runs (tests, and a graceful stop). While it
-// waits, Take finds no place.
+// Idle waits until no job runs. Meanwhile Take finds no place.
 func (l *Lanes) Idle() {
 	_ = l.places.Acquire(context.Background(), l.max)
 	l.places.Release(l.max)
