@@ -1,6 +1,4 @@
-// Package errs gives errors a kind. Each transport maps a kind to its own
-// answer in one place: an HTTP status (httpx.WriteError) or retry-or-drop for a
-// topic handler (daprx.TopicHandler).
+// Package errs gives errors a kind. Each transport maps kinds in one place.
 package errs
 
 import (
@@ -14,25 +12,22 @@ import (
 type Kind int
 
 const (
-	// Internal is a bug or an unexpected failure; the zero value on purpose,
-	// so an error nobody classified is never mistaken for the caller's fault.
+	// Internal is the zero value, so an unclassified error is never blamed
+	// on the caller.
 	Internal Kind = iota
-	// Invalid input: the same input will always fail.
+	// Invalid input will always fail the same way.
 	Invalid
 	Unauthorized
 	Forbidden
 	NotFound
-	// Conflict with the current state (duplicate, already done).
 	Conflict
-	// Unprocessable: well formed but not acceptable (e.g. idempotency key reused
-	// with a different body).
+	// Unprocessable is well formed but not acceptable, e.g. a reused
+	// idempotency key.
 	Unprocessable
-	// Unavailable: a dependency failed for now; trying again later may work.
+	// Unavailable may work if tried again later.
 	Unavailable
 	TooManyRequests
-	// MethodNotAllowed: the resource exists, not with this method.
 	MethodNotAllowed
-	// TooLarge: the request's body is over the size we read.
 	TooLarge
 )
 
@@ -46,14 +41,12 @@ var kindNames = map[Kind]string{
 
 func (k Kind) String() string { return kindNames[k] }
 
-// Error is an error with a kind, a message safe to show to the caller, and an
-// optional cause that is only logged.
+// Error has a message safe to show, and a cause that is only logged.
 type Error struct {
 	Kind    Kind
 	Message string
 	Cause   error
-	// RetryAfter, when set, tells the caller when trying again may work
-	// (HTTP: the Retry-After header).
+	// RetryAfter is the HTTP Retry-After.
 	RetryAfter time.Duration
 }
 
@@ -76,7 +69,7 @@ func Wrap(kind Kind, cause error, message string) error {
 	return &Error{Kind: kind, Message: message, Cause: cause}
 }
 
-// KindOf returns the kind of the first *Error in err's chain, Internal if none.
+// KindOf is Internal when err has no *Error.
 func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
@@ -85,7 +78,7 @@ func KindOf(err error) Kind {
 	return Internal
 }
 
-// Public returns the message that may be shown to a caller.
+// Public returns the message safe to show a caller.
 func Public(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Kind != Internal {
@@ -94,12 +87,12 @@ func Public(err error) string {
 	return "internal error"
 }
 
-// Later makes a TooManyRequests error that may be retried after d.
+// Later makes a TooManyRequests error.
 func Later(d time.Duration, format string, args ...any) error {
 	return &Error{Kind: TooManyRequests, Message: fmt.Sprintf(format, args...), RetryAfter: d}
 }
 
-// RetryAfterOf returns the RetryAfter of the first *Error in err's chain.
+// RetryAfterOf returns err's RetryAfter.
 func RetryAfterOf(err error) time.Duration {
 	var e *Error
 	if errors.As(err, &e) {
@@ -108,8 +101,7 @@ func RetryAfterOf(err error) time.Duration {
 	return 0
 }
 
-// Reason names why err happened, for a log field or a metric label: its
-// kind, or "timeout" and "cancelled" for a context that ended.
+// Reason is a log field or metric label: the kind, or "timeout" or "cancelled".
 func Reason(err error) string {
 	switch {
 	case err == nil:
@@ -125,7 +117,7 @@ func Reason(err error) string {
 // Reasons counts errors by Reason. The zero value is ready to use.
 type Reasons map[string]int
 
-// Add counts err (nil is not counted) and returns r, made if it was nil.
+// Add ignores nil, and makes r if it was nil.
 func (r Reasons) Add(err error) Reasons {
 	if err == nil {
 		return r
@@ -137,7 +129,7 @@ func (r Reasons) Add(err error) Reasons {
 	return r
 }
 
-// Total is the number of errors counted.
+// Total counts all errors.
 func (r Reasons) Total() int {
 	n := 0
 	for _, v := range r {

@@ -1,5 +1,4 @@
-// Package pkce is the S256 code challenge of RFC 7636, which the provider's
-// late callbacks are verified with.
+// Package pkce verifies the provider's late callbacks with RFC 7636 S256.
 package pkce
 
 import (
@@ -8,16 +7,16 @@ import (
 	"encoding/base64"
 )
 
-// MethodS256 is the only transform method we accept.
+// MethodS256 is the only method we accept.
 const MethodS256 = "S256"
 
-// Challenge is BASE64URL(SHA256(verifier)), without padding.
+// Challenge is unpadded BASE64URL(SHA256(verifier)).
 func Challenge(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// Verify tells, in constant time, whether verifier answers challenge.
+// Verify runs in constant time.
 func Verify(verifier, challenge, method string) bool {
 	if method != MethodS256 {
 		return false
