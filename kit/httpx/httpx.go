@@ -1,6 +1,4 @@
-// Package httpx holds the small HTTP helpers every service uses: JSON decode
-// and encode, RFC 9457 problem details, request ids and trace context, a
-// log handler that names them, and a server that stops on context cancel.
+// Package httpx holds the small HTTP helpers every service uses.
 package httpx
 
 import (
@@ -25,8 +23,7 @@ import (
 // MaxBodyBytes bounds every JSON body we read.
 const MaxBodyBytes = 64 << 10
 
-// Decode reads one JSON value of type T from the request body. Unknown fields,
-// trailing data and oversized bodies are Invalid errors.
+// Decode rejects unknown fields, trailing data and oversized bodies.
 func Decode[T any](r *http.Request) (T, error) {
 	var v T
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.Contains(ct, "+json") {
@@ -43,9 +40,7 @@ func Decode[T any](r *http.Request) (T, error) {
 	return v, nil
 }
 
-// BodyKind is the kind of a request body that could not be read or
-// decoded: TooLarge when a limit cut it (a *http.MaxBytesError in err's
-// chain), Invalid otherwise.
+// BodyKind is TooLarge when a limit cut the body, else Invalid.
 func BodyKind(err error) errs.Kind {
 	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
 		return errs.TooLarge
@@ -75,14 +70,12 @@ func describeJSONError(err error) string {
 	}
 }
 
-// NotFound answers problem+json 404: a mux's catch-all ("/"), so that no
-// path answers Go's plain-text page.
+// NotFound is a mux's catch-all, so no path answers Go's plain-text page.
 func NotFound(w http.ResponseWriter, r *http.Request) {
 	WriteProblem(w, r, errs.E(errs.NotFound, "no such resource: %s %s", r.Method, r.URL.Path))
 }
 
-// OnlyMethods answers problem+json 405 with Allow: register it for a path
-// without a method, beside the path's routes with theirs.
+// OnlyMethods answers 405 with Allow. Register it for the bare path.
 func OnlyMethods(allowed ...string) http.Handler {
 	allow := strings.Join(allowed, ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,7 +84,7 @@ func OnlyMethods(allowed ...string) http.Handler {
 	})
 }
 
-// Encode writes v as JSON with the given status.
+// Encode writes v as JSON.
 func Encode(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -107,8 +100,7 @@ type Problem struct {
 	Instance string `json:"instance,omitempty"`
 }
 
-// ProblemTypeBase prefixes every problem type; the suffix is the error kind,
-// so a client can switch on a stable string.
+// ProblemTypeBase is followed by the error kind, a stable string to switch on.
 const ProblemTypeBase = "https://vouchers.bank-abc.example/problems/"
 
 // statusOf is the one place where an error kind becomes an HTTP status.
@@ -139,8 +131,7 @@ func statusOf(k errs.Kind) int {
 	}
 }
 
-// WriteError answers err as problem+json and logs what the caller does not
-// see: failures of ours as errors, unavailable dependencies as warnings.
+// WriteError logs what the caller does not see.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	switch status := statusOf(errs.KindOf(err)); {
 	case status == http.StatusServiceUnavailable:
@@ -151,12 +142,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	WriteProblem(w, r, err)
 }
 
-// WriteProblem answers err as problem+json without logging it.
+// WriteProblem is WriteError without the log.
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	kind := errs.KindOf(err)
 	status := statusOf(kind)
 	if d := errs.RetryAfterOf(err); d > 0 {
-		// Whole seconds, rounded up: never invite a retry that comes too soon.
+		// Round up, so a retry never comes too soon.
 		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -172,47 +163,41 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 
 type ctxKey struct{}
 
-// RequestID returns the request id that Middleware put in the context.
+// RequestID returns the id Middleware put in ctx.
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(ctxKey{}).(string)
 	return id
 }
 
-// WithRequestID returns ctx carrying id as its request id.
+// WithRequestID sets ctx's request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
 
-// NewID returns 16 random bytes in hex.
+// NewID is 16 random bytes in hex.
 func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// RequestObserver records each request served (kit/metrics.HTTP). route is
-// the ServeMux pattern that matched, UnmatchedRoute when none did.
+// RequestObserver records each request by its ServeMux pattern.
 type RequestObserver interface {
 	ObserveRequest(route, method string, status int, d time.Duration)
 }
 
-// UnmatchedRoute labels a request answered before any ServeMux pattern
-// matched it (a 503 while starting, a shed request, a 404).
+// UnmatchedRoute labels a request answered before any pattern matched.
 const UnmatchedRoute = "unmatched"
 
-// Observed are the options of Observe.
+// Observed configures Observe.
 type Observed struct {
 	Log *slog.Logger
-	// Metrics, if not nil, records every request.
+	// Metrics may be nil.
 	Metrics RequestObserver
-	// SampleRate is the chance that a trace started here is sampled, for
-	// an app that has not set up tracing itself (tracing.Ensure).
+	// SampleRate is for apps that have not set up tracing themselves.
 	SampleRate float64
-	// TrustsTrace, if not nil, tells whether a request's traceparent may be
-	// continued. A request it refuses (one from outside, at a public edge)
-	// starts a trace here, sampled at the app's rate (tracing.Setup): a
-	// caller cannot choose the trace id the system logs under, nor force
-	// sampling.
+	// TrustsTrace says whether to continue a request's traceparent. At a
+	// public edge it refuses, so callers cannot pick our trace ids or force sampling.
 	TrustsTrace func(*http.Request) bool
 }
 
@@ -221,11 +206,8 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return Observe(Observed{Log: log}, next)
 }
 
-// Observe gives each request an id (from X-Request-Id when it is sane) and
-// a server span (in its traceparent's trace when o.TrustsTrace allows, or a
-// new one), echoes the id, recovers panics
-// as 500 problems, logs one line per request and records it in o.Metrics.
-// Log lines written with the request's context carry both ids (LogHandler).
+// Observe gives each request an id and a server span, recovers panics as
+// 500 problems, and logs and counts each request.
 func Observe(o Observed, next http.Handler) http.Handler {
 	tracing.Ensure(o.SampleRate)
 	log := o.Log
@@ -248,8 +230,7 @@ func Observe(o Observed, next http.Handler) http.Handler {
 				WriteError(rec, r, log, fmt.Errorf("panic: %v", p))
 			}
 			elapsed := time.Since(start)
-			// The ServeMux sets the pattern on the request it was given,
-			// which is r unless a handler in between made a copy.
+			// Wrong if a handler in between copied r.
 			route := r.Pattern
 			if route == "" {
 				route = UnmatchedRoute
@@ -269,8 +250,7 @@ func Observe(o Observed, next http.Handler) http.Handler {
 	})
 }
 
-// quiet tells the paths that probes, scrapers and daprd's start-up call
-// often: their lines are logged at debug level.
+// quiet paths are called often by probes and daprd, so they log at debug.
 func quiet(path string) bool {
 	switch path {
 	case "/healthz", "/readyz", "/metrics":
@@ -279,10 +259,7 @@ func quiet(path string) bool {
 	return strings.HasPrefix(path, "/dapr/")
 }
 
-// LogHandler adds request_id and trace_id, taken from the record's
-// context, to every record h handles: a line logged with a request's
-// context (log.InfoContext(ctx, …)) names its request and its trace
-// without saying so.
+// LogHandler adds request_id and trace_id from the record's context.
 func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
 
 type logHandler struct{ slog.Handler }
@@ -317,15 +294,13 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// Serve listens on addr and serves h until ctx is cancelled, then shuts down
-// gracefully. ready, if not nil, is called once the port is open.
+// Serve shuts down gracefully when ctx ends. ready may be nil.
 func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	// A request must arrive whole in ReadTimeout: a client sending its
-	// body a byte at a time holds a connection that long, not for ever.
+	// ReadTimeout stops a client holding a connection by sending a byte at a time.
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, IdleTimeout: 2 * time.Minute}
 	if ready != nil {
 		ready(ln.Addr())

@@ -1,11 +1,6 @@
-// Package metrics names every Prometheus metric of our apps, in one place
-// and under one prefix (vouchers_), as the event contracts are named in
-// api/events: dashboards and alerts depend on these names. Each app serves
-// its own registry at GET /metrics (kit/service.Run) and registers only
-// the metrics it moves. docs/observability.md lists them with their labels.
-//
-// The types here satisfy the small interfaces the app packages declare
-// (e.g. gateway's PurchaseMetrics), so the app code knows no Prometheus.
+// Package metrics names every metric in one place, because dashboards and
+// alerts depend on the names (docs/observability.md). Its types satisfy
+// small interfaces the apps declare, so app code knows no Prometheus.
 package metrics
 
 import (
@@ -18,32 +13,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Namespace prefixes every metric name.
+// Namespace prefixes every metric.
 const Namespace = "vouchers"
 
-// NewRegistry is an app's own registry, with the Go runtime's and the
-// process's collectors (go_*, process_*).
+// NewRegistry includes the go_* and process_* collectors.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
 
-// Handler serves reg in the Prometheus text format.
+// Handler serves reg.
 func Handler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
-// HTTP counts the requests an app serves: by route (the ServeMux pattern
-// that matched, never the raw path, so ids do not make new series),
-// method and status, with their duration.
+// HTTP labels by route pattern, never the raw path, so ids make no new series.
 type HTTP struct {
 	RequestsTotal *prometheus.CounterVec
 	Seconds       *prometheus.HistogramVec
 }
 
-// NewHTTP registers vouchers_http_requests_total and
-// vouchers_http_request_duration_seconds.
+// NewHTTP registers the HTTP metrics.
 func NewHTTP(reg prometheus.Registerer) *HTTP {
 	m := &HTTP{
 		RequestsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -60,10 +51,8 @@ func NewHTTP(reg prometheus.Registerer) *HTTP {
 	return m
 }
 
-// ObserveRequest records one request (httpx.RequestObserver). A method
-// outside HTTP's own is labelled OTHER: the server accepts any token as a
-// method, and a label per token would let any caller grow the series
-// without bound.
+// ObserveRequest labels unknown methods OTHER, or any caller could grow
+// the series without bound.
 func (m *HTTP) ObserveRequest(route, method string, status int, d time.Duration) {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
@@ -75,14 +64,13 @@ func (m *HTTP) ObserveRequest(route, method string, status int, d time.Duration)
 	m.Seconds.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
-// Purchases counts gateway's purchase requests.
+// Purchases counts purchase requests.
 type Purchases struct {
 	AcceptedTotal prometheus.Counter
 	FinishedTotal *prometheus.CounterVec
 }
 
-// NewPurchases registers vouchers_purchases_accepted_total and
-// vouchers_purchases_total.
+// NewPurchases registers the purchase metrics.
 func NewPurchases(reg prometheus.Registerer) Purchases {
 	m := Purchases{
 		AcceptedTotal: prometheus.NewCounter(prometheus.CounterOpts{
@@ -98,13 +86,13 @@ func NewPurchases(reg prometheus.Registerer) Purchases {
 	return m
 }
 
-// Accepted counts one new purchase request.
+// Accepted counts a new request.
 func (m Purchases) Accepted() { m.AcceptedTotal.Inc() }
 
-// Finished counts one request reaching its final status.
+// Finished counts a request reaching its final status.
 func (m Purchases) Finished(status string) { m.FinishedTotal.WithLabelValues(status).Inc() }
 
-// Webhooks counts gateway's webhook attempts.
+// Webhooks counts webhook attempts.
 type Webhooks struct {
 	AttemptsTotal *prometheus.CounterVec
 }
@@ -116,7 +104,7 @@ const (
 	WebhookFellBack  = "fell_back" // it did not and the schedule ran out: the code goes by SMS
 )
 
-// NewWebhooks registers vouchers_webhook_attempts_total.
+// NewWebhooks registers the webhook metric.
 func NewWebhooks(reg prometheus.Registerer) Webhooks {
 	m := Webhooks{AttemptsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "webhook_attempts_total",
@@ -126,15 +114,15 @@ func NewWebhooks(reg prometheus.Registerer) Webhooks {
 	return m
 }
 
-// Attempt counts one webhook attempt.
+// Attempt counts an attempt.
 func (m Webhooks) Attempt(outcome string) { m.AttemptsTotal.WithLabelValues(outcome).Inc() }
 
-// DeadLetters counts the dead letters gateway keeps.
+// DeadLetters counts dead letters.
 type DeadLetters struct {
 	Total *prometheus.CounterVec
 }
 
-// NewDeadLetters registers vouchers_dead_letters_total.
+// NewDeadLetters registers the dead letter metric.
 func NewDeadLetters(reg prometheus.Registerer) DeadLetters {
 	m := DeadLetters{Total: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "dead_letters_total",
@@ -144,16 +132,15 @@ func NewDeadLetters(reg prometheus.Registerer) DeadLetters {
 	return m
 }
 
-// DeadLetter counts one dead letter of topic.
+// DeadLetter counts one of topic.
 func (m DeadLetters) DeadLetter(topic string) { m.Total.WithLabelValues(topic).Inc() }
 
-// Provider times voucher-int's calls to the Voucher Provider Server.
+// Provider times calls to the Voucher Provider Server.
 type Provider struct {
 	Seconds *prometheus.HistogramVec
 }
 
-// NewProvider registers vouchers_provider_request_duration_seconds. The
-// buckets surround the 3 s budget and the provider's 2.5 s acknowledgement.
+// NewProvider's buckets surround the 3 s budget and the 2.5 s acknowledgement.
 func NewProvider(reg prometheus.Registerer) Provider {
 	m := Provider{Seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "provider_request_duration_seconds",
@@ -164,17 +151,17 @@ func NewProvider(reg prometheus.Registerer) Provider {
 	return m
 }
 
-// ProviderCall records one call.
+// ProviderCall records a call.
 func (m Provider) ProviderCall(operation, outcome string, d time.Duration) {
 	m.Seconds.WithLabelValues(operation, outcome).Observe(d.Seconds())
 }
 
-// SMS counts the text messages the sms service sends.
+// SMS counts text messages sent.
 type SMS struct {
 	SentTotal *prometheus.CounterVec
 }
 
-// NewSMS registers vouchers_sms_sent_total.
+// NewSMS registers the SMS metric.
 func NewSMS(reg prometheus.Registerer) SMS {
 	m := SMS{SentTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "sms_sent_total",
@@ -184,19 +171,17 @@ func NewSMS(reg prometheus.Registerer) SMS {
 	return m
 }
 
-// Sent counts one message of kind.
+// Sent counts a message.
 func (m SMS) Sent(kind string) { m.SentTotal.WithLabelValues(kind).Inc() }
 
-// Sweeps counts the passes of the cron sweeps, the items they looked at,
-// and the work they could not do, by sweep and reason.
+// Sweeps counts cron sweeps' passes, items and failures.
 type Sweeps struct {
 	FailuresTotal *prometheus.CounterVec
 	PassesTotal   *prometheus.CounterVec
 	ItemsTotal    *prometheus.CounterVec
 }
 
-// NewSweeps registers vouchers_sweep_failures_total,
-// vouchers_sweep_passes_total and vouchers_sweep_items_total.
+// NewSweeps registers the sweep metrics.
 func NewSweeps(reg prometheus.Registerer) Sweeps {
 	m := Sweeps{FailuresTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "sweep_failures_total",
@@ -215,7 +200,7 @@ func NewSweeps(reg prometheus.Registerer) Sweeps {
 	return m
 }
 
-// Passed counts one pass of sweep and the items it looked at.
+// Passed counts a pass and its items.
 func (m Sweeps) Passed(sweep, outcome string, items int) {
 	m.PassesTotal.WithLabelValues(sweep, outcome).Inc()
 	if items > 0 {
@@ -223,7 +208,7 @@ func (m Sweeps) Passed(sweep, outcome string, items int) {
 	}
 }
 
-// Failed counts the failures of one pass of sweep, by reason.
+// Failed counts a pass's failures by reason.
 func (m Sweeps) Failed(sweep string, reasons map[string]int) {
 	for reason, n := range reasons {
 		m.FailuresTotal.WithLabelValues(sweep, reason).Add(float64(n))

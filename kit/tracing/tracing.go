@@ -1,12 +1,7 @@
 // Package tracing puts the apps' work in OpenTelemetry traces, parented to
-// the spans daprd sends in the W3C traceparent header.
-//
-// An incoming request gets a server span (Serve); work that matters gets a
-// span of its own (Start). The trace goes on to the sidecar (gRPC metadata,
-// HTTP headers), into outbox records and CloudEvents (Traceparent), and
-// comes back from them (Parse, With). Spans are exported by OTLP/HTTP only
-// when an endpoint is configured (Setup); without one they are recorded
-// nowhere, but the trace ids still reach every log line and every call.
+// daprd's spans. Outbox records and CloudEvents carry the traceparent too.
+// Without an OTLP endpoint no span is exported, but trace ids still reach
+// every log line and call.
 package tracing
 
 import (
@@ -26,16 +21,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Header is the name of the W3C header (and of the gRPC metadata key and
-// the CloudEvent attribute) that carries the trace context.
+// Header is also the gRPC metadata key and the CloudEvent attribute.
 const Header = "traceparent"
 
 const scope = "github.com/bankabc/vouchers/kit/tracing"
 
 var propagator = propagation.TraceContext{}
 
-// provider is what spans start from. Before Setup (in tests) it samples
-// nothing but still makes trace ids, which the global no-op one does not.
+// provider before Setup samples nothing but still makes trace ids, which
+// the global no-op one does not.
 var provider atomic.Pointer[sdktrace.TracerProvider]
 
 func init() {
@@ -44,14 +38,9 @@ func init() {
 
 func tracer() trace.Tracer { return provider.Load().Tracer(scope) }
 
-// Setup installs the app's tracer provider. A trace started here (nothing
-// came in) is sampled at sampleRate (TRACING_SAMPLING_RATE, daprd's rate);
-// one that came in keeps its parent's decision, as daprd's sampler does.
-// Spans are exported by OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT or
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (the exporter reads these and
-// the other OTEL_EXPORTER_OTLP_* variables itself), unless
-// OTEL_TRACES_EXPORTER is "none". The service name is OTEL_SERVICE_NAME,
-// else APP_ID. shutdown flushes what is left to export.
+// Setup samples a new trace at daprd's rate; an incoming one keeps its
+// parent's decision, as daprd's sampler does. Spans are exported only when
+// an OTEL_EXPORTER_OTLP_* endpoint is set. The service name falls back on APP_ID.
 func Setup(ctx context.Context, getenv func(string) string, sampleRate float64) (shutdown func(context.Context) error, err error) {
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(sampleRate))),
@@ -73,12 +62,9 @@ func Setup(ctx context.Context, getenv func(string) string, sampleRate float64) 
 	return tp.Shutdown, nil
 }
 
-// setUp tells whether Setup ran.
 var setUp atomic.Bool
 
-// Ensure sets up tracing from the environment with sampleRate, unless it is
-// set up already: for an app that serves HTTP without service.Run. Spans
-// left unexported when such an app stops are lost.
+// Ensure is Setup for apps without service.Run. Their last spans are lost at exit.
 func Ensure(sampleRate float64) {
 	if setUp.Load() {
 		return
@@ -97,20 +83,18 @@ func serviceName(getenv func(string) string) string {
 	return filepath.Base(os.Args[0])
 }
 
-// Start starts a span of ctx's trace for one piece of work; the caller
-// ends it.
+// Start starts a span; the caller ends it.
 func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	return tracer().Start(trace.ContextWithSpanContext(ctx, From(ctx)), name, trace.WithAttributes(attrs...))
 }
 
-// StartClient is Start for a call to another party (the provider, a
-// customer's webhook).
+// StartClient is Start for a call to another party.
 func StartClient(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	return tracer().Start(trace.ContextWithSpanContext(ctx, From(ctx)), name,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 }
 
-// End ends span, marked failed by err when err is not nil.
+// End marks span failed when err is not nil.
 func End(span trace.Span, err error) {
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
@@ -118,9 +102,8 @@ func End(span trace.Span, err error) {
 	span.End()
 }
 
-// Served is the server span of one incoming request. A topic handler may
-// replace it (Adopt) while the request runs, so it is read through ctx's
-// slot, not ctx's span.
+// Served is read through ctx's slot, not ctx's span, because Adopt may
+// replace it while the request runs.
 type Served struct {
 	mu    sync.Mutex
 	span  trace.Span
@@ -136,8 +119,7 @@ func servedOf(ctx context.Context) *Served {
 	return s
 }
 
-// Serve starts the server span of an incoming request, a child of
-// traceparent when it is valid, else the root of a new trace.
+// Serve starts a server span, a new root if traceparent is invalid.
 func Serve(ctx context.Context, name, traceparent string) (context.Context, *Served) {
 	s := &Served{name: name}
 	sc, ok := Parse(traceparent)
@@ -152,14 +134,14 @@ func Serve(ctx context.Context, name, traceparent string) (context.Context, *Ser
 	return context.WithValue(ctx, ctxKey{}, s), s
 }
 
-// Span is the request's server span now.
+// Span is the current server span.
 func (s *Served) Span() trace.Span {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.span
 }
 
-// End names the span by the route that served the request, and ends it.
+// End names the span by its route.
 func (s *Served) End(route string, status int) {
 	span := s.Span()
 	if route != "" {
@@ -172,13 +154,10 @@ func (s *Served) End(route string, status int) {
 	span.End()
 }
 
-// Adopt makes traceparent the trace of ctx's request when that request
-// started a trace of its own for want of one, and tells whether it did.
-// An event delivered by a sidecar with tracing off comes without a
-// traceparent header, but its CloudEvent carries the publisher's: that one
-// is the event's trace. The request's server span starts again as a child
-// of traceparent (the first one is never ended, so never exported), and
-// everything holding the request's ctx sees the change, its log line too.
+// Adopt moves a request that started its own trace into traceparent's.
+// A sidecar with tracing off sends no header, but the CloudEvent carries
+// the publisher's trace. The first server span is never ended, so never
+// exported.
 func Adopt(ctx context.Context, traceparent string) (context.Context, bool) {
 	s := servedOf(ctx)
 	if s == nil {
@@ -198,8 +177,7 @@ func Adopt(ctx context.Context, traceparent string) (context.Context, bool) {
 	return ctx, true
 }
 
-// From returns the span context of ctx's work: its span's, or the
-// request's server span's when ctx still holds the one Adopt replaced.
+// From sees through a span Adopt replaced.
 func From(ctx context.Context) trace.SpanContext {
 	sc := trace.SpanContextFromContext(ctx)
 	if s := servedOf(ctx); s != nil && sc.SpanID() == s.first {
@@ -208,14 +186,13 @@ func From(ctx context.Context) trace.SpanContext {
 	return sc
 }
 
-// With returns ctx in the trace of sc, whatever ctx was in: for work that
-// belongs to another trace than the request it runs in (a reconciler pass
-// over many orders, each in the trace of its purchase).
+// With moves ctx into sc's trace, e.g. a reconciler's work on each order
+// in the trace of its purchase.
 func With(ctx context.Context, sc trace.SpanContext) context.Context {
 	return trace.ContextWithRemoteSpanContext(ctx, sc)
 }
 
-// Parse reads a traceparent value.
+// Parse reads a traceparent.
 func Parse(traceparent string) (trace.SpanContext, bool) {
 	if traceparent == "" {
 		return trace.SpanContext{}, false
@@ -225,14 +202,14 @@ func Parse(traceparent string) (trace.SpanContext, bool) {
 	return sc, sc.IsValid()
 }
 
-// Traceparent is the traceparent value of ctx's span, "" without one.
+// Traceparent is "" without a span.
 func Traceparent(ctx context.Context) string {
 	c := propagation.MapCarrier{}
 	propagator.Inject(trace.ContextWithSpanContext(ctx, From(ctx)), c)
 	return c[Header]
 }
 
-// TraceID is ctx's trace id in hex, "" without one.
+// TraceID is in hex, "" without one.
 func TraceID(ctx context.Context) string {
 	if sc := From(ctx); sc.IsValid() {
 		return sc.TraceID().String()
