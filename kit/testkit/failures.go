@@ -2,14 +2,13 @@ package testkit
 
 import "sync"
 
-// Failures is a sweep's failure counter (kit/metrics.Sweeps' shape) that
-// remembers, by "sweep/reason".
+// Failures is a sweep counter that remembers, by "sweep/reason".
 type Failures struct {
 	mu sync.Mutex
 	by map[string]int
 }
 
-// Failed counts one pass's failures of sweep.
+// Failed counts a pass's failures.
 func (f *Failures) Failed(sweep string, reasons map[string]int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -21,8 +20,7 @@ func (f *Failures) Failed(sweep string, reasons map[string]int) {
 	}
 }
 
-// Passed counts one pass of sweep under "sweep/pass/outcome", and its
-// items under "sweep/items".
+// Passed counts under "sweep/pass/outcome" and "sweep/items".
 func (f *Failures) Passed(sweep, outcome string, items int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -33,7 +31,7 @@ func (f *Failures) Passed(sweep, outcome string, items int) {
 	f.by[sweep+"/items"] += items
 }
 
-// By is what was counted, by "sweep/reason" (and the passes).
+// By returns the counts.
 func (f *Failures) By() map[string]int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -44,8 +42,7 @@ func (f *Failures) By() map[string]int {
 	return out
 }
 
-// Tokens of the tests that start an app beside a StartSidecar: long enough
-// for the apps' checks, and never a deployment's.
+// Test tokens are long enough for the apps' checks, and never a deployment's.
 const (
 	AppToken  = "app-token-of-the-test-0123456789"
 	DaprToken = "dapr-token-of-the-test-012345678"

@@ -21,11 +21,9 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
-// FakeSidecar is the part of a Dapr sidecar's gRPC API our apps call (state,
-// publish, secrets, output bindings) on a loopback port, backed by a
-// MemState, for tests that start an app's real wiring (its run function)
-// without a daprd. Calls without Token in dapr-api-token are refused, as
-// daprd refuses them.
+// FakeSidecar serves the part of daprd's gRPC API our apps call, so tests
+// can run an app's real wiring without a daprd. It refuses calls without
+// Token, as daprd does.
 type FakeSidecar struct {
 	runtimev1.UnimplementedDaprServer
 	Mem *MemState
@@ -38,15 +36,14 @@ type FakeSidecar struct {
 	bindings []Binding
 }
 
-// Binding is one output binding call the sidecar took.
+// Binding is one output binding call.
 type Binding struct {
 	Name, Operation string
 	Data            []byte
 	Metadata        map[string]string
 }
 
-// StartSidecar serves a FakeSidecar with token on a free loopback port until
-// the test ends.
+// StartSidecar serves until the test ends.
 func StartSidecar(t testing.TB, token string) *FakeSidecar {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -70,7 +67,7 @@ func (s *FakeSidecar) authenticate(ctx context.Context, req any, _ *grpc.UnarySe
 	return next(ctx, req)
 }
 
-// Bindings lists the output binding calls taken so far.
+// Bindings lists the calls so far.
 func (s *FakeSidecar) Bindings() []Binding {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,7 +138,6 @@ func (s *FakeSidecar) InvokeBinding(_ context.Context, req *runtimev1.InvokeBind
 	return &runtimev1.InvokeBindingResponse{}, nil
 }
 
-// setItem is the SDK's form of a state item the sidecar received.
 func setItem(it *commonv1.StateItem) *dapr.SetStateItem {
 	out := &dapr.SetStateItem{Key: it.GetKey(), Value: it.GetValue(), Metadata: it.GetMetadata()}
 	if it.GetEtag() != nil {
@@ -160,11 +156,8 @@ func operationType(t string) int {
 	return int(dapr.StateOperationTypeUpsert)
 }
 
-// RunApp starts run (an app's run function: its real wiring) beside
-// sidecar, on a free APP_PORT, with env on top of the ports and tokens,
-// and waits until the app answers /healthz. It returns the app port's base
-// URL. The app is stopped when the test ends, and the test fails if run
-// returned an error or did not return.
+// RunApp starts run beside sidecar and waits for /healthz. It returns the
+// app's base URL. The test fails if run fails or does not stop at the end.
 func RunApp(t testing.TB, run func(context.Context, func(string) string, io.Writer) error, sidecar *FakeSidecar, appToken string, env map[string]string) string {
 	t.Helper()
 	// The Dapr client reads DAPR_API_TOKEN from the process, as in the app.
@@ -212,19 +205,17 @@ func RunApp(t testing.TB, run func(context.Context, func(string) string, io.Writ
 	}
 }
 
-// Delivery is what an app answered a topic delivery: the HTTP status and,
-// on 200, the outcome daprd acts on (SUCCESS, RETRY or DROP: go-sdk's
-// topic handler always answers 200 and says which in the body).
+// Delivery holds Status because go-sdk's topic handler always answers 200
+// and puts SUCCESS, RETRY or DROP in the body.
 type Delivery struct {
 	Code   int
 	Status string
 }
 
-// Delivered is the answer of a delivery the app handled.
+// Delivered is a handled delivery.
 var Delivered = Delivery{Code: http.StatusOK, Status: "SUCCESS"}
 
-// Deliver posts data as a CloudEvent of ceType to an app's topic route,
-// as its sidecar does, and returns the app's answer.
+// Deliver posts a CloudEvent to an app's topic route, as its sidecar does.
 func Deliver(t testing.TB, base, path, appToken, topic, ceType string, data any) Delivery {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{
@@ -253,7 +244,7 @@ func Deliver(t testing.TB, base, path, appToken, topic, ceType string, data any)
 	return d
 }
 
-// FreePort is a loopback port nothing listens on now.
+// FreePort is a loopback port free now.
 func FreePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -265,8 +256,7 @@ func FreePort(t testing.TB) string {
 	return port
 }
 
-// Env is a getenv that reads vars, for loading a service's configuration
-// in a test as run loads it.
+// Env is a getenv over vars.
 func Env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }

@@ -5,8 +5,7 @@ import (
 	"sync"
 )
 
-// Logs is a log sink that a test and the goroutines it starts share: an
-// slog handler writes to it while the test reads it.
+// Logs is a log sink safe to share between a test and its goroutines.
 type Logs struct {
 	mu sync.Mutex
 	b  strings.Builder
@@ -18,7 +17,7 @@ func (l *Logs) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-// String is everything written so far.
+// String returns everything written so far.
 func (l *Logs) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -14,24 +14,22 @@ import (
 	"github.com/bankabc/vouchers/api"
 )
 
-// MemState is an in-memory Dapr state client with ETags and first-write semantics, like
-// the real components.
+// MemState has ETags and first-write semantics, like the real components.
 type MemState struct {
 	mu   sync.Mutex
 	data map[string][]byte
 	tags map[string]int
-	// Txns records every committed transaction, for assertions on the outbox.
+	// Txns records committed transactions, for outbox assertions.
 	Txns [][]*dapr.StateOperation
-	// Published records every event published through it.
+	// Published records published events.
 	Published []Published
-	// PublishErr, if set, fails every publish (a broker that is down).
+	// PublishErr, if set, fails every publish, like a broker that is down.
 	PublishErr error
-	// SkipEventChecks turns off the schema check of published events, for
-	// benchmarks that measure the code under test alone.
+	// SkipEventChecks lets benchmarks measure the code under test alone.
 	SkipEventChecks bool
 }
 
-// Published is one event published through a MemState.
+// Published is one published event.
 type Published struct {
 	Topic string
 	Data  []byte
@@ -126,8 +124,8 @@ func (m *MemState) DeleteBulkState(_ context.Context, _ string, keys []string, _
 	return nil
 }
 
-// PublishEvent records the event, after holding it to its topic's JSON
-// Schema (api/events), so each producer's unit tests are contract tests too.
+// PublishEvent checks the event against its JSON Schema, so each producer's
+// unit tests are contract tests too.
 func (m *MemState) PublishEvent(_ context.Context, _, topic string, data interface{}, opts ...dapr.PublishEventOption) error {
 	b, ok := data.([]byte)
 	if !ok {
@@ -151,7 +149,7 @@ func (m *MemState) PublishEvent(_ context.Context, _, topic string, data interfa
 	return nil
 }
 
-// Events is what was published to topic, in order.
+// Events lists topic's events in order.
 func (m *MemState) Events(topic string) []Published {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -164,7 +162,7 @@ func (m *MemState) Events(topic string) []Published {
 	return out
 }
 
-// Has tells whether key holds a value.
+// Has reports whether key holds a value.
 func (m *MemState) Has(key string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -172,8 +170,7 @@ func (m *MemState) Has(key string) bool {
 	return ok
 }
 
-// checkEvent holds an event to its topic's schema; ceType must be the
-// topic's. Topics of api/events only: dead letters are checked elsewhere.
+// checkEvent skips topics outside api/events; dead letters are checked elsewhere.
 func checkEvent(topic, ceType string, data []byte) error {
 	for _, t := range api.Topics {
 		if t.Name == topic {
@@ -186,7 +183,7 @@ func checkEvent(topic, ceType string, data []byte) error {
 	return nil
 }
 
-// Len is the number of keys stored.
+// Len counts the keys.
 func (m *MemState) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

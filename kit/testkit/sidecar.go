@@ -7,21 +7,18 @@ import (
 	"testing"
 )
 
-// Call is one request to an app's sidecar face (service.Faces.Sidecar
-// behind service.SidecarOnly), forged or genuine.
+// Call is one request to an app's sidecar face, forged or genuine.
 type Call struct {
 	Method, Path, Body string
 	// Token is sent as dapr-api-token when not empty.
 	Token string
-	// Caller is sent as dapr-caller-app-id when not empty: what an app's
-	// sidecar adds when that app invokes this one.
+	// Caller is sent as dapr-caller-app-id when not empty.
 	Caller string
 	// Want is the status expected.
 	Want int
 }
 
-// Expect makes each call to h and fails t for any answered otherwise than
-// its Want.
+// Expect fails t for each call not answered with its Want.
 func Expect(t testing.TB, h http.Handler, calls ...Call) {
 	t.Helper()
 	for _, c := range calls {

@@ -7,9 +7,8 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 )
 
-// Stores is an in-memory Dapr client over several state stores: each store
-// name has its own MemState (as each component is its own database), and
-// events are published to Bus.
+// Stores gives each store name its own MemState, as each component is its
+// own database.
 type Stores struct {
 	ByName map[string]*MemState
 	Bus    *MemState
