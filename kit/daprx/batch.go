@@ -2,8 +2,7 @@ package daprx
 
 import "sync"
 
-// batcher is a group commit: items that arrive during a round wait for the
-// next one. Under load that is one write per round, and no timer.
+// batcher is a group commit: one write per round under load, and no timer.
 type batcher[T any] struct {
 	mu      sync.Mutex
 	pending []T

@@ -19,8 +19,7 @@ import (
 // TokenHeader carries DAPR_API_TOKEN to daprd and APP_API_TOKEN to the app.
 const TokenHeader = "dapr-api-token"
 
-// Connect dials the sidecar, retrying until ctx ends, because daprd may come
-// up after the app.
+// Connect retries until ctx ends, because daprd may come up after the app.
 func Connect(ctx context.Context, log *slog.Logger, grpcPort string) (dapr.Client, error) {
 	if grpcPort == "" {
 		return nil, fmt.Errorf("DAPR_GRPC_PORT is not set: start the app beside a Dapr sidecar (make run)")
@@ -41,8 +40,7 @@ func Connect(ctx context.Context, log *slog.Logger, grpcPort string) (dapr.Clien
 	}
 }
 
-// dial copies the SDK's NewClientWithAddressContext, which takes no dial
-// options, and adds our interceptors.
+// dial is the SDK's dial, which takes no options, with our interceptors.
 func dial(ctx context.Context, addr string) (*grpc.ClientConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

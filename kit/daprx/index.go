@@ -11,8 +11,7 @@ type IndexShard struct {
 	IDs []string `json:"ids"`
 }
 
-// Index is a set of ids spread over a few keys, so concurrent changes rarely
-// contend on one ETag.
+// Index spreads a set over a few keys, so writers rarely contend on one ETag.
 type Index struct {
 	Store  Store[IndexShard]
 	Name   string

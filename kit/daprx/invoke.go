@@ -14,8 +14,7 @@ import (
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
-// Invoker calls other apps through daprd's HTTP invocation API.
-// Plain HTTP keeps the callee's status and body.
+// Invoker uses daprd's HTTP API, which keeps the callee's status and body.
 type Invoker struct {
 	// SidecarURL is http://127.0.0.1:{DAPR_HTTP_PORT}.
 	SidecarURL string

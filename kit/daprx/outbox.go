@@ -14,25 +14,22 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
-// Outbox publishes the events of state writes after their transaction
-// commits. daprd's own outbox sleeps a second per message (docs/performance.md).
+// Outbox publishes events after their write commits. daprd's own outbox
+// sleeps a second per message (docs/performance.md).
 //
-// A write schedules the event's id for the relay, then stores the value and
-// the event's record in one transaction, then publishes and removes the record.
-// The relay publishes any record still there when its id comes due.
-// So a crash delays an event but never loses it. A crash after the publish
-// may send it twice under the same id; consumers are idempotent.
+// The event's record is stored in the write's transaction, and the relay
+// publishes any record left. A crash delays an event but never loses it;
+// it may send it twice, and consumers are idempotent.
 //
-// Topics in Confirm keep their record until the consumer confirms the work.
-// This repairs an event a broker lost after acknowledging the publish.
+// Topics in Confirm keep their record until the consumer confirms, which
+// repairs an event a broker lost after acknowledging it.
 type Outbox struct {
 	// Records must be the business data's store, to share its transaction.
 	Records   Store[OutboxRecord]
 	Deleter   StateDeleter
 	Publisher Publisher
 	Intents   *Schedule
-	// After must be longer than any write takes. Otherwise the relay finds
-	// no record for a transaction in flight and drops the event.
+	// After must outlast any write, or the relay drops an event in flight.
 	After time.Duration
 	// Confirm lists the topics whose consumer confirms.
 	Confirm map[string]Confirmation
@@ -135,8 +132,7 @@ func (o *Outbox) intend(ctx context.Context, rec OutboxRecord) error {
 	return o.Intents.Add(ctx, rec.ID, after)
 }
 
-// sent publishes rec after its commit. A failed publish is left to the
-// relay, because the write itself succeeded.
+// sent leaves a failed publish to the relay: the write itself succeeded.
 func (o *Outbox) sent(ctx context.Context, rec OutboxRecord) {
 	// The customer's request may end now; the publish should not.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -162,8 +158,7 @@ func (o *Outbox) publish(ctx context.Context, rec OutboxRecord) error {
 	return o.Publisher.PublishRaw(ctx, rec.Topic, rec.Type, rec.ID, rec.Data)
 }
 
-// remove batches deletes off the caller's path. A failed delete only means
-// the relay publishes the record once more.
+// remove batches deletes; a failed one only means one more publish.
 func (o *Outbox) remove(id string) {
 	o.once.Do(func() { o.removals.round = o.removeAll })
 	o.removals.add(outboxKey(id))

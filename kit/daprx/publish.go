@@ -21,8 +21,7 @@ type EventPublisher interface {
 type Publisher struct {
 	Client EventPublisher
 	PubSub string
-	// Key gives the partitionKey; nil means events.OrderingKey (the phone).
-	// A partitioned broker keeps one key's events in order.
+	// Key gives the partitionKey, which keeps one phone's events in order.
 	Key func(data []byte) string
 }
 
@@ -37,8 +36,7 @@ func (p Publisher) Publish(ctx context.Context, topic, ceType string, data any) 
 
 // PublishRaw sends JSON data. A non-empty id stays the same on every re-send.
 func (p Publisher) PublishRaw(ctx context.Context, topic, ceType, id string, data []byte) error {
-	// The trace goes in the envelope even when daprd's tracing is off,
-	// because the subscriber reads it from there.
+	// With daprd's tracing off, the subscriber reads the trace from here.
 	meta := map[string]string{}
 	if ceType != "" {
 		meta["cloudevent.type"] = ceType

@@ -14,17 +14,14 @@ import (
 	"github.com/bankabc/vouchers/kit/persist"
 )
 
-// Schedule keeps ids in buckets by the second they come due. Dapr's state
-// API cannot list keys portably, so a sweep reads the buckets of the seconds
-// due since the last sweep. Buckets expire by TTL and are never deleted.
+// Schedule keeps ids in buckets by due second, because Dapr's state API
+// cannot list keys portably. Buckets expire by TTL and are never deleted.
 //
-// Adds are group-committed. One key written by every caller would serialise
-// them on its ETag: the redrive got 503s from 500 purchases/s on.
-// Each second has Shards slots. A replica first inserts into slots nobody
-// wrote (no read needed), and appends only when it has tried them all.
+// Adds are group-committed into Shards slots per second. One key for all
+// callers serialised them on its ETag: 503s from 500 purchases/s on.
 //
-// A sweep holds a lease on the cursor, and moves the cursor after the work.
-// A sweep that dies is repeated, never skipped.
+// A sweep holds a lease and moves the cursor after the work, so a sweep
+// that dies is repeated, never skipped.
 type Schedule struct {
 	Buckets Store[Bucket]
 	Cursors Store[SweepCursor]
@@ -47,14 +44,12 @@ type Schedule struct {
 	shard atomic.Uint32
 }
 
-// ScheduleLease is how long a sweep holds a schedule. A killed holder stalls
-// the schedule until its lease runs out. Killing one gateway and one
-// voucher-int of two took 33-34 s to settle with a 30 s lease, and 17.5 s
-// with a 6 s lease. A sweep stops at half the lease, and its work is idempotent.
+// ScheduleLease is short because a killed holder stalls the schedule that long.
+// Killing one gateway and one voucher-int of two settled in 33-34 s with a
+// 30 s lease, and in 17.5 s with a 6 s lease.
 const ScheduleLease = 10 * time.Second
 
-// NewSchedule returns a schedule in store. longest is the longest delay
-// anything is added with; buckets outlive it by BucketLife.
+// NewSchedule keeps buckets for longest, the longest delay, plus BucketLife.
 func NewSchedule(c StateClient, store, name, holder string, longest time.Duration) *Schedule {
 	return &Schedule{
 		Buckets: Store[Bucket]{Client: c, Name: store, TTL: longest + BucketLife},
@@ -78,10 +73,8 @@ func (s *Schedule) CountTo(c FailureCounter) *Schedule {
 // FailureCounter counts a sweep's failures by reason.
 type FailureCounter = persist.FailureCounter
 
-// PassCounter counts each pass by outcome: "swept", "held" (another replica
-// holds it), "idle" (already swept up to now) or "failed". A cron tick fires
-// on every replica, so this shows how many passes did the work.
-// A FailureCounter that is also a PassCounter gets these counts.
+// PassCounter counts passes by outcome ("swept", "held", "idle", "failed"),
+// because a cron tick fires on every replica but one does the work.
 type PassCounter interface {
 	Passed(sweep, outcome string, items int)
 }
@@ -107,23 +100,20 @@ type SweepCursor struct {
 // SweepSummary counts what one sweep did.
 type SweepSummary = persist.SweepSummary
 
-// BucketLife is how long a bucket outlives its second. A sweep that was
-// away longer skips the expired seconds.
+// BucketLife is how long a bucket outlives its second.
 const BucketLife = time.Hour
 
 // maxCatchUp bounds the seconds one sweep works through; the next goes on.
 const maxCatchUp = 120
 
-// sweepGrace keeps sweeps off the newest seconds and adds out of them,
-// so an add in flight is never behind the cursor.
+// sweepGrace keeps an add in flight from falling behind the cursor.
 const sweepGrace = 1
 
 const retryAfter = 5 * time.Second
 
 var errHeld = errors.New("schedule held by another sweep")
 
-// errUpToDate means another replica's pass of the same tick did the work.
-// Nothing is written, not even the lease.
+// errUpToDate: another replica did this tick's work, so nothing is written.
 var errUpToDate = errors.New("schedule swept up to now")
 
 type scheduled struct {
@@ -151,8 +141,7 @@ func (s *Schedule) Add(ctx context.Context, id string, after time.Duration) erro
 	}
 }
 
-// write stores one round of adds. Due is a "not before", so an add a sweep
-// may already be reading moves to a later second.
+// write moves an add a sweep may be reading to a later second ("not before").
 func (s *Schedule) write(batch []scheduled) {
 	earliest := s.Now().Unix() + 2*sweepGrace
 	bySecond := map[int64][]scheduled{}
@@ -212,10 +201,8 @@ func (s *Schedule) append(ctx context.Context, second int64, shard int, ids []st
 	return err
 }
 
-// Sweep hands fn each id that came due since the last sweep, in order.
-// A failed id is added again retryAfter later, and the sweep goes on.
-// An unreadable bucket, or an id that cannot be re-added, stops the sweep
-// at that second, and the next sweep starts there again.
+// Sweep hands fn each due id in order. A failed id is added again later.
+// A sweep that cannot go on stops, and the next one starts there.
 func (s *Schedule) Sweep(ctx context.Context, fn func(ctx context.Context, id string) error) (SweepSummary, error) {
 	return s.SweepEach(ctx, func(ctx context.Context, ids []string) []error {
 		out := make([]error, len(ids))
@@ -226,8 +213,7 @@ func (s *Schedule) Sweep(ctx context.Context, fn func(ctx context.Context, id st
 	})
 }
 
-// SweepEach is Sweep with one second's ids at a time, so fn can read in bulk.
-// fn returns one error per id.
+// SweepEach hands fn one second's ids at once, so it can read in bulk.
 func (s *Schedule) SweepEach(ctx context.Context, fn func(ctx context.Context, ids []string) []error) (SweepSummary, error) {
 	var sum SweepSummary
 	start := time.Now()

@@ -101,15 +101,13 @@ func (s Store[T]) Insert(ctx context.Context, key string, v T, ev *Event) error 
 	return s.write(ctx, key, v, nil, ev, nil)
 }
 
-// InsertAfter is Insert once before has succeeded. before runs beside the
-// outbox's own schedule entry, so the two group-committed waits overlap
-// instead of adding up.
+// InsertAfter runs before beside the outbox's schedule entry, so the two
+// group-committed waits overlap instead of adding up.
 func (s Store[T]) InsertAfter(ctx context.Context, key string, v T, ev *Event, before func(context.Context) error) error {
 	return s.write(ctx, key, v, nil, ev, before)
 }
 
 // Update is read-modify-write under the ETag, retrying fn on a conflict.
-// fn returns the event to publish (or nil), or ErrNoChange to skip the write.
 func (s Store[T]) Update(ctx context.Context, key string, fn func(v *T, exists bool) (*Event, error)) (T, error) {
 	const maxAttempts = 20
 	for attempt := 0; ; attempt++ {
@@ -152,8 +150,7 @@ func (s Store[T]) item(key string, v T, etag *string) (*dapr.SetStateItem, error
 	if err != nil {
 		return nil, fmt.Errorf("encode %s/%s: %w", s.Name, key, err)
 	}
-	// No contentType: some stores then need a JSON module a plain install
-	// lacks (docs/deploy.md).
+	// With a contentType some stores need a JSON module (docs/deploy.md).
 	item := &dapr.SetStateItem{Key: key, Value: b, Metadata: map[string]string{}}
 	if s.TTL > 0 {
 		item.Metadata["ttlInSeconds"] = strconv.Itoa(int(s.TTL.Seconds()))
@@ -198,10 +195,8 @@ func (s Store[T]) write(ctx context.Context, key string, v T, etag *string, ev *
 			s.Outbox.sent(ctx, rec)
 			return nil
 		}
-		// Some stores run each operation of a transaction on its own
-		// (docs/deploy.md). A write that lost its ETag race may have kept its
-		// record, which the relay would publish. After any other error the
-		// transaction may have committed, so the record must stay.
+		// Some stores are not all-or-nothing (docs/deploy.md), so a lost race
+		// may have kept a record. After other errors it may have committed.
 		if isETagMismatch(err) {
 			s.Outbox.remove(rec.ID)
 		}
@@ -241,8 +236,7 @@ func (s Store[T]) outboxRecord(ctx context.Context, ev *Event) (OutboxRecord, er
 	return s.Outbox.record(ctx, ev)
 }
 
-// isETagMismatch: daprd answers Aborted for single writes, but wraps
-// transaction conflicts in an Internal error that names the mismatch.
+// isETagMismatch: daprd answers Aborted for single writes, Internal in a transaction.
 func isETagMismatch(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok {

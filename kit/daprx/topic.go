@@ -31,10 +31,8 @@ const (
 	statusDrop    = "DROP" // sent to the subscription's dead-letter topic
 )
 
-// TopicHandler adapts fn to go-sdk's topic handler. Retry or drop is decided
-// here only, from the error's kind. An event that would fail the same way
-// again is dropped to the dead letters; anything else, panics too, is retried.
-// Without daprd's traceparent header, the CloudEvent's own trace is used.
+// TopicHandler is the one place that decides retry or drop, from the
+// error's kind. Without daprd's traceparent, the CloudEvent's trace is used.
 func TopicHandler[T any](log *slog.Logger, fn func(ctx context.Context, ev Envelope, data T) error) common.TopicEventHandler {
 	return func(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
 		env := Envelope{ID: e.ID, Type: e.Type, Source: e.Source, Topic: e.Topic, PubsubName: e.PubsubName,
@@ -72,8 +70,7 @@ func handle[T any](ctx context.Context, log *slog.Logger, env Envelope, fn func(
 	}
 }
 
-// permanent means the event itself is wrong. A Conflict is retried, or a
-// good event would be dead-lettered.
+// permanent errors do not include Conflict, or good events would be dead-lettered.
 func permanent(err error) bool {
 	switch errs.KindOf(err) {
 	case errs.Invalid, errs.Unprocessable, errs.TooLarge:
