@@ -15,8 +15,7 @@ import (
 	"github.com/bankabc/vouchers/kit/tracing"
 )
 
-// oneAtATime skips a tick that finds a pass running. A pass ends with the
-// app's ctx, not the tick's, but keeps the tick's request id and trace.
+// oneAtATime skips a tick that finds a pass running; a pass ends with the app.
 func oneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Context)) func(tick context.Context) {
 	var running sync.Mutex
 	return func(tick context.Context) {
@@ -34,8 +33,7 @@ func oneAtATime(ctx context.Context, timeout time.Duration, pass func(context.Co
 	}
 }
 
-// recovered logs a panic instead of letting it kill the process; the next
-// tick tries again.
+// recovered logs a panic instead of killing the process; the next tick retries.
 func recovered(log *slog.Logger, route string, pass func(context.Context)) func(context.Context) {
 	return func(ctx context.Context) {
 		defer func() {
@@ -67,8 +65,7 @@ func OutboxRelay(log *slog.Logger, r Relayer) func(context.Context) {
 	}
 }
 
-// InstanceName names this run in leases. It has a random part, since a
-// restarted container has the same host and process id.
+// InstanceName is random in part: a restarted container keeps host and pid.
 func InstanceName(app string) string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s-%s-%d-%s", app, host, os.Getpid(), httpx.NewID()[:8])

@@ -12,9 +12,8 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
-// LoadEnv fills cfg from its env tags. An empty variable keeps its default.
-// Whole numbers must be at least 1, durations in a list above zero, and
-// bools "true" or "false". An error names the variable.
+// LoadEnv treats an empty variable as unset, and is stricter than envconfig:
+// counts are at least 1 and bools are "true" or "false".
 func LoadEnv(getenv func(string) string, cfg any) error {
 	types, fields := envFields(reflect.TypeOf(cfg).Elem())
 	var last string

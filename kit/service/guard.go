@@ -20,13 +20,11 @@ const (
 	// TokenHeader carries APP_API_TOKEN on every call daprd makes.
 	TokenHeader = daprx.TokenHeader
 	// CallerHeader is set by the caller's sidecar, so the caller cannot forge it.
-	// Deliveries and bindings carry none.
 	CallerHeader = "dapr-caller-app-id"
 )
 
-// AppToken reads APP_API_TOKEN. Without it, anything reaching the port could
-// forge events and run sweeps, so the app refuses to start. Only tests set
-// ALLOW_NO_APP_TOKEN=true.
+// AppToken is required, or anything reaching the port could forge events.
+// Only tests set ALLOW_NO_APP_TOKEN=true.
 func AppToken(getenv func(string) string) (string, error) {
 	if t := getenv("APP_API_TOKEN"); t != "" {
 		if len(t) < 16 {
@@ -64,8 +62,7 @@ func SidecarOnly(log *slog.Logger, token string, next http.Handler) http.Handler
 	})
 }
 
-// Delivered refuses service invocation with 403 on a route only daprd calls.
-// The app token cannot tell them apart: the sidecar adds it to both.
+// Delivered refuses invocation, which the app token cannot tell from delivery.
 func Delivered(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if caller := r.Header.Get(CallerHeader); caller != "" {
@@ -76,10 +73,8 @@ func Delivered(next http.Handler) http.Handler {
 	})
 }
 
-// InvokedBy lets only the apps named through. In Kubernetes, mTLS and
-// access control refuse the others first. Locally this check is what holds,
-// though a process speaking daprd's internal API can name any caller
-// (docs/security.md).
+// InvokedBy is what holds locally, without mTLS and access control, but a
+// process speaking daprd's internal API can name any caller (docs/security.md).
 func InvokedBy(next http.Handler, apps ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(apps, r.Header.Get(CallerHeader)) {

@@ -30,9 +30,8 @@ const readyTimeout = time.Second
 // probeKey is never written; any key would do.
 const probeKey = "readyz-probe"
 
-// Readiness answers GET /readyz. Unlike /healthz it checks what the app
-// needs, so an orchestrator can hold traffic off while a store is down
-// without restarting anything.
+// Readiness checks what the app needs, so traffic can be held off while a
+// store is down without a restart.
 type Readiness struct {
 	Sidecar Sidecar
 	Needs   Needs
@@ -193,8 +192,7 @@ func errorCode(body []byte) string {
 // readyReuse caps a flood of probes at one round of sidecar calls a second.
 const readyReuse = time.Second
 
-// answerAgainFor reuses h's answer for d. Requests meanwhile wait for it
-// rather than ask again.
+// answerAgainFor reuses h's answer for d; requests meanwhile wait for it.
 func answerAgainFor(d time.Duration, now func() time.Time, h http.Handler) http.Handler {
 	var mu sync.Mutex
 	var last *captured

@@ -14,10 +14,9 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// Routes is an app's sidecar face, on go-sdk's service/http router.
-// The SDK's server is never started, so the declarative Subscriptions in
-// components/ stay the only ones. Invocation targets are our own handlers:
-// the SDK's answers 500 to every error, and callers need to see a 404.
+// Routes is an app's sidecar face on go-sdk's router. The SDK's server never
+// starts, so only the declarative Subscriptions count. Invocation targets are
+// our own handlers, because the SDK's answers 500 to every error.
 type Routes struct {
 	log       *slog.Logger
 	mux       *chi.Mux
@@ -68,8 +67,7 @@ func (r *Routes) Cron(ctx context.Context, route string, timeout time.Duration, 
 	}
 }
 
-// Invoked routes to h for the callers named. Path values are decoded as
-// a ServeMux does; chi alone would keep "a%2Fb" escaped.
+// Invoked decodes path values as a ServeMux does; chi would keep "a%2Fb".
 func (r *Routes) Invoked(method, pattern string, h http.Handler, callers ...string) {
 	decoded := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if rctx := chi.RouteContext(req.Context()); rctx != nil {
@@ -100,8 +98,7 @@ func (r *Routes) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 var anyMethod = []string{http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead,
 	http.MethodOptions, http.MethodPatch, http.MethodPost, http.MethodPut, http.MethodTrace}
 
-// Patterns lists "METHOD pattern", sorted, with "*" for any method. A test
-// compares it with PatternOf, so a route added without a refusal test fails.
+// Patterns lets a test fail for a route added without a refusal test.
 func (r *Routes) Patterns() []string {
 	methods := map[string][]string{}
 	_ = chi.Walk(r.mux, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {

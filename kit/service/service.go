@@ -72,12 +72,9 @@ type Faces struct {
 	sidecar http.Handler // Sidecar behind the app token
 }
 
-// Run serves until ctx ends. daprd waits for the app port, and the app needs
-// daprd, so the ports open first and answer 503 until build is done.
-// Run also serves /healthz, /metrics and /readyz, so no app lists them.
-//
-// Only the app port continues a caller's traceparent. On the public port
-// a caller must not pick the trace id we log under, or force sampling.
+// Run opens the ports first, answering 503 until build is done, because
+// daprd waits for the app port. Only the app port continues a traceparent,
+// so outside callers cannot pick our trace ids or force sampling.
 func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (Faces, error)) error {
 	log := a.Log
 	shutdown, err := tracing.Setup(ctx, os.Getenv, a.TraceSampleRate)
@@ -172,8 +169,7 @@ func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (F
 	return wait(nil)
 }
 
-// alive answers GET /healthz. daprd reads it without the app token, so it
-// tells nothing else.
+// alive tells nothing but up, because daprd reads it without the app token.
 func alive(started func() bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" || r.Method != http.MethodGet {
@@ -191,9 +187,8 @@ func alive(started func() bool, next http.Handler) http.Handler {
 
 var errStarting = errs.E(errs.Unavailable, "starting: waiting for the Dapr sidecar")
 
-// Probes serves /metrics and /readyz before routes. It is not a ServeMux,
-// whose pattern would label requests answered before the routes' own mux,
-// such as a 503 while starting.
+// Probes is not a ServeMux, whose pattern would label requests the routes
+// answer before their own mux, such as a 503 while starting.
 func Probes(reg *prometheus.Registry, ready http.Handler, routes http.Handler) http.Handler {
 	scrape := metrics.Handler(reg)
 	ready = answerAgainFor(readyReuse, time.Now, ready)
@@ -219,14 +214,12 @@ func Env(getenv func(string) string, key, def string) string {
 	return def
 }
 
-// ListenAddr defaults APP_HOST to 127.0.0.1, so only the app's own sidecar
-// reaches it.
+// ListenAddr defaults to 127.0.0.1, so only the app's own sidecar reaches it.
 func ListenAddr(getenv func(string) string, port string) string {
 	return net.JoinHostPort(Env(getenv, "APP_HOST", "127.0.0.1"), port)
 }
 
 // PublicListenAddr is "" when there is no public port.
-// Containers set PUBLIC_HOST=0.0.0.0.
 func PublicListenAddr(getenv func(string) string, def string) string {
 	port := Env(getenv, "PUBLIC_PORT", def)
 	if port == "" {
@@ -235,8 +228,7 @@ func PublicListenAddr(getenv func(string) string, def string) string {
 	return net.JoinHostPort(Env(getenv, "PUBLIC_HOST", "127.0.0.1"), port)
 }
 
-// Healthcheck is `<service> healthcheck [readyz]`. The images have no shell
-// and no curl, so probes run the service's own binary.
+// Healthcheck lets probes run the service's binary: the images have no shell or curl.
 func Healthcheck(getenv func(string) string, defaultPort string, args []string) int {
 	path := "/healthz"
 	switch {
