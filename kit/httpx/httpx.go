@@ -206,8 +206,7 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return Observe(Observed{Log: log}, next)
 }
 
-// Observe gives each request an id and a server span, recovers panics as
-// 500 problems, and logs and counts each request.
+// Observe gives each request an id and a span, and recovers, logs and counts it.
 func Observe(o Observed, next http.Handler) http.Handler {
 	tracing.Ensure(o.SampleRate)
 	log := o.Log

@@ -51,8 +51,7 @@ func NewHTTP(reg prometheus.Registerer) *HTTP {
 	return m
 }
 
-// ObserveRequest labels unknown methods OTHER, or any caller could grow
-// the series without bound.
+// ObserveRequest labels unknown methods OTHER, so callers cannot add series.
 func (m *HTTP) ObserveRequest(route, method string, status int, d time.Duration) {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,

@@ -48,8 +48,7 @@ type BulkReader[T any] interface {
 	GetMany(ctx context.Context, keys []string) (map[string]T, error)
 }
 
-// EachFound hands each value found in one bulk read to fn, in order.
-// It returns one error per id; a failed read fails every id.
+// EachFound returns one error per id; a failed read fails every id.
 func EachFound[T any](ctx context.Context, r BulkReader[T], ids []string, key func(id string) string,
 	fn func(ctx context.Context, id string, v T) error) []error {
 	out := make([]error, len(ids))
@@ -72,8 +71,7 @@ type FailureCounter interface {
 	Failed(sweep string, reasons map[string]int)
 }
 
-// Schedule hands ids back after a delay, one sweeper at a time across
-// replicas. A failed id is handed back again later.
+// Schedule hands ids back after a delay, to one sweeper at a time.
 type Schedule interface {
 	Add(ctx context.Context, id string, after time.Duration) error
 	SweepEach(ctx context.Context, fn func(ctx context.Context, ids []string) []error) (SweepSummary, error)

@@ -28,8 +28,7 @@ const scope = "github.com/bankabc/vouchers/kit/tracing"
 
 var propagator = propagation.TraceContext{}
 
-// provider before Setup samples nothing but still makes trace ids, which
-// the global no-op one does not.
+// provider before Setup still makes trace ids, unlike the global no-op one.
 var provider atomic.Pointer[sdktrace.TracerProvider]
 
 func init() {
@@ -38,9 +37,8 @@ func init() {
 
 func tracer() trace.Tracer { return provider.Load().Tracer(scope) }
 
-// Setup samples a new trace at daprd's rate; an incoming one keeps its
-// parent's decision, as daprd's sampler does. Spans are exported only when
-// an OTEL_EXPORTER_OTLP_* endpoint is set. The service name falls back on APP_ID.
+// Setup samples as daprd does: new traces at its rate, others as their parent.
+// Spans are exported only when an OTEL_EXPORTER_OTLP_* endpoint is set.
 func Setup(ctx context.Context, getenv func(string) string, sampleRate float64) (shutdown func(context.Context) error, err error) {
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(sampleRate))),
@@ -102,8 +100,7 @@ func End(span trace.Span, err error) {
 	span.End()
 }
 
-// Served is read through ctx's slot, not ctx's span, because Adopt may
-// replace it while the request runs.
+// Served is kept in ctx's slot, not as ctx's span, because Adopt replaces it.
 type Served struct {
 	mu    sync.Mutex
 	span  trace.Span
@@ -154,10 +151,8 @@ func (s *Served) End(route string, status int) {
 	span.End()
 }
 
-// Adopt moves a request that started its own trace into traceparent's.
-// A sidecar with tracing off sends no header, but the CloudEvent carries
-// the publisher's trace. The first server span is never ended, so never
-// exported.
+// Adopt moves a request into traceparent's trace. A sidecar with tracing off
+// sends no header, but the CloudEvent carries the publisher's trace.
 func Adopt(ctx context.Context, traceparent string) (context.Context, bool) {
 	s := servedOf(ctx)
 	if s == nil {
@@ -186,8 +181,7 @@ func From(ctx context.Context) trace.SpanContext {
 	return sc
 }
 
-// With moves ctx into sc's trace, e.g. a reconciler's work on each order
-// in the trace of its purchase.
+// With lets a reconciler work on each order in the trace of its purchase.
 func With(ctx context.Context, sc trace.SpanContext) context.Context {
 	return trace.ContextWithRemoteSpanContext(ctx, sc)
 }

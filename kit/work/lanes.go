@@ -8,8 +8,7 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// Lanes runs at most Max jobs at once, and at most PerKey for one customer.
-// A job that finds no place is left for later, so nobody waits behind one
+// Lanes refuses a job rather than queue it, so nobody waits behind one
 // customer's slow jobs and goroutines do not pile up.
 type Lanes struct {
 	places  *semaphore.Weighted

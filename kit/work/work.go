@@ -9,9 +9,8 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// Pool runs a job in the caller when every slot is taken. That holds the
-// broker back instead of piling up goroutines. A nil Pool runs every job
-// in the caller.
+// Pool runs a job in the caller when full, holding the broker back instead of
+// piling up goroutines. A nil Pool always runs in the caller.
 type Pool struct {
 	slots   *semaphore.Weighted
 	size    int64
@@ -43,7 +42,6 @@ func (p *Pool) Do(ctx context.Context, job func(context.Context)) {
 }
 
 // Hand returns job's error only from a nil Pool, so the broker redelivers.
-// In the background an error goes to failed; a reconciler or sweep repairs it.
 func (p *Pool) Hand(ctx context.Context, job func(context.Context) error, failed func(context.Context, error)) error {
 	if p == nil {
 		return job(ctx)
