@@ -40,8 +40,7 @@ func TestStoreInsertIsFirstWriteWins(t *testing.T) {
 	assert.Equal(t, 1, got.N, "value, want the first write")
 }
 
-// plainConflicts is a store that reports a lost first write as a plain
-// error, not an ETag mismatch (as some state components do).
+// plainConflicts reports a lost first write as a plain error, as some stores do.
 type plainConflicts struct{ *testkit.MemState }
 
 func (p plainConflicts) SaveBulkState(ctx context.Context, store string, items ...*dapr.SetStateItem) error {
@@ -129,17 +128,14 @@ func TestStoreUpdateUnderConcurrencyLosesNoIncrement(t *testing.T) {
 	assert.Equal(t, 10, got.N, "N")
 }
 
-// alwaysRaced loses every conditional write, as a key with many writers
-// at once does.
+// alwaysRaced loses every conditional write, like a key with many writers.
 type alwaysRaced struct{ *testkit.MemState }
 
 func (alwaysRaced) SaveBulkState(context.Context, string, ...*dapr.SetStateItem) error {
 	return status.Error(codes.Aborted, "possible etag mismatch")
 }
 
-// TestStoreUpdateThatLosesEveryRaceIsUnavailable: past its retries an
-// update is "try again" (503 to a customer, a retry for an event), never
-// the caller's conflict ("already exists", 409).
+// A lost race is "try again" (503, a retry), never the caller's 409.
 func TestStoreUpdateThatLosesEveryRaceIsUnavailable(t *testing.T) {
 	s := Store[order]{Client: alwaysRaced{testkit.NewMemState()}, Name: "s"}
 	_, err := s.Update(context.Background(), "k", func(o *order, _ bool) (*Event, error) { o.N++; return nil, nil })
@@ -202,9 +198,8 @@ func TestTopicAnswers(t *testing.T) {
 	}
 }
 
-// served is h as daprd reaches it: on a route of go-sdk's service/http,
-// as kit/service.Routes registers it. (An envelope that is not JSON at all,
-// which daprd never sends, is the SDK's to answer: 303, which daprd retries.)
+// served is h on a go-sdk route, as kit/service.Routes registers it.
+// Non-JSON envelopes, which daprd never sends, are the SDK's to answer.
 func served(t *testing.T, h common.TopicEventHandler) http.Handler {
 	t.Helper()
 	mux := chi.NewRouter()

@@ -278,8 +278,7 @@ func TestUnconfirmedEventsAreSentAgainLessAndLessOften(t *testing.T) {
 	ob := clockedOutbox(mem, "replica-a", clk)
 	ob.Confirm = map[string]Confirmation{events.TopicSendSMS: {After: 30 * time.Second, Confirmer: &confirmer{done: map[string]bool{}}}}
 	require.NoError(t, Store[order]{Client: mem, Name: "s", Outbox: ob}.Insert(ctx, "k", order{1}, smsEvent("m1")))
-	// The consumer never confirms: over ten minutes the relay sends it
-	// again at 30 s, 1, 2, 4 and 8 min, not every 30 s (20 times).
+	// Unconfirmed for ten minutes: re-sent at 30 s, 1, 2, 4 and 8 min, not every 30 s.
 	for range 600 {
 		clk.Add(time.Second)
 		_, err := ob.Relay(ctx)
@@ -288,9 +287,6 @@ func TestUnconfirmedEventsAreSentAgainLessAndLessOften(t *testing.T) {
 	assert.Len(t, mem.Events(events.TopicSendSMS), 1+5)
 }
 
-// TestInsertAfterWritesOnlyOnceBeforeSucceeded: the value and its event
-// are written when before succeeded, and nothing is (no value, no event)
-// when it failed.
 func TestInsertAfterWritesOnlyOnceBeforeSucceeded(t *testing.T) {
 	ctx := context.Background()
 	mem := testkit.NewMemState()

@@ -92,11 +92,7 @@ func (c *countingState) SaveBulkState(ctx context.Context, store string, items .
 	return c.MemState.SaveBulkState(ctx, store, items...)
 }
 
-// TestAddsInsertIntoSlotsOfTheirOwnAndTwoReplicasLoseNothing: each round
-// of adds is one write without a read while its second has a slot this
-// replica has not tried; past that it appends (read and write). Two
-// replicas on one store, each unaware of the other's slots, lose no id, and
-// a sweep reads each second in one call.
+// Inserts need no read; appends start only once a replica tried every slot.
 func TestAddsInsertIntoSlotsOfTheirOwnAndTwoReplicasLoseNothing(t *testing.T) {
 	ctx := context.Background()
 	clk := &testClock{now: time.Unix(1_700_000_000, 0)}
@@ -115,9 +111,7 @@ func TestAddsInsertIntoSlotsOfTheirOwnAndTwoReplicasLoseNothing(t *testing.T) {
 			require.NoError(t, s.Add(ctx, id, 5*time.Second)) // one round each
 		}
 	}
-	// 12 rounds into 4 slots: the first 4 inserts find free slots; the
-	// replicas also collide on slots the other took (a failed insert, then
-	// the next slot), and once a replica has tried all 4 it appends.
+	// 12 rounds into 4 slots: replicas collide, then append once all are tried.
 	assert.Greater(t, mem.saves, 12, "a collision costs a failed insert")
 	assert.Less(t, mem.gets, 12, "only appends read first (%d reads)", mem.gets)
 
@@ -130,9 +124,7 @@ func TestAddsInsertIntoSlotsOfTheirOwnAndTwoReplicasLoseNothing(t *testing.T) {
 	assert.Equal(t, sum.Seconds, mem.bulkGets, "one read per second swept")
 }
 
-// TestASecondPassInTheSameTickWritesNothing: every replica's cron fires
-// each tick; the pass after the one that swept the schedule up to now is
-// idle, and takes no lease (no write).
+// Every replica's cron fires each tick, so idle passes must cost no write.
 func TestASecondPassInTheSameTickWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	clk := &testClock{now: time.Unix(1_700_000_000, 0)}

@@ -52,9 +52,7 @@ func TestGRPCCallsCarryTheTraceAndKeepOtherMetadata(t *testing.T) {
 }
 
 func TestConnectedClientSendsTheTraceToTheSidecar(t *testing.T) {
-	// A gRPC server that records the metadata of whatever it is called with
-	// (the Dapr service is unknown to it, so every call fails: we only
-	// look at what arrived).
+	// Every call fails here; only the metadata that arrived matters.
 	seen := make(chan metadata.MD, 1)
 	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
 		md, _ := metadata.FromIncomingContext(stream.Context())
@@ -118,10 +116,8 @@ func TestPublishPutsTheTraceInTheCloudEvent(t *testing.T) {
 	assert.Equal(t, "t", req.Metadata["cloudevent.type"], "metadata %v", req.Metadata)
 }
 
-// TestEveryEventIsPublishedUnderItsPhoneNumber: the outbox's publishes,
-// voucher-int's answers and gateway's dead-letter replays all go through
-// Publisher, so each carries its phone number as the partition key, and a
-// partitioned broker keeps one customer's events in order.
+// A partitioned broker keeps one customer's events in order only if every
+// publish carries the phone number as its key.
 func TestEveryEventIsPublishedUnderItsPhoneNumber(t *testing.T) {
 	for _, c := range []struct {
 		name  string

@@ -16,10 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestCronSkipsTicksWhileAPassRuns: a cron route (go-sdk's binding
-// handler) answers every tick at once, runs one pass at a time, names its
-// route for the metrics, and refuses a tick that came by service
-// invocation.
+// A cron route also names its route for metrics and refuses invocation.
 func TestCronSkipsTicksWhileAPassRuns(t *testing.T) {
 	release := make(chan struct{})
 	var passes atomic.Int32
@@ -48,9 +45,6 @@ func TestCronSkipsTicksWhileAPassRuns(t *testing.T) {
 	assert.Equal(t, int32(1), passes.Load(), "passes ran for three ticks during one pass")
 }
 
-// TestPatternsNameEveryRouteAsARequestReachesIt: the routes are listed by
-// method and pattern, a topic or cron route (any method) with "*", and a
-// request is named by the route it reaches, so a test can compare the two.
 func TestPatternsNameEveryRouteAsARequestReachesIt(t *testing.T) {
 	h := NewRoutes(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h.Cron(context.Background(), "/tick", time.Minute, func(context.Context) {})
@@ -71,9 +65,6 @@ func TestPatternsNameEveryRouteAsARequestReachesIt(t *testing.T) {
 	assert.Empty(t, h.PatternOf(http.MethodPost, "/things/a"), "POST /things/a (GET only)")
 }
 
-// TestACronPassThatPanicsIsLoggedAndTheAppGoesOn: a pass runs in a
-// goroutine of its own, where a panic would end the process; it is logged
-// with its route instead, and the next tick runs a pass again.
 func TestACronPassThatPanicsIsLoggedAndTheAppGoesOn(t *testing.T) {
 	var logged testkit.Logs
 	h := NewRoutes(slog.New(slog.NewTextHandler(&logged, nil)))
