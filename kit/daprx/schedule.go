@@ -34,7 +34,7 @@ type Schedule struct {
 	Now    func() time.Time
 	// Log, if set, reports skipped seconds and failed ids.
 	Log *slog.Logger
-	// Failures is optional.
+	// Failures, if set, counts failed ids by reason.
 	Failures FailureCounter
 
 	adds batcher[scheduled]
