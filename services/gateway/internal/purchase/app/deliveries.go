@@ -29,55 +29,42 @@ type Set interface {
 	All(ctx context.Context) ([]string, error)
 }
 
-// Deliveries delivers codes: a signed webhook for a SUCCESS with a
-// callbackUrl, an SMS otherwise (LATE_SUCCESS, no callbackUrl), and an SMS
-// after the webhook's retries run out. The SMS is published to send-sms in
-// the same state transaction that records it (the store's outbox).
+// Deliveries sends codes by signed webhook, or by SMS when there is no
+// callbackUrl or the retries run out. The SMS event is stored in the same
+// transaction as the delivery, so it is never lost.
 type Deliveries struct {
 	Store    Store[domain.Delivery]
 	Pending  Set
 	Secrets  WebhookSecrets
 	Webhooks Webhooks
-	// Codec writes webhook bodies and reads them back (adapters.WebhookJSON).
+	// Codec writes webhook bodies and reads them back.
 	Codec domain.WebhookCodec
 	Now   func() time.Time
-	// Schedule is the wait before each retry; when it runs out, SMS.
+	// Schedule holds the retry waits. After the last, the code goes by SMS.
 	Schedule []time.Duration
 	// MaxRetryAfter caps how long a receiver's Retry-After may hold us.
 	MaxRetryAfter time.Duration
-	// Metrics counts webhook attempts (nil: none).
+	// Metrics may be nil.
 	Metrics WebhookMetrics
-	// Failures counts what each sweep could not do, by reason (nil: none),
-	// and Log notes each (nil: none).
+	// Failures and Log may be nil.
 	Failures persist.FailureCounter
 	Log      *slog.Logger
-	// FirstAttemptLease, when set, makes the first webhook attempt as soon
-	// as the delivery is stored, claimed this long, instead of at the next
-	// sweep.
+	// FirstAttemptLease, if set, makes the first attempt without a sweep.
 	FirstAttemptLease time.Duration
-	// Lanes, when set, runs the attempts in the background, so many at
-	// once and a few of one customer's at most; an attempt that finds no
-	// place waits for a later sweep. Without it, a sweep makes its
-	// attempts one after another.
+	// Lanes, if set, runs attempts in the background, a few per customer.
 	Lanes *work.Lanes
-	// OverdueAfter: a webhook whose attempt is this late goes by SMS
-	// (domain.WebhookRules.OverdueAfter; 0: never).
+	// OverdueAfter sends a late webhook's code by SMS instead. 0 is never.
 	OverdueAfter time.Duration
-	// Counts keeps what the last sweep saw pending, by customer, and
-	// MaxPendingPerCustomer caps it (Crowded; 0: no cap).
+	// Counts and MaxPendingPerCustomer feed Crowded. 0 is no cap.
 	Counts                *PendingCounts
 	MaxPendingPerCustomer int
-	// Texts counts the codes that go by SMS without having been counted
-	// when their purchase was accepted (a webhook that fell back, a late
-	// code of a purchase with a callbackUrl): every text spends the
-	// number's daily budget (nil: none counted).
+	// Texts counts codes texted after a webhook fell back or came late.
+	// Every text spends the number's daily budget.
 	Texts *VoucherTexts
 }
 
-// textSpent counts a code texted to phone for request id against the
-// number's daily budget, after its send-sms was stored. A count that
-// fails or goes over is logged: the text is the code of a voucher already
-// bought, and goes all the same.
+// textSpent counts a sent code against its number's daily budget. Going
+// over is only logged, because the voucher is already bought.
 func (d Deliveries) textSpent(ctx context.Context, id, phone string) {
 	over, err := d.Texts.Spent(ctx, phone)
 	if d.Log == nil {
@@ -91,18 +78,14 @@ func (d Deliveries) textSpent(ctx context.Context, id, phone string) {
 	}
 }
 
-// WebhookMetrics counts webhook attempts by outcome: delivered, retry
-// (another attempt is scheduled), fell_back (the code goes by SMS)
-// (kit/metrics.Webhooks).
+// WebhookMetrics counts webhook attempts by outcome.
 type WebhookMetrics interface {
 	Attempt(outcome string)
 }
 
 func deliveryKey(requestID string) string { return "delivery|" + requestID }
 
-// Ensure makes sure a succeeded request has its delivery: it creates one,
-// or re-indexes a pending webhook that exists already. Create skips the
-// read, for a request whose end was just recorded.
+// Ensure gives a succeeded request its delivery, or re-indexes a pending one.
 func (d Deliveries) Ensure(ctx context.Context, req domain.Request) error {
 	if req.State != domain.StateSuccess {
 		return nil
@@ -114,7 +97,6 @@ func (d Deliveries) Ensure(ctx context.Context, req domain.Request) error {
 	return d.ensureWith(ctx, req, existing)
 }
 
-// ensureWith is Ensure once the request's delivery, if any, was read.
 func (d Deliveries) ensureWith(ctx context.Context, req domain.Request, existing *domain.Delivery) error {
 	if existing != nil {
 		return d.reindexIfPending(ctx, req.RequestID, existing)
@@ -135,8 +117,7 @@ func (d Deliveries) Create(ctx context.Context, req domain.Request) error {
 			return nil
 		}
 		if err == nil && req.CallbackURL != "" {
-			// A late code of a purchase with a callbackUrl: its text was
-			// not counted when the purchase was accepted.
+			// A late code: its text was not counted at purchase time.
 			d.textSpent(ctx, req.RequestID, req.PhoneNumber)
 		}
 		return err
@@ -144,16 +125,13 @@ func (d Deliveries) Create(ctx context.Context, req domain.Request) error {
 	if d.FirstAttemptLease <= 0 {
 		return d.insertPending(ctx, req.RequestID, del)
 	}
-	// The first attempt right away, claimed by the insert itself; the
-	// sweep's index only learns of a webhook that needs another. A crash
-	// before that leaves it pending and claimed for a while: the redrive
-	// finds it and indexes it (Redrive.resend).
+	// The insert claims the first attempt. If we crash before recording it,
+	// the redrive indexes the webhook for the sweep.
 	var place *work.Place
 	if d.Lanes != nil {
 		var free bool
 		if place, free = d.Lanes.Take(req.Username); !free {
-			// No place for this customer now: the sweep makes the first
-			// attempt when its turn comes.
+			// No place for this customer now, so the sweep makes it.
 			return d.insertPending(ctx, req.RequestID, del)
 		}
 	}
@@ -186,7 +164,6 @@ func (d Deliveries) Create(ctx context.Context, req domain.Request) error {
 	return nil
 }
 
-// insertPending stores a webhook whose first attempt the sweep makes.
 func (d Deliveries) insertPending(ctx context.Context, id string, del domain.Delivery) error {
 	if err := d.Store.Insert(ctx, deliveryKey(id), del, nil); errors.Is(err, persist.ErrExists) {
 		return d.reindexStored(ctx, id)
@@ -196,10 +173,8 @@ func (d Deliveries) insertPending(ctx context.Context, id string, del domain.Del
 	return d.Pending.Add(ctx, id)
 }
 
-// reindexIfPending puts a pending webhook in the sweep's index again
-// (adding twice is harmless). A gateway killed between the insert and the
-// index left it out, and the sweep reads only the index (seen in the
-// fault suite).
+// A gateway killed between the insert and the index left the webhook out,
+// and the sweep reads only the index. The fault suite saw it.
 func (d Deliveries) reindexIfPending(ctx context.Context, requestID string, existing *domain.Delivery) error {
 	if existing.Channel == domain.ChannelWebhook && existing.Status == domain.DeliveryPending {
 		return d.Pending.Add(ctx, requestID)
@@ -207,7 +182,6 @@ func (d Deliveries) reindexIfPending(ctx context.Context, requestID string, exis
 	return nil
 }
 
-// reindexStored is reindexIfPending for a delivery a failed insert found.
 func (d Deliveries) reindexStored(ctx context.Context, requestID string) error {
 	existing, err := d.Of(ctx, requestID)
 	if err != nil || existing == nil {
@@ -216,7 +190,6 @@ func (d Deliveries) reindexStored(ctx context.Context, requestID string) error {
 	return d.reindexIfPending(ctx, requestID, existing)
 }
 
-// smsEvent is the send-sms that carries sms to phone.
 func smsEvent(requestID, phone string, sms domain.CodeSMS) *persist.Event {
 	return &persist.Event{Topic: events.TopicSendSMS, Type: events.TypeSendSMS, Data: events.SendSMS{
 		MessageID: "voucher-" + requestID, PhoneNumber: phone, Text: sms.Text()}}
@@ -231,8 +204,7 @@ func (d Deliveries) Of(ctx context.Context, requestID string) (*domain.Delivery,
 	return &del, nil
 }
 
-// OfMany returns the deliveries of several requests in one read, by
-// request id; a request with none is absent.
+// OfMany reads the deliveries of several requests at once, by request id.
 func (d Deliveries) OfMany(ctx context.Context, requestIDs []string) (map[string]domain.Delivery, error) {
 	keys := persist.Keys(requestIDs, deliveryKey)
 	got, err := d.Store.GetMany(ctx, keys)
@@ -250,25 +222,18 @@ func (d Deliveries) OfMany(ctx context.Context, requestIDs []string) (map[string
 
 // SweepSummary counts what one sweep did.
 type SweepSummary struct {
-	// Attempted counts the attempts made in the sweep (no Lanes), Started
-	// those started in the background (Lanes), and Deferred the due ones
-	// left for a later sweep because every place was taken, or their
-	// customer's.
+	// Deferred counts due attempts that found no free place.
 	Attempted, Started, Deferred int
 	Delivered, FellBack          int
-	// Overdue counts webhooks whose code went by SMS because their attempt
-	// could not be made in time (counted in FellBack too).
+	// Overdue webhooks are counted in FellBack too.
 	Overdue int
-	// Errors counts, by reason, the deliveries this sweep could not attempt
-	// or record (each logged): the next sweep tries them again.
+	// Errors are logged, and the next sweep tries them again.
 	Errors errs.Reasons
 }
 
-// Sweep makes the due webhook attempts. Overdue ones go by SMS at once.
-// Customers take turns (domain.TakeTurns), so one customer's many cannot
-// delay another's one. With Lanes, attempts run in the background and a
-// sweep never waits for a receiver. Each delivery is claimed with its ETag
-// first, so no attempt is sent twice.
+// Sweep makes the due webhook attempts. Customers take turns, so one
+// customer's many cannot delay another's one. Each delivery is claimed with
+// its ETag first, so no attempt is sent twice.
 func (d Deliveries) Sweep(ctx context.Context, lease time.Duration) (SweepSummary, error) {
 	var s SweepSummary
 	due, err := d.pending(ctx, &s)
@@ -322,8 +287,7 @@ func (s *SweepSummary) tally(outcome domain.Attempt) {
 	}
 }
 
-// notAttempted logs a delivery left for the next sweep, and counts it
-// when counted is set (an attempt in the background counts its own).
+// notAttempted counts only when asked: a background attempt counts its own.
 func (d Deliveries) notAttempted(ctx context.Context, id string, counted errs.Reasons, err error) {
 	if d.Failures != nil && len(counted) > 0 {
 		d.Failures.Failed("webhook-sweep", counted)
@@ -334,9 +298,8 @@ func (d Deliveries) notAttempted(ctx context.Context, id string, counted errs.Re
 	}
 }
 
-// pending reads every indexed webhook and returns the due ones. It drops
-// from the index what is no longer pending, sends the overdue ones by SMS,
-// and notes how many each customer has pending (Crowded).
+// pending also drops finished webhooks from the index and sends overdue
+// ones by SMS.
 func (d Deliveries) pending(ctx context.Context, s *SweepSummary) ([]domain.Delivery, error) {
 	ids, err := d.Pending.All(ctx)
 	if err != nil {
@@ -381,8 +344,6 @@ func (d Deliveries) rules() domain.WebhookRules {
 		Codec: d.Codec}
 }
 
-// giveUp sends an overdue webhook's code by SMS, in the transaction that
-// records it, and takes it out of the index.
 func (d Deliveries) giveUp(ctx context.Context, id string) error {
 	rules := d.rules()
 	fellBack, phone := false, ""
@@ -413,9 +374,7 @@ func (d Deliveries) giveUp(ctx context.Context, id string) error {
 	return d.Pending.Remove(ctx, id)
 }
 
-// attempt makes id's due attempt, if it is due and this pass claims it:
-// AttemptNone when there was nothing to attempt (delivered already, not
-// due, or held by another pass).
+// attempt returns AttemptNone when nothing is due or another pass holds it.
 func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration) (domain.Attempt, error) {
 	now := d.Now()
 	claimed := false
@@ -443,9 +402,8 @@ func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration)
 	return outcome, d.Pending.Remove(ctx, id)
 }
 
-// PendingCounts is how many webhooks each customer had pending at the last
-// sweep here (every replica sweeps every second, so it is about a second
-// old): the cap on one customer's pending webhooks reads it.
+// PendingCounts holds each customer's pending webhooks at the last sweep.
+// Every replica sweeps each second, so it is about a second old.
 type PendingCounts struct {
 	mu sync.Mutex
 	by map[string]int
@@ -469,9 +427,8 @@ func (c *PendingCounts) of(username string) int {
 	return c.by[username]
 }
 
-// Crowded refuses a purchase with a callbackUrl while its customer has
-// MaxPendingPerCustomer webhooks or more still pending: a receiver that
-// never answers must not pile up work for every sweep.
+// Crowded refuses a webhook purchase while its customer has too many
+// pending. A receiver that never answers must not pile up sweep work.
 func (d Deliveries) Crowded(username string) error {
 	if d.MaxPendingPerCustomer <= 0 {
 		return nil
@@ -482,10 +439,7 @@ func (d Deliveries) Crowded(username string) error {
 	return nil
 }
 
-// send makes one claimed attempt at del's webhook and records its outcome:
-// delivered, retry (the next attempt scheduled) or fell back (the schedule
-// ran out: the code goes by SMS). A failed attempt is logged with the
-// receiver's answer.
+// send makes one claimed attempt and records its outcome.
 func (d Deliveries) send(ctx context.Context, id string, del domain.Delivery) (domain.Attempt, error) {
 	secret, found, err := d.Secrets.WebhookSecret(ctx, del.Username)
 	if err != nil {
@@ -517,8 +471,6 @@ func (d Deliveries) send(ctx context.Context, id string, del domain.Delivery) (d
 		}
 		*cur, outcome = next, attempt
 		if fallback != nil {
-			// The schedule ran out: the code goes by SMS, in the same
-			// transaction that records the fallback.
 			return smsEvent(id, cur.PhoneNumber, *fallback), nil
 		}
 		return nil, nil
