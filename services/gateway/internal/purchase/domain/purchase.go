@@ -1,8 +1,5 @@
-// Package domain holds gateway's purchase rules: a request's end, and the
-// life of the delivery that carries its code to the customer (a webhook
-// attempted on a schedule, then an SMS). Methods take the value as it is
-// and return it as it becomes. No I/O, no Dapr, no clock, no randomness:
-// the time and the jitter are passed in.
+// Package domain holds gateway's purchase rules: how a request ends and how
+// its code reaches the customer. It does no I/O, so time and jitter come in.
 package domain
 
 import (
@@ -14,8 +11,7 @@ import (
 	"github.com/bankabc/vouchers/kit/errs"
 )
 
-// RequestState is where a request is, numbered as the original design
-// numbers it (the stored and answered state).
+// RequestState is stored and answered, so it keeps the design's numbers.
 type RequestState int
 
 const (
@@ -37,8 +33,7 @@ func (s RequestState) String() string {
 	return fmt.Sprintf("RequestState(%d)", int(s))
 }
 
-// RequestStatus is how a request ended, or that it has not yet: the
-// purchase statuses the events carry.
+// RequestStatus is the purchase status the events carry.
 type RequestStatus string
 
 const (
@@ -64,14 +59,11 @@ type Request struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	CompletedAt *time.Time
-	// TraceParent is the trace the request was accepted in, so that a
-	// request-code sent again later (the redrive) continues it.
+	// TraceParent lets a redriven request-code continue the first trace.
 	TraceParent string
 }
 
-// Accept is a purchase request accepted at now: r names it (its id, its
-// customer, the number, the callbackUrl, its fingerprint and trace), and
-// comes back processing, with the request-code that orders its voucher.
+// Accept starts r and returns the request-code that orders its voucher.
 func Accept(r Request, now time.Time) (Request, events.RequestCode) {
 	r.Status, r.State, r.Progress = StatusProcessing, StateProcessing, 0
 	r.VoucherCode, r.Reason, r.CompletedAt = "", "", nil
@@ -79,9 +71,7 @@ func Accept(r Request, now time.Time) (Request, events.RequestCode) {
 	return r, events.RequestCode{RequestID: r.RequestID, UserID: r.UserID, PhoneNumber: r.PhoneNumber, RequestedAt: now}
 }
 
-// Finish records the outcome ev brings, at now, on a request still
-// processing. A request that has its outcome keeps it (false): a
-// redelivered or repeated receive-code changes nothing.
+// Finish records ev's outcome once, so a redelivered event changes nothing.
 func (r Request) Finish(ev events.ReceiveCode, now time.Time) (Request, bool, error) {
 	if r.State != StateProcessing {
 		return r, false, nil
@@ -125,8 +115,8 @@ type Delivery struct {
 	PhoneNumber string
 	Channel     Channel
 	Status      DeliveryStatus
-	// Webhook: where, what (the exact body, so every attempt sends the same
-	// bytes) and its stable id, which receivers deduplicate by.
+	// Body is stored so every attempt sends the same bytes. Receivers
+	// deduplicate by WebhookID.
 	CallbackURL string
 	WebhookID   string
 	Body        []byte
@@ -164,13 +154,9 @@ type CodeSMS struct {
 // Text is what the SMS says.
 func (c CodeSMS) Text() string { return DeliveryMessage(c.Status) + " Code: " + c.VoucherCode }
 
-// BeginDelivery is how the code of req, just succeeded, starts out to the
-// customer at now. A SUCCESS with a callbackUrl goes by webhook: pending,
-// its first attempt due at once, with the body codec writes, which every
-// attempt sends. Anything else goes by SMS at once (sms non-nil): no
-// callbackUrl, or a LATE_SUCCESS, which the customer may have given up
-// waiting for at the callbackUrl. ok is false for a request with nothing
-// to deliver (not succeeded).
+// BeginDelivery starts req's code towards the customer. A SUCCESS with a
+// callbackUrl goes by webhook. Anything else goes by SMS at once, because
+// the customer may have stopped waiting for a LATE_SUCCESS.
 func BeginDelivery(req Request, now time.Time, codec WebhookCodec) (d Delivery, sms *CodeSMS, ok bool, err error) {
 	if req.State != StateSuccess {
 		return Delivery{}, nil, false, nil
@@ -202,9 +188,7 @@ type Webhook struct {
 	At          time.Time
 }
 
-// WebhookCodec writes a webhook as the body every attempt sends, and
-// reads a stored body back for the SMS that replaces it. The wire shape
-// is the adapters' (adapters.WebhookJSON).
+// WebhookCodec writes a webhook's body and reads it back for the SMS.
 type WebhookCodec interface {
 	Encode(Webhook) ([]byte, error)
 	Decode(body []byte) (Webhook, error)
@@ -218,14 +202,12 @@ type WebhookResult struct {
 	Err        string
 }
 
-// Due tells whether d is a pending webhook whose attempt is due at now and
-// that nobody holds: one Claim would take.
+// Due tells whether a Claim at now would take d.
 func (d Delivery) Due(now time.Time) bool {
 	return d.Status == DeliveryPending && !now.Before(d.NextAttemptAt) && !now.Before(d.ClaimedUntil)
 }
 
-// Claim takes a pending webhook for one attempt at now, for lease, if it is
-// due and nobody holds it. false: not pending, not due, or held.
+// Claim takes a due, unheld webhook for one attempt, for lease.
 func (d Delivery) Claim(now time.Time, lease time.Duration) (Delivery, bool) {
 	if !d.Due(now) {
 		return d, false
@@ -238,14 +220,11 @@ func (d Delivery) Claim(now time.Time, lease time.Duration) (Delivery, bool) {
 type Attempt int
 
 const (
-	// AttemptNone: the delivery was not pending (already recorded).
+	// AttemptNone: the delivery was not pending.
 	AttemptNone Attempt = iota
-	// AttemptDelivered: the receiver answered 2xx.
 	AttemptDelivered
-	// AttemptRetry: it did not; another attempt is scheduled.
 	AttemptRetry
-	// AttemptFellBack: it did not and the schedule ran out: the code goes
-	// by SMS.
+	// AttemptFellBack: the schedule ran out, so the code goes by SMS.
 	AttemptFellBack
 )
 
@@ -266,27 +245,23 @@ func (a Attempt) String() string {
 
 // WebhookRules are the retry schedule of webhooks.
 type WebhookRules struct {
-	// Schedule is the wait before each retry; when it runs out, SMS.
+	// Schedule holds the retry waits. After the last, the code goes by SMS.
 	Schedule []time.Duration
 	// MaxRetryAfter caps how long a receiver's Retry-After may hold us.
 	MaxRetryAfter time.Duration
-	// OverdueAfter: a webhook whose next attempt could not be made this
-	// long after it came due (every place to send from was taken) goes by
-	// SMS instead (0: it waits however long).
+	// OverdueAfter: a webhook that waited this long for a place goes by SMS.
 	OverdueAfter time.Duration
 	// Codec reads a body back when its code goes by SMS.
 	Codec WebhookCodec
 }
 
-// Overdue tells whether d's attempt is so late that its code goes by SMS
-// without it (GiveUp): the SMS must not wait for a place to send from.
+// Overdue tells whether d waited so long for a place that it goes by SMS.
 func (w WebhookRules) Overdue(d Delivery, now time.Time) bool {
 	return w.OverdueAfter > 0 && d.Status == DeliveryPending && !now.Before(d.ClaimedUntil) &&
 		now.Sub(d.NextAttemptAt) >= w.OverdueAfter
 }
 
-// GiveUp sends d's code by SMS at at without another attempt, when d is
-// Overdue (AttemptFellBack); AttemptNone when it is not (any more).
+// GiveUp sends an Overdue webhook's code by SMS without another attempt.
 func (w WebhookRules) GiveUp(d Delivery, at time.Time) (Delivery, Attempt, *CodeSMS, error) {
 	if !w.Overdue(d, at) {
 		return d, AttemptNone, nil, nil
@@ -296,8 +271,6 @@ func (w WebhookRules) GiveUp(d Delivery, at time.Time) (Delivery, Attempt, *Code
 	return w.fallBack(d, at)
 }
 
-// fallBack ends d's webhook: its code goes by SMS at at, with what the
-// webhook carried.
 func (w WebhookRules) fallBack(d Delivery, at time.Time) (Delivery, Attempt, *CodeSMS, error) {
 	hook, err := w.Codec.Decode(d.Body)
 	if err != nil {
@@ -307,11 +280,8 @@ func (w WebhookRules) fallBack(d Delivery, at time.Time) (Delivery, Attempt, *Co
 	return d, AttemptFellBack, &CodeSMS{Status: hook.Status, VoucherCode: hook.VoucherCode}, nil
 }
 
-// TakeTurns orders due webhooks so that customers take turns: the first
-// of every customer, then the second of every customer, and so on; each
-// customer's in the order they came due, and the customer whose oldest came
-// due first goes first in every round. One customer's many then never
-// stand in front of another's one.
+// TakeTurns orders due webhooks in rounds, one per customer each round, so
+// one customer's many never stand in front of another's one.
 func TakeTurns(due []Delivery) []Delivery {
 	byCustomer := map[string][]Delivery{}
 	var customers []string
@@ -338,11 +308,9 @@ func TakeTurns(due []Delivery) []Delivery {
 	return out
 }
 
-// Record records one attempt's result at at. jitter(n) returns a number in
-// [0, n) and spreads retries of receivers that fail together (up to 10% of
-// the wait). A failure waits the schedule's next step, or the receiver's
-// Retry-After when longer (capped); past the last step the code goes by
-// SMS, with what the webhook carried.
+// Record records one attempt's result. A failure waits the next step, or a
+// longer Retry-After up to a cap. Up to 10% jitter spreads the retries of
+// receivers that fail together. Past the last step the code goes by SMS.
 func (w WebhookRules) Record(d Delivery, res WebhookResult, at time.Time, jitter func(n int64) int64) (Delivery, Attempt, *CodeSMS, error) {
 	if d.Status != DeliveryPending {
 		return d, AttemptNone, nil, nil
