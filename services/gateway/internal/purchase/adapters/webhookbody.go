@@ -7,8 +7,7 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// webhookBody is the body POSTed to a callbackUrl (api/openapi.yaml,
-// WebhookPayload).
+// webhookBody is WebhookPayload in api/openapi.yaml.
 type webhookBody struct {
 	Type      string      `json:"type"`
 	Timestamp time.Time   `json:"timestamp"`
@@ -24,14 +23,13 @@ type webhookData struct {
 	Message     string `json:"message"`
 }
 
-// webhookType names the only webhook there is.
 const webhookType = "voucher.issued"
 
 // WebhookJSON writes webhooks as JSON bodies and reads stored ones back.
 type WebhookJSON struct{}
 
-// Encode gives the body's bytes. Receivers check signatures over them,
-// so they must not change: json.Marshal, with its HTML escaping.
+// Encode uses json.Marshal, HTML escaping included. Receivers check
+// signatures over these bytes, so they must not change.
 func (WebhookJSON) Encode(w domain.Webhook) ([]byte, error) {
 	return json.Marshal(webhookBody{Type: webhookType, Timestamp: w.At, Data: webhookData{
 		RequestID: w.RequestID, Status: string(w.Status), State: int(w.State), PhoneNumber: w.PhoneNumber,

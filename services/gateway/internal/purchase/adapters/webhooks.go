@@ -1,5 +1,4 @@
-// Package adapters holds the purchase context's outbound doors: the
-// voucher service, webhook receivers and the guard in front of them.
+// Package adapters holds the purchase context's outbound doors.
 package adapters
 
 import (
@@ -19,12 +18,10 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// SecretPrefix marks a Standard Webhooks signing secret (identity makes
-// the secrets).
+// SecretPrefix marks a Standard Webhooks signing secret.
 const SecretPrefix = "whsec_"
 
-// Sign returns the webhook-signature header value of Standard Webhooks:
-// "v1," + base64(HMAC-SHA256(secret bytes, id + "." + timestamp + "." + body)).
+// Sign returns the Standard Webhooks webhook-signature header value.
 func Sign(secret, id string, timestamp int64, body []byte) (string, error) {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, SecretPrefix))
 	if err != nil {
@@ -40,18 +37,16 @@ func Sign(secret, id string, timestamp int64, body []byte) (string, error) {
 type Webhooks struct {
 	HTTP *http.Client
 	Now  func() time.Time
-	// Log, if set, gets the raw reason of an attempt that got no answer.
-	// The customer's view of the delivery says only "no answer": a
-	// connection error names what is listening where (a port scanner).
+	// Log gets an unanswered attempt's raw reason. Customers see only
+	// NoAnswer, because a connection error would make us a port scanner.
 	Log *slog.Logger
 }
 
-// NoAnswer is the customer's word for an attempt that got no HTTP answer:
-// refused, unreachable, timed out, TLS failed or an address refused.
+// NoAnswer is all a customer learns of an attempt with no HTTP answer.
 const NoAnswer = "no answer"
 
-// Send makes one attempt. Any 2xx is delivered; a redirect is not followed
-// (the receiver must answer at the URL it gave).
+// Send makes one attempt. It follows no redirect, because the receiver
+// must answer at the URL it gave.
 func (w Webhooks) Send(ctx context.Context, url, id, secret string, body []byte) domain.WebhookResult {
 	ts := w.Now().Unix()
 	sig, err := Sign(secret, id, ts, body)
@@ -86,8 +81,7 @@ func (w Webhooks) Send(ctx context.Context, url, id, secret string, body []byte)
 	return res
 }
 
-// NewWebhookClient is an HTTP client for webhooks: a bounded time per attempt
-// and no redirects.
+// NewWebhookClient bounds each attempt's time and follows no redirects.
 func NewWebhookClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: timeout,
