@@ -19,14 +19,13 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// dyingOnIndex is a state store whose next write to the sweep's index
-// fails, as when gateway is killed between storing a delivery and indexing it.
+// dyingOnIndex acts as a gateway killed between storing a delivery and
+// indexing it.
 type dyingOnIndex struct {
 	daprx.StateClient
 	fail bool
 }
 
-// dies tells whether a write of key is the one that fails, once.
 func (d *dyingOnIndex) dies(key string) bool {
 	if d.fail && strings.Contains(key, "pending-webhooks") {
 		d.fail = false
@@ -55,10 +54,8 @@ func (d *dyingOnIndex) ExecuteStateTransaction(ctx context.Context, store string
 	return d.StateClient.ExecuteStateTransaction(ctx, store, meta, ops)
 }
 
-// TestWebhookStoredButNotIndexedIsIndexedOnRedelivery: receive-code is
-// handled up to the delivery's insert, then the index write fails (gateway
-// killed). The event comes again; the webhook must end in the sweep's index,
-// or no attempt is ever made and the code never reaches the customer.
+// TestWebhookStoredButNotIndexedIsIndexedOnRedelivery: without the index
+// entry no attempt is ever made, and the code never reaches the customer.
 func TestWebhookStoredButNotIndexedIsIndexedOnRedelivery(t *testing.T) {
 	p, _ := metricsSetup(&answering{answer: func(int) domain.WebhookResult { return domain.WebhookResult{Delivered: true} }})
 	dying := &dyingOnIndex{StateClient: testkit.NewMemState()}
@@ -83,7 +80,6 @@ func TestWebhookStoredButNotIndexedIsIndexedOnRedelivery(t *testing.T) {
 	assert.Equal(t, 1, s.Delivered, "sweep %+v, want the webhook delivered", s)
 }
 
-// unreadableDeliveries is a state store that cannot read deliveries.
 type unreadableDeliveries struct {
 	daprx.StateClient
 	down bool
@@ -96,9 +92,8 @@ func (u *unreadableDeliveries) GetState(ctx context.Context, store, key string, 
 	return u.StateClient.GetState(ctx, store, key, meta)
 }
 
-// TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt: a due delivery the
-// sweep cannot claim stays pending for the next sweep, and the sweep says
-// so: in its summary by reason, in the failure counter, and in the log.
+// TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt: a delivery the sweep
+// cannot claim waits for the next, and the sweep reports it.
 func TestAWebhookSweepCountsAndLogsWhatItCouldNotAttempt(t *testing.T) {
 	p, _ := metricsSetup(&answering{answer: func(int) domain.WebhookResult { return domain.WebhookResult{Delivered: true} }})
 	store := &unreadableDeliveries{StateClient: testkit.NewMemState()}

@@ -19,9 +19,7 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// hangingFor is a receiver that never answers the customer hung (until
-// released, or the attempt's time runs out) and answers 2xx to the others,
-// telling which webhook each was.
+// hangingFor hangs on the hung customer's webhooks and answers 2xx to others.
 type hangingFor struct {
 	hung      string
 	release   chan struct{}
@@ -42,8 +40,7 @@ func (h *hangingFor) Send(ctx context.Context, url, webhookID, _ string, _ []byt
 
 var mallory = customer.Session{UserID: "u2", Username: "mallory", PhoneNumber: "+84909123451", PhoneVerified: true}
 
-// fairSetup is metricsSetup with mallory's account too, and the attempts
-// in Lanes of 8 places, 2 for one customer.
+// fairSetup runs attempts in Lanes of 8 places, 2 for one customer.
 func fairSetup(t *testing.T, hooks Webhooks) (Purchases, *testClock, *testkit.MemState) {
 	t.Helper()
 	p, clock := metricsSetup(hooks)
@@ -53,8 +50,7 @@ func fairSetup(t *testing.T, hooks Webhooks) (Purchases, *testClock, *testkit.Me
 	return p, clock, p.Deliveries.Store.(daprx.Store[domain.Delivery]).Client.(*testkit.MemState)
 }
 
-// pendingWebhook stores a webhook of username's, due at due, as a sweep
-// finds one whose earlier attempt failed.
+// pendingWebhook stores a webhook as a sweep finds one that failed before.
 func pendingWebhook(t *testing.T, p Purchases, id, username string, due time.Time) {
 	t.Helper()
 	ctx := context.Background()
@@ -69,11 +65,7 @@ func pendingWebhook(t *testing.T, p Purchases, id, username string, due time.Tim
 }
 
 // TestOneCustomersHangingReceiverDoesNotHoldUpAnother is finding 1 of the
-// black-box review: 100 of mallory's webhooks go to a receiver that never
-// answers, and came due before alice's one. A sweep starts alice's at
-// once, holds mallory to 2 attempts at a time, and returns without waiting
-// for them; the next sweep starts alice's next one while mallory's still
-// hang.
+// black-box review. Mallory's 100 hanging webhooks must not delay alice's.
 func TestOneCustomersHangingReceiverDoesNotHoldUpAnother(t *testing.T) {
 	hooks := &hangingFor{hung: "mallory", release: make(chan struct{}), delivered: make(chan string, 4)}
 	p, clock, _ := fairSetup(t, hooks)
@@ -112,9 +104,8 @@ func waitFor(t *testing.T, c <-chan string) string {
 	}
 }
 
-// TestAnOverdueWebhookGoesBySMSWithoutWaitingForAPlace: every place to
-// send from is taken, and a webhook's attempt has been due for longer than
-// OverdueAfter: the sweep sends its code by SMS at once, with no attempt.
+// TestAnOverdueWebhookGoesBySMSWithoutWaitingForAPlace: with every place
+// taken, an overdue webhook's code must not wait for one.
 func TestAnOverdueWebhookGoesBySMSWithoutWaitingForAPlace(t *testing.T) {
 	hooks := &hangingFor{hung: "mallory", release: make(chan struct{}), delivered: make(chan string, 4)}
 	p, clock, dmem := fairSetup(t, hooks)
@@ -144,10 +135,8 @@ func TestAnOverdueWebhookGoesBySMSWithoutWaitingForAPlace(t *testing.T) {
 	assert.Equal(t, []string{"m1"}, ids, "only mallory's is left pending")
 }
 
-// TestACustomerWithTooManyPendingWebhooksIsRefusedMore: mallory has
-// MaxPendingPerCustomer webhooks pending: another purchase with a
-// callbackUrl is refused (429) before anything is bought; one without is
-// taken, and alice is not held back.
+// TestACustomerWithTooManyPendingWebhooksIsRefusedMore: the refusal comes
+// before anything is bought, and other customers are not held back.
 func TestACustomerWithTooManyPendingWebhooksIsRefusedMore(t *testing.T) {
 	p, clock, _ := fairSetup(t, &hangingFor{release: make(chan struct{})})
 	p.Deliveries.MaxPendingPerCustomer = 3

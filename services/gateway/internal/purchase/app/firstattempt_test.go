@@ -21,8 +21,7 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
 
-// receiver is a webhook receiver that answers every attempt with answer
-// and counts them; safe to call from the Work pool's goroutines.
+// receiver is safe to call from the Work pool's goroutines.
 type receiver struct {
 	mu     sync.Mutex
 	calls  []string // webhook ids, one per attempt
@@ -54,8 +53,7 @@ func (r *receiver) answers(res domain.WebhookResult) {
 	r.answer = res
 }
 
-// seenSet is a Set that notes every id ever added to it, so a test can tell
-// an id never indexed from one indexed and removed again.
+// seenSet tells an id never indexed from one indexed and removed again.
 type seenSet struct {
 	Set
 	mu    sync.Mutex
@@ -75,8 +73,7 @@ func (s *seenSet) everAdded(id string) bool {
 	return slices.Contains(s.added, id)
 }
 
-// firstAttemptSetup is metricsSetup with the deliveries as main.go makes
-// them: the first webhook attempt at once, started in a Work pool.
+// firstAttemptSetup makes the deliveries as main.go does.
 func firstAttemptSetup(hooks Webhooks) (Purchases, *testClock, *work.Pool, *seenSet) {
 	p, clock := metricsSetup(hooks)
 	p.Deliveries.FirstAttemptLease = time.Minute
@@ -87,8 +84,7 @@ func firstAttemptSetup(hooks Webhooks) (Purchases, *testClock, *work.Pool, *seen
 	return p, clock, pool, index
 }
 
-// purchased creates alice's purchase (with callback, if not empty) and
-// completes it with a SUCCESS, waiting for the background delivery.
+// purchased completes a purchase and waits for its background delivery.
 func purchased(t *testing.T, p Purchases, pool *work.Pool, callback string) domain.Request {
 	t.Helper()
 	ctx := context.Background()
@@ -107,15 +103,13 @@ func deliveryOf(t *testing.T, p Purchases, id string) domain.Delivery {
 	return *d
 }
 
-// brief is d without its webhook body, for failure messages.
 func brief(d domain.Delivery) string {
 	return fmt.Sprintf("{%s %s/%s attempts %d next %s claimed %s err %q}", d.RequestID, d.Channel, d.Status,
 		d.Attempts, d.NextAttemptAt.Format(time.TimeOnly), d.ClaimedUntil.Format(time.TimeOnly), d.LastError)
 }
 
-// TestFirstWebhookAttemptIsMadeAtOnce: with FirstAttemptLease, completing
-// a request calls the webhook once, without a sweep; delivered, it never
-// enters the sweep's index, and the sweep makes no other attempt.
+// TestFirstWebhookAttemptIsMadeAtOnce: a delivered first attempt never
+// enters the sweep's index, so the sweep makes no other.
 func TestFirstWebhookAttemptIsMadeAtOnce(t *testing.T) {
 	hooks := &receiver{answer: domain.WebhookResult{Delivered: true}}
 	p, _, pool, index := firstAttemptSetup(hooks)
@@ -140,9 +134,8 @@ func TestFirstWebhookAttemptIsMadeAtOnce(t *testing.T) {
 	assert.Equal(t, 1, hooks.attempts(), "webhook calls after a redelivery")
 }
 
-// TestFailedFirstWebhookAttemptIsLeftToTheSweep: a first attempt that must
-// be retried leaves the delivery pending, one attempt made, the next one
-// scheduled, and in the sweep's index, so the sweep retries it when due.
+// TestFailedFirstWebhookAttemptIsLeftToTheSweep: the failed webhook must be
+// in the sweep's index, or it is never retried.
 func TestFailedFirstWebhookAttemptIsLeftToTheSweep(t *testing.T) {
 	hooks := &receiver{answer: domain.WebhookResult{Err: "503 Service Unavailable"}}
 	p, clock, pool, _ := firstAttemptSetup(hooks)
@@ -175,8 +168,7 @@ func TestFailedFirstWebhookAttemptIsLeftToTheSweep(t *testing.T) {
 	assert.Equal(t, 2, hooks.attempts(), "webhook calls")
 }
 
-// deliveryWritesFail is a state store whose writes of delivery records
-// fail while fail is set, as when gateway dies between recording an
+// deliveryWritesFail acts as a gateway that dies between recording an
 // outcome and storing its delivery.
 type deliveryWritesFail struct {
 	daprx.StateClient
@@ -210,7 +202,6 @@ func (d *deliveryWritesFail) ExecuteStateTransaction(ctx context.Context, store 
 	return d.StateClient.ExecuteStateTransaction(ctx, store, meta, ops)
 }
 
-// requestCodes records what the redrive publishes.
 type requestCodes struct {
 	mu   sync.Mutex
 	sent int
@@ -223,8 +214,7 @@ func (r *requestCodes) Publish(context.Context, string, string, any) error {
 	return nil
 }
 
-// withRedrive gives p a redrive on its own in-memory schedule (on clock),
-// which starts missing deliveries with p's Deliveries.
+// withRedrive gives p a redrive that starts missing deliveries.
 func withRedrive(p *Purchases, clock *testClock) (Redrive, *requestCodes) {
 	sched := daprx.NewSchedule(testkit.NewMemState(), "gateway-store", "redrive", "gateway-a", time.Minute)
 	sched.Now = clock.now
@@ -234,11 +224,8 @@ func withRedrive(p *Purchases, clock *testClock) (Redrive, *requestCodes) {
 	return r, pub
 }
 
-// TestRedriveStartsTheDeliveryAFinishedRequestLacks: the outcome is
-// recorded but its delivery, started in the background, dies before it is
-// stored. When the request comes due, the redrive's sweep finds it finished
-// and starts the delivery: the webhook is attempted, or the SMS queued, and
-// request-code is not sent again. A later look changes nothing.
+// TestRedriveStartsTheDeliveryAFinishedRequestLacks: the delivery died
+// before it was stored. The redrive starts it without a new request-code.
 func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 	for _, tc := range []struct {
 		name, callback string
@@ -267,7 +254,6 @@ func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 			require.Zero(t, hooks.attempts(), "a delivery that was never stored was attempted")
 			require.Empty(t, dmem.Events(events.TopicSendSMS), "a delivery that was never stored was attempted")
 
-			// Not due yet: nothing.
 			s, err := r.Sweep(ctx)
 			require.NoError(t, err, "sweep before the request came due")
 			require.Zero(t, s.Checked, "sweep before the request came due: %+v", s)
@@ -294,7 +280,7 @@ func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 			pub.mu.Unlock()
 			assert.Zero(t, resent, "times request-code was sent again for a finished request")
 
-			// Looked at again (tracked once more): the delivery exists, no-op.
+			// Looked at again: the delivery exists, so nothing changes.
 			require.NoError(t, r.Track(ctx, req.RequestID))
 			clock.t = clock.t.Add(r.After + time.Second)
 			s, err = r.Sweep(ctx)
@@ -306,10 +292,8 @@ func TestRedriveStartsTheDeliveryAFinishedRequestLacks(t *testing.T) {
 	}
 }
 
-// TestRedriveIndexesAWebhookWhoseFirstAttemptDied: the delivery was stored,
-// claimed for its first attempt, and gateway died before the attempt (so
-// the webhook is in no index). The redrive puts it in the sweep's index,
-// and the sweep attempts it once the claim has run out.
+// TestRedriveIndexesAWebhookWhoseFirstAttemptDied: gateway died before the
+// first attempt, so the webhook is in no index until the redrive adds it.
 func TestRedriveIndexesAWebhookWhoseFirstAttemptDied(t *testing.T) {
 	hooks := &receiver{answer: domain.WebhookResult{Delivered: true}}
 	p, clock, _, _ := firstAttemptSetup(hooks)
@@ -345,9 +329,8 @@ func TestRedriveIndexesAWebhookWhoseFirstAttemptDied(t *testing.T) {
 	assert.Equal(t, 1, hooks.attempts(), "webhook calls")
 }
 
-// insertRace is a delivery store in which another handler (a redelivered
-// receive-code, or the redrive) stores the delivery between Ensure's look
-// and its insert.
+// insertRace acts as another handler that stores the delivery between
+// Ensure's look and its insert.
 type insertRace struct {
 	Store[domain.Delivery]
 	once  sync.Once
@@ -359,9 +342,8 @@ func (s *insertRace) Insert(ctx context.Context, key string, v domain.Delivery, 
 	return s.Store.Insert(ctx, key, v, ev)
 }
 
-// TestFirstWebhookAttemptIsMadeByTheInsertsWinnerOnly: two starts of one
-// delivery race; the one whose insert loses makes no attempt (the winner's
-// claim is on it) and only makes sure the sweep's index has it.
+// TestFirstWebhookAttemptIsMadeByTheInsertsWinnerOnly: the loser of the
+// insert race makes no attempt, because the winner's claim is on it.
 func TestFirstWebhookAttemptIsMadeByTheInsertsWinnerOnly(t *testing.T) {
 	hooks := &receiver{answer: domain.WebhookResult{Delivered: true}}
 	p, clock, _, _ := firstAttemptSetup(hooks)
@@ -378,10 +360,8 @@ func TestFirstWebhookAttemptIsMadeByTheInsertsWinnerOnly(t *testing.T) {
 	assert.Equal(t, []string{"r9"}, ids, "sweep's index")
 }
 
-// TestSweepLeavesAFirstAttemptUnderWayAlone: the first attempt is claimed
-// by the insert itself, so a sweep that finds the delivery meanwhile (put
-// in the index by the redrive, or another replica's look) makes no second
-// attempt beside it.
+// TestSweepLeavesAFirstAttemptUnderWayAlone: the insert claims the first
+// attempt, so a sweep that finds it meanwhile makes no second one.
 func TestSweepLeavesAFirstAttemptUnderWayAlone(t *testing.T) {
 	hooks := &receiver{answer: domain.WebhookResult{Delivered: true}}
 	p, _, _, _ := firstAttemptSetup(hooks)
