@@ -29,9 +29,8 @@ type Set interface {
 	All(ctx context.Context) ([]string, error)
 }
 
-// Deliveries sends codes by signed webhook, or by SMS when there is no
-// callbackUrl or the retries run out. The SMS event is stored in the same
-// transaction as the delivery, so it is never lost.
+// Deliveries sends codes by signed webhook or by SMS. Each SMS event is
+// stored in the transaction that records it, through the store's outbox.
 type Deliveries struct {
 	Store    Store[domain.Delivery]
 	Pending  Set
@@ -58,13 +57,11 @@ type Deliveries struct {
 	// Counts and MaxPendingPerCustomer feed Crowded. 0 is no cap.
 	Counts                *PendingCounts
 	MaxPendingPerCustomer int
-	// Texts counts codes texted after a webhook fell back or came late.
-	// Every text spends the number's daily budget.
+	// Texts charges late and fallen-back codes to the number's daily budget.
 	Texts *VoucherTexts
 }
 
-// textSpent counts a sent code against its number's daily budget. Going
-// over is only logged, because the voucher is already bought.
+// textSpent only logs going over the budget: the voucher is already bought.
 func (d Deliveries) textSpent(ctx context.Context, id, phone string) {
 	over, err := d.Texts.Spent(ctx, phone)
 	if d.Log == nil {
@@ -298,8 +295,7 @@ func (d Deliveries) notAttempted(ctx context.Context, id string, counted errs.Re
 	}
 }
 
-// pending also drops finished webhooks from the index and sends overdue
-// ones by SMS.
+// pending also prunes the index and sends overdue webhooks by SMS.
 func (d Deliveries) pending(ctx context.Context, s *SweepSummary) ([]domain.Delivery, error) {
 	ids, err := d.Pending.All(ctx)
 	if err != nil {
@@ -402,8 +398,7 @@ func (d Deliveries) attempt(ctx context.Context, id string, lease time.Duration)
 	return outcome, d.Pending.Remove(ctx, id)
 }
 
-// PendingCounts holds each customer's pending webhooks at the last sweep.
-// Every replica sweeps each second, so it is about a second old.
+// PendingCounts lags up to a second, since every replica sweeps each second.
 type PendingCounts struct {
 	mu sync.Mutex
 	by map[string]int
@@ -439,7 +434,6 @@ func (d Deliveries) Crowded(username string) error {
 	return nil
 }
 
-// send makes one claimed attempt and records its outcome.
 func (d Deliveries) send(ctx context.Context, id string, del domain.Delivery) (domain.Attempt, error) {
 	secret, found, err := d.Secrets.WebhookSecret(ctx, del.Username)
 	if err != nil {

@@ -154,9 +154,9 @@ type CodeSMS struct {
 // Text is what the SMS says.
 func (c CodeSMS) Text() string { return DeliveryMessage(c.Status) + " Code: " + c.VoucherCode }
 
-// BeginDelivery starts req's code towards the customer. A SUCCESS with a
-// callbackUrl goes by webhook. Anything else goes by SMS at once, because
-// the customer may have stopped waiting for a LATE_SUCCESS.
+// BeginDelivery sends a SUCCESS with a callbackUrl by webhook, anything
+// else by SMS at once. A customer may have stopped waiting for a
+// LATE_SUCCESS at the callbackUrl.
 func BeginDelivery(req Request, now time.Time, codec WebhookCodec) (d Delivery, sms *CodeSMS, ok bool, err error) {
 	if req.State != StateSuccess {
 		return Delivery{}, nil, false, nil
@@ -245,7 +245,6 @@ func (a Attempt) String() string {
 
 // WebhookRules are the retry schedule of webhooks.
 type WebhookRules struct {
-	// Schedule holds the retry waits. After the last, the code goes by SMS.
 	Schedule []time.Duration
 	// MaxRetryAfter caps how long a receiver's Retry-After may hold us.
 	MaxRetryAfter time.Duration
