@@ -13,6 +13,7 @@ GO       ?= go
 DAPR_VERSION   := 1.18.3
 DAPRD          := .bin/daprd
 STATICCHECK_VERSION := v0.8.2
+EXHAUSTIVE_VERSION := v0.17.1
 # The Compose CLI (docker compose v2 syntax) make test-compose and make
 # compose-up drive, built from the Go module proxy (tools/compose).
 COMPOSE_VERSION := v5.6.0
@@ -26,6 +27,7 @@ K8S_TOOLS      := $(addprefix .bin/k8s/,kube-apiserver kube-controller-manager k
 COREDNS        := .bin/k8s/coredns
 DAPR_CONTROL_PLANE := $(addprefix .bin/dapr/,sentry operator injector)
 STATICCHECK    := .bin/staticcheck-$(STATICCHECK_VERSION)
+EXHAUSTIVE     := .bin/exhaustive-$(EXHAUSTIVE_VERSION)
 SERVICES       := voucher-provider voucher-int voucher sms gateway
 BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
@@ -35,7 +37,7 @@ UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
-	@echo "make test    go vet, staticcheck, unit tests with -race, and the end-to-end suite through real sidecars"
+	@echo "make test    go vet, staticcheck, exhaustive, unit tests with -race, and the end-to-end suite through real sidecars"
 	@echo "make test-faults  the fault-injection suite: crashes, outages and duplicates under 100 concurrent purchases"
 	@echo "make test-profiles  both suites on every profile (embedded, kafka, redis, postgres-rabbitmq) whose servers answer"
 	@echo "make test-replicas  both suites with two instances of every service, on every profile whose servers answer"
@@ -96,10 +98,19 @@ cli-profile: bin/runner
 	@bin/runner -f dapr.yaml -write-cli-profile components/cli
 
 ## lint: staticcheck (from the Go module proxy, pinned, installed into
-## .bin once) on every module, the fault suite's build tag included.
-lint: $(STATICCHECK)
+## .bin once) on every module, the fault suite's build tag included, and
+## exhaustive on the services.
+lint: $(STATICCHECK) $(EXHAUSTIVE)
 	@for m in $(UNIT_MODULES) e2e; do echo ">> staticcheck $$m"; (cd $$m && $(CURDIR)/$(STATICCHECK) ./...); done
 	@echo ">> staticcheck e2e -tags faults"; cd e2e && $(CURDIR)/$(STATICCHECK) -tags faults ./...
+	@# A switch over a service's typed state names every value: a default
+	@# does not count, so a new state breaks the build where it is ignored.
+	@for s in $(SERVICES); do echo ">> exhaustive services/$$s"; (cd services/$$s && $(CURDIR)/$(EXHAUSTIVE) ./...); done
+
+$(EXHAUSTIVE):
+	@echo ">> installing exhaustive $(EXHAUSTIVE_VERSION) into .bin"
+	@mkdir -p .bin && GOBIN=$(CURDIR)/.bin/tmp-exhaustive $(GO) install github.com/nishanths/exhaustive/cmd/exhaustive@$(EXHAUSTIVE_VERSION) \
+		&& mv .bin/tmp-exhaustive/exhaustive $@ && rmdir .bin/tmp-exhaustive
 
 $(STATICCHECK):
 	@echo ">> installing staticcheck $(STATICCHECK_VERSION) into .bin"

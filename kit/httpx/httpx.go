@@ -126,7 +126,9 @@ func statusOf(k errs.Kind) int {
 		return http.StatusMethodNotAllowed
 	case errs.TooLarge:
 		return http.StatusRequestEntityTooLarge
-	default:
+	case errs.Internal:
+		return http.StatusInternalServerError
+	default: // a kind added to errs and not yet mapped
 		return http.StatusInternalServerError
 	}
 }

@@ -152,6 +152,7 @@ func TestRecord(t *testing.T) {
 		assert.Equal(t, c.d.Attempts+1, got.Attempts, c.name)
 		assert.True(t, got.ClaimedUntil.IsZero(), "%s: the claim is given back", c.name)
 		switch attempt {
+		case AttemptNone: // checked above
 		case AttemptDelivered:
 			assert.Equal(t, DeliveryDelivered, got.Status, c.name)
 			assert.Empty(t, got.LastError, c.name)
