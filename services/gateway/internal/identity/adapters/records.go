@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/daily"
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
@@ -133,7 +134,7 @@ func PhoneCodes(records persist.Store[PhoneCodeRecord]) persist.Mapped[domain.Ph
 }
 
 // Counts keeps counts in records.
-func Counts(records persist.Store[CountRecord]) persist.Mapped[domain.Count, CountRecord] {
-	return converted(records, func(v domain.Count) CountRecord { return CountRecord(v) },
-		func(r CountRecord) domain.Count { return domain.Count(r) })
+func Counts(records persist.Store[CountRecord]) persist.Mapped[daily.Count, CountRecord] {
+	return converted(records, func(v daily.Count) CountRecord { return CountRecord(v) },
+		func(r CountRecord) daily.Count { return daily.Count(r) })
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/daily"
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
@@ -107,7 +108,7 @@ func (c Codes) Notify(ctx context.Context, u domain.User, id string, text func()
 type DailyCaps struct {
 	Name string
 	// Store has a TTL of two days.
-	Store      Store[domain.Count]
+	Store      Store[daily.Count]
 	Now        func() time.Time
 	PerAccount int
 	PerNumber  int
@@ -117,7 +118,7 @@ func (d *DailyCaps) take(ctx context.Context, u domain.User) error {
 	if d == nil {
 		return nil
 	}
-	day := domain.Day(d.Now())
+	day := daily.Day(d.Now())
 	name := d.Name
 	if name == "" {
 		name = "texts"
@@ -129,7 +130,7 @@ func (d *DailyCaps) take(ctx context.Context, u domain.User) error {
 	if err != nil || limit == nil {
 		return err
 	}
-	return errs.Later(domain.UntilTomorrow(d.Now()), "%d texts to %s today already: try again tomorrow", limit.max, limit.what)
+	return errs.Later(daily.UntilTomorrow(d.Now()), "%d texts to %s today already: try again tomorrow", limit.max, limit.what)
 }
 
 type quota struct {
@@ -138,14 +139,14 @@ type quota struct {
 }
 
 // spend counts against each quota in turn and returns the first full one.
-func spend(ctx context.Context, store Store[domain.Count], quotas []quota) (*quota, error) {
+func spend(ctx context.Context, store Store[daily.Count], quotas []quota) (*quota, error) {
 	for i, q := range quotas {
 		if q.max <= 0 {
 			continue
 		}
 		full := false
-		if _, err := store.Update(ctx, q.key, func(n *domain.Count, _ bool) (*persist.Event, error) {
-			var next domain.Count
+		if _, err := store.Update(ctx, q.key, func(n *daily.Count, _ bool) (*persist.Event, error) {
+			var next daily.Count
 			if next, full = n.Take(q.max); full {
 				return nil, persist.ErrNoChange
 			}

@@ -9,7 +9,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/bankabc/vouchers/kit/errs"
-	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
+	"github.com/bankabc/vouchers/services/gateway/internal/daily"
 )
 
 // SMSPolicy limits which numbers get texts and how many texts anonymous
@@ -43,7 +43,7 @@ func (p SMSPolicy) Check(phone string) error {
 
 // TextBudget bounds texts anonymous callers cause an hour. Zero: no bound.
 type TextBudget struct {
-	Store            Store[domain.Count]
+	Store            Store[daily.Count]
 	Now              func() time.Time
 	PerHour          int
 	PerClientPerHour int

@@ -11,7 +11,7 @@ import (
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/testkit"
-	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
+	"github.com/bankabc/vouchers/services/gateway/internal/daily"
 )
 
 // TestSMSPolicyTextsOnlyMobilesOfItsRegions: the numbers issue 17 got
@@ -42,7 +42,7 @@ func TestSMSPolicyTextsOnlyMobilesOfItsRegions(t *testing.T) {
 // budget of all is spent; the next hour starts afresh.
 func TestTextBudgetPerClientAndInAll(t *testing.T) {
 	clk := &signinClock{t: time.Date(2026, 11, 29, 9, 30, 0, 0, time.UTC)}
-	b := &TextBudget{Store: daprx.Store[domain.Count]{Client: testkit.NewMemState(), Name: "s"}, Now: clk.now, PerHour: 3, PerClientPerHour: 2}
+	b := &TextBudget{Store: daprx.Store[daily.Count]{Client: testkit.NewMemState(), Name: "s"}, Now: clk.now, PerHour: 3, PerClientPerHour: 2}
 	ctx := context.Background()
 	require.NoError(t, b.Spend(ctx, "198.51.100.1"))
 	require.NoError(t, b.Spend(ctx, "198.51.100.1"))

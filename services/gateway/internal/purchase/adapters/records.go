@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bankabc/vouchers/kit/persist"
+	"github.com/bankabc/vouchers/services/gateway/internal/daily"
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/app"
 	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
 )
@@ -82,10 +83,10 @@ func Deliveries(records persist.Store[DeliveryRecord]) persist.Mapped[domain.Del
 }
 
 // Counts keeps daily counts in records.
-func Counts(records persist.Store[CountRecord]) persist.Mapped[domain.Count, CountRecord] {
-	return persist.Mapped[domain.Count, CountRecord]{Records: records,
-		ToRecord: func(c domain.Count) CountRecord { return CountRecord(c) },
-		ToDomain: func(r CountRecord) domain.Count { return domain.Count(r) }}
+func Counts(records persist.Store[CountRecord]) persist.Mapped[daily.Count, CountRecord] {
+	return persist.Mapped[daily.Count, CountRecord]{Records: records,
+		ToRecord: func(c daily.Count) CountRecord { return CountRecord(c) },
+		ToDomain: func(r CountRecord) daily.Count { return daily.Count(r) }}
 }
 
 // DeadLetterRecord is a stored dead letter, with app.DeadLetter's fields.

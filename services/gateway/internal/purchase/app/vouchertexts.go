@@ -6,14 +6,14 @@ import (
 
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
-	"github.com/bankabc/vouchers/services/gateway/internal/purchase/domain"
+	"github.com/bankabc/vouchers/services/gateway/internal/daily"
 )
 
 // VoucherTexts bounds voucher codes texted to one number a day, since each
 // text costs money. It counts at acceptance, so a refusal comes before
 // anything is bought. A nil *VoucherTexts bounds nothing.
 type VoucherTexts struct {
-	Store     Store[domain.Count]
+	Store     Store[daily.Count]
 	Now       func() time.Time
 	PerNumber int
 }
@@ -28,8 +28,8 @@ func (v *VoucherTexts) Take(ctx context.Context, phone string) error {
 		return nil
 	}
 	full := false
-	if _, err := v.Store.Update(ctx, "voucher-texts|"+phone+"|"+domain.Day(now), func(n *domain.Count, _ bool) (*persist.Event, error) {
-		var next domain.Count
+	if _, err := v.Store.Update(ctx, "voucher-texts|"+phone+"|"+daily.Day(now), func(n *daily.Count, _ bool) (*persist.Event, error) {
+		var next daily.Count
 		if next, full = n.Take(v.PerNumber); full {
 			return nil, persist.ErrNoChange
 		}
@@ -38,7 +38,7 @@ func (v *VoucherTexts) Take(ctx context.Context, phone string) error {
 	}); err != nil || !full {
 		return err
 	}
-	wait := domain.UntilTomorrow(now)
+	wait := daily.UntilTomorrow(now)
 	return errs.Later(wait, "the daily text budget for this number is reached (%d voucher codes by SMS a day): give a callbackUrl, or try again after %s",
 		v.PerNumber, now.Add(wait).UTC().Format(time.RFC3339))
 }

@@ -1,8 +1,10 @@
-package domain
+// Package daily counts things per UTC day. Identity caps the codes a
+// number gets, purchase the voucher texts; both keep a Count per day.
+package daily
 
 import "time"
 
-// Count is how many voucher codes went to one number on one day.
+// Count is how many of something happened on one day.
 type Count struct {
 	N int
 }
@@ -16,7 +18,7 @@ func (n Count) Take(max int) (next Count, full bool) {
 	return n, false
 }
 
-// Day names the UTC day of now, for daily counts.
+// Day names the UTC day of now.
 func Day(now time.Time) string { return now.UTC().Format("2006-01-02") }
 
 // UntilTomorrow is how long until the next UTC day starts.
