@@ -14,15 +14,6 @@ import (
 	"github.com/bankabc/vouchers/services/gateway/internal/identity/domain"
 )
 
-// Store is a typed state store view.
-type Store[T any] interface {
-	Get(ctx context.Context, key string) (T, bool, error)
-	GetMany(ctx context.Context, keys []string) (map[string]T, error)
-	Insert(ctx context.Context, key string, v T, ev *persist.Event) error
-	InsertAfter(ctx context.Context, key string, v T, ev *persist.Event, before func(context.Context) error) error
-	Update(ctx context.Context, key string, fn func(*T, bool) (*persist.Event, error)) (T, error)
-}
-
 // Hasher hashes and checks passwords.
 type Hasher interface {
 	Hash(password string) (string, error)
@@ -37,11 +28,11 @@ type Tokens interface {
 
 // Accounts signs users up and in and checks their sessions.
 type Accounts struct {
-	Users    Store[domain.User]
-	Phones   Store[domain.PhoneClaim]
-	Sessions Store[domain.Session]
+	Users    persist.Store[domain.User]
+	Phones   persist.Store[domain.PhoneClaim]
+	Sessions persist.Store[domain.Session]
 	// SessionLists lists each account's sessions, to end them all.
-	SessionLists Store[domain.SessionList]
+	SessionLists persist.Store[domain.SessionList]
 	// SessionMaxAge is a token's lifetime.
 	SessionMaxAge time.Duration
 	Hasher        Hasher
@@ -474,7 +465,7 @@ func (a Accounts) WebhookSecret(ctx context.Context, s domain.Session) (string, 
 
 // WebhookSecrets is the purchase context's port to webhook secrets.
 type WebhookSecrets struct {
-	Users Store[domain.User]
+	Users persist.Store[domain.User]
 }
 
 // WebhookSecret returns username's secret; found is false once it is gone.

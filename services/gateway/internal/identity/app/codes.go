@@ -16,7 +16,7 @@ import (
 // Codes sends and checks phone codes. A code and its SMS are written in one
 // transaction, through the outbox.
 type Codes struct {
-	Store    Store[domain.PhoneCode]
+	Store    persist.Store[domain.PhoneCode]
 	Now      func() time.Time
 	NewCode  func() string // six digits
 	TTL      time.Duration
@@ -108,7 +108,7 @@ func (c Codes) Notify(ctx context.Context, u domain.User, id string, text func()
 type DailyCaps struct {
 	Name string
 	// Store has a TTL of two days.
-	Store      Store[daily.Count]
+	Store      persist.Store[daily.Count]
 	Now        func() time.Time
 	PerAccount int
 	PerNumber  int
@@ -139,7 +139,7 @@ type quota struct {
 }
 
 // spend counts against each quota in turn and returns the first full one.
-func spend(ctx context.Context, store Store[daily.Count], quotas []quota) (*quota, error) {
+func spend(ctx context.Context, store persist.Store[daily.Count], quotas []quota) (*quota, error) {
 	for i, q := range quotas {
 		if q.max <= 0 {
 			continue

@@ -12,7 +12,7 @@ import (
 // Limits locks a key after MaxFailures failures in a row, each lock twice
 // the last. A success resets the count.
 type Limits struct {
-	Store Store[domain.Strikes]
+	Store persist.Store[domain.Strikes]
 	Now   func() time.Time
 	domain.LockRules
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/bankabc/vouchers/kit/errs"
+	"github.com/bankabc/vouchers/kit/persist"
 	"github.com/bankabc/vouchers/services/gateway/internal/daily"
 )
 
@@ -43,7 +44,7 @@ func (p SMSPolicy) Check(phone string) error {
 
 // TextBudget bounds texts anonymous callers cause an hour. Zero: no bound.
 type TextBudget struct {
-	Store            Store[daily.Count]
+	Store            persist.Store[daily.Count]
 	Now              func() time.Time
 	PerHour          int
 	PerClientPerHour int

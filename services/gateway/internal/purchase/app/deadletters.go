@@ -24,7 +24,7 @@ type DeadLetter struct {
 
 // DeadLetters keeps dead letters for an operator to list and replay.
 type DeadLetters struct {
-	Store     Store[DeadLetter]
+	Store     persist.Store[DeadLetter]
 	Index     Set
 	Publisher EventPublisher
 	Now       func() time.Time

@@ -32,7 +32,7 @@ type Set interface {
 // Deliveries sends codes by signed webhook or by SMS. Each SMS event is
 // stored in the transaction that records it, through the store's outbox.
 type Deliveries struct {
-	Store    Store[domain.Delivery]
+	Store    persist.Store[domain.Delivery]
 	Pending  Set
 	Secrets  WebhookSecrets
 	Webhooks Webhooks

@@ -332,7 +332,7 @@ func TestRedriveIndexesAWebhookWhoseFirstAttemptDied(t *testing.T) {
 // insertRace acts as another handler that stores the delivery between
 // Ensure's look and its insert.
 type insertRace struct {
-	Store[domain.Delivery]
+	persist.Store[domain.Delivery]
 	once  sync.Once
 	other domain.Delivery
 }

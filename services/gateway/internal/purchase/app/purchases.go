@@ -48,7 +48,7 @@ type Vouchers interface {
 
 // Purchases accepts purchase requests and follows them to their outcome.
 type Purchases struct {
-	Requests   Store[domain.Request]
+	Requests   persist.Store[domain.Request]
 	Vouchers   Vouchers
 	Deliveries Deliveries
 	// Callbacks refuses callbackUrls that reach internal addresses.

@@ -17,7 +17,7 @@ import (
 // starts deliveries lost in a crash.
 type Redrive struct {
 	Schedule persist.Schedule
-	Requests Store[domain.Request]
+	Requests persist.Store[domain.Request]
 	Events   EventPublisher
 	// After is how long a request may stay processing before a re-send.
 	After time.Duration

@@ -13,7 +13,7 @@ import (
 // text costs money. It counts at acceptance, so a refusal comes before
 // anything is bought. A nil *VoucherTexts bounds nothing.
 type VoucherTexts struct {
-	Store     Store[daily.Count]
+	Store     persist.Store[daily.Count]
 	Now       func() time.Time
 	PerNumber int
 }
