@@ -196,8 +196,6 @@ type Observed struct {
 	Log *slog.Logger
 	// Metrics may be nil.
 	Metrics RequestObserver
-	// SampleRate is for apps that have not set up tracing themselves.
-	SampleRate float64
 	// TrustsTrace says whether to continue a request's traceparent. At a
 	// public edge it refuses, so callers cannot pick our trace ids or force sampling.
 	TrustsTrace func(*http.Request) bool
@@ -210,7 +208,6 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 
 // Observe gives each request an id and a span, and recovers, logs and counts it.
 func Observe(o Observed, next http.Handler) http.Handler {
-	tracing.Ensure(o.SampleRate)
 	log := o.Log
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")

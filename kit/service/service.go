@@ -77,11 +77,11 @@ type Faces struct {
 // so outside callers cannot pick our trace ids or force sampling.
 func Run(ctx context.Context, a App, build func(context.Context, dapr.Client) (Faces, error)) error {
 	log := a.Log
-	shutdown, err := tracing.Setup(ctx, os.Getenv, a.TraceSampleRate)
+	stop, err := StartTracing(ctx, log, os.Getenv, a.TraceSampleRate)
 	if err != nil {
 		return err
 	}
-	defer flush(log, shutdown)
+	defer stop()
 	reg := a.Metrics
 	if reg == nil {
 		reg = metrics.NewRegistry()
@@ -280,10 +280,18 @@ func StartPprof(ctx context.Context, log *slog.Logger, addr string) {
 }
 
 // flush is bounded so a collector that is down cannot hold up the exit.
-func flush(log *slog.Logger, shutdown func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := shutdown(ctx); err != nil {
-		log.Warn("spans not exported at exit", "error", err)
+// StartTracing sets tracing up (tracing.Setup); stop exports the spans
+// left at exit, for at most 5 s. Run calls it; an app without Run does.
+func StartTracing(ctx context.Context, log *slog.Logger, getenv func(string) string, sampleRate float64) (stop func(), err error) {
+	shutdown, err := tracing.Setup(ctx, getenv, sampleRate)
+	if err != nil {
+		return nil, err
 	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			log.Warn("spans not exported at exit", "error", err)
+		}
+	}, nil
 }

@@ -54,22 +54,9 @@ func Setup(ctx context.Context, getenv func(string) string, sampleRate float64) 
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	provider.Store(tp)
-	setUp.Store(true)
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagator)
 	return tp.Shutdown, nil
-}
-
-var setUp atomic.Bool
-
-// Ensure is Setup for apps without service.Run. Their last spans are lost at exit.
-func Ensure(sampleRate float64) {
-	if setUp.Load() {
-		return
-	}
-	if _, err := Setup(context.Background(), os.Getenv, sampleRate); err != nil {
-		otel.Handle(err)
-	}
 }
 
 func serviceName(getenv func(string) string) string {

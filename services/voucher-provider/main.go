@@ -23,6 +23,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := service.Logger(stdout, "voucher-provider", cfg.LogLevel)
+	stop, err := service.StartTracing(ctx, log, getenv, cfg.TraceSampleRate)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	p := wiring.Build(ctx, cfg, log, time.Now)
 	log.Info("provider fake", "mode", string(cfg.VPS.Mode), "ack_after", cfg.VPS.AckAfter.String(),
 		"late_after", cfg.VPS.LateAfter.String(), "very_late_after", cfg.VPS.VeryLateAfter.String(),
@@ -36,7 +41,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		})
 	}
 	reg := metrics.NewRegistry()
-	h := httpx.Observe(httpx.Observed{Log: log, Metrics: metrics.NewHTTP(reg), SampleRate: cfg.TraceSampleRate},
+	h := httpx.Observe(httpx.Observed{Log: log, Metrics: metrics.NewHTTP(reg)},
 		service.Probes(reg, ready, ports.Routes(log, p, cfg.AppToken)))
 	return httpx.Serve(ctx, service.ListenAddr(getenv, cfg.Port), h, log, nil)
 }
