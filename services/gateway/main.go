@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bankabc/vouchers/api/events"
+	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/metrics"
 	"github.com/bankabc/vouchers/kit/service"
 	adapters "github.com/bankabc/vouchers/services/gateway/internal/identity/adapters"
@@ -37,7 +39,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		TraceSampleRate: cfg.TraceSampleRate,
 	}
 	return service.Run(ctx, svc, func(ctx context.Context, c dapr.Client) (service.Faces, error) {
-		tokens, err := signingKey(ctx, c, cfg)
+		tokens, err := signingKey(ctx, log, c, cfg)
 		if err != nil {
 			return service.Faces{}, err
 		}
@@ -47,8 +49,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 		ops := ports.Ops{DeadLetters: g.DeadLetters}
 		// No operator token in the secret store: /ops/ stays closed.
-		if m, err := c.GetSecret(ctx, cfg.SecretStore, "ops-token", nil); err == nil {
-			ops.Token = m["ops-token"]
+		if token, err := daprx.Secret(ctx, log, c, cfg.SecretStore, "ops-token"); err == nil {
+			ops.Token = token
+		} else if ctx.Err() != nil {
+			return service.Faces{}, err
 		}
 		faces := ports.Routes{Log: log, Accounts: g.Accounts, Purchases: g.Purchases, Ops: ops, Relay: g.Outboxes, SweepLease: g.SweepLease,
 			Clients: ports.Clients{TrustedProxies: cfg.TrustedProxies}}.Faces(ctx)
@@ -58,16 +62,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 }
 
 // signingKey reads the JWT key and its id from the Dapr secret store.
-func signingKey(ctx context.Context, c dapr.Client, cfg wiring.Config) (adapters.JWT, error) {
+func signingKey(ctx context.Context, log *slog.Logger, c dapr.Client, cfg wiring.Config) (adapters.JWT, error) {
 	get := func(name string) (string, error) {
-		m, err := c.GetSecret(ctx, cfg.SecretStore, name, nil)
+		v, err := daprx.Secret(ctx, log, c, cfg.SecretStore, name)
 		if err != nil {
-			return "", fmt.Errorf("secret %q from %s: %w", name, cfg.SecretStore, err)
+			return "", err
 		}
-		if m[name] == "" {
+		if v == "" {
 			return "", fmt.Errorf("secret %q in %s is empty", name, cfg.SecretStore)
 		}
-		return m[name], nil
+		return v, nil
 	}
 	raw, err := get("jwt-signing-key")
 	if err != nil {
