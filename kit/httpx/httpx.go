@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bankabc/vouchers/kit/errs"
@@ -220,7 +221,8 @@ func Observe(o Observed, next http.Handler) http.Handler {
 			traceparent = ""
 		}
 		ctx, span := tracing.Serve(WithRequestID(r.Context(), id), r.Method+" "+r.URL.Path, traceparent)
-		r = r.WithContext(ctx)
+		hush := new(atomic.Bool)
+		r = r.WithContext(context.WithValue(ctx, quietKey{}, hush))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		defer func() {
@@ -238,14 +240,24 @@ func Observe(o Observed, next http.Handler) http.Handler {
 			}
 			span.End(r.Pattern, rec.status)
 			level := slog.LevelInfo
-			if quiet(r.URL.Path) {
-				level = slog.LevelDebug // probes and scrapes, every few seconds
+			if quiet(r.URL.Path) || (hush.Load() && rec.status < http.StatusBadRequest) {
+				level = slog.LevelDebug // probes, scrapes and cron ticks, every few seconds
 			}
 			log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration_ms", elapsed.Milliseconds())
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+type quietKey struct{}
+
+// Quiet logs the request at debug unless it fails. A cron tick calls it: the
+// pass logs what it did, so a tick that found nothing to do says nothing.
+func Quiet(ctx context.Context) {
+	if hush, ok := ctx.Value(quietKey{}).(*atomic.Bool); ok {
+		hush.Store(true)
+	}
 }
 
 // quiet paths are called often by probes and daprd, so they log at debug.

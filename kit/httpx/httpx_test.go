@@ -237,3 +237,18 @@ func TestWriteErrorLogsTheRequestOnce(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(first, `"request_id"`), "request_id fields in line %s", first)
 	assert.Contains(t, first, `"request_id":"req-2"`)
 }
+
+func TestAQuietRequestIsLoggedOnlyWhenItFails(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(LogHandler(slog.NewJSONHandler(&buf, nil))) // info and up
+	h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Quiet(r.Context())
+		if r.URL.Path == "/broken" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/tick", nil))
+	assert.Empty(t, buf.String(), "a quiet request that went well")
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/broken", nil))
+	assert.Contains(t, buf.String(), `"path":"/broken"`, "a quiet request that failed")
+}

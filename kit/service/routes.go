@@ -12,6 +12,8 @@ import (
 	"github.com/dapr/go-sdk/service/common"
 	daprhttp "github.com/dapr/go-sdk/service/http"
 	"github.com/go-chi/chi/v5"
+
+	"github.com/bankabc/vouchers/kit/httpx"
 )
 
 // Routes is an app's sidecar face on go-sdk's router. The SDK's server never
@@ -59,6 +61,7 @@ func (r *Routes) Cron(ctx context.Context, route string, timeout time.Duration, 
 	r.delivered[route] = true
 	start := oneAtATime(ctx, timeout, recovered(r.log, route, pass))
 	err := r.sdk.AddBindingInvocationHandler(route, func(ctx context.Context, _ *common.BindingEvent) ([]byte, error) {
+		httpx.Quiet(ctx)
 		start(ctx)
 		return nil, nil
 	})

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bankabc/vouchers/kit/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bankabc/vouchers/kit/httpx"
+	"github.com/bankabc/vouchers/kit/testkit"
 )
 
 // A cron route also names its route for metrics and refuses invocation.
@@ -85,4 +87,20 @@ func TestACronPassThatPanicsIsLoggedAndTheAppGoesOn(t *testing.T) {
 	assert.Contains(t, logged.String(), `panic="a bug in the pass"`)
 	// The pass's slot was released: the next tick runs one.
 	assert.Eventually(t, func() bool { tick(); return passes.Load() >= 2 }, 10*time.Second, 50*time.Millisecond)
+}
+
+// A tick that finds nothing to do says nothing: the pass logs its work.
+func TestACronTickIsNotLoggedAtInfo(t *testing.T) {
+	var logged testkit.Logs
+	log := slog.New(httpx.LogHandler(slog.NewJSONHandler(&logged, nil)))
+	h := NewRoutes(log)
+	h.Cron(context.Background(), "/tick", time.Minute, func(context.Context) {})
+	invoked := httpx.Middleware(log, h)
+	rec := httptest.NewRecorder()
+	invoked.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/tick", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	other := httptest.NewRecorder()
+	invoked.ServeHTTP(other, httptest.NewRequest(http.MethodGet, "/no-such-route", nil))
+	assert.NotContains(t, logged.String(), `"path":"/tick"`)
+	assert.Contains(t, logged.String(), `"path":"/no-such-route"`, "other requests still logged")
 }
