@@ -17,13 +17,13 @@ require github.com/bankabc/vouchers/kit v0.0.0
 
 require (
 	github.com/bankabc/vouchers/api v0.0.0-00010101000000-000000000000
-	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/dapr/go-sdk v1.15.0
 	github.com/prometheus/client_golang v1.22.0
 )
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dapr/dapr v1.18.0 // indirect

@@ -88,7 +88,7 @@ func (ext Externals) orDefaults(cfg Config, log *slog.Logger) Externals {
 	invoker := daprx.Invoker{SidecarURL: cfg.Sidecar.URL(), Token: cfg.Sidecar.Token}
 	guard := purchaseadapters.NetGuard{Allowed: cfg.AllowedNetworks, SystemPorts: cfg.SystemPorts}
 	if ext.Vouchers == nil {
-		ext.Vouchers = purchaseadapters.Vouchers{Invoker: invoker, AppID: cfg.VoucherAppID}
+		ext.Vouchers = purchaseadapters.Vouchers{Invoker: invoker, AppID: cfg.VoucherAppID, Wait: time.Second}
 	}
 	if ext.SMS == nil {
 		ext.SMS = purchaseadapters.SMSConfirmer{Invoker: invoker, AppID: cfg.SMSAppID}

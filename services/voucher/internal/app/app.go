@@ -37,6 +37,8 @@ type App struct {
 	Indexes  Indexes
 	Heads    Heads
 	Log      *slog.Logger
+	// Arrivals may be nil: Await then reads once.
+	Arrivals *Arrivals
 }
 
 func voucherKey(requestID string) string { return "voucher|" + requestID }
@@ -61,10 +63,11 @@ func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 		return err
 	}
 	// A voucher that can be read is indexed already, on whatever page.
-	switch _, found, err := a.Vouchers.Get(ctx, voucherKey(ev.RequestID)); {
+	switch stored, found, err := a.Vouchers.Get(ctx, voucherKey(ev.RequestID)); {
 	case err != nil:
 		return err
 	case found:
+		a.Arrivals.arrived(stored)
 		return nil
 	}
 	if err := a.index(ctx, ev.PhoneNumber, ev.RequestID); err != nil {
@@ -78,6 +81,7 @@ func (a App) Store(ctx context.Context, ev events.ReceiveCode) error {
 	case !errors.Is(err, persist.ErrExists):
 		return err
 	}
+	a.Arrivals.arrived(v)
 	return nil
 }
 

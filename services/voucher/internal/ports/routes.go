@@ -78,10 +78,20 @@ func handleListVouchers(log *slog.Logger, a app.App) http.Handler {
 }
 
 // handleGetVoucher lets gateway confirm a voucher is stored before it
-// tells the customer SUCCESS.
+// tells the customer SUCCESS. With ?wait=1s it waits that long for a
+// voucher not stored yet, so gateway asks once instead of polling.
 func handleGetVoucher(log *slog.Logger, a app.App) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, err := a.ByRequest(r.Context(), r.PathValue("requestId"))
+		var wait time.Duration
+		if raw := r.URL.Query().Get("wait"); raw != "" {
+			d, err := time.ParseDuration(raw)
+			if err != nil || d < 0 {
+				httpx.WriteError(w, r, log, errs.E(errs.Invalid, "wait must be a duration such as 1s, at most %s", app.MaxWait))
+				return
+			}
+			wait = d
+		}
+		v, err := a.Await(r.Context(), r.PathValue("requestId"), wait)
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return

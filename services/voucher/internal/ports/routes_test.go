@@ -55,6 +55,14 @@ func TestOnlyTheSidecarGetsThrough(t *testing.T) {
 		testkit.Call{Method: "GET", Path: "/vouchers/r1", Token: token, Caller: "gateway", Want: 200},
 		testkit.Call{Method: "GET", Path: list, Token: token, Caller: "gateway", Want: 200},
 	)
+	// gateway's wait for a voucher being stored: bounded, and read with care.
+	testkit.Expect(t, h,
+		testkit.Call{Method: "GET", Path: "/vouchers/r1?wait=1s", Token: token, Caller: "gateway", Want: 200},
+		testkit.Call{Method: "GET", Path: "/vouchers/r2?wait=10ms", Token: token, Caller: "gateway", Want: 404},
+		testkit.Call{Method: "GET", Path: "/vouchers/r1?wait=soon", Token: token, Caller: "gateway", Want: 400},
+		testkit.Call{Method: "GET", Path: "/vouchers/r1?wait=-1s", Token: token, Caller: "gateway", Want: 400},
+		testkit.Call{Method: "GET", Path: "/vouchers/r1?wait=1h", Token: token, Caller: "gateway", Want: 400},
+	)
 }
 
 // TestListIsPaged: gateway's ?limit= and ?cursor= reach the list, which

@@ -16,5 +16,6 @@ func Build(c daprx.StateClient, cfg Config, log *slog.Logger) app.App {
 		Indexes:  adapters.NewIndexes(c, cfg.StateStore),
 		Heads:    adapters.NewHeads(c, cfg.StateStore),
 		Log:      log,
+		Arrivals: app.NewArrivals(),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/bankabc/vouchers/kit/daprx"
 	"github.com/bankabc/vouchers/kit/errs"
@@ -17,6 +18,8 @@ import (
 type Vouchers struct {
 	Invoker daprx.Invoker
 	AppID   string
+	// Wait is how long voucher may hold Stored's question (0: it answers at once).
+	Wait time.Duration
 }
 
 // ByPhone returns one page of voucher's list as it answered it. A page
@@ -46,7 +49,12 @@ func (v Vouchers) ByPhone(ctx context.Context, phone string, page app.VoucherPag
 	return nil, errs.E(errs.Unavailable, "voucher service answered %d", resp.Status)
 }
 
-// Stored asks voucher whether it holds the voucher of requestID.
+// Stored asks voucher whether it holds the voucher of requestID, waiting
+// up to Wait for one it is storing.
 func (v Vouchers) Stored(ctx context.Context, requestID string) (bool, error) {
-	return v.Invoker.Exists(ctx, v.AppID, "vouchers/"+url.PathEscape(requestID))
+	method := "vouchers/" + url.PathEscape(requestID)
+	if v.Wait > 0 {
+		method += "?wait=" + url.QueryEscape(v.Wait.String())
+	}
+	return v.Invoker.Exists(ctx, v.AppID, method)
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,4 +53,27 @@ func TestVoucherListAsksForItsPage(t *testing.T) {
 	status = http.StatusInternalServerError
 	_, err = v.ByPhone(ctx, "+84909123456", app.VoucherPage{})
 	assert.Equal(t, errs.Unavailable, errs.KindOf(err), "voucher failing: %v", err)
+}
+
+func TestStoredLetsVoucherHoldTheQuestion(t *testing.T) {
+	var asked []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1.0/invoke/voucher/method/vouchers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.PathValue("id")+"?"+r.URL.RawQuery)
+		if r.PathValue("id") == "r1" {
+			_, _ = w.Write([]byte(`{}`))
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	})
+	sidecar := httptest.NewServer(mux)
+	defer sidecar.Close()
+	v := Vouchers{Invoker: daprx.Invoker{SidecarURL: sidecar.URL, HTTP: sidecar.Client()}, AppID: "voucher", Wait: 1500 * time.Millisecond}
+	stored, err := v.Stored(context.Background(), "r1")
+	require.NoError(t, err)
+	assert.True(t, stored)
+	stored, err = v.Stored(context.Background(), "r2")
+	require.NoError(t, err)
+	assert.False(t, stored)
+	assert.Equal(t, []string{"r1?wait=1.5s", "r2?wait=1.5s"}, asked)
 }

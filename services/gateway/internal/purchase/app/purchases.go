@@ -13,8 +13,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/cenkalti/backoff/v4"
-
 	"github.com/bankabc/vouchers/api/events"
 	"github.com/bankabc/vouchers/kit/errs"
 	"github.com/bankabc/vouchers/kit/persist"
@@ -229,35 +227,14 @@ func (p Purchases) Get(ctx context.Context, s customer.Session, id string) (doma
 	return req, d, err
 }
 
-var errNotStoredYet = errors.New("voucher not stored yet")
-
-// voucherStored asks voucher whether it stored the code. voucher reads the
-// same receive-code and is usually a moment behind: three asks 25 ms apart
-// cost less than the broker's redelivery.
-func (p Purchases) voucherStored(ctx context.Context, id string) (bool, error) {
-	stored := false
-	err := backoff.Retry(func() error {
-		var err error
-		if stored, err = p.Vouchers.Stored(ctx, id); err != nil {
-			return backoff.Permanent(err)
-		}
-		if !stored {
-			return errNotStoredYet
-		}
-		return nil
-	}, backoff.WithContext(backoff.WithMaxRetries(backoff.NewConstantBackOff(25*time.Millisecond), 3), ctx))
-	if errors.Is(err, errNotStoredYet) {
-		err = nil
-	}
-	return stored, err
-}
-
 // Complete records a receive-code's outcome once and starts the delivery. A
 // success waits until voucher stored the code, so a customer who sees
 // SUCCESS also finds it in the list.
 func (p Purchases) Complete(ctx context.Context, ev events.ReceiveCode) error {
 	if ev.Status == events.StatusSuccess || ev.Status == events.StatusLateSuccess {
-		stored, err := p.voucherStored(ctx, ev.RequestID)
+		// voucher reads the same receive-code and is usually a moment
+		// behind: it holds the question until it has stored the code.
+		stored, err := p.Vouchers.Stored(ctx, ev.RequestID)
 		if err != nil {
 			return err
 		}
