@@ -33,7 +33,7 @@ BINARIES       := $(addprefix bin/,$(SERVICES) runner)
 # Every module of go.work; e2e holds the end-to-end suite only.
 UNIT_MODULES   := api kit tools/runner tools/bench deploy $(addprefix services/,$(SERVICES))
 
-.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose bench-compose test-k8s k8s-tools k8s-node dapr-control-plane bench compose-secrets compose-tool compose-images compose-test-images compose-up compose-down docker-engine cli cli-profile clean FORCE
+.PHONY: help run build daprd chromium vet lint test test-unit test-daprd test-e2e test-cli test-faults test-profiles test-replicas test-compose bench-compose test-k8s k8s-tools k8s-node dapr-control-plane bench bench-sustain soak compose-secrets compose-tool compose-images compose-test-images compose-up compose-down docker-engine cli cli-profile clean FORCE
 
 help:
 	@echo "make run     start every app and sidecar on the $(PROFILE) profile (Ctrl-C stops all)"
@@ -192,6 +192,26 @@ test-replicas: daprd build
 ## bench/results/<date>-<profile>.json and prints the table.
 bench: daprd build
 	$(GO) run ./tools/bench -profile $(PROFILE) $(BENCH_FLAGS)
+
+## bench-sustain: the sustained table of docs/performance.md: the end-to-end
+## phase alone for 60 s (after 10 s of warm-up) on each profile at its
+## target rate (SUSTAIN_RATES: profile=rate,…), every purchase with a
+## webhook; each run writes bench/results/<date>-<profile>-sustain-<rate>.json.
+SUSTAIN_RATES ?= embedded=200 redis=200 postgres-rabbitmq=150
+bench-sustain: daprd build
+	@for pr in $(SUSTAIN_RATES); do \
+		echo ">> sustained: $${pr%%=*} at $${pr##*=}/s for 60 s"; \
+		$(GO) run ./tools/bench -sustain -profile $${pr%%=*} -e2e-rate $${pr##*=} -e2e-for 60s -e2e-warmup 10s || exit 1; \
+	done
+
+## soak: SOAK_RATE purchases/s (100) for SOAK_FOR (10m) on the embedded
+## profile; it prints each process's RSS at the start and the end, the
+## data directory's growth per 1,000 purchases and the purchases lost, and
+## writes bench/results/<date>-embedded-soak-<rate>.json.
+SOAK_RATE ?= 100
+SOAK_FOR ?= 10m
+soak: daprd build
+	$(GO) run ./tools/bench -soak -profile embedded -e2e-rate $(SOAK_RATE) -e2e-for $(SOAK_FOR) -e2e-warmup 30s
 
 ## compose-secrets: the secrets file and, per app, the token pair its
 ## container and its daprd share (kept when they exist).

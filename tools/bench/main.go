@@ -51,6 +51,7 @@ type config struct {
 	floodFor           time.Duration
 	floodOnly          bool
 	gateways           int
+	sustain, soak      bool
 }
 
 func run() error {
@@ -71,8 +72,17 @@ func run() error {
 	flag.IntVar(&cfg.flood, "flood", 200, "anonymous sign-ins at a time in the sign-in flood (0: none)")
 	flag.DurationVar(&cfg.floodFor, "flood-for", 10*time.Second, "how long the sign-in flood lasts")
 	flag.BoolVar(&cfg.floodOnly, "flood-only", false, "run the sign-in flood alone, print it, write nothing")
+	flag.BoolVar(&cfg.sustain, "sustain", false, "the end-to-end phase alone (-e2e-rate for -e2e-for after -e2e-warmup), with its CPU and sidecar calls, written to -out")
+	flag.BoolVar(&cfg.soak, "soak", false, "-sustain, and each process's RSS and the data directory's size at the phase's start and end")
 	flag.IntVar(&cfg.gateways, "gateways", 1, "instances of gateway, each beside its own daprd, behind the runner's round-robin balancer")
 	flag.Parse()
+	held := Held{Profile: cfg.profile, Mode: "sustain"}
+	if cfg.soak {
+		held.Mode, cfg.sustain = "soak", true
+	}
+	if cfg.sustain {
+		cfg.e2eOnly, cfg.burst, cfg.flood = true, 0, 0
+	}
 	for _, r := range strings.Split(rates, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
 		if err != nil || n <= 0 {
@@ -127,6 +137,11 @@ func run() error {
 			}
 			fmt.Println("   warm-up, not counted:", w)
 		}
+		var rssStart map[string]int64
+		var dataStart int64
+		if cfg.soak {
+			rssStart, dataStart = s.rss(), dirBytes(s.dataDir)
+		}
 		before, calls := s.usage(), s.sidecarCalls()
 		res.EndToEndWork, err = s.measureWork(func() (err error) {
 			res.EndToEnd, err = s.endToEnd(cfg.e2eRate, cfg.e2eFor)
@@ -135,6 +150,9 @@ func run() error {
 		})
 		res.EndToEndProcesses = s.usageSince(before)
 		res.EndToEndSidecarCalls = s.sidecarCalls().since(calls)
+		if cfg.soak {
+			held.Soak = soakOf(rssStart, s.rss(), dataStart, dirBytes(s.dataDir), res.EndToEnd.Completed)
+		}
 		if err != nil || cfg.burst == 0 {
 			return err
 		}
@@ -152,6 +170,24 @@ func run() error {
 		return err
 	}); err != nil {
 		return err
+	}
+	if cfg.sustain {
+		held.Date, held.Machine = res.Date, res.Machine
+		held.EndToEnd, held.Processes, held.Calls = res.EndToEnd, res.EndToEndProcesses, res.EndToEndSidecarCalls
+		held.Lost = res.EndToEnd.Sent - res.EndToEnd.Errors - res.EndToEnd.Completed
+		fmt.Println(res.EndToEnd)
+		fmt.Printf("lost (accepted, no webhook within two minutes of the last): %d\n", held.Lost)
+		fmt.Print(res.EndToEndCPU())
+		fmt.Print(res.EndToEndCalls())
+		if held.Soak != nil {
+			fmt.Print(held.Soak)
+		}
+		path, err := held.write(cfg.root, cfg.out)
+		if err != nil {
+			return err
+		}
+		fmt.Println("\nwritten to", path)
+		return nil
 	}
 	if cfg.e2eOnly {
 		fmt.Println(res.EndToEnd)
