@@ -1,8 +1,11 @@
 package daprx
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
-// batcher is a group commit: one write per round under load, and no timer.
+// batcher is a group commit: one write per round under load.
 type batcher[T any] struct {
 	mu      sync.Mutex
 	pending []T
@@ -10,6 +13,9 @@ type batcher[T any] struct {
 	idle    *sync.Cond
 	// round does one round's work.
 	round func([]T)
+	// linger, if set, gathers items that long before each round: for work
+	// nobody waits on, so that a moderate load also shares its writes.
+	linger time.Duration
 }
 
 func (b *batcher[T]) add(item T) {
@@ -24,6 +30,9 @@ func (b *batcher[T]) add(item T) {
 
 func (b *batcher[T]) loop() {
 	for {
+		if b.linger > 0 {
+			time.Sleep(b.linger)
+		}
 		b.mu.Lock()
 		items := b.pending
 		b.pending = nil
