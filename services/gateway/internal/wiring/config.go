@@ -31,12 +31,15 @@ type Config struct {
 	TokenLifetime time.Duration `env:"TOKEN_LIFETIME, default=24h"`
 	LogLevel      string        `env:"LOG_LEVEL"`
 	// Deliveries.
-	DeliveryStore   string          `env:"DELIVERY_STORE, default=gateway-deliveries"`
-	WebhookSchedule []time.Duration `env:"WEBHOOK_RETRY_SCHEDULE, default=1s,5s,15s,30s"`
-	WebhookTimeout  time.Duration   `env:"WEBHOOK_TIMEOUT, default=5s"`
-	MaxRetryAfter   time.Duration   `env:"WEBHOOK_MAX_RETRY_AFTER, default=5m"`
-	AllowedNetworks []netip.Prefix  `env:"WEBHOOK_ALLOWED_NETWORKS"`
-	AllowHTTP       bool            `env:"WEBHOOK_ALLOW_HTTP"`
+	DeliveryStore string `env:"DELIVERY_STORE, default=gateway-deliveries"`
+	// A delivery's record goes this long after its last write. It carries a
+	// copy of the code, and the request keeps the outcome.
+	DeliveryRetention time.Duration   `env:"DELIVERY_RETENTION, default=720h"`
+	WebhookSchedule   []time.Duration `env:"WEBHOOK_RETRY_SCHEDULE, default=1s,5s,15s,30s"`
+	WebhookTimeout    time.Duration   `env:"WEBHOOK_TIMEOUT, default=5s"`
+	MaxRetryAfter     time.Duration   `env:"WEBHOOK_MAX_RETRY_AFTER, default=5m"`
+	AllowedNetworks   []netip.Prefix  `env:"WEBHOOK_ALLOWED_NETWORKS"`
+	AllowHTTP         bool            `env:"WEBHOOK_ALLOW_HTTP"`
 	// Webhook attempts at once, and one customer's share of them.
 	WebhookConcurrency            int `env:"WEBHOOK_CONCURRENCY, default=64"`
 	WebhookConcurrencyPerCustomer int `env:"WEBHOOK_CONCURRENCY_PER_CUSTOMER, default=4"`
@@ -100,6 +103,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	for i, r := range c.TextRegions {
 		c.TextRegions[i] = strings.ToUpper(r)
+	}
+	// A pending delivery is written every few minutes at most.
+	if c.DeliveryRetention < 24*time.Hour {
+		return c, fmt.Errorf("DELIVERY_RETENTION: must be at least 24h, not %q", getenv("DELIVERY_RETENTION"))
 	}
 	var err error
 	if c.AppToken, err = service.AppToken(getenv); err != nil {

@@ -20,6 +20,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, []string{"VN"}, c.TextRegions)
 	assert.Equal(t, 128, c.MaxInFlight)
 	assert.Equal(t, 10*time.Minute, c.SessionIdle)
+	assert.Equal(t, 30*24*time.Hour, c.DeliveryRetention)
 	assert.False(t, c.AllowHTTP)
 	assert.Empty(t, c.AllowedNetworks)
 	assert.True(t, c.SystemPorts.Contains(8090) && c.SystemPorts.Contains(3500), "its own ports")
@@ -43,6 +44,7 @@ func TestLoadConfigReadsTheLists(t *testing.T) {
 func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 	for name, bad := range map[string]string{
 		"SESSION_IDLE_TIMEOUT":     "soon",
+		"DELIVERY_RETENTION":       "1h",
 		"MAX_IN_FLIGHT":            "0",
 		"WEBHOOK_RETRY_SCHEDULE":   "1s,-5s",
 		"WEBHOOK_ALLOW_HTTP":       "yes",

@@ -20,7 +20,7 @@ func newVoucherTexts(c Client, cfg Config, now func() time.Time) *purchase.Vouch
 func newDeliveries(c Client, cfg Config, ext Externals, smsEvents *daprx.Outbox, secrets purchase.WebhookSecrets,
 	texts *purchase.VoucherTexts, m metrics.Webhooks, sweeps metrics.Sweeps, log *slog.Logger) purchase.Deliveries {
 	return purchase.Deliveries{
-		Store: purchaseadapters.Deliveries(daprx.Store[purchaseadapters.DeliveryRecord]{Client: c, Name: cfg.DeliveryStore, Outbox: smsEvents}),
+		Store: purchaseadapters.Deliveries(daprx.Store[purchaseadapters.DeliveryRecord]{Client: c, Name: cfg.DeliveryStore, TTL: cfg.DeliveryRetention, Outbox: smsEvents}),
 		Pending: daprx.Index{Store: daprx.Store[daprx.IndexShard]{Client: c, Name: cfg.DeliveryStore},
 			Name: "pending-webhooks", Shards: 8},
 		Secrets:       secrets,
