@@ -205,7 +205,7 @@ bench-sustain: daprd build
 	done
 
 ## soak: SOAK_RATE purchases/s (100) for SOAK_FOR (10m) on the embedded
-## profile; it prints each process's RSS at the start and the end, the
+## profile; it prints each process's RSS at the start, half-way and the end, the
 ## data directory's growth per 1,000 purchases and the purchases lost, and
 ## writes bench/results/<date>-embedded-soak-<rate>.json.
 SOAK_RATE ?= 100

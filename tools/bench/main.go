@@ -139,8 +139,10 @@ func run() error {
 		}
 		var rssStart map[string]int64
 		var dataStart int64
+		rssMid := make(chan map[string]int64, 1)
 		if cfg.soak {
 			rssStart, dataStart = s.rss(), dirBytes(s.dataDir)
+			time.AfterFunc(cfg.e2eFor/2, func() { rssMid <- s.rss() })
 		}
 		before, calls := s.usage(), s.sidecarCalls()
 		res.EndToEndWork, err = s.measureWork(func() (err error) {
@@ -151,7 +153,7 @@ func run() error {
 		res.EndToEndProcesses = s.usageSince(before)
 		res.EndToEndSidecarCalls = s.sidecarCalls().since(calls)
 		if cfg.soak {
-			held.Soak = soakOf(rssStart, s.rss(), dataStart, dirBytes(s.dataDir), res.EndToEnd.Completed)
+			held.Soak = soakOf(rssStart, <-rssMid, s.rss(), dataStart, dirBytes(s.dataDir), res.EndToEnd.Completed)
 		}
 		if err != nil || cfg.burst == 0 {
 			return err

@@ -38,12 +38,16 @@ type Soak struct {
 	DataPer1000KiB float64 `json:"dataGrowthPer1000PurchasesKiB"`
 }
 
-// RSSChange is one process's resident memory at the start and the end.
+// RSSChange is one process's resident memory at the start, half-way and
+// the end. Growth that goes on in the second half is the one to look at:
+// caches and pools fill in the first.
 type RSSChange struct {
-	Name     string  `json:"name"`
-	StartMiB float64 `json:"startMiB"`
-	EndMiB   float64 `json:"endMiB"`
-	Change   float64 `json:"changePercent"`
+	Name       string  `json:"name"`
+	StartMiB   float64 `json:"startMiB"`
+	MidMiB     float64 `json:"midMiB"`
+	EndMiB     float64 `json:"endMiB"`
+	Change     float64 `json:"changePercent"`
+	SecondHalf float64 `json:"secondHalfChangePercent"`
 }
 
 // rss is each process's resident memory now, in KiB.
@@ -77,18 +81,20 @@ func dirBytes(dir string) int64 {
 	return n
 }
 
-func soakOf(start, end map[string]int64, dataStart, dataEnd int64, completed int) *Soak {
+func soakOf(start, mid, end map[string]int64, dataStart, dataEnd int64, completed int) *Soak {
 	s := &Soak{DataStartMiB: mib(dataStart), DataEndMiB: mib(dataEnd)}
 	if completed > 0 {
 		s.DataPer1000KiB = round(float64(dataEnd-dataStart)/1024/float64(completed)*1000, 1)
 	}
 	for name, a := range start {
 		b, ok := end[name]
-		if !ok || a == 0 {
+		m := mid[name]
+		if !ok || a == 0 || m == 0 {
 			continue
 		}
-		s.RSS = append(s.RSS, RSSChange{Name: name, StartMiB: round(float64(a)/1024, 1), EndMiB: round(float64(b)/1024, 1),
-			Change: round(float64(b-a)/float64(a)*100, 1)})
+		s.RSS = append(s.RSS, RSSChange{Name: name, StartMiB: round(float64(a)/1024, 1), MidMiB: round(float64(m)/1024, 1),
+			EndMiB: round(float64(b)/1024, 1), Change: round(float64(b-a)/float64(a)*100, 1),
+			SecondHalf: round(float64(b-m)/float64(m)*100, 1)})
 	}
 	sort.Slice(s.RSS, func(i, j int) bool { return s.RSS[i].Name < s.RSS[j].Name })
 	return s
@@ -98,9 +104,9 @@ func mib(b int64) float64 { return round(float64(b)/(1<<20), 1) }
 
 func (s *Soak) String() string {
 	var b strings.Builder
-	b.WriteString("| process | RSS at start MiB | RSS at end MiB | change |\n|---|---|---|---|\n")
+	b.WriteString("| process | RSS at start MiB | half-way | at end | change | in the second half |\n|---|---|---|---|---|---|\n")
 	for _, r := range s.RSS {
-		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %+.1f%% |\n", r.Name, r.StartMiB, r.EndMiB, r.Change)
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %+.1f%% | %+.1f%% |\n", r.Name, r.StartMiB, r.MidMiB, r.EndMiB, r.Change, r.SecondHalf)
 	}
 	fmt.Fprintf(&b, "\ndata directory: %.1f MiB at the start, %.1f MiB at the end: %.1f KiB per 1,000 purchases\n",
 		s.DataStartMiB, s.DataEndMiB, s.DataPer1000KiB)
