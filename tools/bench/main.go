@@ -184,7 +184,7 @@ func run() error {
 		if held.Soak != nil {
 			fmt.Print(held.Soak)
 		}
-		path, err := held.write(cfg.root, cfg.out)
+		path, err := writeResult(cfg, fmt.Sprintf("%s-%s-%d", held.Profile, held.Mode, held.EndToEnd.Offered), held)
 		if err != nil {
 			return err
 		}
@@ -245,22 +245,28 @@ func run() error {
 	}
 	res.summarize()
 
-	outDir := cfg.out
-	if !filepath.IsAbs(outDir) {
-		outDir = filepath.Join(cfg.root, outDir)
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return err
-	}
-	path := filepath.Join(outDir, time.Now().UTC().Format("2006-01-02")+"-"+cfg.profile+".json")
-	b, _ := json.MarshalIndent(res, "", "  ")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	path, err := writeResult(cfg, cfg.profile, res)
+	if err != nil {
 		return err
 	}
 	fmt.Println()
 	fmt.Print(res.Table())
 	fmt.Println("\nwritten to", path)
 	return nil
+}
+
+// writeResult puts v in the results folder as <date>-<name>.json.
+func writeResult(cfg config, name string, v any) (string, error) {
+	dir := cfg.out
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(cfg.root, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, time.Now().UTC().Format("2006-01-02")+"-"+name+".json")
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return path, os.WriteFile(path, b, 0o644)
 }
 
 // system is a running system with its users.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Held is a -sustain or -soak run: the end-to-end phase alone, long, with
@@ -111,18 +109,4 @@ func (s *Soak) String() string {
 	fmt.Fprintf(&b, "\ndata directory: %.1f MiB at the start, %.1f MiB at the end: %.1f KiB per 1,000 purchases\n",
 		s.DataStartMiB, s.DataEndMiB, s.DataPer1000KiB)
 	return b.String()
-}
-
-// write puts h beside make bench's results, named by day, profile, mode and rate.
-func (h Held) write(root, out string) (string, error) {
-	if !filepath.IsAbs(out) {
-		out = filepath.Join(root, out)
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return "", err
-	}
-	name := fmt.Sprintf("%s-%s-%s-%d.json", time.Now().UTC().Format("2006-01-02"), h.Profile, h.Mode, h.EndToEnd.Offered)
-	b, _ := json.MarshalIndent(h, "", "  ")
-	path := filepath.Join(out, name)
-	return path, os.WriteFile(path, append(b, '\n'), 0o644)
 }
