@@ -24,17 +24,32 @@ func Connect(ctx context.Context, log *slog.Logger, grpcPort string) (dapr.Clien
 	if grpcPort == "" {
 		return nil, fmt.Errorf("DAPR_GRPC_PORT is not set: start the app beside a Dapr sidecar (make run)")
 	}
+	var conn *grpc.ClientConn
+	err := untilUp(ctx, log, "sidecar not reachable yet", func() (bool, error) {
+		var err error
+		conn, err = dial(ctx, "127.0.0.1:"+grpcPort)
+		return err != nil, err
+	}, "port", grpcPort)
+	if err != nil {
+		return nil, fmt.Errorf("connect to sidecar on %s: %w", grpcPort, err)
+	}
+	return dapr.NewClientWithConnection(conn), nil
+}
+
+// untilUp calls try every 250 ms while it says to try again, warning every
+// fifth time, and returns try's last error once it stops or ctx ends.
+func untilUp(ctx context.Context, log *slog.Logger, warning string, try func() (again bool, err error), attrs ...any) error {
 	for attempt := 1; ; attempt++ {
-		conn, err := dial(ctx, "127.0.0.1:"+grpcPort)
-		if err == nil {
-			return dapr.NewClientWithConnection(conn), nil
+		again, err := try()
+		if !again {
+			return err
 		}
 		if attempt%5 == 0 {
-			log.Warn("sidecar not reachable yet", "port", grpcPort, "attempt", attempt, "error", err)
+			log.Warn(warning, append(attrs, "attempt", attempt, "error", err)...)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("connect to sidecar on %s: %w", grpcPort, err)
+			return err
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -20,21 +19,14 @@ type Secrets interface {
 // connected to it, so the first read can meet a closed connection.
 // Any other error, a missing secret among them, returns at once.
 func Secret(ctx context.Context, log *slog.Logger, c Secrets, store, name string) (string, error) {
-	for attempt := 1; ; attempt++ {
-		m, err := c.GetSecret(ctx, store, name, nil)
-		if err == nil {
-			return m[name], nil
-		}
-		if status.Code(err) != codes.Unavailable {
-			return "", fmt.Errorf("secret %q from %s: %w", name, store, err)
-		}
-		if attempt%5 == 0 {
-			log.Warn("sidecar not answering yet", "secret", name, "attempt", attempt, "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("secret %q from %s: %w", name, store, err)
-		case <-time.After(250 * time.Millisecond):
-		}
+	var m map[string]string
+	err := untilUp(ctx, log, "sidecar not answering yet", func() (bool, error) {
+		var err error
+		m, err = c.GetSecret(ctx, store, name, nil)
+		return status.Code(err) == codes.Unavailable, err
+	}, "secret", name)
+	if err != nil {
+		return "", fmt.Errorf("secret %q from %s: %w", name, store, err)
 	}
+	return m[name], nil
 }
