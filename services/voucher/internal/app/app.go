@@ -140,9 +140,13 @@ func (a App) ByRequest(ctx context.Context, requestID string) (domain.Voucher, e
 		return domain.Voucher{}, err
 	}
 	if !found {
-		return domain.Voucher{}, errs.E(errs.NotFound, "no voucher for request %q", requestID)
+		return domain.Voucher{}, noVoucher(requestID)
 	}
 	return v, nil
+}
+
+func noVoucher(requestID string) error {
+	return errs.E(errs.NotFound, "no voucher for request %q", requestID)
 }
 
 type ListQuery struct {

@@ -76,11 +76,11 @@ const recheck = 50 * time.Millisecond
 // One stored here is handed over at once, with no read; one stored by
 // another replica is found by a read every 50 ms.
 func (a App) Await(ctx context.Context, requestID string, wait time.Duration) (domain.Voucher, error) {
-	if wait <= 0 || a.Arrivals == nil {
-		return a.ByRequest(ctx, requestID)
-	}
 	if wait > MaxWait {
 		return domain.Voucher{}, errs.E(errs.Invalid, "wait must be at most %s", MaxWait)
+	}
+	if wait <= 0 || a.Arrivals == nil {
+		return a.ByRequest(ctx, requestID)
 	}
 	// Watched before the first read, so a store in between is not missed.
 	ch, stop := a.Arrivals.watch(requestID)
@@ -102,7 +102,7 @@ func (a App) Await(ctx context.Context, requestID string, wait time.Duration) (d
 			return v, nil
 		case <-tick.C:
 		case <-deadline.C:
-			return domain.Voucher{}, errs.E(errs.NotFound, "no voucher for request %q", requestID)
+			return domain.Voucher{}, noVoucher(requestID)
 		case <-ctx.Done():
 			return domain.Voucher{}, errs.Wrap(errs.Unavailable, ctx.Err(), "gave up waiting for the voucher")
 		}
